@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# test.sh - every test of the project, on a fresh Debian 12 machine, as root.
+#
+# Installs what it needs, builds the feed (make -f Makefile.openwrt), then runs each suite and
+# prints one line per suite and a closing "suites: N passed, N failed". Any failed suite makes
+# the exit status non-zero. ONLY="name ..." runs a subset (names as printed).
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+LOGDIR=${LOGDIR:-$ROOT/target/test-logs}
+mkdir -p "$LOGDIR"
+# Test tools from Debian: nft and ip for the system tests, signify for an independent
+# signature check, python3 for the package checks.
+TEST_PACKAGES="nftables iproute2 signify-openbsd python3 file tar gzip"
+X86_BIN=target/xc/dist/x86_64-unknown-linux-musl
+
+passed=0 failed=0 failures=()
+
+# run NAME CMD...: one suite; its output goes to the terminal and to $LOGDIR/NAME.log.
+run() {
+  local name=$1; shift
+  if [ -n "${ONLY:-}" ] && ! grep -qw -- "$name" <<<"$ONLY"; then return 0; fi
+  local start=$SECONDS rc
+  printf '\n===== %s: %s\n' "$name" "$*"
+  "$@" 2>&1 | tee "$LOGDIR/$name.log"
+  rc=${PIPESTATUS[0]}
+  if [ "$rc" -eq 0 ]; then
+    passed=$((passed + 1)); printf '===== %s: PASS (%ss)\n' "$name" "$((SECONDS - start))"
+  else
+    failed=$((failed + 1)); failures+=("$name"); printf '===== %s: FAIL, exit %s (%ss)\n' "$name" "$rc" "$((SECONDS - start))"
+  fi
+}
+
+install_test_tools() {
+  local missing=() p
+  for p in $TEST_PACKAGES; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  ((${#missing[@]})) || return 0
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends "${missing[@]}" ||
+    { apt-get -o DPkg::Lock::Timeout=600 update && apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends "${missing[@]}"; }
+}
+
+# Each package's test.sh, as openwrt/packages CI calls it (name, version), with the
+# package's x86_64 binary first on PATH.
+feed_test_sh() {
+  local mk pkg version rc=0
+  for mk in feed/*/Makefile; do
+    pkg=$(basename "$(dirname "$mk")")
+    [ -x "feed/$pkg/test.sh" ] || { echo "feed/$pkg/test.sh missing"; rc=1; continue; }
+    version=$(sed -n 's/^PKG_VERSION:=//p' "$mk")
+    if PATH="$ROOT/$X86_BIN:$PATH" "feed/$pkg/test.sh" "$pkg" "$version"; then
+      echo "ok: feed/$pkg/test.sh $pkg $version"
+    else
+      echo "FAIL: feed/$pkg/test.sh $pkg $version"; rc=1
+    fi
+  done
+  return $rc
+}
+
+system_tests() {
+  local t rc=0
+  for t in tests/system/*.sh; do
+    [ -f "$t" ] || continue
+    echo "--- $t"
+    FW_HELPER="$ROOT/$X86_BIN/fw-helper" bash "$t" || { echo "FAIL: $t"; rc=1; }
+  done
+  return $rc
+}
+
+run tools install_test_tools
+run build make -f Makefile.openwrt
+run host-unit cargo test --workspace --locked
+run qemu-unit ci/xc.sh test mips-unknown-linux-musl armv7-unknown-linux-musleabihf
+run packages python3 tests/packages/test_feed.py
+run feed-test-sh feed_test_sh
+run system system_tests
+
+echo
+((failed)) && echo "failed suites: ${failures[*]} (logs in $LOGDIR)"
+echo "suites: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
