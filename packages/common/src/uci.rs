@@ -263,6 +263,8 @@ struct Lexer<'t> {
     next_line: usize,
     /// Number of the last line read (1-based).
     line: usize,
+    /// Line where the current statement started.
+    statement_line: usize,
 }
 
 /// C's `isspace`.
@@ -272,7 +274,7 @@ fn is_space(c: u8) -> bool {
 
 impl<'t> Lexer<'t> {
     fn new(text: &'t [u8]) -> Self {
-        Lexer { text, pos: 0, end: 0, next_line: 0, line: 0 }
+        Lexer { text, pos: 0, end: 0, next_line: 0, line: 0, statement_line: 0 }
     }
     fn at(&self, i: usize) -> u8 {
         if i < self.end {
@@ -323,7 +325,7 @@ impl<'t> Lexer<'t> {
         loop {
             match self.cur() {
                 b'\'' => break,
-                0 if !self.read_line() => return Err(unterminated('\'', opened)),
+                0 if !self.read_line() => return Err(self.unterminated('\'', opened)),
                 0 => {}
                 _ => self.take(out),
             }
@@ -337,7 +339,7 @@ impl<'t> Lexer<'t> {
         loop {
             match self.cur() {
                 b'"' => break,
-                0 if !self.read_line() => return Err(unterminated('"', opened)),
+                0 if !self.read_line() => return Err(self.unterminated('"', opened)),
                 0 => {}
                 b'\\' => {
                     if self.backslash() {
@@ -408,6 +410,15 @@ impl<'t> Lexer<'t> {
         }
         Ok(())
     }
+    /// A quote left open swallows the rest of the file, pairing up with later quotes, so the
+    /// statement's first line is where to look; the last opened quote may be far below.
+    fn unterminated(&self, quote: char, opened: usize) -> Fail {
+        let mut message = format!("unterminated {quote} quote");
+        if opened != self.statement_line {
+            message += &format!(" (the statement runs to the end of the file; the last quote opens on line {opened})");
+        }
+        (self.statement_line, message)
+    }
     /// The keyword starting the next statement of this line, split at spaces and tabs only
     /// (libuci uses `strtok(" \t")`); `None` when the line is done.
     fn keyword(&mut self) -> Option<&'t [u8]> {
@@ -424,10 +435,6 @@ impl<'t> Lexer<'t> {
         }
         (!word.is_empty()).then_some(word)
     }
-}
-
-fn unterminated(quote: char, line: usize) -> Fail {
-    (line, format!("unterminated {quote} quote (opened on this line, still open at the end of the file)"))
 }
 
 /// UCI's rules for names: section and option names are letters, digits and '_'; package
@@ -457,6 +464,7 @@ impl Parser<'_> {
         self.lexer.skip_space();
         loop {
             let line = self.lexer.line;
+            self.lexer.statement_line = line;
             let Some(keyword) = self.lexer.keyword() else { return Ok(()) };
             match keyword {
                 [b'#', ..] => return Ok(()),
@@ -731,7 +739,9 @@ mod tests {
         assert_eq!(parse_err("\n# c\noption a b\n"), (3, "option/list before the first 'config' section".into()));
         assert_eq!(parse_err("config t\n\tlist a b\nsection x\n").0, 3);
         assert!(parse_err("config t\nsection x\n").1.starts_with("invalid command 'section'"));
-        assert_eq!(parse_err("config t\noption a 'open\n\n\n"), (2, "unterminated ' quote (opened on this line, still open at the end of the file)".into()));
+        assert_eq!(parse_err("config t\noption a 'open\n\n\n"), (2, "unterminated ' quote".into()));
+        assert_eq!(parse_err("config t\noption a 'x\noption b 'y'\n"),
+            (2, "unterminated ' quote (the statement runs to the end of the file; the last quote opens on line 3)".into()));
         assert_eq!(parse_err("config t\noption a \"x\\\"\n").0, 2);
         assert_eq!(parse_err("config t\noption a b c\n"), (2, "too many arguments: unexpected 'c'".into()));
         assert_eq!(parse_err("config\n").0, 1);
