@@ -1,1 +1,369 @@
-fn main() {}
+//! fw-helper: the v6only bundle's firewall needs in one place. The core (config -> rule
+//! model -> nft text / JSON, fw4 snippet planning) is pure; this file does the file and
+//! process I/O.
+//!
+//! Overrides for tests (environment):
+//!   FW_HELPER_DROPIN_DIRS  ':'-separated drop-in directories
+//!                          (default /usr/share/v6only/fw.d:/var/run/v6only/fw.d)
+//!   FW_HELPER_FW4_ROOT     fw4 include root (default /usr/share/nftables.d)
+//!   FW_HELPER_FW4          the fw4 program (default /sbin/fw4; its presence selects fw4 in auto)
+//!   FW_HELPER_NFT          the nft program (default nft from PATH)
+
+mod config;
+mod fw4;
+mod model;
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use config::{Backend, Config};
+use model::{Ruleset, Zones};
+use v6only_common::{cli, log as vlog, uci::Package};
+
+const PROGRAM: cli::Program = cli::Program {
+    name: "fw-helper",
+    version: env!("CARGO_PKG_VERSION"),
+    default_config: "/etc/config/fw-helper",
+    about: "Installs the firewall rules the v6only daemons declare (fw4 snippets or an own nftables table).",
+    commands: "  check   validate the config and the rendered rules, change nothing\n\
+               \x20 apply   install the rules (atomically; unchanged rules are not rewritten)\n\
+               \x20 remove  remove what apply installed\n\
+               \x20 show    print the rules apply would install, as nft text\n",
+};
+
+const DEFAULT_DROPINS: &str = "/usr/share/v6only/fw.d:/var/run/v6only/fw.d";
+
+struct Env {
+    config: PathBuf,
+    dropins: Vec<PathBuf>,
+    fw4_root: PathBuf,
+    fw4: PathBuf,
+    nft: String,
+}
+
+impl Env {
+    fn new(config: PathBuf) -> Env {
+        let var = |k: &str, d: &str| std::env::var(k).ok().filter(|v| !v.is_empty()).unwrap_or_else(|| d.to_string());
+        Env {
+            config,
+            dropins: var("FW_HELPER_DROPIN_DIRS", DEFAULT_DROPINS)
+                .split(':')
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from)
+                .collect(),
+            fw4_root: var("FW_HELPER_FW4_ROOT", fw4::DEFAULT_ROOT).into(),
+            fw4: var("FW_HELPER_FW4", "/sbin/fw4").into(),
+            nft: var("FW_HELPER_NFT", "nft"),
+        }
+    }
+}
+
+fn main() {
+    let args = cli::parse_or_exit(&PROGRAM);
+    let sink = vlog::init(PROGRAM.name, args.verbose);
+    let cmd = match args.rest.as_slice() {
+        [c] if ["check", "apply", "remove", "show"].contains(&c.as_str()) => c.clone(),
+        [] => usage("missing command (check, apply, remove or show)"),
+        [c] => usage(&format!("unknown command '{c}'")),
+        _ => usage("too many arguments"),
+    };
+    let env = Env::new(args.config);
+    let res = match cmd.as_str() {
+        "check" => check(&env),
+        "apply" => apply(&env),
+        "remove" => remove(&env),
+        _ => show(&env),
+    };
+    if let Err(msg) = res {
+        log::error!("{cmd}: {msg}");
+        if sink != vlog::Sink::Stderr {
+            eprintln!("{}: {cmd}: {msg}", PROGRAM.name);
+        }
+        std::process::exit(1);
+    }
+}
+
+fn usage(msg: &str) -> ! {
+    eprintln!("{}: {msg}\nTry '{} --help'.", PROGRAM.name, PROGRAM.name);
+    std::process::exit(2)
+}
+
+// ---------------------------------------------------------------- config
+
+fn load_config(env: &Env) -> Result<Config, String> {
+    let main = Package::load(&env.config).map_err(|e| e.to_string())?;
+    let mut dropins = Vec::new();
+    for dir in &env.dropins {
+        let rd = match std::fs::read_dir(dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(format!("{}: {e}", dir.display())),
+        };
+        let mut files: Vec<PathBuf> = rd
+            .filter_map(|e| e.ok())
+            .filter(|e| {
+                let n = e.file_name();
+                let n = n.to_string_lossy();
+                !n.starts_with('.') && !n.ends_with('~') && e.path().is_file()
+            })
+            .map(|e| e.path())
+            .collect();
+        files.sort();
+        for f in files {
+            dropins.push(Package::load(&f).map_err(|e| e.to_string())?);
+        }
+    }
+    let cfg = config::from_packages(&main, &dropins).map_err(|e| e.to_string())?;
+    for w in &cfg.warnings {
+        log::warn!("{w}");
+    }
+    Ok(cfg)
+}
+
+fn backend(env: &Env, cfg: &Config) -> Backend {
+    match cfg.backend {
+        Backend::Auto if env.fw4.exists() => Backend::Fw4,
+        Backend::Auto => Backend::Nft,
+        b => b,
+    }
+}
+
+/// The model for a backend; a disabled config has no rules.
+fn ruleset(cfg: &Config, b: Backend) -> Result<Ruleset, String> {
+    if !cfg.enabled {
+        return Ok(Ruleset::default());
+    }
+    match b {
+        Backend::Fw4 => model::build(cfg, Zones::Fw4, false),
+        _ => model::build(cfg, Zones::Resolve(&cfg.zones), true),
+    }
+    .map_err(|e| e.to_string())
+}
+
+// ---------------------------------------------------------------- processes
+
+fn run_nft(env: &Env, check: bool, batch: &nftables::schema::Nftables<'_>) -> Result<(), String> {
+    let payload = serde_json::to_string(batch).map_err(|e| e.to_string())?;
+    log::debug!("nft{} -j -f -: {payload}", if check { " -c" } else { "" });
+    let mut cmd = Command::new(&env.nft);
+    if check {
+        cmd.arg("-c");
+    }
+    let mut child = cmd
+        .args(["-j", "-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run {}: {e}", env.nft))?;
+    let written = child.stdin.take().map(|mut i| i.write_all(payload.as_bytes()));
+    let out = child.wait_with_output().map_err(|e| format!("{}: {e}", env.nft))?;
+    if out.status.success() {
+        if let Some(Err(e)) = written {
+            return Err(format!("writing to {}: {e}", env.nft));
+        }
+        return Ok(());
+    }
+    let msg = String::from_utf8_lossy(&out.stderr);
+    let msg = msg.trim();
+    Err(format!(
+        "nft {} the ruleset ({}): {}",
+        if check { "rejects" } else { "did not apply" },
+        out.status,
+        if msg.is_empty() { "no message" } else { msg }
+    ))
+}
+
+fn run_fw4(env: &Env, args: &[&str]) -> Result<String, String> {
+    let out = Command::new(&env.fw4)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", env.fw4.display()))?;
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    if out.status.success() {
+        Ok(text)
+    } else {
+        Err(format!("{} {} failed ({}): {}", env.fw4.display(), args.join(" "), out.status, text.trim()))
+    }
+}
+
+// ---------------------------------------------------------------- files
+
+fn read_opt(p: &Path) -> Option<String> {
+    std::fs::read_to_string(p).ok()
+}
+
+fn write_file(p: &Path, content: &str) -> Result<(), String> {
+    let err = |e: io::Error| format!("{}: {e}", p.display());
+    if let Some(d) = p.parent() {
+        std::fs::create_dir_all(d).map_err(err)?;
+    }
+    let tmp = p.with_extension("nft.tmp");
+    std::fs::write(&tmp, content).map_err(err)?;
+    std::fs::rename(&tmp, p).map_err(err)
+}
+
+fn delete_file(p: &Path) -> Result<(), String> {
+    match std::fs::remove_file(p) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(format!("{}: {e}", p.display())),
+        _ => Ok(()),
+    }
+}
+
+fn restore(old: &[(PathBuf, Option<String>)]) {
+    for (p, c) in old {
+        let r = match c {
+            Some(c) => write_file(p, c),
+            None => delete_file(p),
+        };
+        if let Err(e) = r {
+            log::error!("restoring {}: {e}", p.display());
+        }
+    }
+}
+
+/// Deletes our snippets; returns whether any existed.
+fn delete_snippets(env: &Env) -> Result<bool, String> {
+    let mut any = false;
+    for c in model::Chain::ALL {
+        let p = fw4::snippet_path(&env.fw4_root, c.name());
+        if p.exists() {
+            delete_file(&p)?;
+            log::info!("removed {}", p.display());
+            any = true;
+        }
+    }
+    Ok(any)
+}
+
+// ---------------------------------------------------------------- commands
+
+fn show(env: &Env) -> Result<(), String> {
+    let cfg = load_config(env)?;
+    let b = backend(env, &cfg);
+    let rs = ruleset(&cfg, b)?;
+    let mut out = String::new();
+    if rs.is_empty() {
+        out.push_str(if cfg.enabled { "# no rules requested\n" } else { "# disabled\n" });
+    } else if b == Backend::Fw4 {
+        for (chain, text) in rs.fw4_snippets() {
+            out.push_str(&format!("# {}\n{text}\n", fw4::snippet_path(&env.fw4_root, chain).display()));
+        }
+    } else {
+        out = rs.nft_text(&cfg.table);
+    }
+    print!("{out}");
+    Ok(())
+}
+
+fn check(env: &Env) -> Result<(), String> {
+    let cfg = load_config(env)?;
+    let b = backend(env, &cfg);
+    let rs = ruleset(&cfg, b)?;
+    if b == Backend::Fw4 && cfg.enabled {
+        // fw4 cannot check snippets that are not installed; resolve its zones and let nft check
+        // the same rules as a standalone table instead.
+        let mut zones = cfg.zones.clone();
+        let refs = cfg
+            .dhcp
+            .iter()
+            .map(|d| &d.ifaces)
+            .chain(cfg.dns.iter().map(|d| &d.ifaces))
+            .chain(cfg.ripng.iter().map(|d| &d.ifaces))
+            .chain(cfg.nat64.iter().flat_map(|n| [&n.wan, &n.lan]))
+            .flat_map(|i| i.zones.iter());
+        for z in refs {
+            let mut e = z.undefined.clone();
+            e.expected = "a zone of /etc/config/firewall with devices".into();
+            let out = run_fw4(env, &["-q", "zone", &z.name]).map_err(|_| e.to_string())?;
+            let devs: Vec<String> = out.split_whitespace().map(String::from).collect();
+            if devs.is_empty() {
+                return Err(e.to_string());
+            }
+            zones.insert(z.name.clone(), devs);
+        }
+        let standalone = model::build(&cfg, Zones::Resolve(&zones), false).map_err(|e| e.to_string())?;
+        run_nft(env, true, &standalone.nft_batch(&cfg.table))?;
+    } else {
+        run_nft(env, true, &rs.nft_batch(&cfg.table))?;
+    }
+    println!("{}: configuration and rules are valid ({} rules, backend {})", PROGRAM.name, rs.rules.len(), name(b));
+    Ok(())
+}
+
+fn name(b: Backend) -> &'static str {
+    match b {
+        Backend::Fw4 => "fw4",
+        _ => "nft",
+    }
+}
+
+fn apply(env: &Env) -> Result<(), String> {
+    let cfg = load_config(env)?;
+    let b = backend(env, &cfg);
+    let rs = ruleset(&cfg, b)?;
+    if b == Backend::Nft {
+        run_nft(env, false, &rs.nft_batch(&cfg.table))?;
+        log::info!("table inet {} installed ({} rules)", cfg.table, rs.rules.len());
+        // Switched from fw4: take our snippets away.
+        if delete_snippets(env)? && env.fw4.exists() {
+            run_fw4(env, &["-q", "reload"])?;
+        }
+        return Ok(());
+    }
+    let plan = fw4::plan(&env.fw4_root, &rs.fw4_snippets(), read_opt);
+    if !plan.is_empty() {
+        let mut res = Ok(());
+        for (p, c) in &plan.writes {
+            res = res.and_then(|_| write_file(p, c));
+        }
+        for p in &plan.deletes {
+            res = res.and_then(|_| delete_file(p));
+        }
+        res = res.and_then(|_| run_fw4(env, &["check"]).map(|_| ()));
+        if let Err(e) = res {
+            restore(&plan.old);
+            return Err(format!("{e}; previous snippets restored"));
+        }
+        if let Err(e) = run_fw4(env, &["-q", "reload"]) {
+            restore(&plan.old);
+            let again = run_fw4(env, &["-q", "reload"]).err().map(|e| format!("; reload after restoring failed too: {e}"));
+            return Err(format!("{e}; previous snippets restored{}", again.unwrap_or_default()));
+        }
+        log::info!("fw4 snippets updated ({} written, {} removed), fw4 reloaded", plan.writes.len(), plan.deletes.len());
+    } else {
+        log::info!("fw4 snippets unchanged");
+    }
+    // Switched from the nft backend: take our own table away.
+    run_nft(env, false, &model::nft_remove_batch(&cfg.table))
+}
+
+fn remove(env: &Env) -> Result<(), String> {
+    let table = match load_config(env) {
+        Ok(c) => c.table,
+        Err(e) => {
+            log::warn!("{e}; removing table inet {}", config::DEFAULT_TABLE);
+            config::DEFAULT_TABLE.to_string()
+        }
+    };
+    let mut errs = Vec::new();
+    match delete_snippets(env) {
+        Ok(true) if env.fw4.exists() => {
+            if let Err(e) = run_fw4(env, &["-q", "reload"]) {
+                errs.push(e);
+            }
+        }
+        Ok(_) => {}
+        Err(e) => errs.push(e),
+    }
+    if let Err(e) = run_nft(env, false, &model::nft_remove_batch(&table)) {
+        errs.push(e);
+    }
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(errs.join("; "))
+    }
+}

@@ -1,0 +1,399 @@
+//! Config layer (sans-IO): parsed UCI packages -> [`Config`].
+//!
+//! Sources, in order: `/etc/config/fw-helper` (global `config fw-helper` section, `config zone`
+//! sections, and any service section), then the drop-in files. Every section type is allowed
+//! in every file; what each one means is in the module docs of `model`.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+use v6only_common::uci::{ConfigError, Package, SectionRef};
+use v6only_common::validate::Datatype;
+
+/// Which firewall the rules go into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// fw4 when its program exists, otherwise our own nftables table.
+    Auto,
+    Fw4,
+    Nft,
+}
+
+/// Interfaces a rule applies to: fw4 zone names and/or device names.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Ifaces {
+    pub zones: Vec<ZoneRef>,
+    pub devices: Vec<String>,
+}
+
+impl Ifaces {
+    pub fn is_empty(&self) -> bool {
+        self.zones.is_empty() && self.devices.is_empty()
+    }
+}
+
+/// A reference to a zone, with the error to report should the zone turn out to be unknown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZoneRef {
+    pub name: String,
+    pub undefined: ConfigError,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dhcp {
+    pub ifaces: Ifaces,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dns {
+    pub ifaces: Ifaces,
+    pub port: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ripng {
+    pub ifaces: Ifaces,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Nat64 {
+    pub tun: String,
+    pub wan: Ifaces,
+    /// Where IPv6 traffic into the TUN may come from (may be empty: then fw4's zone
+    /// forwarding rules or the default policy decide).
+    pub lan: Ifaces,
+    pub masquerade: Vec<Cidr4>,
+    pub mss_clamp: bool,
+}
+
+/// Everything fw-helper was asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub enabled: bool,
+    pub backend: Backend,
+    /// Our own table (backend nft): `table inet <table>`.
+    pub table: String,
+    /// `config zone` sections (used by the nft backend; fw4 has its own zones).
+    pub zones: BTreeMap<String, Vec<String>>,
+    pub dhcp: Vec<Dhcp>,
+    pub dns: Vec<Dns>,
+    pub ripng: Vec<Ripng>,
+    pub nat64: Vec<Nat64>,
+    /// Non-fatal findings (unknown options or section types), for the log.
+    pub warnings: Vec<String>,
+}
+
+pub const DEFAULT_TABLE: &str = "v6only";
+
+/// A device name or pattern: what the kernel allows in a name (no whitespace, '/', ':') minus
+/// what would break nft's syntax (quotes, '\', '$', braces, ';', '#'), '*' only as the last
+/// character (nft's wildcard). The length limit (15 bytes) is left to nft, which reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DevName(pub String);
+
+impl Datatype for DevName {
+    const EXPECTED: &'static str =
+        "network device name (no whitespace, quotes, '/', ':', '\\', '$', braces, ';', '#'; '*' only at the end)";
+    fn parse_value(s: &str) -> Option<Self> {
+        let bad = |c: char| c.is_whitespace() || c.is_control() || "\"'/:\\${};#,".contains(c);
+        let star_ok = s.find('*').map_or(true, |i| i == s.len() - 1 && i > 0);
+        (!s.is_empty() && !s.chars().any(bad) && star_ok && s != "." && s != "..").then(|| DevName(s.to_string()))
+    }
+}
+
+/// A zone name usable as fw4's `$<zone>_devices` define: letters, digits, '_'.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZoneName(pub String);
+
+impl Datatype for ZoneName {
+    const EXPECTED: &'static str = "zone name (letters, digits, '_'; 1-32 characters)";
+    fn parse_value(s: &str) -> Option<Self> {
+        let ok = !s.is_empty() && s.len() <= 32 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        ok.then(|| ZoneName(s.to_string()))
+    }
+}
+
+/// An nftables table name we create: letters, digits, '_', '-', starting with a letter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableName(pub String);
+
+impl Datatype for TableName {
+    const EXPECTED: &'static str = "table name (a letter, then letters, digits, '_' or '-'; at most 32 characters)";
+    fn parse_value(s: &str) -> Option<Self> {
+        let ok = s.len() <= 32
+            && s.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        ok.then(|| TableName(s.to_string()))
+    }
+}
+
+impl Datatype for Backend {
+    const EXPECTED: &'static str = "one of auto, fw4, nft";
+    fn parse_value(s: &str) -> Option<Self> {
+        match s {
+            "auto" => Some(Backend::Auto),
+            "fw4" => Some(Backend::Fw4),
+            "nft" => Some(Backend::Nft),
+            _ => None,
+        }
+    }
+}
+
+/// `cidr4` as a network: host bits must be zero (nft would silently clear them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Cidr4 {
+    pub addr: Ipv4Addr,
+    pub len: u8,
+}
+
+impl Datatype for Cidr4 {
+    const EXPECTED: &'static str = "IPv4 network address/length, length 0-32, no host bits set";
+    fn parse_value(s: &str) -> Option<Self> {
+        let (a, l) = s.split_once('/')?;
+        let addr: Ipv4Addr = a.parse().ok()?;
+        if l.is_empty() || l.len() > 2 || !l.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let len: u8 = l.parse().ok()?;
+        let mask = if len == 0 { 0 } else if len <= 32 { u32::MAX << (32 - len) } else { return None };
+        (u32::from(addr) & !mask == 0).then_some(Cidr4 { addr, len })
+    }
+}
+
+/// `port` for a listening service: 1-65535.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServicePort(pub u16);
+
+impl Datatype for ServicePort {
+    const EXPECTED: &'static str = "port (1-65535)";
+    fn parse_value(s: &str) -> Option<Self> {
+        if s.is_empty() || s.len() > 5 || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        s.parse::<u16>().ok().filter(|p| *p != 0).map(ServicePort)
+    }
+}
+
+const GLOBAL_OPTS: &[&str] = &["enabled", "backend", "table"];
+const ZONE_OPTS: &[&str] = &["name", "device"];
+const IFACE_OPTS: &[&str] = &["enabled", "zone", "device"];
+const DNS_OPTS: &[&str] = &["enabled", "zone", "device", "port"];
+const NAT64_OPTS: &[&str] =
+    &["enabled", "tun_device", "wan_zone", "wan_device", "lan_zone", "lan_device", "masquerade", "mss_clamp"];
+
+/// Builds the config from the main package (first) and the drop-ins (in order).
+pub fn from_packages(main: &Package, dropins: &[Package]) -> Result<Config, ConfigError> {
+    let mut cfg = Config {
+        enabled: true,
+        backend: Backend::Auto,
+        table: DEFAULT_TABLE.to_string(),
+        zones: BTreeMap::new(),
+        dhcp: Vec::new(),
+        dns: Vec::new(),
+        ripng: Vec::new(),
+        nat64: Vec::new(),
+        warnings: Vec::new(),
+    };
+    if let Some(g) = main.sections("fw-helper").next() {
+        warn_unknown(&mut cfg, &g, GLOBAL_OPTS);
+        cfg.enabled = g.get_or("enabled", true)?;
+        cfg.backend = g.get_or("backend", Backend::Auto)?;
+        cfg.table = g.get_or("table", TableName(DEFAULT_TABLE.into()))?.0;
+    }
+    for pkg in std::iter::once(main).chain(dropins) {
+        for sec in &pkg.sections {
+            let s = SectionRef { package: pkg, section: sec };
+            match sec.kind.as_str() {
+                "fw-helper" => {
+                    if !std::ptr::eq(pkg, main) {
+                        cfg.warnings.push(format!(
+                            "{}:{}: 'config fw-helper' is only read from the main config, ignored",
+                            pkg.path.display(),
+                            sec.line
+                        ));
+                    }
+                }
+                "zone" => {
+                    warn_unknown(&mut cfg, &s, ZONE_OPTS);
+                    let name = s.require::<ZoneName>("name")?.0;
+                    let devs = s.list::<DevName>("device")?;
+                    let entry = cfg.zones.entry(name).or_default();
+                    for d in devs {
+                        if !entry.contains(&d.0) {
+                            entry.push(d.0);
+                        }
+                    }
+                }
+                "dhcp" | "ripng" | "dns" => {
+                    warn_unknown(&mut cfg, &s, if sec.kind == "dns" { DNS_OPTS } else { IFACE_OPTS });
+                    if !s.get_or("enabled", true)? {
+                        continue;
+                    }
+                    let ifaces = ifaces(&s, "zone", "device")?;
+                    if ifaces.is_empty() {
+                        return Err(s.error("zone", "at least one 'zone' or 'device'"));
+                    }
+                    match sec.kind.as_str() {
+                        "dhcp" => cfg.dhcp.push(Dhcp { ifaces }),
+                        "ripng" => cfg.ripng.push(Ripng { ifaces }),
+                        _ => cfg.dns.push(Dns { ifaces, port: s.get_or("port", ServicePort(53))?.0 }),
+                    }
+                }
+                "nat64" => {
+                    warn_unknown(&mut cfg, &s, NAT64_OPTS);
+                    if !s.get_or("enabled", true)? {
+                        continue;
+                    }
+                    let tun = s.require::<DevName>("tun_device")?.0;
+                    if tun.ends_with('*') {
+                        return Err(s.error("tun_device", "a device name without wildcard"));
+                    }
+                    let wan = ifaces(&s, "wan_zone", "wan_device")?;
+                    if wan.is_empty() {
+                        return Err(s.error("wan_zone", "at least one 'wan_zone' or 'wan_device'"));
+                    }
+                    let lan = ifaces(&s, "lan_zone", "lan_device")?;
+                    let mut masquerade = s.list::<Cidr4>("masquerade")?;
+                    masquerade.sort();
+                    masquerade.dedup();
+                    let mss_clamp = s.get_or("mss_clamp", true)?;
+                    cfg.nat64.push(Nat64 { tun, wan, lan, masquerade, mss_clamp });
+                }
+                other => cfg.warnings.push(format!(
+                    "{}:{}: unknown section type '{}', ignored",
+                    pkg.path.display(),
+                    sec.line,
+                    other
+                )),
+            }
+        }
+    }
+    Ok(cfg)
+}
+
+fn ifaces(s: &SectionRef<'_>, zone_opt: &str, dev_opt: &str) -> Result<Ifaces, ConfigError> {
+    let mut out = Ifaces::default();
+    for z in s.list::<ZoneName>(zone_opt)? {
+        if out.zones.iter().any(|r| r.name == z.0) {
+            continue;
+        }
+        let mut undefined = s.error(zone_opt, "a zone defined by a 'config zone' section");
+        undefined.value = Some(z.0.clone());
+        out.zones.push(ZoneRef { name: z.0, undefined });
+    }
+    for d in s.list::<DevName>(dev_opt)? {
+        if !out.devices.contains(&d.0) {
+            out.devices.push(d.0);
+        }
+    }
+    Ok(out)
+}
+
+fn warn_unknown(cfg: &mut Config, s: &SectionRef<'_>, known: &[&str]) {
+    for e in s.unknown_options(known) {
+        cfg.warnings.push(format!(
+            "{}:{}: unknown option '{}' in {}, ignored",
+            s.package.path.display(),
+            e.line,
+            e.name,
+            s.label()
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn pkg(name: &str, text: &str) -> Package {
+        Package::parse(Path::new(name), text).expect("parse")
+    }
+
+    #[test]
+    fn datatypes() {
+        assert!(DevName::parse_value("br-lan").is_some());
+        assert!(DevName::parse_value("eth*").is_some());
+        assert!(DevName::parse_value("*").is_none());
+        assert!(DevName::parse_value("e*h").is_none());
+        assert!(DevName::parse_value("a b").is_none());
+        assert!(DevName::parse_value("a\"b").is_none());
+        assert!(DevName::parse_value("").is_none());
+        assert!(ZoneName::parse_value("lan_2").is_some());
+        assert!(ZoneName::parse_value("la-n").is_none());
+        assert!(TableName::parse_value("v6only").is_some());
+        assert!(TableName::parse_value("6only").is_none());
+        assert_eq!(Cidr4::parse_value("192.168.255.0/24"), Some(Cidr4 { addr: [192, 168, 255, 0].into(), len: 24 }));
+        assert!(Cidr4::parse_value("192.168.255.1/24").is_none());
+        assert!(Cidr4::parse_value("0.0.0.0/0").is_some());
+        assert!(Cidr4::parse_value("10.0.0.0/33").is_none());
+        assert!(Cidr4::parse_value("10.0.0.0").is_none());
+        assert!(Cidr4::parse_value("10.0.0.0/+8").is_none());
+        assert_eq!(ServicePort::parse_value("53"), Some(ServicePort(53)));
+        assert!(ServicePort::parse_value("0").is_none());
+        assert!(ServicePort::parse_value("65536").is_none());
+        assert_eq!(Backend::parse_value("fw4"), Some(Backend::Fw4));
+        assert!(Backend::parse_value("iptables").is_none());
+    }
+
+    #[test]
+    fn full_config() {
+        let main = pkg(
+            "/etc/config/fw-helper",
+            "config fw-helper 'main'\n\toption backend 'nft'\n\toption table 'v6x'\n\n\
+             config zone\n\toption name 'lan'\n\tlist device 'br-lan'\n\n\
+             config zone\n\toption name 'wan'\n\tlist device 'eth1'\n",
+        );
+        let d = pkg(
+            "/usr/share/v6only/fw.d/bundle",
+            "config dns\n\toption zone 'lan'\n\toption port '5353'\n\n\
+             config dhcp\n\tlist device 'br-lan'\n\tlist device 'br-lan'\n\n\
+             config ripng\n\toption zone 'lan'\n\n\
+             config ripng\n\toption enabled '0'\n\toption zone 'lan'\n\n\
+             config nat64\n\toption tun_device 'nat64'\n\toption wan_zone 'wan'\n\
+             \tlist masquerade '192.168.255.0/24'\n\tlist masquerade '192.168.255.0/24'\n",
+        );
+        let c = from_packages(&main, &[d]).unwrap();
+        assert_eq!(c.backend, Backend::Nft);
+        assert_eq!(c.table, "v6x");
+        assert_eq!(c.zones["lan"], vec!["br-lan"]);
+        assert_eq!(c.dns.len(), 1);
+        assert_eq!(c.dns[0].port, 5353);
+        assert_eq!(c.dhcp[0].ifaces.devices, vec!["br-lan"]);
+        assert_eq!(c.ripng.len(), 1);
+        assert_eq!(c.nat64[0].masquerade.len(), 1);
+        assert!(c.nat64[0].mss_clamp);
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    }
+
+    #[test]
+    fn errors_name_file_line_option() {
+        let main = pkg("/etc/config/fw-helper", "config fw-helper 'main'\n\toption backend 'ipt'\n");
+        let e = from_packages(&main, &[]).unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(e.option.ends_with("backend"), "{}", e.option);
+        assert_eq!(e.value.as_deref(), Some("ipt"));
+
+        let main = pkg("/etc/config/fw-helper", "");
+        let d = pkg("/run/fw.d/x", "\nconfig dns\n\toption port 'x'\n\toption zone 'lan'\n");
+        let e = from_packages(&main, &[d]).unwrap_err();
+        assert_eq!(e.path, Path::new("/run/fw.d/x"));
+        assert!(e.option.ends_with("port"));
+
+        let d = pkg("/run/fw.d/y", "config ripng\n");
+        assert!(from_packages(&main, &[d]).is_err());
+        let d = pkg("/run/fw.d/z", "config nat64\n\toption wan_zone 'wan'\n");
+        let e = from_packages(&main, &[d]).unwrap_err();
+        assert!(e.option.ends_with("tun_device") && e.value.is_none());
+        let d = pkg("/run/fw.d/z", "config nat64\n\toption tun_device 'n'\n\toption wan_zone 'wan'\n\tlist masquerade '10.0.0.1/8'\n");
+        let e = from_packages(&main, &[d]).unwrap_err();
+        assert!(e.option.ends_with("masquerade"));
+    }
+
+    #[test]
+    fn warnings_for_unknown() {
+        let main = pkg("/etc/config/fw-helper", "config fw-helper 'main'\n\toption bakend 'nft'\n\nconfig frobnicate\n");
+        let c = from_packages(&main, &[]).unwrap();
+        assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
+    }
+}

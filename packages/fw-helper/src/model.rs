@@ -1,0 +1,669 @@
+//! The rule model (sans-IO): [`Config`] -> [`Ruleset`], and its two renderings: nft text
+//! (fw4 snippets, `show`) and nftables JSON (our own table). Protocol knowledge lives here;
+//! packages only declare interfaces, zones and ports.
+//!
+//! What each section type asks for:
+//! - `dhcp`: accept IPv4 UDP 67 from its interfaces. Guard: drop other UDP 67.
+//! - `dns`: accept UDP and TCP to `port` (53) from its interfaces. Guard: drop other DNS to that port.
+//! - `ripng`: accept UDP 521 from its interfaces only from fe80::/10 with hop limit 255 (RFC 2080
+//!   section 2.4.2). The drop of any other IPv6 UDP 521 is emitted for both backends, since
+//!   fw4's zone policies would accept it on an accepting zone.
+//! - `nat64`: forward TUN -> WAN (and LAN -> TUN when given), masquerade the listed IPv4
+//!   pools out of the WAN, clamp the TCP MSS to the route MTU on the TUN both ways.
+//!   Guard: drop new connections from the WAN into the TUN.
+//!
+//! "Guards" are only emitted for the standalone nft backend, where nothing else filters;
+//! under fw4 the zone policies already do that job.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::net::Ipv6Addr;
+
+use crate::config::{Cidr4, Config, Ifaces};
+use nftables::{
+    expr::{Expression, Meta, MetaKey, NamedExpression, Payload, PayloadField, Prefix, RTKey, SetItem, TcpOption, CT, RT},
+    schema::{Chain as NfChain, NfListObject, Rule as NfRule, Table},
+    stmt::{Mangle, Match as NfMatch, Operator, Statement},
+    types::{NfChainPolicy, NfChainType, NfFamily, NfHook},
+};
+use v6only_common::uci::ConfigError;
+
+/// The chains we put rules in. Named as fw4 names them; the nft backend creates base chains
+/// of the same names with the same hooks and priorities as fw4's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Chain {
+    Input,
+    Forward,
+    Srcnat,
+    MangleForward,
+}
+
+impl Chain {
+    pub const ALL: [Chain; 4] = [Chain::Input, Chain::Forward, Chain::Srcnat, Chain::MangleForward];
+    pub fn name(self) -> &'static str {
+        match self {
+            Chain::Input => "input",
+            Chain::Forward => "forward",
+            Chain::Srcnat => "srcnat",
+            Chain::MangleForward => "mangle_forward",
+        }
+    }
+    /// (type, hook, priority name, priority value) of the nft backend's base chain.
+    fn base(self) -> (NfChainType, NfHook, &'static str, i32) {
+        match self {
+            Chain::Input => (NfChainType::Filter, NfHook::Input, "filter", 0),
+            Chain::Forward => (NfChainType::Filter, NfHook::Forward, "filter", 0),
+            Chain::Srcnat => (NfChainType::NAT, NfHook::Postrouting, "srcnat", 100),
+            Chain::MangleForward => (NfChainType::Filter, NfHook::Forward, "mangle", -150),
+        }
+    }
+}
+
+/// An interface match operand: a fw4 zone's device set, or literal devices.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ifs {
+    Zone(String),
+    Devices(Vec<String>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum L4 {
+    Udp,
+    Tcp,
+}
+
+impl L4 {
+    fn name(self) -> &'static str {
+        match self {
+            L4::Udp => "udp",
+            L4::Tcp => "tcp",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Match {
+    /// `meta nfproto ipv4|ipv6`
+    Nfproto6(bool),
+    Iif(Ifs),
+    Oif(Ifs),
+    Dport(L4, u16),
+    Ip6Saddr(Ipv6Addr, u8),
+    Ip6Hoplimit(u8),
+    IpSaddr(Vec<Cidr4>),
+    /// `tcp flags syn` (SYN and SYN/ACK)
+    TcpSyn,
+    /// `ct state new`
+    CtNew,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Accept,
+    Drop,
+    Masquerade,
+    /// `tcp option maxseg size set rt mtu`
+    ClampMss,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    pub chain: Chain,
+    pub matches: Vec<Match>,
+    pub verdict: Verdict,
+    pub comment: String,
+    /// Only for the standalone nft backend (see module docs).
+    pub guard: bool,
+}
+
+/// The rules, in evaluation order within each chain.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Ruleset {
+    pub rules: Vec<Rule>,
+}
+
+const COMMENT_PREFIX: &str = "!v6only: ";
+pub const RIPNG_PORT: u16 = 521;
+pub const DHCP_SERVER_PORT: u16 = 67;
+
+/// How zone references are treated when building the model.
+pub enum Zones<'a> {
+    /// fw4: `$<zone>_devices`.
+    Fw4,
+    /// nft backend: resolved through `config zone`; an unknown zone is the section's error.
+    Resolve(&'a BTreeMap<String, Vec<String>>),
+}
+
+fn ifs(ifaces: &Ifaces, zones: &Zones<'_>) -> Result<Vec<Ifs>, ConfigError> {
+    match zones {
+        Zones::Fw4 => {
+            let mut v: Vec<Ifs> = ifaces.zones.iter().map(|z| Ifs::Zone(z.name.clone())).collect();
+            if !ifaces.devices.is_empty() {
+                v.push(Ifs::Devices(ifaces.devices.clone()));
+            }
+            Ok(v)
+        }
+        Zones::Resolve(defs) => {
+            let mut devs: Vec<String> = Vec::new();
+            for z in &ifaces.zones {
+                let d = defs.get(&z.name).filter(|d| !d.is_empty()).ok_or_else(|| z.undefined.clone())?;
+                devs.extend(d.iter().cloned());
+            }
+            devs.extend(ifaces.devices.iter().cloned());
+            let mut seen = Vec::new();
+            devs.retain(|d| if seen.contains(d) { false } else { seen.push(d.clone()); true });
+            Ok(vec![Ifs::Devices(devs)])
+        }
+    }
+}
+
+fn ifs_label(i: &Ifs) -> String {
+    match i {
+        Ifs::Zone(z) => format!("zone {z}"),
+        Ifs::Devices(d) => d.join(","),
+    }
+}
+
+/// Builds the model. `standalone` adds the guards and the loopback accept.
+pub fn build(cfg: &Config, zones: Zones<'_>, standalone: bool) -> Result<Ruleset, ConfigError> {
+    let mut rules = Vec::new();
+    let mut push = |chain: Chain, matches: Vec<Match>, verdict: Verdict, comment: String, guard: bool| {
+        if !guard || standalone {
+            rules.push(Rule { chain, matches, verdict, comment: format!("{COMMENT_PREFIX}{comment}"), guard });
+        }
+    };
+    if !cfg.dhcp.is_empty() || !cfg.dns.is_empty() || !cfg.ripng.is_empty() {
+        push(Chain::Input, vec![Match::Iif(Ifs::Devices(vec!["lo".into()]))], Verdict::Accept, "loopback".into(), true);
+    }
+
+    // DHCP
+    for d in &cfg.dhcp {
+        for i in ifs(&d.ifaces, &zones)? {
+            let c = format!("DHCP from {}", ifs_label(&i));
+            push(
+                Chain::Input,
+                vec![Match::Nfproto6(false), Match::Iif(i), Match::Dport(L4::Udp, DHCP_SERVER_PORT)],
+                Verdict::Accept,
+                c,
+                false,
+            );
+        }
+    }
+    if !cfg.dhcp.is_empty() {
+        push(
+            Chain::Input,
+            vec![Match::Nfproto6(false), Match::Dport(L4::Udp, DHCP_SERVER_PORT)],
+            Verdict::Drop,
+            "DHCP from elsewhere".into(),
+            true,
+        );
+    }
+
+    // DNS
+    let mut ports: Vec<u16> = Vec::new();
+    for d in &cfg.dns {
+        for i in ifs(&d.ifaces, &zones)? {
+            for l4 in [L4::Udp, L4::Tcp] {
+                let c = format!("DNS/{} from {}", l4.name(), ifs_label(&i));
+                push(Chain::Input, vec![Match::Iif(i.clone()), Match::Dport(l4, d.port)], Verdict::Accept, c, false);
+            }
+        }
+        if !ports.contains(&d.port) {
+            ports.push(d.port);
+        }
+    }
+    for p in ports {
+        for l4 in [L4::Udp, L4::Tcp] {
+            let c = format!("DNS/{} from elsewhere", l4.name());
+            push(Chain::Input, vec![Match::Dport(l4, p)], Verdict::Drop, c, true);
+        }
+    }
+
+    // RIPng (RFC 2080 2.4.2: link-local source, hop limit 255)
+    for r in &cfg.ripng {
+        for i in ifs(&r.ifaces, &zones)? {
+            let c = format!("RIPng from {}", ifs_label(&i));
+            push(
+                Chain::Input,
+                vec![
+                    Match::Iif(i),
+                    Match::Ip6Saddr(Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0), 10),
+                    Match::Ip6Hoplimit(255),
+                    Match::Dport(L4::Udp, RIPNG_PORT),
+                ],
+                Verdict::Accept,
+                c,
+                false,
+            );
+        }
+    }
+    if !cfg.ripng.is_empty() {
+        push(
+            Chain::Input,
+            vec![Match::Nfproto6(true), Match::Dport(L4::Udp, RIPNG_PORT)],
+            Verdict::Drop,
+            "RIPng not link-local, hop limit not 255, or elsewhere".into(),
+            false,
+        );
+    }
+
+    // NAT64
+    for n in &cfg.nat64 {
+        let tun = || Ifs::Devices(vec![n.tun.clone()]);
+        let wans = ifs(&n.wan, &zones)?;
+        for w in &wans {
+            let c = format!("NAT64 {} to {}", n.tun, ifs_label(w));
+            push(Chain::Forward, vec![Match::Iif(tun()), Match::Oif(w.clone())], Verdict::Accept, c, false);
+        }
+        for l in ifs(&n.lan, &zones)? {
+            let c = format!("NAT64 {} to {}", ifs_label(&l), n.tun);
+            push(Chain::Forward, vec![Match::Iif(l), Match::Oif(tun())], Verdict::Accept, c, false);
+        }
+        for w in &wans {
+            let c = format!("NAT64 new from {} to {}", ifs_label(w), n.tun);
+            push(Chain::Forward, vec![Match::Iif(w.clone()), Match::Oif(tun()), Match::CtNew], Verdict::Drop, c, true);
+        }
+        if !n.masquerade.is_empty() {
+            for w in &wans {
+                let c = format!("NAT64 pool masquerade to {}", ifs_label(w));
+                push(
+                    Chain::Srcnat,
+                    vec![Match::Oif(w.clone()), Match::IpSaddr(n.masquerade.clone())],
+                    Verdict::Masquerade,
+                    c,
+                    false,
+                );
+            }
+        }
+        if n.mss_clamp {
+            let c = format!("NAT64 MSS clamp {}", n.tun);
+            push(Chain::MangleForward, vec![Match::Iif(tun()), Match::TcpSyn], Verdict::ClampMss, c.clone(), false);
+            push(Chain::MangleForward, vec![Match::Oif(tun()), Match::TcpSyn], Verdict::ClampMss, c, false);
+        }
+    }
+    Ok(Ruleset { rules })
+}
+
+// ---------------------------------------------------------------- text
+
+fn quote(s: &str) -> String {
+    format!("\"{s}\"")
+}
+
+fn text_ifs(i: &Ifs) -> String {
+    match i {
+        // fw4 prefixes zone names starting with a digit with '_' in its defines.
+        Ifs::Zone(z) if z.starts_with(|c: char| c.is_ascii_digit()) => format!("$_{z}_devices"),
+        Ifs::Zone(z) => format!("${z}_devices"),
+        Ifs::Devices(d) if d.len() == 1 => quote(&d[0]),
+        Ifs::Devices(d) => format!("{{ {} }}", d.iter().map(|x| quote(x)).collect::<Vec<_>>().join(", ")),
+    }
+}
+
+fn text_match(m: &Match) -> String {
+    match m {
+        Match::Nfproto6(v6) => format!("meta nfproto {}", if *v6 { "ipv6" } else { "ipv4" }),
+        Match::Iif(i) => format!("iifname {}", text_ifs(i)),
+        Match::Oif(i) => format!("oifname {}", text_ifs(i)),
+        Match::Dport(l4, p) => format!("{} dport {p}", l4.name()),
+        Match::Ip6Saddr(a, l) => format!("ip6 saddr {a}/{l}"),
+        Match::Ip6Hoplimit(h) => format!("ip6 hoplimit {h}"),
+        Match::IpSaddr(n) if n.len() == 1 => format!("ip saddr {}/{}", n[0].addr, n[0].len),
+        Match::IpSaddr(n) => format!(
+            "ip saddr {{ {} }}",
+            n.iter().map(|c| format!("{}/{}", c.addr, c.len)).collect::<Vec<_>>().join(", ")
+        ),
+        Match::TcpSyn => "tcp flags syn".into(),
+        Match::CtNew => "ct state new".into(),
+    }
+}
+
+/// One rule as a line of nft syntax (without indentation).
+pub fn text_rule(r: &Rule) -> String {
+    let mut s: Vec<String> = r.matches.iter().map(text_match).collect();
+    s.push(
+        match r.verdict {
+            Verdict::Accept => "accept",
+            Verdict::Drop => "drop",
+            Verdict::Masquerade => "masquerade",
+            Verdict::ClampMss => "tcp option maxseg size set rt mtu",
+        }
+        .into(),
+    );
+    format!("{} comment {}", s.join(" "), quote(&r.comment))
+}
+
+impl Ruleset {
+    pub fn chains(&self) -> Vec<Chain> {
+        let mut v: Vec<Chain> = self.rules.iter().map(|r| r.chain).collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+    pub fn in_chain(&self, c: Chain) -> impl Iterator<Item = &Rule> {
+        self.rules.iter().filter(move |r| r.chain == c)
+    }
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// fw4 include snippets: chain name -> file content (only chains with rules).
+    pub fn fw4_snippets(&self) -> BTreeMap<&'static str, String> {
+        let mut out = BTreeMap::new();
+        for c in self.chains() {
+            let mut s = String::from("# Generated by fw-helper; changes are overwritten.\n");
+            for r in self.in_chain(c) {
+                let _ = writeln!(s, "{}", text_rule(r));
+            }
+            out.insert(c.name(), s);
+        }
+        out
+    }
+
+    /// Our own table as an nft script (what `show` prints for the nft backend).
+    pub fn nft_text(&self, table: &str) -> String {
+        let mut s = format!("table inet {table} {{\n");
+        for (n, c) in self.chains().into_iter().enumerate() {
+            let (ty, hook, prio, _) = c.base();
+            let ty = match ty {
+                NfChainType::Filter => "filter",
+                NfChainType::NAT => "nat",
+                NfChainType::Route => "route",
+            };
+            let hook = match hook {
+                NfHook::Input => "input",
+                NfHook::Forward => "forward",
+                NfHook::Postrouting => "postrouting",
+                _ => unreachable!(),
+            };
+            if n > 0 {
+                s.push('\n');
+            }
+            let _ = writeln!(s, "\tchain {} {{", c.name());
+            let _ = writeln!(s, "\t\ttype {ty} hook {hook} priority {prio}; policy accept;");
+            for r in self.in_chain(c) {
+                let _ = writeln!(s, "\t\t{}", text_rule(r));
+            }
+            s.push_str("\t}\n");
+        }
+        s.push_str("}\n");
+        s
+    }
+
+    /// The JSON batch replacing our table atomically: add (so that the delete cannot fail),
+    /// delete, then create the table, its chains and rules. An empty ruleset only removes it.
+    pub fn nft_batch(&self, table: &str) -> nftables::schema::Nftables<'static> {
+        let mut b = nftables::batch::Batch::new();
+        let t = || Table { family: NfFamily::INet, name: table.to_string().into(), handle: None };
+        b.add(NfListObject::Table(t()));
+        b.delete(NfListObject::Table(t()));
+        if !self.is_empty() {
+            b.add(NfListObject::Table(t()));
+            for c in self.chains() {
+                let (ty, hook, _, prio) = c.base();
+                b.add(NfListObject::Chain(NfChain {
+                    family: NfFamily::INet,
+                    table: table.to_string().into(),
+                    name: c.name().into(),
+                    _type: Some(ty),
+                    hook: Some(hook),
+                    prio: Some(prio),
+                    policy: Some(NfChainPolicy::Accept),
+                    ..NfChain::default()
+                }));
+            }
+            for r in &self.rules {
+                b.add(NfListObject::Rule(NfRule {
+                    family: NfFamily::INet,
+                    table: table.to_string().into(),
+                    chain: r.chain.name().into(),
+                    expr: json_rule(r).into(),
+                    comment: Some(r.comment.clone().into()),
+                    ..NfRule::default()
+                }));
+            }
+        }
+        b.to_nftables()
+    }
+}
+
+/// The batch removing our table whether or not it exists.
+pub fn nft_remove_batch(table: &str) -> nftables::schema::Nftables<'static> {
+    Ruleset::default().nft_batch(table)
+}
+
+// ---------------------------------------------------------------- JSON
+
+fn s(v: &str) -> Expression<'static> {
+    Expression::String(v.to_string().into())
+}
+fn meta(key: MetaKey) -> Expression<'static> {
+    Expression::Named(NamedExpression::Meta(Meta { key }))
+}
+fn payload(proto: &'static str, field: &'static str) -> Expression<'static> {
+    Expression::Named(NamedExpression::Payload(Payload::PayloadField(PayloadField {
+        protocol: proto.into(),
+        field: field.into(),
+    })))
+}
+fn prefix(addr: String, len: u8) -> Expression<'static> {
+    Expression::Named(NamedExpression::Prefix(Prefix { addr: Box::new(Expression::String(addr.into())), len: len.into() }))
+}
+fn m(left: Expression<'static>, op: Operator, right: Expression<'static>) -> Statement<'static> {
+    Statement::Match(NfMatch { left, right, op })
+}
+fn set_or_single(mut items: Vec<Expression<'static>>) -> Expression<'static> {
+    if items.len() == 1 {
+        items.pop().unwrap()
+    } else {
+        Expression::Named(NamedExpression::Set(items.into_iter().map(SetItem::Element).collect()))
+    }
+}
+fn json_ifs(i: &Ifs) -> Expression<'static> {
+    match i {
+        Ifs::Devices(d) => set_or_single(d.iter().map(|x| s(x)).collect()),
+        // `build` with Zones::Resolve never produces zones for the nft backend.
+        Ifs::Zone(z) => panic!("zone '{z}' not resolved for the nft backend"),
+    }
+}
+
+fn json_rule(r: &Rule) -> Vec<Statement<'static>> {
+    let mut v: Vec<Statement<'static>> = r
+        .matches
+        .iter()
+        .map(|x| match x {
+            Match::Nfproto6(v6) => m(meta(MetaKey::Nfproto), Operator::EQ, s(if *v6 { "ipv6" } else { "ipv4" })),
+            Match::Iif(i) => m(meta(MetaKey::Iifname), Operator::EQ, json_ifs(i)),
+            Match::Oif(i) => m(meta(MetaKey::Oifname), Operator::EQ, json_ifs(i)),
+            Match::Dport(l4, p) => m(payload(l4.name(), "dport"), Operator::EQ, Expression::Number((*p).into())),
+            Match::Ip6Saddr(a, l) => m(payload("ip6", "saddr"), Operator::EQ, prefix(a.to_string(), *l)),
+            Match::Ip6Hoplimit(h) => m(payload("ip6", "hoplimit"), Operator::EQ, Expression::Number((*h).into())),
+            Match::IpSaddr(n) => m(
+                payload("ip", "saddr"),
+                Operator::EQ,
+                set_or_single(n.iter().map(|c| prefix(c.addr.to_string(), c.len)).collect()),
+            ),
+            Match::TcpSyn => m(payload("tcp", "flags"), Operator::IN, s("syn")),
+            Match::CtNew => m(
+                Expression::Named(NamedExpression::CT(CT { key: "state".into(), family: None, dir: None })),
+                Operator::IN,
+                s("new"),
+            ),
+        })
+        .collect();
+    v.push(match r.verdict {
+        Verdict::Accept => Statement::Accept(None),
+        Verdict::Drop => Statement::Drop(None),
+        Verdict::Masquerade => Statement::Masquerade(None),
+        Verdict::ClampMss => Statement::Mangle(Mangle {
+            key: Expression::Named(NamedExpression::TcpOption(TcpOption {
+                name: "maxseg".into(),
+                field: Some("size".into()),
+            })),
+            value: Expression::Named(NamedExpression::RT(RT { key: RTKey::MTU, family: None })),
+        }),
+    });
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{self, Backend, Dhcp, Dns, Nat64, Ripng, ZoneRef};
+    use std::path::PathBuf;
+
+    fn zref(n: &str) -> ZoneRef {
+        ZoneRef {
+            name: n.into(),
+            undefined: ConfigError {
+                path: PathBuf::from("/x"),
+                line: 3,
+                option: "x.@dns[0].zone".into(),
+                value: Some(n.into()),
+                expected: "a zone".into(),
+            },
+        }
+    }
+    fn ifz(z: &str) -> Ifaces {
+        Ifaces { zones: vec![zref(z)], devices: vec![] }
+    }
+    fn cfg() -> Config {
+        let mut zones = BTreeMap::new();
+        zones.insert("lan".to_string(), vec!["br-lan".to_string(), "wlan0".to_string()]);
+        zones.insert("wan".to_string(), vec!["eth1".to_string()]);
+        Config {
+            enabled: true,
+            backend: Backend::Auto,
+            table: config::DEFAULT_TABLE.into(),
+            zones,
+            dhcp: vec![Dhcp { ifaces: Ifaces { zones: vec![], devices: vec!["br-lan".into()] } }],
+            dns: vec![Dns { ifaces: ifz("lan"), port: 53 }],
+            ripng: vec![Ripng { ifaces: ifz("lan") }],
+            nat64: vec![Nat64 {
+                tun: "nat64".into(),
+                wan: ifz("wan"),
+                lan: ifz("lan"),
+                masquerade: vec![Cidr4 { addr: [192, 168, 255, 0].into(), len: 24 }],
+                mss_clamp: true,
+            }],
+            warnings: vec![],
+        }
+    }
+
+    #[test]
+    fn fw4_snippets() {
+        let rs = build(&cfg(), Zones::Fw4, false).unwrap();
+        assert!(rs.rules.iter().all(|r| !r.guard));
+        let sn = rs.fw4_snippets();
+        assert_eq!(sn.keys().copied().collect::<Vec<_>>(), vec!["forward", "input", "mangle_forward", "srcnat"]);
+        let input = &sn["input"];
+        assert!(input.contains("meta nfproto ipv4 iifname \"br-lan\" udp dport 67 accept"), "{input}");
+        assert!(input.contains("iifname $lan_devices udp dport 53 accept"));
+        assert!(input.contains("iifname $lan_devices tcp dport 53 accept"));
+        assert!(input.contains("iifname $lan_devices ip6 saddr fe80::/10 ip6 hoplimit 255 udp dport 521 accept"));
+        assert!(input.contains("meta nfproto ipv6 udp dport 521 drop"));
+        assert!(!input.contains("dport 53 drop"));
+        assert!(sn["forward"].contains("iifname \"nat64\" oifname $wan_devices accept"));
+        assert!(sn["forward"].contains("iifname $lan_devices oifname \"nat64\" accept"));
+        assert!(sn["srcnat"].contains("oifname $wan_devices ip saddr 192.168.255.0/24 masquerade"));
+        assert!(sn["mangle_forward"].contains("oifname \"nat64\" tcp flags syn tcp option maxseg size set rt mtu"));
+        // RIPng accept comes before the RIPng drop.
+        assert!(input.find("521 accept").unwrap() < input.find("521 drop").unwrap());
+    }
+
+    #[test]
+    fn standalone_resolves_zones_and_guards() {
+        let c = cfg();
+        let rs = build(&c, Zones::Resolve(&c.zones), true).unwrap();
+        let t = rs.nft_text("v6only");
+        assert!(t.starts_with("table inet v6only {\n\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n\t\tiifname \"lo\" accept"), "{t}");
+        assert!(t.contains("iifname { \"br-lan\", \"wlan0\" } udp dport 53 accept"));
+        assert!(t.contains("\t\tudp dport 53 drop comment"));
+        assert!(t.contains("\t\ttcp dport 53 drop comment"));
+        assert!(t.contains("meta nfproto ipv4 udp dport 67 drop"));
+        assert!(t.contains("iifname \"eth1\" oifname \"nat64\" ct state new drop"));
+        assert!(t.contains("type nat hook postrouting priority srcnat; policy accept;"));
+        assert!(t.contains("type filter hook forward priority mangle; policy accept;"));
+        assert!(!t.contains('$'));
+    }
+
+    #[test]
+    fn unknown_zone_is_the_sections_error() {
+        let mut c = cfg();
+        c.dns[0].ifaces = ifz("guest");
+        let e = build(&c, Zones::Resolve(&c.zones), true).unwrap_err();
+        assert_eq!(e.value.as_deref(), Some("guest"));
+        assert_eq!(e.line, 3);
+        // fw4 does not need the zone defined here.
+        assert!(build(&c, Zones::Fw4, false).is_ok());
+    }
+
+    #[test]
+    fn json_batch_shape() {
+        let c = cfg();
+        let rs = build(&c, Zones::Resolve(&c.zones), true).unwrap();
+        let j = serde_json::to_value(rs.nft_batch("v6only")).unwrap();
+        let objs = j["nftables"].as_array().unwrap();
+        assert_eq!(objs[0], serde_json::json!({"add": {"table": {"family": "inet", "name": "v6only"}}}));
+        assert_eq!(objs[1], serde_json::json!({"delete": {"table": {"family": "inet", "name": "v6only"}}}));
+        assert_eq!(objs[2], serde_json::json!({"add": {"table": {"family": "inet", "name": "v6only"}}}));
+        assert_eq!(
+            objs[3],
+            serde_json::json!({"add": {"chain": {"family": "inet", "table": "v6only", "name": "input",
+                "type": "filter", "hook": "input", "prio": 0, "policy": "accept"}}})
+        );
+        assert_eq!(objs.len(), 3 + rs.chains().len() + rs.rules.len());
+        // The RIPng accept rule, fully.
+        let rip = objs
+            .iter()
+            .find(|o| o["add"]["rule"]["comment"].as_str().is_some_and(|c| c.starts_with("!v6only: RIPng from")))
+            .unwrap();
+        assert_eq!(
+            rip["add"]["rule"]["expr"],
+            serde_json::json!([
+                {"match": {"op": "==", "left": {"meta": {"key": "iifname"}}, "right": {"set": ["br-lan", "wlan0"]}}},
+                {"match": {"op": "==", "left": {"payload": {"protocol": "ip6", "field": "saddr"}},
+                           "right": {"prefix": {"addr": "fe80::", "len": 10}}}},
+                {"match": {"op": "==", "left": {"payload": {"protocol": "ip6", "field": "hoplimit"}}, "right": 255}},
+                {"match": {"op": "==", "left": {"payload": {"protocol": "udp", "field": "dport"}}, "right": 521}},
+                {"accept": null}
+            ])
+        );
+        let mss = objs.iter().find(|o| o["add"]["rule"]["chain"] == "mangle_forward").unwrap();
+        assert_eq!(
+            mss["add"]["rule"]["expr"][2],
+            serde_json::json!({"mangle": {"key": {"tcp option": {"name": "maxseg", "field": "size"}}, "value": {"rt": {"key": "mtu"}}}})
+        );
+        // Text and JSON describe the same rules in the same order.
+        let texts: Vec<String> = rs.rules.iter().map(text_rule).collect();
+        let rules: Vec<_> = objs.iter().filter(|o| o["add"].get("rule").is_some()).collect();
+        assert_eq!(texts.len(), rules.len());
+        for (t, r) in texts.iter().zip(rules) {
+            assert!(t.ends_with(&format!("comment \"{}\"", r["add"]["rule"]["comment"].as_str().unwrap())));
+        }
+    }
+
+    #[test]
+    fn remove_batch_and_empty() {
+        let j = serde_json::to_value(nft_remove_batch("t")).unwrap();
+        assert_eq!(j["nftables"].as_array().unwrap().len(), 2);
+        let mut c = cfg();
+        c.dhcp.clear();
+        c.dns.clear();
+        c.ripng.clear();
+        c.nat64.clear();
+        let rs = build(&c, Zones::Resolve(&c.zones), true).unwrap();
+        assert!(rs.is_empty());
+        assert!(rs.fw4_snippets().is_empty());
+    }
+
+    #[test]
+    fn digit_zone_and_multi_pool() {
+        assert_eq!(text_ifs(&Ifs::Zone("1x".into())), "$_1x_devices");
+        let m = Match::IpSaddr(vec![
+            Cidr4 { addr: [10, 0, 0, 0].into(), len: 8 },
+            Cidr4 { addr: [192, 168, 0, 0].into(), len: 16 },
+        ]);
+        assert_eq!(text_match(&m), "ip saddr { 10.0.0.0/8, 192.168.0.0/16 }");
+    }
+}
