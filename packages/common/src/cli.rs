@@ -1,9 +1,11 @@
 //! The command line every v6only program shares: `--version`, `--help`, `-c/--config PATH`,
 //! `-v/--verbose`; everything else (a subcommand and its arguments) is passed on.
 //!
-//! SKELETON: the API below is fixed; the bodies are being written.
+//! Options may come before or after the subcommand (so `fw-helper reload -v` works); after
+//! `--` every word is passed on as it is. A lone `-` is a word, not an option.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
 /// What a program tells the shared parser about itself.
@@ -39,7 +41,66 @@ pub enum Parsed {
 
 /// Parses `args` (without argv[0]). An error is a message for stderr (exit status 2).
 pub fn parse(program: &Program, args: impl IntoIterator<Item = OsString>) -> Result<Parsed, String> {
-    todo!("{} {}", program.name, args.into_iter().count())
+    let mut parsed = Args { config: PathBuf::from(program.default_config), verbose: false, rest: Vec::new() };
+    let mut args = args.into_iter();
+    let mut options_done = false;
+    while let Some(arg) = args.next() {
+        if !options_done {
+            if let Some(path) = attached_config(&arg) {
+                parsed.config = PathBuf::from(path);
+                continue;
+            }
+        }
+        // Paths need not be UTF-8 (checked before this); everything else here is ours to name.
+        let Some(word) = arg.to_str() else {
+            return Err(format!("argument is not valid UTF-8: {}", arg.to_string_lossy()));
+        };
+        if options_done || word == "-" || !word.starts_with('-') {
+            parsed.rest.push(word.to_string());
+            continue;
+        }
+        match word {
+            "--" => options_done = true,
+            "--help" | "-h" => return Ok(Parsed::Print(usage(program))),
+            "--version" => return Ok(Parsed::Print(format!("{} {}\n", program.name, program.version))),
+            "-v" | "--verbose" => parsed.verbose = true,
+            "-c" | "--config" => {
+                let path = args.next().ok_or_else(|| format!("option '{word}' needs a PATH argument"))?;
+                parsed.config = PathBuf::from(path);
+            }
+            "--config=" => return Err(format!("option '{word}' needs a PATH argument")),
+            _ => return Err(format!("unknown option '{word}'")),
+        }
+    }
+    Ok(Parsed::Run(parsed))
+}
+
+/// The path of `-cPATH` or `--config=PATH`, as bytes: a path need not be UTF-8.
+fn attached_config(arg: &OsStr) -> Option<&OsStr> {
+    let bytes = arg.as_bytes();
+    let path = bytes.strip_prefix(b"--config=").or_else(|| bytes.strip_prefix(b"-c"))?;
+    (!path.is_empty()).then(|| OsStr::from_bytes(path))
+}
+
+fn usage(program: &Program) -> String {
+    let mut text = format!(
+        "Usage: {name} [OPTIONS] COMMAND [ARGS...]\n{about}\n\n\
+         Options:\n  \
+         -c, --config PATH  UCI config file (default: {config})\n  \
+         -v, --verbose      log debug messages to stderr instead of syslog\n  \
+         -h, --help         show this help\n      \
+         --version      show the version\n",
+        name = program.name,
+        about = program.about,
+        config = program.default_config,
+    );
+    if !program.commands.is_empty() {
+        text += "\nCommands:\n";
+        for line in program.commands.trim_end().lines() {
+            text += &format!("  {}\n", line.trim_start());
+        }
+    }
+    text
 }
 
 /// `parse` on the process's arguments, printing and exiting for `--version`, `--help` and errors.
@@ -54,5 +115,104 @@ pub fn parse_or_exit(program: &Program) -> Args {
             eprintln!("{}: {msg}\nTry '{} --help'.", program.name, program.name);
             std::process::exit(2)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PROGRAM: Program = Program {
+        name: "fw-helper",
+        version: "0.1.0",
+        default_config: "/etc/config/fw-helper",
+        about: "Renders and applies the nftables rules the v6only daemons need.",
+        commands: "reload          apply the rules for the current config\n  status          show what is applied\n",
+    };
+
+    fn run(args: &[&str]) -> Result<Parsed, String> {
+        parse(&PROGRAM, args.iter().map(OsString::from))
+    }
+    fn args(args: &[&str]) -> Args {
+        match run(args) {
+            Ok(Parsed::Run(a)) => a,
+            other => panic!("{args:?}: {other:?}"),
+        }
+    }
+    fn rest(words: &[&str]) -> Vec<String> {
+        words.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn defaults() {
+        let a = args(&[]);
+        assert_eq!(a, Args { config: "/etc/config/fw-helper".into(), verbose: false, rest: vec![] });
+    }
+
+    #[test]
+    fn version() {
+        assert_eq!(run(&["--version"]), Ok(Parsed::Print("fw-helper 0.1.0\n".into())));
+        assert_eq!(run(&["reload", "--version"]), Ok(Parsed::Print("fw-helper 0.1.0\n".into())));
+    }
+
+    #[test]
+    fn help() {
+        let Ok(Parsed::Print(text)) = run(&["--help"]) else { panic!() };
+        assert!(text.starts_with("Usage: fw-helper [OPTIONS] COMMAND [ARGS...]\nRenders and applies"), "{text}");
+        for needle in ["-c, --config PATH", "/etc/config/fw-helper", "-v, --verbose", "--version", "--help",
+            "\nCommands:\n  reload          apply the rules", "\n  status          show what is applied\n"] {
+            assert!(text.contains(needle), "{needle:?} missing in:\n{text}");
+        }
+        assert!(text.ends_with('\n'));
+        assert_eq!(run(&["-h"]), run(&["--help"]));
+    }
+
+    #[test]
+    fn config_forms() {
+        for form in [&["-c", "/tmp/x"][..], &["-c/tmp/x"], &["--config", "/tmp/x"], &["--config=/tmp/x"]] {
+            assert_eq!(args(form).config, PathBuf::from("/tmp/x"), "{form:?}");
+        }
+        assert_eq!(args(&["-c", "a", "-c", "b"]).config, PathBuf::from("b"), "the last one wins");
+        assert_eq!(args(&["-c", "-v"]).config, PathBuf::from("-v"), "the next word is the path, whatever it is");
+    }
+
+    #[test]
+    fn verbose_and_rest_in_order() {
+        let a = args(&["-v", "reload", "--config", "/tmp/c", "now", "-"]);
+        assert!(a.verbose);
+        assert_eq!(a.config, PathBuf::from("/tmp/c"));
+        assert_eq!(a.rest, rest(&["reload", "now", "-"]));
+        assert!(args(&["status", "--verbose"]).verbose);
+    }
+
+    #[test]
+    fn double_dash_ends_options() {
+        let a = args(&["-v", "--", "add", "-c", "--help", "--"]);
+        assert_eq!((a.verbose, a.rest), (true, rest(&["add", "-c", "--help", "--"])));
+        assert_eq!(a.config, PathBuf::from("/etc/config/fw-helper"));
+    }
+
+    #[test]
+    fn errors() {
+        assert_eq!(run(&["-x"]), Err("unknown option '-x'".into()));
+        assert_eq!(run(&["reload", "--force"]), Err("unknown option '--force'".into()));
+        assert_eq!(run(&["--verbose=1"]), Err("unknown option '--verbose=1'".into()));
+        assert_eq!(run(&["-vc"]), Err("unknown option '-vc'".into()));
+        assert_eq!(run(&["-c"]), Err("option '-c' needs a PATH argument".into()));
+        assert_eq!(run(&["--config"]), Err("option '--config' needs a PATH argument".into()));
+        assert_eq!(run(&["--config="]), Err("option '--config=' needs a PATH argument".into()));
+    }
+
+    #[test]
+    fn non_utf8_path_is_kept() {
+        use std::os::unix::ffi::OsStringExt;
+        let raw = || OsString::from_vec(b"/tmp/\xff".to_vec());
+        let expected = Parsed::Run(Args { config: raw().into(), verbose: false, rest: vec![] });
+        assert_eq!(parse(&PROGRAM, [OsString::from("-c"), raw()]), Ok(expected.clone()));
+        let attached = |prefix: &str| OsString::from_vec([prefix.as_bytes(), b"/tmp/\xff"].concat());
+        assert_eq!(parse(&PROGRAM, [attached("-c")]), Ok(expected.clone()));
+        assert_eq!(parse(&PROGRAM, [attached("--config=")]), Ok(expected));
+        // A subcommand word must be text.
+        assert!(parse(&PROGRAM, [raw()]).is_err());
     }
 }

@@ -114,8 +114,9 @@ pub struct Cidr4 {
 impl Datatype for Cidr4 {
     const EXPECTED: &'static str = "IPv4 address with optional /prefix length (0-32)";
     fn parse_value(s: &str) -> Option<Self> {
-        // The validator copies into a buffer sized for "255.255.255.255/32" and rejects longer.
-        if s.len() >= "255.255.255.255/32".len() + 1 {
+        // The validator copies into `char buf[sizeof("255.255.255.255/32\0")]` (two NULs)
+        // and rejects what does not fit.
+        if s.len() + 1 > "255.255.255.255/32".len() + 2 {
             return None;
         }
         let (addr, len) = split_prefix(s, 32)?;
@@ -133,7 +134,7 @@ pub struct Cidr6 {
 impl Datatype for Cidr6 {
     const EXPECTED: &'static str = "IPv6 address with optional /prefix length (0-128)";
     fn parse_value(s: &str) -> Option<Self> {
-        if s.len() >= "FFFF:FFFF:FFFF:FFFF:FFFF:FFFF:255.255.255.255/128".len() + 1 {
+        if s.len() + 1 > "FFFF:FFFF:FFFF:FFFF:FFFF:FFFF:255.255.255.255/128".len() + 2 {
             return None;
         }
         let (addr, len) = split_prefix(s, 128)?;
@@ -313,7 +314,10 @@ mod tests {
         for s in ["10.0.0.0/33", "10.0.0.0/", "10.0.0.0/-1", "10.0.0.0/+8", "10.0.0.0/8/8", "10.0.0/8", "::/0"] {
             bad::<Cidr4>(s);
         }
+        assert_eq!(ok::<Cidr4>("255.255.255.255/032").len, 32);
         bad::<Cidr4>("255.255.255.255/0032"); // longer than the validator's buffer
+        assert_eq!(ok::<Cidr6>("ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255/0128").len, 128);
+        bad::<Cidr6>("ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255/00128");
         assert_eq!(ok::<Cidr4>("10.0.0.0/8").to_string(), "10.0.0.0/8");
     }
 
