@@ -204,6 +204,7 @@ impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}: {}: ", self.path.display(), self.line, self.option)?;
         match &self.value {
+            Some(v) if has_determiner(&self.expected) => write!(f, "'{}' is not {}", OneLine(v), self.expected),
             Some(v) => write!(f, "'{}' is not a valid {}", OneLine(v), self.expected),
             None => write!(f, "missing (required: {})", self.expected),
         }
@@ -230,6 +231,14 @@ impl From<ConfigError> for Error {
     fn from(e: ConfigError) -> Self {
         Error::Config(e)
     }
+}
+
+/// `expected` is a noun phrase: a bare one ("port (0-65535)") reads "is not a valid port
+/// (0-65535)"; one with its own determiner ("a device name without wildcard", "one of auto,
+/// fw4, nft") reads "is not a device name without wildcard".
+fn has_determiner(expected: &str) -> bool {
+    let first = expected.split(' ').next().unwrap_or_default();
+    matches!(first, "a" | "an" | "the" | "one" | "either" | "at" | "any" | "no")
 }
 
 /// Shows control characters escaped, so that a multi-line value still gives a one-line message.
@@ -787,8 +796,12 @@ mod tests {
         let anon = p.sections("x").next().unwrap();
         let e = anon.error("prefix", "prefix of /96 or shorter");
         assert_eq!(e.to_string(), "/etc/config/dns64:7: dns64.@x[0].prefix: missing (required: prefix of /96 or shorter)");
-        let e = s.error("enabled", "off when port is 0");
-        assert_eq!(e.to_string(), "/etc/config/dns64:3: dns64.main.enabled: 'yes' is not a valid off when port is 0");
+        let e = s.error("enabled", "setting when port is 0");
+        assert_eq!(e.to_string(), "/etc/config/dns64:3: dns64.main.enabled: 'yes' is not a valid setting when port is 0");
+        let e = s.error("port", "a port below 1024");
+        assert_eq!(e.to_string(), "/etc/config/dns64:2: dns64.main.port: '70000' is not a port below 1024");
+        let e = s.error("port", "one of 53, 5353");
+        assert!(e.to_string().ends_with("'70000' is not one of 53, 5353"), "{e}");
         let unknown: Vec<_> = s.unknown_options(&["port", "enabled"]).iter().map(|e| e.name.as_str()).collect();
         assert_eq!(unknown, ["server", "words"]);
     }
