@@ -1,0 +1,611 @@
+#!/usr/bin/env python3
+"""Checks a built v6only feed (dist/) with tools independent of feedtool.
+
+    DIST=/path/to/dist python3 -m unittest tests/packages/test_feed.py -v
+
+For every architecture directory and every .ipk in it: the outer gzip'd tar (read with Python's
+tarfile and with GNU `tar -tzvf`), debian-binary, the control fields against the package's
+OpenWrt Makefile (read here with regular expressions, not with feedtool), Installed-Size,
+conffiles, postinst/prerm, ownership/mtime/order of every tar member (the data and control tars
+are also re-created with GNU tar from their extracted contents and compared byte for byte), the
+ELF headers of the binary for the architecture, and `<bin> --version` under qemu-user. Per
+directory: Packages against the packages, Packages.gz, and Packages.sig with signify-openbsd
+against the public key that dist/keys/ names by its usign key id. Finally one package is rebuilt
+with feedtool from its own binary and must come out byte-identical (twice).
+
+Environment: DIST (default: <repo>/dist), FEED_ARCHS (space-separated; default: all eight
+OpenWrt architectures the feed ships), FEED_DIR (default <repo>/feed), FEEDTOOL (a feedtool
+binary; default <repo>/target/host/release/feedtool, built with cargo when missing).
+Nothing is skipped: a missing tool, directory or file is a failure.
+"""
+
+import gzip
+import hashlib
+import base64
+import io
+import os
+import re
+import shutil
+import struct
+import subprocess
+import tarfile
+import tempfile
+import unittest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DIST = os.environ.get("DIST", os.path.join(REPO, "dist"))
+FEED_DIR = os.environ.get("FEED_DIR", os.path.join(REPO, "feed"))
+ALL_ARCHS = [
+    "mips_24kc", "mipsel_24kc", "arm_cortex-a7_neon-vfpv4", "arm_cortex-a9_vfpv3-d16",
+    "arm_cortex-a15_neon-vfpv4", "aarch64_cortex-a53", "aarch64_generic", "x86_64",
+]
+ARCHS = os.environ.get("FEED_ARCHS", " ".join(ALL_ARCHS)).split()
+
+# OpenWrt 24.10 include/package-pack.mk: the order of the control fields it can write.
+CONTROL_ORDER = [
+    "Package", "Version", "Depends", "Conflicts", "Provides", "Alternatives", "Source",
+    "SourceName", "License", "LicenseFiles", "Section", "Require-User", "SourceDateEpoch",
+    "URL", "ABIVersion", "CPE-ID", "Status", "Essential", "Maintainer", "Architecture",
+    "Installed-Size", "Description",
+]
+# package/Makefile's index target: grep -vE '^(Maintainer|LicenseFiles|Source|SourceName|Require|SourceDateEpoch)'
+INDEX_DROPPED = ("Maintainer", "LicenseFiles", "Source", "SourceName", "Require", "SourceDateEpoch")
+
+POSTINST = (
+    "#!/bin/sh\n"
+    '[ "${IPKG_NO_SCRIPT}" = "1" ] && exit 0\n'
+    "[ -s ${IPKG_INSTROOT}/lib/functions.sh ] || exit 0\n"
+    ". ${IPKG_INSTROOT}/lib/functions.sh\n"
+    "default_postinst $0 $@\n"
+)
+PRERM = (
+    "#!/bin/sh\n"
+    "[ -s ${IPKG_INSTROOT}/lib/functions.sh ] || exit 0\n"
+    ". ${IPKG_INSTROOT}/lib/functions.sh\n"
+    "default_prerm $0 $@\n"
+)
+
+EM_MIPS, EM_ARM, EM_AARCH64, EM_X86_64 = 8, 40, 183, 62
+PT_DYNAMIC, PT_INTERP = 2, 3
+
+
+def arch_spec(arch):
+    """(ELF class, data, machine, qemu runner or None for native, `file` words)."""
+    if arch.startswith("mipsel_"):
+        return 1, 1, EM_MIPS, "qemu-mipsel-static", ["32-bit LSB", "MIPS"]
+    if arch.startswith("mips_"):
+        return 1, 2, EM_MIPS, "qemu-mips-static", ["32-bit MSB", "MIPS"]
+    if arch.startswith("arm_"):
+        return 1, 1, EM_ARM, "qemu-arm-static", ["32-bit LSB", "ARM", "EABI5"]
+    if arch.startswith("aarch64_"):
+        return 2, 1, EM_AARCH64, "qemu-aarch64-static", ["64-bit LSB", "aarch64"]
+    if arch == "x86_64":
+        return 2, 1, EM_X86_64, None, ["64-bit LSB", "x86-64"]
+    raise AssertionError("no ELF expectations for architecture %s" % arch)
+
+
+# ---------------------------------------------------------------- the package Makefile
+
+
+def makefile_vars(text):
+    out = {}
+    for m in re.finditer(r"^([A-Z_]+)\s*:?=\s*(.*?)\s*$", text, re.M):
+        out.setdefault(m.group(1), m.group(2))
+    return out
+
+
+def define(text, name):
+    m = re.search(r"^define %s\n(.*?)^endef" % re.escape(name), text, re.M | re.S)
+    return None if m is None else m.group(1).split("\n")[:-1]
+
+
+class MakefileInfo:
+    """What the package's Makefile (and ../v6only.mk) say, read independently of feedtool."""
+
+    def __init__(self, pkg):
+        path = os.path.join(FEED_DIR, pkg, "Makefile")
+        with open(path) as f:
+            text = f.read()
+        with open(os.path.join(FEED_DIR, "v6only.mk")) as f:
+            inc = makefile_vars(f.read())
+        v = makefile_vars(text)
+        self.name = v["PKG_NAME"]
+        self.pkg_version = v["PKG_VERSION"]
+        self.version = "%s-r%s" % (v["PKG_VERSION"], v["PKG_RELEASE"]) if v.get("PKG_RELEASE") else v["PKG_VERSION"]
+        body = define(text, "Package/%s" % pkg)
+        fields = {}
+        for line in body:
+            m = re.match(r"\s*([A-Z_]+):=(.*)$", line)
+            if m:
+                fields[m.group(1)] = m.group(2).strip()
+        self.section = fields["SECTION"]
+        deps = [w[1:] for w in fields.get("DEPENDS", "").split() if w.startswith("+") and w != "+libc"]
+        self.depends = ["libc"] + deps
+        self.license = v.get("PKG_LICENSE", inc.get("PKG_LICENSE", ""))
+        self.maintainer = v.get("PKG_MAINTAINER", inc.get("PKG_MAINTAINER", ""))
+        desc = define(text, "Package/%s/description" % pkg) or [fields["TITLE"]]
+        self.description = [" " + re.sub(r"^\s*", "", l) for l in desc]
+        self.conffiles = (define(text, "Package/%s/conffiles" % pkg) or [])
+        self.conffiles = [w for l in self.conffiles for w in l.split()]
+
+
+# ---------------------------------------------------------------- archive helpers
+
+
+def gz_header_ok(testcase, data, what):
+    testcase.assertEqual(data[:3], b"\x1f\x8b\x08", "%s: not gzip/deflate" % what)
+    flags = data[3]
+    testcase.assertEqual(flags & 0x08, 0, "%s: gzip header carries a file name (gzip without -n)" % what)
+    testcase.assertEqual(struct.unpack("<I", data[4:8])[0], 0, "%s: gzip header carries a timestamp" % what)
+
+
+def members(data):
+    """Members (tarfile drops a directory's trailing slash, so .name is replaced by the raw
+    header name) and {raw name: file bytes}."""
+    raw = [n for n, _ in raw_headers(data)]
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as t:
+        mems = t.getmembers()
+        assert len(mems) == len(raw), "tarfile and the raw header walk disagree"
+        files = {}
+        for m, n in zip(mems, raw):
+            if m.isfile():
+                files[n] = t.extractfile(m).read()
+            m.name = n
+        return mems, files
+
+
+def raw_headers(tar_bytes):
+    """(name, magic+version) of each header block, walking the archive by hand."""
+    out, pos = [], 0
+    while pos + 512 <= len(tar_bytes):
+        h = tar_bytes[pos:pos + 512]
+        if h == b"\0" * 512:
+            break
+        name = h[:100].split(b"\0")[0].decode()
+        size = int(h[124:136].split(b"\0")[0].strip() or b"0", 8)
+        out.append((name, h[257:265]))
+        pos += 512 + (size + 511) // 512 * 512
+    return out
+
+
+def tar_sort_order(names):
+    """The order `tar --sort=name -c .` walks a tree with these member names."""
+    tree = {}
+    for n in names:
+        if n == "./":
+            continue
+        parts = n[2:].rstrip("/").split("/")
+        node = tree
+        for p in parts:
+            node = node.setdefault(p, {})
+    is_dir = {n[2:].rstrip("/") for n in names if n.endswith("/")}
+    out = ["./"]
+
+    def walk(node, prefix):
+        for k in sorted(node, key=lambda s: s.encode()):
+            path = prefix + k
+            if path in is_dir:
+                out.append("./" + path + "/")
+                walk(node[k], path + "/")
+            else:
+                out.append("./" + path)
+
+    walk(tree, "")
+    return out
+
+
+def parse_control(text):
+    fields, order, last = {}, [], None
+    for line in text.split("\n")[:-1]:
+        if line.startswith(" "):
+            fields[last] += "\n" + line
+            continue
+        k, sep, v = line.partition(": ")
+        if not sep:
+            k, sep, v = line.partition(":")
+        if not sep:
+            raise AssertionError("control line without a field name: %r" % line)
+        fields[k] = v
+        order.append(k)
+        last = k
+    return fields, order
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120, **kw)
+
+
+def gnu_tar_recreate(tar_bytes, epoch, explicit=None):
+    """Extracts a tar with GNU tar and packs it again the way OpenWrt's ipkg-build does."""
+    with tempfile.TemporaryDirectory() as d:
+        src = os.path.join(d, "t.tar")
+        root = os.path.join(d, "root")
+        os.mkdir(root)
+        with open(src, "wb") as f:
+            f.write(tar_bytes)
+        r = run(["tar", "-xpf", src, "-C", root, "--numeric-owner"])
+        assert r.returncode == 0, r.stderr.decode()
+        if explicit is None:
+            with tarfile.open(src) as t:
+                os.chmod(root, [m for m in t.getmembers() if m.name in ("./", ".")][0].mode)
+        cmd = ["tar", "--format=gnu", "--numeric-owner", "--owner=0", "--group=0", "--sort=name",
+               "--mtime=@%d" % epoch, "-cf", "-"]
+        cmd += explicit if explicit else ["."]
+        r = run(cmd, cwd=root)
+        assert r.returncode == 0, r.stderr.decode()
+        return r.stdout
+
+
+# ---------------------------------------------------------------- the tests
+
+
+class Package:
+    def __init__(self, arch, path):
+        self.arch = arch
+        self.path = path
+        self.file = os.path.basename(path)
+        m = re.match(r"^(.+?)_(.+)_(%s)\.ipk$" % re.escape(arch), self.file)
+        if not m:
+            raise AssertionError("%s: file name is not <name>_<version>_%s.ipk" % (path, arch))
+        self.name, self.version = m.group(1), m.group(2)
+        with open(path, "rb") as f:
+            self.raw = f.read()
+        self.outer = gzip.decompress(self.raw)
+        self.outer_members, self.outer_files = members(self.outer)
+        self.data_gz = self.outer_files.get("./data.tar.gz") or b""
+        self.control_gz = self.outer_files.get("./control.tar.gz") or b""
+        self.data = gzip.decompress(self.data_gz) if self.data_gz else b""
+        self.ctl = gzip.decompress(self.control_gz) if self.control_gz else b""
+        self.data_members, self.data_files = members(self.data) if self.data else ([], {})
+        self.ctl_members, self.ctl_files = members(self.ctl) if self.ctl else ([], {})
+        control = (self.ctl_files.get("./control") or b"").decode()
+        self.control_text = control
+        self.fields, self.order = parse_control(control) if control else ({}, [])
+        self.epoch = int(self.fields.get("SourceDateEpoch", "-1"))
+
+
+def load_packages():
+    pkgs = []
+    for arch in ARCHS:
+        d = os.path.join(DIST, arch)
+        if not os.path.isdir(d):
+            continue
+        for f in sorted(os.listdir(d)):
+            if f.endswith(".ipk"):
+                pkgs.append(Package(arch, os.path.join(d, f)))
+    return pkgs
+
+
+class FeedTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.pkgs = load_packages() if os.path.isdir(DIST) else []
+        cls.makefiles = {}
+
+    def mk(self, name):
+        if name not in self.makefiles:
+            self.makefiles[name] = MakefileInfo(name)
+        return self.makefiles[name]
+
+    def each(self):
+        self.assertTrue(self.pkgs, "no .ipk files under %s for %s" % (DIST, " ".join(ARCHS)))
+        return self.pkgs
+
+    def sub(self, p):
+        return self.subTest(ipk="%s/%s" % (p.arch, p.file))
+
+    # -- layout
+
+    def test_arch_dirs(self):
+        self.assertTrue(os.path.isdir(DIST), "%s does not exist" % DIST)
+        for arch in ARCHS:
+            with self.subTest(arch=arch):
+                d = os.path.join(DIST, arch)
+                self.assertTrue(os.path.isdir(d), "missing %s" % d)
+                ipks = [f for f in os.listdir(d) if f.endswith(".ipk")] if os.path.isdir(d) else []
+                self.assertTrue(ipks, "no packages in %s" % d)
+                names = {f.split("_")[0] for f in ipks}
+                self.assertIn("fw-helper", names)
+
+    # -- outer archive
+
+    def test_outer_archive(self):
+        for p in self.each():
+            with self.sub(p):
+                gz_header_ok(self, p.raw, p.file)
+                self.assertEqual([m.name for m in p.outer_members], ["./debian-binary", "./data.tar.gz", "./control.tar.gz"])
+                self.assertEqual(p.outer_files["./debian-binary"], b"2.0\n")
+                for m in p.outer_members:
+                    self.assertTrue(m.isfile(), m.name)
+                    self.assertEqual(m.mode, 0o644, m.name)
+                r = run(["tar", "-tzvf", p.path, "--numeric-owner"])
+                self.assertEqual(r.returncode, 0, r.stderr.decode())
+                lines = r.stdout.decode().splitlines()
+                self.assertEqual([l.split()[-1] for l in lines], ["./debian-binary", "./data.tar.gz", "./control.tar.gz"])
+                for l in lines:
+                    self.assertEqual(l.split()[1], "0/0", l)
+                self.assertEqual(r.stderr, b"", "GNU tar complained: %s" % r.stderr.decode())
+                gz_header_ok(self, p.data_gz, "data.tar.gz")
+                gz_header_ok(self, p.control_gz, "control.tar.gz")
+
+    def test_tar_members_owner_mtime_format_order(self):
+        for p in self.each():
+            with self.sub(p):
+                self.assertGreaterEqual(p.epoch, 0, "no SourceDateEpoch in control")
+                for what, tar_bytes, mems in (("outer", p.outer, p.outer_members), ("data", p.data, p.data_members),
+                                              ("control", p.ctl, p.ctl_members)):
+                    self.assertTrue(mems, "%s tar is empty or missing" % what)
+                    for m in mems:
+                        self.assertEqual((m.uid, m.gid), (0, 0), "%s %s" % (what, m.name))
+                        self.assertEqual((m.uname, m.gname), ("", ""), "%s %s: --numeric-owner leaves names empty" % (what, m.name))
+                        self.assertEqual(m.mtime, p.epoch, "%s %s" % (what, m.name))
+                        self.assertTrue(m.isfile() or m.isdir(), "%s %s: only files and directories" % (what, m.name))
+                    for name, magic in raw_headers(tar_bytes):
+                        self.assertEqual(magic, b"ustar  \0", "%s %s: not a GNU-format header" % (what, name))
+                    self.assertEqual(len(tar_bytes) % 10240, 0, "%s tar is not padded to 10240-byte records" % what)
+                for what, mems in (("data", p.data_members), ("control", p.ctl_members)):
+                    names = [m.name for m in mems]
+                    self.assertEqual(names[0], "./", what)
+                    self.assertEqual(names, tar_sort_order(names), "%s tar not in tar --sort=name order" % what)
+                    self.assertEqual(len(set(names)), len(names), "%s tar has duplicates" % what)
+
+    def test_inner_tars_equal_gnu_tar_output(self):
+        for p in self.each():
+            with self.sub(p):
+                self.assertEqual(gnu_tar_recreate(p.data, p.epoch), p.data, "data.tar differs from GNU tar's")
+                self.assertEqual(gnu_tar_recreate(p.ctl, p.epoch), p.ctl, "control.tar differs from GNU tar's")
+                outer = gnu_tar_recreate(p.outer, p.epoch, explicit=["./debian-binary", "./data.tar.gz", "./control.tar.gz"])
+                self.assertEqual(outer, p.outer, "outer tar differs from GNU tar's")
+
+    # -- control
+
+    def test_control_fields(self):
+        for p in self.each():
+            with self.sub(p):
+                mk = self.mk(p.name)
+                f = p.fields
+                self.assertTrue(p.control_text.endswith("\n") and "\n\n" not in p.control_text)
+                self.assertEqual(p.order, [k for k in CONTROL_ORDER if k in f], "field order")
+                self.assertEqual(f["Package"], p.name)
+                self.assertEqual(f["Package"], mk.name)
+                self.assertEqual(f["Version"], mk.version)
+                self.assertEqual(p.version, mk.version)
+                self.assertRegex(f["Version"], r"^[0-9][0-9.]*-r[0-9]+$")
+                self.assertEqual(f["Depends"], ", ".join(mk.depends))
+                self.assertEqual(f["Source"], "feeds/v6only/%s" % p.name)
+                self.assertEqual(f["SourceName"], mk.name)
+                self.assertEqual(f["License"], mk.license)
+                self.assertEqual(f["Section"], mk.section)
+                self.assertEqual(f["Maintainer"], mk.maintainer)
+                self.assertEqual(f["Architecture"], p.arch)
+                self.assertRegex(f["SourceDateEpoch"], r"^[0-9]+$")
+                self.assertEqual(int(f["Installed-Size"]), len(p.data), "Installed-Size is the uncompressed data.tar size")
+                desc = ("Description: " + f["Description"]).split("\n")
+                self.assertEqual(desc[0], "Description: " + mk.description[0])
+                self.assertEqual(desc[1:], mk.description[1:])
+                self.assertTrue(desc[0].startswith("Description:  "), "OpenWrt writes two spaces after Description:")
+
+    def test_control_tar_files(self):
+        for p in self.each():
+            with self.sub(p):
+                mk = self.mk(p.name)
+                modes = {m.name: m.mode for m in p.ctl_members}
+                expected = ["./", "./control", "./postinst", "./prerm"]
+                data_files = {m.name[1:] for m in p.data_members if m.isfile()}
+                conf = sorted([c for c in mk.conffiles if c in data_files], key=lambda s: s.encode())
+                if conf:
+                    expected.insert(1, "./conffiles")
+                self.assertEqual([m.name for m in p.ctl_members], expected)
+                self.assertEqual(modes["./"], 0o755)
+                self.assertEqual(modes["./control"], 0o644)
+                self.assertEqual(modes["./postinst"], 0o755)
+                self.assertEqual(modes["./prerm"], 0o755)
+                self.assertEqual(p.ctl_files["./postinst"].decode(), POSTINST)
+                self.assertEqual(p.ctl_files["./prerm"].decode(), PRERM)
+                if conf:
+                    self.assertEqual(modes["./conffiles"], 0o644)
+                    self.assertEqual(p.ctl_files["./conffiles"].decode(), "".join(c + "\n" for c in conf))
+                missing = [c for c in mk.conffiles if c not in data_files]
+                keep = p.data_files.get("./lib/upgrade/keep.d/%s" % p.name)
+                if missing:
+                    self.assertEqual(keep, "".join(c + "\n" for c in missing).encode())
+                else:
+                    self.assertIsNone(keep)
+
+    # -- data
+
+    def test_data_modes(self):
+        for p in self.each():
+            with self.sub(p):
+                for m in p.data_members:
+                    if m.isdir():
+                        self.assertEqual(m.mode, 0o755, m.name)
+                    else:
+                        self.assertIn(m.mode, (0o755, 0o644, 0o600), m.name)
+                self.assertIn("./usr/sbin/%s" % p.name, p.data_files)
+                modes = {m.name: m.mode for m in p.data_members}
+                self.assertEqual(modes["./usr/sbin/%s" % p.name], 0o755)
+                for c in self.mk(p.name).conffiles:
+                    if "." + c in modes and c.startswith("/etc/config/"):
+                        self.assertEqual(modes["." + c], 0o600, "$(INSTALL_CONF) gives 0600")
+
+    def binary(self, p):
+        return p.data_files["./usr/sbin/%s" % p.name]
+
+    def test_elf_headers(self):
+        for p in self.each():
+            with self.sub(p):
+                b = self.binary(p)
+                cls, data, machine, _, _ = arch_spec(p.arch)
+                self.assertEqual(b[:4], b"\x7fELF")
+                self.assertEqual(b[4], cls, "EI_CLASS")
+                self.assertEqual(b[5], data, "EI_DATA")
+                end = "<" if data == 1 else ">"
+                e_type, e_machine = struct.unpack(end + "HH", b[16:20])
+                self.assertEqual(e_machine, machine, "e_machine")
+                self.assertEqual(e_type, 2, "ET_EXEC: a static, non-PIE executable")
+                if cls == 1:
+                    e_flags, = struct.unpack(end + "I", b[36:40])
+                    e_phoff, = struct.unpack(end + "I", b[28:32])
+                    e_phentsize, e_phnum = struct.unpack(end + "HH", b[42:46])
+                else:
+                    e_phoff, = struct.unpack(end + "Q", b[32:40])
+                    e_flags, = struct.unpack(end + "I", b[48:52])
+                    e_phentsize, e_phnum = struct.unpack(end + "HH", b[54:58])
+                if machine == EM_ARM:
+                    self.assertEqual(e_flags & 0xFF000000, 0x05000000, "ARM EABI version 5")
+                    self.assertTrue(e_flags & 0x400, "ARM hard-float ABI (EF_ARM_ABI_FLOAT_HARD)")
+                if machine == EM_MIPS:
+                    self.assertEqual(e_flags & 0xF0000000, 0x70000000, "MIPS32r2 (24Kc)")
+                    self.assertEqual(e_flags & 0x0000F000, 0x00001000, "o32 ABI")
+                types = [struct.unpack(end + "I", b[e_phoff + i * e_phentsize:e_phoff + i * e_phentsize + 4])[0]
+                         for i in range(e_phnum)]
+                self.assertTrue(types, "no program headers")
+                self.assertNotIn(PT_INTERP, types, "PT_INTERP: dynamically linked")
+                self.assertNotIn(PT_DYNAMIC, types, "PT_DYNAMIC: dynamically linked")
+
+    def test_file_command(self):
+        for p in self.each():
+            with self.sub(p):
+                with tempfile.NamedTemporaryFile() as t:
+                    t.write(self.binary(p))
+                    t.flush()
+                    r = run(["file", "-b", t.name])
+                out = r.stdout.decode()
+                self.assertEqual(r.returncode, 0)
+                for w in arch_spec(p.arch)[4] + ["statically linked"]:
+                    self.assertIn(w, out)
+
+    def test_version_under_qemu(self):
+        for p in self.each():
+            with self.sub(p):
+                runner = arch_spec(p.arch)[3]
+                with tempfile.TemporaryDirectory() as d:
+                    exe = os.path.join(d, p.name)
+                    with open(exe, "wb") as f:
+                        f.write(self.binary(p))
+                    os.chmod(exe, 0o755)
+                    cmd = [exe, "--version"] if runner is None else [shutil.which(runner) or runner, exe, "--version"]
+                    self.assertTrue(os.path.exists(cmd[0]), "%s is not installed" % cmd[0])
+                    r = run(cmd)
+                self.assertEqual(r.returncode, 0, r.stderr.decode())
+                self.assertEqual(r.stdout.decode().strip(), "%s %s" % (p.name, self.mk(p.name).pkg_version))
+
+    # -- index
+
+    def test_index(self):
+        for arch in ARCHS:
+            with self.subTest(arch=arch):
+                d = os.path.join(DIST, arch)
+                with open(os.path.join(d, "Packages"), "rb") as f:
+                    packages = f.read()
+                with open(os.path.join(d, "Packages.gz"), "rb") as f:
+                    pgz = f.read()
+                gz_header_ok(self, pgz, "Packages.gz")
+                self.assertEqual(gzip.decompress(pgz), packages, "Packages.gz does not decompress to Packages")
+                text = packages.decode()
+                self.assertTrue(text.endswith("\n\n"))
+                stanzas = [s for s in text.split("\n\n") if s.strip()]
+                ipks = sorted((f for f in os.listdir(d) if f.endswith(".ipk")), key=lambda s: s.encode())
+                self.assertTrue(ipks)
+                self.assertEqual(len(stanzas), len(ipks))
+                by_file = {p.file: p for p in self.pkgs if p.arch == arch}
+                for s, fname in zip(stanzas, ipks):
+                    fields, order = parse_control(s + "\n")
+                    self.assertEqual(fields["Filename"], fname, "stanzas sorted by file name")
+                    with open(os.path.join(d, fname), "rb") as f:
+                        raw = f.read()
+                    self.assertEqual(int(fields["Size"]), len(raw))
+                    self.assertEqual(fields["SHA256sum"], hashlib.sha256(raw).hexdigest())
+                    for k in order:
+                        self.assertFalse(k.startswith(INDEX_DROPPED), "%s should be dropped from Packages" % k)
+                    p = by_file[fname]
+                    want = [k for k in p.order if not k.startswith(INDEX_DROPPED)]
+                    want.insert(want.index("Description"), "SHA256sum")
+                    want.insert(want.index("SHA256sum"), "Size")
+                    want.insert(want.index("Size"), "Filename")
+                    self.assertEqual(order, want)
+                    for k in p.order:
+                        if k in fields:
+                            self.assertEqual(fields[k], p.fields[k], k)
+
+    def pubkey(self):
+        kd = os.path.join(DIST, "keys")
+        self.assertTrue(os.path.isdir(kd), "no %s" % kd)
+        keys = [f for f in os.listdir(kd) if re.match(r"^[0-9a-f]{1,16}$", f)]
+        self.assertEqual(len(keys), 1, "expected one public key named by its key id in %s: %s" % (kd, os.listdir(kd)))
+        with open(os.path.join(kd, keys[0])) as f:
+            lines = f.read().split("\n")
+        self.assertTrue(lines[0].startswith("untrusted comment: "))
+        rec = base64.b64decode(lines[1])
+        self.assertEqual(len(rec), 42)
+        self.assertEqual(rec[:2], b"Ed")
+        return os.path.join(kd, keys[0]), keys[0], rec
+
+    def test_public_key_named_by_fingerprint(self):
+        _, name, rec = self.pubkey()
+        self.assertEqual(name, "%x" % struct.unpack(">Q", rec[2:10])[0], "usign -F prints %PRIx64 of the key id")
+
+    def test_signatures(self):
+        path, _, rec = self.pubkey()
+        for arch in ARCHS:
+            with self.subTest(arch=arch):
+                d = os.path.join(DIST, arch)
+                sig = os.path.join(d, "Packages.sig")
+                with open(sig) as f:
+                    lines = f.read().split("\n")
+                self.assertTrue(lines[0].startswith("untrusted comment: "))
+                srec = base64.b64decode(lines[1])
+                self.assertEqual(len(srec), 74)
+                self.assertEqual(srec[2:10], rec[2:10], "signed by another key")
+                r = run(["signify-openbsd", "-V", "-p", path, "-x", sig, "-m", os.path.join(d, "Packages")])
+                self.assertEqual(r.returncode, 0, (r.stdout + r.stderr).decode())
+                # The check is not vacuous: one changed byte fails.
+                with tempfile.TemporaryDirectory() as t:
+                    bad = os.path.join(t, "Packages")
+                    with open(os.path.join(d, "Packages"), "rb") as f:
+                        b = bytearray(f.read())
+                    b[0] ^= 1
+                    with open(bad, "wb") as f:
+                        f.write(b)
+                    r = run(["signify-openbsd", "-V", "-p", path, "-x", sig, "-m", bad])
+                    self.assertNotEqual(r.returncode, 0)
+
+    # -- reproducibility
+
+    def feedtool(self):
+        exe = os.environ.get("FEEDTOOL")
+        if exe:
+            return exe
+        exe = os.path.join(REPO, "target", "host", "release", "feedtool")
+        env = dict(os.environ, CARGO_TARGET_DIR=os.path.join(REPO, "target", "host"))
+        r = subprocess.run(["cargo", "build", "--locked", "--release", "-p", "feedtool"], cwd=REPO, env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=1800)
+        self.assertEqual(r.returncode, 0, r.stdout.decode()[-3000:])
+        return exe
+
+    def test_rebuild_is_byte_identical(self):
+        self.assertTrue(self.pkgs, "no packages")
+        exe = self.feedtool()
+        p = self.pkgs[0]
+        with tempfile.TemporaryDirectory() as d:
+            bindir = os.path.join(d, "bin")
+            os.mkdir(bindir)
+            with open(os.path.join(bindir, p.name), "wb") as f:
+                f.write(self.binary(p))
+            env = dict(os.environ, SOURCE_DATE_EPOCH=str(p.epoch))
+            env.pop("PKG_SOURCE_DATE_EPOCH", None)
+            outs = []
+            for i in range(2):
+                out = os.path.join(d, "out%d" % i)
+                r = run([exe, "ipk", "--makefile", os.path.join(FEED_DIR, p.name, "Makefile"), "--arch", p.arch,
+                         "--bin-dir", bindir, "--out-dir", out], env=env)
+                self.assertEqual(r.returncode, 0, r.stderr.decode())
+                with open(os.path.join(out, p.file), "rb") as f:
+                    outs.append(f.read())
+            self.assertEqual(outs[0], outs[1], "two runs differ")
+            self.assertEqual(outs[0], p.raw, "rebuilding %s/%s gives other bytes" % (p.arch, p.file))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
