@@ -542,13 +542,16 @@ impl Parser<'_> {
         let entries = &mut self.sections[current].entries;
         let existing = entries.iter().position(|e| e.name == name);
         if list {
-            match existing.map(|i| (i, &mut entries[i].value)) {
-                Some((_, Value::List(items))) => items.push(value),
-                Some((i, Value::Option(_))) => {
-                    let old = entries.remove(i);
-                    let Value::Option(first) = old.value else { unreachable!() };
-                    entries.push(Entry { name, value: Value::List(vec![first, value]), line: old.line });
-                }
+            match existing {
+                Some(i) => match &mut entries[i].value {
+                    Value::List(items) => items.push(value),
+                    Value::Option(first) => {
+                        // libuci makes a new list, placed last, starting with the option's value.
+                        let first = std::mem::take(first);
+                        let old = entries.remove(i);
+                        entries.push(Entry { name, value: Value::List(vec![first, value]), line: old.line });
+                    }
+                },
                 None => entries.push(Entry { name, value: Value::List(vec![value]), line }),
             }
         } else if !value.is_empty() {
