@@ -607,5 +607,68 @@ class FeedTest(unittest.TestCase):
             self.assertEqual(outs[0], p.raw, "rebuilding %s/%s gives other bytes" % (p.arch, p.file))
 
 
+class UsignInteropTest(unittest.TestCase):
+    """feedtool's key and signature files against signify-openbsd, in both directions."""
+
+    def setUp(self):
+        self.d = tempfile.mkdtemp()
+        self.exe = FeedTest.feedtool(self)
+        self.msg = os.path.join(self.d, "Packages")
+        with open(self.msg, "wb") as f:
+            f.write(b"Package: x\nVersion: 1\n\n")
+
+    def tearDown(self):
+        shutil.rmtree(self.d)
+
+    def p(self, name):
+        return os.path.join(self.d, name)
+
+    def test_feedtool_key_with_signify(self):
+        r = run([self.exe, "keygen", "--secret", self.p("k.sec"), "--public", self.p("k.pub")])
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        keyid = r.stdout.decode().strip()
+        with open(self.p("k.pub")) as f:
+            self.assertEqual(f.readline(), "untrusted comment: public key %s\n" % keyid)
+        with open(self.p("k.sec")) as f:
+            self.assertEqual(f.readline(), "untrusted comment: private key %s\n" % keyid)
+            rec = base64.b64decode(f.readline())
+        self.assertEqual(rec[:8], b"EdBK\0\0\0\0", "unencrypted (kdfrounds 0) Ed25519 key")
+        self.assertEqual(rec[24:32], hashlib.sha512(rec[40:104]).digest()[:8], "checksum")
+        self.assertEqual(os.stat(self.p("k.sec")).st_mode & 0o777, 0o600)
+        # keygen keeps an existing pair
+        r = run([self.exe, "keygen", "--secret", self.p("k.sec"), "--public", self.p("k.pub")])
+        self.assertEqual(r.returncode, 0)
+        with open(self.p("k.pub")) as f:
+            self.assertIn(keyid, f.readline())
+        # feedtool signs, signify verifies; signify signs with feedtool's secret key, feedtool verifies
+        r = run([self.exe, "sign", "--secret", self.p("k.sec"), self.msg])
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        r = run(["signify-openbsd", "-V", "-p", self.p("k.pub"), "-x", self.msg + ".sig", "-m", self.msg])
+        self.assertEqual(r.returncode, 0, (r.stdout + r.stderr).decode())
+        r = run(["signify-openbsd", "-S", "-s", self.p("k.sec"), "-x", self.p("s.sig"), "-m", self.msg])
+        self.assertEqual(r.returncode, 0, (r.stdout + r.stderr).decode())
+        r = run([self.exe, "verify", "--public", self.p("k.pub"), "--sig", self.p("s.sig"), self.msg])
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        r = run([self.exe, "fingerprint", self.msg + ".sig"])
+        self.assertEqual(r.stdout.decode().strip(), keyid)
+
+    def test_signify_key_with_feedtool(self):
+        r = run(["signify-openbsd", "-G", "-n", "-p", self.p("s.pub"), "-s", self.p("s.sec")])
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        with open(self.p("s.pub")) as f:
+            f.readline()
+            rec = base64.b64decode(f.readline())
+        r = run([self.exe, "fingerprint", self.p("s.pub")])
+        self.assertEqual(r.stdout.decode().strip(), "%x" % struct.unpack(">Q", rec[2:10])[0])
+        r = run([self.exe, "sign", "--secret", self.p("s.sec"), self.msg])
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        r = run(["signify-openbsd", "-V", "-p", self.p("s.pub"), "-x", self.msg + ".sig", "-m", self.msg])
+        self.assertEqual(r.returncode, 0, (r.stdout + r.stderr).decode())
+        with open(self.msg, "ab") as f:
+            f.write(b"x")
+        r = run([self.exe, "verify", "--public", self.p("s.pub"), self.msg])
+        self.assertNotEqual(r.returncode, 0)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -19,15 +19,30 @@ use sha2::{Digest, Sha256};
 use crate::ipk::{gunzip, gzip, write_atomic};
 use crate::tar;
 
-pub const DROPPED_PREFIXES: &[&str] = &["Maintainer", "LicenseFiles", "Source", "SourceName", "Require", "SourceDateEpoch"];
+pub const DROPPED_PREFIXES: &[&str] = &[
+    "Maintainer",
+    "LicenseFiles",
+    "Source",
+    "SourceName",
+    "Require",
+    "SourceDateEpoch",
+];
 
 fn find_ipks(root: &Path, rel: &str, out: &mut Vec<String>) -> Result<(), String> {
-    let dir = if rel.is_empty() { root.to_path_buf() } else { root.join(rel) };
+    let dir = if rel.is_empty() {
+        root.to_path_buf()
+    } else {
+        root.join(rel)
+    };
     let rd = fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     for e in rd {
         let e = e.map_err(|e| format!("{}: {e}", dir.display()))?;
         let name = e.file_name().to_string_lossy().into_owned();
-        let r = if rel.is_empty() { name.clone() } else { format!("{rel}/{name}") };
+        let r = if rel.is_empty() {
+            name.clone()
+        } else {
+            format!("{rel}/{name}")
+        };
         let ft = e.file_type().map_err(|e| format!("{}: {e}", e))?;
         if ft.is_dir() {
             find_ipks(root, &r, out)?;
@@ -46,7 +61,10 @@ pub fn control_of(ipk: &[u8]) -> Result<String, String> {
         .find(|(n, _)| n == "./control.tar.gz")
         .ok_or("no ./control.tar.gz member")?;
     let ctl = tar::read_files(&gunzip(ctl_gz)?)?;
-    let (_, control) = ctl.iter().find(|(n, _)| n == "./control").ok_or("no ./control in control.tar.gz")?;
+    let (_, control) = ctl
+        .iter()
+        .find(|(n, _)| n == "./control")
+        .ok_or("no ./control in control.tar.gz")?;
     String::from_utf8(control.clone()).map_err(|_| "control is not UTF-8".to_string())
 }
 
@@ -57,7 +75,10 @@ pub fn entry(filename: &str, ipk: &[u8]) -> Result<String, String> {
     let mut inserted = false;
     for line in control.split_inclusive('\n') {
         if line.starts_with("Description:") && !inserted {
-            out.push_str(&format!("Filename: {filename}\nSize: {}\nSHA256sum: {sha}\n", ipk.len()));
+            out.push_str(&format!(
+                "Filename: {filename}\nSize: {}\nSHA256sum: {sha}\n",
+                ipk.len()
+            ));
             inserted = true;
         }
         out.push_str(line);
@@ -114,14 +135,26 @@ pub fn make(dir: &Path) -> Result<Index, String> {
         manifest.push('\n');
     }
     let packages = filter(&manifest);
-    Ok(Index { manifest, packages, names })
+    Ok(Index {
+        manifest,
+        packages,
+        names,
+    })
 }
 
 pub fn write(dir: &Path) -> Result<Index, String> {
     let idx = make(dir)?;
-    write_atomic(&dir.join("Packages.manifest"), idx.manifest.as_bytes(), 0o644)?;
+    write_atomic(
+        &dir.join("Packages.manifest"),
+        idx.manifest.as_bytes(),
+        0o644,
+    )?;
     write_atomic(&dir.join("Packages"), idx.packages.as_bytes(), 0o644)?;
-    write_atomic(&dir.join("Packages.gz"), &gzip(idx.packages.as_bytes(), 9), 0o644)?;
+    write_atomic(
+        &dir.join("Packages.gz"),
+        &gzip(idx.packages.as_bytes(), 9),
+        0o644,
+    )?;
     let sig = dir.join("Packages.sig");
     if sig.exists() {
         fs::remove_file(&sig).map_err(|e| format!("{}: {e}", sig.display()))?;
@@ -156,17 +189,39 @@ LicenseFiles: L\nRequire-User: u\nMaintainer: m\nArchitecture: x\nDescription:  
         use crate::tar::{write, Entry, Kind};
         let ctl = write(
             &[
-                Entry { name: "./".into(), mode: 0o755, kind: Kind::Dir },
-                Entry { name: "./control".into(), mode: 0o644, kind: Kind::File(b"Package: a\nInstalled-Size: 3\nDescription:  x\n y\n".to_vec()) },
+                Entry {
+                    name: "./".into(),
+                    mode: 0o755,
+                    kind: Kind::Dir,
+                },
+                Entry {
+                    name: "./control".into(),
+                    mode: 0o644,
+                    kind: Kind::File(
+                        b"Package: a\nInstalled-Size: 3\nDescription:  x\n y\n".to_vec(),
+                    ),
+                },
             ],
             0,
         )
         .unwrap();
         let outer = write(
             &[
-                Entry { name: "./debian-binary".into(), mode: 0o644, kind: Kind::File(b"2.0\n".to_vec()) },
-                Entry { name: "./data.tar.gz".into(), mode: 0o644, kind: Kind::File(gzip(&[0; 10240], 6)) },
-                Entry { name: "./control.tar.gz".into(), mode: 0o644, kind: Kind::File(gzip(&ctl, 6)) },
+                Entry {
+                    name: "./debian-binary".into(),
+                    mode: 0o644,
+                    kind: Kind::File(b"2.0\n".to_vec()),
+                },
+                Entry {
+                    name: "./data.tar.gz".into(),
+                    mode: 0o644,
+                    kind: Kind::File(gzip(&[0; 10240], 6)),
+                },
+                Entry {
+                    name: "./control.tar.gz".into(),
+                    mode: 0o644,
+                    kind: Kind::File(gzip(&ctl, 6)),
+                },
             ],
             0,
         )

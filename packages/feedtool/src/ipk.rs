@@ -54,7 +54,10 @@ pub fn epoch_from_env() -> Result<u64, String> {
     for var in ["PKG_SOURCE_DATE_EPOCH", "SOURCE_DATE_EPOCH"] {
         if let Ok(v) = std::env::var(var) {
             if !v.is_empty() {
-                return v.trim().parse().map_err(|_| format!("{var}={v:?} is not a number of seconds"));
+                return v
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("{var}={v:?} is not a number of seconds"));
             }
         }
     }
@@ -73,12 +76,16 @@ pub fn gzip(data: &[u8], level: u32) -> Vec<u8> {
 
 pub fn gunzip(data: &[u8]) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
-    flate2::read::GzDecoder::new(data).read_to_end(&mut out).map_err(|e| format!("gzip: {e}"))?;
+    flate2::read::GzDecoder::new(data)
+        .read_to_end(&mut out)
+        .map_err(|e| format!("gzip: {e}"))?;
     Ok(out)
 }
 
 fn valid_name(s: &str) -> bool {
-    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "_.+-".contains(c))
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.+-".contains(c))
 }
 
 /// Version as ipkg-build puts it into the file name: an `N:` epoch prefix dropped.
@@ -102,34 +109,60 @@ pub fn stage(pkg: &Package, mk_dir: &Path, bin_dir: &Path) -> Result<Tree, Strin
         match step {
             Install::Dir(dirs, line) => {
                 for d in dirs {
-                    t.mkdir_p(d, MODE_DIR).map_err(|e| format!("{}: {e}", line.at()))?;
+                    t.mkdir_p(d, MODE_DIR)
+                        .map_err(|e| format!("{}: {e}", line.at()))?;
                 }
             }
-            Install::Copy { srcs, dst, mode, line } => {
+            Install::Copy {
+                srcs,
+                dst,
+                mode,
+                line,
+            } => {
                 let into_dir = dst.ends_with('/') || t.is_dir(dst.trim_end_matches('/'));
                 let dst_base = dst.trim_end_matches('/');
                 if !into_dir && srcs.len() > 1 {
-                    return Err(format!("{}: several sources but /{dst_base} is not a directory", line.at()));
+                    return Err(format!(
+                        "{}: several sources but /{dst_base} is not a directory",
+                        line.at()
+                    ));
                 }
                 if dst.ends_with('/') && !t.is_dir(dst_base) {
-                    return Err(format!("{}: directory /{dst_base} does not exist (missing $(INSTALL_DIR)?)", line.at()));
+                    return Err(format!(
+                        "{}: directory /{dst_base} does not exist (missing $(INSTALL_DIR)?)",
+                        line.at()
+                    ));
                 }
                 for src in srcs {
                     let (path, base) = match src {
                         Src::Bin(n) => (bin_dir.join(n), n.clone()),
-                        Src::Local(rel) => (mk_dir.join(rel), rel.rsplit('/').next().unwrap_or(rel).to_string()),
+                        Src::Local(rel) => (
+                            mk_dir.join(rel),
+                            rel.rsplit('/').next().unwrap_or(rel).to_string(),
+                        ),
                     };
-                    let meta = fs::metadata(&path).map_err(|e| format!("{}: {}: {e}", line.at(), path.display()))?;
+                    let meta = fs::metadata(&path)
+                        .map_err(|e| format!("{}: {}: {e}", line.at(), path.display()))?;
                     if !meta.is_file() {
-                        return Err(format!("{}: {} is not a regular file", line.at(), path.display()));
+                        return Err(format!(
+                            "{}: {} is not a regular file",
+                            line.at(),
+                            path.display()
+                        ));
                     }
-                    let data = fs::read(&path).map_err(|e| format!("{}: {}: {e}", line.at(), path.display()))?;
+                    let data = fs::read(&path)
+                        .map_err(|e| format!("{}: {}: {e}", line.at(), path.display()))?;
                     let target = if into_dir {
-                        if dst_base.is_empty() { base } else { format!("{dst_base}/{base}") }
+                        if dst_base.is_empty() {
+                            base
+                        } else {
+                            format!("{dst_base}/{base}")
+                        }
                     } else {
                         dst_base.to_string()
                     };
-                    t.put_file(&target, *mode, data).map_err(|e| format!("{}: {e}", line.at()))?;
+                    t.put_file(&target, *mode, data)
+                        .map_err(|e| format!("{}: {e}", line.at()))?;
                 }
             }
         }
@@ -165,7 +198,11 @@ pub fn conffiles(pkg: &Package, t: &mut Tree) -> Result<Option<String>, String> 
         t.mkdir_p("lib/upgrade/keep.d", MODE_DIR)?;
         let mut body = keep.join("\n");
         body.push('\n');
-        t.put_file(&format!("lib/upgrade/keep.d/{}", pkg.name), 0o644, body.into_bytes())?;
+        t.put_file(
+            &format!("lib/upgrade/keep.d/{}", pkg.name),
+            0o644,
+            body.into_bytes(),
+        )?;
     }
     for rel in rels.iter().map(String::as_str) {
         if t.is_file(rel) {
@@ -214,7 +251,11 @@ pub fn render_control(c: &ControlInfo) -> String {
     field("Architecture", c.arch);
     field("Installed-Size", &c.installed_size.to_string());
     s.push_str("Description:");
-    let lines: Vec<&str> = if p.description.is_empty() { vec![""] } else { p.description.iter().map(String::as_str).collect() };
+    let lines: Vec<&str> = if p.description.is_empty() {
+        vec![""]
+    } else {
+        p.description.iter().map(String::as_str).collect()
+    };
     for (i, l) in lines.iter().enumerate() {
         if i > 0 {
             s.push('\n');
@@ -237,13 +278,26 @@ pub struct Built {
 /// Everything but writing the file: returns the package name and bytes.
 pub fn assemble(pkg: &Package, opts: &Options, mk: &Makefile) -> Result<(String, Vec<u8>), String> {
     if !valid_name(&pkg.name) {
-        return Err(format!("package name {:?} has characters ipkg-build refuses", pkg.name));
+        return Err(format!(
+            "package name {:?} has characters ipkg-build refuses",
+            pkg.name
+        ));
     }
     if !valid_name(&opts.arch) {
-        return Err(format!("architecture {:?} is not a valid package architecture", opts.arch));
+        return Err(format!(
+            "architecture {:?} is not a valid package architecture",
+            opts.arch
+        ));
     }
-    if pkg.version.chars().any(|c| c.is_whitespace() || c == '_' || c == '/') {
-        return Err(format!("version {:?} cannot go into a package file name", pkg.version));
+    if pkg
+        .version
+        .chars()
+        .any(|c| c.is_whitespace() || c == '_' || c == '/')
+    {
+        return Err(format!(
+            "version {:?} cannot go into a package file name",
+            pkg.version
+        ));
     }
     let mut root = stage(pkg, &mk.dir, &opts.bin_dir)?;
     let conf = conffiles(pkg, &mut root)?;
@@ -256,8 +310,17 @@ pub fn assemble(pkg: &Package, opts: &Options, mk: &Makefile) -> Result<(String,
         .ok()
         .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_else(|| pkg.pkg_name.clone());
-    let source = opts.source.clone().unwrap_or_else(|| format!("feeds/{}/{dir_name}", opts.feed));
-    let control = render_control(&ControlInfo { pkg, arch: &opts.arch, source: &source, epoch: opts.epoch, installed_size });
+    let source = opts
+        .source
+        .clone()
+        .unwrap_or_else(|| format!("feeds/{}/{dir_name}", opts.feed));
+    let control = render_control(&ControlInfo {
+        pkg,
+        arch: &opts.arch,
+        source: &source,
+        epoch: opts.epoch,
+        installed_size,
+    });
 
     let mut ctl = Tree::new();
     if let Some(c) = conf {
@@ -270,13 +333,28 @@ pub fn assemble(pkg: &Package, opts: &Options, mk: &Makefile) -> Result<(String,
 
     let outer = tar::write(
         &[
-            Entry { name: "./debian-binary".into(), mode: 0o644, kind: Kind::File(b"2.0\n".to_vec()) },
-            Entry { name: "./data.tar.gz".into(), mode: 0o644, kind: Kind::File(gzip(&data_tar, 6)) },
-            Entry { name: "./control.tar.gz".into(), mode: 0o644, kind: Kind::File(gzip(&control_tar, 6)) },
+            Entry {
+                name: "./debian-binary".into(),
+                mode: 0o644,
+                kind: Kind::File(b"2.0\n".to_vec()),
+            },
+            Entry {
+                name: "./data.tar.gz".into(),
+                mode: 0o644,
+                kind: Kind::File(gzip(&data_tar, 6)),
+            },
+            Entry {
+                name: "./control.tar.gz".into(),
+                mode: 0o644,
+                kind: Kind::File(gzip(&control_tar, 6)),
+            },
         ],
         opts.epoch,
     )?;
-    Ok((ipk_name(&pkg.name, &pkg.version, &opts.arch), gzip(&outer, 6)))
+    Ok((
+        ipk_name(&pkg.name, &pkg.version, &opts.arch),
+        gzip(&outer, 6),
+    ))
 }
 
 /// Builds every requested package of the Makefile into `out_dir`; replaces older versions of
@@ -288,7 +366,10 @@ pub fn build(opts: &Options) -> Result<Vec<Built>, String> {
         None => mk.packages.clone(),
     };
     if names.is_empty() {
-        return Err(format!("{}: no $(eval $(call BuildPackage,...)) line", opts.makefile.display()));
+        return Err(format!(
+            "{}: no $(eval $(call BuildPackage,...)) line",
+            opts.makefile.display()
+        ));
     }
     fs::create_dir_all(&opts.out_dir).map_err(|e| format!("{}: {e}", opts.out_dir.display()))?;
     let mut out = Vec::new();
@@ -302,7 +383,8 @@ pub fn build(opts: &Options) -> Result<Vec<Built>, String> {
             for e in rd.flatten() {
                 let f = e.file_name().to_string_lossy().into_owned();
                 if f != file && f.starts_with(&prefix) && f.ends_with(&suffix) {
-                    fs::remove_file(e.path()).map_err(|err| format!("{}: {err}", e.path().display()))?;
+                    fs::remove_file(e.path())
+                        .map_err(|err| format!("{}: {err}", e.path().display()))?;
                 }
             }
         }
@@ -316,7 +398,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), String> 
     use std::os::unix::fs::OpenOptionsExt;
     let tmp = path.with_file_name(format!(
         ".{}.tmp{}",
-        path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        path.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
         std::process::id()
     ));
     let mut f = fs::OpenOptions::new()
@@ -326,7 +410,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), String> 
         .mode(mode)
         .open(&tmp)
         .map_err(|e| format!("{}: {e}", tmp.display()))?;
-    f.write_all(bytes).and_then(|_| f.sync_all()).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    f.write_all(bytes)
+        .and_then(|_| f.sync_all())
+        .map_err(|e| format!("{}: {e}", tmp.display()))?;
     fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
@@ -349,7 +435,11 @@ mod tests {
             license_files: String::new(),
             maintainer: "v6only developers".into(),
             depends: vec!["libc".into(), "nftables-json".into()],
-            description: vec!["  Renders the rules,".into(), "".into(), "\tand more.".into()],
+            description: vec![
+                "  Renders the rules,".into(),
+                "".into(),
+                "\tand more.".into(),
+            ],
             conffiles: vec!["/etc/config/fw-helper".into()],
             install: vec![],
         }
@@ -377,13 +467,18 @@ Architecture: mips_24kc\nInstalled-Size: 10240\nDescription:  Renders the rules,
     fn scripts_are_exactly_openwrts() {
         assert_eq!(POSTINST.lines().count(), 5);
         assert!(POSTINST.ends_with("default_postinst $0 $@\n"));
-        assert!(PRERM.starts_with("#!/bin/sh\n[ -s ${IPKG_INSTROOT}/lib/functions.sh ] || exit 0\n"));
+        assert!(
+            PRERM.starts_with("#!/bin/sh\n[ -s ${IPKG_INSTROOT}/lib/functions.sh ] || exit 0\n")
+        );
         assert!(PRERM.ends_with(". ${IPKG_INSTROOT}/lib/functions.sh\ndefault_prerm $0 $@\n"));
     }
 
     #[test]
     fn file_names() {
-        assert_eq!(ipk_name("fw-helper", "0.1.0-r1", "mips_24kc"), "fw-helper_0.1.0-r1_mips_24kc.ipk");
+        assert_eq!(
+            ipk_name("fw-helper", "0.1.0-r1", "mips_24kc"),
+            "fw-helper_0.1.0-r1_mips_24kc.ipk"
+        );
         assert_eq!(ipk_name("x", "1:2.0", "all"), "x_2.0_all.ipk");
     }
 
@@ -396,7 +491,11 @@ Architecture: mips_24kc\nInstalled-Size: 10240\nDescription:  Renders the rules,
     }
 
     fn line() -> Line {
-        Line { file: "Makefile".into(), no: 1, text: String::new() }
+        Line {
+            file: "Makefile".into(),
+            no: 1,
+            text: String::new(),
+        }
     }
 
     #[test]
@@ -407,21 +506,50 @@ Architecture: mips_24kc\nInstalled-Size: 10240\nDescription:  Renders the rules,
         fs::write(d.join("files/x.conf"), "c").unwrap();
         fs::write(d.join("bin/fw-helper"), "ELF").unwrap();
         let mut p = pkg();
-        p.conffiles = vec!["/etc/config/x".into(), "/etc/missing".into(), "/etc/dir".into()];
+        p.conffiles = vec![
+            "/etc/config/x".into(),
+            "/etc/missing".into(),
+            "/etc/dir".into(),
+        ];
         p.install = vec![
-            Install::Dir(vec!["usr/sbin".into(), "etc/config".into(), "etc/dir/sub".into()], line()),
-            Install::Copy { srcs: vec![Src::Bin("fw-helper".into())], dst: "usr/sbin/".into(), mode: 0o755, line: line() },
-            Install::Copy { srcs: vec![Src::Local("files/x.conf".into())], dst: "etc/config/x".into(), mode: 0o600, line: line() },
-            Install::Copy { srcs: vec![Src::Local("files/x.conf".into())], dst: "etc/dir/sub".into(), mode: 0o644, line: line() },
+            Install::Dir(
+                vec!["usr/sbin".into(), "etc/config".into(), "etc/dir/sub".into()],
+                line(),
+            ),
+            Install::Copy {
+                srcs: vec![Src::Bin("fw-helper".into())],
+                dst: "usr/sbin/".into(),
+                mode: 0o755,
+                line: line(),
+            },
+            Install::Copy {
+                srcs: vec![Src::Local("files/x.conf".into())],
+                dst: "etc/config/x".into(),
+                mode: 0o600,
+                line: line(),
+            },
+            Install::Copy {
+                srcs: vec![Src::Local("files/x.conf".into())],
+                dst: "etc/dir/sub".into(),
+                mode: 0o644,
+                line: line(),
+            },
         ];
         let mut t = stage(&p, &d, &d.join("bin")).unwrap();
         assert!(t.is_file("usr/sbin/fw-helper"));
-        assert!(t.is_file("etc/dir/sub/x.conf"), "existing directory destination keeps the name");
+        assert!(
+            t.is_file("etc/dir/sub/x.conf"),
+            "existing directory destination keeps the name"
+        );
         let c = conffiles(&p, &mut t).unwrap().unwrap();
         assert_eq!(c, "/etc/config/x\n/etc/dir/sub/x.conf\n");
         let names: Vec<String> = t.entries(0o755).into_iter().map(|e| e.name).collect();
         assert!(names.contains(&"./lib/upgrade/keep.d/fw-helper".to_string()));
-        let keep = t.entries(0o755).into_iter().find(|e| e.name.ends_with("keep.d/fw-helper")).unwrap();
+        let keep = t
+            .entries(0o755)
+            .into_iter()
+            .find(|e| e.name.ends_with("keep.d/fw-helper"))
+            .unwrap();
         assert_eq!(keep.kind, Kind::File(b"/etc/missing\n/etc/dir\n".to_vec()));
 
         p.install.push(Install::Copy {
@@ -438,7 +566,9 @@ Architecture: mips_24kc\nInstalled-Size: 10240\nDescription:  Renders the rules,
             mode: 0o755,
             line: line(),
         });
-        assert!(stage(&p, &d, &d.join("bin")).unwrap_err().contains("does not exist"));
+        assert!(stage(&p, &d, &d.join("bin"))
+            .unwrap_err()
+            .contains("does not exist"));
         fs::remove_dir_all(&d).ok();
     }
 }

@@ -53,7 +53,9 @@ fn parse(args: &[String], with_value: &[&str]) -> Result<Args, String> {
                         return Err(format!("unknown option --{name}"));
                     }
                     i += 1;
-                    let v = args.get(i).ok_or_else(|| format!("--{name} needs a value"))?;
+                    let v = args
+                        .get(i)
+                        .ok_or_else(|| format!("--{name} needs a value"))?;
                     (name.to_string(), v.clone())
                 }
             };
@@ -74,7 +76,10 @@ fn parse(args: &[String], with_value: &[&str]) -> Result<Args, String> {
 
 impl Args {
     fn get(&self, k: &str) -> Option<String> {
-        self.opts.iter().find(|(o, _)| o == k).map(|(_, v)| v.clone())
+        self.opts
+            .iter()
+            .find(|(o, _)| o == k)
+            .map(|(_, v)| v.clone())
     }
     fn need(&self, k: &str) -> Result<String, String> {
         self.get(k).ok_or_else(|| format!("--{k} is required"))
@@ -119,7 +124,11 @@ fn cmd_ipk(a: &Args) -> Result<(), String> {
 fn cmd_index(a: &Args) -> Result<(), String> {
     let dir = PathBuf::from(a.one_word("package directory")?);
     let idx = index::write(&dir)?;
-    eprintln!("feedtool: indexed {} package(s) in {}", idx.names.len(), dir.display());
+    eprintln!(
+        "feedtool: indexed {} package(s) in {}",
+        idx.names.len(),
+        dir.display()
+    );
     Ok(())
 }
 
@@ -129,16 +138,28 @@ fn cmd_keygen(a: &Args) -> Result<(), String> {
     let public = PathBuf::from(a.need("public")?);
     match (sec.exists(), public.exists()) {
         (true, true) => {
-            let s = usign::keyid_of_file(&read(&sec)?).map_err(|e| format!("{}: {e}", sec.display()))?;
-            let p = usign::keyid_of_file(&read(&public)?).map_err(|e| format!("{}: {e}", public.display()))?;
+            let s = usign::keyid_of_file(&read(&sec)?)
+                .map_err(|e| format!("{}: {e}", sec.display()))?;
+            let p = usign::keyid_of_file(&read(&public)?)
+                .map_err(|e| format!("{}: {e}", public.display()))?;
             if s != p {
-                return Err(format!("{} and {} are not one key pair", sec.display(), public.display()));
+                return Err(format!(
+                    "{} and {} are not one key pair",
+                    sec.display(),
+                    public.display()
+                ));
             }
             eprintln!("feedtool: keeping existing key {}", usign::keyid_hex(&s));
             return Ok(());
         }
         (false, false) => {}
-        _ => return Err(format!("only one of {} and {} exists; refusing to overwrite", sec.display(), public.display())),
+        _ => {
+            return Err(format!(
+                "only one of {} and {} exists; refusing to overwrite",
+                sec.display(),
+                public.display()
+            ))
+        }
     }
     let comment = a.get("comment");
     let k = usign::SecretKey::generate()?;
@@ -148,8 +169,16 @@ fn cmd_keygen(a: &Args) -> Result<(), String> {
             fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
         }
     }
-    let sec_text = usign::encode_file(&comment.clone().unwrap_or_else(|| format!("private key {id}")), &k.to_bytes())?;
-    let pub_text = usign::encode_file(&comment.unwrap_or_else(|| format!("public key {id}")), &k.public().to_bytes())?;
+    let sec_text = usign::encode_file(
+        &comment
+            .clone()
+            .unwrap_or_else(|| format!("private key {id}")),
+        &k.to_bytes(),
+    )?;
+    let pub_text = usign::encode_file(
+        &comment.unwrap_or_else(|| format!("public key {id}")),
+        &k.public().to_bytes(),
+    )?;
     ipk::write_atomic(&sec, sec_text.as_bytes(), 0o600)?;
     ipk::write_atomic(&public, pub_text.as_bytes(), 0o644)?;
     println!("{id}");
@@ -167,11 +196,15 @@ fn sig_path(a: &Args, msg: &Path) -> PathBuf {
 fn cmd_sign(a: &Args) -> Result<(), String> {
     let msg = PathBuf::from(a.one_word("file to sign")?);
     let sec = PathBuf::from(a.need("secret")?);
-    let (_, rec) = usign::decode_file(&read(&sec)?).map_err(|e| format!("{}: {e}", sec.display()))?;
+    let (_, rec) =
+        usign::decode_file(&read(&sec)?).map_err(|e| format!("{}: {e}", sec.display()))?;
     let k = usign::SecretKey::from_bytes(&rec).map_err(|e| format!("{}: {e}", sec.display()))?;
     let data = fs::read(&msg).map_err(|e| format!("{}: {e}", msg.display()))?;
     let sig = k.sign(&data);
-    let text = usign::encode_file(&format!("signed by key {}", usign::keyid_hex(&k.keyid)), &sig.to_bytes())?;
+    let text = usign::encode_file(
+        &format!("signed by key {}", usign::keyid_hex(&k.keyid)),
+        &sig.to_bytes(),
+    )?;
     ipk::write_atomic(&sig_path(a, &msg), text.as_bytes(), 0o644)
 }
 
@@ -179,12 +212,17 @@ fn cmd_verify(a: &Args) -> Result<(), String> {
     let msg = PathBuf::from(a.one_word("file to verify")?);
     let public = PathBuf::from(a.need("public")?);
     let sigp = sig_path(a, &msg);
-    let (_, prec) = usign::decode_file(&read(&public)?).map_err(|e| format!("{}: {e}", public.display()))?;
-    let pk = usign::PublicKey::from_bytes(&prec).map_err(|e| format!("{}: {e}", public.display()))?;
-    let (_, srec) = usign::decode_file(&read(&sigp)?).map_err(|e| format!("{}: {e}", sigp.display()))?;
-    let sig = usign::Signature::from_bytes(&srec).map_err(|e| format!("{}: {e}", sigp.display()))?;
+    let (_, prec) =
+        usign::decode_file(&read(&public)?).map_err(|e| format!("{}: {e}", public.display()))?;
+    let pk =
+        usign::PublicKey::from_bytes(&prec).map_err(|e| format!("{}: {e}", public.display()))?;
+    let (_, srec) =
+        usign::decode_file(&read(&sigp)?).map_err(|e| format!("{}: {e}", sigp.display()))?;
+    let sig =
+        usign::Signature::from_bytes(&srec).map_err(|e| format!("{}: {e}", sigp.display()))?;
     let data = fs::read(&msg).map_err(|e| format!("{}: {e}", msg.display()))?;
-    pk.verify(&data, &sig).map_err(|e| format!("{}: {e}", msg.display()))?;
+    pk.verify(&data, &sig)
+        .map_err(|e| format!("{}: {e}", msg.display()))?;
     eprintln!("OK");
     Ok(())
 }
@@ -199,7 +237,12 @@ fn cmd_fingerprint(a: &Args) -> Result<(), String> {
 fn run(args: &[String]) -> Result<(), String> {
     let (cmd, rest) = args.split_first().ok_or("no command given")?;
     match cmd.as_str() {
-        "ipk" => cmd_ipk(&parse(rest, &["makefile", "arch", "bin-dir", "out-dir", "package", "feed", "source"])?),
+        "ipk" => cmd_ipk(&parse(
+            rest,
+            &[
+                "makefile", "arch", "bin-dir", "out-dir", "package", "feed", "source",
+            ],
+        )?),
         "index" => cmd_index(&parse(rest, &[])?),
         "keygen" => cmd_keygen(&parse(rest, &["secret", "public", "comment"])?),
         "sign" => cmd_sign(&parse(rest, &["secret", "sig"])?),
@@ -223,7 +266,11 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("feedtool: {e}");
-            if e.starts_with("unknown") || e.starts_with("no command") || e.contains("is required") || e.starts_with("expected") {
+            if e.starts_with("unknown")
+                || e.starts_with("no command")
+                || e.contains("is required")
+                || e.starts_with("expected")
+            {
                 eprint!("{USAGE}");
                 return ExitCode::from(2);
             }

@@ -71,7 +71,12 @@ pub enum Install {
     /// `$(INSTALL_DIR) $(1)/a $(1)/b`: paths relative to the package root.
     Dir(Vec<String>, Line),
     /// `$(INSTALL_BIN|CONF|DATA) SRC... DST` with the mode that macro uses.
-    Copy { srcs: Vec<Src>, dst: String, mode: u32, line: Line },
+    Copy {
+        srcs: Vec<Src>,
+        dst: String,
+        mode: u32,
+        line: Line,
+    },
 }
 
 pub const MODE_BIN: u32 = 0o755;
@@ -85,9 +90,20 @@ fn err(line: &Line, msg: impl std::fmt::Display) -> String {
 
 impl Makefile {
     pub fn load(path: &Path) -> Result<Makefile, String> {
-        let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
-        let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
-        let mut mk = Makefile { path: path.to_path_buf(), dir, ..Default::default() };
+        let dir = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        let dir = if dir.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            dir
+        };
+        let mut mk = Makefile {
+            path: path.to_path_buf(),
+            dir,
+            ..Default::default()
+        };
         let text = fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
         mk.parse(path, &text, true)?;
         Ok(mk)
@@ -101,9 +117,16 @@ impl Makefile {
             let start = i;
             let mut logical = raw[i].trim_end_matches('\r').to_string();
             i += 1;
-            let line = |t: &str| Line { file: file.to_path_buf(), no: start + 1, text: t.to_string() };
+            let line = |t: &str| Line {
+                file: file.to_path_buf(),
+                no: start + 1,
+                text: t.to_string(),
+            };
             let trimmed = logical.trim_start().to_string();
-            if let Some(name) = trimmed.strip_prefix("define ").or_else(|| trimmed.strip_prefix("define\t")) {
+            if let Some(name) = trimmed
+                .strip_prefix("define ")
+                .or_else(|| trimmed.strip_prefix("define\t"))
+            {
                 let head = line(&logical);
                 let name = self.expand(name.trim(), &head)?;
                 let mut body = Vec::new();
@@ -116,7 +139,11 @@ impl Makefile {
                     if l.trim() == "endef" {
                         break;
                     }
-                    body.push(Line { file: file.to_path_buf(), no: i, text: l.to_string() });
+                    body.push(Line {
+                        file: file.to_path_buf(),
+                        no: i,
+                        text: l.to_string(),
+                    });
                 }
                 if main {
                     self.defines.insert(name, (body, head));
@@ -126,7 +153,11 @@ impl Makefile {
             // Backslash continuations outside defines join with one space, as make does.
             while logical.ends_with('\\') && i < raw.len() {
                 logical.pop();
-                logical = format!("{} {}", logical.trim_end(), raw[i].trim_end_matches('\r').trim_start());
+                logical = format!(
+                    "{} {}",
+                    logical.trim_end(),
+                    raw[i].trim_end_matches('\r').trim_start()
+                );
                 i += 1;
             }
             let l = line(&logical);
@@ -134,13 +165,17 @@ impl Makefile {
             if t.is_empty() || t.starts_with('#') {
                 continue;
             }
-            if let Some(inc) = t.strip_prefix("include ").or_else(|| t.strip_prefix("-include ")) {
+            if let Some(inc) = t
+                .strip_prefix("include ")
+                .or_else(|| t.strip_prefix("-include "))
+            {
                 let inc = inc.trim();
                 if inc.contains("$(") {
                     continue; // the OpenWrt build system itself
                 }
                 let p = self.dir.join(inc);
-                let text = fs::read_to_string(&p).map_err(|e| err(&l, format!("cannot read {}: {e}", p.display())))?;
+                let text = fs::read_to_string(&p)
+                    .map_err(|e| err(&l, format!("cannot read {}: {e}", p.display())))?;
                 self.parse(&p, &text, false)?;
                 continue;
             }
@@ -161,7 +196,11 @@ impl Makefile {
                     "?=" if self.vars.contains_key(k) => {}
                     "+=" => {
                         let old = self.vars.get(k).map(|(o, _)| o.clone()).unwrap_or_default();
-                        let nv = if old.is_empty() { v } else { format!("{old} {v}") };
+                        let nv = if old.is_empty() {
+                            v
+                        } else {
+                            format!("{old} {v}")
+                        };
                         self.vars.insert(k.to_string(), (nv, l.clone()));
                     }
                     _ => {
@@ -202,7 +241,12 @@ impl Makefile {
                     Some((v, _)) if !name.contains(' ') && !name.contains(',') => {
                         out.push_str(&self.expand_depth(v, at, depth + 1)?);
                     }
-                    _ => return Err(err(at, format!("$({name}) is not something feedtool can evaluate"))),
+                    _ => {
+                        return Err(err(
+                            at,
+                            format!("$({name}) is not something feedtool can evaluate"),
+                        ))
+                    }
                 }
                 rest = &a[end + 1..];
             } else {
@@ -225,14 +269,27 @@ impl Makefile {
         let name = match want {
             Some(n) => {
                 if !self.packages.iter().any(|p| p == n) {
-                    return Err(format!("{}: no $(eval $(call BuildPackage,{n}))", self.path.display()));
+                    return Err(format!(
+                        "{}: no $(eval $(call BuildPackage,{n}))",
+                        self.path.display()
+                    ));
                 }
                 n.to_string()
             }
             None => match self.packages.as_slice() {
                 [one] => one.clone(),
-                [] => return Err(format!("{}: no $(eval $(call BuildPackage,...)) line", self.path.display())),
-                _ => return Err(format!("{}: several packages; name one", self.path.display())),
+                [] => {
+                    return Err(format!(
+                        "{}: no $(eval $(call BuildPackage,...)) line",
+                        self.path.display()
+                    ))
+                }
+                _ => {
+                    return Err(format!(
+                        "{}: several packages; name one",
+                        self.path.display()
+                    ))
+                }
             },
         };
         let (body, head) = self
@@ -246,12 +303,17 @@ impl Makefile {
             if t.is_empty() || t.starts_with('#') {
                 continue;
             }
-            let (k, op, v) = split_assignment(t).ok_or_else(|| err(l, "expected FIELD:=value in package define"))?;
+            let (k, op, v) = split_assignment(t)
+                .ok_or_else(|| err(l, "expected FIELD:=value in package define"))?;
             let v = v.trim().to_string();
             match op {
                 "+=" => {
                     let old = fields.get(k).map(|(o, _)| o.clone()).unwrap_or_default();
-                    let nv = if old.is_empty() { v } else { format!("{old} {v}") };
+                    let nv = if old.is_empty() {
+                        v
+                    } else {
+                        format!("{old} {v}")
+                    };
                     fields.insert(k.to_string(), (nv, l.clone()));
                 }
                 _ => {
@@ -267,8 +329,17 @@ impl Makefile {
         };
         for k in fields.keys() {
             const KNOWN: &[&str] = &[
-                "SECTION", "CATEGORY", "SUBMENU", "TITLE", "URL", "DEPENDS", "PKGARCH", "MAINTAINER", "VERSION",
-                "LICENSE", "LICENSE_FILES",
+                "SECTION",
+                "CATEGORY",
+                "SUBMENU",
+                "TITLE",
+                "URL",
+                "DEPENDS",
+                "PKGARCH",
+                "MAINTAINER",
+                "VERSION",
+                "LICENSE",
+                "LICENSE_FILES",
             ];
             if !KNOWN.contains(&k.as_str()) {
                 let (_, l) = &fields[k];
@@ -289,14 +360,25 @@ impl Makefile {
         let section = field("SECTION")?;
         let category = field("CATEGORY")?;
         let title = field("TITLE")?;
-        for (k, v) in [("TITLE", &title), ("CATEGORY", &category), ("SECTION", &section), ("VERSION", &version)] {
+        for (k, v) in [
+            ("TITLE", &title),
+            ("CATEGORY", &category),
+            ("SECTION", &section),
+            ("VERSION", &version),
+        ] {
             if v.is_empty() {
-                return Err(err(head, format!("Package/{name} is missing the {k} field")));
+                return Err(err(
+                    head,
+                    format!("Package/{name} is missing the {k} field"),
+                ));
             }
         }
         if fields.contains_key("PKGARCH") {
             let (_, l) = &fields["PKGARCH"];
-            return Err(err(l, "PKGARCH is not supported (packages are built per architecture)"));
+            return Err(err(
+                l,
+                "PKGARCH is not supported (packages are built per architecture)",
+            ));
         }
 
         let depends = match fields.get("DEPENDS") {
@@ -328,15 +410,30 @@ impl Makefile {
             None => Vec::new(),
         };
 
-        for script in ["preinst", "postinst", "prerm", "postrm", "install_lib", "install-overlay"] {
+        for script in [
+            "preinst",
+            "postinst",
+            "prerm",
+            "postrm",
+            "install_lib",
+            "install-overlay",
+        ] {
             if let Some((_, l)) = self.defines.get(&format!("Package/{name}/{script}")) {
-                return Err(err(l, format!("Package/{name}/{script} is not supported by feedtool")));
+                return Err(err(
+                    l,
+                    format!("Package/{name}/{script} is not supported by feedtool"),
+                ));
             }
         }
 
         let install = match self.defines.get(&format!("Package/{name}/install")) {
             Some((lines, _)) => parse_install(self, lines)?,
-            None => return Err(err(head, format!("Package/{name} has no install define (OpenWrt would skip it)"))),
+            None => {
+                return Err(err(
+                    head,
+                    format!("Package/{name} has no install define (OpenWrt would skip it)"),
+                ))
+            }
         };
 
         let maintainer = match fields.get("MAINTAINER") {
@@ -389,7 +486,11 @@ fn split_assignment(t: &str) -> Option<(&str, &str, &str)> {
     }
     let (p, op) = best?;
     let k = t[..p].trim();
-    if k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '/' || c == '-' || c == '.') {
+    if k.is_empty()
+        || !k
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '/' || c == '-' || c == '.')
+    {
         return None;
     }
     Some((k, op, &t[p + op.len()..]))
@@ -406,7 +507,10 @@ fn parse_depends(mk: &Makefile, v: &str, l: &Line) -> Result<Vec<String>, String
             continue;
         }
         if w.contains(':') || w.contains('(') || w.contains('!') {
-            return Err(err(l, format!("conditional dependency {w} is not supported by feedtool")));
+            return Err(err(
+                l,
+                format!("conditional dependency {w} is not supported by feedtool"),
+            ));
         }
         let d = w.trim_start_matches('+');
         if d.is_empty() {
@@ -445,22 +549,36 @@ fn dest(word: &str, l: &Line) -> Result<String, String> {
 fn source(word: &str, l: &Line) -> Result<Src, String> {
     if let Some(name) = word.strip_prefix("$(PKG_INSTALL_DIR)/bin/") {
         if name.is_empty() || name.contains('/') || name.contains('$') {
-            return Err(err(l, format!("source {word}: expected $(PKG_INSTALL_DIR)/bin/NAME")));
+            return Err(err(
+                l,
+                format!("source {word}: expected $(PKG_INSTALL_DIR)/bin/NAME"),
+            ));
         }
         return Ok(Src::Bin(name.to_string()));
     }
     if let Some(rel) = word.strip_prefix("./files/") {
-        if rel.is_empty() || rel.split('/').any(|c| c == ".." || c.is_empty()) || rel.contains('$') {
+        if rel.is_empty() || rel.split('/').any(|c| c == ".." || c.is_empty()) || rel.contains('$')
+        {
             return Err(err(l, format!("source {word}: bad path under ./files/")));
         }
         return Ok(Src::Local(format!("files/{rel}")));
     }
-    Err(err(l, format!("source {word}: only $(PKG_INSTALL_DIR)/bin/NAME and ./files/... are supported")))
+    Err(err(
+        l,
+        format!("source {word}: only $(PKG_INSTALL_DIR)/bin/NAME and ./files/... are supported"),
+    ))
 }
 
 /// Expands package variables but leaves `$(1)`, `$(PKG_INSTALL_DIR)` and `$(INSTALL_*)` alone.
 fn expand_recipe(mk: &Makefile, text: &str, l: &Line) -> Result<String, String> {
-    const KEEP: &[&str] = &["$(1)", "$(PKG_INSTALL_DIR)", "$(INSTALL_DIR)", "$(INSTALL_BIN)", "$(INSTALL_CONF)", "$(INSTALL_DATA)"];
+    const KEEP: &[&str] = &[
+        "$(1)",
+        "$(PKG_INSTALL_DIR)",
+        "$(INSTALL_DIR)",
+        "$(INSTALL_BIN)",
+        "$(INSTALL_CONF)",
+        "$(INSTALL_DATA)",
+    ];
     let mut s = text.to_string();
     for (i, k) in KEEP.iter().enumerate() {
         s = s.replace(k, &format!("\u{1}{i}\u{2}"));
@@ -479,11 +597,27 @@ fn parse_install(mk: &Makefile, lines: &[Line]) -> Result<Vec<Install>, String> 
         if t.is_empty() || t.starts_with('#') {
             continue;
         }
-        if t.ends_with('\\') || t.contains(';') || t.contains('`') || t.contains('|') || t.contains('&') || t.contains('>') {
-            return Err(err(l, "only one plain $(INSTALL_*) command per line is supported"));
+        if t.ends_with('\\')
+            || t.contains(';')
+            || t.contains('`')
+            || t.contains('|')
+            || t.contains('&')
+            || t.contains('>')
+        {
+            return Err(err(
+                l,
+                "only one plain $(INSTALL_*) command per line is supported",
+            ));
         }
         let first = t.split_whitespace().next().unwrap_or("");
-        if !["$(INSTALL_DIR)", "$(INSTALL_BIN)", "$(INSTALL_CONF)", "$(INSTALL_DATA)"].contains(&first) {
+        if ![
+            "$(INSTALL_DIR)",
+            "$(INSTALL_BIN)",
+            "$(INSTALL_CONF)",
+            "$(INSTALL_DATA)",
+        ]
+        .contains(&first)
+        {
             return Err(err(l, format!("unsupported install command {first}")));
         }
         let t = expand_recipe(mk, t, l)?;
@@ -494,7 +628,10 @@ fn parse_install(mk: &Makefile, lines: &[Line]) -> Result<Vec<Install>, String> 
                 if args.is_empty() {
                     return Err(err(l, "$(INSTALL_DIR) without a directory"));
                 }
-                let dirs = args.iter().map(|a| dest(a, l).map(|d| d.trim_end_matches('/').to_string())).collect::<Result<Vec<_>, _>>()?;
+                let dirs = args
+                    .iter()
+                    .map(|a| dest(a, l).map(|d| d.trim_end_matches('/').to_string()))
+                    .collect::<Result<Vec<_>, _>>()?;
                 out.push(Install::Dir(dirs, l.clone()));
                 continue;
             }
@@ -507,8 +644,16 @@ fn parse_install(mk: &Makefile, lines: &[Line]) -> Result<Vec<Install>, String> 
             return Err(err(l, format!("{cmd} needs SRC... DST")));
         }
         let (dst, srcs) = args.split_last().expect("two or more");
-        let srcs = srcs.iter().map(|s| source(s, l)).collect::<Result<Vec<_>, _>>()?;
-        out.push(Install::Copy { srcs, dst: dest(dst, l)?, mode, line: l.clone() });
+        let srcs = srcs
+            .iter()
+            .map(|s| source(s, l))
+            .collect::<Result<Vec<_>, _>>()?;
+        out.push(Install::Copy {
+            srcs,
+            dst: dest(dst, l)?,
+            mode,
+            line: l.clone(),
+        });
     }
     Ok(out)
 }
@@ -518,7 +663,11 @@ mod tests {
     use super::*;
 
     fn load(mk: &str, inc: Option<&str>) -> Result<Makefile, String> {
-        let d = std::env::temp_dir().join(format!("feedtool-mk-{}-{}", std::process::id(), rand_suffix()));
+        let d = std::env::temp_dir().join(format!(
+            "feedtool-mk-{}-{}",
+            std::process::id(),
+            rand_suffix()
+        ));
         fs::create_dir_all(d.join("pkg")).unwrap();
         if let Some(inc) = inc {
             fs::write(d.join("v6only.mk"), inc).unwrap();
@@ -559,7 +708,9 @@ mod tests {
             x => panic!("{x:?}"),
         }
         match &p.install[1] {
-            Install::Copy { srcs, dst, mode, .. } => {
+            Install::Copy {
+                srcs, dst, mode, ..
+            } => {
                 assert_eq!(srcs, &[Src::Bin("fw-helper".into())]);
                 assert_eq!(dst, "usr/sbin/");
                 assert_eq!(*mode, 0o755);
@@ -587,7 +738,10 @@ mod tests {
 
     #[test]
     fn unknown_install_line_names_the_line() {
-        let bad = MK.replace("\t$(INSTALL_CONF) ./files", "\t$(CP) ./files/x $(1)/etc/\n\t$(INSTALL_CONF) ./files");
+        let bad = MK.replace(
+            "\t$(INSTALL_CONF) ./files",
+            "\t$(CP) ./files/x $(1)/etc/\n\t$(INSTALL_CONF) ./files",
+        );
         let e = load(&bad, Some(INC)).unwrap().package(None).unwrap_err();
         assert!(e.contains("Makefile:32"), "{e}");
         assert!(e.contains("unsupported install command $(CP)"), "{e}");
@@ -597,31 +751,57 @@ mod tests {
     fn other_sources_are_refused() {
         let bad = MK.replace("./files/fw-helper.config", "$(PKG_BUILD_DIR)/x.config");
         let e = load(&bad, Some(INC)).unwrap().package(None).unwrap_err();
-        assert!(e.contains("Makefile:32: $(PKG_BUILD_DIR) is not something feedtool can evaluate"), "{e}");
+        assert!(
+            e.contains("Makefile:32: $(PKG_BUILD_DIR) is not something feedtool can evaluate"),
+            "{e}"
+        );
         let bad = MK.replace("./files/fw-helper.config", "/etc/x.config");
         let e = load(&bad, Some(INC)).unwrap().package(None).unwrap_err();
-        assert!(e.contains("only $(PKG_INSTALL_DIR)/bin/NAME and ./files/"), "{e}");
+        assert!(
+            e.contains("only $(PKG_INSTALL_DIR)/bin/NAME and ./files/"),
+            "{e}"
+        );
     }
 
     #[test]
     fn destinations_must_be_under_root() {
         let bad = MK.replace("$(1)/usr/sbin/\n", "/usr/sbin/\n");
-        assert!(load(&bad, Some(INC)).unwrap().package(None).unwrap_err().contains("does not start with $(1)"));
+        assert!(load(&bad, Some(INC))
+            .unwrap()
+            .package(None)
+            .unwrap_err()
+            .contains("does not start with $(1)"));
         let bad = MK.replace("$(1)/usr/sbin/\n", "$(1)/../x\n");
-        assert!(load(&bad, Some(INC)).unwrap().package(None).unwrap_err().contains("leaves $(1)"));
+        assert!(load(&bad, Some(INC))
+            .unwrap()
+            .package(None)
+            .unwrap_err()
+            .contains("leaves $(1)"));
     }
 
     #[test]
     fn conditional_dependencies_are_refused() {
         let bad = MK.replace("+nftables-json", "+USE_GLIBC:librt");
-        assert!(load(&bad, Some(INC)).unwrap().package(None).unwrap_err().contains("conditional dependency"));
+        assert!(load(&bad, Some(INC))
+            .unwrap()
+            .package(None)
+            .unwrap_err()
+            .contains("conditional dependency"));
     }
 
     #[test]
     fn libc_is_not_doubled_and_no_depends_gives_libc() {
-        let mk = load(&MK.replace("+nftables-json", "+libc +nftables-json"), Some(INC)).unwrap();
+        let mk = load(
+            &MK.replace("+nftables-json", "+libc +nftables-json"),
+            Some(INC),
+        )
+        .unwrap();
         assert_eq!(mk.package(None).unwrap().depends, ["libc", "nftables-json"]);
-        let mk = load(&MK.replace("  DEPENDS:=$(RUST_ARCH_DEPENDS) +nftables-json @IPV6\n", ""), Some(INC)).unwrap();
+        let mk = load(
+            &MK.replace("  DEPENDS:=$(RUST_ARCH_DEPENDS) +nftables-json @IPV6\n", ""),
+            Some(INC),
+        )
+        .unwrap();
         assert_eq!(mk.package(None).unwrap().depends, ["libc"]);
     }
 
@@ -629,27 +809,47 @@ mod tests {
     fn missing_include_and_missing_title_are_errors() {
         assert!(load(MK, None).unwrap_err().contains("cannot read"));
         let bad = MK.replace("  TITLE:=nftables rules\n", "");
-        assert!(load(&bad, Some(INC)).unwrap().package(None).unwrap_err().contains("missing the TITLE field"));
+        assert!(load(&bad, Some(INC))
+            .unwrap()
+            .package(None)
+            .unwrap_err()
+            .contains("missing the TITLE field"));
     }
 
     #[test]
     fn description_defaults_to_title_and_unknown_vars_fail() {
-        let no_desc = MK.replace("define Package/fw-helper/description\n  Renders rules,\n\n  and more.\nendef\n", "");
+        let no_desc = MK.replace(
+            "define Package/fw-helper/description\n  Renders rules,\n\n  and more.\nendef\n",
+            "",
+        );
         let p = load(&no_desc, Some(INC)).unwrap().package(None).unwrap();
         assert_eq!(p.description, ["nftables rules"]);
         let bad = MK.replace("  and more.", "  and $(SOMETHING).");
-        assert!(load(&bad, Some(INC)).unwrap().package(None).unwrap_err().contains("$(SOMETHING)"));
+        assert!(load(&bad, Some(INC))
+            .unwrap()
+            .package(None)
+            .unwrap_err()
+            .contains("$(SOMETHING)"));
     }
 
     #[test]
     fn stray_top_level_lines_are_errors() {
         let bad = MK.replace("PKG_RELEASE:=1\n", "PKG_RELEASE:=1\nfoo: bar\n");
-        assert!(load(&bad, Some(INC)).unwrap_err().contains("not understood"));
+        assert!(load(&bad, Some(INC))
+            .unwrap_err()
+            .contains("not understood"));
     }
 
     #[test]
     fn maintainer_scripts_are_refused() {
-        let bad = MK.replace("$(eval", "define Package/fw-helper/postinst\n#!/bin/sh\nendef\n$(eval");
-        assert!(load(&bad, Some(INC)).unwrap().package(None).unwrap_err().contains("postinst is not supported"));
+        let bad = MK.replace(
+            "$(eval",
+            "define Package/fw-helper/postinst\n#!/bin/sh\nendef\n$(eval",
+        );
+        assert!(load(&bad, Some(INC))
+            .unwrap()
+            .package(None)
+            .unwrap_err()
+            .contains("postinst is not supported"));
     }
 }

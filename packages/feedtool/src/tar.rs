@@ -33,7 +33,10 @@ fn octal(field: &mut [u8], value: u64) -> Result<(), String> {
     let digits = field.len() - 1;
     let s = format!("{:0width$o}", value, width = digits);
     if s.len() > digits {
-        return Err(format!("value {value} does not fit a {}-byte tar field", field.len()));
+        return Err(format!(
+            "value {value} does not fit a {}-byte tar field",
+            field.len()
+        ));
     }
     field[..digits].copy_from_slice(s.as_bytes());
     field[digits] = 0;
@@ -41,10 +44,18 @@ fn octal(field: &mut [u8], value: u64) -> Result<(), String> {
 }
 
 /// One 512-byte GNU header.
-pub fn header(name: &str, mode: u32, size: u64, mtime: u64, typeflag: u8) -> Result<[u8; BLOCK], String> {
+pub fn header(
+    name: &str,
+    mode: u32,
+    size: u64,
+    mtime: u64,
+    typeflag: u8,
+) -> Result<[u8; BLOCK], String> {
     let mut h = [0u8; BLOCK];
     if name.len() > MAX_NAME {
-        return Err(format!("tar member name longer than {MAX_NAME} bytes: {name}"));
+        return Err(format!(
+            "tar member name longer than {MAX_NAME} bytes: {name}"
+        ));
     }
     h[..name.len()].copy_from_slice(name.as_bytes());
     octal(&mut h[100..108], u64::from(mode & 0o7777))?;
@@ -139,7 +150,9 @@ impl Tree {
     pub fn put_file(&mut self, path: &str, mode: u32, data: Vec<u8>) -> Result<(), String> {
         let parent = path.rsplit_once('/').map(|(p, _)| p).unwrap_or("");
         if !self.is_dir(parent) {
-            return Err(format!("directory /{parent} does not exist (missing $(INSTALL_DIR)?)"));
+            return Err(format!(
+                "directory /{parent} does not exist (missing $(INSTALL_DIR)?)"
+            ));
         }
         if self.is_dir(path) {
             return Err(format!("/{path} is a directory"));
@@ -150,7 +163,8 @@ impl Tree {
 
     pub fn remove(&mut self, path: &str) {
         let prefix = format!("{path}/");
-        self.nodes.retain(|p, _| p != path && !p.starts_with(&prefix));
+        self.nodes
+            .retain(|p, _| p != path && !p.starts_with(&prefix));
     }
 
     pub fn paths(&self) -> Vec<String> {
@@ -159,7 +173,11 @@ impl Tree {
 
     /// Entries in `tar --sort=name` order, rooted at `./` (mode `root_mode`).
     pub fn entries(&self, root_mode: u32) -> Vec<Entry> {
-        let mut out = vec![Entry { name: "./".into(), mode: root_mode, kind: Kind::Dir }];
+        let mut out = vec![Entry {
+            name: "./".into(),
+            mode: root_mode,
+            kind: Kind::Dir,
+        }];
         self.walk("", &mut out);
         out
     }
@@ -169,7 +187,11 @@ impl Tree {
             .nodes
             .keys()
             .filter_map(|p| {
-                let rest = if dir.is_empty() { Some(p.as_str()) } else { p.strip_prefix(dir)?.strip_prefix('/') };
+                let rest = if dir.is_empty() {
+                    Some(p.as_str())
+                } else {
+                    p.strip_prefix(dir)?.strip_prefix('/')
+                };
                 rest.filter(|r| !r.contains('/'))
             })
             .collect();
@@ -179,14 +201,26 @@ impl Tree {
 
     fn walk(&self, dir: &str, out: &mut Vec<Entry>) {
         for name in self.children(dir) {
-            let path = if dir.is_empty() { name.to_string() } else { format!("{dir}/{name}") };
+            let path = if dir.is_empty() {
+                name.to_string()
+            } else {
+                format!("{dir}/{name}")
+            };
             let (mode, data) = &self.nodes[&path];
             match data {
                 None => {
-                    out.push(Entry { name: format!("./{path}/"), mode: *mode, kind: Kind::Dir });
+                    out.push(Entry {
+                        name: format!("./{path}/"),
+                        mode: *mode,
+                        kind: Kind::Dir,
+                    });
                     self.walk(&path, out);
                 }
-                Some(d) => out.push(Entry { name: format!("./{path}"), mode: *mode, kind: Kind::File(d.clone()) }),
+                Some(d) => out.push(Entry {
+                    name: format!("./{path}"),
+                    mode: *mode,
+                    kind: Kind::File(d.clone()),
+                }),
             }
         }
     }
@@ -216,7 +250,17 @@ pub fn read_files(data: &[u8]) -> Result<Vec<(String, Vec<u8>)>, String> {
             break;
         }
         let stored: u64 = parse_octal(&h[148..156])?;
-        let sum: u64 = h.iter().enumerate().map(|(i, &b)| if (148..156).contains(&i) { 32 } else { u64::from(b) }).sum();
+        let sum: u64 = h
+            .iter()
+            .enumerate()
+            .map(|(i, &b)| {
+                if (148..156).contains(&i) {
+                    32
+                } else {
+                    u64::from(b)
+                }
+            })
+            .sum();
         if stored != sum {
             return Err(format!("tar header checksum mismatch at offset {pos}"));
         }
@@ -231,7 +275,9 @@ pub fn read_files(data: &[u8]) -> Result<Vec<(String, Vec<u8>)>, String> {
         match typeflag {
             b'0' | 0 => out.push((name, data[pos..pos + size].to_vec())),
             b'5' => {}
-            b'L' | b'K' | b'x' | b'g' => return Err(format!("unsupported tar extension header for {name}")),
+            b'L' | b'K' | b'x' | b'g' => {
+                return Err(format!("unsupported tar extension header for {name}"))
+            }
             _ => {}
         }
         pos += size.div_ceil(BLOCK) * BLOCK;
@@ -262,9 +308,25 @@ mod tests {
 
     #[test]
     fn archive_is_padded_to_records() {
-        let t = write(&[Entry { name: "./a".into(), mode: 0o644, kind: Kind::File(b"x".to_vec()) }], 0).unwrap();
+        let t = write(
+            &[Entry {
+                name: "./a".into(),
+                mode: 0o644,
+                kind: Kind::File(b"x".to_vec()),
+            }],
+            0,
+        )
+        .unwrap();
         assert_eq!(t.len(), RECORD);
-        let t = write(&[Entry { name: "./a".into(), mode: 0o644, kind: Kind::File(vec![1; 20 * 512]) }], 0).unwrap();
+        let t = write(
+            &[Entry {
+                name: "./a".into(),
+                mode: 0o644,
+                kind: Kind::File(vec![1; 20 * 512]),
+            }],
+            0,
+        )
+        .unwrap();
         assert_eq!(t.len(), 2 * RECORD);
     }
 
@@ -302,16 +364,31 @@ mod tests {
     fn reader_round_trips() {
         let t = write(
             &[
-                Entry { name: "./".into(), mode: 0o755, kind: Kind::Dir },
-                Entry { name: "./control".into(), mode: 0o644, kind: Kind::File(b"Package: x\n".to_vec()) },
-                Entry { name: "./big".into(), mode: 0o644, kind: Kind::File(vec![7; 1000]) },
+                Entry {
+                    name: "./".into(),
+                    mode: 0o755,
+                    kind: Kind::Dir,
+                },
+                Entry {
+                    name: "./control".into(),
+                    mode: 0o644,
+                    kind: Kind::File(b"Package: x\n".to_vec()),
+                },
+                Entry {
+                    name: "./big".into(),
+                    mode: 0o644,
+                    kind: Kind::File(vec![7; 1000]),
+                },
             ],
             5,
         )
         .unwrap();
         let files = read_files(&t).unwrap();
         assert_eq!(files.len(), 2);
-        assert_eq!(files[0], ("./control".to_string(), b"Package: x\n".to_vec()));
+        assert_eq!(
+            files[0],
+            ("./control".to_string(), b"Package: x\n".to_vec())
+        );
         assert_eq!(files[1].1, vec![7; 1000]);
     }
 }

@@ -63,7 +63,13 @@ impl SecretKey {
         let mut seckey = [0u8; 64];
         seckey[..32].copy_from_slice(&seed);
         seckey[32..].copy_from_slice(sk.verifying_key().as_bytes());
-        SecretKey { kdfrounds: 0, salt, checksum: checksum(&seckey), keyid, seckey }
+        SecretKey {
+            kdfrounds: 0,
+            salt,
+            checksum: checksum(&seckey),
+            keyid,
+            seckey,
+        }
     }
 
     pub fn generate() -> Result<SecretKey, String> {
@@ -122,11 +128,17 @@ impl SecretKey {
     }
 
     pub fn public(&self) -> PublicKey {
-        PublicKey { keyid: self.keyid, pubkey: self.seckey[32..].try_into().unwrap() }
+        PublicKey {
+            keyid: self.keyid,
+            pubkey: self.seckey[32..].try_into().unwrap(),
+        }
     }
 
     pub fn sign(&self, msg: &[u8]) -> Signature {
-        Signature { keyid: self.keyid, sig: self.signing_key().sign(msg).to_bytes() }
+        Signature {
+            keyid: self.keyid,
+            sig: self.signing_key().sign(msg).to_bytes(),
+        }
     }
 }
 
@@ -142,7 +154,10 @@ impl PublicKey {
         if b.len() != 42 || &b[..2] != b"Ed" {
             return Err("not an Ed25519 usign public key".into());
         }
-        Ok(PublicKey { keyid: b[2..10].try_into().unwrap(), pubkey: b[10..42].try_into().unwrap() })
+        Ok(PublicKey {
+            keyid: b[2..10].try_into().unwrap(),
+            pubkey: b[10..42].try_into().unwrap(),
+        })
     }
 
     pub fn verify(&self, msg: &[u8], sig: &Signature) -> Result<(), String> {
@@ -153,8 +168,10 @@ impl PublicKey {
                 keyid_hex(&self.keyid)
             ));
         }
-        let vk = VerifyingKey::from_bytes(&self.pubkey).map_err(|e| format!("bad public key: {e}"))?;
-        vk.verify(msg, &EdSig::from_bytes(&sig.sig)).map_err(|_| "verification failed".to_string())
+        let vk =
+            VerifyingKey::from_bytes(&self.pubkey).map_err(|e| format!("bad public key: {e}"))?;
+        vk.verify(msg, &EdSig::from_bytes(&sig.sig))
+            .map_err(|_| "verification failed".to_string())
     }
 }
 
@@ -170,7 +187,10 @@ impl Signature {
         if b.len() != 74 || &b[..2] != b"Ed" {
             return Err("not an Ed25519 usign signature".into());
         }
-        Ok(Signature { keyid: b[2..10].try_into().unwrap(), sig: b[10..74].try_into().unwrap() })
+        Ok(Signature {
+            keyid: b[2..10].try_into().unwrap(),
+            sig: b[10..74].try_into().unwrap(),
+        })
     }
 }
 
@@ -179,7 +199,10 @@ pub fn encode_file(comment: &str, record: &[u8]) -> Result<String, String> {
     if comment.contains('\n') || comment.contains('\r') {
         return Err("comment must be one line".into());
     }
-    Ok(format!("{COMMENT_PREFIX}{comment}\n{}\n", B64.encode(record)))
+    Ok(format!(
+        "{COMMENT_PREFIX}{comment}\n{}\n",
+        B64.encode(record)
+    ))
 }
 
 /// (comment, record) from a two-line file.
@@ -212,7 +235,11 @@ mod tests {
     use super::*;
 
     fn key() -> SecretKey {
-        SecretKey::from_parts([7; 32], [0, 0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde], [1; 16])
+        SecretKey::from_parts(
+            [7; 32],
+            [0, 0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde],
+            [1; 16],
+        )
     }
 
     #[test]
@@ -236,7 +263,10 @@ mod tests {
 
     #[test]
     fn keyid_is_unpadded_hex_like_usign() {
-        assert_eq!(keyid_hex(&[0, 0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde]), "123456789abcde");
+        assert_eq!(
+            keyid_hex(&[0, 0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde]),
+            "123456789abcde"
+        );
         assert_eq!(keyid_hex(&[0xb5, 0, 0, 0, 0, 0, 0, 1]), "b500000000000001");
     }
 
@@ -247,19 +277,25 @@ mod tests {
         k.public().verify(b"Packages", &s).unwrap();
         assert!(k.public().verify(b"Packages!", &s).is_err());
         let other = SecretKey::from_parts([9; 32], [1; 8], [0; 16]);
-        assert!(other.public().verify(b"Packages", &s).unwrap_err().contains("signature is by key"));
+        assert!(other
+            .public()
+            .verify(b"Packages", &s)
+            .unwrap_err()
+            .contains("signature is by key"));
     }
 
     #[test]
     fn rfc8032_test_vector_1() {
         // RFC 8032 section 7.1, TEST 1: the empty message.
-        let seed: [u8; 32] = hex32("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60");
+        let seed: [u8; 32] =
+            hex32("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60");
         let sk = SigningKey::from_bytes(&seed);
         assert_eq!(
             crate::index::hex(sk.verifying_key().as_bytes()),
             "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"
         );
-        assert!(crate::index::hex(&sk.sign(b"").to_bytes()).starts_with("e5564300c360ac729086e2cc806e828a"));
+        assert!(crate::index::hex(&sk.sign(b"").to_bytes())
+            .starts_with("e5564300c360ac729086e2cc806e828a"));
     }
 
     fn hex32(s: &str) -> [u8; 32] {
