@@ -175,6 +175,32 @@ fn run_nft(env: &Env, check: bool, batch: &nftables::schema::Nftables<'_>) -> Re
     ))
 }
 
+/// nft's JSON errors carry no position; checking the same rules as text (check mode, nothing
+/// changes) shows the offending rule.
+fn diagnose(env: &Env, table: &str, rs: &Ruleset, err: String) -> String {
+    let text = format!("table inet {table}\ndelete table inet {table}\n{}", rs.nft_text(table));
+    let out = Command::new(&env.nft)
+        .args(["-c", "-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            if let Some(mut i) = c.stdin.take() {
+                let _ = i.write_all(text.as_bytes());
+            }
+            c.wait_with_output()
+        });
+    match out {
+        Ok(o) if !o.status.success() => {
+            let msg = String::from_utf8_lossy(&o.stderr);
+            let msg = msg.trim().replace("/dev/stdin", "rule").replace("-:", "rule:");
+            format!("{err}\nthe same rules as nft text:\n{msg}")
+        }
+        _ => err,
+    }
+}
+
 fn run_fw4(env: &Env, args: &[&str]) -> Result<String, String> {
     let out = Command::new(&env.fw4)
         .args(args)
@@ -287,7 +313,7 @@ fn check(env: &Env) -> Result<(), String> {
         let standalone = model::build(&cfg, Zones::Resolve(&zones), false).map_err(|e| e.to_string())?;
         run_nft(env, true, &standalone.nft_batch(&cfg.table))?;
     } else {
-        run_nft(env, true, &rs.nft_batch(&cfg.table))?;
+        run_nft(env, true, &rs.nft_batch(&cfg.table)).map_err(|e| diagnose(env, &cfg.table, &rs, e))?;
     }
     println!("{}: configuration and rules are valid ({} rules, backend {})", PROGRAM.name, rs.rules.len(), name(b));
     Ok(())
@@ -305,7 +331,7 @@ fn apply(env: &Env) -> Result<(), String> {
     let b = backend(env, &cfg);
     let rs = ruleset(&cfg, b)?;
     if b == Backend::Nft {
-        run_nft(env, false, &rs.nft_batch(&cfg.table))?;
+        run_nft(env, false, &rs.nft_batch(&cfg.table)).map_err(|e| diagnose(env, &cfg.table, &rs, e))?;
         log::info!("table inet {} installed ({} rules)", cfg.table, rs.rules.len());
         // Switched from fw4: take our snippets away.
         if delete_snippets(env)? && env.fw4.exists() {

@@ -1,0 +1,442 @@
+#!/bin/bash
+# System tests for fw-helper, as root, with real nft and real traffic, inside network
+# namespaces created (and removed) here; nothing touches the host's ruleset or interfaces.
+#
+#   FW_HELPER=path/to/fw-helper tests/system/fw-helper.sh
+#
+# Topology: namespace L (LAN host, eth0) -- veth-lan [R router] veth-wan -- eth0 (WAN host, W).
+# One result line per check, then exactly "N passed, N failed"; exit 1 on any failure.
+# A check that cannot run is reported as SKIP and counted as failed.
+
+set -u
+REPO="$(cd "$(dirname "$0")/../.." && pwd)"
+FW_HELPER="${FW_HELPER:-$REPO/target/debug/fw-helper}"
+PASS=0
+FAIL=0
+
+pass() { PASS=$((PASS + 1)); echo "PASS $1"; }
+fail() { FAIL=$((FAIL + 1)); echo "FAIL $1${2:+: $2}"; }
+skip() { FAIL=$((FAIL + 1)); echo "SKIP $1 (counted as failed)${2:+: $2}"; }
+finish() { echo "$PASS passed, $FAIL failed"; [ "$FAIL" -eq 0 ]; exit $?; }
+
+if [ "$(id -u)" != 0 ]; then
+	echo "must run as root"
+	FAIL=1
+	finish
+fi
+
+need=""
+command -v nft >/dev/null || need="$need nftables"
+command -v ip >/dev/null || need="$need iproute2"
+command -v python3 >/dev/null || need="$need python3"
+if [ -n "$need" ]; then
+	echo "installing:$need"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q $need >/dev/null 2>&1 ||
+		{ apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $need >/dev/null 2>&1; }
+fi
+for c in nft ip python3; do
+	command -v $c >/dev/null || { fail "setup" "$c missing and not installable"; finish; }
+done
+if [ ! -x "$FW_HELPER" ]; then
+	fail "setup" "no fw-helper binary at $FW_HELPER (set FW_HELPER)"
+	finish
+fi
+FW_HELPER="$(cd "$(dirname "$FW_HELPER")" && pwd)/$(basename "$FW_HELPER")"
+
+R="fwh-r-$$"
+L="fwh-l-$$"
+W="fwh-w-$$"
+T="$(mktemp -d /tmp/fw-helper-test.XXXXXX)"
+LISTENER=""
+
+cleanup() {
+	[ -n "$LISTENER" ] && kill "$LISTENER" 2>/dev/null
+	for n in "$R" "$L" "$W"; do ip netns del "$n" 2>/dev/null; done
+	rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+ip netns add "$R" && ip netns add "$L" && ip netns add "$W" || { fail "setup" "ip netns add"; finish; }
+ip -n "$R" link add veth-lan type veth peer name eth0 netns "$L"
+ip -n "$R" link add veth-wan type veth peer name eth0 netns "$W"
+for n in "$R" "$L" "$W"; do ip -n "$n" link set lo up; done
+ip -n "$R" link set veth-lan up
+ip -n "$R" link set veth-wan up
+ip -n "$L" link set eth0 up
+ip -n "$W" link set eth0 up
+ip -n "$R" -6 addr add fe80::1/64 dev veth-lan nodad
+ip -n "$R" -6 addr add 2001:db8:1::1/64 dev veth-lan nodad
+ip -n "$R" -6 addr add fe80::1/64 dev veth-wan nodad
+ip -n "$R" -6 addr add 2001:db8:2::1/64 dev veth-wan nodad
+ip -n "$L" -6 addr add fe80::2/64 dev eth0 nodad
+ip -n "$L" -6 addr add 2001:db8:1::2/64 dev eth0 nodad
+ip -n "$W" -6 addr add fe80::3/64 dev eth0 nodad
+ip -n "$W" -6 addr add 2001:db8:2::3/64 dev eth0 nodad
+
+# ---------------------------------------------------------------- traffic helpers
+
+cat >"$T/listen.py" <<'PY'
+import select, socket, sys
+log = open(sys.argv[1], "a", buffering=1)
+socks = {}
+for kind, port in (("udp", 521), ("udp", 53), ("tcp", 53)):
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM if kind == "udp" else socket.SOCK_STREAM)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("::", port))
+    if kind == "tcp":
+        s.listen(8)
+    socks[s] = (kind, port)
+open(sys.argv[2], "w").write("ready\n")
+while True:
+    for s in select.select(list(socks), [], [])[0]:
+        kind, port = socks[s]
+        if kind == "udp":
+            data, peer = s.recvfrom(2048)
+        else:
+            c, peer = s.accept()
+            c.settimeout(2)
+            try:
+                data = c.recv(2048)
+            except OSError:
+                data = b""
+            c.close()
+        log.write("%s%d %s %s\n" % (kind, port, peer[0], data.decode(errors="replace").strip()))
+PY
+
+cat >"$T/send.py" <<'PY'
+import socket, sys
+# send.py udp SRC DST PORT HOPS IFNAME TOKEN  |  send.py tcp DST PORT TOKEN
+if sys.argv[1] == "udp":
+    src, dst, port, hops, ifname, token = sys.argv[2:8]
+    idx = socket.if_nametoindex(ifname)
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, int(hops))
+    s.bind((src, 0, 0, idx if src.startswith("fe80") else 0))
+    s.sendto(token.encode(), (dst, int(port), 0, idx if dst.startswith("fe80") else 0))
+else:
+    dst, port, token = sys.argv[2:5]
+    try:
+        c = socket.create_connection((dst, int(port)), timeout=2)
+        c.sendall(token.encode())
+        c.close()
+    except OSError as e:
+        print("tcp connect failed:", e)
+        sys.exit(1)
+PY
+
+ip netns exec "$R" python3 "$T/listen.py" "$T/got.log" "$T/ready" &
+LISTENER=$!
+for _ in $(seq 50); do [ -f "$T/ready" ] && break; sleep 0.1; done
+[ -f "$T/ready" ] || { fail "setup" "listener did not start"; finish; }
+
+TOKEN=0
+# received NS KIND ARGS... : sends a fresh token, returns 0 if the listener logged it.
+received() {
+	local ns="$1"
+	shift
+	TOKEN=$((TOKEN + 1))
+	local tok="t$TOKEN-$$"
+	if [ "$1" = udp ]; then
+		ip netns exec "$ns" python3 "$T/send.py" udp "$2" "$3" "$4" "$5" eth0 "$tok" >/dev/null 2>&1
+	else
+		ip netns exec "$ns" python3 "$T/send.py" tcp "$2" "$3" "$tok" >/dev/null 2>&1
+	fi
+	for _ in 1 2 3 4 5; do
+		grep -q " $tok\$" "$T/got.log" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+expect_rx() { # name ns args...
+	local name="$1"
+	shift
+	if received "$@"; then pass "$name"; else fail "$name" "not received"; fi
+}
+expect_no_rx() {
+	local name="$1"
+	shift
+	if received "$@"; then fail "$name" "received"; else pass "$name"; fi
+}
+
+# ---------------------------------------------------------------- fw-helper invocation
+
+mkdir -p "$T/d" "$T/fw4root"
+FH_ENV=(env FW_HELPER_DROPIN_DIRS="$T/d" FW_HELPER_FW4_ROOT="$T/fw4root" FW_HELPER_FW4="$T/no-fw4")
+fh() { # runs fw-helper in the router namespace; output in $T/out
+	ip netns exec "$R" "${FH_ENV[@]}" "$FW_HELPER" -c "$T/config" "$@" >"$T/out" 2>&1
+}
+ruleset() { ip netns exec "$R" nft list ruleset; }
+
+cat >"$T/config" <<'CFG'
+config fw-helper 'main'
+	option backend 'nft'
+	option table 'v6only_test'
+
+config zone
+	option name 'lan'
+	list device 'veth-lan'
+
+config zone
+	option name 'wan'
+	list device 'veth-wan'
+CFG
+cat >"$T/d/bundle" <<'CFG'
+# as the bundle's packages would declare it
+config dhcp
+	option zone 'lan'
+
+config dns
+	option zone 'lan'
+
+config ripng
+	option zone 'lan'
+CFG
+# The NAT64 part (forwarding, masquerade, MSS clamp) refers to its TUN by name; give it one.
+ip -n "$R" tuntap add dev nat64 mode tun 2>/dev/null && ip -n "$R" link set nat64 up 2>/dev/null
+cat >"$T/d/nat64" <<'CFG'
+config nat64
+	option tun_device 'nat64'
+	option wan_zone 'wan'
+	option lan_zone 'lan'
+	list masquerade '192.168.255.0/24'
+	option mss_clamp '1'
+CFG
+
+# An unrelated table that must survive everything.
+ip netns exec "$R" nft -f - <<'NFT'
+table ip unrelated {
+	set watch { type ipv4_addr; elements = { 10.9.9.9 } }
+	chain out {
+		type filter hook output priority 10; policy accept;
+		ip daddr @watch counter drop
+	}
+}
+NFT
+BEFORE="$(ruleset)"
+
+# ---------------------------------------------------------------- nft backend
+
+expect_rx "baseline: DNS/udp from WAN reaches the listener before apply" "$W" udp 2001:db8:2::3 2001:db8:2::1 53 64
+expect_rx "baseline: RIPng from a global source reaches the listener before apply" "$L" udp 2001:db8:1::2 2001:db8:1::1 521 255
+
+if fh check && [ "$(ruleset)" = "$BEFORE" ]; then pass "check: valid config passes, ruleset untouched"; else fail "check: valid config" "$(cat "$T/out")"; fi
+
+if fh apply; then pass "apply: exit 0"; else fail "apply" "$(cat "$T/out")"; fi
+APPLIED="$(ruleset)"
+if ip netns exec "$R" nft list table inet v6only_test >"$T/listed" 2>&1 && fh show && cmp -s "$T/out" "$T/listed"; then
+	pass "show prints exactly what nft lists for the applied table"
+else
+	fail "show == nft list table" "$(diff "$T/out" "$T/listed" | head -20)"
+fi
+if grep -q "table ip unrelated" <<<"$APPLIED"; then pass "apply keeps the unrelated table"; else fail "apply keeps the unrelated table"; fi
+
+expect_rx "RIPng link-local source, hop limit 255, from LAN: received" "$L" udp fe80::2 fe80::1 521 255
+expect_no_rx "RIPng global source, hop limit 255: dropped" "$L" udp 2001:db8:1::2 2001:db8:1::1 521 255
+expect_no_rx "RIPng link-local source, hop limit 64: dropped" "$L" udp fe80::2 fe80::1 521 64
+expect_no_rx "RIPng link-local, hop limit 255, from WAN (not a RIPng interface): dropped" "$W" udp fe80::3 fe80::1 521 255
+expect_rx "DNS/udp from LAN: received" "$L" udp 2001:db8:1::2 2001:db8:1::1 53 64
+expect_rx "DNS/tcp from LAN: received" "$L" tcp 2001:db8:1::1 53
+expect_no_rx "DNS/udp from WAN: dropped" "$W" udp 2001:db8:2::3 2001:db8:2::1 53 64
+expect_no_rx "DNS/tcp from WAN: dropped" "$W" tcp 2001:db8:2::1 53
+
+if fh apply && [ "$(ruleset)" = "$APPLIED" ]; then pass "apply twice: nft list ruleset identical"; else fail "apply twice" "$(cat "$T/out")"; fi
+
+# A bad config value: clear error (file, line, option), exit non-zero, nothing changed.
+cat >"$T/d/zz-bad" <<'CFG'
+config dns
+	option zone 'lan'
+	option port 'fifty-three'
+CFG
+if fh apply; then
+	fail "bad config value: apply fails" "exit 0"
+else
+	if grep -q "$T/d/zz-bad" "$T/out" && grep -q ":3\b\|line 3" "$T/out" && grep -q "port" "$T/out" && [ "$(ruleset)" = "$APPLIED" ]; then
+		pass "bad config value: apply fails naming file, line, option; ruleset unchanged"
+	else
+		fail "bad config value" "message: $(cat "$T/out")"
+	fi
+fi
+if ! fh check && grep -q "port" "$T/out" && [ "$(ruleset)" = "$APPLIED" ]; then pass "bad config value: check fails too, nothing changed"; else fail "bad config value: check" "$(cat "$T/out")"; fi
+rm -f "$T/d/zz-bad"
+
+# A value only nft rejects: a device name longer than the kernel's 15 bytes.
+cat >"$T/d/zz-nft" <<'CFG'
+config ripng
+	list device 'a-much-too-long-device-name'
+CFG
+if fh apply; then
+	fail "nft rejects: apply fails" "exit 0"
+elif grep -qi "nft" "$T/out" && grep -qi "exceeds maximum length" "$T/out" && [ "$(ruleset)" = "$APPLIED" ]; then
+	pass "nft rejects (device name too long): apply fails with nft's message; ruleset unchanged"
+else
+	fail "nft rejects" "$(cat "$T/out")"
+fi
+if ! fh check && grep -qi "exceeds maximum length" "$T/out" && [ "$(ruleset)" = "$APPLIED" ]; then pass "nft rejects: check (nft -c) fails too, nothing changed"; else fail "nft rejects: check" "$(cat "$T/out")"; fi
+rm -f "$T/d/zz-nft"
+
+# An unknown zone (nft backend resolves zones from 'config zone').
+cat >"$T/d/zz-zone" <<'CFG'
+config dns
+	option zone 'guest'
+CFG
+if ! fh apply && grep -q "guest" "$T/out" && grep -q "$T/d/zz-zone" "$T/out" && [ "$(ruleset)" = "$APPLIED" ]; then
+	pass "unknown zone: apply fails naming the zone and file; ruleset unchanged"
+else
+	fail "unknown zone" "$(cat "$T/out")"
+fi
+rm -f "$T/d/zz-zone"
+
+if fh remove && [ "$(ruleset)" = "$BEFORE" ]; then pass "remove restores the prior ruleset byte for byte"; else fail "remove" "$(cat "$T/out"; diff <(echo "$BEFORE") <(ruleset) | head)"; fi
+if fh remove && [ "$(ruleset)" = "$BEFORE" ]; then pass "remove again: no error, nothing changed"; else fail "remove again" "$(cat "$T/out")"; fi
+expect_rx "after remove: DNS/udp from WAN reaches the listener again" "$W" udp 2001:db8:2::3 2001:db8:2::1 53 64
+
+# ---------------------------------------------------------------- fw4 backend (stub fw4)
+# The stub stands for /sbin/fw4: a 'table inet fw4' with the chains and zone defines fw4
+# generates, including our snippets where fw4 does (chain-pre/<chain>/*.nft at the top).
+
+cat >"$T/fw4" <<STUB
+#!/bin/bash
+echo "\$*" >>"$T/fw4.calls"
+[ "\$1" = -q ] && shift
+render() {
+	cat <<EOT
+table inet fw4
+delete table inet fw4
+table inet fw4 {
+	define lan_devices = { "veth-lan" }
+	define lan_subnets = { 2001:db8:1::/64 }
+	define wan_devices = { "veth-wan" }
+	define wan_subnets = { 2001:db8:2::/64 }
+
+	chain input {
+		type filter hook input priority filter; policy accept;
+		iifname "lo" accept
+		include "$T/fw4root/chain-pre/input/*.nft"
+		ct state established,related accept
+	}
+	chain forward {
+		type filter hook forward priority filter; policy accept;
+		include "$T/fw4root/chain-pre/forward/*.nft"
+		ct state established,related accept
+	}
+	chain srcnat {
+		type nat hook postrouting priority srcnat; policy accept;
+		include "$T/fw4root/chain-pre/srcnat/*.nft"
+	}
+	chain mangle_forward {
+		type filter hook forward priority mangle; policy accept;
+		include "$T/fw4root/chain-pre/mangle_forward/*.nft"
+	}
+}
+EOT
+}
+case "\$1" in
+check) render | nft -c -f - && echo "Ruleset passes nftables check." ;;
+reload|start) render | nft -f - ;;
+zone)
+	case "\$2" in
+	lan) echo veth-lan ;;
+	wan) echo veth-wan ;;
+	*) exit 1 ;;
+	esac ;;
+*) exit 1 ;;
+esac
+STUB
+chmod +x "$T/fw4"
+FH_ENV=(env FW_HELPER_DROPIN_DIRS="$T/d" FW_HELPER_FW4_ROOT="$T/fw4root" FW_HELPER_FW4="$T/fw4")
+sed -i "s/option backend 'nft'/option backend 'auto'/" "$T/config"
+ip netns exec "$R" "$T/fw4" start >/dev/null 2>&1 || fail "fw4 stub start"
+
+if fh show && grep -q "iifname \$lan_devices udp dport 53 accept" "$T/out" && grep -q "$T/fw4root/chain-pre/input/v6only-fw-helper.nft" "$T/out"; then
+	pass "fw4: auto selects fw4 when it exists; show prints the snippets with \$zone_devices"
+else
+	fail "fw4: show" "$(cat "$T/out")"
+fi
+if fh check; then pass "fw4: check (zones resolved through fw4, rules through nft -c)"; else fail "fw4: check" "$(cat "$T/out")"; fi
+: >"$T/fw4.calls"
+if fh apply; then pass "fw4: apply exit 0"; else fail "fw4: apply" "$(cat "$T/out")"; fi
+SN="$T/fw4root/chain-pre"
+if [ -f "$SN/input/v6only-fw-helper.nft" ] && [ -f "$SN/forward/v6only-fw-helper.nft" ] && [ -f "$SN/srcnat/v6only-fw-helper.nft" ] && [ -f "$SN/mangle_forward/v6only-fw-helper.nft" ]; then
+	pass "fw4: snippets written for input, forward, srcnat, mangle_forward"
+else
+	fail "fw4: snippets" "$(find "$T/fw4root" -type f)"
+fi
+if grep -qx "check" "$T/fw4.calls" && grep -qx -- "-q reload" "$T/fw4.calls"; then pass "fw4: apply ran fw4 check and fw4 reload"; else fail "fw4: check/reload calls" "$(cat "$T/fw4.calls")"; fi
+# Validate the snippets by loading the stub fw4 table and them through nft -c (in the namespace).
+if ip netns exec "$R" bash -c "'$T/fw4' check" >"$T/out" 2>&1; then pass "fw4: stub table inet fw4 + snippets pass nft -c"; else fail "fw4: nft -c" "$(cat "$T/out")"; fi
+if ip netns exec "$R" nft list chain inet fw4 input | grep -q "ip6 saddr fe80::/10 ip6 hoplimit 255 udp dport 521 accept"; then
+	pass "fw4: the reloaded fw4 table holds the RIPng rule"
+else
+	fail "fw4: reloaded table"
+fi
+if ! ip netns exec "$R" nft list table inet v6only_test >/dev/null 2>&1; then pass "fw4: no own table under fw4"; else fail "fw4: own table exists"; fi
+expect_rx "fw4: RIPng link-local, hop limit 255, from LAN: received" "$L" udp fe80::2 fe80::1 521 255
+expect_no_rx "fw4: RIPng global source: dropped" "$L" udp 2001:db8:1::2 2001:db8:1::1 521 255
+expect_no_rx "fw4: RIPng hop limit 64: dropped" "$L" udp fe80::2 fe80::1 521 64
+expect_rx "fw4: DNS/tcp from LAN: received" "$L" tcp 2001:db8:1::1 53
+
+STAMP="$(stat -c '%Y.%y' "$SN"/*/v6only-fw-helper.nft)"
+FW4RULES="$(ruleset)"
+: >"$T/fw4.calls"
+sleep 1
+if fh apply && [ "$STAMP" = "$(stat -c '%Y.%y' "$SN"/*/v6only-fw-helper.nft)" ] && ! grep -q reload "$T/fw4.calls" && [ "$(ruleset)" = "$FW4RULES" ]; then
+	pass "fw4: apply twice rewrites nothing, no reload, ruleset identical"
+else
+	fail "fw4: apply twice" "$(cat "$T/out" "$T/fw4.calls")"
+fi
+
+# nft rejects a snippet (zone unknown to fw4): snippets restored, fw4 not reloaded.
+cp -r "$T/fw4root" "$T/fw4root.saved"
+cat >"$T/d/zz-guest" <<'CFG'
+config dns
+	option zone 'guest'
+CFG
+: >"$T/fw4.calls"
+if ! fh apply && grep -q "guest_devices" "$T/out" && grep -q "restored" "$T/out" && diff -r "$T/fw4root" "$T/fw4root.saved" >/dev/null &&
+	! grep -q reload "$T/fw4.calls" && [ "$(ruleset)" = "$FW4RULES" ]; then
+	pass "fw4: snippet nft rejects (unknown zone): apply fails with nft's message, snippets restored, ruleset unchanged"
+else
+	fail "fw4: rejected snippet" "$(cat "$T/out"; diff -r "$T/fw4root" "$T/fw4root.saved")"
+fi
+if ! fh check && grep -q "guest" "$T/out" && diff -r "$T/fw4root" "$T/fw4root.saved" >/dev/null; then pass "fw4: check names the unknown zone, changes nothing"; else fail "fw4: check unknown zone" "$(cat "$T/out")"; fi
+rm -f "$T/d/zz-guest"
+
+: >"$T/fw4.calls"
+if fh remove && [ -z "$(find "$T/fw4root" -name 'v6only-fw-helper.nft')" ] && grep -q reload "$T/fw4.calls"; then
+	pass "fw4: remove deletes the snippets and reloads fw4"
+else
+	fail "fw4: remove" "$(cat "$T/out"; find "$T/fw4root" -type f)"
+fi
+if ! ip netns exec "$R" nft list chain inet fw4 input | grep -q "v6only"; then pass "fw4: reloaded fw4 table has none of our rules"; else fail "fw4: rules left after remove"; fi
+
+# Switching backends: apply with nft takes the fw4 snippets away, and back.
+fh apply >/dev/null 2>&1
+sed -i "s/option backend 'auto'/option backend 'nft'/" "$T/config"
+if fh apply && [ -z "$(find "$T/fw4root" -name 'v6only-fw-helper.nft')" ] && ip netns exec "$R" nft list table inet v6only_test >/dev/null 2>&1; then
+	pass "switch fw4 -> nft: snippets removed, own table installed"
+else
+	fail "switch fw4 -> nft" "$(cat "$T/out")"
+fi
+sed -i "s/option backend 'nft'/option backend 'fw4'/" "$T/config"
+if fh apply && ! ip netns exec "$R" nft list table inet v6only_test >/dev/null 2>&1 && [ -f "$SN/input/v6only-fw-helper.nft" ]; then
+	pass "switch nft -> fw4: own table removed, snippets installed"
+else
+	fail "switch nft -> fw4" "$(cat "$T/out")"
+fi
+
+# ---------------------------------------------------------------- CLI and package test
+
+if "$FW_HELPER" --version 2>&1 | grep -q "0\.[0-9]*\.[0-9]*"; then pass "--version prints a version"; else fail "--version" "$("$FW_HELPER" --version 2>&1)"; fi
+"$FW_HELPER" bogus >"$T/out" 2>&1
+if [ $? = 2 ]; then pass "unknown command: exit status 2"; else fail "unknown command" "$(cat "$T/out")"; fi
+mkdir -p "$T/bin" && ln -s "$FW_HELPER" "$T/bin/fw-helper"
+VERSION="$(sed -n 's/^PKG_VERSION:=//p' "$REPO/feed/fw-helper/Makefile")"
+if PATH="$T/bin:$PATH" sh "$REPO/feed/fw-helper/test.sh" fw-helper "$VERSION-r1" >"$T/out" 2>&1; then
+	pass "feed test.sh fw-helper $VERSION-r1"
+else
+	fail "feed test.sh" "$(cat "$T/out")"
+fi
+
+finish
