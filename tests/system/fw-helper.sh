@@ -163,7 +163,7 @@ expect_no_rx() {
 # ---------------------------------------------------------------- fw-helper invocation
 
 mkdir -p "$T/d" "$T/fw4root"
-FH_ENV=(env FW_HELPER_DROPIN_DIRS="$T/d" FW_HELPER_FW4_ROOT="$T/fw4root" FW_HELPER_FW4="$T/no-fw4")
+FH_ENV=(env FW_HELPER_DROPIN_DIRS="$T/d" FW_HELPER_FW4_ROOT="$T/fw4root" FW_HELPER_FW4="$T/no-fw4" FW_HELPER_LOCK="$T/lock")
 fh() { # runs fw-helper in the router namespace; output in $T/out
 	ip netns exec "$R" "${FH_ENV[@]}" "$FW_HELPER" -c "$T/config" "$@" >"$T/out" 2>&1
 }
@@ -242,6 +242,14 @@ expect_no_rx "DNS/udp from WAN: dropped" "$W" udp 2001:db8:2::3 2001:db8:2::1 53
 expect_no_rx "DNS/tcp from WAN: dropped" "$W" tcp 2001:db8:2::1 53
 
 if fh apply && [ "$(ruleset)" = "$APPLIED" ]; then pass "apply twice: nft list ruleset identical"; else fail "apply twice" "$(cat "$T/out")"; fi
+pids=()
+for i in 1 2 3 4; do
+	ip netns exec "$R" "${FH_ENV[@]}" "$FW_HELPER" -c "$T/config" apply >"$T/par$i" 2>&1 &
+	pids+=($!)
+done
+ok=1
+for p in "${pids[@]}"; do wait "$p" || ok=0; done
+if [ $ok = 1 ] && [ "$(ruleset)" = "$APPLIED" ]; then pass "four concurrent applies: all succeed, ruleset identical"; else fail "concurrent applies" "$(cat "$T"/par*)"; fi
 
 # A bad config value: clear error (file, line, option), exit non-zero, nothing changed.
 cat >"$T/d/zz-bad" <<'CFG'
@@ -345,7 +353,7 @@ zone)
 esac
 STUB
 chmod +x "$T/fw4"
-FH_ENV=(env FW_HELPER_DROPIN_DIRS="$T/d" FW_HELPER_FW4_ROOT="$T/fw4root" FW_HELPER_FW4="$T/fw4")
+FH_ENV=(env FW_HELPER_DROPIN_DIRS="$T/d" FW_HELPER_FW4_ROOT="$T/fw4root" FW_HELPER_FW4="$T/fw4" FW_HELPER_LOCK="$T/lock")
 sed -i "s/option backend 'nft'/option backend 'auto'/" "$T/config"
 ip netns exec "$R" "$T/fw4" start >/dev/null 2>&1 || fail "fw4 stub start"
 
@@ -410,6 +418,17 @@ else
 	fail "fw4: remove" "$(cat "$T/out"; find "$T/fw4root" -type f)"
 fi
 if ! ip netns exec "$R" nft list chain inet fw4 input | grep -q "v6only"; then pass "fw4: reloaded fw4 table has none of our rules"; else fail "fw4: rules left after remove"; fi
+
+# fw4 installed but not running: snippets are written (checked), no reload is attempted.
+ip netns exec "$R" nft delete table inet fw4
+: >"$T/fw4.calls"
+if fh apply && [ -f "$SN/input/v6only-fw-helper.nft" ] && grep -qx check "$T/fw4.calls" && ! grep -q reload "$T/fw4.calls"; then
+	pass "fw4 not running: apply writes checked snippets, does not reload"
+else
+	fail "fw4 not running" "$(cat "$T/out" "$T/fw4.calls")"
+fi
+if fh remove && [ -z "$(find "$T/fw4root" -name 'v6only-fw-helper.nft')" ]; then pass "fw4 not running: remove deletes the snippets"; else fail "fw4 not running: remove" "$(cat "$T/out")"; fi
+ip netns exec "$R" "$T/fw4" start >/dev/null 2>&1
 
 # Switching backends: apply with nft takes the fw4 snippets away, and back.
 fh apply >/dev/null 2>&1

@@ -8,6 +8,7 @@
 //!   FW_HELPER_FW4_ROOT     fw4 include root (default /usr/share/nftables.d)
 //!   FW_HELPER_FW4          the fw4 program (default /sbin/fw4; its presence selects fw4 in auto)
 //!   FW_HELPER_NFT          the nft program (default nft from PATH)
+//!   FW_HELPER_LOCK         lock file serialising apply/remove (default /var/run/fw-helper.lock)
 
 mod config;
 mod fw4;
@@ -40,6 +41,7 @@ struct Env {
     fw4_root: PathBuf,
     fw4: PathBuf,
     nft: String,
+    lock: PathBuf,
 }
 
 impl Env {
@@ -55,6 +57,7 @@ impl Env {
             fw4_root: var("FW_HELPER_FW4_ROOT", fw4::DEFAULT_ROOT).into(),
             fw4: var("FW_HELPER_FW4", "/sbin/fw4").into(),
             nft: var("FW_HELPER_NFT", "nft"),
+            lock: var("FW_HELPER_LOCK", "/var/run/fw-helper.lock").into(),
         }
     }
 }
@@ -69,6 +72,11 @@ fn main() {
         _ => usage("too many arguments"),
     };
     let env = Env::new(args.config);
+    // Daemons' init scripts may reload us concurrently: one apply/remove at a time.
+    let _lock = match cmd.as_str() {
+        "apply" | "remove" => Some(lock(&env.lock)),
+        _ => None,
+    };
     let res = match cmd.as_str() {
         "check" => check(&env),
         "apply" => apply(&env),
@@ -82,6 +90,24 @@ fn main() {
         }
         std::process::exit(1);
     }
+}
+
+/// An exclusive flock on `path`, held until the returned file is dropped. Without a usable
+/// lock file (read-only or missing directory) we go on unlocked, with a warning.
+fn lock(path: &Path) -> Option<std::fs::File> {
+    use std::os::fd::AsRawFd;
+    let f = match std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(path) {
+        Ok(f) => f,
+        Err(e) => {
+            log::warn!("lock {}: {e}; going on without", path.display());
+            return None;
+        }
+    };
+    // SAFETY: flock on a file descriptor we own.
+    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
+        log::warn!("lock {}: {}; going on without", path.display(), io::Error::last_os_error());
+    }
+    Some(f)
 }
 
 fn usage(msg: &str) -> ! {
@@ -250,6 +276,26 @@ fn restore(old: &[(PathBuf, Option<String>)]) {
     }
 }
 
+/// Whether fw4's table is loaded; when it is not (firewall stopped), there is nothing to
+/// reload: the snippets take effect when fw4 starts.
+fn fw4_loaded(env: &Env) -> bool {
+    Command::new(&env.nft)
+        .args(["list", "table", "inet", "fw4"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn fw4_reload(env: &Env) -> Result<(), String> {
+    if !fw4_loaded(env) {
+        log::info!("fw4 is not running; its snippets take effect when it starts");
+        return Ok(());
+    }
+    run_fw4(env, &["-q", "reload"]).map(|_| ())
+}
+
 /// Deletes our snippets; returns whether any existed.
 fn delete_snippets(env: &Env) -> Result<bool, String> {
     let mut any = false;
@@ -335,7 +381,7 @@ fn apply(env: &Env) -> Result<(), String> {
         log::info!("table inet {} installed ({} rules)", cfg.table, rs.rules.len());
         // Switched from fw4: take our snippets away.
         if delete_snippets(env)? && env.fw4.exists() {
-            run_fw4(env, &["-q", "reload"])?;
+            fw4_reload(env)?;
         }
         return Ok(());
     }
@@ -353,12 +399,12 @@ fn apply(env: &Env) -> Result<(), String> {
             restore(&plan.old);
             return Err(format!("{e}; previous snippets restored"));
         }
-        if let Err(e) = run_fw4(env, &["-q", "reload"]) {
+        if let Err(e) = fw4_reload(env) {
             restore(&plan.old);
-            let again = run_fw4(env, &["-q", "reload"]).err().map(|e| format!("; reload after restoring failed too: {e}"));
+            let again = fw4_reload(env).err().map(|e| format!("; reload after restoring failed too: {e}"));
             return Err(format!("{e}; previous snippets restored{}", again.unwrap_or_default()));
         }
-        log::info!("fw4 snippets updated ({} written, {} removed), fw4 reloaded", plan.writes.len(), plan.deletes.len());
+        log::info!("fw4 snippets updated ({} written, {} removed)", plan.writes.len(), plan.deletes.len());
     } else {
         log::info!("fw4 snippets unchanged");
     }
@@ -377,7 +423,7 @@ fn remove(env: &Env) -> Result<(), String> {
     let mut errs = Vec::new();
     match delete_snippets(env) {
         Ok(true) if env.fw4.exists() => {
-            if let Err(e) = run_fw4(env, &["-q", "reload"]) {
+            if let Err(e) = fw4_reload(env) {
                 errs.push(e);
             }
         }
