@@ -97,7 +97,8 @@ impl Datatype for DevName {
     fn parse_value(s: &str) -> Option<Self> {
         let bad = |c: char| c.is_whitespace() || c.is_control() || "\"'/:\\${};#,".contains(c);
         let star_ok = s.find('*').map_or(true, |i| i == s.len() - 1 && i > 0);
-        (!s.is_empty() && !s.chars().any(bad) && star_ok && s != "." && s != "..").then(|| DevName(s.to_string()))
+        (!s.is_empty() && !s.chars().any(bad) && star_ok && s != "." && s != "..")
+            .then(|| DevName(s.to_string()))
     }
 }
 
@@ -108,7 +109,9 @@ pub struct ZoneName(pub String);
 impl Datatype for ZoneName {
     const EXPECTED: &'static str = "zone name (letters, digits, '_'; 1-32 characters)";
     fn parse_value(s: &str) -> Option<Self> {
-        let ok = !s.is_empty() && s.len() <= 32 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        let ok = !s.is_empty()
+            && s.len() <= 32
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         ok.then(|| ZoneName(s.to_string()))
     }
 }
@@ -118,11 +121,13 @@ impl Datatype for ZoneName {
 pub struct TableName(pub String);
 
 impl Datatype for TableName {
-    const EXPECTED: &'static str = "table name (a letter, then letters, digits, '_' or '-'; at most 32 characters)";
+    const EXPECTED: &'static str =
+        "table name (a letter, then letters, digits, '_' or '-'; at most 32 characters)";
     fn parse_value(s: &str) -> Option<Self> {
         let ok = s.len() <= 32
             && s.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-            && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
         ok.then(|| TableName(s.to_string()))
     }
 }
@@ -155,7 +160,13 @@ impl Datatype for Cidr4 {
             return None;
         }
         let len: u8 = l.parse().ok()?;
-        let mask = if len == 0 { 0 } else if len <= 32 { u32::MAX << (32 - len) } else { return None };
+        let mask = if len == 0 {
+            0
+        } else if len <= 32 {
+            u32::MAX << (32 - len)
+        } else {
+            return None;
+        };
         (u32::from(addr) & !mask == 0).then_some(Cidr4 { addr, len })
     }
 }
@@ -178,8 +189,16 @@ const GLOBAL_OPTS: &[&str] = &["enabled", "backend", "table"];
 const ZONE_OPTS: &[&str] = &["name", "device"];
 const IFACE_OPTS: &[&str] = &["enabled", "zone", "device"];
 const DNS_OPTS: &[&str] = &["enabled", "zone", "device", "port"];
-const NAT64_OPTS: &[&str] =
-    &["enabled", "tun_device", "wan_zone", "wan_device", "lan_zone", "lan_device", "masquerade", "mss_clamp"];
+const NAT64_OPTS: &[&str] = &[
+    "enabled",
+    "tun_device",
+    "wan_zone",
+    "wan_device",
+    "lan_zone",
+    "lan_device",
+    "masquerade",
+    "mss_clamp",
+];
 
 /// Builds the config from the main package (first) and the drop-ins (in order).
 pub fn from_packages(main: &Package, dropins: &[Package]) -> Result<Config, ConfigError> {
@@ -202,7 +221,10 @@ pub fn from_packages(main: &Package, dropins: &[Package]) -> Result<Config, Conf
     }
     for pkg in std::iter::once(main).chain(dropins) {
         for sec in &pkg.sections {
-            let s = SectionRef { package: pkg, section: sec };
+            let s = SectionRef {
+                package: pkg,
+                section: sec,
+            };
             match sec.kind.as_str() {
                 "fw-helper" => {
                     if !std::ptr::eq(pkg, main) {
@@ -225,7 +247,15 @@ pub fn from_packages(main: &Package, dropins: &[Package]) -> Result<Config, Conf
                     }
                 }
                 "dhcp" | "ripng" | "dns" => {
-                    warn_unknown(&mut cfg, &s, if sec.kind == "dns" { DNS_OPTS } else { IFACE_OPTS });
+                    warn_unknown(
+                        &mut cfg,
+                        &s,
+                        if sec.kind == "dns" {
+                            DNS_OPTS
+                        } else {
+                            IFACE_OPTS
+                        },
+                    );
                     if !s.get_or("enabled", true)? {
                         continue;
                     }
@@ -236,7 +266,10 @@ pub fn from_packages(main: &Package, dropins: &[Package]) -> Result<Config, Conf
                     match sec.kind.as_str() {
                         "dhcp" => cfg.dhcp.push(Dhcp { ifaces }),
                         "ripng" => cfg.ripng.push(Ripng { ifaces }),
-                        _ => cfg.dns.push(Dns { ifaces, port: s.get_or("port", ServicePort(53))?.0 }),
+                        _ => cfg.dns.push(Dns {
+                            ifaces,
+                            port: s.get_or("port", ServicePort(53))?.0,
+                        }),
                     }
                 }
                 "nat64" => {
@@ -257,7 +290,13 @@ pub fn from_packages(main: &Package, dropins: &[Package]) -> Result<Config, Conf
                     masquerade.sort();
                     masquerade.dedup();
                     let mss_clamp = s.get_or("mss_clamp", true)?;
-                    cfg.nat64.push(Nat64 { tun, wan, lan, masquerade, mss_clamp });
+                    cfg.nat64.push(Nat64 {
+                        tun,
+                        wan,
+                        lan,
+                        masquerade,
+                        mss_clamp,
+                    });
                 }
                 other => cfg.warnings.push(format!(
                     "{}:{}: unknown section type '{}', ignored",
@@ -279,7 +318,10 @@ fn ifaces(s: &SectionRef<'_>, zone_opt: &str, dev_opt: &str) -> Result<Ifaces, C
         }
         let mut undefined = s.error(zone_opt, "a zone defined by a 'config zone' section");
         undefined.value = Some(z.0.clone());
-        out.zones.push(ZoneRef { name: z.0, undefined });
+        out.zones.push(ZoneRef {
+            name: z.0,
+            undefined,
+        });
     }
     for d in s.list::<DevName>(dev_opt)? {
         if !out.devices.contains(&d.0) {
@@ -323,7 +365,13 @@ mod tests {
         assert!(ZoneName::parse_value("la-n").is_none());
         assert!(TableName::parse_value("v6only").is_some());
         assert!(TableName::parse_value("6only").is_none());
-        assert_eq!(Cidr4::parse_value("192.168.255.0/24"), Some(Cidr4 { addr: [192, 168, 255, 0].into(), len: 24 }));
+        assert_eq!(
+            Cidr4::parse_value("192.168.255.0/24"),
+            Some(Cidr4 {
+                addr: [192, 168, 255, 0].into(),
+                len: 24
+            })
+        );
         assert!(Cidr4::parse_value("192.168.255.1/24").is_none());
         assert!(Cidr4::parse_value("0.0.0.0/0").is_some());
         assert!(Cidr4::parse_value("10.0.0.0/33").is_none());
@@ -368,14 +416,20 @@ mod tests {
 
     #[test]
     fn errors_name_file_line_option() {
-        let main = pkg("/etc/config/fw-helper", "config fw-helper 'main'\n\toption backend 'ipt'\n");
+        let main = pkg(
+            "/etc/config/fw-helper",
+            "config fw-helper 'main'\n\toption backend 'ipt'\n",
+        );
         let e = from_packages(&main, &[]).unwrap_err();
         assert_eq!(e.line, 2);
         assert!(e.option.ends_with("backend"), "{}", e.option);
         assert_eq!(e.value.as_deref(), Some("ipt"));
 
         let main = pkg("/etc/config/fw-helper", "");
-        let d = pkg("/run/fw.d/x", "\nconfig dns\n\toption port 'x'\n\toption zone 'lan'\n");
+        let d = pkg(
+            "/run/fw.d/x",
+            "\nconfig dns\n\toption port 'x'\n\toption zone 'lan'\n",
+        );
         let e = from_packages(&main, &[d]).unwrap_err();
         assert_eq!(e.path, Path::new("/run/fw.d/x"));
         assert!(e.option.ends_with("port"));
@@ -392,7 +446,10 @@ mod tests {
 
     #[test]
     fn warnings_for_unknown() {
-        let main = pkg("/etc/config/fw-helper", "config fw-helper 'main'\n\toption bakend 'nft'\n\nconfig frobnicate\n");
+        let main = pkg(
+            "/etc/config/fw-helper",
+            "config fw-helper 'main'\n\toption bakend 'nft'\n\nconfig frobnicate\n",
+        );
         let c = from_packages(&main, &[]).unwrap();
         assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
     }

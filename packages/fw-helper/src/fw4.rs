@@ -31,7 +31,11 @@ impl Plan {
 
 /// Compares the wanted snippets (chain -> content) with what `read` finds; only files whose
 /// content differs are written, and our files in chains no longer used are deleted.
-pub fn plan(root: &Path, wanted: &BTreeMap<&'static str, String>, read: impl Fn(&Path) -> Option<String>) -> Plan {
+pub fn plan(
+    root: &Path,
+    wanted: &BTreeMap<&'static str, String>,
+    read: impl Fn(&Path) -> Option<String>,
+) -> Plan {
     let mut p = Plan::default();
     for c in Chain::ALL {
         let path = snippet_path(root, c.name());
@@ -64,12 +68,27 @@ mod tests {
             _ => None,
         };
         let p = plan(root, &wanted, disk);
-        assert_eq!(p.writes, vec![(PathBuf::from("/r/chain-pre/forward/v6only-fw-helper.nft"), "B\n".to_string())]);
-        assert_eq!(p.deletes, vec![PathBuf::from("/r/chain-pre/srcnat/v6only-fw-helper.nft")]);
+        assert_eq!(
+            p.writes,
+            vec![(
+                PathBuf::from("/r/chain-pre/forward/v6only-fw-helper.nft"),
+                "B\n".to_string()
+            )]
+        );
+        assert_eq!(
+            p.deletes,
+            vec![PathBuf::from("/r/chain-pre/srcnat/v6only-fw-helper.nft")]
+        );
         assert_eq!(p.old.len(), 2);
         let same = plan(root, &wanted, |p| {
             let s = p.to_str().unwrap();
-            if s.contains("/input/") { Some("A\n".into()) } else if s.contains("/forward/") { Some("B\n".into()) } else { None }
+            if s.contains("/input/") {
+                Some("A\n".into())
+            } else if s.contains("/forward/") {
+                Some("B\n".into())
+            } else {
+                None
+            }
         });
         assert!(same.is_empty());
     }

@@ -46,7 +46,12 @@ struct Env {
 
 impl Env {
     fn new(config: PathBuf) -> Env {
-        let var = |k: &str, d: &str| std::env::var(k).ok().filter(|v| !v.is_empty()).unwrap_or_else(|| d.to_string());
+        let var = |k: &str, d: &str| {
+            std::env::var(k)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| d.to_string())
+        };
         Env {
             config,
             dropins: var("FW_HELPER_DROPIN_DIRS", DEFAULT_DROPINS)
@@ -96,7 +101,12 @@ fn main() {
 /// lock file (read-only or missing directory) we go on unlocked, with a warning.
 fn lock(path: &Path) -> Option<std::fs::File> {
     use std::os::fd::AsRawFd;
-    let f = match std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(path) {
+    let f = match std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+    {
         Ok(f) => f,
         Err(e) => {
             log::warn!("lock {}: {e}; going on without", path.display());
@@ -105,7 +115,11 @@ fn lock(path: &Path) -> Option<std::fs::File> {
     };
     // SAFETY: flock on a file descriptor we own.
     if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
-        log::warn!("lock {}: {}; going on without", path.display(), io::Error::last_os_error());
+        log::warn!(
+            "lock {}: {}; going on without",
+            path.display(),
+            io::Error::last_os_error()
+        );
     }
     Some(f)
 }
@@ -183,8 +197,13 @@ fn run_nft(env: &Env, check: bool, batch: &nftables::schema::Nftables<'_>) -> Re
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot run {}: {e}", env.nft))?;
-    let written = child.stdin.take().map(|mut i| i.write_all(payload.as_bytes()));
-    let out = child.wait_with_output().map_err(|e| format!("{}: {e}", env.nft))?;
+    let written = child
+        .stdin
+        .take()
+        .map(|mut i| i.write_all(payload.as_bytes()));
+    let out = child
+        .wait_with_output()
+        .map_err(|e| format!("{}: {e}", env.nft))?;
     if out.status.success() {
         if let Some(Err(e)) = written {
             return Err(format!("writing to {}: {e}", env.nft));
@@ -204,7 +223,10 @@ fn run_nft(env: &Env, check: bool, batch: &nftables::schema::Nftables<'_>) -> Re
 /// nft's JSON errors carry no position; checking the same rules as text (check mode, nothing
 /// changes) shows the offending rule.
 fn diagnose(env: &Env, table: &str, rs: &Ruleset, err: String) -> String {
-    let text = format!("table inet {table}\ndelete table inet {table}\n{}", rs.nft_text(table));
+    let text = format!(
+        "table inet {table}\ndelete table inet {table}\n{}",
+        rs.nft_text(table)
+    );
     let out = Command::new(&env.nft)
         .args(["-c", "-f", "-"])
         .stdin(Stdio::piped())
@@ -220,7 +242,10 @@ fn diagnose(env: &Env, table: &str, rs: &Ruleset, err: String) -> String {
     match out {
         Ok(o) if !o.status.success() => {
             let msg = String::from_utf8_lossy(&o.stderr);
-            let msg = msg.trim().replace("/dev/stdin", "rule").replace("-:", "rule:");
+            let msg = msg
+                .trim()
+                .replace("/dev/stdin", "rule")
+                .replace("-:", "rule:");
             format!("{err}\nthe same rules as nft text:\n{msg}")
         }
         _ => err,
@@ -233,11 +258,21 @@ fn run_fw4(env: &Env, args: &[&str]) -> Result<String, String> {
         .stdin(Stdio::null())
         .output()
         .map_err(|e| format!("cannot run {}: {e}", env.fw4.display()))?;
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     if out.status.success() {
         Ok(text)
     } else {
-        Err(format!("{} {} failed ({}): {}", env.fw4.display(), args.join(" "), out.status, text.trim()))
+        Err(format!(
+            "{} {} failed ({}): {}",
+            env.fw4.display(),
+            args.join(" "),
+            out.status,
+            text.trim()
+        ))
     }
 }
 
@@ -318,10 +353,17 @@ fn show(env: &Env) -> Result<(), String> {
     let rs = ruleset(&cfg, b)?;
     let mut out = String::new();
     if rs.is_empty() {
-        out.push_str(if cfg.enabled { "# no rules requested\n" } else { "# disabled\n" });
+        out.push_str(if cfg.enabled {
+            "# no rules requested\n"
+        } else {
+            "# disabled\n"
+        });
     } else if b == Backend::Fw4 {
         for (chain, text) in rs.fw4_snippets() {
-            out.push_str(&format!("# {}\n{text}\n", fw4::snippet_path(&env.fw4_root, chain).display()));
+            out.push_str(&format!(
+                "# {}\n{text}\n",
+                fw4::snippet_path(&env.fw4_root, chain).display()
+            ));
         }
     } else {
         out = rs.nft_text(&cfg.table);
@@ -356,12 +398,19 @@ fn check(env: &Env) -> Result<(), String> {
             }
             zones.insert(z.name.clone(), devs);
         }
-        let standalone = model::build(&cfg, Zones::Resolve(&zones), false).map_err(|e| e.to_string())?;
+        let standalone =
+            model::build(&cfg, Zones::Resolve(&zones), false).map_err(|e| e.to_string())?;
         run_nft(env, true, &standalone.nft_batch(&cfg.table))?;
     } else {
-        run_nft(env, true, &rs.nft_batch(&cfg.table)).map_err(|e| diagnose(env, &cfg.table, &rs, e))?;
+        run_nft(env, true, &rs.nft_batch(&cfg.table))
+            .map_err(|e| diagnose(env, &cfg.table, &rs, e))?;
     }
-    println!("{}: configuration and rules are valid ({} rules, backend {})", PROGRAM.name, rs.rules.len(), name(b));
+    println!(
+        "{}: configuration and rules are valid ({} rules, backend {})",
+        PROGRAM.name,
+        rs.rules.len(),
+        name(b)
+    );
     Ok(())
 }
 
@@ -377,8 +426,13 @@ fn apply(env: &Env) -> Result<(), String> {
     let b = backend(env, &cfg);
     let rs = ruleset(&cfg, b)?;
     if b == Backend::Nft {
-        run_nft(env, false, &rs.nft_batch(&cfg.table)).map_err(|e| diagnose(env, &cfg.table, &rs, e))?;
-        log::info!("table inet {} installed ({} rules)", cfg.table, rs.rules.len());
+        run_nft(env, false, &rs.nft_batch(&cfg.table))
+            .map_err(|e| diagnose(env, &cfg.table, &rs, e))?;
+        log::info!(
+            "table inet {} installed ({} rules)",
+            cfg.table,
+            rs.rules.len()
+        );
         // Switched from fw4: take our snippets away.
         if delete_snippets(env)? && env.fw4.exists() {
             fw4_reload(env)?;
@@ -401,10 +455,19 @@ fn apply(env: &Env) -> Result<(), String> {
         }
         if let Err(e) = fw4_reload(env) {
             restore(&plan.old);
-            let again = fw4_reload(env).err().map(|e| format!("; reload after restoring failed too: {e}"));
-            return Err(format!("{e}; previous snippets restored{}", again.unwrap_or_default()));
+            let again = fw4_reload(env)
+                .err()
+                .map(|e| format!("; reload after restoring failed too: {e}"));
+            return Err(format!(
+                "{e}; previous snippets restored{}",
+                again.unwrap_or_default()
+            ));
         }
-        log::info!("fw4 snippets updated ({} written, {} removed)", plan.writes.len(), plan.deletes.len());
+        log::info!(
+            "fw4 snippets updated ({} written, {} removed)",
+            plan.writes.len(),
+            plan.deletes.len()
+        );
     } else {
         log::info!("fw4 snippets unchanged");
     }

@@ -21,7 +21,10 @@ use std::net::Ipv6Addr;
 
 use crate::config::{Cidr4, Config, Ifaces};
 use nftables::{
-    expr::{Expression, Meta, MetaKey, NamedExpression, Payload, PayloadField, Prefix, RTKey, SetItem, TcpOption, CT, RT},
+    expr::{
+        Expression, Meta, MetaKey, NamedExpression, Payload, PayloadField, Prefix, RTKey, SetItem,
+        TcpOption, CT, RT,
+    },
     schema::{Chain as NfChain, NfListObject, Rule as NfRule, Table},
     stmt::{Mangle, Match as NfMatch, Operator, Statement},
     types::{NfChainPolicy, NfChainType, NfFamily, NfHook},
@@ -39,7 +42,12 @@ pub enum Chain {
 }
 
 impl Chain {
-    pub const ALL: [Chain; 4] = [Chain::Input, Chain::Forward, Chain::Srcnat, Chain::MangleForward];
+    pub const ALL: [Chain; 4] = [
+        Chain::Input,
+        Chain::Forward,
+        Chain::Srcnat,
+        Chain::MangleForward,
+    ];
     pub fn name(self) -> &'static str {
         match self {
             Chain::Input => "input",
@@ -137,7 +145,11 @@ pub enum Zones<'a> {
 fn ifs(ifaces: &Ifaces, zones: &Zones<'_>) -> Result<Vec<Ifs>, ConfigError> {
     match zones {
         Zones::Fw4 => {
-            let mut v: Vec<Ifs> = ifaces.zones.iter().map(|z| Ifs::Zone(z.name.clone())).collect();
+            let mut v: Vec<Ifs> = ifaces
+                .zones
+                .iter()
+                .map(|z| Ifs::Zone(z.name.clone()))
+                .collect();
             if !ifaces.devices.is_empty() {
                 v.push(Ifs::Devices(ifaces.devices.clone()));
             }
@@ -146,12 +158,22 @@ fn ifs(ifaces: &Ifaces, zones: &Zones<'_>) -> Result<Vec<Ifs>, ConfigError> {
         Zones::Resolve(defs) => {
             let mut devs: Vec<String> = Vec::new();
             for z in &ifaces.zones {
-                let d = defs.get(&z.name).filter(|d| !d.is_empty()).ok_or_else(|| z.undefined.clone())?;
+                let d = defs
+                    .get(&z.name)
+                    .filter(|d| !d.is_empty())
+                    .ok_or_else(|| z.undefined.clone())?;
                 devs.extend(d.iter().cloned());
             }
             devs.extend(ifaces.devices.iter().cloned());
             let mut seen = Vec::new();
-            devs.retain(|d| if seen.contains(d) { false } else { seen.push(d.clone()); true });
+            devs.retain(|d| {
+                if seen.contains(d) {
+                    false
+                } else {
+                    seen.push(d.clone());
+                    true
+                }
+            });
             Ok(vec![Ifs::Devices(devs)])
         }
     }
@@ -167,13 +189,26 @@ fn ifs_label(i: &Ifs) -> String {
 /// Builds the model. `standalone` adds the guards and the loopback accept.
 pub fn build(cfg: &Config, zones: Zones<'_>, standalone: bool) -> Result<Ruleset, ConfigError> {
     let mut rules = Vec::new();
-    let mut push = |chain: Chain, matches: Vec<Match>, verdict: Verdict, comment: String, guard: bool| {
-        if !guard || standalone {
-            rules.push(Rule { chain, matches, verdict, comment: format!("{COMMENT_PREFIX}{comment}"), guard });
-        }
-    };
+    let mut push =
+        |chain: Chain, matches: Vec<Match>, verdict: Verdict, comment: String, guard: bool| {
+            if !guard || standalone {
+                rules.push(Rule {
+                    chain,
+                    matches,
+                    verdict,
+                    comment: format!("{COMMENT_PREFIX}{comment}"),
+                    guard,
+                });
+            }
+        };
     if !cfg.dhcp.is_empty() || !cfg.dns.is_empty() || !cfg.ripng.is_empty() {
-        push(Chain::Input, vec![Match::Iif(Ifs::Devices(vec!["lo".into()]))], Verdict::Accept, "loopback".into(), true);
+        push(
+            Chain::Input,
+            vec![Match::Iif(Ifs::Devices(vec!["lo".into()]))],
+            Verdict::Accept,
+            "loopback".into(),
+            true,
+        );
     }
 
     // DHCP
@@ -182,7 +217,11 @@ pub fn build(cfg: &Config, zones: Zones<'_>, standalone: bool) -> Result<Ruleset
             let c = format!("DHCP from {}", ifs_label(&i));
             push(
                 Chain::Input,
-                vec![Match::Nfproto6(false), Match::Iif(i), Match::Dport(L4::Udp, DHCP_SERVER_PORT)],
+                vec![
+                    Match::Nfproto6(false),
+                    Match::Iif(i),
+                    Match::Dport(L4::Udp, DHCP_SERVER_PORT),
+                ],
                 Verdict::Accept,
                 c,
                 false,
@@ -192,7 +231,10 @@ pub fn build(cfg: &Config, zones: Zones<'_>, standalone: bool) -> Result<Ruleset
     if !cfg.dhcp.is_empty() {
         push(
             Chain::Input,
-            vec![Match::Nfproto6(false), Match::Dport(L4::Udp, DHCP_SERVER_PORT)],
+            vec![
+                Match::Nfproto6(false),
+                Match::Dport(L4::Udp, DHCP_SERVER_PORT),
+            ],
             Verdict::Drop,
             "DHCP from elsewhere".into(),
             true,
@@ -205,7 +247,13 @@ pub fn build(cfg: &Config, zones: Zones<'_>, standalone: bool) -> Result<Ruleset
         for i in ifs(&d.ifaces, &zones)? {
             for l4 in [L4::Udp, L4::Tcp] {
                 let c = format!("DNS/{} from {}", l4.name(), ifs_label(&i));
-                push(Chain::Input, vec![Match::Iif(i.clone()), Match::Dport(l4, d.port)], Verdict::Accept, c, false);
+                push(
+                    Chain::Input,
+                    vec![Match::Iif(i.clone()), Match::Dport(l4, d.port)],
+                    Verdict::Accept,
+                    c,
+                    false,
+                );
             }
         }
         if !ports.contains(&d.port) {
@@ -215,7 +263,13 @@ pub fn build(cfg: &Config, zones: Zones<'_>, standalone: bool) -> Result<Ruleset
     for p in ports {
         for l4 in [L4::Udp, L4::Tcp] {
             let c = format!("DNS/{} from elsewhere", l4.name());
-            push(Chain::Input, vec![Match::Dport(l4, p)], Verdict::Drop, c, true);
+            push(
+                Chain::Input,
+                vec![Match::Dport(l4, p)],
+                Verdict::Drop,
+                c,
+                true,
+            );
         }
     }
 
@@ -253,15 +307,33 @@ pub fn build(cfg: &Config, zones: Zones<'_>, standalone: bool) -> Result<Ruleset
         let wans = ifs(&n.wan, &zones)?;
         for w in &wans {
             let c = format!("NAT64 {} to {}", n.tun, ifs_label(w));
-            push(Chain::Forward, vec![Match::Iif(tun()), Match::Oif(w.clone())], Verdict::Accept, c, false);
+            push(
+                Chain::Forward,
+                vec![Match::Iif(tun()), Match::Oif(w.clone())],
+                Verdict::Accept,
+                c,
+                false,
+            );
         }
         for l in ifs(&n.lan, &zones)? {
             let c = format!("NAT64 {} to {}", ifs_label(&l), n.tun);
-            push(Chain::Forward, vec![Match::Iif(l), Match::Oif(tun())], Verdict::Accept, c, false);
+            push(
+                Chain::Forward,
+                vec![Match::Iif(l), Match::Oif(tun())],
+                Verdict::Accept,
+                c,
+                false,
+            );
         }
         for w in &wans {
             let c = format!("NAT64 new from {} to {}", ifs_label(w), n.tun);
-            push(Chain::Forward, vec![Match::Iif(w.clone()), Match::Oif(tun()), Match::CtNew], Verdict::Drop, c, true);
+            push(
+                Chain::Forward,
+                vec![Match::Iif(w.clone()), Match::Oif(tun()), Match::CtNew],
+                Verdict::Drop,
+                c,
+                true,
+            );
         }
         if !n.masquerade.is_empty() {
             for w in &wans {
@@ -277,8 +349,20 @@ pub fn build(cfg: &Config, zones: Zones<'_>, standalone: bool) -> Result<Ruleset
         }
         if n.mss_clamp {
             let c = format!("NAT64 MSS clamp {}", n.tun);
-            push(Chain::MangleForward, vec![Match::Iif(tun()), Match::TcpSyn], Verdict::ClampMss, c.clone(), false);
-            push(Chain::MangleForward, vec![Match::Oif(tun()), Match::TcpSyn], Verdict::ClampMss, c, false);
+            push(
+                Chain::MangleForward,
+                vec![Match::Iif(tun()), Match::TcpSyn],
+                Verdict::ClampMss,
+                c.clone(),
+                false,
+            );
+            push(
+                Chain::MangleForward,
+                vec![Match::Oif(tun()), Match::TcpSyn],
+                Verdict::ClampMss,
+                c,
+                false,
+            );
         }
     }
     Ok(Ruleset { rules })
@@ -296,7 +380,10 @@ fn text_ifs(i: &Ifs) -> String {
         Ifs::Zone(z) if z.starts_with(|c: char| c.is_ascii_digit()) => format!("$_{z}_devices"),
         Ifs::Zone(z) => format!("${z}_devices"),
         Ifs::Devices(d) if d.len() == 1 => quote(&d[0]),
-        Ifs::Devices(d) => format!("{{ {} }}", d.iter().map(|x| quote(x)).collect::<Vec<_>>().join(", ")),
+        Ifs::Devices(d) => format!(
+            "{{ {} }}",
+            d.iter().map(|x| quote(x)).collect::<Vec<_>>().join(", ")
+        ),
     }
 }
 
@@ -311,7 +398,10 @@ fn text_match(m: &Match) -> String {
         Match::IpSaddr(n) if n.len() == 1 => format!("ip saddr {}/{}", n[0].addr, n[0].len),
         Match::IpSaddr(n) => format!(
             "ip saddr {{ {} }}",
-            n.iter().map(|c| format!("{}/{}", c.addr, c.len)).collect::<Vec<_>>().join(", ")
+            n.iter()
+                .map(|c| format!("{}/{}", c.addr, c.len))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         Match::TcpSyn => "tcp flags syn".into(),
         Match::CtNew => "ct state new".into(),
@@ -380,7 +470,10 @@ impl Ruleset {
                 s.push('\n');
             }
             let _ = writeln!(s, "\tchain {} {{", c.name());
-            let _ = writeln!(s, "\t\ttype {ty} hook {hook} priority {prio}; policy accept;");
+            let _ = writeln!(
+                s,
+                "\t\ttype {ty} hook {hook} priority {prio}; policy accept;"
+            );
             for r in self.in_chain(c) {
                 let _ = writeln!(s, "\t\t{}", text_rule(r));
             }
@@ -394,7 +487,11 @@ impl Ruleset {
     /// delete, then create the table, its chains and rules. An empty ruleset only removes it.
     pub fn nft_batch(&self, table: &str) -> nftables::schema::Nftables<'static> {
         let mut b = nftables::batch::Batch::new();
-        let t = || Table { family: NfFamily::INet, name: table.to_string().into(), handle: None };
+        let t = || Table {
+            family: NfFamily::INet,
+            name: table.to_string().into(),
+            handle: None,
+        };
         b.add(NfListObject::Table(t()));
         b.delete(NfListObject::Table(t()));
         if !self.is_empty() {
@@ -441,13 +538,18 @@ fn meta(key: MetaKey) -> Expression<'static> {
     Expression::Named(NamedExpression::Meta(Meta { key }))
 }
 fn payload(proto: &'static str, field: &'static str) -> Expression<'static> {
-    Expression::Named(NamedExpression::Payload(Payload::PayloadField(PayloadField {
-        protocol: proto.into(),
-        field: field.into(),
-    })))
+    Expression::Named(NamedExpression::Payload(Payload::PayloadField(
+        PayloadField {
+            protocol: proto.into(),
+            field: field.into(),
+        },
+    )))
 }
 fn prefix(addr: String, len: u8) -> Expression<'static> {
-    Expression::Named(NamedExpression::Prefix(Prefix { addr: Box::new(Expression::String(addr.into())), len: len.into() }))
+    Expression::Named(NamedExpression::Prefix(Prefix {
+        addr: Box::new(Expression::String(addr.into())),
+        len: len.into(),
+    }))
 }
 fn m(left: Expression<'static>, op: Operator, right: Expression<'static>) -> Statement<'static> {
     Statement::Match(NfMatch { left, right, op })
@@ -456,7 +558,9 @@ fn set_or_single(mut items: Vec<Expression<'static>>) -> Expression<'static> {
     if items.len() == 1 {
         items.pop().unwrap()
     } else {
-        Expression::Named(NamedExpression::Set(items.into_iter().map(SetItem::Element).collect()))
+        Expression::Named(NamedExpression::Set(
+            items.into_iter().map(SetItem::Element).collect(),
+        ))
     }
 }
 fn json_ifs(i: &Ifs) -> Expression<'static> {
@@ -472,20 +576,44 @@ fn json_rule(r: &Rule) -> Vec<Statement<'static>> {
         .matches
         .iter()
         .map(|x| match x {
-            Match::Nfproto6(v6) => m(meta(MetaKey::Nfproto), Operator::EQ, s(if *v6 { "ipv6" } else { "ipv4" })),
+            Match::Nfproto6(v6) => m(
+                meta(MetaKey::Nfproto),
+                Operator::EQ,
+                s(if *v6 { "ipv6" } else { "ipv4" }),
+            ),
             Match::Iif(i) => m(meta(MetaKey::Iifname), Operator::EQ, json_ifs(i)),
             Match::Oif(i) => m(meta(MetaKey::Oifname), Operator::EQ, json_ifs(i)),
-            Match::Dport(l4, p) => m(payload(l4.name(), "dport"), Operator::EQ, Expression::Number((*p).into())),
-            Match::Ip6Saddr(a, l) => m(payload("ip6", "saddr"), Operator::EQ, prefix(a.to_string(), *l)),
-            Match::Ip6Hoplimit(h) => m(payload("ip6", "hoplimit"), Operator::EQ, Expression::Number((*h).into())),
+            Match::Dport(l4, p) => m(
+                payload(l4.name(), "dport"),
+                Operator::EQ,
+                Expression::Number((*p).into()),
+            ),
+            Match::Ip6Saddr(a, l) => m(
+                payload("ip6", "saddr"),
+                Operator::EQ,
+                prefix(a.to_string(), *l),
+            ),
+            Match::Ip6Hoplimit(h) => m(
+                payload("ip6", "hoplimit"),
+                Operator::EQ,
+                Expression::Number((*h).into()),
+            ),
             Match::IpSaddr(n) => m(
                 payload("ip", "saddr"),
                 Operator::EQ,
-                set_or_single(n.iter().map(|c| prefix(c.addr.to_string(), c.len)).collect()),
+                set_or_single(
+                    n.iter()
+                        .map(|c| prefix(c.addr.to_string(), c.len))
+                        .collect(),
+                ),
             ),
             Match::TcpSyn => m(payload("tcp", "flags"), Operator::IN, s("syn")),
             Match::CtNew => m(
-                Expression::Named(NamedExpression::CT(CT { key: "state".into(), family: None, dir: None })),
+                Expression::Named(NamedExpression::CT(CT {
+                    key: "state".into(),
+                    family: None,
+                    dir: None,
+                })),
                 Operator::IN,
                 s("new"),
             ),
@@ -500,7 +628,10 @@ fn json_rule(r: &Rule) -> Vec<Statement<'static>> {
                 name: "maxseg".into(),
                 field: Some("size".into()),
             })),
-            value: Expression::Named(NamedExpression::RT(RT { key: RTKey::MTU, family: None })),
+            value: Expression::Named(NamedExpression::RT(RT {
+                key: RTKey::MTU,
+                family: None,
+            })),
         }),
     });
     v
@@ -525,25 +656,42 @@ mod tests {
         }
     }
     fn ifz(z: &str) -> Ifaces {
-        Ifaces { zones: vec![zref(z)], devices: vec![] }
+        Ifaces {
+            zones: vec![zref(z)],
+            devices: vec![],
+        }
     }
     fn cfg() -> Config {
         let mut zones = BTreeMap::new();
-        zones.insert("lan".to_string(), vec!["br-lan".to_string(), "wlan0".to_string()]);
+        zones.insert(
+            "lan".to_string(),
+            vec!["br-lan".to_string(), "wlan0".to_string()],
+        );
         zones.insert("wan".to_string(), vec!["eth1".to_string()]);
         Config {
             enabled: true,
             backend: Backend::Auto,
             table: config::DEFAULT_TABLE.into(),
             zones,
-            dhcp: vec![Dhcp { ifaces: Ifaces { zones: vec![], devices: vec!["br-lan".into()] } }],
-            dns: vec![Dns { ifaces: ifz("lan"), port: 53 }],
+            dhcp: vec![Dhcp {
+                ifaces: Ifaces {
+                    zones: vec![],
+                    devices: vec!["br-lan".into()],
+                },
+            }],
+            dns: vec![Dns {
+                ifaces: ifz("lan"),
+                port: 53,
+            }],
             ripng: vec![Ripng { ifaces: ifz("lan") }],
             nat64: vec![Nat64 {
                 tun: "nat64".into(),
                 wan: ifz("wan"),
                 lan: ifz("lan"),
-                masquerade: vec![Cidr4 { addr: [192, 168, 255, 0].into(), len: 24 }],
+                masquerade: vec![Cidr4 {
+                    addr: [192, 168, 255, 0].into(),
+                    len: 24,
+                }],
                 mss_clamp: true,
             }],
             warnings: vec![],
@@ -555,18 +703,27 @@ mod tests {
         let rs = build(&cfg(), Zones::Fw4, false).unwrap();
         assert!(rs.rules.iter().all(|r| !r.guard));
         let sn = rs.fw4_snippets();
-        assert_eq!(sn.keys().copied().collect::<Vec<_>>(), vec!["forward", "input", "mangle_forward", "srcnat"]);
+        assert_eq!(
+            sn.keys().copied().collect::<Vec<_>>(),
+            vec!["forward", "input", "mangle_forward", "srcnat"]
+        );
         let input = &sn["input"];
-        assert!(input.contains("meta nfproto ipv4 iifname \"br-lan\" udp dport 67 accept"), "{input}");
+        assert!(
+            input.contains("meta nfproto ipv4 iifname \"br-lan\" udp dport 67 accept"),
+            "{input}"
+        );
         assert!(input.contains("iifname $lan_devices udp dport 53 accept"));
         assert!(input.contains("iifname $lan_devices tcp dport 53 accept"));
-        assert!(input.contains("iifname $lan_devices ip6 saddr fe80::/10 ip6 hoplimit 255 udp dport 521 accept"));
+        assert!(input.contains(
+            "iifname $lan_devices ip6 saddr fe80::/10 ip6 hoplimit 255 udp dport 521 accept"
+        ));
         assert!(input.contains("meta nfproto ipv6 udp dport 521 drop"));
         assert!(!input.contains("dport 53 drop"));
         assert!(sn["forward"].contains("iifname \"nat64\" oifname $wan_devices accept"));
         assert!(sn["forward"].contains("iifname $lan_devices oifname \"nat64\" accept"));
         assert!(sn["srcnat"].contains("oifname $wan_devices ip saddr 192.168.255.0/24 masquerade"));
-        assert!(sn["mangle_forward"].contains("oifname \"nat64\" tcp flags syn tcp option maxseg size set rt mtu"));
+        assert!(sn["mangle_forward"]
+            .contains("oifname \"nat64\" tcp flags syn tcp option maxseg size set rt mtu"));
         // RIPng accept comes before the RIPng drop.
         assert!(input.find("521 accept").unwrap() < input.find("521 drop").unwrap());
     }
@@ -604,9 +761,18 @@ mod tests {
         let rs = build(&c, Zones::Resolve(&c.zones), true).unwrap();
         let j = serde_json::to_value(rs.nft_batch("v6only")).unwrap();
         let objs = j["nftables"].as_array().unwrap();
-        assert_eq!(objs[0], serde_json::json!({"add": {"table": {"family": "inet", "name": "v6only"}}}));
-        assert_eq!(objs[1], serde_json::json!({"delete": {"table": {"family": "inet", "name": "v6only"}}}));
-        assert_eq!(objs[2], serde_json::json!({"add": {"table": {"family": "inet", "name": "v6only"}}}));
+        assert_eq!(
+            objs[0],
+            serde_json::json!({"add": {"table": {"family": "inet", "name": "v6only"}}})
+        );
+        assert_eq!(
+            objs[1],
+            serde_json::json!({"delete": {"table": {"family": "inet", "name": "v6only"}}})
+        );
+        assert_eq!(
+            objs[2],
+            serde_json::json!({"add": {"table": {"family": "inet", "name": "v6only"}}})
+        );
         assert_eq!(
             objs[3],
             serde_json::json!({"add": {"chain": {"family": "inet", "table": "v6only", "name": "input",
@@ -616,7 +782,11 @@ mod tests {
         // The RIPng accept rule, fully.
         let rip = objs
             .iter()
-            .find(|o| o["add"]["rule"]["comment"].as_str().is_some_and(|c| c.starts_with("!v6only: RIPng from")))
+            .find(|o| {
+                o["add"]["rule"]["comment"]
+                    .as_str()
+                    .is_some_and(|c| c.starts_with("!v6only: RIPng from"))
+            })
             .unwrap();
         assert_eq!(
             rip["add"]["rule"]["expr"],
@@ -629,17 +799,26 @@ mod tests {
                 {"accept": null}
             ])
         );
-        let mss = objs.iter().find(|o| o["add"]["rule"]["chain"] == "mangle_forward").unwrap();
+        let mss = objs
+            .iter()
+            .find(|o| o["add"]["rule"]["chain"] == "mangle_forward")
+            .unwrap();
         assert_eq!(
             mss["add"]["rule"]["expr"][2],
             serde_json::json!({"mangle": {"key": {"tcp option": {"name": "maxseg", "field": "size"}}, "value": {"rt": {"key": "mtu"}}}})
         );
         // Text and JSON describe the same rules in the same order.
         let texts: Vec<String> = rs.rules.iter().map(text_rule).collect();
-        let rules: Vec<_> = objs.iter().filter(|o| o["add"].get("rule").is_some()).collect();
+        let rules: Vec<_> = objs
+            .iter()
+            .filter(|o| o["add"].get("rule").is_some())
+            .collect();
         assert_eq!(texts.len(), rules.len());
         for (t, r) in texts.iter().zip(rules) {
-            assert!(t.ends_with(&format!("comment \"{}\"", r["add"]["rule"]["comment"].as_str().unwrap())));
+            assert!(t.ends_with(&format!(
+                "comment \"{}\"",
+                r["add"]["rule"]["comment"].as_str().unwrap()
+            )));
         }
     }
 
@@ -661,8 +840,14 @@ mod tests {
     fn digit_zone_and_multi_pool() {
         assert_eq!(text_ifs(&Ifs::Zone("1x".into())), "$_1x_devices");
         let m = Match::IpSaddr(vec![
-            Cidr4 { addr: [10, 0, 0, 0].into(), len: 8 },
-            Cidr4 { addr: [192, 168, 0, 0].into(), len: 16 },
+            Cidr4 {
+                addr: [10, 0, 0, 0].into(),
+                len: 8,
+            },
+            Cidr4 {
+                addr: [192, 168, 0, 0].into(),
+                len: 16,
+            },
         ]);
         assert_eq!(text_match(&m), "ip saddr { 10.0.0.0/8, 192.168.0.0/16 }");
     }
