@@ -143,7 +143,7 @@ received() {
 	else
 		ip netns exec "$ns" python3 "$T/send.py" tcp "$2" "$3" "$tok" >/dev/null 2>&1
 	fi
-	for _ in 1 2 3 4 5; do
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
 		grep -q " $tok\$" "$T/got.log" 2>/dev/null && return 0
 		sleep 0.1
 	done
