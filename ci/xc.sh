@@ -63,7 +63,9 @@ cmd_setup() {
 }
 
 # Environment for the cross build, for this process only (host builds stay untouched).
+# xc_env release: the shipped binaries; xc_env test: unit tests (they unwind to report).
 xc_env() {
+  local mode=$1
   if [ "${XC_RUSTUP:-0}" = 1 ]; then
     export RUSTUP_TOOLCHAIN=${RUSTUP_TOOLCHAIN:-nightly}
     STRIP=${STRIP:-llvm-strip}
@@ -78,9 +80,15 @@ xc_env() {
   # link-self-contained=no: a build-std sysroot has no crt objects of its own; zig supplies musl's.
   # +crt-static: the mips musl targets default to dynamic linking.
   # max-page-size=4096: lld pads to 64 KiB pages on arm/aarch64/mips; OpenWrt kernels use 4 KiB.
-  local t
+  # force-unwind-tables=no: with panic=abort nothing unwinds; the tables cost ~37 KB on mips.
+  # relocation-model=static (MIPS only): a static executable needs no PIC, and MIPS PIC code
+  # (GOT loads, calls through $t9) costs ~60 KB per daemon; other targets keep static-pie.
+  local t flags
   for t in $ALL_TARGETS; do
-    export "CARGO_TARGET_$(upper "$t")_RUSTFLAGS=-C link-self-contained=no -C target-feature=+crt-static -C link-arg=-Wl,-z,max-page-size=4096"
+    flags="-C link-self-contained=no -C target-feature=+crt-static -C link-arg=-Wl,-z,max-page-size=4096"
+    [ "$mode" = release ] && flags="$flags -C force-unwind-tables=no"
+    case $t in mips*) flags="$flags -C relocation-model=static" ;; esac
+    export "CARGO_TARGET_$(upper "$t")_RUSTFLAGS=$flags ${XC_EXTRA_RUSTFLAGS:-}"
   done
 }
 
@@ -99,7 +107,7 @@ qemu_for() {
 
 cmd_build() {
   local targets=${*:-$ALL_TARGETS} t d b pkgs=()
-  xc_env
+  xc_env release
   for d in $DAEMONS; do pkgs+=(-p "$d"); done
   for t in $targets; do
     local start=$SECONDS
@@ -120,7 +128,7 @@ cmd_build() {
 
 cmd_test() {
   local targets=${*:-"mips-unknown-linux-musl armv7-unknown-linux-musleabihf"} t q rc=0
-  xc_env
+  xc_env test
   for t in $targets; do
     q=$(qemu_for "$t")
     [ -n "$q" ] && export "CARGO_TARGET_$(upper "$t")_RUNNER=$q"

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock, PoisonError};
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
-use syslog::{Facility, Formatter3164, Logger, LoggerBackend};
+use syslog::{Facility, LogFormat, Logger, LoggerBackend, Severity};
 
 /// Where log lines went after [`init`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,20 +105,15 @@ fn level_word(level: Level) -> &'static str {
 /// socket at the same path, and datagrams to the old one fail.
 struct Syslog {
     path: PathBuf,
-    formatter: Formatter3164,
-    conn: Option<Logger<LoggerBackend, Formatter3164>>,
+    formatter: LogdFormat,
+    conn: Option<Logger<LoggerBackend, LogdFormat>>,
     /// The current outage was already reported on stderr.
     outage_reported: bool,
 }
 
 impl Syslog {
-    fn connect(ident: &str, path: &Path) -> io::Result<Syslog> {
-        let formatter = Formatter3164 {
-            facility: Facility::LOG_DAEMON,
-            hostname: None,
-            process: ident.to_string(),
-            pid: std::process::id(),
-        };
+    fn connect(ident: &'static str, path: &Path) -> io::Result<Syslog> {
+        let formatter = LogdFormat { ident, pid: std::process::id() };
         let conn = open(&formatter, path)?;
         Ok(Syslog { path: path.to_path_buf(), formatter, conn: Some(conn), outage_reported: false })
     }
@@ -137,11 +132,67 @@ impl Syslog {
     }
 }
 
-fn open(formatter: &Formatter3164, path: &Path) -> io::Result<Logger<LoggerBackend, Formatter3164>> {
+/// RFC 3164 as logd reads it: `<PRI>Mmm dd hh:mm:ss ident[pid]: message`, facility daemon.
+///
+/// Not the crate's `Formatter3164`: it unwraps the `time` crate's local-offset lookup, which
+/// fails in multi-threaded processes, and its time formatting costs ~46 KB on mips. logd
+/// drops the timestamp and stamps its own, so UTC is as good as local time here.
+#[derive(Clone)]
+struct LogdFormat {
+    ident: &'static str,
+    pid: u32,
+}
+
+impl<T: std::fmt::Display> LogFormat<T> for LogdFormat {
+    fn format<W: Write>(&self, w: &mut W, severity: Severity, message: T) -> syslog::Result<()> {
+        let priority = Facility::LOG_DAEMON as u8 | severity as u8;
+        let stamp = Rfc3164Time::now();
+        write!(w, "<{priority}>{stamp} {}[{}]: {message}", self.ident, self.pid).map_err(syslog::Error::Write)
+    }
+}
+
+/// A UTC time printed as RFC 3164's `Mmm dd hh:mm:ss`.
+struct Rfc3164Time {
+    month: usize,
+    day: u32,
+    seconds_of_day: u64,
+}
+
+impl Rfc3164Time {
+    fn now() -> Rfc3164Time {
+        let unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        Rfc3164Time::from_unix(unix)
+    }
+
+    /// Civil date from days since 1970-01-01 (the proleptic Gregorian "days from civil"
+    /// inverse, in 400-year eras starting on March 1st).
+    fn from_unix(unix: u64) -> Rfc3164Time {
+        let days = unix / 86_400;
+        let z = days + 719_468;
+        let era = z / 146_097;
+        let day_of_era = z - era * 146_097;
+        let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+        let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+        let shifted_month = (5 * day_of_year + 2) / 153; // 0 = March
+        let day = (day_of_year - (153 * shifted_month + 2) / 5 + 1) as u32;
+        let month = if shifted_month < 10 { shifted_month + 2 } else { shifted_month - 10 } as usize;
+        Rfc3164Time { month, day, seconds_of_day: unix % 86_400 }
+    }
+}
+
+impl std::fmt::Display for Rfc3164Time {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+        let s = self.seconds_of_day;
+        write!(f, "{} {:2} {:02}:{:02}:{:02}", MONTHS[self.month], self.day, s / 3600, s / 60 % 60, s % 60)
+    }
+}
+
+fn open(formatter: &LogdFormat, path: &Path) -> io::Result<Logger<LoggerBackend, LogdFormat>> {
     syslog::unix_custom(formatter.clone(), path).map_err(into_io)
 }
 
-fn write(conn: &mut Logger<LoggerBackend, Formatter3164>, level: Level, message: &str) -> io::Result<()> {
+fn write(conn: &mut Logger<LoggerBackend, LogdFormat>, level: Level, message: &str) -> io::Result<()> {
     match level {
         Level::Error => conn.err(message),
         Level::Warn => conn.warning(message),
@@ -206,8 +257,19 @@ mod tests {
         let stamp = &rest.as_bytes()[..16];
         assert_eq!(stamp[15], b' ', "logd drops the timestamp only when byte 15 is a space: {rest:?}");
         let shape = stamp.iter().map(|&c| if c.is_ascii_digit() { b'9' } else if c.is_ascii_alphabetic() { b'a' } else { c });
-        assert_eq!(String::from_utf8(shape.collect()).unwrap(), "aaa 99 99:99:99 ", "{rest:?}");
+        let shape = String::from_utf8(shape.collect()).unwrap();
+        assert!(["aaa 99 99:99:99 ", "aaa  9 99:99:99 "].contains(&shape.as_str()), "{rest:?}");
         (priority.parse().unwrap(), rest[16..].to_string())
+    }
+
+    #[test]
+    fn rfc3164_time_is_the_utc_calendar_date() {
+        let shown = |unix| Rfc3164Time::from_unix(unix).to_string();
+        assert_eq!(shown(0), "Jan  1 00:00:00");
+        assert_eq!(shown(951_825_600), "Feb 29 12:00:00"); // 2000 is a leap year
+        assert_eq!(shown(1_709_251_199), "Feb 29 23:59:59"); // 2024-02-29
+        assert_eq!(shown(1_735_689_599), "Dec 31 23:59:59"); // 2024-12-31
+        assert_eq!(shown(4_107_542_400), "Mar  1 00:00:00"); // 2100 is not a leap year
     }
 
     #[test]
