@@ -65,7 +65,8 @@ system_tests() {
   for t in tests/system/*.sh; do
     [ -f "$t" ] || continue
     echo "--- $t"
-    FW_HELPER="$ROOT/$X86_BIN/fw-helper" bash "$t" || { echo "FAIL: $t"; rc=1; }
+    # The shipped static x86_64 binaries are the ones under test.
+    BIN_DIR="$ROOT/$X86_BIN" FW_HELPER="$ROOT/$X86_BIN/fw-helper" bash "$t" || { echo "FAIL: $t"; rc=1; }
   done
   return $rc
 }

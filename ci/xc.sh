@@ -134,7 +134,7 @@ cmd_test() {
     [ -n "$q" ] && export "CARGO_TARGET_$(upper "$t")_RUNNER=$q"
     log "test $t${q:+ under $q}"
     # Debug profile with unwinding so a failing test reports instead of aborting the binary.
-    cargo zigbuild test --locked --target "$t" --workspace --exclude feedtool -Zbuild-std || { log "$t: tests FAILED"; rc=1; }
+    cargo-zigbuild test --locked --target "$t" --workspace --exclude feedtool -Zbuild-std || { log "$t: tests FAILED"; rc=1; }
   done
   return $rc
 }
