@@ -77,6 +77,7 @@ run host-unit cargo test --workspace --locked
 run qemu-unit ci/xc.sh test mips-unknown-linux-musl armv7-unknown-linux-musleabihf
 run packages python3 tests/packages/test_feed.py
 run feed-test-sh feed_test_sh
+run fuzz ci/fuzz.sh
 run system system_tests
 
 echo
