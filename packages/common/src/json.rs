@@ -1,6 +1,7 @@
 //! A small JSON writer for `status` replies (no serde in the daemons for a few counters).
 //!
-//! SKELETON: the API below is fixed; the bodies are being written.
+//! Call order is the caller's job: `field_*`/`begin_*` inside objects, `item_*` inside
+//! arrays (checked by debug assertions). Strings are escaped; names are too.
 //!
 //! ```
 //! use v6only_common::json::Json;
@@ -14,52 +15,276 @@
 /// Builds one JSON document; fields and items are written in call order.
 pub struct Json {
     out: String,
-    /// Per open container: whether it already has a member (for the commas).
-    stack: Vec<bool>,
+    /// Per open container: whether it is an array, and whether it already has a member (for
+    /// the commas).
+    stack: Vec<Open>,
+}
+
+struct Open {
+    array: bool,
+    has_member: bool,
 }
 
 impl Json {
     /// Starts a document whose top level is an object.
     pub fn object() -> Json {
-        todo!()
+        let mut out = String::with_capacity(256);
+        out.push('{');
+        Json { out, stack: vec![Open { array: false, has_member: false }] }
     }
     pub fn field_u64(&mut self, name: &str, value: u64) -> &mut Json {
-        todo!("{name} {value}")
+        self.name(name);
+        self.number(value);
+        self
     }
     pub fn field_i64(&mut self, name: &str, value: i64) -> &mut Json {
-        todo!("{name} {value}")
+        self.name(name);
+        self.number(value);
+        self
     }
     pub fn field_bool(&mut self, name: &str, value: bool) -> &mut Json {
-        todo!("{name} {value}")
+        self.name(name);
+        self.out.push_str(if value { "true" } else { "false" });
+        self
     }
     /// A string, escaped as JSON requires (quotes, backslash, control characters).
     pub fn field_str(&mut self, name: &str, value: &str) -> &mut Json {
-        todo!("{name} {value}")
+        self.name(name);
+        self.string(value);
+        self
+    }
+    /// `"name":null`, e.g. for a value not known yet.
+    pub fn field_null(&mut self, name: &str) -> &mut Json {
+        self.name(name);
+        self.out.push_str("null");
+        self
     }
     pub fn begin_object(&mut self, name: &str) -> &mut Json {
-        todo!("{name}")
+        self.name(name);
+        self.open(false);
+        self
     }
     pub fn begin_array(&mut self, name: &str) -> &mut Json {
-        todo!("{name}")
+        self.name(name);
+        self.open(true);
+        self
     }
     /// In an array: starts an object item.
     pub fn item_object(&mut self) -> &mut Json {
-        todo!()
+        self.item();
+        self.open(false);
+        self
+    }
+    /// In an array: starts an array item.
+    pub fn item_array(&mut self) -> &mut Json {
+        self.item();
+        self.open(true);
+        self
     }
     /// In an array: a string item.
     pub fn item_str(&mut self, value: &str) -> &mut Json {
-        todo!("{value}")
+        self.item();
+        self.string(value);
+        self
     }
     /// In an array: a number item.
     pub fn item_u64(&mut self, value: u64) -> &mut Json {
-        todo!("{value}")
+        self.item();
+        self.number(value);
+        self
+    }
+    /// In an array: a signed number item.
+    pub fn item_i64(&mut self, value: i64) -> &mut Json {
+        self.item();
+        self.number(value);
+        self
+    }
+    /// In an array: `true` or `false`.
+    pub fn item_bool(&mut self, value: bool) -> &mut Json {
+        self.item();
+        self.out.push_str(if value { "true" } else { "false" });
+        self
     }
     /// Closes the innermost open object or array.
     pub fn end(&mut self) -> &mut Json {
-        todo!()
+        debug_assert!(!self.stack.is_empty(), "Json::end with nothing open");
+        if let Some(open) = self.stack.pop() {
+            self.out.push(if open.array { ']' } else { '}' });
+        }
+        self
     }
-    /// Closes what is still open and returns the text.
+    /// Closes what is still open and returns the text. The writer is empty afterwards.
     pub fn finish(&mut self) -> String {
-        todo!()
+        while !self.stack.is_empty() {
+            self.end();
+        }
+        std::mem::take(&mut self.out)
+    }
+
+    /// The comma before a member, if the container already has one.
+    fn separate(&mut self, array: bool) {
+        debug_assert!(
+            self.stack.last().is_some_and(|open| open.array == array),
+            "Json: {} outside {}",
+            if array { "item" } else { "field" },
+            if array { "an array" } else { "an object" }
+        );
+        if let Some(open) = self.stack.last_mut() {
+            if open.has_member {
+                self.out.push(',');
+            }
+            open.has_member = true;
+        }
+    }
+    fn name(&mut self, name: &str) {
+        self.separate(false);
+        self.string(name);
+        self.out.push(':');
+    }
+    fn item(&mut self) {
+        self.separate(true);
+    }
+    fn open(&mut self, array: bool) {
+        self.out.push(if array { '[' } else { '{' });
+        self.stack.push(Open { array, has_member: false });
+    }
+    fn number(&mut self, value: impl std::fmt::Display) {
+        use std::fmt::Write;
+        let _ = write!(self.out, "{value}"); // writing to a String cannot fail
+    }
+    fn string(&mut self, value: &str) {
+        self.out.push('"');
+        escape_into(&mut self.out, value);
+        self.out.push('"');
+    }
+}
+
+/// Appends `s` escaped for the inside of a JSON string: `"` and `\` with a backslash, `\n`,
+/// `\r` and `\t` in their short forms, other control characters as `\u00XX`. Everything else,
+/// including non-ASCII, is copied as it is (JSON text is UTF-8).
+pub fn escape_into(out: &mut String, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut start = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let short = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        // Bytes below 0x80 are whole characters, so these slice bounds are char boundaries.
+        out.push_str(&s[start..i]);
+        start = i + 1;
+        if short.is_empty() {
+            out.push_str("\\u00");
+            out.push(HEX[(b >> 4) as usize] as char);
+            out.push(HEX[(b & 0xf) as usize] as char);
+        } else {
+            out.push_str(short);
+        }
+    }
+    out.push_str(&s[start..]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn escaped(s: &str) -> String {
+        let mut out = String::new();
+        escape_into(&mut out, s);
+        out
+    }
+
+    #[test]
+    fn empty_object() {
+        assert_eq!(Json::object().finish(), "{}");
+    }
+
+    #[test]
+    fn scalar_fields_in_call_order() {
+        let mut j = Json::object();
+        j.field_u64("max", u64::MAX).field_i64("min", i64::MIN).field_i64("neg", -1).field_u64("zero", 0);
+        j.field_bool("up", true).field_bool("down", false).field_null("since").field_str("empty", "");
+        assert_eq!(
+            j.finish(),
+            r#"{"max":18446744073709551615,"min":-9223372036854775808,"neg":-1,"zero":0,"up":true,"down":false,"since":null,"empty":""}"#
+        );
+    }
+
+    #[test]
+    fn escaping() {
+        assert_eq!(escaped(r#"say "hi""#), r#"say \"hi\""#);
+        assert_eq!(escaped(r"C:\dir\"), r"C:\\dir\\");
+        assert_eq!(escaped("a\nb\tc\rd"), r"a\nb\tc\rd");
+        assert_eq!(escaped("\u{0}\u{1}\u{8}\u{c}\u{1b}\u{1f}"), r"\u0000\u0001\u0008\u000c\u001b\u001f");
+        assert_eq!(escaped(" ~\u{7f}"), " ~\u{7f}", "space, tilde and DEL need no escape");
+        assert_eq!(escaped("64:ff9b::/96"), "64:ff9b::/96");
+        assert_eq!(escaped("grüße, 日本, 🦀"), "grüße, 日本, 🦀", "non-ASCII is copied as UTF-8");
+        assert_eq!(escaped("é\"é\u{1}é"), r#"é\"é\u0001é"#, "escapes next to multi-byte characters");
+        assert_eq!(escaped(""), "");
+        assert_eq!(escaped("\\"), r"\\");
+    }
+
+    #[test]
+    fn names_and_items_are_escaped_too() {
+        let mut j = Json::object();
+        j.field_str("we\"ird\n", "v\\al").begin_array("l").item_str("\t\"").end();
+        assert_eq!(j.finish(), r#"{"we\"ird\n":"v\\al","l":["\t\""]}"#);
+    }
+
+    #[test]
+    fn nested_objects_and_arrays_with_commas() {
+        let mut j = Json::object();
+        j.begin_object("a").end();
+        j.begin_array("b").end();
+        j.begin_object("c").field_u64("x", 1).begin_object("d").field_u64("y", 2).field_u64("z", 3).end().end();
+        j.begin_array("e").item_u64(1).item_i64(-2).item_str("three").item_bool(true).end();
+        j.begin_array("f").item_array().item_u64(1).end().item_array().end().item_object().end().end();
+        j.field_u64("last", 9);
+        assert_eq!(
+            j.finish(),
+            r#"{"a":{},"b":[],"c":{"x":1,"d":{"y":2,"z":3}},"e":[1,-2,"three",true],"f":[[1],[],{}],"last":9}"#
+        );
+    }
+
+    #[test]
+    fn array_of_objects() {
+        let mut j = Json::object();
+        j.begin_array("pools");
+        for (name, leases) in [("lan", 3), ("guest", 0)] {
+            j.item_object().field_str("name", name).field_u64("leases", leases).end();
+        }
+        j.end();
+        assert_eq!(j.finish(), r#"{"pools":[{"name":"lan","leases":3},{"name":"guest","leases":0}]}"#);
+    }
+
+    #[test]
+    fn finish_closes_everything_still_open() {
+        let mut j = Json::object();
+        j.begin_object("a").begin_array("b").item_object().field_u64("c", 1);
+        assert_eq!(j.finish(), r#"{"a":{"b":[{"c":1}]}}"#);
+        assert_eq!(j.finish(), "", "empty afterwards");
+
+        let mut j = Json::object();
+        j.field_u64("n", 1).end();
+        assert_eq!(j.finish(), r#"{"n":1}"#, "top level closed by end: finish adds nothing");
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "field outside an object")]
+    fn field_in_array_is_a_bug() {
+        Json::object().begin_array("a").field_u64("x", 1);
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "item outside an array")]
+    fn item_in_object_is_a_bug() {
+        Json::object().item_u64(1);
     }
 }
