@@ -5,12 +5,33 @@
 //! for `status`. The listener is non-blocking and polled in the daemon's loop; a client that
 //! stalls cannot block the daemon (short timeouts, one request per connection).
 //!
-//! SKELETON: the API below is fixed; the bodies are being written.
+//! Wire format: the client writes `command\n` and shuts down its writing side; the daemon
+//! reads at most [`MAX_COMMAND`] bytes up to the newline (or EOF), calls the daemon's handler
+//! with the command trimmed, writes `reply\n` and closes. A connection that sends nothing and
+//! closes is a liveness probe (how [`ControlServer::bind`] tells a live daemon from a stale
+//! socket) and gets no reply. An over-long or non-UTF-8 command gets an `error: ...` line
+//! without reaching the handler.
+//!
+//! The socket is mode 0600: only root asks for status.
 
-use std::io;
-use std::os::fd::{AsRawFd, RawFd};
+use std::io::{self, Read};
+use std::net::Shutdown;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// How long the daemon waits for a client's command line, and again for the reply to be
+/// written: a stalled client costs the daemon at most twice this.
+pub const CLIENT_TIMEOUT: Duration = Duration::from_millis(200);
+/// The longest command line the daemon reads, newline included.
+pub const MAX_COMMAND: usize = 256;
+/// The reply to a command longer than [`MAX_COMMAND`].
+pub const REPLY_TOO_LONG: &str = "error: command too long";
+/// The reply to a command that is not UTF-8.
+pub const REPLY_NOT_UTF8: &str = "error: command is not UTF-8";
 
 /// Default socket path of a program: `/var/run/<name>.sock`.
 pub fn default_path(program: &str) -> PathBuf {
@@ -26,13 +47,72 @@ pub struct ControlServer {
 impl ControlServer {
     /// Binds `path` (replacing a stale socket left by a killed daemon; refusing when another
     /// live daemon answers on it), mode 0600, non-blocking.
+    ///
+    /// Errors: `AddrInUse` ("another <name> is running") when something accepts connections on
+    /// `path`; `AlreadyExists` when `path` is not a socket (it is left alone); others with the
+    /// path in the message.
     pub fn bind(path: &Path) -> io::Result<ControlServer> {
-        todo!("{path:?}")
+        match std::fs::symlink_metadata(path) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(with_path(path, e)),
+            Ok(meta) if !meta.file_type().is_socket() => {
+                return Err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    format!("{}: exists and is not a socket", path.display()),
+                ))
+            }
+            Ok(_) => match connect(path) {
+                // Accepted, or a full backlog (EAGAIN): a live process is behind it.
+                Ok(_) => return Err(in_use(path)),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Err(in_use(path)),
+                Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => {
+                    log::debug!("{}: removing the stale socket of a dead daemon", path.display());
+                    match std::fs::remove_file(path) {
+                        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(with_path(path, e)),
+                        _ => {}
+                    }
+                }
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {} // removed meanwhile
+                Err(e) => return Err(with_path(path, e)),
+            },
+        }
+        // Created 0600 rather than chmod-ed after bind, so nobody else can connect in between.
+        // umask is per process: a file another thread creates in this instant is 0600 too,
+        // which is harmless (daemons are single-threaded).
+        // SAFETY: umask only swaps the process's mask.
+        let old_mask = unsafe { libc::umask(0o177) };
+        let bound = UnixListener::bind(path);
+        // SAFETY: as above, restoring the previous mask.
+        unsafe { libc::umask(old_mask) };
+        let listener = bound.map_err(|e| with_path(path, e))?;
+        // From here on, dropping the server on an error removes the socket file.
+        let server = ControlServer { listener, path: path.to_path_buf() };
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(|e| with_path(path, e))?;
+        server.listener.set_nonblocking(true).map_err(|e| with_path(path, e))?;
+        Ok(server)
     }
     /// Serves every pending connection: reads the command line, replies with `handle(command)`.
     /// Errors of single clients are logged at debug level and never returned.
+    ///
+    /// Each client gets [`CLIENT_TIMEOUT`] to send its line and again to take the reply, so a
+    /// silent, trickling or non-reading client delays the daemon by at most that much.
     pub fn serve(&self, handle: &mut dyn FnMut(&str) -> String) {
-        todo!("{:?}", handle("status").len())
+        loop {
+            match self.listener.accept() {
+                Ok((stream, _)) => {
+                    if let Err(e) = serve_client(&stream, handle) {
+                        log::debug!("{}: client: {e}", self.path.display());
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if matches!(e.kind(), io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted) => {}
+                Err(e) => {
+                    // EMFILE and the like: give the loop back; the listener stays readable.
+                    log::debug!("{}: accept: {e}", self.path.display());
+                    return;
+                }
+            }
+        }
     }
     pub fn path(&self) -> &Path {
         &self.path
@@ -52,8 +132,576 @@ impl Drop for ControlServer {
     }
 }
 
+/// One client: read the line, handle it, reply.
+fn serve_client(stream: &UnixStream, handle: &mut dyn FnMut(&str) -> String) -> io::Result<()> {
+    // Accepted sockets do not inherit O_NONBLOCK on Linux, but do elsewhere.
+    stream.set_nonblocking(false)?;
+    let deadline = deadline_after(CLIENT_TIMEOUT);
+    let mut buf = [0u8; MAX_COMMAND];
+    let mut len = 0;
+    let line = loop {
+        let n = read_until(stream, &mut buf[len..], deadline).map_err(|e| {
+            if is_timeout(&e) {
+                timed_out("no command line in time")
+            } else {
+                e
+            }
+        })?;
+        if n == 0 {
+            if len == 0 {
+                return Ok(()); // connected and closed: a liveness probe
+            }
+            break Some(&buf[..len]); // EOF ends the line too
+        }
+        if let Some(end) = buf[len..len + n].iter().position(|&b| b == b'\n') {
+            break Some(&buf[..len + end]);
+        }
+        len += n;
+        if len == buf.len() {
+            break None;
+        }
+    };
+    let reply = match line.map(std::str::from_utf8) {
+        None => REPLY_TOO_LONG.to_string(),
+        Some(Err(_)) => REPLY_NOT_UTF8.to_string(),
+        Some(Ok(command)) => handle(command.trim()),
+    };
+    let mut out = reply.into_bytes();
+    out.push(b'\n');
+    send_all(stream, &out, deadline_after(CLIENT_TIMEOUT)).map_err(|e| {
+        if is_timeout(&e) {
+            timed_out("the reply was not taken in time")
+        } else {
+            e
+        }
+    })
+}
+
 /// The client side: sends `command`, returns the daemon's reply. The error names the socket
 /// and says plainly when the daemon is not running.
+///
+/// `timeout` bounds the whole exchange. The reply is returned as the daemon's handler made
+/// it (without the newline that ends it on the wire).
 pub fn request(path: &Path, command: &str, timeout: Duration) -> io::Result<String> {
-    todo!("{path:?} {command} {timeout:?}")
+    if command.contains('\n') {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "a control command is one line"));
+    }
+    let deadline = deadline_after(timeout);
+    let stream = loop {
+        match connect(path) {
+            Ok(stream) => break stream,
+            // The daemon's backlog is full: it is busy (or stuck); try again until the deadline.
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("{}: the daemon does not accept connections (busy?)", path.display()),
+                    ));
+                }
+                std::thread::sleep(left.min(Duration::from_millis(10)));
+            }
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ECONNREFUSED)) => {
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!("{}: no daemon is listening (is it running?)", path.display()),
+                ))
+            }
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                return Err(io::Error::new(e.kind(), format!("{}: {e} (only root may ask)", path.display())))
+            }
+            Err(e) => return Err(with_path(path, e)),
+        }
+    };
+    let no_reply =
+        || io::Error::new(io::ErrorKind::TimedOut, format!("{}: no reply within {timeout:?}", path.display()));
+
+    let mut line = Vec::with_capacity(command.len() + 1);
+    line.extend_from_slice(command.as_bytes());
+    line.push(b'\n');
+    // A daemon that has already replied and closed (an over-long command) makes the send fail
+    // with EPIPE or ECONNRESET, but its reply is still there to read.
+    let sent = send_all(&stream, &line, deadline);
+    match &sent {
+        Err(e) if is_timeout(e) => return Err(no_reply()),
+        Err(e) if !matches!(e.kind(), io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset) => {
+            return Err(with_path(path, io::Error::new(e.kind(), e.to_string())))
+        }
+        _ => {}
+    }
+    let _ = stream.shutdown(Shutdown::Write);
+
+    let mut reply = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match read_until(&stream, &mut buf, deadline) {
+            Ok(0) => break,
+            Ok(n) => reply.extend_from_slice(&buf[..n]),
+            // The daemon closed with part of our command unread: Linux then reports a reset
+            // after the data (or instead of EOF when there is none).
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => break,
+            Err(e) if is_timeout(&e) => return Err(no_reply()),
+            Err(e) => return Err(with_path(path, e)),
+        }
+    }
+    if reply.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!("{}: the daemon closed the connection without a reply", path.display()),
+        ));
+    }
+    if reply.last() == Some(&b'\n') {
+        reply.pop();
+    }
+    Ok(String::from_utf8_lossy(&reply).into_owned())
+}
+
+/// Connects without blocking: a daemon whose backlog is full gives `WouldBlock` instead of
+/// hanging the caller. The stream returned is blocking.
+fn connect(path: &Path) -> io::Result<UnixStream> {
+    let bytes = path.as_os_str().as_bytes();
+    // SAFETY: sockaddr_un is plain data; all zeroes is a valid (empty) address.
+    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    // One byte left for the terminating NUL.
+    if bytes.is_empty() || bytes.len() >= addr.sun_path.len() || bytes.contains(&0) {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "unusable Unix socket path (empty or too long)"));
+    }
+    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    for (dst, &src) in addr.sun_path.iter_mut().zip(bytes) {
+        *dst = src as libc::c_char;
+    }
+    let len = (std::mem::offset_of!(libc::sockaddr_un, sun_path) + bytes.len() + 1) as libc::socklen_t;
+    // SAFETY: plain socket creation; the fd is owned right after the check.
+    let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fd is a new, valid socket that nothing else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: addr is an initialised sockaddr_un and len is within it. A non-blocking Unix
+    // stream connect completes at once or fails (EAGAIN when the backlog is full).
+    if unsafe { libc::connect(fd.as_raw_fd(), (&addr as *const libc::sockaddr_un).cast(), len) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let stream = UnixStream::from(fd);
+    stream.set_nonblocking(false)?;
+    Ok(stream)
+}
+
+/// `now + timeout`, or far in the future when that overflows.
+fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout).unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 86400))
+}
+
+/// Time left until `deadline`, a timeout error when there is none.
+fn time_left(deadline: Instant) -> io::Result<Duration> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err(timed_out("timed out"));
+    }
+    Ok(left)
+}
+
+fn timed_out(what: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, what.to_string())
+}
+
+/// A socket timeout shows as EAGAIN (`WouldBlock`) from read and write.
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
+}
+
+/// One read that returns by `deadline` (the socket timeout is the time left, so a client
+/// sending a byte now and then cannot stretch it).
+fn read_until(mut stream: &UnixStream, buf: &mut [u8], deadline: Instant) -> io::Result<usize> {
+    loop {
+        stream.set_read_timeout(Some(time_left(deadline)?))?;
+        match stream.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            result => return result,
+        }
+    }
+}
+
+/// Writes all of `data` by `deadline`, with MSG_NOSIGNAL: a client gone away gives EPIPE,
+/// never a SIGPIPE that would kill a daemon that did not ignore it.
+fn send_all(stream: &UnixStream, mut data: &[u8], deadline: Instant) -> io::Result<()> {
+    while !data.is_empty() {
+        stream.set_write_timeout(Some(time_left(deadline)?))?;
+        // SAFETY: sends from a valid buffer of data.len() bytes on a socket we hold.
+        let n = unsafe { libc::send(stream.as_raw_fd(), data.as_ptr().cast(), data.len(), libc::MSG_NOSIGNAL) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        data = &data[n as usize..];
+    }
+    Ok(())
+}
+
+fn in_use(path: &Path) -> io::Error {
+    let name = path.file_stem().map(|s| s.to_string_lossy()).unwrap_or_else(|| "daemon".into());
+    io::Error::new(io::ErrorKind::AddrInUse, format!("{}: another {name} is running", path.display()))
+}
+
+fn with_path(path: &Path, e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::poll::{Interest, Poller};
+    use std::io::Write;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A private directory for a test's sockets, removed afterwards.
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new() -> TempDir {
+            static N: AtomicUsize = AtomicUsize::new(0);
+            let n = N.fetch_add(1, Ordering::SeqCst);
+            let dir = std::env::temp_dir().join(format!("v6only-control-{}-{n}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir(&dir).unwrap();
+            TempDir(dir)
+        }
+        fn sock(&self, name: &str) -> PathBuf {
+            self.0.join(name)
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// The daemon's loop in small: serves until `client` (a thread) has finished.
+    fn serve_until_done<T>(
+        server: &ControlServer,
+        client: std::thread::JoinHandle<T>,
+        handle: &mut dyn FnMut(&str) -> String,
+    ) -> T {
+        let mut poller = Poller::new();
+        let start = Instant::now();
+        while !client.is_finished() {
+            assert!(start.elapsed() < Duration::from_secs(20), "client did not finish");
+            poller.clear();
+            let t = poller.register(server.as_raw_fd(), Interest::Read);
+            if poller.wait(Some(Duration::from_millis(20))).unwrap() > 0 && poller.readable(t) {
+                server.serve(handle);
+            }
+        }
+        client.join().unwrap()
+    }
+
+    fn status_handler(seen: &mut Vec<String>) -> impl FnMut(&str) -> String + '_ {
+        move |command| {
+            seen.push(command.to_string());
+            match command {
+                "status" => r#"{"queries":3}"#.to_string(),
+                other => format!("unknown command: {other}"),
+            }
+        }
+    }
+
+    fn never_called(command: &str) -> String {
+        panic!("handler called with {command:?}")
+    }
+
+    /// A client speaking the wire format by hand; returns what the daemon sent.
+    fn read_reply(mut stream: &UnixStream) -> String {
+        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut reply = Vec::new();
+        let mut buf = [0u8; 1024];
+        loop {
+            match stream.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => reply.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => break,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        String::from_utf8(reply).unwrap()
+    }
+
+    #[test]
+    fn default_path_is_under_var_run() {
+        assert_eq!(default_path("dns64"), Path::new("/var/run/dns64.sock"));
+    }
+
+    #[test]
+    fn round_trip_with_a_thread_as_client() {
+        let dir = TempDir::new();
+        let path = dir.sock("dns64.sock");
+        let server = ControlServer::bind(&path).unwrap();
+        assert_eq!(server.path(), path);
+
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        assert!(meta.file_type().is_socket());
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600, "root-only");
+        // SAFETY: F_GETFL only queries the fd.
+        let flags = unsafe { libc::fcntl(server.as_raw_fd(), libc::F_GETFL) };
+        assert_ne!(flags & libc::O_NONBLOCK, 0, "non-blocking listener");
+        server.serve(&mut never_called); // nothing pending: returns at once
+
+        let client_path = path.clone();
+        let client = std::thread::spawn(move || {
+            let status = request(&client_path, "status", Duration::from_secs(5)).unwrap();
+            let other = request(&client_path, "  flush \t", Duration::from_secs(5)).unwrap();
+            (status, other)
+        });
+        let mut seen = Vec::new();
+        let (status, other) = serve_until_done(&server, client, &mut status_handler(&mut seen));
+        assert_eq!(status, r#"{"queries":3}"#, "the handler's reply, without the newline");
+        assert_eq!(other, "unknown command: flush");
+        assert_eq!(seen, ["status", "flush"], "commands arrive trimmed");
+
+        drop(server);
+        assert!(!path.exists(), "drop removes the socket file");
+        let e = request(&path, "status", Duration::from_secs(1)).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn all_pending_connections_are_served_in_one_call() {
+        let dir = TempDir::new();
+        let path = dir.sock("d.sock");
+        let server = ControlServer::bind(&path).unwrap();
+
+        let mut clients = Vec::new();
+        for line in [&b"  status \r\n"[..], b"stats\n", b"\n", b"status\nextra after the line", b"status"] {
+            let mut c = UnixStream::connect(&path).unwrap();
+            c.write_all(line).unwrap();
+            c.shutdown(Shutdown::Write).unwrap();
+            clients.push(c);
+        }
+        let mut seen = Vec::new();
+        server.serve(&mut status_handler(&mut seen));
+        assert_eq!(seen, ["status", "stats", "", "status", "status"], "EOF ends a line too");
+        let replies: Vec<String> = clients.iter().map(read_reply).collect();
+        assert_eq!(
+            replies,
+            [
+                "{\"queries\":3}\n",
+                "unknown command: stats\n",
+                "unknown command: \n",
+                "{\"queries\":3}\n",
+                "{\"queries\":3}\n"
+            ]
+        );
+    }
+
+    #[test]
+    fn stale_socket_is_replaced() {
+        let dir = TempDir::new();
+        let path = dir.sock("nat64.sock");
+        drop(UnixListener::bind(&path).unwrap()); // a killed daemon leaves its socket file
+        assert!(path.exists());
+        let e = request(&path, "status", Duration::from_secs(1)).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused);
+        assert_eq!(e.to_string(), format!("{}: no daemon is listening (is it running?)", path.display()));
+
+        let server = ControlServer::bind(&path).unwrap();
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        let client_path = path.clone();
+        let client = std::thread::spawn(move || request(&client_path, "status", Duration::from_secs(5)));
+        let mut seen = Vec::new();
+        assert_eq!(serve_until_done(&server, client, &mut status_handler(&mut seen)).unwrap(), r#"{"queries":3}"#);
+    }
+
+    #[test]
+    fn live_socket_is_refused_and_left_working() {
+        let dir = TempDir::new();
+        let path = dir.sock("option108-dhcpd.sock");
+        let first = ControlServer::bind(&path).unwrap();
+
+        let e = ControlServer::bind(&path).err().expect("second bind must fail");
+        assert_eq!(e.kind(), io::ErrorKind::AddrInUse);
+        assert_eq!(e.to_string(), format!("{}: another option108-dhcpd is running", path.display()));
+        assert!(path.exists(), "the live daemon's socket stays");
+
+        // The probe reaches the live daemon as a connection that sends nothing: served
+        // silently, without calling the handler.
+        let start = Instant::now();
+        first.serve(&mut never_called);
+        assert!(start.elapsed() < Duration::from_secs(1));
+
+        let client_path = path.clone();
+        let client = std::thread::spawn(move || request(&client_path, "status", Duration::from_secs(5)));
+        let mut seen = Vec::new();
+        assert_eq!(serve_until_done(&first, client, &mut status_handler(&mut seen)).unwrap(), r#"{"queries":3}"#);
+
+        // Anything that accepts connections counts as alive, not just a ControlServer.
+        let other = dir.sock("other.sock");
+        let _listener = UnixListener::bind(&other).unwrap();
+        assert_eq!(ControlServer::bind(&other).err().unwrap().kind(), io::ErrorKind::AddrInUse);
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_socket_is_left_alone() {
+        let dir = TempDir::new();
+        let path = dir.sock("d.sock");
+        std::fs::write(&path, "precious").unwrap();
+        let e = ControlServer::bind(&path).err().unwrap();
+        assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
+        assert!(e.to_string().contains("not a socket"), "{e}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "precious");
+    }
+
+    #[test]
+    fn unusable_paths_are_errors() {
+        let long = PathBuf::from(format!("/tmp/{}", "x".repeat(200)));
+        assert!(ControlServer::bind(&long).is_err());
+        assert_eq!(request(&long, "status", Duration::from_secs(1)).unwrap_err().kind(), io::ErrorKind::InvalidInput);
+        let dir = TempDir::new();
+        let e = ControlServer::bind(&dir.sock("no/such/dir.sock")).err().unwrap();
+        assert_eq!(e.kind(), io::ErrorKind::NotFound);
+        assert!(e.to_string().contains("no/such/dir.sock"), "names the path: {e}");
+        assert_eq!(
+            request(&dir.sock("d.sock"), "two\nlines", Duration::from_secs(1)).unwrap_err().kind(),
+            io::ErrorKind::InvalidInput
+        );
+    }
+
+    #[test]
+    fn oversized_and_garbage_commands_get_an_error_reply() {
+        let dir = TempDir::new();
+        let path = dir.sock("d.sock");
+        let server = ControlServer::bind(&path).unwrap();
+
+        let mut long = UnixStream::connect(&path).unwrap();
+        long.write_all(&[b'a'; 1000]).unwrap();
+        let mut exactly_too_long = UnixStream::connect(&path).unwrap();
+        exactly_too_long.write_all(&[b'b'; MAX_COMMAND]).unwrap(); // no room for the newline
+        let mut longest = UnixStream::connect(&path).unwrap();
+        let mut line = vec![b'c'; MAX_COMMAND - 1];
+        line.push(b'\n');
+        longest.write_all(&line).unwrap();
+        let mut binary = UnixStream::connect(&path).unwrap();
+        binary.write_all(b"\xff\xfe\x00status\n").unwrap();
+        let mut control_chars = UnixStream::connect(&path).unwrap();
+        control_chars.write_all(b"sta\x00tus\x1b[2J\n").unwrap();
+
+        let mut seen = Vec::new();
+        server.serve(&mut |command: &str| {
+            seen.push(command.to_string());
+            format!("unknown command ({} bytes)", command.len())
+        });
+        assert_eq!(read_reply(&long), "error: command too long\n");
+        assert_eq!(read_reply(&exactly_too_long), "error: command too long\n");
+        assert_eq!(read_reply(&longest), format!("unknown command ({} bytes)\n", MAX_COMMAND - 1));
+        assert_eq!(read_reply(&binary), "error: command is not UTF-8\n");
+        assert_eq!(read_reply(&control_chars), "unknown command (11 bytes)\n");
+        assert_eq!(seen, ["c".repeat(MAX_COMMAND - 1), "sta\0tus\x1b[2J".to_string()]);
+
+        // Through request(): the daemon replies and closes with most of the command unread.
+        let client_path = path.clone();
+        let client = std::thread::spawn(move || request(&client_path, &"x".repeat(300_000), Duration::from_secs(5)));
+        assert_eq!(serve_until_done(&server, client, &mut never_called).unwrap(), REPLY_TOO_LONG);
+    }
+
+    #[test]
+    fn a_silent_client_does_not_block_beyond_the_timeout() {
+        let dir = TempDir::new();
+        let path = dir.sock("d.sock");
+        let server = ControlServer::bind(&path).unwrap();
+
+        // Connects, sends nothing, stays connected.
+        let silent = UnixStream::connect(&path).unwrap();
+        let start = Instant::now();
+        server.serve(&mut never_called);
+        let elapsed = start.elapsed();
+        assert!(elapsed >= CLIENT_TIMEOUT - Duration::from_millis(10), "{elapsed:?}");
+        assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
+        assert_eq!(read_reply(&silent), "", "closed without a reply");
+
+        // Half a line, then nothing.
+        let mut partial = UnixStream::connect(&path).unwrap();
+        partial.write_all(b"sta").unwrap();
+        let start = Instant::now();
+        server.serve(&mut never_called);
+        assert!(start.elapsed() < Duration::from_secs(2), "{:?}", start.elapsed());
+        drop(partial);
+
+        // The daemon still works.
+        let client_path = path.clone();
+        let client = std::thread::spawn(move || request(&client_path, "status", Duration::from_secs(5)));
+        let mut seen = Vec::new();
+        assert_eq!(serve_until_done(&server, client, &mut status_handler(&mut seen)).unwrap(), r#"{"queries":3}"#);
+    }
+
+    #[test]
+    fn a_trickling_client_cannot_stretch_the_timeout() {
+        let dir = TempDir::new();
+        let path = dir.sock("d.sock");
+        let server = ControlServer::bind(&path).unwrap();
+        let mut stream = UnixStream::connect(&path).unwrap();
+        // One byte every 20 ms: each read would finish well within 200 ms, the line never.
+        let trickle = std::thread::spawn(move || {
+            for _ in 0..500 {
+                if stream.write_all(b"s").is_err() {
+                    return true; // the daemon hung up
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            false
+        });
+        let start = Instant::now();
+        server.serve(&mut never_called);
+        assert!(start.elapsed() < Duration::from_secs(2), "{:?}", start.elapsed());
+        assert!(trickle.join().unwrap(), "the daemon closed the connection");
+    }
+
+    #[test]
+    fn a_client_that_does_not_read_its_reply_does_not_block() {
+        let dir = TempDir::new();
+        let path = dir.sock("d.sock");
+        let server = ControlServer::bind(&path).unwrap();
+        let mut stream = UnixStream::connect(&path).unwrap();
+        stream.write_all(b"status\n").unwrap();
+        let start = Instant::now();
+        let mut calls = 0;
+        // Far more than the socket buffers hold.
+        server.serve(&mut |_: &str| {
+            calls += 1;
+            "x".repeat(8 << 20)
+        });
+        let elapsed = start.elapsed();
+        assert_eq!(calls, 1);
+        assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
+        drop(stream);
+    }
+
+    #[test]
+    fn request_errors_say_what_happened() {
+        let dir = TempDir::new();
+        let path = dir.sock("dns64.sock");
+        let e = request(&path, "status", Duration::from_secs(1)).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::NotFound);
+        assert_eq!(e.to_string(), format!("{}: no daemon is listening (is it running?)", path.display()));
+
+        // Something listens but never accepts: the timeout bounds the whole request.
+        let listener = UnixListener::bind(&path).unwrap();
+        let start = Instant::now();
+        let e = request(&path, "status", Duration::from_millis(150)).unwrap_err();
+        let elapsed = start.elapsed();
+        assert_eq!(e.kind(), io::ErrorKind::TimedOut);
+        assert!(e.to_string().contains("no reply within"), "{e}");
+        assert!(elapsed >= Duration::from_millis(140) && elapsed < Duration::from_secs(3), "{elapsed:?}");
+
+        // Accepts and closes without a word.
+        let closer = std::thread::spawn(move || drop(listener.accept().unwrap()));
+        let e = request(&path, "status", Duration::from_secs(5)).unwrap_err();
+        closer.join().unwrap();
+        assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof, "{e}");
+        assert!(e.to_string().contains("without a reply"), "{e}");
+    }
 }
