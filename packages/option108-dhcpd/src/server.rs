@@ -1,0 +1,662 @@
+//! The sans-IO server: a message in (bytes, arrival interface, time), a reply out (bytes,
+//! where to send them) plus the lease change to make durable before sending.
+//!
+//! RFC 2131 §4.3 for every message type; RFC 8925 §3 for option 108: it goes only to clients
+//! whose parameter request list has 108, only from pools where it is enabled, with exactly the
+//! configured V6ONLY_WAIT, and such clients get yiaddr 0.0.0.0 and no address is kept for them.
+
+use std::collections::HashSet;
+use std::net::Ipv4Addr;
+
+use crate::leases::{ClientKey, HostName, LeaseTable, State};
+use crate::wire::{self, opt, HwAddr, MessageType, Packet, ReplyHeader, ReplyWriter, Request, FLAG_BROADCAST};
+
+/// RFC 8925 §3.4: clients wait at least this long whatever the server says.
+pub const MIN_V6ONLY_WAIT: u32 = 300;
+/// How long an offered address is kept for the client that may request it.
+pub const OFFER_HOLD: u64 = 60;
+/// How long a declined address stays out of the pool.
+pub const DECLINE_QUARANTINE: u64 = 600;
+/// Lease time meaning "infinite" (RFC 2132 §9.2).
+pub const INFINITE: u32 = u32::MAX;
+/// Bound on the set behind the "distinct IPv6-only clients" count.
+pub const V6ONLY_TRACKED: usize = 16384;
+
+/// A `config host`: a fixed address for one or more MACs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaticHost {
+    pub macs: Vec<[u8; 6]>,
+    pub ip: Ipv4Addr,
+    pub name: String,
+    pub lease_time: Option<u32>,
+}
+
+/// One pool, resolved: its interface, subnet, range and what to tell clients.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pool {
+    /// The UCI section name (`lan`).
+    pub name: String,
+    pub device: String,
+    pub ifindex: u32,
+    /// Our address on the link: server identifier, default router and DNS server.
+    pub server: Ipv4Addr,
+    pub prefix_len: u8,
+    pub first: Ipv4Addr,
+    pub count: u32,
+    pub lease_time: u32,
+    /// Options sent whether asked for or not (1, 3, 6, 15 as configured), in order.
+    pub base_options: Vec<(u8, Vec<u8>)>,
+    /// Other `dhcp_option`s: sent to clients that ask for them.
+    pub extra_options: Vec<(u8, Vec<u8>)>,
+    /// RFC 8925 V6ONLY_WAIT; `None` when disabled on this pool.
+    pub v6only_wait: Option<u32>,
+    pub rapid_commit: bool,
+    pub hosts: Vec<StaticHost>,
+}
+
+impl Pool {
+    pub fn mask(&self) -> u32 {
+        if self.prefix_len == 0 {
+            0
+        } else {
+            u32::MAX << (32 - self.prefix_len)
+        }
+    }
+    pub fn contains(&self, ip: Ipv4Addr) -> bool {
+        u32::from(ip) & self.mask() == u32::from(self.server) & self.mask()
+    }
+    fn static_for(&self, hw: &HwAddr) -> Option<&StaticHost> {
+        let mac = hw.mac()?;
+        self.hosts.iter().find(|h| h.macs.contains(&mac))
+    }
+}
+
+/// Where a reply goes (RFC 2131 §4.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Destination {
+    /// 255.255.255.255:68 on the interface.
+    Broadcast,
+    /// A relay agent's giaddr, port 67.
+    Relay(Ipv4Addr),
+    /// A configured client's ciaddr, port 68.
+    Ciaddr(Ipv4Addr),
+    /// yiaddr:68 to a client that has no address yet: the frame goes to its chaddr.
+    Unicast { ip: Ipv4Addr, hw: HwAddr },
+}
+
+#[derive(Debug)]
+pub struct Reply<'a> {
+    pub bytes: &'a [u8],
+    pub destination: Destination,
+    pub ifindex: u32,
+    pub message_type: MessageType,
+}
+
+/// A lease as the store keeps it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeaseRecord {
+    pub ip: Ipv4Addr,
+    pub client: ClientKey,
+    pub mac: [u8; 6],
+    pub expiry: u64,
+    pub host_name: HostName,
+}
+
+/// What must be made durable before the reply is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseChange {
+    Bound(LeaseRecord),
+    /// Released by its client, or dropped because the client went IPv6-only.
+    Released { ip: Ipv4Addr, at: u64 },
+    Declined { ip: Ipv4Addr, until: u64 },
+}
+
+#[derive(Debug, Default)]
+pub struct Outcome<'a> {
+    pub reply: Option<Reply<'a>>,
+    pub change: Option<LeaseChange>,
+}
+
+/// Counters for `status`; every dropped message is counted under its reason.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counters {
+    pub received: u64,
+    pub malformed: u64,
+    pub not_request: u64,
+    pub no_pool: u64,
+    pub other_server: u64,
+    pub discovers: u64,
+    pub requests: u64,
+    pub declines: u64,
+    pub releases: u64,
+    pub informs: u64,
+    pub offers: u64,
+    pub acks: u64,
+    pub naks: u64,
+    pub ipv6_only: u64,
+    pub exhausted: u64,
+    pub ignored: u64,
+}
+
+pub struct PoolState {
+    pub pool: Pool,
+    pub table: LeaseTable,
+    v6only_clients: HashSet<u64>,
+    last_exhausted_log: u64,
+    pub exhausted_since_log: u64,
+}
+
+impl PoolState {
+    fn new(pool: Pool) -> PoolState {
+        let mut table = LeaseTable::new(pool.first, pool.count);
+        for host in &pool.hosts {
+            table.reserve(host.ip);
+        }
+        PoolState { pool, table, v6only_clients: HashSet::new(), last_exhausted_log: 0, exhausted_since_log: 0 }
+    }
+    pub fn ipv6_only_clients(&self) -> usize {
+        self.v6only_clients.len()
+    }
+    pub fn ipv6_only_saturated(&self) -> bool {
+        self.v6only_clients.len() >= V6ONLY_TRACKED
+    }
+    fn note_v6only(&mut self, client: &ClientKey) {
+        if self.v6only_clients.len() < V6ONLY_TRACKED {
+            let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+            for &b in client.as_slice() {
+                h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+            }
+            self.v6only_clients.insert(h);
+        }
+    }
+}
+
+pub struct Server {
+    pools: Vec<PoolState>,
+    buf: Box<[u8; wire::MAX_MESSAGE]>,
+    pub counters: Counters,
+}
+
+impl Server {
+    pub fn new(pools: Vec<Pool>) -> Server {
+        Server {
+            pools: pools.into_iter().map(PoolState::new).collect(),
+            buf: Box::new([0; wire::MAX_MESSAGE]),
+            counters: Counters::default(),
+        }
+    }
+    pub fn pools(&self) -> &[PoolState] {
+        &self.pools
+    }
+
+    /// A new config (reload): pools of the same name keep their leases when the range is
+    /// unchanged; the caller then re-applies the stored leases via [`Server::restore`].
+    pub fn reconfigure(&mut self, pools: Vec<Pool>) {
+        let mut old: Vec<PoolState> = std::mem::take(&mut self.pools);
+        for pool in pools {
+            let kept = old.iter().position(|s| s.pool.name == pool.name && s.pool.first == pool.first && s.pool.count == pool.count);
+            let state = match kept {
+                Some(i) => {
+                    let mut s = old.swap_remove(i);
+                    for host in &pool.hosts {
+                        s.table.reserve(host.ip);
+                    }
+                    s.pool = pool;
+                    s
+                }
+                None => PoolState::new(pool),
+            };
+            self.pools.push(state);
+        }
+    }
+
+    /// Puts a stored lease back (at start or after a reload). Leases outside every pool's
+    /// range, on reserved addresses, or expired are skipped; returns whether it was kept.
+    pub fn restore(&mut self, change: &LeaseChange, now: u64) -> bool {
+        let ip = match change {
+            LeaseChange::Bound(r) => r.ip,
+            LeaseChange::Released { ip, .. } | LeaseChange::Declined { ip, .. } => *ip,
+        };
+        let Some(state) = self.pools.iter_mut().find(|s| s.table.index_of(ip).is_some()) else { return false };
+        let i = state.table.index_of(ip).unwrap();
+        if state.table.slot(i).state == State::Reserved {
+            return false;
+        }
+        match *change {
+            LeaseChange::Bound(r) => {
+                state.table.bind(i, r.client, &HwAddr::from_mac(r.mac), r.host_name, State::Leased, r.expiry);
+                r.expiry > now
+            }
+            LeaseChange::Released { at, .. } => {
+                state.table.release(i, at);
+                true
+            }
+            LeaseChange::Declined { until, .. } => {
+                state.table.decline(i, until);
+                true
+            }
+        }
+    }
+
+    /// Handles one message that arrived on `ifindex` at `now` (seconds since the epoch).
+    pub fn handle(&mut self, bytes: &[u8], ifindex: u32, now: u64) -> Outcome<'_> {
+        self.counters.received += 1;
+        let packet = match Packet::new_checked(bytes) {
+            Ok(p) => p,
+            Err(e) => {
+                self.counters.malformed += 1;
+                log::debug!("dropped: {e}");
+                return Outcome::default();
+            }
+        };
+        let request = match Request::parse(&packet) {
+            Ok(r) => r,
+            Err(wire::Error::NotRequest) => {
+                self.counters.not_request += 1;
+                return Outcome::default();
+            }
+            Err(e) => {
+                self.counters.malformed += 1;
+                log::debug!("dropped: {e}");
+                return Outcome::default();
+            }
+        };
+        // Relayed: the pool whose subnet holds giaddr; else the arrival interface's pool.
+        let relayed = !request.giaddr.is_unspecified();
+        let found = if relayed {
+            self.pools.iter().position(|s| s.pool.contains(request.giaddr))
+        } else {
+            self.pools.iter().position(|s| s.pool.ifindex == ifindex)
+        };
+        let Some(p) = found else {
+            self.counters.no_pool += 1;
+            return Outcome::default();
+        };
+        let (state, buf, counters) = (&mut self.pools[p], &mut *self.buf, &mut self.counters);
+        let mut ctx = Ctx { state, counters, request: &request, now, client: ClientKey::from_request(&request) };
+        let decision = match request.message_type {
+            MessageType::Discover => ctx.discover(),
+            MessageType::Request => ctx.request(),
+            MessageType::Decline => ctx.decline(),
+            MessageType::Release => ctx.release(),
+            MessageType::Inform => ctx.inform(),
+            _ => {
+                ctx.counters.not_request += 1;
+                None
+            }
+        };
+        let Some(decision) = decision else { return Outcome::default() };
+        let change = decision.change;
+        if !decision.send {
+            return Outcome { reply: None, change };
+        }
+        let reply = ctx.emit(&decision, buf);
+        Outcome { reply: Some(reply), change }
+    }
+}
+
+/// What to answer, before it is written.
+struct Decision {
+    message_type: MessageType,
+    yiaddr: Ipv4Addr,
+    lease_time: Option<u32>,
+    /// Send the configuration options (mask, router, DNS...).
+    config: bool,
+    v6only: Option<u32>,
+    rapid_commit: bool,
+    change: Option<LeaseChange>,
+    /// `false`: nothing to send, only the change to store (DECLINE, RELEASE).
+    send: bool,
+}
+
+impl Decision {
+    fn nak() -> Decision {
+        Decision { message_type: MessageType::Nak, yiaddr: Ipv4Addr::UNSPECIFIED, lease_time: None, config: false, v6only: None, rapid_commit: false, change: None, send: true }
+    }
+}
+
+struct Ctx<'s, 'r> {
+    state: &'s mut PoolState,
+    counters: &'s mut Counters,
+    request: &'r Request<'r>,
+    now: u64,
+    client: ClientKey,
+}
+
+impl<'s, 'r> Ctx<'s, 'r> {
+    fn pool(&self) -> &Pool {
+        &self.state.pool
+    }
+
+    /// RFC 8925 §3.3: the option goes only to clients that ask, only where enabled.
+    fn v6only(&self) -> Option<u32> {
+        if self.request.requests(opt::IPV6_ONLY_PREFERRED) {
+            self.pool().v6only_wait
+        } else {
+            None
+        }
+    }
+
+    fn host_name(&self) -> HostName {
+        self.request.host_name.map(HostName::new).unwrap_or_default()
+    }
+
+    fn lease_time_for(&self, ip: Ipv4Addr) -> u32 {
+        self.pool()
+            .static_for(&self.request.chaddr)
+            .filter(|h| h.ip == ip)
+            .and_then(|h| h.lease_time)
+            .unwrap_or(self.pool().lease_time)
+    }
+
+    fn expiry(&self, lease_time: u32) -> u64 {
+        if lease_time == INFINITE {
+            u64::MAX
+        } else {
+            self.now + lease_time as u64
+        }
+    }
+
+    /// The client goes IPv6-only: whatever address it held goes back to the pool.
+    fn go_v6only(&mut self, wait: u32, message_type: MessageType) -> Decision {
+        self.counters.ipv6_only += 1;
+        let client = self.client;
+        self.state.note_v6only(&client);
+        let mut change = None;
+        if let Some(i) = self.state.table.of_client(&client) {
+            let ip = self.state.table.addr_of(i);
+            let was_leased = self.state.table.slot(i).state == State::Leased;
+            self.state.table.unbind(i);
+            if was_leased {
+                change = Some(LeaseChange::Released { ip, at: 0 });
+            }
+        }
+        log::info!("{}: {} is IPv6-only preferred: {} with option 108 ({wait} s), no address", self.pool().name, Mac(&self.request.chaddr), name(message_type));
+        Decision { message_type, yiaddr: Ipv4Addr::UNSPECIFIED, lease_time: None, config: false, v6only: Some(wait), rapid_commit: false, change, send: true }
+    }
+
+    /// An address for the client: static, previous, requested, new, or oldest expired.
+    fn pick(&mut self) -> Option<Ipv4Addr> {
+        if let Some(host) = self.pool().static_for(&self.request.chaddr) {
+            return Some(host.ip);
+        }
+        let i = self.state.table.choose(&self.client, self.request.requested_ip, self.now)?;
+        Some(self.state.table.addr_of(i))
+    }
+
+    /// Whether the client may have `ip` (its static address, or a free/its own pool address).
+    fn may_have(&self, ip: Ipv4Addr) -> bool {
+        if let Some(host) = self.pool().static_for(&self.request.chaddr) {
+            return host.ip == ip;
+        }
+        match self.state.table.index_of(ip) {
+            Some(i) => self.state.table.available_to(i, &self.client, self.now),
+            None => false,
+        }
+    }
+
+    /// Commits a lease on `ip` (in the table for pool addresses; statics are not stored).
+    fn commit(&mut self, ip: Ipv4Addr) -> Decision {
+        let lease_time = self.lease_time_for(ip);
+        let expiry = self.expiry(lease_time);
+        let host_name = self.host_name();
+        let mut change = None;
+        if let Some(i) = self.state.table.index_of(ip) {
+            if self.state.table.slot(i).state != State::Reserved {
+                self.state.table.bind(i, self.client, &self.request.chaddr, host_name, State::Leased, expiry);
+                let slot = self.state.table.slot(i);
+                change = Some(LeaseChange::Bound(LeaseRecord { ip, client: self.client, mac: slot.mac, expiry, host_name: slot.host_name }));
+            }
+        }
+        log::info!("{}: DHCPACK {ip} to {}{}", self.pool().name, Mac(&self.request.chaddr), HostSuffix(&host_name));
+        Decision { message_type: MessageType::Ack, yiaddr: ip, lease_time: Some(lease_time), config: true, v6only: None, rapid_commit: false, change, send: true }
+    }
+
+    fn discover(&mut self) -> Option<Decision> {
+        self.counters.discovers += 1;
+        if let Some(wait) = self.v6only() {
+            // RFC 8925 §3.3/§3.4: yiaddr 0.0.0.0, nothing reserved, no rapid commit.
+            return Some(self.go_v6only(wait, MessageType::Offer));
+        }
+        let Some(ip) = self.pick() else {
+            self.counters.exhausted += 1;
+            self.state.exhausted_since_log += 1;
+            if self.now >= self.state.last_exhausted_log + 10 {
+                log::warn!(
+                    "{}: pool exhausted, no address for {} ({} addresses, all leased, offered or quarantined; {} DISCOVERs unanswered since the last message)",
+                    self.pool().name, Mac(&self.request.chaddr), self.pool().count, self.state.exhausted_since_log
+                );
+                self.state.last_exhausted_log = self.now;
+                self.state.exhausted_since_log = 0;
+            }
+            return None;
+        };
+        if self.request.rapid_commit && self.pool().rapid_commit {
+            let mut d = self.commit(ip);
+            d.rapid_commit = true;
+            return Some(d);
+        }
+        if let Some(i) = self.state.table.index_of(ip) {
+            if self.state.table.slot(i).state != State::Reserved {
+                // Holds the address for the client; its lease, if it has one, stays as it is.
+                let slot = *self.state.table.slot(i);
+                if !(slot.state == State::Leased && slot.client == Some(self.client) && slot.expiry > self.now) {
+                    let until = self.now + OFFER_HOLD;
+                    self.state.table.bind(i, self.client, &self.request.chaddr, self.host_name(), State::Offered, until);
+                }
+            }
+        }
+        let lease_time = self.lease_time_for(ip);
+        log::debug!("{}: DHCPOFFER {ip} to {}", self.pool().name, Mac(&self.request.chaddr));
+        Some(Decision { message_type: MessageType::Offer, yiaddr: ip, lease_time: Some(lease_time), config: true, v6only: None, rapid_commit: false, change: None, send: true })
+    }
+
+    fn request(&mut self) -> Option<Decision> {
+        self.counters.requests += 1;
+        let r = self.request;
+        let ours = self.pool().server;
+        if let Some(server_id) = r.server_id {
+            if server_id != ours {
+                // SELECTING another server's offer: ours goes back to the pool.
+                self.counters.other_server += 1;
+                if let Some(i) = self.state.table.of_client(&self.client) {
+                    if self.state.table.slot(i).state == State::Offered {
+                        self.state.table.unbind(i);
+                    }
+                }
+                return None;
+            }
+        }
+        if let Some(wait) = self.v6only() {
+            // RFC 8925: in every state, a client that can do without IPv4 gets 108, no address.
+            return Some(self.go_v6only(wait, MessageType::Ack));
+        }
+        let ip = match (r.server_id, r.requested_ip, r.ciaddr.is_unspecified()) {
+            // SELECTING: must name the address we offered.
+            (Some(_), Some(ip), true) => ip,
+            (Some(_), _, _) => return Some(self.nak("SELECTING without requested address")),
+            // INIT-REBOOT: the address the client remembers.
+            (None, Some(ip), true) => {
+                if !self.pool().contains(ip) {
+                    return Some(self.nak("address not on this network"));
+                }
+                ip
+            }
+            // RENEWING (unicast) or REBINDING (broadcast): ciaddr.
+            (None, _, false) => {
+                if !self.pool().contains(r.ciaddr) {
+                    return Some(self.nak("ciaddr not on this network"));
+                }
+                r.ciaddr
+            }
+            (None, None, true) => {
+                self.counters.ignored += 1;
+                return None;
+            }
+        };
+        if self.may_have(ip) {
+            Some(self.commit(ip))
+        } else {
+            Some(self.nak("address not available to this client"))
+        }
+    }
+
+    fn nak(&mut self, why: &str) -> Decision {
+        log::info!("{}: DHCPNAK to {}: {why}", self.pool().name, Mac(&self.request.chaddr));
+        Decision::nak()
+    }
+
+    fn decline(&mut self) -> Option<Decision> {
+        self.counters.declines += 1;
+        let r = self.request;
+        if r.server_id.is_some_and(|s| s != self.pool().server) {
+            self.counters.other_server += 1;
+            return None;
+        }
+        let ip = r.requested_ip?;
+        let i = self.state.table.index_of(ip)?;
+        // Only the client holding the address can take it out of the pool.
+        if self.state.table.slot(i).client != Some(self.client) {
+            self.counters.ignored += 1;
+            return None;
+        }
+        let until = self.now + DECLINE_QUARANTINE;
+        self.state.table.decline(i, until);
+        log::warn!("{}: {} declined {ip} (in use on the link?): quarantined for {DECLINE_QUARANTINE} s", self.pool().name, Mac(&r.chaddr));
+        self.silent(LeaseChange::Declined { ip, until })
+    }
+
+    fn release(&mut self) -> Option<Decision> {
+        self.counters.releases += 1;
+        let r = self.request;
+        if r.server_id.is_some_and(|s| s != self.pool().server) {
+            self.counters.other_server += 1;
+            return None;
+        }
+        let i = self.state.table.index_of(r.ciaddr)?;
+        let slot = self.state.table.slot(i);
+        if slot.client != Some(self.client) || slot.state != State::Leased {
+            self.counters.ignored += 1;
+            return None;
+        }
+        self.state.table.release(i, self.now);
+        log::info!("{}: {} released {}", self.pool().name, Mac(&r.chaddr), r.ciaddr);
+        self.silent(LeaseChange::Released { ip: r.ciaddr, at: self.now })
+    }
+
+    /// No reply, but a change to store: carried as a reply-less decision.
+    fn silent(&mut self, change: LeaseChange) -> Option<Decision> {
+        Some(Decision { message_type: MessageType::Release, yiaddr: Ipv4Addr::UNSPECIFIED, lease_time: None, config: false, v6only: None, rapid_commit: false, change: Some(change), send: false })
+    }
+
+    fn inform(&mut self) -> Option<Decision> {
+        self.counters.informs += 1;
+        let v6only = self.v6only();
+        if v6only.is_some() {
+            self.counters.ipv6_only += 1;
+            let client = self.client;
+            self.state.note_v6only(&client);
+        }
+        // RFC 2131 §4.3.5: configuration only, no address and no lease time.
+        Some(Decision { message_type: MessageType::Ack, yiaddr: Ipv4Addr::UNSPECIFIED, lease_time: None, config: true, v6only, rapid_commit: false, change: None, send: true })
+    }
+
+    /// Writes the reply into `buf` and decides where it goes.
+    fn emit<'b>(&mut self, d: &Decision, buf: &'b mut [u8; wire::MAX_MESSAGE]) -> Reply<'b> {
+        let r = self.request;
+        let pool = &self.state.pool;
+        let is_nak = d.message_type == MessageType::Nak;
+        let inform = r.message_type == MessageType::Inform;
+        // RFC 2131 table 3: ciaddr is echoed in ACKs to INFORM and RENEWING/REBINDING.
+        let ciaddr = if d.message_type == MessageType::Ack && !r.ciaddr.is_unspecified() { r.ciaddr } else { Ipv4Addr::UNSPECIFIED };
+        let relayed = !r.giaddr.is_unspecified();
+        // A NAK through a relay asks it to broadcast (RFC 2131 §4.3.2).
+        let flags = if is_nak && relayed { r.flags | FLAG_BROADCAST } else { r.flags };
+        let max_len = match r.max_message_size {
+            Some(m) if m as usize > wire::MIN_MAX_MESSAGE + 28 => (m as usize - 28).min(wire::MAX_MESSAGE),
+            _ => wire::MIN_MAX_MESSAGE,
+        };
+        let header = ReplyHeader { request: r, ciaddr, yiaddr: d.yiaddr, flags };
+        let mut w = ReplyWriter::new(&mut buf[..], &header, max_len);
+        w.option(opt::MESSAGE_TYPE, &[d.message_type as u8]);
+        w.option_addr(opt::SERVER_ID, pool.server);
+        if is_nak {
+            w.option(opt::MESSAGE, b"address not available");
+        }
+        if let Some(lease) = d.lease_time {
+            w.option_u32(opt::LEASE_TIME, lease);
+            if lease != INFINITE {
+                w.option_u32(opt::RENEWAL_TIME, lease / 2);
+                w.option_u32(opt::REBINDING_TIME, (lease as u64 * 7 / 8) as u32);
+            }
+        }
+        if d.rapid_commit {
+            w.option(opt::RAPID_COMMIT, &[]);
+        }
+        if let Some(wait) = d.v6only {
+            w.option_u32(opt::IPV6_ONLY_PREFERRED, wait);
+        }
+        if d.config {
+            for (code, value) in &pool.base_options {
+                w.option(*code, value);
+            }
+            // Client's order first (RFC 2132 §9.8 leaves order to the server).
+            for &code in r.parameters {
+                if let Some((c, value)) = pool.extra_options.iter().find(|(c, _)| *c == code) {
+                    w.option(*c, value);
+                }
+            }
+        }
+        let len = w.finish();
+        let destination = if relayed {
+            Destination::Relay(r.giaddr)
+        } else if is_nak {
+            Destination::Broadcast
+        } else if !r.ciaddr.is_unspecified() && (inform || d.message_type == MessageType::Ack) {
+            Destination::Ciaddr(r.ciaddr)
+        } else if r.broadcast_flag() || d.yiaddr.is_unspecified() || r.chaddr.mac().is_none() {
+            Destination::Broadcast
+        } else {
+            Destination::Unicast { ip: d.yiaddr, hw: r.chaddr }
+        };
+        match d.message_type {
+            MessageType::Offer => self.counters.offers += 1,
+            MessageType::Ack => self.counters.acks += 1,
+            MessageType::Nak => self.counters.naks += 1,
+            _ => {}
+        }
+        Reply { bytes: &buf[..len], destination, ifindex: pool.ifindex, message_type: d.message_type }
+    }
+}
+
+fn name(t: MessageType) -> &'static str {
+    match t {
+        MessageType::Offer => "DHCPOFFER",
+        MessageType::Ack => "DHCPACK",
+        _ => "reply",
+    }
+}
+
+/// Formats a hardware address as `aa:bb:cc:dd:ee:ff`.
+pub struct Mac<'a>(pub &'a HwAddr);
+impl std::fmt::Display for Mac<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, b) in self.0.as_slice().iter().enumerate() {
+            if i > 0 {
+                f.write_str(":")?;
+            }
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+struct HostSuffix<'a>(&'a HostName);
+impl std::fmt::Display for HostSuffix<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            write!(f, " ({})", self.0.as_str())
+        }
+    }
+}
