@@ -1,0 +1,161 @@
+//! `/etc/config/dns64` and resolv.conf reading (pure: text in, values out).
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use v6only_common::uci::{ConfigError, Package};
+use v6only_common::validate::{Cidr6, Port};
+
+use crate::prefix::{Prefix, Range6};
+use crate::resolver;
+
+pub const DEFAULT_RESOLV: &str = "/tmp/resolv.conf.d/resolv.conf.auto";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub enabled: bool,
+    pub core: resolver::Config,
+    /// Addresses to listen on; empty: the init script's default (the LAN addresses) or `::`.
+    pub listen: Vec<IpAddr>,
+    pub port: u16,
+    /// Upstreams from UCI; `None`: read `resolv_file`.
+    pub upstreams: Option<Vec<SocketAddr>>,
+    pub resolv_file: PathBuf,
+}
+
+const KNOWN: &[&str] = &["enabled", "prefix", "listen", "port", "upstream", "exclude", "cache_size", "resolv_file", "timeout"];
+
+impl Config {
+    pub fn from_package(pkg: &Package) -> Result<Config, ConfigError> {
+        let Some(s) = pkg.named("main").or_else(|| pkg.sections("dns64").next()) else {
+            return Ok(Config::default());
+        };
+        for e in s.unknown_options(KNOWN) {
+            log::warn!("{}: unknown option '{}' ignored", s.label(), e.name);
+        }
+        let mut core = resolver::Config::default();
+        if let Some(p) = s.get::<Cidr6>("prefix")? {
+            core.prefix = Prefix::new(p.addr, p.len).map_err(|why| s.error("prefix", why))?;
+        }
+        let exclude: Vec<Cidr6> = s.list("exclude")?;
+        if !exclude.is_empty() {
+            core.exclude = exclude.into_iter().map(|c| Range6 { addr: c.addr, len: c.len }).collect();
+        }
+        if let Some(kib) = s.get_range("cache_size", 0, 1 << 20)? {
+            core.cache_bytes = kib as usize * 1024;
+        }
+        if let Some(ms) = s.get_range("timeout", 200, 60_000)? {
+            core.query_timeout = Duration::from_millis(ms);
+            core.attempt_timeout = core.attempt_timeout.min(core.query_timeout / 2);
+        }
+        let upstream_words = s.list::<String>("upstream")?;
+        let upstreams = if upstream_words.is_empty() {
+            None
+        } else {
+            let mut list = Vec::new();
+            for w in &upstream_words {
+                list.push(parse_server(w).ok_or_else(|| s.error("upstream", "an IP address or ADDRESS#PORT"))?);
+            }
+            Some(list)
+        };
+        let listen = s.list::<String>("listen")?;
+        let listen = listen
+            .iter()
+            .map(|w| w.parse::<IpAddr>().map_err(|_| s.error("listen", "an IP address")))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Config {
+            enabled: s.get_or("enabled", true)?,
+            core,
+            listen,
+            port: s.get_or("port", Port(53))?.0,
+            upstreams,
+            resolv_file: s.get::<String>("resolv_file")?.map(PathBuf::from).unwrap_or_else(|| PathBuf::from(DEFAULT_RESOLV)),
+        })
+    }
+
+    pub fn load(path: &Path) -> Result<Config, String> {
+        let pkg = Package::load(path).map_err(|e| e.to_string())?;
+        Config::from_package(&pkg).map_err(|e| e.to_string())
+    }
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            enabled: true,
+            core: resolver::Config::default(),
+            listen: Vec::new(),
+            port: 53,
+            upstreams: None,
+            resolv_file: PathBuf::from(DEFAULT_RESOLV),
+        }
+    }
+}
+
+/// `ADDR` or `ADDR#PORT` (dnsmasq's notation); IPv6 link-local scopes are not supported.
+pub fn parse_server(word: &str) -> Option<SocketAddr> {
+    let (addr, port) = match word.split_once('#') {
+        Some((a, p)) => (a, p.parse::<u16>().ok().filter(|&p| p != 0)?),
+        None => (word, 53),
+    };
+    Some(SocketAddr::new(addr.parse().ok()?, port))
+}
+
+/// The `nameserver` lines of a resolv.conf, skipping our own listening sockets (a resolv.conf
+/// pointing at ourselves would loop).
+pub fn parse_resolv_conf(text: &str, own: &[SocketAddr]) -> Vec<SocketAddr> {
+    text.lines()
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            (words.next() == Some("nameserver")).then(|| words.next()).flatten()
+        })
+        .filter_map(|w| w.parse::<IpAddr>().ok().map(|a| SocketAddr::new(a, 53)))
+        .filter(|a| !own.contains(a) && !(a.ip().is_unspecified()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, String> {
+        let pkg = Package::parse(Path::new("/etc/config/dns64"), text).map_err(|e| e.to_string())?;
+        Config::from_package(&pkg).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn defaults_and_options() {
+        let c = parse("config dns64 'main'\n").unwrap();
+        assert_eq!(c, Config::default());
+        let c = parse(
+            "config dns64 'main'\n option prefix '2001:db8:100::/40'\n list listen '::1'\n list listen '127.0.0.1'\n \
+             option port 5353\n list upstream '192.0.2.1'\n list upstream '2001:db8::53#5300'\n \
+             list exclude '::ffff:0:0/96'\n list exclude '2001:db8:dead::/48'\n option cache_size 512\n",
+        )
+        .unwrap();
+        assert_eq!(c.core.prefix.to_string(), "2001:db8:100::/40");
+        assert_eq!(c.listen, vec!["::1".parse::<IpAddr>().unwrap(), "127.0.0.1".parse().unwrap()]);
+        assert_eq!(c.port, 5353);
+        assert_eq!(c.upstreams, Some(vec!["192.0.2.1:53".parse().unwrap(), "[2001:db8::53]:5300".parse().unwrap()]));
+        assert_eq!(c.core.exclude.len(), 2);
+        assert_eq!(c.core.cache_bytes, 512 * 1024);
+    }
+
+    #[test]
+    fn errors_name_the_option() {
+        let e = parse("config dns64 'main'\n option prefix '2001:db8::/33'\n").unwrap_err();
+        assert!(e.contains("dns64.main.prefix") && e.contains("RFC 6052"), "{e}");
+        let e = parse("config dns64 'main'\n list upstream '192.0.2.1#x'\n").unwrap_err();
+        assert!(e.contains("dns64.main.upstream"), "{e}");
+        let e = parse("config dns64 'main'\n option port '70000'\n").unwrap_err();
+        assert!(e.contains("dns64.main.port"), "{e}");
+    }
+
+    #[test]
+    fn resolv_conf() {
+        let own = ["127.0.0.1:53".parse().unwrap()];
+        let text = "# Interface wan\nnameserver 192.0.2.53\nnameserver 127.0.0.1\nsearch lan\nnameserver 2001:db8::1\n";
+        assert_eq!(parse_resolv_conf(text, &own), vec!["192.0.2.53:53".parse().unwrap(), "[2001:db8::1]:53".parse().unwrap()]);
+    }
+}

@@ -1,0 +1,703 @@
+//! The DNS64 state machine (sans-IO). Input: client queries and upstream responses as bytes,
+//! with where they came from and the current time, and timer expiry. Output: datagrams for
+//! clients and upstreams ([`Output`]), and the next deadline ([`Dns64::poll_timeout`]).
+//!
+//! A query's life: cache lookup, else a fresh upstream query (random ID from the entropy
+//! source, a token the I/O layer maps to a fresh socket, so a random source port). An upstream
+//! response is accepted only from the server it was sent to, with our ID and our question
+//! (anti-spoofing). Truncated UDP answers are retried over TCP; a silent server is replaced by
+//! the next one after `attempt_timeout`; after `query_timeout` the client gets SERVFAIL.
+//!
+//! RFC 6147 decisions for AAAA (class IN, unless the client set both DO and CD, §5.5):
+//! real AAAA records pass unchanged unless all are in the exclusion set (§5.1.4); NXDOMAIN
+//! passes (§5.1.2); any other result (NODATA, all excluded, other RCODEs) leads to an A query
+//! whose answer is the basis of the response (§5.1.6): CNAME/DNAME chains and the authority and
+//! additional sections kept (§5.3.2, §5.4), each A record replaced by its synthesized AAAA with
+//! TTL min(A TTL, negative TTL of the AAAA answer from its SOA, or 600 s without SOA) (§5.1.7),
+//! RRSIGs over A dropped, AD cleared (we do not validate).
+
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use crate::cache::Cache;
+use crate::prefix::{self, Prefix, Range6};
+use crate::wire::{self, Edns, Message, Name, Writer};
+
+/// Our EDNS UDP payload size towards upstreams and clients (the DNS flag day 2020 value).
+pub const EDNS_SIZE: u16 = 1232;
+/// Synthesized TTL when the negative AAAA answer carried no SOA (RFC 6147 §5.1.7).
+pub const NO_SOA_TTL: u32 = 600;
+/// TTL of the local ipv4only.arpa answers (RFC 7050/8880) and of synthesized PTR CNAMEs.
+pub const LOCAL_TTL: u32 = 3600;
+/// Cached entries live at most this long, whatever the records say.
+pub const MAX_CACHE_TTL: u32 = 86400;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub prefix: Prefix,
+    pub exclude: Vec<Range6>,
+    pub cache_bytes: usize,
+    pub max_pending: usize,
+    pub attempt_timeout: Duration,
+    pub query_timeout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            prefix: Prefix::well_known(),
+            exclude: vec![Range6::mapped()],
+            cache_bytes: 4 << 20,
+            max_pending: 2048,
+            attempt_timeout: Duration::from_millis(1000),
+            query_timeout: Duration::from_millis(3500),
+        }
+    }
+}
+
+/// Who asked: the I/O layer's handle to answer on the same transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Client {
+    /// `socket`: index of the listening UDP socket the query arrived on.
+    Udp { socket: u16, addr: SocketAddr },
+    /// A TCP connection (answers are length-prefixed by the I/O layer).
+    Tcp { conn: u64 },
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Output {
+    ToClient { client: Client, data: Vec<u8> },
+    /// Send `data` to `server` from a fresh socket (UDP, or TCP with a length prefix); deliver
+    /// what comes back with `token`.
+    ToUpstream { token: u64, server: SocketAddr, tcp: bool, data: Vec<u8> },
+    /// No more interest in answers for `token`: close its socket.
+    Close { token: u64 },
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Stats {
+    pub queries: u64,
+    pub cache_hits: u64,
+    pub cache_misses: u64,
+    pub synthesized: u64,
+    pub ptr_synthesized: u64,
+    pub local_answers: u64,
+    pub upstream_queries: u64,
+    pub upstream_timeouts: u64,
+    /// Client queries that ended in SERVFAIL because no upstream answered in time.
+    pub upstream_failures: u64,
+    pub tcp_retries: u64,
+    pub malformed_queries: u64,
+    pub malformed_responses: u64,
+    /// Responses from the wrong address, with the wrong ID or question, or too late.
+    pub mismatched_responses: u64,
+    pub overload_drops: u64,
+    pub servfail: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Stage {
+    /// Anything but synthesis: the upstream answer goes back as it is.
+    Forward,
+    Aaaa,
+    A { negative_ttl: Option<u32> },
+    /// PTR in the NAT64 prefix: CNAME to `target` (in-addr.arpa), then its PTR (§5.3.1).
+    Ptr { target: Name },
+}
+
+struct Pending {
+    client: Client,
+    client_id: u16,
+    qname: Name,
+    qtype: u16,
+    qclass: u16,
+    rd: bool,
+    cd: bool,
+    edns: Option<Edns>,
+    cache_key: Vec<u8>,
+    stage: Stage,
+    server: usize,
+    tcp: bool,
+    upstream_id: u16,
+    upstream_addr: SocketAddr,
+    tries: u32,
+    attempt_deadline: Instant,
+    deadline: Instant,
+}
+
+impl Pending {
+    fn upstream_question(&self) -> (&Name, u16) {
+        match &self.stage {
+            Stage::Forward | Stage::Aaaa => (&self.qname, self.qtype),
+            Stage::A { .. } => (&self.qname, wire::TYPE_A),
+            Stage::Ptr { target } => (target, wire::TYPE_PTR),
+        }
+    }
+}
+
+pub struct Dns64 {
+    config: Config,
+    upstreams: Vec<SocketAddr>,
+    /// The upstream that answered last: tried first.
+    preferred: usize,
+    cache: Cache,
+    pending: HashMap<u64, Pending>,
+    timers: BinaryHeap<Reverse<(Instant, u64)>>,
+    next_token: u64,
+    random: Box<dyn FnMut() -> u16>,
+    out: VecDeque<Output>,
+    stats: Stats,
+    scratch: Vec<u8>,
+}
+
+impl Dns64 {
+    /// `random` gives unpredictable 16-bit query IDs (the I/O layer reads getrandom).
+    pub fn new(config: Config, upstreams: Vec<SocketAddr>, random: Box<dyn FnMut() -> u16>) -> Dns64 {
+        Dns64 {
+            cache: Cache::new(config.cache_bytes),
+            config,
+            upstreams,
+            preferred: 0,
+            pending: HashMap::new(),
+            timers: BinaryHeap::new(),
+            next_token: 1,
+            random,
+            out: VecDeque::new(),
+            stats: Stats::default(),
+            scratch: Vec::with_capacity(512),
+        }
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+    pub fn upstreams(&self) -> &[SocketAddr] {
+        &self.upstreams
+    }
+    pub fn cache_entries(&self) -> usize {
+        self.cache.len()
+    }
+    pub fn cache_bytes(&self) -> usize {
+        self.cache.bytes()
+    }
+    pub fn pending_len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// A new configuration, keeping the cache unless what synthesis depends on changed.
+    pub fn reconfigure(&mut self, config: Config) {
+        if config.prefix != self.config.prefix || config.exclude != self.config.exclude {
+            self.cache.clear();
+        }
+        self.cache.set_limit(config.cache_bytes);
+        self.config = config;
+    }
+
+    pub fn set_upstreams(&mut self, upstreams: Vec<SocketAddr>) {
+        if upstreams != self.upstreams {
+            self.upstreams = upstreams;
+            self.preferred = 0;
+        }
+    }
+
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+
+    /// When [`Dns64::handle_timeout`] must be called next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.peek().map(|Reverse((t, _))| *t)
+    }
+
+    pub fn handle_query(&mut self, bytes: &[u8], client: Client, now: Instant) {
+        self.stats.queries += 1;
+        if bytes.len() < wire::HEADER_LEN || bytes[2] & 0x80 != 0 {
+            // Too short to answer, or a response sent to us: never reply (no loops, no reflection).
+            self.stats.malformed_queries += 1;
+            return;
+        }
+        let query = match Message::parse(bytes) {
+            Ok(q) => q,
+            Err(_) => {
+                self.stats.malformed_queries += 1;
+                let flags = wire::FLAG_QR | (u16::from_be_bytes([bytes[2], bytes[3]]) & 0x7900) | wire::RCODE_FORMERR as u16;
+                let w = Writer::new(u16::from_be_bytes([bytes[0], bytes[1]]), flags);
+                self.out.push_back(Output::ToClient { client, data: w.buf });
+                return;
+            }
+        };
+        let flags = query.flags();
+        let rd = flags & wire::FLAG_RD != 0;
+        let cd = flags & wire::FLAG_CD != 0;
+        let edns = query.edns();
+        if query.opcode() != 0 {
+            self.reply_empty(client, &query, wire::RCODE_NOTIMP);
+            return;
+        }
+        let do_bit = edns.is_some_and(|e| e.dnssec_ok);
+        if query.qclass == wire::CLASS_IN && self.answer_locally(client, &query) {
+            return;
+        }
+
+        let mut key = Vec::with_capacity(query.qname.as_wire().len() + 5);
+        query.qname.push_lowercase(&mut key);
+        key.extend_from_slice(&query.qtype.to_be_bytes());
+        key.extend_from_slice(&query.qclass.to_be_bytes());
+        key.push(do_bit as u8 | (cd as u8) << 1 | (edns.is_some() as u8) << 2);
+        let mut cached = std::mem::take(&mut self.scratch);
+        if self.cache.get(&key, now, &mut cached) {
+            self.stats.cache_hits += 1;
+            cached[0..2].copy_from_slice(&query.id().to_be_bytes());
+            set_rd(&mut cached, rd);
+            restore_qname_case(&mut cached, &query.qname);
+            let data = fit(&cached, client, edns);
+            self.scratch = cached;
+            self.out.push_back(Output::ToClient { client, data });
+            return;
+        }
+        self.scratch = cached;
+        self.stats.cache_misses += 1;
+
+        // DO and CD together: the client validates, so synthesis would only fail it (§5.5).
+        let synthesis_allowed = query.qclass == wire::CLASS_IN && !(do_bit && cd);
+        let stage = if synthesis_allowed && query.qtype == wire::TYPE_AAAA {
+            Stage::Aaaa
+        } else if synthesis_allowed && query.qtype == wire::TYPE_PTR {
+            match self.ptr_target(&query.qname) {
+                Some(target) => Stage::Ptr { target },
+                None => Stage::Forward,
+            }
+        } else {
+            Stage::Forward
+        };
+        if self.upstreams.is_empty() || self.pending.len() >= self.config.max_pending {
+            self.stats.overload_drops += u64::from(!self.upstreams.is_empty());
+            self.reply_empty(client, &query, wire::RCODE_SERVFAIL);
+            return;
+        }
+        let pending = Pending {
+            client,
+            client_id: query.id(),
+            qname: query.qname.clone(),
+            qtype: query.qtype,
+            qclass: query.qclass,
+            rd,
+            cd,
+            edns,
+            cache_key: key,
+            stage,
+            server: self.preferred % self.upstreams.len(),
+            tcp: false,
+            upstream_id: 0,
+            upstream_addr: self.upstreams[0],
+            tries: 0,
+            attempt_deadline: now,
+            deadline: now + self.config.query_timeout,
+        };
+        self.send_upstream(pending, now);
+    }
+
+    /// Delivers what arrived on the socket of `token` from `from`.
+    pub fn handle_response(&mut self, token: u64, from: SocketAddr, bytes: &[u8], now: Instant) {
+        let Some(p) = self.pending.get(&token) else {
+            self.stats.mismatched_responses += 1;
+            return;
+        };
+        if from != p.upstream_addr {
+            self.stats.mismatched_responses += 1;
+            return;
+        }
+        let response = match Message::parse(bytes) {
+            Ok(r) => r,
+            Err(_) => {
+                // Ignored: a forged or broken datagram must not end the wait for the real one.
+                self.stats.malformed_responses += 1;
+                return;
+            }
+        };
+        let (qname, qtype) = p.upstream_question();
+        if response.flags() & wire::FLAG_QR == 0
+            || response.id() != p.upstream_id
+            || response.opcode() != 0
+            || response.qtype != qtype
+            || response.qclass != p.qclass
+            || !response.qname.eq_ignore_case(qname)
+        {
+            self.stats.mismatched_responses += 1;
+            return;
+        }
+        let mut p = self.pending.remove(&token).expect("looked up above");
+        self.out.push_back(Output::Close { token });
+
+        if response.flags() & wire::FLAG_TC != 0 && !p.tcp {
+            self.stats.tcp_retries += 1;
+            p.tcp = true;
+            self.send_upstream(p, now);
+            return;
+        }
+        let rcode = response.rcode();
+        if matches!(rcode, wire::RCODE_SERVFAIL | 5) && p.tries < self.upstreams.len() as u32 && now < p.deadline {
+            // This server cannot help (failing or refusing us): ask the next one.
+            p.server = (p.server + 1) % self.upstreams.len();
+            p.tcp = false;
+            self.send_upstream(p, now);
+            return;
+        }
+        self.preferred = p.server;
+
+        match p.stage.clone() {
+            Stage::Forward => self.pass_through(&p, &response, now),
+            Stage::Aaaa => {
+                if rcode == wire::RCODE_NXDOMAIN {
+                    return self.pass_through(&p, &response, now);
+                }
+                let mut any = false;
+                let mut usable = false;
+                for rr in response.records(0) {
+                    if rr.rtype == wire::TYPE_AAAA && rr.class == wire::CLASS_IN && rr.rdata_len == 16 {
+                        any = true;
+                        let mut a = [0u8; 16];
+                        a.copy_from_slice(rr.rdata(bytes));
+                        let a = Ipv6Addr::from(a);
+                        usable |= !self.config.exclude.iter().any(|r| r.contains(a));
+                    }
+                }
+                if rcode == wire::RCODE_NOERROR && usable {
+                    return self.pass_through(&p, &response, now);
+                }
+                // NODATA: its negative TTL bounds the synthesized TTL. Excluded AAAA or an
+                // error: no SOA to go by (600 s).
+                let negative_ttl = if rcode == wire::RCODE_NOERROR && !any { negative_ttl(&response) } else { None };
+                p.stage = Stage::A { negative_ttl };
+                p.tcp = false;
+                p.tries = 0;
+                p.server = self.preferred;
+                self.send_upstream(p, now);
+            }
+            Stage::A { negative_ttl } => match self.synthesize(&p, &response, negative_ttl.unwrap_or(NO_SOA_TTL)) {
+                Some(data) => self.respond(&p, data, now),
+                None => {
+                    self.stats.malformed_responses += 1;
+                    self.servfail(&p);
+                }
+            },
+            Stage::Ptr { target } => match self.ptr_answer(&p, &target, &response) {
+                Some(data) => {
+                    self.stats.ptr_synthesized += 1;
+                    self.respond(&p, data, now)
+                }
+                None => {
+                    self.stats.malformed_responses += 1;
+                    self.servfail(&p);
+                }
+            },
+        }
+    }
+
+    /// Retries or fails the queries whose attempt timed out.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(&Reverse((deadline, token))) = self.timers.peek() {
+            if deadline > now {
+                break;
+            }
+            self.timers.pop();
+            let Some(p) = self.pending.get(&token) else { continue };
+            if p.attempt_deadline != deadline {
+                continue;
+            }
+            let mut p = self.pending.remove(&token).expect("looked up above");
+            self.out.push_back(Output::Close { token });
+            self.stats.upstream_timeouts += 1;
+            if now >= p.deadline || self.upstreams.is_empty() {
+                self.stats.upstream_failures += 1;
+                self.servfail(&p);
+                continue;
+            }
+            p.server = (p.server + 1) % self.upstreams.len();
+            self.send_upstream(p, now);
+        }
+    }
+
+    fn send_upstream(&mut self, mut p: Pending, now: Instant) {
+        p.upstream_id = (self.random)();
+        let (qname, qtype) = p.upstream_question();
+        let mut flags = wire::FLAG_RD;
+        if p.cd {
+            flags |= wire::FLAG_CD;
+        }
+        let mut w = Writer::new(p.upstream_id, flags);
+        w.question(qname.as_wire(), qtype, p.qclass);
+        if let Some(edns) = p.edns {
+            w.opt(EDNS_SIZE, edns.dnssec_ok);
+            w.set_count(3, 1);
+        }
+        p.server %= self.upstreams.len();
+        p.upstream_addr = self.upstreams[p.server];
+        p.tries += 1;
+        p.attempt_deadline = (now + self.config.attempt_timeout).min(p.deadline);
+        let token = self.next_token;
+        self.next_token += 1;
+        self.stats.upstream_queries += 1;
+        self.timers.push(Reverse((p.attempt_deadline, token)));
+        self.out.push_back(Output::ToUpstream { token, server: p.upstream_addr, tcp: p.tcp, data: w.buf });
+        self.pending.insert(token, p);
+    }
+
+    /// RFC 7050 / RFC 8880: ipv4only.arpa has the A records 192.0.0.170 and 192.0.0.171; its
+    /// AAAA are those synthesized with our prefix. Answered without asking anyone.
+    fn answer_locally(&mut self, client: Client, query: &Message) -> bool {
+        let ipv4only = Name::from_text("ipv4only.arpa").expect("valid");
+        if !query.qname.eq_ignore_case(&ipv4only) {
+            return false;
+        }
+        self.stats.local_answers += 1;
+        let mut w = response_writer(query.id(), query.flags() & wire::FLAG_RD != 0, query.flags() & wire::FLAG_CD != 0, wire::RCODE_NOERROR);
+        w.question(query.qname.as_wire(), query.qtype, query.qclass);
+        let mut count = 0;
+        for v4 in [Ipv4Addr::new(192, 0, 0, 170), Ipv4Addr::new(192, 0, 0, 171)] {
+            match query.qtype {
+                wire::TYPE_AAAA => {
+                    let v6 = self.config.prefix.synthesize(v4);
+                    write_rr(&mut w, &query.qname, wire::TYPE_AAAA, LOCAL_TTL, &v6.octets());
+                }
+                wire::TYPE_A => write_rr(&mut w, &query.qname, wire::TYPE_A, LOCAL_TTL, &v4.octets()),
+                _ => continue,
+            }
+            count += 1;
+        }
+        w.set_count(1, count);
+        if let Some(edns) = query.edns() {
+            w.opt(EDNS_SIZE, edns.dnssec_ok);
+            w.set_count(3, 1);
+        }
+        if query.qtype == wire::TYPE_AAAA {
+            self.stats.synthesized += 1;
+        }
+        let data = fit(&w.buf, client, query.edns());
+        self.out.push_back(Output::ToClient { client, data });
+        true
+    }
+
+    /// The in-addr.arpa name for a full ip6.arpa name inside our prefix (§5.3.1).
+    fn ptr_target(&self, qname: &Name) -> Option<Name> {
+        if !qname.ends_with(&self.config.prefix.reverse_zone()) {
+            return None;
+        }
+        let v6 = prefix::parse_ip6_arpa(qname)?;
+        self.config.prefix.extract(v6).map(prefix::in_addr_arpa)
+    }
+
+    fn pass_through(&mut self, p: &Pending, response: &Message, now: Instant) {
+        let mut data = response.bytes.to_vec();
+        data[0..2].copy_from_slice(&p.client_id.to_be_bytes());
+        set_rd(&mut data, p.rd);
+        restore_qname_case(&mut data, &p.qname);
+        self.respond(p, data, now);
+    }
+
+    fn respond(&mut self, p: &Pending, data: Vec<u8>, now: Instant) {
+        if let Some((offsets, ttl)) = cacheability(&data) {
+            self.cache.insert(&p.cache_key, &data, &offsets, ttl, now);
+        }
+        let data = fit(&data, p.client, p.edns);
+        self.out.push_back(Output::ToClient { client: p.client, data });
+    }
+
+    fn servfail(&mut self, p: &Pending) {
+        self.stats.servfail += 1;
+        let mut w = response_writer(p.client_id, p.rd, p.cd, wire::RCODE_SERVFAIL);
+        w.question(p.qname.as_wire(), p.qtype, p.qclass);
+        if let Some(edns) = p.edns {
+            w.opt(EDNS_SIZE, edns.dnssec_ok);
+            w.set_count(3, 1);
+        }
+        self.out.push_back(Output::ToClient { client: p.client, data: w.buf });
+    }
+
+    fn reply_empty(&mut self, client: Client, query: &Message, rcode: u8) {
+        if rcode == wire::RCODE_SERVFAIL {
+            self.stats.servfail += 1;
+        }
+        let flags = query.flags();
+        let mut w = response_writer(query.id(), flags & wire::FLAG_RD != 0, flags & wire::FLAG_CD != 0, rcode);
+        w.buf[2] |= (query.opcode() & 0xF) << 3;
+        w.question(query.qname.as_wire(), query.qtype, query.qclass);
+        if let Some(edns) = query.edns() {
+            w.opt(EDNS_SIZE, edns.dnssec_ok);
+            w.set_count(3, 1);
+        }
+        self.out.push_back(Output::ToClient { client, data: w.buf });
+    }
+
+    /// The AAAA response built from the A response (§5.1.6, §5.1.7, §5.3.2, §5.4).
+    fn synthesize(&mut self, p: &Pending, a: &Message, ttl_cap: u32) -> Option<Vec<u8>> {
+        let bytes = a.bytes;
+        let mut w = response_writer(p.client_id, p.rd, p.cd, a.rcode());
+        w.question(p.qname.as_wire(), p.qtype, p.qclass);
+        let mut answers = 0u16;
+        let mut made = 0;
+        for rr in a.records(0) {
+            if rr.rtype == wire::TYPE_A && rr.class == wire::CLASS_IN && rr.rdata_len == 4 {
+                let d = rr.rdata(bytes);
+                let v4 = Ipv4Addr::new(d[0], d[1], d[2], d[3]);
+                if self.config.prefix.is_well_known() && prefix::non_global_v4(v4) {
+                    continue; // RFC 6052 §3.1: not with the Well-Known Prefix.
+                }
+                let (owner, _) = wire::read_name(bytes, rr.name_at).ok()?;
+                let v6 = self.config.prefix.synthesize(v4);
+                write_rr(&mut w, &owner, wire::TYPE_AAAA, rr.ttl.min(ttl_cap), &v6.octets());
+                made += 1;
+            } else if rr.rtype == wire::TYPE_RRSIG && rr.rdata(bytes).starts_with(&wire::TYPE_A.to_be_bytes()) {
+                continue; // Signs the A records we replaced.
+            } else {
+                w.copy_record(bytes, &rr, rr.ttl).ok()?;
+            }
+            answers += 1;
+        }
+        w.set_count(1, answers);
+        let authority = copy_section(&mut w, a, 1)?;
+        w.set_count(2, authority);
+        let additional = copy_section(&mut w, a, 2)? + self.push_opt(&mut w, p);
+        w.set_count(3, additional);
+        if made > 0 {
+            self.stats.synthesized += 1;
+        }
+        Some(w.buf)
+    }
+
+    /// CNAME from the ip6.arpa name to `target`, then the upstream's answer for `target`.
+    fn ptr_answer(&mut self, p: &Pending, target: &Name, r: &Message) -> Option<Vec<u8>> {
+        let mut w = response_writer(p.client_id, p.rd, p.cd, r.rcode());
+        w.question(p.qname.as_wire(), p.qtype, p.qclass);
+        write_rr(&mut w, &p.qname, wire::TYPE_CNAME, LOCAL_TTL, target.as_wire());
+        let answers = 1 + copy_section(&mut w, r, 0)?;
+        w.set_count(1, answers);
+        let authority = copy_section(&mut w, r, 1)?;
+        w.set_count(2, authority);
+        let additional = copy_section(&mut w, r, 2)? + self.push_opt(&mut w, p);
+        w.set_count(3, additional);
+        Some(w.buf)
+    }
+
+    fn push_opt(&self, w: &mut Writer, p: &Pending) -> u16 {
+        match p.edns {
+            Some(edns) => {
+                w.opt(EDNS_SIZE, edns.dnssec_ok);
+                1
+            }
+            None => 0,
+        }
+    }
+}
+
+fn response_writer(id: u16, rd: bool, cd: bool, rcode: u8) -> Writer {
+    let mut flags = wire::FLAG_QR | wire::FLAG_RA | (rcode & 0xF) as u16;
+    if rd {
+        flags |= wire::FLAG_RD;
+    }
+    if cd {
+        flags |= wire::FLAG_CD;
+    }
+    Writer::new(id, flags)
+}
+
+fn write_rr(w: &mut Writer, owner: &Name, rtype: u16, ttl: u32, rdata: &[u8]) {
+    w.bytes(owner.as_wire());
+    w.u16(rtype);
+    w.u16(wire::CLASS_IN);
+    w.u32(ttl);
+    w.u16(rdata.len() as u16);
+    w.bytes(rdata);
+}
+
+/// Copies the records of a section except OPT; returns how many.
+fn copy_section(w: &mut Writer, m: &Message, section: usize) -> Option<u16> {
+    let mut n = 0;
+    for rr in m.records(section) {
+        if rr.rtype != wire::TYPE_OPT {
+            w.copy_record(m.bytes, &rr, rr.ttl).ok()?;
+            n += 1;
+        }
+    }
+    Some(n)
+}
+
+fn set_rd(data: &mut [u8], rd: bool) {
+    if rd {
+        data[2] |= 0x01;
+    } else {
+        data[2] &= !0x01;
+    }
+}
+
+/// Writes the client's spelling of the question name over ours (same name, maybe other case;
+/// only when the response carries it uncompressed at the usual place).
+fn restore_qname_case(data: &mut [u8], qname: &Name) {
+    let wire = qname.as_wire();
+    if let Some(dst) = data.get_mut(wire::HEADER_LEN..wire::HEADER_LEN + wire.len()) {
+        if dst.eq_ignore_ascii_case(wire) {
+            dst.copy_from_slice(wire);
+        }
+    }
+}
+
+/// RFC 2308: the negative TTL of a NODATA/NXDOMAIN answer, min(SOA TTL, SOA MINIMUM).
+fn negative_ttl(m: &Message) -> Option<u32> {
+    m.records(1).find(|rr| rr.rtype == wire::TYPE_SOA).and_then(|rr| wire::soa_minimum(m.bytes, &rr).map(|min| min.min(rr.ttl)))
+}
+
+/// Whether a final response may be cached, the TTL offsets to age, and for how long.
+fn cacheability(data: &[u8]) -> Option<(Vec<u16>, u32)> {
+    let m = Message::parse(data).ok()?;
+    if m.flags() & wire::FLAG_TC != 0 || !matches!(m.rcode(), wire::RCODE_NOERROR | wire::RCODE_NXDOMAIN) {
+        return None;
+    }
+    let mut offsets = Vec::new();
+    let mut ttl = MAX_CACHE_TTL;
+    let mut records = 0;
+    for section in 0..3 {
+        for rr in m.records(section) {
+            if rr.rtype == wire::TYPE_OPT {
+                continue;
+            }
+            offsets.push(u16::try_from(rr.ttl_at).ok()?);
+            if section < 2 {
+                records += 1;
+                ttl = ttl.min(rr.ttl);
+                if section == 1 {
+                    if let Some(min) = wire::soa_minimum(data, &rr) {
+                        ttl = ttl.min(min);
+                    }
+                }
+            }
+        }
+    }
+    // Nothing to go by (e.g. NODATA without SOA): not cached (RFC 2308 §5).
+    (records > 0).then_some((offsets, ttl))
+}
+
+/// The response as the client can take it: cut to header, question and OPT with TC set when
+/// larger than its UDP limit (512, or its EDNS size up to 4096).
+fn fit(data: &[u8], client: Client, edns: Option<Edns>) -> Vec<u8> {
+    let limit = match (client, edns) {
+        (Client::Tcp { .. }, _) => 65535,
+        (Client::Udp { .. }, Some(e)) => (e.udp_size as usize).clamp(512, 4096),
+        (Client::Udp { .. }, None) => 512,
+    };
+    if data.len() <= limit {
+        return data.to_vec();
+    }
+    let Ok(m) = Message::parse(data) else { return data[..wire::HEADER_LEN].to_vec() };
+    let mut w = Writer::new(m.id(), m.flags() | wire::FLAG_TC);
+    w.question(m.qname.as_wire(), m.qtype, m.qclass);
+    if let Some(e) = edns {
+        w.opt(EDNS_SIZE, e.dnssec_ok);
+        w.set_count(3, 1);
+    }
+    w.buf
+}
