@@ -8,4 +8,5 @@ pub mod config;
 pub mod leases;
 pub mod server;
 pub mod store;
+pub mod sys;
 pub mod wire;

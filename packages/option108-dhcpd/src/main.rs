@@ -1,0 +1,327 @@
+//! option108-dhcpd: the daemon around the sans-IO core: per-device sockets, the lease
+//! journal, the dnsmasq lease file, signals and the control socket.
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::process::exit;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use option108_dhcpd::config::{self, Config};
+use option108_dhcpd::server::{Destination, Mac, Server};
+use option108_dhcpd::store::{self, Journal};
+use option108_dhcpd::sys::{DhcpSocket, SystemResolver};
+use option108_dhcpd::wire::{CLIENT_PORT, SERVER_PORT};
+use v6only_common::cli::{self, Program};
+use v6only_common::control::{self, ControlServer};
+use v6only_common::json::Json;
+use v6only_common::poll::{Interest, Poller};
+use v6only_common::signals::{Signal, Signals};
+use v6only_common::uci::Package;
+
+const PROGRAM: Program = Program {
+    name: "option108-dhcpd",
+    version: env!("CARGO_PKG_VERSION"),
+    default_config: "/etc/config/dhcp",
+    about: "DHCPv4 server for mostly-IPv6-only networks (RFC 2131, RFC 8925 IPv6-Only Preferred).",
+    commands: "run             serve DHCPv4 (the default)\n  check           validate the config and exit\n  status          print the running server's pools as JSON\n",
+};
+
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+fn control_path() -> PathBuf {
+    std::env::var_os("OPTION108_DHCPD_SOCKET").map(PathBuf::from).unwrap_or_else(|| control::default_path(PROGRAM.name))
+}
+
+fn load(path: &Path) -> Result<Config, String> {
+    let package = Package::load(path).map_err(|e| e.to_string())?;
+    config::load(&package, &SystemResolver).map_err(|e| e.to_string())
+}
+
+fn main() {
+    let args = cli::parse_or_exit(&PROGRAM);
+    let command = args.rest.first().map(String::as_str).unwrap_or("run");
+    match command {
+        "status" => {
+            match control::request(&control_path(), "status", Duration::from_secs(2)) {
+                Ok(reply) => println!("{}", reply.trim_end()),
+                Err(e) => {
+                    eprintln!("{}: {e}", PROGRAM.name);
+                    exit(1)
+                }
+            }
+            return;
+        }
+        "check" => {
+            v6only_common::log::init(PROGRAM.name, true);
+            match load(&args.config) {
+                Ok(c) => {
+                    for w in &c.warnings {
+                        log::warn!("{w}");
+                    }
+                    println!("{}: {} pool(s) ok", args.config.display(), c.pools.len());
+                }
+                Err(e) => {
+                    log::error!("{e}");
+                    exit(1)
+                }
+            }
+            return;
+        }
+        "run" => {}
+        other => {
+            eprintln!("{}: unknown command '{other}'\nTry '{} --help'.", PROGRAM.name, PROGRAM.name);
+            exit(2)
+        }
+    }
+    v6only_common::log::init(PROGRAM.name, args.verbose);
+    if let Err(e) = run(&args.config) {
+        log::error!("{e}");
+        exit(1)
+    }
+}
+
+struct Daemon {
+    server: Server,
+    config: Config,
+    sockets: Vec<DhcpSocket>,
+    journal: Journal,
+    leasefile_dirty: bool,
+    journal_errors: u64,
+    oversized: u64,
+}
+
+fn open_sockets(config: &Config) -> Result<Vec<DhcpSocket>, String> {
+    let port = std::env::var("OPTION108_DHCPD_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(SERVER_PORT);
+    config.pools.iter().map(|p| DhcpSocket::bind(&p.device, port).map_err(|e| format!("{}: cannot listen on {} port {port}: {e}", p.name, p.device))).collect()
+}
+
+fn run(config_path: &Path) -> Result<(), String> {
+    let config = load(config_path)?;
+    for w in &config.warnings {
+        log::warn!("{w}");
+    }
+    let sockets = open_sockets(&config)?;
+    let (journal, loaded) = Journal::open(&config.journal).map_err(|e| format!("{}: {e}", config.journal.display()))?;
+    if loaded.dropped > 0 {
+        log::warn!("{}: dropped {} damaged line(s) at the end (a write cut short)", config.journal.display(), loaded.dropped);
+    }
+    let mut server = Server::new(config.pools.clone());
+    let t = now();
+    for change in &loaded.changes {
+        server.restore(change, t);
+    }
+    let signals = Signals::install().map_err(|e| format!("signals: {e}"))?;
+    let control = ControlServer::bind(&control_path()).map_err(|e| format!("{}: {e}", control_path().display()))?;
+    let mut d = Daemon { server, config, sockets, journal, leasefile_dirty: true, journal_errors: 0, oversized: 0 };
+    d.compact();
+    for p in &d.config.pools {
+        let v6 = match p.v6only_wait {
+            Some(w) => format!(", IPv6-Only Preferred {w} s"),
+            None => String::new(),
+        };
+        log::info!("{}: serving {} on {} ({} addresses from {}{v6})", p.name, p.server, p.device, p.count, p.first);
+    }
+    log::info!("started, {} lease(s) restored", loaded.changes.len());
+
+    let mut poller = Poller::new();
+    let mut buf = vec![0u8; 4096];
+    let mut last_housekeeping = Instant::now();
+    loop {
+        poller.clear();
+        let sig = poller.register(signals.as_raw_fd(), Interest::Read);
+        let ctl = poller.register(control.as_raw_fd(), Interest::Read);
+        let tokens: Vec<_> = d.sockets.iter().map(|s| poller.register(s.as_raw_fd(), Interest::Read)).collect();
+        poller.wait(Some(Duration::from_secs(1))).map_err(|e| format!("poll: {e}"))?;
+        if poller.readable(sig) {
+            while let Ok(Some(signal)) = signals.next() {
+                match signal {
+                    Signal::Terminate => {
+                        d.write_leasefile();
+                        log::info!("stopping");
+                        return Ok(());
+                    }
+                    Signal::Reload => d.reload(config_path),
+                }
+            }
+        }
+        for (i, token) in tokens.iter().enumerate() {
+            if !poller.readable(*token) || i >= d.sockets.len() {
+                continue;
+            }
+            // A bounded batch per socket and round, so no interface starves the others.
+            for _ in 0..64 {
+                match d.sockets[i].recv(&mut buf) {
+                    Ok(Some(n)) => d.on_packet(i, &buf, n),
+                    Ok(None) => break,
+                    Err(e) => {
+                        log::warn!("{}: receive: {e}", d.sockets[i].device);
+                        break;
+                    }
+                }
+            }
+        }
+        if poller.readable(ctl) {
+            let status = d.status();
+            control.serve(&mut |command| if command.trim() == "status" { status.clone() } else { "{\"error\":\"unknown command\"}".into() });
+        }
+        if last_housekeeping.elapsed() >= Duration::from_secs(1) {
+            last_housekeeping = Instant::now();
+            if d.leasefile_dirty {
+                d.write_leasefile();
+            }
+            let live = d.server.pools().iter().map(|p| p.table.len()).sum::<usize>();
+            if d.journal.wants_compaction(live) {
+                d.compact();
+            }
+        }
+    }
+}
+
+impl Daemon {
+    fn on_packet(&mut self, socket: usize, buf: &[u8], n: usize) {
+        if n > buf.len() {
+            // Truncated by the kernel: larger than any DHCP message.
+            self.oversized += 1;
+            self.server.counters.received += 1;
+            self.server.counters.malformed += 1;
+            return;
+        }
+        let ifindex = self.config.pools[socket].ifindex;
+        let outcome = self.server.handle(&buf[..n], ifindex, now());
+        if let Some(change) = outcome.change {
+            // The ACK goes out only once its lease is on stable storage.
+            if let Err(e) = self.journal.append(&change) {
+                self.journal_errors += 1;
+                log::error!("{}: cannot store lease, reply not sent: {e}", self.config.journal.display());
+                return;
+            }
+            self.leasefile_dirty = true;
+        }
+        let Some(reply) = outcome.reply else { return };
+        let sock = &self.sockets[socket];
+        let to = match reply.destination {
+            Destination::Broadcast => SocketAddrV4::new(Ipv4Addr::BROADCAST, CLIENT_PORT),
+            Destination::Relay(ip) => SocketAddrV4::new(ip, SERVER_PORT),
+            Destination::Ciaddr(ip) => SocketAddrV4::new(ip, CLIENT_PORT),
+            Destination::Unicast { ip, hw } => {
+                let mac = hw.mac().unwrap_or_default();
+                match sock.set_arp(ip, mac) {
+                    Ok(()) => SocketAddrV4::new(ip, CLIENT_PORT),
+                    Err(e) => {
+                        // Without the entry the unicast would wait for an ARP reply that
+                        // cannot come; a broadcast reaches the client anyway.
+                        log::debug!("{}: ARP entry {ip} -> {}: {e}; broadcasting", sock.device, Mac(&hw));
+                        SocketAddrV4::new(Ipv4Addr::BROADCAST, CLIENT_PORT)
+                    }
+                }
+            }
+        };
+        if let Err(e) = sock.send_to(reply.bytes, to) {
+            log::warn!("{}: send to {to}: {e}", sock.device);
+        }
+    }
+
+    fn write_leasefile(&mut self) {
+        match store::write_dnsmasq_leases(&self.config.leasefile, &self.server, now()) {
+            Ok(()) => self.leasefile_dirty = false,
+            Err(e) => log::warn!("{}: {e}", self.config.leasefile.display()),
+        }
+    }
+
+    fn compact(&mut self) {
+        let snapshot = store::snapshot(&self.server, now());
+        if let Err(e) = self.journal.compact(&snapshot) {
+            log::error!("{}: compaction failed: {e}", self.config.journal.display());
+        }
+    }
+
+    /// SIGHUP: a new config; leases are kept. A bad new config is logged and the old kept.
+    fn reload(&mut self, path: &Path) {
+        let config = match load(path) {
+            Ok(c) => c,
+            Err(e) => {
+                log::error!("reload: {e}; keeping the running config");
+                return;
+            }
+        };
+        let sockets = if config.pools.iter().map(|p| &p.device).eq(self.config.pools.iter().map(|p| &p.device)) {
+            None
+        } else {
+            // Closed first: the new sockets bind the same port.
+            match open_sockets(&config) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    log::error!("reload: {e}; keeping the running config");
+                    return;
+                }
+            }
+        };
+        for w in &config.warnings {
+            log::warn!("{w}");
+        }
+        let t = now();
+        let snapshot = store::snapshot(&self.server, t);
+        self.server.reconfigure(config.pools.clone());
+        for change in &snapshot {
+            self.server.restore(change, t);
+        }
+        if let Some(s) = sockets {
+            self.sockets = s;
+        }
+        self.config = config;
+        self.leasefile_dirty = true;
+        log::info!("reloaded: {} pool(s), leases kept", self.config.pools.len());
+    }
+
+    fn status(&self) -> String {
+        let t = now();
+        let c = &self.server.counters;
+        let mut j = Json::object();
+        j.field_str("version", PROGRAM.version);
+        j.begin_array("pools");
+        for p in self.server.pools() {
+            let in_use = p.table.in_use(t) as u64;
+            j.item_object()
+                .field_str("name", &p.pool.name)
+                .field_str("device", &p.pool.device)
+                .field_str("server", &p.pool.server.to_string())
+                .field_str("first", &p.pool.first.to_string())
+                .field_u64("size", p.pool.count as u64)
+                .field_u64("in_use", in_use)
+                .field_u64("free", p.pool.count as u64 - in_use.min(p.pool.count as u64))
+                .field_u64("active_leases", p.table.active_leases(t) as u64)
+                .field_u64("static_hosts", p.pool.hosts.len() as u64);
+            match p.pool.v6only_wait {
+                Some(w) => j.field_u64("v6only_wait", w as u64),
+                None => j.field_null("v6only_wait"),
+            };
+            j.field_u64("ipv6_only_clients", p.ipv6_only_clients() as u64).field_bool("ipv6_only_clients_saturated", p.ipv6_only_saturated()).end();
+        }
+        j.end();
+        j.begin_object("counters")
+            .field_u64("received", c.received)
+            .field_u64("malformed", c.malformed)
+            .field_u64("not_request", c.not_request)
+            .field_u64("no_pool", c.no_pool)
+            .field_u64("other_server", c.other_server)
+            .field_u64("discovers", c.discovers)
+            .field_u64("requests", c.requests)
+            .field_u64("declines", c.declines)
+            .field_u64("releases", c.releases)
+            .field_u64("informs", c.informs)
+            .field_u64("offers", c.offers)
+            .field_u64("acks", c.acks)
+            .field_u64("naks", c.naks)
+            .field_u64("ipv6_only", c.ipv6_only)
+            .field_u64("exhausted", c.exhausted)
+            .field_u64("ignored", c.ignored)
+            .field_u64("oversized", self.oversized)
+            .field_u64("journal_errors", self.journal_errors)
+            .end();
+        j.field_u64("journal_lines", self.journal.lines() as u64);
+        j.finish()
+    }
+}
