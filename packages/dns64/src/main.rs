@@ -1,0 +1,615 @@
+//! dns64: the I/O around the sans-IO core: listening UDP/TCP sockets, one fresh socket per
+//! upstream query (a kernel-chosen random source port, connected so that the kernel drops
+//! datagrams from other addresses), TCP to upstreams on truncation, the poll loop, signals
+//! (SIGHUP reloads, keeping the cache), the control socket and resolv.conf.auto watching.
+//!
+//! Overrides for tests (environment):
+//!   DNS64_CONTROL  control socket path (default /var/run/dns64.sock)
+//!   DNS64_LISTEN   default listen addresses when UCI has none (the init script sets the LAN's)
+
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::os::fd::{AsRawFd, FromRawFd};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use dns64::config::{self, Config};
+use dns64::{Client, Dns64, Output};
+use v6only_common::control::{self, ControlServer};
+use v6only_common::json::Json;
+use v6only_common::poll::{self, Interest, Poller};
+use v6only_common::signals::{Signal, Signals};
+use v6only_common::{cli, log as vlog};
+
+const PROGRAM: cli::Program = cli::Program {
+    name: "dns64",
+    version: env!("CARGO_PKG_VERSION"),
+    default_config: "/etc/config/dns64",
+    about: "A DNS64 forwarder for IPv6-only networks (RFC 6147, RFC 6052, RFC 7050).",
+    commands: "  run     run the daemon (the default)\n\
+               \x20 check   validate the config and exit\n\
+               \x20 status  print the running daemon's counters as JSON\n",
+};
+
+const MAX_TCP_CLIENTS: usize = 64;
+const TCP_IDLE: Duration = Duration::from_secs(10);
+const RESOLV_CHECK: Duration = Duration::from_secs(1);
+/// Datagrams read from one socket per poll round, so one busy socket cannot starve the rest.
+const READ_BATCH: usize = 64;
+
+fn main() {
+    let args = cli::parse_or_exit(&PROGRAM);
+    vlog::init("dns64", args.verbose);
+    let control_path = std::env::var_os("DNS64_CONTROL").map(PathBuf::from).unwrap_or_else(|| control::default_path("dns64"));
+    let command = args.rest.first().map(String::as_str).unwrap_or("run");
+    let code = match command {
+        "status" => match control::request(&control_path, "status", Duration::from_secs(2)) {
+            Ok(reply) => {
+                println!("{}", reply.trim_end());
+                0
+            }
+            Err(e) => {
+                eprintln!("dns64: {e}");
+                1
+            }
+        },
+        "check" => match Config::load(&args.config) {
+            Ok(_) => 0,
+            Err(e) => {
+                eprintln!("dns64: {e}");
+                1
+            }
+        },
+        "run" => match run(&args.config, &control_path) {
+            Ok(()) => 0,
+            Err(e) => {
+                log::error!("{e}");
+                1
+            }
+        },
+        other => {
+            eprintln!("dns64: unknown command '{other}'\nTry 'dns64 --help'.");
+            2
+        }
+    };
+    std::process::exit(code);
+}
+
+/// Unpredictable query IDs from getrandom(2), fetched in blocks.
+fn random_ids() -> Box<dyn FnMut() -> u16> {
+    let mut buf = [0u8; 256];
+    let mut at = buf.len();
+    Box::new(move || {
+        if at + 2 > buf.len() {
+            let mut filled = 0;
+            while filled < buf.len() {
+                // SAFETY: the pointer and length describe the unfilled part of our buffer.
+                let n = unsafe { libc::getrandom(buf[filled..].as_mut_ptr().cast(), buf.len() - filled, 0) };
+                if n > 0 {
+                    filled += n as usize;
+                }
+            }
+            at = 0;
+        }
+        at += 2;
+        u16::from_be_bytes([buf[at - 2], buf[at - 1]])
+    })
+}
+
+enum Upstream {
+    Udp(UdpSocket),
+    Tcp { stream: TcpStream, server: SocketAddr, out: Vec<u8>, written: usize, input: Vec<u8> },
+}
+
+struct TcpClient {
+    stream: TcpStream,
+    input: Vec<u8>,
+    out: Vec<u8>,
+    last_active: Instant,
+}
+
+struct Daemon {
+    core: Dns64,
+    config: Config,
+    config_path: PathBuf,
+    udp: Vec<UdpSocket>,
+    tcp: Vec<TcpListener>,
+    clients: HashMap<u64, TcpClient>,
+    next_conn: u64,
+    upstream: HashMap<u64, Upstream>,
+    resolv_seen: Option<(SystemTime, u64)>,
+    resolv_checked: Instant,
+    buf: Vec<u8>,
+    started: Instant,
+}
+
+fn run(config_path: &Path, control_path: &Path) -> Result<(), String> {
+    let config = Config::load(config_path)?;
+    if !config.enabled {
+        log::info!("disabled in {}", config_path.display());
+        return Ok(());
+    }
+    raise_fd_limit();
+    let signals = Signals::install().map_err(|e| format!("signals: {e}"))?;
+    let (udp, tcp) = bind(&config)?;
+    let control = ControlServer::bind(control_path).map_err(|e| format!("control socket {}: {e}", control_path.display()))?;
+    let now = Instant::now();
+    let mut d = Daemon {
+        core: Dns64::new(config.core.clone(), Vec::new(), random_ids()),
+        config,
+        config_path: config_path.to_path_buf(),
+        udp,
+        tcp,
+        clients: HashMap::new(),
+        next_conn: 1,
+        upstream: HashMap::new(),
+        resolv_seen: None,
+        resolv_checked: now,
+        buf: vec![0; 65536],
+        started: now,
+    };
+    d.refresh_upstreams(true);
+    log::info!(
+        "serving on port {} ({} UDP sockets), prefix {}, upstreams {:?}",
+        d.config.port,
+        d.udp.len(),
+        d.config.core.prefix,
+        d.core.upstreams()
+    );
+    let mut poller = Poller::new();
+    loop {
+        let now = Instant::now();
+        poller.clear();
+        let t_signals = poller.register(signals.as_raw_fd(), Interest::Read);
+        let t_control = poller.register(control.as_raw_fd(), Interest::Read);
+        let t_udp: Vec<_> = d.udp.iter().map(|s| poller.register(s.as_raw_fd(), Interest::Read)).collect();
+        let t_tcp: Vec<_> = d.tcp.iter().map(|s| poller.register(s.as_raw_fd(), Interest::Read)).collect();
+        let t_clients: Vec<_> = d
+            .clients
+            .iter()
+            .map(|(&id, c)| (id, poller.register(c.stream.as_raw_fd(), if c.out.is_empty() { Interest::Read } else { Interest::ReadWrite })))
+            .collect();
+        let t_upstream: Vec<_> = d
+            .upstream
+            .iter()
+            .map(|(&token, u)| {
+                let (fd, interest) = match u {
+                    Upstream::Udp(s) => (s.as_raw_fd(), Interest::Read),
+                    Upstream::Tcp { stream, out, written, .. } => {
+                        (stream.as_raw_fd(), if written < &out.len() { Interest::Write } else { Interest::Read })
+                    }
+                };
+                (token, poller.register(fd, interest))
+            })
+            .collect();
+        let mut deadline = d.resolv_checked + RESOLV_CHECK;
+        if let Some(t) = d.core.poll_timeout() {
+            deadline = deadline.min(t);
+        }
+        if let Some(oldest) = d.clients.values().map(|c| c.last_active).min() {
+            deadline = deadline.min(oldest + TCP_IDLE);
+        }
+        poller.wait(poll::timeout_until(now, Some(deadline))).map_err(|e| format!("poll: {e}"))?;
+        let now = Instant::now();
+
+        if poller.readable(t_signals) {
+            while let Ok(Some(signal)) = signals.next() {
+                match signal {
+                    Signal::Terminate => {
+                        log::info!("terminating");
+                        return Ok(());
+                    }
+                    Signal::Reload => d.reload(),
+                }
+            }
+        }
+        if poller.readable(t_control) {
+            control.serve(&mut |command| d.control(command));
+        }
+        for (i, t) in t_udp.into_iter().enumerate() {
+            if poller.readable(t) {
+                d.read_udp_clients(i, now);
+            }
+        }
+        for (i, t) in t_tcp.into_iter().enumerate() {
+            if poller.readable(t) {
+                d.accept(i, now);
+            }
+        }
+        for (id, t) in t_clients {
+            if poller.readable(t) || poller.writable(t) {
+                d.tcp_client_io(id, now);
+            }
+        }
+        for (token, t) in t_upstream {
+            if poller.readable(t) || poller.writable(t) {
+                d.upstream_io(token, now);
+            }
+        }
+        d.core.handle_timeout(now);
+        d.flush();
+        d.clients.retain(|_, c| now < c.last_active + TCP_IDLE || !c.out.is_empty());
+        if now >= d.resolv_checked + RESOLV_CHECK {
+            d.resolv_checked = now;
+            d.refresh_upstreams(false);
+        }
+    }
+}
+
+/// Every upstream query has its own socket: allow many more than the usual 1024 fds.
+fn raise_fd_limit() {
+    // SAFETY: plain getrlimit/setrlimit on a local struct.
+    unsafe {
+        let mut lim: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max.min(16384);
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}
+
+fn listen_addrs(config: &Config) -> Vec<IpAddr> {
+    if !config.listen.is_empty() {
+        return config.listen.clone();
+    }
+    let from_env: Vec<IpAddr> = std::env::var("DNS64_LISTEN")
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|w| w.split('%').next().and_then(|a| a.parse().ok()))
+        .collect();
+    if from_env.is_empty() {
+        vec![IpAddr::V6(Ipv6Addr::UNSPECIFIED)]
+    } else {
+        from_env
+    }
+}
+
+fn bind(config: &Config) -> Result<(Vec<UdpSocket>, Vec<TcpListener>), String> {
+    let (mut udp, mut tcp) = (Vec::new(), Vec::new());
+    for ip in listen_addrs(config) {
+        let addr = SocketAddr::new(ip, config.port);
+        let u = UdpSocket::bind(addr).map_err(|e| format!("UDP {addr}: {e}"))?;
+        u.set_nonblocking(true).map_err(|e| e.to_string())?;
+        let t = TcpListener::bind(addr).map_err(|e| format!("TCP {addr}: {e}"))?;
+        t.set_nonblocking(true).map_err(|e| e.to_string())?;
+        udp.push(u);
+        tcp.push(t);
+    }
+    Ok((udp, tcp))
+}
+
+/// A non-blocking TCP connect (EINPROGRESS is the normal case).
+fn tcp_connect(server: SocketAddr) -> io::Result<TcpStream> {
+    let family = if server.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 };
+    // SAFETY: a fresh socket fd, owned by the TcpStream right away.
+    let stream = unsafe {
+        let fd = libc::socket(family, libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        TcpStream::from_raw_fd(fd)
+    };
+    let (storage, len) = sockaddr(server);
+    // SAFETY: storage holds a valid sockaddr of length len.
+    let rc = unsafe { libc::connect(stream.as_raw_fd(), (&storage as *const libc::sockaddr_storage).cast(), len) };
+    if rc < 0 {
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EINPROGRESS) {
+            return Err(e);
+        }
+    }
+    Ok(stream)
+}
+
+fn sockaddr(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: sockaddr_storage is plain data large enough for both families.
+    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let len = match addr {
+        SocketAddr::V4(a) => {
+            // SAFETY: sockaddr_in fits in sockaddr_storage.
+            let sin = unsafe { &mut *(&mut storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            sin.sin_family = libc::AF_INET as libc::sa_family_t;
+            sin.sin_port = a.port().to_be();
+            sin.sin_addr.s_addr = u32::from(*a.ip()).to_be();
+            std::mem::size_of::<libc::sockaddr_in>()
+        }
+        SocketAddr::V6(a) => {
+            // SAFETY: sockaddr_in6 fits in sockaddr_storage.
+            let sin6 = unsafe { &mut *(&mut storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+            sin6.sin6_port = a.port().to_be();
+            sin6.sin6_addr.s6_addr = a.ip().octets();
+            sin6.sin6_scope_id = a.scope_id();
+            std::mem::size_of::<libc::sockaddr_in6>()
+        }
+    };
+    (storage, len as libc::socklen_t)
+}
+
+impl Daemon {
+    fn read_udp_clients(&mut self, index: usize, now: Instant) {
+        for _ in 0..READ_BATCH {
+            match self.udp[index].recv_from(&mut self.buf) {
+                Ok((n, addr)) => {
+                    let client = Client::Udp { socket: index as u16, addr };
+                    self.core.handle_query(&self.buf[..n], client, now);
+                    self.flush();
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    log::debug!("UDP receive: {e}");
+                    break;
+                }
+            }
+        }
+    }
+
+    fn accept(&mut self, index: usize, now: Instant) {
+        while let Ok((stream, _)) = self.tcp[index].accept() {
+            if self.clients.len() >= MAX_TCP_CLIENTS {
+                // The idlest connection makes room (RFC 7766 §6.2.3 lets servers close idle ones).
+                if let Some(&idle) = self.clients.iter().min_by_key(|(_, c)| c.last_active).map(|(id, _)| id) {
+                    self.clients.remove(&idle);
+                }
+            }
+            if stream.set_nonblocking(true).is_err() {
+                continue;
+            }
+            let id = self.next_conn;
+            self.next_conn += 1;
+            self.clients.insert(id, TcpClient { stream, input: Vec::new(), out: Vec::new(), last_active: now });
+        }
+    }
+
+    fn tcp_client_io(&mut self, id: u64, now: Instant) {
+        let Some(c) = self.clients.get_mut(&id) else { return };
+        let mut closed = false;
+        loop {
+            match c.stream.read(&mut self.buf) {
+                Ok(0) => {
+                    closed = true;
+                    break;
+                }
+                Ok(n) => {
+                    c.input.extend_from_slice(&self.buf[..n]);
+                    c.last_active = now;
+                    if c.input.len() > 65537 * 4 {
+                        closed = true; // a client that floods without reading answers
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(_) => {
+                    closed = true;
+                    break;
+                }
+            }
+        }
+        let mut queries = Vec::new();
+        while c.input.len() >= 2 {
+            let len = u16::from_be_bytes([c.input[0], c.input[1]]) as usize;
+            if c.input.len() < 2 + len {
+                break;
+            }
+            queries.push(c.input[2..2 + len].to_vec());
+            c.input.drain(..2 + len);
+        }
+        if write_out(&mut c.stream, &mut c.out).is_err() {
+            closed = true;
+        }
+        if closed {
+            // Gone (or misbehaving): answers still pending for it are dropped in flush().
+            self.clients.remove(&id);
+        }
+        for q in queries {
+            self.core.handle_query(&q, Client::Tcp { conn: id }, now);
+        }
+        self.flush();
+    }
+
+    fn upstream_io(&mut self, token: u64, now: Instant) {
+        let Some(u) = self.upstream.get_mut(&token) else { return };
+        match u {
+            Upstream::Udp(socket) => {
+                // Connected: only the server's datagrams arrive here.
+                if let Ok((n, from)) = socket.recv_from(&mut self.buf) {
+                    self.core.handle_response(token, from, &self.buf[..n], now);
+                }
+            }
+            Upstream::Tcp { stream, server, out, written, input } => {
+                if *written < out.len() {
+                    match stream.write(&out[*written..]) {
+                        Ok(n) => *written += n,
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                        Err(_) => {
+                            // Connection refused or reset: the core's timer moves on to the next server.
+                            self.upstream.remove(&token);
+                        }
+                    }
+                    return;
+                }
+                let server = *server;
+                let mut done = false;
+                match stream.read(&mut self.buf) {
+                    Ok(0) => done = true,
+                    Ok(n) => input.extend_from_slice(&self.buf[..n]),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(_) => done = true,
+                }
+                if input.len() >= 2 {
+                    let len = u16::from_be_bytes([input[0], input[1]]) as usize;
+                    if input.len() >= 2 + len {
+                        let message = input[2..2 + len].to_vec();
+                        self.core.handle_response(token, server, &message, now);
+                        done = true;
+                    }
+                }
+                if done {
+                    self.upstream.remove(&token);
+                }
+            }
+        }
+        self.flush();
+    }
+
+    /// Carries out what the core asked for.
+    fn flush(&mut self) {
+        while let Some(output) = self.core.poll_output() {
+            match output {
+                Output::ToClient { client: Client::Udp { socket, addr }, data } => {
+                    if let Some(s) = self.udp.get(socket as usize) {
+                        if let Err(e) = s.send_to(&data, addr) {
+                            log::debug!("send to {addr}: {e}");
+                        }
+                    }
+                }
+                Output::ToClient { client: Client::Tcp { conn }, data } => {
+                    if let Some(c) = self.clients.get_mut(&conn) {
+                        c.out.extend_from_slice(&(data.len() as u16).to_be_bytes());
+                        c.out.extend_from_slice(&data);
+                        if write_out(&mut c.stream, &mut c.out).is_err() {
+                            self.clients.remove(&conn);
+                        }
+                    }
+                }
+                Output::ToUpstream { token, server, tcp, data } => {
+                    let result = if tcp {
+                        tcp_connect(server).map(|stream| {
+                            let mut out = (data.len() as u16).to_be_bytes().to_vec();
+                            out.extend_from_slice(&data);
+                            Upstream::Tcp { stream, server, out, written: 0, input: Vec::new() }
+                        })
+                    } else {
+                        udp_query(server, &data).map(Upstream::Udp)
+                    };
+                    match result {
+                        Ok(u) => {
+                            self.upstream.insert(token, u);
+                        }
+                        // The core's attempt timer moves on to the next server.
+                        Err(e) => log::debug!("upstream {server}: {e}"),
+                    }
+                }
+                Output::Close { token } => {
+                    self.upstream.remove(&token);
+                }
+            }
+        }
+    }
+
+    fn reload(&mut self) {
+        match Config::load(&self.config_path) {
+            Ok(config) => {
+                if config.listen != self.config.listen || config.port != self.config.port {
+                    match bind(&config) {
+                        Ok((udp, tcp)) => {
+                            self.udp = udp;
+                            self.tcp = tcp;
+                        }
+                        Err(e) => {
+                            log::error!("reload: {e}; keeping the old sockets and config");
+                            return;
+                        }
+                    }
+                }
+                self.core.reconfigure(config.core.clone());
+                self.config = config;
+                self.resolv_seen = None;
+                self.refresh_upstreams(true);
+                log::info!("reloaded: prefix {}, upstreams {:?}, cache kept ({} entries)", self.config.core.prefix, self.core.upstreams(), self.core.cache_entries());
+            }
+            Err(e) => log::error!("reload: {e}; keeping the old config"),
+        }
+    }
+
+    /// UCI upstreams, or the resolv file's when it changed (mtime or size).
+    fn refresh_upstreams(&mut self, force: bool) {
+        if let Some(list) = &self.config.upstreams {
+            if force {
+                self.core.set_upstreams(list.clone());
+            }
+            return;
+        }
+        let meta = std::fs::metadata(&self.config.resolv_file).ok();
+        let seen = meta.as_ref().and_then(|m| m.modified().ok().map(|t| (t, m.len())));
+        if !force && seen == self.resolv_seen {
+            return;
+        }
+        self.resolv_seen = seen;
+        let text = std::fs::read_to_string(&self.config.resolv_file).unwrap_or_default();
+        let own: Vec<SocketAddr> = self.udp.iter().filter_map(|s| s.local_addr().ok()).collect();
+        let list = config::parse_resolv_conf(&text, &own);
+        if list.is_empty() {
+            log::warn!("no upstream in {}: answering SERVFAIL until there is one", self.config.resolv_file.display());
+        }
+        if list != self.core.upstreams() {
+            log::info!("upstreams from {}: {:?}", self.config.resolv_file.display(), list);
+        }
+        self.core.set_upstreams(list);
+    }
+
+    fn control(&self, command: &str) -> String {
+        if command.trim() != "status" {
+            return format!("{{\"error\":\"unknown command '{}'\"}}\n", command.trim().escape_default());
+        }
+        let s = self.core.stats();
+        let mut j = Json::object();
+        j.field_str("version", env!("CARGO_PKG_VERSION"))
+            .field_u64("uptime", self.started.elapsed().as_secs())
+            .field_str("prefix", &self.config.core.prefix.to_string())
+            .field_u64("queries", s.queries)
+            .field_u64("synthesized", s.synthesized)
+            .field_u64("ptr_synthesized", s.ptr_synthesized)
+            .field_u64("local_answers", s.local_answers)
+            .field_u64("cache_hits", s.cache_hits)
+            .field_u64("cache_misses", s.cache_misses)
+            .field_u64("upstream_queries", s.upstream_queries)
+            .field_u64("upstream_timeouts", s.upstream_timeouts)
+            .field_u64("upstream_failures", s.upstream_failures)
+            .field_u64("tcp_retries", s.tcp_retries)
+            .field_u64("servfail", s.servfail)
+            .field_u64("malformed_queries", s.malformed_queries)
+            .field_u64("malformed_responses", s.malformed_responses)
+            .field_u64("mismatched_responses", s.mismatched_responses)
+            .field_u64("overload_drops", s.overload_drops)
+            .field_u64("pending", self.core.pending_len() as u64)
+            .field_u64("tcp_clients", self.clients.len() as u64);
+        j.begin_object("cache")
+            .field_u64("entries", self.core.cache_entries() as u64)
+            .field_u64("bytes", self.core.cache_bytes() as u64)
+            .field_u64("limit", self.config.core.cache_bytes as u64)
+            .end();
+        j.begin_array("upstreams");
+        for u in self.core.upstreams() {
+            j.item_str(&u.to_string());
+        }
+        j.end();
+        let mut text = j.finish();
+        text.push('\n');
+        text
+    }
+}
+
+fn udp_query(server: SocketAddr, data: &[u8]) -> io::Result<UdpSocket> {
+    let local: SocketAddr = if server.is_ipv4() { "0.0.0.0:0".parse().unwrap() } else { "[::]:0".parse().unwrap() };
+    let socket = UdpSocket::bind(local)?;
+    socket.set_nonblocking(true)?;
+    socket.connect(server)?;
+    socket.send(data)?;
+    Ok(socket)
+}
+
+fn write_out(stream: &mut TcpStream, out: &mut Vec<u8>) -> io::Result<()> {
+    while !out.is_empty() {
+        match stream.write(out) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                out.drain(..n);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
