@@ -1,0 +1,461 @@
+#!/bin/bash
+# System tests for option108-dhcpd, as root, with real DHCP clients from Debian (dhcpcd,
+# isc-dhcp-client, busybox udhcpc) and a Python client simulator, in network namespaces
+# created (and removed) here. Nothing leaves the namespaces.
+#
+#   BIN_DIR=dir/with/option108-dhcpd tests/system/option108-dhcpd.sh
+#   O108=path/to/option108-dhcpd tests/system/option108-dhcpd.sh
+#
+# Topology: server namespace with bridge dh8br0 (10.8.0.1/24); four client namespaces, each
+# with one veth (dh8cN) into the bridge.
+# One result line per check, then exactly "N passed, N failed"; exit 1 on any failure.
+
+set -u
+REPO="$(cd "$(dirname "$0")/../.." && pwd)"
+SIM="$REPO/tests/system/option108-dhcpd/dhcpsim.py"
+PASS=0
+FAIL=0
+
+pass() { PASS=$((PASS + 1)); echo "PASS $1"; }
+fail() { FAIL=$((FAIL + 1)); echo "FAIL $1${2:+: $2}"; }
+check() {
+	local name=$1
+	shift
+	if "$@"; then pass "$name"; else fail "$name"; fi
+}
+finish() {
+	echo "$PASS passed, $FAIL failed"
+	[ "$FAIL" -eq 0 ]
+	exit $?
+}
+
+if [ "$(id -u)" != 0 ]; then
+	echo "must run as root"
+	FAIL=1
+	finish
+fi
+
+need=""
+command -v ip >/dev/null || need="$need iproute2"
+command -v python3 >/dev/null || need="$need python3"
+command -v dhcpcd >/dev/null || need="$need dhcpcd-base"
+command -v dhclient >/dev/null || need="$need isc-dhcp-client"
+command -v busybox >/dev/null || need="$need busybox"
+command -v pgrep >/dev/null || need="$need procps"
+if [ -n "$need" ]; then
+	echo "installing:$need"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends $need >/dev/null 2>&1 ||
+		{ apt-get -o DPkg::Lock::Timeout=600 update -q >/dev/null 2>&1 &&
+			apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends $need >/dev/null 2>&1; }
+fi
+for c in ip python3 dhcpcd dhclient busybox pgrep; do
+	command -v $c >/dev/null || { fail "setup" "$c missing and not installable"; finish; }
+done
+
+if [ -z "${O108:-}" ]; then
+	for cand in ${BIN_DIR:+"$BIN_DIR/option108-dhcpd"} "$REPO/target/h-option108/release/option108-dhcpd" \
+		"$REPO/target/release/option108-dhcpd" "$REPO/target/debug/option108-dhcpd"; do
+		[ -x "$cand" ] && { O108="$cand"; break; }
+	done
+fi
+if [ ! -x "${O108:-}" ]; then
+	fail "setup" "no option108-dhcpd binary (set BIN_DIR or O108)"
+	finish
+fi
+O108="$(cd "$(dirname "$O108")" && pwd)/$(basename "$O108")"
+echo "binary: $O108"
+
+S="dh8-s-$$"
+C=("" "dh8-c1-$$" "dh8-c2-$$" "dh8-c3-$$" "dh8-c4-$$")
+T="$(mktemp -d /tmp/dh8-test.XXXXXX)"
+export OPTION108_DHCPD_SOCKET="$T/ctl.sock"
+DPID=""
+CLIENT_PIDS=()
+
+cleanup() {
+	for p in "${CLIENT_PIDS[@]}" $DPID; do kill "$p" 2>/dev/null; done
+	sleep 0.2
+	for p in "${CLIENT_PIDS[@]}" $DPID; do kill -9 "$p" 2>/dev/null; done
+	for n in "$S" "${C[@]}"; do [ -n "$n" ] && ip netns del "$n" 2>/dev/null; done
+	rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+ip netns add "$S" || { fail "setup" "ip netns add"; finish; }
+ip -n "$S" link set lo up
+ip -n "$S" link add dh8br0 type bridge forward_delay 0
+ip -n "$S" link set dh8br0 up
+ip -n "$S" addr add 10.8.0.1/24 dev dh8br0
+for i in 1 2 3 4; do
+	ip netns add "${C[$i]}"
+	ip -n "${C[$i]}" link set lo up
+	ip -n "$S" link add "dh8v$i" type veth peer name "dh8c$i" netns "${C[$i]}"
+	ip -n "$S" link set "dh8v$i" master dh8br0 up
+	ip -n "${C[$i]}" link set "dh8c$i" address "02:c0:00:00:00:0$i"
+	ip -n "${C[$i]}" link set "dh8c$i" up
+done
+sleep 1
+
+# ---------------------------------------------------------------- helpers
+
+write_config() { # FILE, then the dhcp sections on stdin
+	local f=$1
+	{
+		printf "config dnsmasq\n\toption domain 'lan'\n"
+		printf "config option108_dhcpd\n\toption journal '%s'\n\toption leasefile '%s'\n" "$T/journal" "$T/dhcp.leases"
+		cat
+	} >"$f"
+}
+
+start_daemon() { # CONFIG
+	: >"$T/daemon.log"
+	ip netns exec "$S" "$O108" -v -c "$1" run 2>>"$T/daemon.log" &
+	DPID=$!
+	for _ in $(seq 50); do
+		"$O108" status >/dev/null 2>&1 && return 0
+		kill -0 "$DPID" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+
+stop_daemon() {
+	[ -n "$DPID" ] && kill "$DPID" 2>/dev/null && wait "$DPID" 2>/dev/null
+	DPID=""
+}
+
+status_get() { # PYTHON-EXPR over the status JSON as s
+	"$O108" status 2>/dev/null | python3 -c "import json,sys; s=json.load(sys.stdin); print($1)" 2>/dev/null
+}
+export -f status_get
+export O108
+
+sim() { # NS-INDEX COMMAND ARGS...
+	local i=$1
+	shift
+	ip netns exec "${C[$i]}" python3 "$SIM" "$1" --iface "dh8c$i" "${@:2}"
+}
+
+wait_for() { # SECONDS CMD...
+	local n=$(($1 * 10))
+	shift
+	for _ in $(seq "$n"); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+no_ipv4() { ! ip -n "$1" -4 addr show dev "$2" | grep -q inet; }
+has_ipv4() { ip -n "$1" -4 addr show dev "$2" | grep -q "inet $3/"; }
+log_count() { grep -c -- "$1" "$T/daemon.log"; }
+
+# ---------------------------------------------------------------- the main pool
+
+write_config "$T/dhcp" <<'EOF'
+config dhcp 'lan'
+	option device 'dh8br0'
+	option start '100'
+	option limit '50'
+	option leasetime '1h'
+	list dhcp_option '108,1800'
+	list dhcp_option '6,10.8.0.53'
+config host
+	option name 'printer'
+	option mac '02:dd:00:00:00:07'
+	option ip '10.8.0.7'
+EOF
+
+check "starts on a good config" start_daemon "$T/dhcp"
+check "logs the pool it serves" grep -q "lan: serving 10.8.0.1 on dh8br0 (50 addresses from 10.8.0.100, IPv6-Only Preferred 1800 s)" "$T/daemon.log"
+
+# --- dhcpcd with option ipv6_only_preferred: 108, no IPv4, no lease held
+printf 'option ipv6_only_preferred\nnoipv4ll\n' >"$T/dhcpcd-v6.conf"
+cat >"$T/hook.sh" <<'EOF'
+#!/bin/sh
+env | grep -E '^(reason|interface|new_|old_)' | sort >"HOOKDIR/dhcpcd.$interface.$reason"
+EOF
+sed -i "s|HOOKDIR|$T|" "$T/hook.sh"
+chmod +x "$T/hook.sh"
+ip netns exec "${C[1]}" dhcpcd -4 -B -f "$T/dhcpcd-v6.conf" -c "$T/hook.sh" -j "$T/dhcpcd1.log" dh8c1 >/dev/null 2>&1 &
+D1=$!
+CLIENT_PIDS+=($D1)
+if wait_for 15 grep -q "IPv6-Only Preferred received (1800 seconds)" "$T/dhcpcd1.log"; then
+	pass "dhcpcd (option ipv6_only_preferred) logs 'IPv6-Only Preferred received (1800 seconds)'"
+else
+	fail "dhcpcd (option ipv6_only_preferred) logs 'IPv6-Only Preferred received'" "$(tail -3 "$T/dhcpcd1.log" 2>/dev/null)"
+fi
+sleep 2
+check "dhcpcd (ipv6_only_preferred) ends with no IPv4 address" no_ipv4 "${C[1]}" dh8c1
+check "the server holds no lease for the IPv6-only client" \
+	bash -c "! grep -q 02:c0:00:00:00:01 '$T/journal' && [ \"\$(status_get 's[\"pools\"][0][\"active_leases\"]')\" = 0 ] && [ \"\$(status_get 's[\"pools\"][0][\"in_use\"]')\" = 0 ]"
+check "status counts 1 distinct IPv6-only client" [ "$(status_get 's["pools"][0]["ipv6_only_clients"]')" = 1 ]
+kill "$D1" 2>/dev/null
+wait "$D1" 2>/dev/null
+
+# --- dhcpcd stock
+printf 'noipv4ll\n' >"$T/dhcpcd.conf"
+ip netns exec "${C[2]}" dhcpcd -4 -B -f "$T/dhcpcd.conf" -c "$T/hook.sh" -j "$T/dhcpcd2.log" dh8c2 >/dev/null 2>&1 &
+D2=$!
+CLIENT_PIDS+=($D2)
+if wait_for 15 test -f "$T/dhcpcd.dh8c2.BOUND"; then
+	ip2=$(sed -n 's/^new_ip_address=//p' "$T/dhcpcd.dh8c2.BOUND")
+	check "dhcpcd gets a lease from the pool ($ip2)" has_ipv4 "${C[2]}" dh8c2 "$ip2"
+	check "dhcpcd: router 10.8.0.1" grep -qx "new_routers=10.8.0.1" "$T/dhcpcd.dh8c2.BOUND"
+	check "dhcpcd: DNS server 10.8.0.53 as configured" grep -qx "new_domain_name_servers=10.8.0.53" "$T/dhcpcd.dh8c2.BOUND"
+	check "dhcpcd: domain name lan" grep -qx "new_domain_name=lan" "$T/dhcpcd.dh8c2.BOUND"
+	acks=$(log_count "DHCPACK $ip2 ")
+	ip netns exec "${C[2]}" dhcpcd -4 -N dh8c2 >/dev/null 2>&1
+	check "dhcpcd renews (-N): one more DHCPACK for $ip2" wait_for 10 bash -c "[ \$(grep -c 'DHCPACK $ip2 ' '$T/daemon.log') -gt $acks ]"
+	ip netns exec "${C[2]}" dhcpcd -4 -k dh8c2 >/dev/null 2>&1
+	check "dhcpcd releases (-k): the server frees $ip2" wait_for 10 grep -q "released $ip2" "$T/daemon.log"
+else
+	fail "dhcpcd gets a lease" "$(tail -3 "$T/dhcpcd2.log" 2>/dev/null)"
+fi
+kill "$D2" 2>/dev/null
+wait "$D2" 2>/dev/null
+
+# --- dhclient (isc-dhcp-client): no broadcast flag, so the OFFER is a unicast to its MAC
+cat >"$T/dhclient.sh" <<'EOF'
+#!/bin/sh
+env | grep -E '^(reason|interface|new_|old_)' | sort >"HOOKDIR/dhclient.$reason"
+case "$reason" in
+BOUND|RENEW|REBIND|REBOOT) ip addr flush dev "$interface"; ip addr add "$new_ip_address/24" dev "$interface" ;;
+RELEASE|EXPIRE|FAIL|STOP) ip addr flush dev "$interface" ;;
+esac
+EOF
+sed -i "s|HOOKDIR|$T|" "$T/dhclient.sh"
+chmod +x "$T/dhclient.sh"
+DHCLIENT=(dhclient -4 -d -sf "$T/dhclient.sh" -lf "$T/dhclient.leases" -pf "$T/dhclient.pid")
+ip netns exec "${C[3]}" "${DHCLIENT[@]}" dh8c3 >"$T/dhclient.out" 2>&1 &
+D3=$!
+CLIENT_PIDS+=($D3)
+if wait_for 15 test -f "$T/dhclient.BOUND"; then
+	ip3=$(sed -n 's/^new_ip_address=//p' "$T/dhclient.BOUND")
+	check "dhclient gets a lease ($ip3)" has_ipv4 "${C[3]}" dh8c3 "$ip3"
+	check "dhclient: router, DNS and domain" bash -c "grep -qx new_routers=10.8.0.1 '$T/dhclient.BOUND' && grep -qx new_domain_name_servers=10.8.0.53 '$T/dhclient.BOUND' && grep -qx new_domain_name=lan '$T/dhclient.BOUND'"
+	check "unicast reply to chaddr: the server set an ARP entry for $ip3" bash -c "ip -n '$S' neigh show '$ip3' | grep -q 02:c0:00:00:00:03"
+	check "the dnsmasq-format lease file lists it (expiry mac ip hostname clientid)" \
+		wait_for 3 bash -c "awk 'NF==5 && \$2==\"02:c0:00:00:00:03\" && \$3==\"$ip3\" && \$1 > 0' '$T/dhcp.leases' | grep -q ."
+	# Renewal after a restart of the client: INIT-REBOOT with the remembered address.
+	kill -9 "$D3" 2>/dev/null
+	wait "$D3" 2>/dev/null
+	ip netns exec "${C[3]}" "${DHCLIENT[@]}" dh8c3 >>"$T/dhclient.out" 2>&1 &
+	D3=$!
+	CLIENT_PIDS+=($D3)
+	check "dhclient renews its lease (REBOOT, same address)" wait_for 10 bash -c "test -f '$T/dhclient.REBOOT' && grep -qx new_ip_address=$ip3 '$T/dhclient.REBOOT'"
+	kill "$D3" 2>/dev/null
+	wait "$D3" 2>/dev/null
+	timeout 10 ip netns exec "${C[3]}" dhclient -4 -r -sf "$T/dhclient.sh" -lf "$T/dhclient.leases" -pf "$T/dhclient.pid" dh8c3 >/dev/null 2>&1
+	check "dhclient releases (-r): the server frees $ip3" wait_for 5 grep -q "released $ip3" "$T/daemon.log"
+else
+	fail "dhclient gets a lease" "$(tail -3 "$T/dhclient.out")"
+fi
+
+# --- busybox udhcpc
+cat >"$T/udhcpc.sh" <<'EOF'
+#!/bin/sh
+env | grep -E '^(ip|router|dns|domain|subnet|lease|serverid|interface)=' | sort >"HOOKDIR/udhcpc.$interface.$1"
+case "$1" in
+bound|renew) ip addr flush dev "$interface"; ip addr add "$ip/24" dev "$interface" ;;
+deconfig) ip addr flush dev "$interface" ;;
+esac
+EOF
+sed -i "s|HOOKDIR|$T|" "$T/udhcpc.sh"
+chmod +x "$T/udhcpc.sh"
+ip netns exec "${C[4]}" busybox udhcpc -i dh8c4 -f -s "$T/udhcpc.sh" -t 5 -T 1 >"$T/udhcpc.out" 2>&1 &
+D4=$!
+CLIENT_PIDS+=($D4)
+if wait_for 15 test -f "$T/udhcpc.dh8c4.bound"; then
+	ip4=$(sed -n 's/^ip=//p' "$T/udhcpc.dh8c4.bound")
+	check "udhcpc gets a lease ($ip4)" has_ipv4 "${C[4]}" dh8c4 "$ip4"
+	check "udhcpc: router, DNS and domain" bash -c "grep -qx router=10.8.0.1 '$T/udhcpc.dh8c4.bound' && grep -qx dns=10.8.0.53 '$T/udhcpc.dh8c4.bound' && grep -qx domain=lan '$T/udhcpc.dh8c4.bound'"
+	upid=$(pgrep -f "busybox udhcpc -i dh8c4" | head -1)
+	kill -USR1 "$upid"
+	check "udhcpc renews (SIGUSR1)" wait_for 10 bash -c "test -f '$T/udhcpc.dh8c4.renew' && grep -qx ip=$ip4 '$T/udhcpc.dh8c4.renew'"
+	kill -USR2 "$upid"
+	check "udhcpc releases (SIGUSR2): the server frees $ip4" wait_for 10 grep -q "released $ip4" "$T/daemon.log"
+	kill "$upid" 2>/dev/null
+else
+	fail "udhcpc gets a lease" "$(tail -3 "$T/udhcpc.out")"
+fi
+wait "$D4" 2>/dev/null
+
+# --- static host
+ip -n "${C[4]}" link set dh8c4 address 02:dd:00:00:00:07
+rm -f "$T"/udhcpc.dh8c4.*
+timeout 15 ip netns exec "${C[4]}" busybox udhcpc -i dh8c4 -f -q -n -s "$T/udhcpc.sh" -t 5 -T 1 >>"$T/udhcpc.out" 2>&1
+check "a static host gets its fixed address 10.8.0.7" has_ipv4 "${C[4]}" dh8c4 10.8.0.7
+ip -n "${C[4]}" addr flush dev dh8c4
+ip -n "${C[4]}" link set dh8c4 address 02:c0:00:00:00:04
+
+# --- RFC 8925 on the wire, with the simulator
+out=$(sim 4 discover --mac 02:08:00:00:01:08 --prl 1,3,6,108)
+check "DISCOVER with 108 in the PRL: OFFER yiaddr 0.0.0.0, option 108 = 00000708 (1800), no lease time" \
+	bash -c "grep -qx 'type=2 yiaddr=0.0.0.0' <<<'$out' && grep -qx 'option 108 00000708' <<<'$out' && ! grep -q 'option 51 ' <<<'$out'"
+out=$(sim 4 discover --mac 02:08:00:00:01:09 --prl 1,3,6)
+check "DISCOVER without 108 on the same pool: an address and no option 108" \
+	bash -c "grep -q 'type=2 yiaddr=10.8.0.1' <<<'$out' && ! grep -q 'option 108' <<<'$out'"
+
+# --- status, malformed messages, reload
+check "status JSON per pool: size, in_use, free, active_leases, ipv6_only_clients" \
+	[ "$(status_get 'sorted(k for k in s["pools"][0] if k in ("size","in_use","free","active_leases","ipv6_only_clients"))')" = "['active_leases', 'free', 'in_use', 'ipv6_only_clients', 'size']" ]
+check "status: in_use + free = size" [ "$(status_get 's["pools"][0]["in_use"] + s["pools"][0]["free"] == s["pools"][0]["size"]')" = True ]
+before=$(status_get 's["counters"]["malformed"]')
+sim 4 malformed >/dev/null
+sleep 0.5
+after=$(status_get 's["counters"]["malformed"]')
+check "malformed messages (truncated, bad option lengths, overlong, bad magic) dropped and counted (${before:-?} -> ${after:-?})" [ "$((${after:-0} - ${before:-0}))" -eq 5 ]
+check "a BOOTREPLY (wrong op) is dropped and counted" [ "$(status_get 's["counters"]["not_request"]')" -ge 1 ]
+check "the daemon is still running" kill -0 "$DPID"
+sim 4 dora --count 3 --base 500 >/dev/null
+leases=$(status_get 's["pools"][0]["active_leases"]')
+sed -i "s/option leasetime '1h'/option leasetime '2h'/" "$T/dhcp"
+kill -HUP "$DPID"
+check "SIGHUP reloads and keeps the leases ($leases active)" \
+	wait_for 3 bash -c "[ '${leases:-0}' -ge 3 ] && grep -q 'reloaded: 1 pool' '$T/daemon.log' && [ \"\$(status_get 's[\"pools\"][0][\"active_leases\"]')\" = '$leases' ]"
+printf "config dhcp 'bad'\n\toption device 'dh8nonexist'\n" >>"$T/dhcp"
+kill -HUP "$DPID"
+check "a bad config on reload is logged naming the option, the old one kept" \
+	wait_for 3 bash -c "grep -q 'reload: .*dhcp.bad.device.*keeping the running config' '$T/daemon.log' && kill -0 $DPID"
+stop_daemon
+
+# ---------------------------------------------------------------- exhaustion and flood
+
+write_config "$T/small" <<'EOF'
+config dhcp 'lan'
+	option device 'dh8br0'
+	option start '10'
+	option limit '3'
+EOF
+rm -f "$T/journal"
+start_daemon "$T/small"
+out=$(sim 4 dora --count 3 --timeout 5)
+check "3 clients fill a 3-address pool" grep -q "done acked=3 failed=0" <<<"$out"
+out=$(sim 4 dora --count 1 --base 100 --timeout 3 --retry 1 --tries 1)
+check "the next client gets no offer" grep -q "done acked=0" <<<"$out"
+check "the log says why (pool exhausted)" grep -q "lan: pool exhausted, no address for 02:08:00:00:00:64 (3 addresses" "$T/daemon.log"
+stop_daemon
+
+write_config "$T/flood" <<'EOF'
+config dhcp 'lan'
+	option device 'dh8br0'
+	option start '10'
+	option limit '200'
+EOF
+rm -f "$T/journal"
+start_daemon "$T/flood"
+rss_before=$(awk '/VmRSS/ {print $2}' "/proc/$DPID/status")
+sim 4 flood --count 20000 >/dev/null
+sleep 1
+rss_after=$(awk '/VmRSS/ {print $2}' "/proc/$DPID/status")
+check "a flood of 20000 DISCOVERs from random MACs does not crash the server" kill -0 "$DPID"
+in_use=$(status_get 's["pools"][0]["in_use"]')
+check "the flood takes at most the pool (in_use ${in_use:-?} <= 200)" [ "${in_use:-999}" -le 200 ]
+check "memory stays bounded under the flood (RSS ${rss_before} -> ${rss_after} kB, growth < 512 kB)" [ "$((rss_after - rss_before))" -lt 512 ]
+stop_daemon
+
+# ---------------------------------------------------------------- kill -9 during a burst
+
+write_config "$T/burst" <<'EOF'
+config dhcp 'lan'
+	option device 'dh8br0'
+	option start '2'
+	option limit '250'
+EOF
+rm -f "$T/journal" "$T/dhcp.leases"
+start_daemon "$T/burst"
+sim 4 dora --count 240 --window 16 --timeout 8 --retry 0.5 --tries 2 >"$T/acked" 2>&1 &
+BURST=$!
+wait_for 10 bash -c "[ \$(grep -c ^ACK '$T/acked') -ge 60 ]"
+kill -9 "$DPID"
+wait "$DPID" 2>/dev/null
+DPID=""
+wait "$BURST"
+grep '^ACK' "$T/acked" >"$T/acked.ok"
+n_acked=$(wc -l <"$T/acked.ok")
+check "the burst got leases before the kill -9 ($n_acked ACKed, of 240)" [ "$n_acked" -ge 60 ]
+check "the daemon restarts after kill -9" start_daemon "$T/burst"
+check "the journal was read back (restore logged)" grep -q "started, [0-9]* lease(s) restored" "$T/daemon.log"
+sim 4 reboot --pairs "$T/acked.ok" >"$T/reboot"
+check "every ACKed lease survived: INIT-REBOOT of all $n_acked gets an ACK for the same address" \
+	[ "$(grep -c '^ACK' "$T/reboot")" = "$n_acked" ]
+sleep 1.5
+check "no address and no MAC appears twice in the lease file" \
+	bash -c "[ \"\$(awk '{print \$3}' '$T/dhcp.leases' | sort | uniq -d | wc -l)\" = 0 ] && [ \"\$(awk '{print \$2}' '$T/dhcp.leases' | sort | uniq -d | wc -l)\" = 0 ]"
+check "every ACKed lease is in the lease file" bash -c "while read -r _ m i; do grep -q \" \$m \$i \" '$T/dhcp.leases' || exit 1; done <'$T/acked.ok'"
+stop_daemon
+
+# ---------------------------------------------------------------- configs
+
+bad_config() { # NAME EXPECTED-OPTION, sections on stdin
+	mkdir -p "$T/bad"
+	write_config "$T/bad/dhcp"
+	if timeout 5 ip netns exec "$S" "$O108" -v -c "$T/bad/dhcp" run >"$T/bad.out" 2>&1; then
+		fail "$1" "started"
+	elif grep -q -- "$2" "$T/bad.out"; then
+		pass "$1: refuses to start, naming $2"
+	else
+		fail "$1" "$(cat "$T/bad.out")"
+	fi
+}
+bad_config "start outside the subnet" "dhcp.lan.start" <<'EOF'
+config dhcp 'lan'
+	option device 'dh8br0'
+	option start '300'
+EOF
+bad_config "limit past the subnet" "dhcp.lan.limit" <<'EOF'
+config dhcp 'lan'
+	option device 'dh8br0'
+	option start '200'
+	option limit '100'
+EOF
+bad_config "a malformed dhcp_option" "dhcp.lan.dhcp_option" <<'EOF'
+config dhcp 'lan'
+	option device 'dh8br0'
+	list dhcp_option '6,not-an-address'
+EOF
+bad_config "an unknown interface" "dhcp.guest.interface" <<'EOF'
+config dhcp 'guest'
+	option interface 'guest'
+EOF
+bad_config "a static host outside the subnet" "dhcp.@host\[0\].ip" <<'EOF'
+config dhcp 'lan'
+	option device 'dh8br0'
+config host
+	option mac '02:dd:00:00:00:09'
+	option ip '192.168.77.5'
+EOF
+
+write_config "$T/v100" <<'EOF'
+config dhcp 'lan'
+	option device 'dh8br0'
+	option ipv6_only_preferred '100'
+EOF
+check "ipv6_only_preferred 100 starts" start_daemon "$T/v100"
+check "... with the warning that clients will wait 300 s anyway" grep -q "V6ONLY_WAIT is 100 s, below MIN_V6ONLY_WAIT: clients will wait 300 s anyway" "$T/daemon.log"
+out=$(sim 4 discover --mac 02:08:00:00:01:10 --prl 1,108)
+check "... and sends exactly 100 (option 108 00000064)" grep -qx "option 108 00000064" <<<"$out"
+stop_daemon
+
+write_config "$T/seed" <<'EOF'
+config dhcp 'lan'
+	option device 'dh8br0'
+	list dhcp_option '108,0000i'
+	option rapid_commit '1'
+EOF
+start_daemon "$T/seed"
+out=$(sim 4 discover --mac 02:08:00:00:01:11 --prl 1,108)
+check "the seed's dhcp_option 108,0000i sends 108 = 0 to a client that asks" grep -qx "option 108 00000000" <<<"$out"
+out=$(sim 4 discover --mac 02:08:00:00:01:12 --prl 1,3)
+check "... and not to a client that does not ask" bash -c "! grep -q 'option 108' <<<'$out' && grep -q 'yiaddr=10.8.0' <<<'$out'"
+out=$(sim 4 discover --mac 02:08:00:00:01:13 --prl 1,108 --rapid-commit)
+check "rapid commit is not honoured when the reply carries 108 (an OFFER without option 80)" \
+	bash -c "grep -qx 'type=2 yiaddr=0.0.0.0' <<<'$out' && ! grep -q 'option 80' <<<'$out'"
+out=$(sim 4 discover --mac 02:08:00:00:01:14 --prl 1,3 --rapid-commit)
+check "... and honoured otherwise (an ACK with option 80)" bash -c "grep -q 'type=5 yiaddr=10.8.0' <<<'$out' && grep -q 'option 80 ' <<<'$out'"
+stop_daemon
+
+finish
