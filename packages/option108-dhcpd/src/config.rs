@@ -259,6 +259,20 @@ fn item_error(section: &SectionRef<'_>, option: &str, line: usize, value: &str, 
     }
 }
 
+/// The daemon's own settings (`config option108_dhcpd`: `journal`, `leasefile`), from
+/// `/etc/config/option108-dhcpd` or from the dhcp file itself.
+pub fn apply_settings(config: &mut Config, package: &Package) -> Result<(), ConfigError> {
+    for s in package.sections("option108_dhcpd") {
+        if let Some(f) = s.get::<String>("journal")? {
+            config.journal = PathBuf::from(f);
+        }
+        if let Some(f) = s.get::<String>("leasefile")? {
+            config.leasefile = PathBuf::from(f);
+        }
+    }
+    Ok(())
+}
+
 /// Reads and resolves the whole config. `Err` names the option at fault.
 pub fn load(package: &Package, resolver: &dyn Resolver) -> Result<Config, ConfigError> {
     let mut config = Config {
@@ -276,14 +290,7 @@ pub fn load(package: &Package, resolver: &dyn Resolver) -> Result<Config, Config
             config.leasefile = PathBuf::from(f);
         }
     }
-    for s in package.sections("option108_dhcpd") {
-        if let Some(f) = s.get::<String>("journal")? {
-            config.journal = PathBuf::from(f);
-        }
-        if let Some(f) = s.get::<String>("leasefile")? {
-            config.leasefile = PathBuf::from(f);
-        }
-    }
+    apply_settings(&mut config, package)?;
 
     for s in package.sections("dhcp") {
         if s.get_or("ignore", false)? {

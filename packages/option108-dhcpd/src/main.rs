@@ -35,9 +35,20 @@ fn control_path() -> PathBuf {
     std::env::var_os("OPTION108_DHCPD_SOCKET").map(PathBuf::from).unwrap_or_else(|| control::default_path(PROGRAM.name))
 }
 
+/// The package's own settings file; absent is fine (defaults).
+fn settings_path() -> PathBuf {
+    std::env::var_os("OPTION108_DHCPD_SETTINGS").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/etc/config/option108-dhcpd"))
+}
+
 fn load(path: &Path) -> Result<Config, String> {
     let package = Package::load(path).map_err(|e| e.to_string())?;
-    config::load(&package, &SystemResolver).map_err(|e| e.to_string())
+    let mut config = config::load(&package, &SystemResolver).map_err(|e| e.to_string())?;
+    let settings = settings_path();
+    if settings.exists() {
+        let package = Package::load(&settings).map_err(|e| e.to_string())?;
+        config::apply_settings(&mut config, &package).map_err(|e| e.to_string())?;
+    }
+    Ok(config)
 }
 
 fn main() {
