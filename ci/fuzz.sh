@@ -19,7 +19,7 @@ if [ "$("$TOOLS/bin/cargo-fuzz" --version 2>/dev/null | awk '{print $2}')" != "$
 fi
 export PATH="$TOOLS/bin:$PATH"
 
-daemons=${*:-$(cd "$ROOT/packages" && for d in */fuzz; do [ -f "$d/Cargo.toml" ] && echo "${d%/fuzz}"; done)}
+daemons=${*:-$(cd "$ROOT/packages" && for d in */fuzz; do if [ -f "$d/Cargo.toml" ]; then echo "${d%/fuzz}"; fi; done)}
 [ -n "$daemons" ] || { echo "[fuzz] no fuzz targets found" >&2; exit 1; }
 rc=0 ran=0
 for d in $daemons; do

@@ -305,8 +305,9 @@ mod tests {
         let waiter = {
             let done = done.clone();
             std::thread::spawn(move || {
-                // SAFETY: pthread_self has no preconditions.
-                tx.send(unsafe { libc::pthread_self() }).unwrap();
+                // SAFETY: pthread_self has no preconditions. Sent as usize: pthread_t is a
+                // pointer on musl (not Send) and an integer on glibc.
+                tx.send(unsafe { libc::pthread_self() } as usize).unwrap();
                 let mut poller = Poller::new();
                 let t = poller.register(fd, Interest::Read);
                 let start = Instant::now();
@@ -319,7 +320,7 @@ mod tests {
         // The signal may come before the thread is inside poll: repeat until it returns.
         while !done.load(Ordering::SeqCst) {
             // SAFETY: the thread is alive until `done` is set, and it is joined only below.
-            unsafe { libc::pthread_kill(thread, libc::SIGUSR2) };
+            unsafe { libc::pthread_kill(thread as libc::pthread_t, libc::SIGUSR2) };
             std::thread::sleep(Duration::from_millis(20));
         }
         let (n, readable, elapsed) = waiter.join().unwrap();
