@@ -186,47 +186,16 @@ LicenseFiles: L\nRequire-User: u\nMaintainer: m\nArchitecture: x\nDescription:  
 
     #[test]
     fn entry_inserts_before_description() {
-        use crate::tar::{write, Entry, Kind};
+        use crate::tar::{write, Entry};
         let ctl = write(
             &[
-                Entry {
-                    name: "./".into(),
-                    mode: 0o755,
-                    kind: Kind::Dir,
-                },
-                Entry {
-                    name: "./control".into(),
-                    mode: 0o644,
-                    kind: Kind::File(
-                        b"Package: a\nInstalled-Size: 3\nDescription:  x\n y\n".to_vec(),
-                    ),
-                },
+                Entry::dir("./", 0o755),
+                Entry::file("./control", 0o644, b"Package: a\nInstalled-Size: 3\nDescription:  x\n y\n".to_vec()),
             ],
             0,
         )
         .unwrap();
-        let outer = write(
-            &[
-                Entry {
-                    name: "./debian-binary".into(),
-                    mode: 0o644,
-                    kind: Kind::File(b"2.0\n".to_vec()),
-                },
-                Entry {
-                    name: "./data.tar.gz".into(),
-                    mode: 0o644,
-                    kind: Kind::File(gzip(&[0; 10240], 6)),
-                },
-                Entry {
-                    name: "./control.tar.gz".into(),
-                    mode: 0o644,
-                    kind: Kind::File(gzip(&ctl, 6)),
-                },
-            ],
-            0,
-        )
-        .unwrap();
-        let ipk = gzip(&outer, 6);
+        let ipk = crate::ipk::pack(&[0; 10240], &ctl, 0).unwrap();
         let e = entry("a_1_x.ipk", &ipk).unwrap();
         let sha = hex(&Sha256::digest(&ipk));
         assert_eq!(

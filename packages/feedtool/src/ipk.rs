@@ -331,30 +331,24 @@ pub fn assemble(pkg: &Package, opts: &Options, mk: &Makefile) -> Result<(String,
     ctl.put_file("prerm", 0o755, PRERM.as_bytes().to_vec())?;
     let control_tar = tar::write(&ctl.entries(MODE_DIR), opts.epoch)?;
 
-    let outer = tar::write(
-        &[
-            Entry {
-                name: "./debian-binary".into(),
-                mode: 0o644,
-                kind: Kind::File(b"2.0\n".to_vec()),
-            },
-            Entry {
-                name: "./data.tar.gz".into(),
-                mode: 0o644,
-                kind: Kind::File(gzip(&data_tar, 6)),
-            },
-            Entry {
-                name: "./control.tar.gz".into(),
-                mode: 0o644,
-                kind: Kind::File(gzip(&control_tar, 6)),
-            },
-        ],
-        opts.epoch,
-    )?;
     Ok((
         ipk_name(&pkg.name, &pkg.version, &opts.arch),
-        gzip(&outer, 6),
+        pack(&data_tar, &control_tar, opts.epoch)?,
     ))
+}
+
+/// The .ipk itself, as OpenWrt's ipkg-build writes it: a gzip'd tar of `./debian-binary`,
+/// `./data.tar.gz` and `./control.tar.gz`, in that order.
+pub fn pack(data_tar: &[u8], control_tar: &[u8], epoch: u64) -> Result<Vec<u8>, String> {
+    let outer = tar::write(
+        &[
+            Entry::file("./debian-binary", 0o644, b"2.0\n".to_vec()),
+            Entry::file("./data.tar.gz", 0o644, gzip(data_tar, 6)),
+            Entry::file("./control.tar.gz", 0o644, gzip(control_tar, 6)),
+        ],
+        epoch,
+    )?;
+    Ok(gzip(&outer, 6))
 }
 
 /// Builds every requested package of the Makefile into `out_dir`; replaces older versions of

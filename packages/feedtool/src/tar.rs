@@ -28,6 +28,15 @@ pub struct Entry {
     pub kind: Kind,
 }
 
+impl Entry {
+    pub fn dir(name: impl Into<String>, mode: u32) -> Entry {
+        Entry { name: name.into(), mode, kind: Kind::Dir }
+    }
+    pub fn file(name: impl Into<String>, mode: u32, data: impl Into<Vec<u8>>) -> Entry {
+        Entry { name: name.into(), mode, kind: Kind::File(data.into()) }
+    }
+}
+
 fn octal(field: &mut [u8], value: u64) -> Result<(), String> {
     // `width - 1` octal digits, zero padded, then NUL (GNU tar's layout for these fields).
     let digits = field.len() - 1;
@@ -173,11 +182,7 @@ impl Tree {
 
     /// Entries in `tar --sort=name` order, rooted at `./` (mode `root_mode`).
     pub fn entries(&self, root_mode: u32) -> Vec<Entry> {
-        let mut out = vec![Entry {
-            name: "./".into(),
-            mode: root_mode,
-            kind: Kind::Dir,
-        }];
+        let mut out = vec![Entry::dir("./", root_mode)];
         self.walk("", &mut out);
         out
     }
@@ -209,18 +214,10 @@ impl Tree {
             let (mode, data) = &self.nodes[&path];
             match data {
                 None => {
-                    out.push(Entry {
-                        name: format!("./{path}/"),
-                        mode: *mode,
-                        kind: Kind::Dir,
-                    });
+                    out.push(Entry::dir(format!("./{path}/"), *mode));
                     self.walk(&path, out);
                 }
-                Some(d) => out.push(Entry {
-                    name: format!("./{path}"),
-                    mode: *mode,
-                    kind: Kind::File(d.clone()),
-                }),
+                Some(d) => out.push(Entry::file(format!("./{path}"), *mode, d.clone())),
             }
         }
     }
@@ -309,21 +306,13 @@ mod tests {
     #[test]
     fn archive_is_padded_to_records() {
         let t = write(
-            &[Entry {
-                name: "./a".into(),
-                mode: 0o644,
-                kind: Kind::File(b"x".to_vec()),
-            }],
+            &[Entry::file("./a", 0o644, b"x".to_vec())],
             0,
         )
         .unwrap();
         assert_eq!(t.len(), RECORD);
         let t = write(
-            &[Entry {
-                name: "./a".into(),
-                mode: 0o644,
-                kind: Kind::File(vec![1; 20 * 512]),
-            }],
+            &[Entry::file("./a", 0o644, vec![1; 20 * 512])],
             0,
         )
         .unwrap();
@@ -364,21 +353,9 @@ mod tests {
     fn reader_round_trips() {
         let t = write(
             &[
-                Entry {
-                    name: "./".into(),
-                    mode: 0o755,
-                    kind: Kind::Dir,
-                },
-                Entry {
-                    name: "./control".into(),
-                    mode: 0o644,
-                    kind: Kind::File(b"Package: x\n".to_vec()),
-                },
-                Entry {
-                    name: "./big".into(),
-                    mode: 0o644,
-                    kind: Kind::File(vec![7; 1000]),
-                },
+                Entry::dir("./", 0o755),
+                Entry::file("./control", 0o644, b"Package: x\n".to_vec()),
+                Entry::file("./big", 0o644, vec![7; 1000]),
             ],
             5,
         )
