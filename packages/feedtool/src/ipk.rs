@@ -19,7 +19,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use crate::makefile::{Install, Makefile, Package, Src, MODE_DIR};
-use crate::tar::{self, Entry, Kind, Tree};
+use crate::tar::{self, Entry, Tree};
 
 /// Used when neither PKG_SOURCE_DATE_EPOCH nor SOURCE_DATE_EPOCH is set: 2024-01-01T00:00:00Z.
 pub const DEFAULT_EPOCH: u64 = 1_704_067_200;
@@ -414,6 +414,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), String> 
 mod tests {
     use super::*;
     use crate::makefile::Line;
+    use crate::tar::Kind;
 
     fn pkg() -> Package {
         Package {
