@@ -182,7 +182,7 @@ chmod +x "$T/hook.sh"
 ip netns exec "${C[1]}" dhcpcd -4 -B -f "$T/dhcpcd-v6.conf" -c "$T/hook.sh" -j "$T/dhcpcd1.log" dh8c1 >/dev/null 2>&1 &
 D1=$!
 CLIENT_PIDS+=($D1)
-if wait_for 15 grep -q "IPv6-Only Preferred received (1800 seconds)" "$T/dhcpcd1.log"; then
+if wait_for 15 grep -qs "IPv6-Only Preferred received (1800 seconds)" "$T/dhcpcd1.log"; then
 	pass "dhcpcd (option ipv6_only_preferred) logs 'IPv6-Only Preferred received (1800 seconds)'"
 else
 	fail "dhcpcd (option ipv6_only_preferred) logs 'IPv6-Only Preferred received'" "$(tail -3 "$T/dhcpcd1.log" 2>/dev/null)"
@@ -298,6 +298,12 @@ check "DISCOVER with 108 in the PRL: OFFER yiaddr 0.0.0.0, option 108 = 00000708
 out=$(sim 4 discover --mac 02:08:00:00:01:09 --prl 1,3,6)
 check "DISCOVER without 108 on the same pool: an address and no option 108" \
 	bash -c "grep -q 'type=2 yiaddr=10.8.0.1' <<<'$out' && ! grep -q 'option 108' <<<'$out'"
+
+# --- a relay agent (giaddr) on the link: the reply goes back to it, port 67
+ip -n "${C[4]}" addr add 10.8.0.250/24 dev dh8c4
+out=$(sim 4 relay --giaddr 10.8.0.250 --server 10.8.0.1 --mac 02:08:00:00:02:50 --timeout 3)
+check "a relayed DISCOVER (giaddr 10.8.0.250) gets its OFFER sent to the relay" grep -q "type=2 yiaddr=10.8.0.1" <<<"$out"
+ip -n "${C[4]}" addr flush dev dh8c4
 
 # --- status, malformed messages, reload
 check "status JSON per pool: size, in_use, free, active_leases, ipv6_only_clients" \

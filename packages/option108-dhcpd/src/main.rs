@@ -98,14 +98,21 @@ struct Daemon {
     server: Server,
     config: Config,
     sockets: Vec<DhcpSocket>,
+    /// Port 67 on no particular device: relayed requests (giaddr set) that arrive on an
+    /// interface without a pool, and the replies to relays, which routing sends on.
+    relay: Option<DhcpSocket>,
     journal: Journal,
     leasefile_dirty: bool,
     journal_errors: u64,
     oversized: u64,
 }
 
+fn server_port() -> u16 {
+    std::env::var("OPTION108_DHCPD_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(SERVER_PORT)
+}
+
 fn open_sockets(config: &Config) -> Result<Vec<DhcpSocket>, String> {
-    let port = std::env::var("OPTION108_DHCPD_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(SERVER_PORT);
+    let port = server_port();
     config.pools.iter().map(|p| DhcpSocket::bind(&p.device, port).map_err(|e| format!("{}: cannot listen on {} port {port}: {e}", p.name, p.device))).collect()
 }
 
@@ -126,7 +133,14 @@ fn run(config_path: &Path) -> Result<(), String> {
     }
     let signals = Signals::install().map_err(|e| format!("signals: {e}"))?;
     let control = ControlServer::bind(&control_path()).map_err(|e| format!("{}: {e}", control_path().display()))?;
-    let mut d = Daemon { server, config, sockets, journal, leasefile_dirty: true, journal_errors: 0, oversized: 0 };
+    let relay = match DhcpSocket::bind("", server_port()) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            log::warn!("no socket for relayed requests: {e}");
+            None
+        }
+    };
+    let mut d = Daemon { server, config, sockets, relay, journal, leasefile_dirty: true, journal_errors: 0, oversized: 0 };
     d.compact();
     for p in &d.config.pools {
         let v6 = match p.v6only_wait {
@@ -145,6 +159,7 @@ fn run(config_path: &Path) -> Result<(), String> {
         let sig = poller.register(signals.as_raw_fd(), Interest::Read);
         let ctl = poller.register(control.as_raw_fd(), Interest::Read);
         let tokens: Vec<_> = d.sockets.iter().map(|s| poller.register(s.as_raw_fd(), Interest::Read)).collect();
+        let relay_token = d.relay.as_ref().map(|s| poller.register(s.as_raw_fd(), Interest::Read));
         poller.wait(Some(Duration::from_secs(1))).map_err(|e| format!("poll: {e}"))?;
         if poller.readable(sig) {
             while let Ok(Some(signal)) = signals.next() {
@@ -174,6 +189,17 @@ fn run(config_path: &Path) -> Result<(), String> {
                 }
             }
         }
+        if relay_token.is_some_and(|t| poller.readable(t)) {
+            for _ in 0..64 {
+                let Some(relay) = d.relay.as_ref() else { break };
+                match relay.recv(&mut buf) {
+                    // Only relayed requests: a client's broadcast also reaches its device's socket.
+                    Ok(Some(n)) if n >= 28 && n <= buf.len() && buf[24..28] != [0; 4] => d.on_packet(usize::MAX, &buf, n),
+                    Ok(Some(_)) => {}
+                    Ok(None) | Err(_) => break,
+                }
+            }
+        }
         if poller.readable(ctl) {
             let status = d.status();
             control.serve(&mut |command| if command.trim() == "status" { status.clone() } else { "{\"error\":\"unknown command\"}".into() });
@@ -200,7 +226,8 @@ impl Daemon {
             self.server.counters.malformed += 1;
             return;
         }
-        let ifindex = self.config.pools[socket].ifindex;
+        // The relay socket's requests are matched to a pool by giaddr, not by interface.
+        let ifindex = self.config.pools.get(socket).map_or(0, |p| p.ifindex);
         let outcome = self.server.handle(&buf[..n], ifindex, now());
         if let Some(change) = outcome.change {
             // The ACK goes out only once its lease is on stable storage.
@@ -212,7 +239,13 @@ impl Daemon {
             self.leasefile_dirty = true;
         }
         let Some(reply) = outcome.reply else { return };
-        let sock = &self.sockets[socket];
+        let sock = match (reply.destination, &self.relay) {
+            (Destination::Relay(_), Some(relay)) => relay,
+            _ => match self.sockets.get(socket) {
+                Some(s) => s,
+                None => return,
+            },
+        };
         let to = match reply.destination {
             Destination::Broadcast => SocketAddrV4::new(Ipv4Addr::BROADCAST, CLIENT_PORT),
             Destination::Relay(ip) => SocketAddrV4::new(ip, SERVER_PORT),

@@ -129,7 +129,10 @@ impl DhcpSocket {
             let set = |level, name, value: *const libc::c_void, len| check(libc::setsockopt(fd.as_raw_fd(), level, name, value, len as libc::socklen_t));
             set(libc::SOL_SOCKET, libc::SO_REUSEADDR, (&one as *const libc::c_int).cast(), mem::size_of::<libc::c_int>())?;
             set(libc::SOL_SOCKET, libc::SO_BROADCAST, (&one as *const libc::c_int).cast(), mem::size_of::<libc::c_int>())?;
-            set(libc::SOL_SOCKET, libc::SO_BINDTODEVICE, device.as_ptr().cast(), device.len())?;
+            // An empty device: the relay socket, not bound to any device.
+            if !device.is_empty() {
+                set(libc::SOL_SOCKET, libc::SO_BINDTODEVICE, device.as_ptr().cast(), device.len())?;
+            }
             let sa = sockaddr(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port));
             check(libc::bind(fd.as_raw_fd(), (&sa as *const libc::sockaddr_in).cast(), mem::size_of::<libc::sockaddr_in>() as libc::socklen_t))?;
             Ok(DhcpSocket { fd, device: device.to_string() })

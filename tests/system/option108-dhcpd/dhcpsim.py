@@ -11,6 +11,7 @@ in flight at once; replies are matched by xid.
   discover  --iface I --mac M [--prl ...]   one DISCOVER; prints the OFFER's yiaddr and options
   reboot    --iface I --pairs FILE          INIT-REBOOT REQUEST for each "ACK mac ip" line;
                                             prints "ACK mac ip" or "NAK mac ip" or "NONE mac ip"
+  relay     --iface I --giaddr G --server S --mac M   a relayed DISCOVER; prints the OFFER
   malformed --iface I                       sends broken messages (and nothing else)
   flood     --iface I --count N             DISCOVERs from random MACs, no waiting
 """
@@ -192,6 +193,26 @@ def reboot(a):
             print("NAK %s %s" % (w[1], w[2]))
 
 
+def relay(a):
+    """Acts as a relay agent at --giaddr: a DISCOVER with giaddr set, unicast to the server's
+    port 67 from port 67; the OFFER must come back to the relay."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, a.iface.encode())
+    s.bind((a.giaddr, 67))
+    xid = random.getrandbits(32)
+    mac = bytes(int(x, 16) for x in a.mac.split(":"))
+    m = bytearray(message(1, mac, xid, opt(55, bytes([1, 3])), flags=0))
+    m[3] = 1  # hops
+    m[24:28] = socket.inet_aton(a.giaddr)
+    s.sendto(bytes(m), (a.server, 67))
+    s.setblocking(False)
+    p = wait_reply(s, xid, a.timeout)
+    if not p:
+        print("NONE")
+        return
+    print("type=%d yiaddr=%s" % (p[2][53][0], p[1]))
+
+
 def malformed(a):
     s = sock(a.iface)
     good = message(1, mac_of(999999), 1)
@@ -237,9 +258,11 @@ def main():
     ap.add_argument("--tries", type=int, default=3)
     ap.add_argument("--mac", default="02:08:00:00:00:01")
     ap.add_argument("--pairs")
+    ap.add_argument("--giaddr")
+    ap.add_argument("--server")
     ap.add_argument("--rapid-commit", action="store_true")
     a = ap.parse_args()
-    {"dora": dora, "discover": discover, "reboot": reboot, "malformed": malformed, "flood": flood}[a.command](a)
+    {"dora": dora, "discover": discover, "reboot": reboot, "malformed": malformed, "relay": relay, "flood": flood}[a.command](a)
 
 
 if __name__ == "__main__":
