@@ -697,7 +697,11 @@ mod tests {
         assert!(e.to_string().contains("no reply within"), "{e}");
         assert!(elapsed >= Duration::from_millis(140) && elapsed < Duration::from_secs(3), "{elapsed:?}");
 
-        // Accepts and closes without a word.
+        // Accepts and closes without a word. A fresh listener: the timed-out connection above is
+        // still queued on the old one, and accepting that instead would race with the request.
+        drop(listener);
+        std::fs::remove_file(&path).unwrap();
+        let listener = UnixListener::bind(&path).unwrap();
         let closer = std::thread::spawn(move || drop(listener.accept().unwrap()));
         let e = request(&path, "status", Duration::from_secs(5)).unwrap_err();
         closer.join().unwrap();
