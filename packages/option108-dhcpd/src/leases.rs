@@ -13,7 +13,7 @@ use std::net::Ipv4Addr;
 use crate::wire::{HwAddr, Request};
 
 /// Longest client identity kept as is; longer ones are shortened with a hash of the rest.
-pub const KEY_MAX: usize = 40;
+pub const KEY_MAX: usize = 24;
 
 /// Who a client is: its client identifier (option 61) when it sends one, else htype+chaddr
 /// (RFC 2131 §4.2).
@@ -60,6 +60,14 @@ impl ClientKey {
     }
     pub fn as_slice(&self) -> &[u8] {
         &self.bytes[..self.len as usize]
+    }
+    /// 64-bit FNV-1a of the key: the index key (the slot holds the full key to check).
+    pub fn hash64(&self) -> u64 {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for &b in self.as_slice() {
+            h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+        }
+        h
     }
     pub fn to_hex(&self) -> String {
         let mut s = String::with_capacity(self.len as usize * 2);
@@ -166,7 +174,10 @@ impl Slot {
 pub struct LeaseTable {
     first: u32,
     slots: Vec<Slot>,
-    by_client: HashMap<ClientKey, u32>,
+    /// Client key hash -> slot. 16 octets an entry instead of the whole key; the slot's
+    /// own key is compared on lookup, so a hash collision only costs a returning client
+    /// its old address, never an address given twice (the slots are the truth).
+    by_client: HashMap<u64, u32>,
     /// Slots below this index have all been used at least once.
     never_used_from: usize,
 }
@@ -201,7 +212,8 @@ impl LeaseTable {
     }
     /// The slot this client holds or held last.
     pub fn of_client(&self, client: &ClientKey) -> Option<usize> {
-        self.by_client.get(client).map(|&i| i as usize)
+        let i = *self.by_client.get(&client.hash64())? as usize;
+        (self.slots[i].client.as_ref() == Some(client)).then_some(i)
     }
     pub fn reserve(&mut self, ip: Ipv4Addr) {
         if let Some(i) = self.index_of(ip) {
@@ -270,7 +282,7 @@ impl LeaseTable {
         if !host_name.is_empty() || state == State::Offered {
             slot.host_name = host_name;
         }
-        self.by_client.insert(client, index as u32);
+        self.by_client.insert(client.hash64(), index as u32);
     }
 
     /// The client gave the address back: free for others, but remembered for the client.
@@ -292,8 +304,8 @@ impl LeaseTable {
     pub fn unbind(&mut self, index: usize) {
         let slot = &mut self.slots[index];
         if let Some(client) = slot.client.take() {
-            if self.by_client.get(&client) == Some(&(index as u32)) {
-                self.by_client.remove(&client);
+            if self.by_client.get(&client.hash64()) == Some(&(index as u32)) {
+                self.by_client.remove(&client.hash64());
             }
         }
         if slot.state != State::Free {

@@ -11,7 +11,7 @@ use option108_dhcpd::config::{self, Config};
 use option108_dhcpd::server::{Destination, Mac, Server};
 use option108_dhcpd::store::{self, Journal};
 use option108_dhcpd::sys::{DhcpSocket, SystemResolver};
-use option108_dhcpd::wire::{CLIENT_PORT, SERVER_PORT};
+use option108_dhcpd::wire::{CLIENT_PORT, MAX_MESSAGE, SERVER_PORT};
 use v6only_common::cli::{self, Program};
 use v6only_common::control::{self, ControlServer};
 use v6only_common::json::Json;
@@ -94,6 +94,13 @@ fn main() {
     }
 }
 
+struct Pending {
+    bytes: Box<[u8; MAX_MESSAGE]>,
+    len: usize,
+    destination: Destination,
+    socket: usize,
+}
+
 struct Daemon {
     server: Server,
     config: Config,
@@ -101,6 +108,11 @@ struct Daemon {
     /// Port 67 on no particular device: relayed requests (giaddr set) that arrive on an
     /// interface without a pool, and the replies to relays, which routing sends on.
     relay: Option<DhcpSocket>,
+    /// Replies of the current batch, held until the batch's journal lines are synced
+    /// (group commit: one fdatasync per batch, not per ACK). Reused, never shrunk.
+    pending: Vec<Pending>,
+    pending_len: usize,
+    unsynced: bool,
     journal: Journal,
     leasefile_dirty: bool,
     journal_errors: u64,
@@ -140,7 +152,7 @@ fn run(config_path: &Path) -> Result<(), String> {
             None
         }
     };
-    let mut d = Daemon { server, config, sockets, relay, journal, leasefile_dirty: true, journal_errors: 0, oversized: 0 };
+    let mut d = Daemon { server, config, sockets, relay, pending: Vec::new(), pending_len: 0, unsynced: false, journal, leasefile_dirty: true, journal_errors: 0, oversized: 0 };
     d.compact();
     for p in &d.config.pools {
         let v6 = match p.v6only_wait {
@@ -188,6 +200,7 @@ fn run(config_path: &Path) -> Result<(), String> {
                     }
                 }
             }
+            d.flush();
         }
         if relay_token.is_some_and(|t| poller.readable(t)) {
             for _ in 0..64 {
@@ -199,6 +212,7 @@ fn run(config_path: &Path) -> Result<(), String> {
                     Ok(None) | Err(_) => break,
                 }
             }
+            d.flush();
         }
         if poller.readable(ctl) {
             let status = d.status();
@@ -230,23 +244,54 @@ impl Daemon {
         let ifindex = self.config.pools.get(socket).map_or(0, |p| p.ifindex);
         let outcome = self.server.handle(&buf[..n], ifindex, now());
         if let Some(change) = outcome.change {
-            // The ACK goes out only once its lease is on stable storage.
-            if let Err(e) = self.journal.append(&change) {
+            // The ACK goes out only once its lease is on stable storage (see flush).
+            if let Err(e) = self.journal.write(&change) {
                 self.journal_errors += 1;
                 log::error!("{}: cannot store lease, reply not sent: {e}", self.config.journal.display());
                 return;
             }
+            self.unsynced = true;
             self.leasefile_dirty = true;
         }
         let Some(reply) = outcome.reply else { return };
-        let sock = match (reply.destination, &self.relay) {
+        if self.pending_len == self.pending.len() {
+            self.pending.push(Pending { bytes: Box::new([0; MAX_MESSAGE]), len: 0, destination: Destination::Broadcast, socket: 0 });
+        }
+        let slot = &mut self.pending[self.pending_len];
+        slot.bytes[..reply.bytes.len()].copy_from_slice(reply.bytes);
+        slot.len = reply.bytes.len();
+        slot.destination = reply.destination;
+        slot.socket = socket;
+        self.pending_len += 1;
+    }
+
+    /// Ends a batch: one fdatasync for all its lease changes, then its replies.
+    fn flush(&mut self) {
+        if self.unsynced {
+            self.unsynced = false;
+            if let Err(e) = self.journal.sync() {
+                self.journal_errors += 1;
+                log::error!("{}: cannot sync leases, {} replies not sent: {e}", self.config.journal.display(), self.pending_len);
+                self.pending_len = 0;
+                return;
+            }
+        }
+        for i in 0..self.pending_len {
+            let p = &self.pending[i];
+            self.send(p.socket, p.destination, &p.bytes[..p.len]);
+        }
+        self.pending_len = 0;
+    }
+
+    fn send(&self, socket: usize, destination: Destination, bytes: &[u8]) {
+        let sock = match (destination, &self.relay) {
             (Destination::Relay(_), Some(relay)) => relay,
             _ => match self.sockets.get(socket) {
                 Some(s) => s,
                 None => return,
             },
         };
-        let to = match reply.destination {
+        let to = match destination {
             Destination::Broadcast => SocketAddrV4::new(Ipv4Addr::BROADCAST, CLIENT_PORT),
             Destination::Relay(ip) => SocketAddrV4::new(ip, SERVER_PORT),
             Destination::Ciaddr(ip) => SocketAddrV4::new(ip, CLIENT_PORT),
@@ -263,7 +308,7 @@ impl Daemon {
                 }
             }
         };
-        if let Err(e) = sock.send_to(reply.bytes, to) {
+        if let Err(e) = sock.send_to(bytes, to) {
             log::warn!("{}: send to {to}: {e}", sock.device);
         }
     }

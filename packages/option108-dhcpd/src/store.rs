@@ -43,15 +43,30 @@ fn parse_mac(s: &str) -> Option<[u8; 6]> {
 
 /// One journal line (with its newline).
 pub fn encode(change: &LeaseChange) -> String {
-    let body = match change {
+    let mut line = String::new();
+    encode_into(&mut line, change);
+    line
+}
+
+/// Appends one journal line to `out` (a reused buffer: no allocation once it is big enough).
+pub fn encode_into(out: &mut String, change: &LeaseChange) {
+    use std::fmt::Write as _;
+    let start = out.len();
+    let _ = match change {
         LeaseChange::Bound(r) => {
             let name = if r.host_name.is_empty() { "-" } else { r.host_name.as_str() };
-            format!("B {} {} {} {} {}", r.ip, r.expiry, mac_text(&r.mac), r.client.to_hex(), name)
+            let m = r.mac;
+            let _ = write!(out, "B {} {} {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x} ", r.ip, r.expiry, m[0], m[1], m[2], m[3], m[4], m[5]);
+            for b in r.client.as_slice() {
+                let _ = write!(out, "{b:02x}");
+            }
+            write!(out, " {name}")
         }
-        LeaseChange::Released { ip, at } => format!("R {ip} {at}"),
-        LeaseChange::Declined { ip, until } => format!("D {ip} {until}"),
+        LeaseChange::Released { ip, at } => write!(out, "R {ip} {at}"),
+        LeaseChange::Declined { ip, until } => write!(out, "D {ip} {until}"),
     };
-    format!("{body} {:08x}\n", crc32(body.as_bytes()))
+    let crc = crc32(&out.as_bytes()[start..]);
+    let _ = writeln!(out, " {crc:08x}");
 }
 
 /// A journal line without its newline; `None` when damaged.
@@ -91,6 +106,8 @@ fn fdatasync(file: &File) -> io::Result<()> {
 pub struct Journal {
     path: PathBuf,
     file: File,
+    /// Reused for each line.
+    line: String,
     /// Lines in the file, to decide when to compact.
     lines: usize,
 }
@@ -144,15 +161,27 @@ impl Journal {
         drop(file);
         let file = OpenOptions::new().append(true).open(path)?;
         sync_dir(path)?;
-        Ok((Journal { path: path.to_path_buf(), file, lines }, loaded))
+        Ok((Journal { path: path.to_path_buf(), file, line: String::with_capacity(128), lines }, loaded))
     }
 
     /// Appends one change and returns once it is on stable storage.
     pub fn append(&mut self, change: &LeaseChange) -> io::Result<()> {
-        self.file.write_all(encode(change).as_bytes())?;
-        fdatasync(&self.file)?;
+        self.write(change)?;
+        self.sync()
+    }
+
+    /// Appends one change without waiting for the disk; [`Journal::sync`] makes a whole
+    /// batch durable at once (group commit).
+    pub fn write(&mut self, change: &LeaseChange) -> io::Result<()> {
+        self.line.clear();
+        encode_into(&mut self.line, change);
+        self.file.write_all(self.line.as_bytes())?;
         self.lines += 1;
         Ok(())
+    }
+
+    pub fn sync(&mut self) -> io::Result<()> {
+        fdatasync(&self.file)
     }
 
     pub fn lines(&self) -> usize {
