@@ -97,7 +97,10 @@ const NAMED: &[(&str, u8)] = &[
     ("classless-static-route", 121),
 ];
 
-const ADDRESS_LIST: &[u8] = &[1, 3, 4, 5, 6, 7, 8, 9, 10, 11, 16, 28, 32, 41, 42, 44, 45, 48, 49, 65, 68, 69, 70, 71, 72, 73, 74, 75, 76];
+const ADDRESS_LIST: &[u8] = &[
+    1, 3, 4, 5, 6, 7, 8, 9, 10, 11, 16, 28, 32, 41, 42, 44, 45, 48, 49, 65, 68, 69, 70, 71, 72, 73,
+    74, 75, 76,
+];
 const TEXT: &[u8] = &[12, 14, 15, 17, 18, 40, 47, 64, 66, 67, 114];
 const U32: &[u8] = &[2, 24, 35, 38];
 const U16: &[u8] = &[13, 22, 26, 57];
@@ -109,19 +112,34 @@ const MANAGED: &[u8] = &[0, 50, 51, 52, 53, 54, 55, 58, 59, 61, 80, 255];
 pub fn parse_dhcp_option(item: &str) -> Result<DhcpOption, String> {
     let mut parts = item.split(',');
     let head = parts.next().unwrap_or_default().trim();
-    if head.starts_with("tag:") || head.starts_with("net:") || head.starts_with("encap:") || head.starts_with("vendor:") {
+    if head.starts_with("tag:")
+        || head.starts_with("net:")
+        || head.starts_with("encap:")
+        || head.starts_with("vendor:")
+    {
         return Ok(DhcpOption::Tagged);
     }
     let code = if let Some(name) = head.strip_prefix("option:") {
-        NAMED.iter().find(|(n, _)| *n == name).map(|(_, c)| *c).ok_or_else(|| format!("an option name dnsmasq knows ('{name}' is not one)"))?
+        NAMED
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, c)| *c)
+            .ok_or_else(|| format!("an option name dnsmasq knows ('{name}' is not one)"))?
     } else {
-        head.parse::<u8>().map_err(|_| "'N,value' with N an option number 1-254".to_string())?
+        head.parse::<u8>()
+            .map_err(|_| "'N,value' with N an option number 1-254".to_string())?
     };
     if MANAGED.contains(&code) {
-        return Err(format!("an option the server sets itself ({code} cannot be configured)"));
+        return Err(format!(
+            "an option the server sets itself ({code} cannot be configured)"
+        ));
     }
     let values: Vec<&str> = parts.map(str::trim).collect();
-    let values: &[&str] = if values.iter().all(|v| v.is_empty()) { &[] } else { &values };
+    let values: &[&str] = if values.iter().all(|v| v.is_empty()) {
+        &[]
+    } else {
+        &values
+    };
     if code == opt::IPV6_ONLY_PREFERRED {
         return parse_v6only_wait(values).map(DhcpOption::V6OnlyWait);
     }
@@ -135,12 +153,19 @@ pub fn parse_dhcp_option(item: &str) -> Result<DhcpOption, String> {
     } else if TEXT.contains(&code) {
         values.join(",").into_bytes()
     } else if U32.contains(&code) || U16.contains(&code) || U8.contains(&code) {
-        let [v] = values else { return Err(format!("one number for option {code}")) };
-        let n: u32 = v.parse().map_err(|_| format!("a number for option {code}"))?;
+        let [v] = values else {
+            return Err(format!("one number for option {code}"));
+        };
+        let n: u32 = v
+            .parse()
+            .map_err(|_| format!("a number for option {code}"))?;
         if U32.contains(&code) {
             n.to_be_bytes().to_vec()
         } else if U16.contains(&code) {
-            u16::try_from(n).map_err(|_| format!("a number 0-65535 for option {code}"))?.to_be_bytes().to_vec()
+            u16::try_from(n)
+                .map_err(|_| format!("a number 0-65535 for option {code}"))?
+                .to_be_bytes()
+                .to_vec()
         } else {
             vec![u8::try_from(n).map_err(|_| format!("a number 0-255 for option {code}"))?]
         }
@@ -162,7 +187,9 @@ pub fn parse_dhcp_option(item: &str) -> Result<DhcpOption, String> {
         values.join(",").into_bytes()
     };
     if bytes.len() > 255 * 4 {
-        return Err(format!("a value that fits a DHCP message (option {code} is too long)"));
+        return Err(format!(
+            "a value that fits a DHCP message (option {code} is too long)"
+        ));
     }
     Ok(DhcpOption::Value(code, bytes))
 }
@@ -193,7 +220,15 @@ fn hex_bytes(values: &[&str]) -> Option<Vec<u8>> {
     if !v.contains(':') {
         return None;
     }
-    v.split(':').map(|g| if g.len() == 2 { u8::from_str_radix(g, 16).ok() } else { None }).collect()
+    v.split(':')
+        .map(|g| {
+            if g.len() == 2 {
+                u8::from_str_radix(g, 16).ok()
+            } else {
+                None
+            }
+        })
+        .collect()
 }
 
 fn addresses(values: &[&str]) -> Option<Vec<u8>> {
@@ -209,7 +244,12 @@ fn domain_search(values: &[&str]) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     for name in values {
         for label in name.trim_end_matches('.').split('.') {
-            if label.is_empty() || label.len() > 63 || !label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            if label.is_empty()
+                || label.len() > 63
+                || !label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            {
                 return None;
             }
             out.push(label.len() as u8);
@@ -249,7 +289,13 @@ fn list_items<'a>(section: &SectionRef<'a>, option: &str) -> Vec<(&'a str, usize
     }
 }
 
-fn item_error(section: &SectionRef<'_>, option: &str, line: usize, value: &str, expected: String) -> ConfigError {
+fn item_error(
+    section: &SectionRef<'_>,
+    option: &str,
+    line: usize,
+    value: &str,
+    expected: String,
+) -> ConfigError {
     ConfigError {
         path: section.package.path.clone(),
         line,
@@ -304,32 +350,77 @@ pub fn load(package: &Package, resolver: &dyn Resolver) -> Result<Config, Config
         let label = s.section.name.clone().unwrap_or_else(|| s.label());
         let interface = match s.get::<String>("interface")? {
             Some(i) => i,
-            None => s.section.name.clone().ok_or_else(|| s.error("interface", "a logical interface name"))?,
+            None => s
+                .section
+                .name
+                .clone()
+                .ok_or_else(|| s.error("interface", "a logical interface name"))?,
         };
         let link = match s.get::<v6only_common::validate::Device>("device")? {
-            Some(dev) => resolver.device(&dev.0).ok_or_else(|| s.error("device", "a network device with an IPv4 address"))?,
-            None => resolver.interface(&interface).ok_or_else(|| s.error("interface", "a known interface that is up with an IPv4 address"))?,
+            Some(dev) => resolver
+                .device(&dev.0)
+                .ok_or_else(|| s.error("device", "a network device with an IPv4 address"))?,
+            None => resolver.interface(&interface).ok_or_else(|| {
+                s.error(
+                    "interface",
+                    "a known interface that is up with an IPv4 address",
+                )
+            })?,
         };
         let prefix_len = link.prefix_len;
         if prefix_len > 30 {
-            return Err(s.error(if s.entry("device").is_some() { "device" } else { "interface" }, format!("an interface with a subnet of at least 4 addresses (it has /{prefix_len})")));
+            return Err(s.error(
+                if s.entry("device").is_some() {
+                    "device"
+                } else {
+                    "interface"
+                },
+                format!(
+                    "an interface with a subnet of at least 4 addresses (it has /{prefix_len})"
+                ),
+            ));
         }
-        let mask = if prefix_len == 0 { 0 } else { u32::MAX << (32 - prefix_len) };
+        let mask = if prefix_len == 0 {
+            0
+        } else {
+            u32::MAX << (32 - prefix_len)
+        };
         let network = u32::from(link.address) & mask;
         let broadcast = network | !mask;
         let start = s.get_range("start", 0, u32::MAX as u64)?.unwrap_or(100) as u32;
         let limit = s.get_range("limit", 0, u32::MAX as u64)?.unwrap_or(150) as u32;
-        let first = network.checked_add(start).filter(|f| start >= 1 && *f < broadcast);
+        let first = network
+            .checked_add(start)
+            .filter(|f| start >= 1 && *f < broadcast);
         let Some(first) = first else {
-            return Err(s.error("start", format!("an offset inside {}/{prefix_len} (1-{})", Ipv4Addr::from(network), broadcast - network - 1)));
+            return Err(s.error(
+                "start",
+                format!(
+                    "an offset inside {}/{prefix_len} (1-{})",
+                    Ipv4Addr::from(network),
+                    broadcast - network - 1
+                ),
+            ));
         };
         let last = (first as u64) + (limit as u64) - 1;
         if limit == 0 || last >= broadcast as u64 {
-            return Err(s.error("limit", format!("a count that keeps start+limit inside {}/{prefix_len} (at most {})", Ipv4Addr::from(network), broadcast - first)));
+            return Err(s.error(
+                "limit",
+                format!(
+                    "a count that keeps start+limit inside {}/{prefix_len} (at most {})",
+                    Ipv4Addr::from(network),
+                    broadcast - first
+                ),
+            ));
         }
         let lease_time = match s.raw("leasetime") {
             None => 12 * 3600,
-            Some(raw) => parse_lease_time(&raw).ok_or_else(|| s.error("leasetime", "a lease time (seconds, or with m/h/d/w, at least 60 s, or 'infinite')"))?,
+            Some(raw) => parse_lease_time(&raw).ok_or_else(|| {
+                s.error(
+                    "leasetime",
+                    "a lease time (seconds, or with m/h/d/w, at least 60 s, or 'infinite')",
+                )
+            })?,
         };
 
         // Defaults as dnsmasq on OpenWrt: we are the router and the DNS server.
@@ -345,8 +436,13 @@ pub fn load(package: &Package, resolver: &dyn Resolver) -> Result<Config, Config
         let mut extra: Vec<(u8, Vec<u8>)> = Vec::new();
         let mut v6only_wait: Option<u32> = None;
         for (item, line) in list_items(&s, "dhcp_option") {
-            match parse_dhcp_option(item).map_err(|e| item_error(&s, "dhcp_option", line, item, e))? {
-                DhcpOption::Tagged => config.warnings.push(format!("{}.dhcp_option: '{item}' is tagged; tags are not supported, skipped", s.label())),
+            match parse_dhcp_option(item)
+                .map_err(|e| item_error(&s, "dhcp_option", line, item, e))?
+            {
+                DhcpOption::Tagged => config.warnings.push(format!(
+                    "{}.dhcp_option: '{item}' is tagged; tags are not supported, skipped",
+                    s.label()
+                )),
                 DhcpOption::V6OnlyWait(w) => v6only_wait = Some(w),
                 DhcpOption::Value(code, mut bytes) => {
                     // dnsmasq's 0.0.0.0 means "this server".
@@ -357,7 +453,18 @@ pub fn load(package: &Package, resolver: &dyn Resolver) -> Result<Config, Config
                             }
                         }
                     }
-                    let target = if [opt::SUBNET_MASK, opt::ROUTER, opt::DNS_SERVERS, opt::DOMAIN_NAME].contains(&code) { &mut base } else { &mut extra };
+                    let target = if [
+                        opt::SUBNET_MASK,
+                        opt::ROUTER,
+                        opt::DNS_SERVERS,
+                        opt::DOMAIN_NAME,
+                    ]
+                    .contains(&code)
+                    {
+                        &mut base
+                    } else {
+                        &mut extra
+                    };
                     target.retain(|(c, _)| *c != code);
                     if !bytes.is_empty() {
                         target.push((code, bytes));
@@ -393,34 +500,63 @@ pub fn load(package: &Package, resolver: &dyn Resolver) -> Result<Config, Config
             hosts: Vec::new(),
         });
     }
-    if config.pools.windows(2).any(|w| w[0].ifindex == w[1].ifindex) || has_duplicate_ifindex(&config.pools) {
+    if config
+        .pools
+        .windows(2)
+        .any(|w| w[0].ifindex == w[1].ifindex)
+        || has_duplicate_ifindex(&config.pools)
+    {
         let s = package.sections("dhcp").last().unwrap();
         return Err(s.error("interface", "an interface no other pool serves"));
     }
 
     for s in package.sections("host") {
-        let Some(ip) = s.get::<Ipv4Addr>("ip")? else { continue };
+        let Some(ip) = s.get::<Ipv4Addr>("ip")? else {
+            continue;
+        };
         let macs: Vec<MacAddr> = s.list("mac")?;
         if macs.is_empty() {
-            return Err(s.error("mac", "one or more MAC addresses (a host with an ip needs a mac)"));
+            return Err(s.error(
+                "mac",
+                "one or more MAC addresses (a host with an ip needs a mac)",
+            ));
         }
         let lease_time = match s.raw("leasetime") {
             None => None,
-            Some(raw) => Some(parse_lease_time(&raw).ok_or_else(|| s.error("leasetime", "a lease time (seconds, or with m/h/d/w, or 'infinite')"))?),
+            Some(raw) => Some(parse_lease_time(&raw).ok_or_else(|| {
+                s.error(
+                    "leasetime",
+                    "a lease time (seconds, or with m/h/d/w, or 'infinite')",
+                )
+            })?),
         };
         let Some(pool) = config.pools.iter_mut().find(|p| p.contains(ip)) else {
             return Err(s.error("ip", "an address inside the subnet of a served pool"));
         };
-        if ip == pool.server || u32::from(ip) & !pool.mask() == 0 || u32::from(ip) | pool.mask() == u32::MAX {
-            return Err(s.error("ip", "a host address (not the network, broadcast or server address)"));
+        if ip == pool.server
+            || u32::from(ip) & !pool.mask() == 0
+            || u32::from(ip) | pool.mask() == u32::MAX
+        {
+            return Err(s.error(
+                "ip",
+                "a host address (not the network, broadcast or server address)",
+            ));
         }
-        pool.hosts.push(StaticHost { macs: macs.into_iter().map(|m| m.0).collect(), ip, name: s.get::<String>("name")?.unwrap_or_default(), lease_time });
+        pool.hosts.push(StaticHost {
+            macs: macs.into_iter().map(|m| m.0).collect(),
+            ip,
+            name: s.get::<String>("name")?.unwrap_or_default(),
+            lease_time,
+        });
     }
     Ok(config)
 }
 
 fn has_duplicate_ifindex(pools: &[Pool]) -> bool {
-    pools.iter().enumerate().any(|(i, p)| pools[..i].iter().any(|q| q.ifindex == p.ifindex))
+    pools
+        .iter()
+        .enumerate()
+        .any(|(i, p)| pools[..i].iter().any(|q| q.ifindex == p.ifindex))
 }
 
 #[cfg(test)]
@@ -431,10 +567,20 @@ mod tests {
     struct Fake;
     impl Resolver for Fake {
         fn interface(&self, name: &str) -> Option<Link> {
-            (name == "lan").then(|| Link { device: "br-lan".into(), ifindex: 3, address: Ipv4Addr::new(192, 168, 1, 1), prefix_len: 24 })
+            (name == "lan").then(|| Link {
+                device: "br-lan".into(),
+                ifindex: 3,
+                address: Ipv4Addr::new(192, 168, 1, 1),
+                prefix_len: 24,
+            })
         }
         fn device(&self, name: &str) -> Option<Link> {
-            (name == "dh8r0").then(|| Link { device: "dh8r0".into(), ifindex: 7, address: Ipv4Addr::new(10, 8, 0, 1), prefix_len: 24 })
+            (name == "dh8r0").then(|| Link {
+                device: "dh8r0".into(),
+                ifindex: 7,
+                address: Ipv4Addr::new(10, 8, 0, 1),
+                prefix_len: 24,
+            })
         }
     }
 
@@ -448,17 +594,40 @@ mod tests {
 
     #[test]
     fn the_seed_config() {
-        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../common/tests/fixtures/dhcp")).unwrap();
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../common/tests/fixtures/dhcp"
+        ))
+        .unwrap();
         let c = load_text(&text).unwrap();
         assert_eq!(c.pools.len(), 1, "wan is ignored");
         let p = &c.pools[0];
-        assert_eq!((p.name.as_str(), p.device.as_str(), p.ifindex), ("lan", "br-lan", 3));
-        assert_eq!((p.first, p.count, p.lease_time), (Ipv4Addr::new(192, 168, 1, 100), 150, 43200));
-        assert_eq!(p.v6only_wait, Some(0), "108,0000i enables RFC 8925 with V6ONLY_WAIT 0");
-        assert!(c.warnings.iter().any(|w| w.contains("clients will wait 300 s anyway")), "{:?}", c.warnings);
+        assert_eq!(
+            (p.name.as_str(), p.device.as_str(), p.ifindex),
+            ("lan", "br-lan", 3)
+        );
+        assert_eq!(
+            (p.first, p.count, p.lease_time),
+            (Ipv4Addr::new(192, 168, 1, 100), 150, 43200)
+        );
+        assert_eq!(
+            p.v6only_wait,
+            Some(0),
+            "108,0000i enables RFC 8925 with V6ONLY_WAIT 0"
+        );
+        assert!(
+            c.warnings
+                .iter()
+                .any(|w| w.contains("clients will wait 300 s anyway")),
+            "{:?}",
+            c.warnings
+        );
         assert!(p.base_options.contains(&(6, vec![192, 168, 1, 1])));
         assert!(p.base_options.contains(&(15, b"lan".to_vec())));
-        assert!(!p.extra_options.iter().any(|(c, _)| *c == 108), "108 is never a plain option");
+        assert!(
+            !p.extra_options.iter().any(|(c, _)| *c == 108),
+            "108 is never a plain option"
+        );
         assert_eq!(p.hosts.len(), 3);
         assert_eq!(p.hosts[0].lease_time, Some(INFINITE));
         assert_eq!(p.hosts[1].macs.len(), 2);
@@ -473,14 +642,35 @@ mod tests {
         assert_eq!(parse_dhcp_option("108"), Ok(V6OnlyWait(0)));
         assert_eq!(parse_dhcp_option("108,00:00:07:08"), Ok(V6OnlyWait(1800)));
         assert!(parse_dhcp_option("108,abc").is_err());
-        assert_eq!(parse_dhcp_option("6,192.168.1.1,8.8.8.8"), Ok(Value(6, vec![192, 168, 1, 1, 8, 8, 8, 8])));
-        assert_eq!(parse_dhcp_option("option:router,10.0.0.1"), Ok(Value(3, vec![10, 0, 0, 1])));
+        assert_eq!(
+            parse_dhcp_option("6,192.168.1.1,8.8.8.8"),
+            Ok(Value(6, vec![192, 168, 1, 1, 8, 8, 8, 8]))
+        );
+        assert_eq!(
+            parse_dhcp_option("option:router,10.0.0.1"),
+            Ok(Value(3, vec![10, 0, 0, 1]))
+        );
         assert_eq!(parse_dhcp_option("3"), Ok(Value(3, vec![])));
         assert_eq!(parse_dhcp_option("26,1280"), Ok(Value(26, vec![5, 0])));
-        assert_eq!(parse_dhcp_option("15,example.org"), Ok(Value(15, b"example.org".to_vec())));
-        assert_eq!(parse_dhcp_option("119,a.org,b"), Ok(Value(119, vec![1, b'a', 3, b'o', b'r', b'g', 0, 1, b'b', 0])));
-        assert_eq!(parse_dhcp_option("121,10.0.0.0/8,192.168.1.2"), Ok(Value(121, vec![8, 10, 192, 168, 1, 2])));
-        assert_eq!(parse_dhcp_option("252,01:02:ff"), Ok(Value(252, vec![1, 2, 255])));
+        assert_eq!(
+            parse_dhcp_option("15,example.org"),
+            Ok(Value(15, b"example.org".to_vec()))
+        );
+        assert_eq!(
+            parse_dhcp_option("119,a.org,b"),
+            Ok(Value(
+                119,
+                vec![1, b'a', 3, b'o', b'r', b'g', 0, 1, b'b', 0]
+            ))
+        );
+        assert_eq!(
+            parse_dhcp_option("121,10.0.0.0/8,192.168.1.2"),
+            Ok(Value(121, vec![8, 10, 192, 168, 1, 2]))
+        );
+        assert_eq!(
+            parse_dhcp_option("252,01:02:ff"),
+            Ok(Value(252, vec![1, 2, 255]))
+        );
         assert_eq!(parse_dhcp_option("tag:x,3,1.2.3.4"), Ok(Tagged));
         assert!(parse_dhcp_option("6,not-an-ip").is_err());
         assert!(parse_dhcp_option("x,1").is_err());
@@ -495,13 +685,20 @@ mod tests {
     fn errors_name_the_option() {
         let e = error_of(&format!("{BASE}\toption start '300'\n"));
         assert!(e.contains("dhcp.lan.start") && e.contains("'300'"), "{e}");
-        let e = error_of(&format!("{BASE}\toption start '200'\n\toption limit '100'\n"));
+        let e = error_of(&format!(
+            "{BASE}\toption start '200'\n\toption limit '100'\n"
+        ));
         assert!(e.contains("dhcp.lan.limit"), "{e}");
         let e = error_of(&format!("{BASE}\tlist dhcp_option '6,bogus'\n"));
-        assert!(e.contains("dhcp.lan.dhcp_option") && e.contains("6,bogus"), "{e}");
+        assert!(
+            e.contains("dhcp.lan.dhcp_option") && e.contains("6,bogus"),
+            "{e}"
+        );
         let e = error_of("config dhcp 'guest'\n\toption interface 'guest'\n");
         assert!(e.contains("dhcp.guest.interface"), "{e}");
-        let e = error_of(&format!("{BASE}config host\n\toption mac '02:00:00:00:00:01'\n\toption ip '10.9.9.9'\n"));
+        let e = error_of(&format!(
+            "{BASE}config host\n\toption mac '02:00:00:00:00:01'\n\toption ip '10.9.9.9'\n"
+        ));
         assert!(e.contains("dhcp.@host[0].ip"), "{e}");
         let e = error_of(&format!("{BASE}\toption leasetime '5x'\n"));
         assert!(e.contains("dhcp.lan.leasetime"), "{e}");
@@ -513,7 +710,11 @@ mod tests {
     fn ipv6_only_preferred_option() {
         let c = load_text(&format!("{BASE}\toption ipv6_only_preferred '100'\n")).unwrap();
         assert_eq!(c.pools[0].v6only_wait, Some(100));
-        assert!(c.warnings[0].contains("V6ONLY_WAIT is 100 s"), "{:?}", c.warnings);
+        assert!(
+            c.warnings[0].contains("V6ONLY_WAIT is 100 s"),
+            "{:?}",
+            c.warnings
+        );
         let c = load_text(&format!("{BASE}\toption ipv6_only_preferred '1800'\n")).unwrap();
         assert_eq!(c.pools[0].v6only_wait, Some(1800));
         assert!(c.warnings.is_empty());
@@ -527,8 +728,14 @@ mod tests {
     fn device_and_lease_times() {
         let c = load_text("config dhcp 't'\n\toption device 'dh8r0'\n\toption start '10'\n\toption limit '5'\n\toption leasetime '2m'\n\tlist dhcp_option '3'\n").unwrap();
         let p = &c.pools[0];
-        assert_eq!((p.first, p.count, p.lease_time, p.ifindex), (Ipv4Addr::new(10, 8, 0, 10), 5, 120, 7));
-        assert!(!p.base_options.iter().any(|(c, _)| *c == 3), "empty 3 suppresses the router");
+        assert_eq!(
+            (p.first, p.count, p.lease_time, p.ifindex),
+            (Ipv4Addr::new(10, 8, 0, 10), 5, 120, 7)
+        );
+        assert!(
+            !p.base_options.iter().any(|(c, _)| *c == 3),
+            "empty 3 suppresses the router"
+        );
         assert_eq!(parse_lease_time("12h"), Some(43200));
         assert_eq!(parse_lease_time("infinite"), Some(INFINITE));
         assert_eq!(parse_lease_time("30"), None, "under a minute");

@@ -31,7 +31,10 @@ impl std::fmt::Debug for ClientKey {
 
 impl ClientKey {
     pub fn from_bytes(id: &[u8]) -> ClientKey {
-        let mut key = ClientKey { len: 0, bytes: [0; KEY_MAX] };
+        let mut key = ClientKey {
+            len: 0,
+            bytes: [0; KEY_MAX],
+        };
         if id.len() <= KEY_MAX {
             key.bytes[..id.len()].copy_from_slice(id);
             key.len = id.len() as u8;
@@ -84,7 +87,10 @@ impl ClientKey {
         for (i, chunk) in s.as_bytes().chunks(2).enumerate() {
             bytes[i] = u8::from_str_radix(std::str::from_utf8(chunk).ok()?, 16).ok()?;
         }
-        Some(ClientKey { len: (s.len() / 2) as u8, bytes })
+        Some(ClientKey {
+            len: (s.len() / 2) as u8,
+            bytes,
+        })
     }
 }
 
@@ -153,7 +159,16 @@ pub struct Slot {
 }
 
 impl Slot {
-    const FREE: Slot = Slot { state: State::Free, expiry: 0, client: None, mac: [0; 6], host_name: HostName { len: 0, bytes: [0; 32] } };
+    const FREE: Slot = Slot {
+        state: State::Free,
+        expiry: 0,
+        client: None,
+        mac: [0; 6],
+        host_name: HostName {
+            len: 0,
+            bytes: [0; 32],
+        },
+    };
 
     /// Whether the address is taken by its client right now.
     pub fn active(&self, now: u64) -> bool {
@@ -208,7 +223,10 @@ impl LeaseTable {
         &self.slots[index]
     }
     pub fn slots(&self) -> impl Iterator<Item = (Ipv4Addr, &Slot)> {
-        self.slots.iter().enumerate().map(|(i, s)| (self.addr_of(i), s))
+        self.slots
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (self.addr_of(i), s))
     }
     /// The slot this client holds or held last.
     pub fn of_client(&self, client: &ClientKey) -> Option<usize> {
@@ -233,7 +251,12 @@ impl LeaseTable {
 
     /// Picks an address for `client`: the one it holds or held, else the one it asks for if
     /// available, else a never-used one, else the oldest expired or released one.
-    pub fn choose(&mut self, client: &ClientKey, requested: Option<Ipv4Addr>, now: u64) -> Option<usize> {
+    pub fn choose(
+        &mut self,
+        client: &ClientKey,
+        requested: Option<Ipv4Addr>,
+        now: u64,
+    ) -> Option<usize> {
         if let Some(i) = self.of_client(client) {
             if self.available_to(i, client, now) {
                 return Some(i);
@@ -255,7 +278,7 @@ impl LeaseTable {
         let mut best: Option<(u64, usize)> = None;
         for (i, slot) in self.slots.iter().enumerate() {
             if let Some(since) = slot.reusable_since(now) {
-                if best.is_none_or(|(b, _)| since < b) {
+                if best.map_or(true, |(b, _)| since < b) {
                     best = Some((since, i));
                 }
             }
@@ -264,7 +287,15 @@ impl LeaseTable {
     }
 
     /// Gives the address at `index` to `client` in `state` until `expiry`.
-    pub fn bind(&mut self, index: usize, client: ClientKey, hw: &HwAddr, host_name: HostName, state: State, expiry: u64) {
+    pub fn bind(
+        &mut self,
+        index: usize,
+        client: ClientKey,
+        hw: &HwAddr,
+        host_name: HostName,
+        state: State,
+        expiry: u64,
+    ) {
         if let Some(old) = self.of_client(&client) {
             if old != index {
                 // One address per client: its old one goes back to the pool, oldest-first.
@@ -320,11 +351,18 @@ impl LeaseTable {
     pub fn in_use(&self, now: u64) -> usize {
         self.slots
             .iter()
-            .filter(|s| s.active(now) || s.state == State::Reserved || s.state == State::Declined && s.expiry > now)
+            .filter(|s| {
+                s.active(now)
+                    || s.state == State::Reserved
+                    || s.state == State::Declined && s.expiry > now
+            })
             .count()
     }
     pub fn active_leases(&self, now: u64) -> usize {
-        self.slots.iter().filter(|s| s.state == State::Leased && s.expiry > now).count()
+        self.slots
+            .iter()
+            .filter(|s| s.state == State::Leased && s.expiry > now)
+            .count()
     }
 }
 
@@ -338,7 +376,10 @@ mod tests {
     fn hw(n: u8) -> HwAddr {
         HwAddr::from_mac([2, 0, 0, 0, 0, n])
     }
-    const NAME: HostName = HostName { len: 0, bytes: [0; 32] };
+    const NAME: HostName = HostName {
+        len: 0,
+        bytes: [0; 32],
+    };
 
     #[test]
     fn never_used_first_then_oldest_expired() {
@@ -346,7 +387,14 @@ mod tests {
         for n in 0..3 {
             let i = t.choose(&key(n), None, 100).unwrap();
             assert_eq!(i, n as usize);
-            t.bind(i, key(n), &hw(n), NAME, State::Leased, 200 + 100 * (2 - n as u64));
+            t.bind(
+                i,
+                key(n),
+                &hw(n),
+                NAME,
+                State::Leased,
+                200 + 100 * (2 - n as u64),
+            );
         }
         assert_eq!(t.choose(&key(9), None, 150), None, "full");
         // At 350 the leases of clients 1 (300) and 2 (200) have expired; 2's is the oldest.
@@ -354,7 +402,10 @@ mod tests {
         // A returning client gets its old address even after expiry.
         assert_eq!(t.choose(&key(1), None, 350), Some(1));
         // An address another client holds is not handed out when asked for.
-        assert_eq!(t.choose(&key(9), Some(Ipv4Addr::new(10, 0, 0, 10)), 350), Some(2));
+        assert_eq!(
+            t.choose(&key(9), Some(Ipv4Addr::new(10, 0, 0, 10)), 350),
+            Some(2)
+        );
     }
 
     #[test]

@@ -28,16 +28,23 @@ const PROGRAM: Program = Program {
 };
 
 fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 fn control_path() -> PathBuf {
-    std::env::var_os("OPTION108_DHCPD_SOCKET").map(PathBuf::from).unwrap_or_else(|| control::default_path(PROGRAM.name))
+    std::env::var_os("OPTION108_DHCPD_SOCKET")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| control::default_path(PROGRAM.name))
 }
 
 /// The package's own settings file; absent is fine (defaults).
 fn settings_path() -> PathBuf {
-    std::env::var_os("OPTION108_DHCPD_SETTINGS").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/etc/config/option108-dhcpd"))
+    std::env::var_os("OPTION108_DHCPD_SETTINGS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/etc/config/option108-dhcpd"))
 }
 
 fn load(path: &Path) -> Result<Config, String> {
@@ -83,7 +90,10 @@ fn main() {
         }
         "run" => {}
         other => {
-            eprintln!("{}: unknown command '{other}'\nTry '{} --help'.", PROGRAM.name, PROGRAM.name);
+            eprintln!(
+                "{}: unknown command '{other}'\nTry '{} --help'.",
+                PROGRAM.name, PROGRAM.name
+            );
             exit(2)
         }
     }
@@ -120,12 +130,22 @@ struct Daemon {
 }
 
 fn server_port() -> u16 {
-    std::env::var("OPTION108_DHCPD_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(SERVER_PORT)
+    std::env::var("OPTION108_DHCPD_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(SERVER_PORT)
 }
 
 fn open_sockets(config: &Config) -> Result<Vec<DhcpSocket>, String> {
     let port = server_port();
-    config.pools.iter().map(|p| DhcpSocket::bind(&p.device, port).map_err(|e| format!("{}: cannot listen on {} port {port}: {e}", p.name, p.device))).collect()
+    config
+        .pools
+        .iter()
+        .map(|p| {
+            DhcpSocket::bind(&p.device, port)
+                .map_err(|e| format!("{}: cannot listen on {} port {port}: {e}", p.name, p.device))
+        })
+        .collect()
 }
 
 fn run(config_path: &Path) -> Result<(), String> {
@@ -134,9 +154,14 @@ fn run(config_path: &Path) -> Result<(), String> {
         log::warn!("{w}");
     }
     let sockets = open_sockets(&config)?;
-    let (journal, loaded) = Journal::open(&config.journal).map_err(|e| format!("{}: {e}", config.journal.display()))?;
+    let (journal, loaded) =
+        Journal::open(&config.journal).map_err(|e| format!("{}: {e}", config.journal.display()))?;
     if loaded.dropped > 0 {
-        log::warn!("{}: dropped {} damaged line(s) at the end (a write cut short)", config.journal.display(), loaded.dropped);
+        log::warn!(
+            "{}: dropped {} damaged line(s) at the end (a write cut short)",
+            config.journal.display(),
+            loaded.dropped
+        );
     }
     let mut server = Server::new(config.pools.clone());
     let t = now();
@@ -144,7 +169,8 @@ fn run(config_path: &Path) -> Result<(), String> {
         server.restore(change, t);
     }
     let signals = Signals::install().map_err(|e| format!("signals: {e}"))?;
-    let control = ControlServer::bind(&control_path()).map_err(|e| format!("{}: {e}", control_path().display()))?;
+    let control = ControlServer::bind(&control_path())
+        .map_err(|e| format!("{}: {e}", control_path().display()))?;
     let relay = match DhcpSocket::bind("", server_port()) {
         Ok(s) => Some(s),
         Err(e) => {
@@ -152,14 +178,33 @@ fn run(config_path: &Path) -> Result<(), String> {
             None
         }
     };
-    let mut d = Daemon { server, config, sockets, relay, pending: Vec::new(), pending_len: 0, unsynced: false, journal, leasefile_dirty: true, journal_errors: 0, oversized: 0 };
+    let mut d = Daemon {
+        server,
+        config,
+        sockets,
+        relay,
+        pending: Vec::new(),
+        pending_len: 0,
+        unsynced: false,
+        journal,
+        leasefile_dirty: true,
+        journal_errors: 0,
+        oversized: 0,
+    };
     d.compact();
     for p in &d.config.pools {
         let v6 = match p.v6only_wait {
             Some(w) => format!(", IPv6-Only Preferred {w} s"),
             None => String::new(),
         };
-        log::info!("{}: serving {} on {} ({} addresses from {}{v6})", p.name, p.server, p.device, p.count, p.first);
+        log::info!(
+            "{}: serving {} on {} ({} addresses from {}{v6})",
+            p.name,
+            p.server,
+            p.device,
+            p.count,
+            p.first
+        );
     }
     log::info!("started, {} lease(s) restored", loaded.changes.len());
 
@@ -170,9 +215,18 @@ fn run(config_path: &Path) -> Result<(), String> {
         poller.clear();
         let sig = poller.register(signals.as_raw_fd(), Interest::Read);
         let ctl = poller.register(control.as_raw_fd(), Interest::Read);
-        let tokens: Vec<_> = d.sockets.iter().map(|s| poller.register(s.as_raw_fd(), Interest::Read)).collect();
-        let relay_token = d.relay.as_ref().map(|s| poller.register(s.as_raw_fd(), Interest::Read));
-        poller.wait(Some(Duration::from_secs(1))).map_err(|e| format!("poll: {e}"))?;
+        let tokens: Vec<_> = d
+            .sockets
+            .iter()
+            .map(|s| poller.register(s.as_raw_fd(), Interest::Read))
+            .collect();
+        let relay_token = d
+            .relay
+            .as_ref()
+            .map(|s| poller.register(s.as_raw_fd(), Interest::Read));
+        poller
+            .wait(Some(Duration::from_secs(1)))
+            .map_err(|e| format!("poll: {e}"))?;
         if poller.readable(sig) {
             while let Ok(Some(signal)) = signals.next() {
                 match signal {
@@ -207,7 +261,9 @@ fn run(config_path: &Path) -> Result<(), String> {
                 let Some(relay) = d.relay.as_ref() else { break };
                 match relay.recv(&mut buf) {
                     // Only relayed requests: a client's broadcast also reaches its device's socket.
-                    Ok(Some(n)) if n >= 28 && n <= buf.len() && buf[24..28] != [0; 4] => d.on_packet(usize::MAX, &buf, n),
+                    Ok(Some(n)) if n >= 28 && n <= buf.len() && buf[24..28] != [0; 4] => {
+                        d.on_packet(usize::MAX, &buf, n)
+                    }
                     Ok(Some(_)) => {}
                     Ok(None) | Err(_) => break,
                 }
@@ -216,14 +272,25 @@ fn run(config_path: &Path) -> Result<(), String> {
         }
         if poller.readable(ctl) {
             let status = d.status();
-            control.serve(&mut |command| if command.trim() == "status" { status.clone() } else { "{\"error\":\"unknown command\"}".into() });
+            control.serve(&mut |command| {
+                if command.trim() == "status" {
+                    status.clone()
+                } else {
+                    "{\"error\":\"unknown command\"}".into()
+                }
+            });
         }
         if last_housekeeping.elapsed() >= Duration::from_secs(1) {
             last_housekeeping = Instant::now();
             if d.leasefile_dirty {
                 d.write_leasefile();
             }
-            let live = d.server.pools().iter().map(|p| p.table.len()).sum::<usize>();
+            let live = d
+                .server
+                .pools()
+                .iter()
+                .map(|p| p.table.len())
+                .sum::<usize>();
             if d.journal.wants_compaction(live) {
                 d.compact();
             }
@@ -247,7 +314,10 @@ impl Daemon {
             // The ACK goes out only once its lease is on stable storage (see flush).
             if let Err(e) = self.journal.write(&change) {
                 self.journal_errors += 1;
-                log::error!("{}: cannot store lease, reply not sent: {e}", self.config.journal.display());
+                log::error!(
+                    "{}: cannot store lease, reply not sent: {e}",
+                    self.config.journal.display()
+                );
                 return;
             }
             self.unsynced = true;
@@ -255,7 +325,12 @@ impl Daemon {
         }
         let Some(reply) = outcome.reply else { return };
         if self.pending_len == self.pending.len() {
-            self.pending.push(Pending { bytes: Box::new([0; MAX_MESSAGE]), len: 0, destination: Destination::Broadcast, socket: 0 });
+            self.pending.push(Pending {
+                bytes: Box::new([0; MAX_MESSAGE]),
+                len: 0,
+                destination: Destination::Broadcast,
+                socket: 0,
+            });
         }
         let slot = &mut self.pending[self.pending_len];
         slot.bytes[..reply.bytes.len()].copy_from_slice(reply.bytes);
@@ -271,7 +346,11 @@ impl Daemon {
             self.unsynced = false;
             if let Err(e) = self.journal.sync() {
                 self.journal_errors += 1;
-                log::error!("{}: cannot sync leases, {} replies not sent: {e}", self.config.journal.display(), self.pending_len);
+                log::error!(
+                    "{}: cannot sync leases, {} replies not sent: {e}",
+                    self.config.journal.display(),
+                    self.pending_len
+                );
                 self.pending_len = 0;
                 return;
             }
@@ -302,7 +381,11 @@ impl Daemon {
                     Err(e) => {
                         // Without the entry the unicast would wait for an ARP reply that
                         // cannot come; a broadcast reaches the client anyway.
-                        log::debug!("{}: ARP entry {ip} -> {}: {e}; broadcasting", sock.device, Mac(&hw));
+                        log::debug!(
+                            "{}: ARP entry {ip} -> {}: {e}; broadcasting",
+                            sock.device,
+                            Mac(&hw)
+                        );
                         SocketAddrV4::new(Ipv4Addr::BROADCAST, CLIENT_PORT)
                     }
                 }
@@ -336,7 +419,12 @@ impl Daemon {
                 return;
             }
         };
-        let sockets = if config.pools.iter().map(|p| &p.device).eq(self.config.pools.iter().map(|p| &p.device)) {
+        let sockets = if config.pools.iter().map(|p| &p.device).eq(self
+            .config
+            .pools
+            .iter()
+            .map(|p| &p.device))
+        {
             None
         } else {
             // Closed first: the new sockets bind the same port.
@@ -380,14 +468,19 @@ impl Daemon {
                 .field_str("first", &p.pool.first.to_string())
                 .field_u64("size", p.pool.count as u64)
                 .field_u64("in_use", in_use)
-                .field_u64("free", p.pool.count as u64 - in_use.min(p.pool.count as u64))
+                .field_u64(
+                    "free",
+                    p.pool.count as u64 - in_use.min(p.pool.count as u64),
+                )
                 .field_u64("active_leases", p.table.active_leases(t) as u64)
                 .field_u64("static_hosts", p.pool.hosts.len() as u64);
             match p.pool.v6only_wait {
                 Some(w) => j.field_u64("v6only_wait", w as u64),
                 None => j.field_null("v6only_wait"),
             };
-            j.field_u64("ipv6_only_clients", p.ipv6_only_clients() as u64).field_bool("ipv6_only_clients_saturated", p.ipv6_only_saturated()).end();
+            j.field_u64("ipv6_only_clients", p.ipv6_only_clients() as u64)
+                .field_bool("ipv6_only_clients_saturated", p.ipv6_only_saturated())
+                .end();
         }
         j.end();
         j.begin_object("counters")

@@ -9,7 +9,9 @@ use std::collections::HashSet;
 use std::net::Ipv4Addr;
 
 use crate::leases::{ClientKey, HostName, LeaseTable, State};
-use crate::wire::{self, opt, HwAddr, MessageType, Packet, ReplyHeader, ReplyWriter, Request, FLAG_BROADCAST};
+use crate::wire::{
+    self, opt, HwAddr, MessageType, Packet, ReplyHeader, ReplyWriter, Request, FLAG_BROADCAST,
+};
 
 /// RFC 8925 §3.4: clients wait at least this long whatever the server says.
 pub const MIN_V6ONLY_WAIT: u32 = 300;
@@ -107,8 +109,14 @@ pub struct LeaseRecord {
 pub enum LeaseChange {
     Bound(LeaseRecord),
     /// Released by its client, or dropped because the client went IPv6-only.
-    Released { ip: Ipv4Addr, at: u64 },
-    Declined { ip: Ipv4Addr, until: u64 },
+    Released {
+        ip: Ipv4Addr,
+        at: u64,
+    },
+    Declined {
+        ip: Ipv4Addr,
+        until: u64,
+    },
 }
 
 #[derive(Debug, Default)]
@@ -152,7 +160,13 @@ impl PoolState {
         for host in &pool.hosts {
             table.reserve(host.ip);
         }
-        PoolState { pool, table, v6only_clients: HashSet::new(), last_exhausted_log: 0, exhausted_since_log: 0 }
+        PoolState {
+            pool,
+            table,
+            v6only_clients: HashSet::new(),
+            last_exhausted_log: 0,
+            exhausted_since_log: 0,
+        }
     }
     pub fn ipv6_only_clients(&self) -> usize {
         self.v6only_clients.len()
@@ -194,7 +208,9 @@ impl Server {
     pub fn reconfigure(&mut self, pools: Vec<Pool>) {
         let mut old: Vec<PoolState> = std::mem::take(&mut self.pools);
         for pool in pools {
-            let kept = old.iter().position(|s| s.pool.name == pool.name && s.pool.first == pool.first && s.pool.count == pool.count);
+            let kept = old.iter().position(|s| {
+                s.pool.name == pool.name && s.pool.first == pool.first && s.pool.count == pool.count
+            });
             let state = match kept {
                 Some(i) => {
                     let mut s = old.swap_remove(i);
@@ -217,14 +233,27 @@ impl Server {
             LeaseChange::Bound(r) => r.ip,
             LeaseChange::Released { ip, .. } | LeaseChange::Declined { ip, .. } => *ip,
         };
-        let Some(state) = self.pools.iter_mut().find(|s| s.table.index_of(ip).is_some()) else { return false };
+        let Some(state) = self
+            .pools
+            .iter_mut()
+            .find(|s| s.table.index_of(ip).is_some())
+        else {
+            return false;
+        };
         let i = state.table.index_of(ip).unwrap();
         if state.table.slot(i).state == State::Reserved {
             return false;
         }
         match *change {
             LeaseChange::Bound(r) => {
-                state.table.bind(i, r.client, &HwAddr::from_mac(r.mac), r.host_name, State::Leased, r.expiry);
+                state.table.bind(
+                    i,
+                    r.client,
+                    &HwAddr::from_mac(r.mac),
+                    r.host_name,
+                    State::Leased,
+                    r.expiry,
+                );
                 r.expiry > now
             }
             LeaseChange::Released { at, .. } => {
@@ -264,7 +293,9 @@ impl Server {
         // Relayed: the pool whose subnet holds giaddr; else the arrival interface's pool.
         let relayed = !request.giaddr.is_unspecified();
         let found = if relayed {
-            self.pools.iter().position(|s| s.pool.contains(request.giaddr))
+            self.pools
+                .iter()
+                .position(|s| s.pool.contains(request.giaddr))
         } else {
             self.pools.iter().position(|s| s.pool.ifindex == ifindex)
         };
@@ -273,7 +304,13 @@ impl Server {
             return Outcome::default();
         };
         let (state, buf, counters) = (&mut self.pools[p], &mut *self.buf, &mut self.counters);
-        let mut ctx = Ctx { state, counters, request: &request, now, client: ClientKey::from_request(&request) };
+        let mut ctx = Ctx {
+            state,
+            counters,
+            request: &request,
+            now,
+            client: ClientKey::from_request(&request),
+        };
         let decision = match request.message_type {
             MessageType::Discover => ctx.discover(),
             MessageType::Request => ctx.request(),
@@ -285,13 +322,21 @@ impl Server {
                 None
             }
         };
-        let Some(decision) = decision else { return Outcome::default() };
+        let Some(decision) = decision else {
+            return Outcome::default();
+        };
         let change = decision.change;
         if !decision.send {
-            return Outcome { reply: None, change };
+            return Outcome {
+                reply: None,
+                change,
+            };
         }
         let reply = ctx.emit(&decision, buf);
-        Outcome { reply: Some(reply), change }
+        Outcome {
+            reply: Some(reply),
+            change,
+        }
     }
 }
 
@@ -311,7 +356,16 @@ struct Decision {
 
 impl Decision {
     fn nak() -> Decision {
-        Decision { message_type: MessageType::Nak, yiaddr: Ipv4Addr::UNSPECIFIED, lease_time: None, config: false, v6only: None, rapid_commit: false, change: None, send: true }
+        Decision {
+            message_type: MessageType::Nak,
+            yiaddr: Ipv4Addr::UNSPECIFIED,
+            lease_time: None,
+            config: false,
+            v6only: None,
+            rapid_commit: false,
+            change: None,
+            send: true,
+        }
     }
 }
 
@@ -338,7 +392,10 @@ impl<'s, 'r> Ctx<'s, 'r> {
     }
 
     fn host_name(&self) -> HostName {
-        self.request.host_name.map(HostName::new).unwrap_or_default()
+        self.request
+            .host_name
+            .map(HostName::new)
+            .unwrap_or_default()
     }
 
     fn lease_time_for(&self, ip: Ipv4Addr) -> u32 {
@@ -371,8 +428,22 @@ impl<'s, 'r> Ctx<'s, 'r> {
                 change = Some(LeaseChange::Released { ip, at: 0 });
             }
         }
-        log::info!("{}: {} is IPv6-only preferred: {} with option 108 ({wait} s), no address", self.pool().name, Mac(&self.request.chaddr), name(message_type));
-        Decision { message_type, yiaddr: Ipv4Addr::UNSPECIFIED, lease_time: None, config: false, v6only: Some(wait), rapid_commit: false, change, send: true }
+        log::info!(
+            "{}: {} is IPv6-only preferred: {} with option 108 ({wait} s), no address",
+            self.pool().name,
+            Mac(&self.request.chaddr),
+            name(message_type)
+        );
+        Decision {
+            message_type,
+            yiaddr: Ipv4Addr::UNSPECIFIED,
+            lease_time: None,
+            config: false,
+            v6only: Some(wait),
+            rapid_commit: false,
+            change,
+            send: true,
+        }
     }
 
     /// An address for the client: static, previous, requested, new, or oldest expired.
@@ -380,7 +451,10 @@ impl<'s, 'r> Ctx<'s, 'r> {
         if let Some(host) = self.pool().static_for(&self.request.chaddr) {
             return Some(host.ip);
         }
-        let i = self.state.table.choose(&self.client, self.request.requested_ip, self.now)?;
+        let i = self
+            .state
+            .table
+            .choose(&self.client, self.request.requested_ip, self.now)?;
         Some(self.state.table.addr_of(i))
     }
 
@@ -403,13 +477,40 @@ impl<'s, 'r> Ctx<'s, 'r> {
         let mut change = None;
         if let Some(i) = self.state.table.index_of(ip) {
             if self.state.table.slot(i).state != State::Reserved {
-                self.state.table.bind(i, self.client, &self.request.chaddr, host_name, State::Leased, expiry);
+                self.state.table.bind(
+                    i,
+                    self.client,
+                    &self.request.chaddr,
+                    host_name,
+                    State::Leased,
+                    expiry,
+                );
                 let slot = self.state.table.slot(i);
-                change = Some(LeaseChange::Bound(LeaseRecord { ip, client: self.client, mac: slot.mac, expiry, host_name: slot.host_name }));
+                change = Some(LeaseChange::Bound(LeaseRecord {
+                    ip,
+                    client: self.client,
+                    mac: slot.mac,
+                    expiry,
+                    host_name: slot.host_name,
+                }));
             }
         }
-        log::info!("{}: DHCPACK {ip} to {}{}", self.pool().name, Mac(&self.request.chaddr), HostSuffix(&host_name));
-        Decision { message_type: MessageType::Ack, yiaddr: ip, lease_time: Some(lease_time), config: true, v6only: None, rapid_commit: false, change, send: true }
+        log::info!(
+            "{}: DHCPACK {ip} to {}{}",
+            self.pool().name,
+            Mac(&self.request.chaddr),
+            HostSuffix(&host_name)
+        );
+        Decision {
+            message_type: MessageType::Ack,
+            yiaddr: ip,
+            lease_time: Some(lease_time),
+            config: true,
+            v6only: None,
+            rapid_commit: false,
+            change,
+            send: true,
+        }
     }
 
     fn discover(&mut self) -> Option<Decision> {
@@ -440,15 +541,38 @@ impl<'s, 'r> Ctx<'s, 'r> {
             if self.state.table.slot(i).state != State::Reserved {
                 // Holds the address for the client; its lease, if it has one, stays as it is.
                 let slot = *self.state.table.slot(i);
-                if !(slot.state == State::Leased && slot.client == Some(self.client) && slot.expiry > self.now) {
+                if !(slot.state == State::Leased
+                    && slot.client == Some(self.client)
+                    && slot.expiry > self.now)
+                {
                     let until = self.now + OFFER_HOLD;
-                    self.state.table.bind(i, self.client, &self.request.chaddr, self.host_name(), State::Offered, until);
+                    self.state.table.bind(
+                        i,
+                        self.client,
+                        &self.request.chaddr,
+                        self.host_name(),
+                        State::Offered,
+                        until,
+                    );
                 }
             }
         }
         let lease_time = self.lease_time_for(ip);
-        log::debug!("{}: DHCPOFFER {ip} to {}", self.pool().name, Mac(&self.request.chaddr));
-        Some(Decision { message_type: MessageType::Offer, yiaddr: ip, lease_time: Some(lease_time), config: true, v6only: None, rapid_commit: false, change: None, send: true })
+        log::debug!(
+            "{}: DHCPOFFER {ip} to {}",
+            self.pool().name,
+            Mac(&self.request.chaddr)
+        );
+        Some(Decision {
+            message_type: MessageType::Offer,
+            yiaddr: ip,
+            lease_time: Some(lease_time),
+            config: true,
+            v6only: None,
+            rapid_commit: false,
+            change: None,
+            send: true,
+        })
     }
 
     fn request(&mut self) -> Option<Decision> {
@@ -502,7 +626,11 @@ impl<'s, 'r> Ctx<'s, 'r> {
     }
 
     fn nak(&mut self, why: &str) -> Decision {
-        log::info!("{}: DHCPNAK to {}: {why}", self.pool().name, Mac(&self.request.chaddr));
+        log::info!(
+            "{}: DHCPNAK to {}: {why}",
+            self.pool().name,
+            Mac(&self.request.chaddr)
+        );
         Decision::nak()
     }
 
@@ -522,7 +650,11 @@ impl<'s, 'r> Ctx<'s, 'r> {
         }
         let until = self.now + DECLINE_QUARANTINE;
         self.state.table.decline(i, until);
-        log::warn!("{}: {} declined {ip} (in use on the link?): quarantined for {DECLINE_QUARANTINE} s", self.pool().name, Mac(&r.chaddr));
+        log::warn!(
+            "{}: {} declined {ip} (in use on the link?): quarantined for {DECLINE_QUARANTINE} s",
+            self.pool().name,
+            Mac(&r.chaddr)
+        );
         self.silent(LeaseChange::Declined { ip, until })
     }
 
@@ -540,13 +672,30 @@ impl<'s, 'r> Ctx<'s, 'r> {
             return None;
         }
         self.state.table.release(i, self.now);
-        log::info!("{}: {} released {}", self.pool().name, Mac(&r.chaddr), r.ciaddr);
-        self.silent(LeaseChange::Released { ip: r.ciaddr, at: self.now })
+        log::info!(
+            "{}: {} released {}",
+            self.pool().name,
+            Mac(&r.chaddr),
+            r.ciaddr
+        );
+        self.silent(LeaseChange::Released {
+            ip: r.ciaddr,
+            at: self.now,
+        })
     }
 
     /// No reply, but a change to store: carried as a reply-less decision.
     fn silent(&mut self, change: LeaseChange) -> Option<Decision> {
-        Some(Decision { message_type: MessageType::Release, yiaddr: Ipv4Addr::UNSPECIFIED, lease_time: None, config: false, v6only: None, rapid_commit: false, change: Some(change), send: false })
+        Some(Decision {
+            message_type: MessageType::Release,
+            yiaddr: Ipv4Addr::UNSPECIFIED,
+            lease_time: None,
+            config: false,
+            v6only: None,
+            rapid_commit: false,
+            change: Some(change),
+            send: false,
+        })
     }
 
     fn inform(&mut self) -> Option<Decision> {
@@ -558,7 +707,16 @@ impl<'s, 'r> Ctx<'s, 'r> {
             self.state.note_v6only(&client);
         }
         // RFC 2131 §4.3.5: configuration only, no address and no lease time.
-        Some(Decision { message_type: MessageType::Ack, yiaddr: Ipv4Addr::UNSPECIFIED, lease_time: None, config: true, v6only, rapid_commit: false, change: None, send: true })
+        Some(Decision {
+            message_type: MessageType::Ack,
+            yiaddr: Ipv4Addr::UNSPECIFIED,
+            lease_time: None,
+            config: true,
+            v6only,
+            rapid_commit: false,
+            change: None,
+            send: true,
+        })
     }
 
     /// Writes the reply into `buf` and decides where it goes.
@@ -568,15 +726,30 @@ impl<'s, 'r> Ctx<'s, 'r> {
         let is_nak = d.message_type == MessageType::Nak;
         let inform = r.message_type == MessageType::Inform;
         // RFC 2131 table 3: ciaddr is echoed in ACKs to INFORM and RENEWING/REBINDING.
-        let ciaddr = if d.message_type == MessageType::Ack && !r.ciaddr.is_unspecified() { r.ciaddr } else { Ipv4Addr::UNSPECIFIED };
+        let ciaddr = if d.message_type == MessageType::Ack && !r.ciaddr.is_unspecified() {
+            r.ciaddr
+        } else {
+            Ipv4Addr::UNSPECIFIED
+        };
         let relayed = !r.giaddr.is_unspecified();
         // A NAK through a relay asks it to broadcast (RFC 2131 §4.3.2).
-        let flags = if is_nak && relayed { r.flags | FLAG_BROADCAST } else { r.flags };
+        let flags = if is_nak && relayed {
+            r.flags | FLAG_BROADCAST
+        } else {
+            r.flags
+        };
         let max_len = match r.max_message_size {
-            Some(m) if m as usize > wire::MIN_MAX_MESSAGE + 28 => (m as usize - 28).min(wire::MAX_MESSAGE),
+            Some(m) if m as usize > wire::MIN_MAX_MESSAGE + 28 => {
+                (m as usize - 28).min(wire::MAX_MESSAGE)
+            }
             _ => wire::MIN_MAX_MESSAGE,
         };
-        let header = ReplyHeader { request: r, ciaddr, yiaddr: d.yiaddr, flags };
+        let header = ReplyHeader {
+            request: r,
+            ciaddr,
+            yiaddr: d.yiaddr,
+            flags,
+        };
         let mut w = ReplyWriter::new(&mut buf[..], &header, max_len);
         w.option(opt::MESSAGE_TYPE, &[d.message_type as u8]);
         w.option_addr(opt::SERVER_ID, pool.server);
@@ -617,7 +790,10 @@ impl<'s, 'r> Ctx<'s, 'r> {
         } else if r.broadcast_flag() || d.yiaddr.is_unspecified() || r.chaddr.mac().is_none() {
             Destination::Broadcast
         } else {
-            Destination::Unicast { ip: d.yiaddr, hw: r.chaddr }
+            Destination::Unicast {
+                ip: d.yiaddr,
+                hw: r.chaddr,
+            }
         };
         match d.message_type {
             MessageType::Offer => self.counters.offers += 1,
@@ -625,7 +801,12 @@ impl<'s, 'r> Ctx<'s, 'r> {
             MessageType::Nak => self.counters.naks += 1,
             _ => {}
         }
-        Reply { bytes: &buf[..len], destination, ifindex: pool.ifindex, message_type: d.message_type }
+        Reply {
+            bytes: &buf[..len],
+            destination,
+            ifindex: pool.ifindex,
+            message_type: d.message_type,
+        }
     }
 }
 

@@ -21,7 +21,11 @@ pub fn crc32(data: &[u8]) -> u32 {
     for &b in data {
         crc ^= b as u32;
         for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -29,7 +33,10 @@ pub fn crc32(data: &[u8]) -> u32 {
 
 fn mac_text(mac: &[u8; 6]) -> String {
     let m = mac;
-    format!("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", m[0], m[1], m[2], m[3], m[4], m[5])
+    format!(
+        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+        m[0], m[1], m[2], m[3], m[4], m[5]
+    )
 }
 
 fn parse_mac(s: &str) -> Option<[u8; 6]> {
@@ -54,9 +61,17 @@ pub fn encode_into(out: &mut String, change: &LeaseChange) {
     let start = out.len();
     let _ = match change {
         LeaseChange::Bound(r) => {
-            let name = if r.host_name.is_empty() { "-" } else { r.host_name.as_str() };
+            let name = if r.host_name.is_empty() {
+                "-"
+            } else {
+                r.host_name.as_str()
+            };
             let m = r.mac;
-            let _ = write!(out, "B {} {} {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x} ", r.ip, r.expiry, m[0], m[1], m[2], m[3], m[4], m[5]);
+            let _ = write!(
+                out,
+                "B {} {} {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x} ",
+                r.ip, r.expiry, m[0], m[1], m[2], m[3], m[4], m[5]
+            );
             for b in r.client.as_slice() {
                 let _ = write!(out, "{b:02x}");
             }
@@ -82,16 +97,29 @@ pub fn decode(line: &str) -> Option<LeaseChange> {
             expiry: expiry.parse().ok()?,
             mac: parse_mac(mac)?,
             client: ClientKey::from_hex(client)?,
-            host_name: if *name == "-" { HostName::default() } else { HostName::new(name.as_bytes()) },
+            host_name: if *name == "-" {
+                HostName::default()
+            } else {
+                HostName::new(name.as_bytes())
+            },
         })),
-        ["R", ip, at] => Some(LeaseChange::Released { ip: ip.parse::<Ipv4Addr>().ok()?, at: at.parse().ok()? }),
-        ["D", ip, until] => Some(LeaseChange::Declined { ip: ip.parse::<Ipv4Addr>().ok()?, until: until.parse().ok()? }),
+        ["R", ip, at] => Some(LeaseChange::Released {
+            ip: ip.parse::<Ipv4Addr>().ok()?,
+            at: at.parse().ok()?,
+        }),
+        ["D", ip, until] => Some(LeaseChange::Declined {
+            ip: ip.parse::<Ipv4Addr>().ok()?,
+            until: until.parse().ok()?,
+        }),
         _ => None,
     }
 }
 
 fn sync_dir(path: &Path) -> io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     File::open(dir)?.sync_all()
 }
 
@@ -127,7 +155,12 @@ impl Journal {
         if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
-        let mut file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?;
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)?;
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes)?;
         let mut loaded = Loaded::default();
@@ -149,7 +182,10 @@ impl Journal {
                 }
                 None => {
                     // Appends only ever damage the end: nothing after a bad line is trusted.
-                    loaded.dropped += bytes[offset..].split(|&b| b == b'\n').filter(|l| !l.is_empty()).count();
+                    loaded.dropped += bytes[offset..]
+                        .split(|&b| b == b'\n')
+                        .filter(|l| !l.is_empty())
+                        .count();
                     break;
                 }
             }
@@ -161,7 +197,15 @@ impl Journal {
         drop(file);
         let file = OpenOptions::new().append(true).open(path)?;
         sync_dir(path)?;
-        Ok((Journal { path: path.to_path_buf(), file, line: String::with_capacity(128), lines }, loaded))
+        Ok((
+            Journal {
+                path: path.to_path_buf(),
+                file,
+                line: String::with_capacity(128),
+                lines,
+            },
+            loaded,
+        ))
     }
 
     /// Appends one change and returns once it is on stable storage.
@@ -197,7 +241,11 @@ impl Journal {
     pub fn compact(&mut self, changes: &[LeaseChange]) -> io::Result<()> {
         let tmp = self.path.with_extension("tmp");
         {
-            let mut f = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&tmp)?;
             let mut text = String::with_capacity(changes.len() * 80);
             for c in changes {
                 text.push_str(&encode(c));
@@ -222,13 +270,29 @@ pub fn snapshot(server: &Server, now: u64) -> Vec<LeaseChange> {
             match slot.state {
                 State::Leased | State::Released if slot.client.is_some() => {
                     let client = slot.client.unwrap();
-                    let expiry = if slot.state == State::Leased { slot.expiry } else { 0 };
-                    out.push(LeaseChange::Bound(LeaseRecord { ip, client, mac: slot.mac, expiry, host_name: slot.host_name }));
+                    let expiry = if slot.state == State::Leased {
+                        slot.expiry
+                    } else {
+                        0
+                    };
+                    out.push(LeaseChange::Bound(LeaseRecord {
+                        ip,
+                        client,
+                        mac: slot.mac,
+                        expiry,
+                        host_name: slot.host_name,
+                    }));
                     if slot.state == State::Released {
-                        out.push(LeaseChange::Released { ip, at: slot.expiry });
+                        out.push(LeaseChange::Released {
+                            ip,
+                            at: slot.expiry,
+                        });
                     }
                 }
-                State::Declined if slot.expiry > now => out.push(LeaseChange::Declined { ip, until: slot.expiry }),
+                State::Declined if slot.expiry > now => out.push(LeaseChange::Declined {
+                    ip,
+                    until: slot.expiry,
+                }),
                 _ => {}
             }
         }
@@ -245,13 +309,29 @@ pub fn write_dnsmasq_leases(path: &Path, server: &Server, now: u64) -> io::Resul
             if slot.state != State::Leased || slot.expiry <= now {
                 continue;
             }
-            let expiry = if slot.expiry == u64::MAX { 0 } else { slot.expiry };
-            let name = if slot.host_name.is_empty() { "*" } else { slot.host_name.as_str() };
+            let expiry = if slot.expiry == u64::MAX {
+                0
+            } else {
+                slot.expiry
+            };
+            let name = if slot.host_name.is_empty() {
+                "*"
+            } else {
+                slot.host_name.as_str()
+            };
             let client = match slot.client {
-                Some(c) => c.as_slice().iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":"),
+                Some(c) => c
+                    .as_slice()
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<Vec<_>>()
+                    .join(":"),
                 None => "*".into(),
             };
-            text.push_str(&format!("{expiry} {} {ip} {name} {client}\n", mac_text(&slot.mac)));
+            text.push_str(&format!(
+                "{expiry} {} {ip} {name} {client}\n",
+                mac_text(&slot.mac)
+            ));
         }
     }
     let tmp = path.with_extension("tmp");
@@ -282,7 +362,17 @@ mod tests {
 
     #[test]
     fn lines_round_trip_and_damage_is_detected() {
-        for c in [bound(7), LeaseChange::Released { ip: Ipv4Addr::new(10, 0, 0, 1), at: 5 }, LeaseChange::Declined { ip: Ipv4Addr::new(10, 0, 0, 2), until: 9 }] {
+        for c in [
+            bound(7),
+            LeaseChange::Released {
+                ip: Ipv4Addr::new(10, 0, 0, 1),
+                at: 5,
+            },
+            LeaseChange::Declined {
+                ip: Ipv4Addr::new(10, 0, 0, 2),
+                until: 9,
+            },
+        ] {
             let line = encode(&c);
             assert_eq!(decode(line.trim_end()), Some(c));
             let mut bad = line.trim_end().to_string().into_bytes();
@@ -304,7 +394,12 @@ mod tests {
         }
         // A write cut short by a kill: half a line.
         let half = &encode(&bound(3))[..20];
-        OpenOptions::new().append(true).open(&path).unwrap().write_all(half.as_bytes()).unwrap();
+        OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(half.as_bytes())
+            .unwrap();
         let (mut j, loaded) = Journal::open(&path).unwrap();
         assert_eq!(loaded.changes, vec![bound(1), bound(2)]);
         assert_eq!(loaded.dropped, 1);

@@ -34,7 +34,10 @@ pub fn device_ipv4(device: &str) -> Option<(Ipv4Addr, u8)> {
         while !cur.is_null() {
             let ifa = &*cur;
             cur = ifa.ifa_next;
-            if ifa.ifa_addr.is_null() || ifa.ifa_netmask.is_null() || (*ifa.ifa_addr).sa_family as i32 != libc::AF_INET {
+            if ifa.ifa_addr.is_null()
+                || ifa.ifa_netmask.is_null()
+                || (*ifa.ifa_addr).sa_family as i32 != libc::AF_INET
+            {
                 continue;
             }
             let name = std::ffi::CStr::from_ptr(ifa.ifa_name).to_string_lossy();
@@ -58,15 +61,23 @@ pub fn device_ipv4(device: &str) -> Option<(Ipv4Addr, u8)> {
 pub fn parse_netifd_status(json: &str) -> Option<(String, Ipv4Addr, u8)> {
     fn string_after<'a>(text: &'a str, key: &str) -> Option<&'a str> {
         let at = text.find(&format!("\"{key}\""))? + key.len() + 2;
-        let rest = text[at..].trim_start().strip_prefix(':')?.trim_start().strip_prefix('"')?;
+        let rest = text[at..]
+            .trim_start()
+            .strip_prefix(':')?
+            .trim_start()
+            .strip_prefix('"')?;
         Some(&rest[..rest.find('"')?])
     }
     fn number_after(text: &str, key: &str) -> Option<u8> {
         let at = text.find(&format!("\"{key}\""))? + key.len() + 2;
         let rest = text[at..].trim_start().strip_prefix(':')?.trim_start();
-        rest[..rest.find(|c: char| !c.is_ascii_digit())?].parse().ok()
+        rest[..rest.find(|c: char| !c.is_ascii_digit())?]
+            .parse()
+            .ok()
     }
-    let device = string_after(json, "l3_device").or_else(|| string_after(json, "device"))?.to_string();
+    let device = string_after(json, "l3_device")
+        .or_else(|| string_after(json, "device"))?
+        .to_string();
     let v4 = &json[json.find("\"ipv4-address\"")?..];
     let v4 = &v4[..v4.find(']')?];
     let address = string_after(v4, "address")?.parse().ok()?;
@@ -78,20 +89,37 @@ pub struct SystemResolver;
 
 impl Resolver for SystemResolver {
     fn interface(&self, name: &str) -> Option<Link> {
-        let valid = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
+        let valid = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
         if !valid {
             return None;
         }
-        let out = Command::new("ubus").args(["call", &format!("network.interface.{name}"), "status"]).output().ok()?;
+        let out = Command::new("ubus")
+            .args(["call", &format!("network.interface.{name}"), "status"])
+            .output()
+            .ok()?;
         if !out.status.success() {
             return None;
         }
-        let (device, address, prefix_len) = parse_netifd_status(&String::from_utf8_lossy(&out.stdout))?;
-        Some(Link { ifindex: ifindex(&device)?, device, address, prefix_len })
+        let (device, address, prefix_len) =
+            parse_netifd_status(&String::from_utf8_lossy(&out.stdout))?;
+        Some(Link {
+            ifindex: ifindex(&device)?,
+            device,
+            address,
+            prefix_len,
+        })
     }
     fn device(&self, name: &str) -> Option<Link> {
         let (address, prefix_len) = device_ipv4(name)?;
-        Some(Link { device: name.to_string(), ifindex: ifindex(name)?, address, prefix_len })
+        Some(Link {
+            device: name.to_string(),
+            ifindex: ifindex(name)?,
+            address,
+            prefix_len,
+        })
     }
 }
 
@@ -123,26 +151,67 @@ impl DhcpSocket {
     pub fn bind(device: &str, port: u16) -> io::Result<DhcpSocket> {
         // SAFETY: plain socket syscalls on an fd we own from here on.
         unsafe {
-            let fd = check(libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0))?;
+            let fd = check(libc::socket(
+                libc::AF_INET,
+                libc::SOCK_DGRAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                0,
+            ))?;
             let fd = OwnedFd::from_raw_fd(fd);
             let one: libc::c_int = 1;
-            let set = |level, name, value: *const libc::c_void, len| check(libc::setsockopt(fd.as_raw_fd(), level, name, value, len as libc::socklen_t));
-            set(libc::SOL_SOCKET, libc::SO_REUSEADDR, (&one as *const libc::c_int).cast(), mem::size_of::<libc::c_int>())?;
-            set(libc::SOL_SOCKET, libc::SO_BROADCAST, (&one as *const libc::c_int).cast(), mem::size_of::<libc::c_int>())?;
+            let set = |level, name, value: *const libc::c_void, len| {
+                check(libc::setsockopt(
+                    fd.as_raw_fd(),
+                    level,
+                    name,
+                    value,
+                    len as libc::socklen_t,
+                ))
+            };
+            set(
+                libc::SOL_SOCKET,
+                libc::SO_REUSEADDR,
+                (&one as *const libc::c_int).cast(),
+                mem::size_of::<libc::c_int>(),
+            )?;
+            set(
+                libc::SOL_SOCKET,
+                libc::SO_BROADCAST,
+                (&one as *const libc::c_int).cast(),
+                mem::size_of::<libc::c_int>(),
+            )?;
             // An empty device: the relay socket, not bound to any device.
             if !device.is_empty() {
-                set(libc::SOL_SOCKET, libc::SO_BINDTODEVICE, device.as_ptr().cast(), device.len())?;
+                set(
+                    libc::SOL_SOCKET,
+                    libc::SO_BINDTODEVICE,
+                    device.as_ptr().cast(),
+                    device.len(),
+                )?;
             }
             let sa = sockaddr(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port));
-            check(libc::bind(fd.as_raw_fd(), (&sa as *const libc::sockaddr_in).cast(), mem::size_of::<libc::sockaddr_in>() as libc::socklen_t))?;
-            Ok(DhcpSocket { fd, device: device.to_string() })
+            check(libc::bind(
+                fd.as_raw_fd(),
+                (&sa as *const libc::sockaddr_in).cast(),
+                mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+            ))?;
+            Ok(DhcpSocket {
+                fd,
+                device: device.to_string(),
+            })
         }
     }
 
     /// One datagram, or `None` when none is waiting.
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
         // SAFETY: buf is valid for its length.
-        let n = unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), libc::MSG_TRUNC) };
+        let n = unsafe {
+            libc::recv(
+                self.fd.as_raw_fd(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                libc::MSG_TRUNC,
+            )
+        };
         if n < 0 {
             let e = io::Error::last_os_error();
             return match e.kind() {
@@ -158,7 +227,14 @@ impl DhcpSocket {
         let sa = sockaddr(to);
         // SAFETY: valid buffer and address.
         let n = unsafe {
-            libc::sendto(self.fd.as_raw_fd(), bytes.as_ptr().cast(), bytes.len(), 0, (&sa as *const libc::sockaddr_in).cast(), mem::size_of::<libc::sockaddr_in>() as libc::socklen_t)
+            libc::sendto(
+                self.fd.as_raw_fd(),
+                bytes.as_ptr().cast(),
+                bytes.len(),
+                0,
+                (&sa as *const libc::sockaddr_in).cast(),
+                mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+            )
         };
         check(n as libc::c_int).map(|_| ())
     }
@@ -170,7 +246,11 @@ impl DhcpSocket {
         unsafe {
             let mut req: libc::arpreq = mem::zeroed();
             let pa = sockaddr(SocketAddrV4::new(ip, 0));
-            std::ptr::copy_nonoverlapping((&pa as *const libc::sockaddr_in).cast::<u8>(), (&mut req.arp_pa as *mut libc::sockaddr).cast::<u8>(), mem::size_of::<libc::sockaddr_in>());
+            std::ptr::copy_nonoverlapping(
+                (&pa as *const libc::sockaddr_in).cast::<u8>(),
+                (&mut req.arp_pa as *mut libc::sockaddr).cast::<u8>(),
+                mem::size_of::<libc::sockaddr_in>(),
+            );
             req.arp_ha.sa_family = libc::ARPHRD_ETHER;
             for (i, b) in mac.iter().enumerate() {
                 req.arp_ha.sa_data[i] = *b as libc::c_char;
@@ -209,7 +289,13 @@ mod tests {
 	],
 	"ipv6-address": [ ]
 }"#;
-        assert_eq!(parse_netifd_status(json), Some(("br-lan".into(), Ipv4Addr::new(192, 168, 1, 1), 24)));
-        assert_eq!(parse_netifd_status(r#"{"l3_device": "eth0", "ipv4-address": [ ]}"#), None);
+        assert_eq!(
+            parse_netifd_status(json),
+            Some(("br-lan".into(), Ipv4Addr::new(192, 168, 1, 1), 24))
+        );
+        assert_eq!(
+            parse_netifd_status(r#"{"l3_device": "eth0", "ipv4-address": [ ]}"#),
+            None
+        );
     }
 }

@@ -220,7 +220,10 @@ pub struct Options<'a> {
 
 impl<'a> Options<'a> {
     pub fn new(data: &'a [u8]) -> Options<'a> {
-        Options { data, failed: false }
+        Options {
+            data,
+            failed: false,
+        }
     }
 }
 
@@ -317,7 +320,10 @@ impl<'a> Request<'a> {
         if hlen == 0 || hlen > 16 {
             return Err(Error::BadHardwareAddress);
         }
-        let mut chaddr = HwAddr { len: hlen, bytes: [0; 16] };
+        let mut chaddr = HwAddr {
+            len: hlen,
+            bytes: [0; 16],
+        };
         chaddr.bytes[..hlen as usize].copy_from_slice(&packet.chaddr()[..hlen as usize]);
 
         let mut request = Request {
@@ -341,7 +347,11 @@ impl<'a> Request<'a> {
         let buffer: &'a [u8] = packet.buffer;
         let mut message_type = None;
         let mut overload = 0u8;
-        let fields: [&'a [u8]; 3] = [&buffer[field::OPTIONS..], &buffer[field::FILE], &buffer[field::SNAME]];
+        let fields: [&'a [u8]; 3] = [
+            &buffer[field::OPTIONS..],
+            &buffer[field::FILE],
+            &buffer[field::SNAME],
+        ];
         for (i, data) in fields.into_iter().enumerate() {
             // file (bit 1) and sname (bit 2) only carry options when option 52 says so.
             if i == 1 && overload & 1 == 0 || i == 2 && overload & 2 == 0 {
@@ -356,11 +366,15 @@ impl<'a> Request<'a> {
                         message_type = Some(*t);
                     }
                     opt::REQUESTED_IP => {
-                        let Ok(a) = <[u8; 4]>::try_from(value) else { return bad };
+                        let Ok(a) = <[u8; 4]>::try_from(value) else {
+                            return bad;
+                        };
                         request.requested_ip = Some(Ipv4Addr::from(a));
                     }
                     opt::SERVER_ID => {
-                        let Ok(a) = <[u8; 4]>::try_from(value) else { return bad };
+                        let Ok(a) = <[u8; 4]>::try_from(value) else {
+                            return bad;
+                        };
                         request.server_id = Some(Ipv4Addr::from(a));
                     }
                     opt::CLIENT_ID => {
@@ -378,7 +392,9 @@ impl<'a> Request<'a> {
                         request.host_name = Some(value);
                     }
                     opt::MAX_MESSAGE_SIZE => {
-                        let Ok(a) = <[u8; 2]>::try_from(value) else { return bad };
+                        let Ok(a) = <[u8; 2]>::try_from(value) else {
+                            return bad;
+                        };
                         request.max_message_size = Some(u16::from_be_bytes(a));
                     }
                     opt::RAPID_COMMIT => {
@@ -395,7 +411,9 @@ impl<'a> Request<'a> {
                 }
             }
         }
-        request.message_type = message_type.and_then(MessageType::from_u8).ok_or(Error::NoMessageType)?;
+        request.message_type = message_type
+            .and_then(MessageType::from_u8)
+            .ok_or(Error::NoMessageType)?;
         Ok(request)
     }
 }
@@ -434,7 +452,11 @@ impl<'b> ReplyWriter<'b> {
         buf[field::GIADDR].copy_from_slice(&request.giaddr.octets());
         buf[field::CHADDR].copy_from_slice(&request.chaddr.bytes);
         buf[field::MAGIC].copy_from_slice(&MAGIC_COOKIE);
-        ReplyWriter { buf, len: HEADER_LEN, limit }
+        ReplyWriter {
+            buf,
+            len: HEADER_LEN,
+            limit,
+        }
     }
     /// Appends an option; `false` (and nothing written) when it does not fit. Values longer
     /// than 255 octets are split into several options of the same code (RFC 3396).
@@ -476,7 +498,12 @@ impl<'b> ReplyWriter<'b> {
 }
 
 /// Test helper and fuzz aid: builds a client message (allocates; not for the server's path).
-pub fn build_request(message_type: MessageType, mac: [u8; 6], xid: u32, fill: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+pub fn build_request(
+    message_type: MessageType,
+    mac: [u8; 6],
+    xid: u32,
+    fill: impl FnOnce(&mut Vec<u8>),
+) -> Vec<u8> {
     let mut b = vec![0u8; HEADER_LEN];
     b[field::OP] = BOOTREQUEST;
     b[field::HTYPE] = 1;
@@ -502,12 +529,17 @@ mod tests {
     use super::*;
 
     fn discover() -> Vec<u8> {
-        build_request(MessageType::Discover, [2, 0, 0, 0, 0, 1], 0x1234_5678, |b| {
-            b.extend_from_slice(&[opt::PARAMETER_REQUEST_LIST, 3, 1, 3, 108]);
-            b.extend_from_slice(&[opt::CLIENT_ID, 7, 1, 2, 0, 0, 0, 0, 1]);
-            b.extend_from_slice(&[opt::PAD, opt::PAD]);
-            b.extend_from_slice(&[opt::REQUESTED_IP, 4, 192, 168, 1, 7]);
-        })
+        build_request(
+            MessageType::Discover,
+            [2, 0, 0, 0, 0, 1],
+            0x1234_5678,
+            |b| {
+                b.extend_from_slice(&[opt::PARAMETER_REQUEST_LIST, 3, 1, 3, 108]);
+                b.extend_from_slice(&[opt::CLIENT_ID, 7, 1, 2, 0, 0, 0, 0, 1]);
+                b.extend_from_slice(&[opt::PAD, opt::PAD]);
+                b.extend_from_slice(&[opt::REQUESTED_IP, 4, 192, 168, 1, 7]);
+            },
+        )
     }
 
     #[test]
@@ -528,7 +560,10 @@ mod tests {
     #[test]
     fn rejects_malformed() {
         let good = discover();
-        assert_eq!(Packet::new_checked(&good[..239]).unwrap_err(), Error::Truncated);
+        assert_eq!(
+            Packet::new_checked(&good[..239]).unwrap_err(),
+            Error::Truncated
+        );
         let mut bad = good.clone();
         bad[236] = 0;
         assert_eq!(Packet::new_checked(&bad[..]).unwrap_err(), Error::BadMagic);
@@ -536,29 +571,45 @@ mod tests {
         assert_eq!(Packet::new_checked(&big[..]).unwrap_err(), Error::Overlong);
         let mut reply = good.clone();
         reply[0] = BOOTREPLY;
-        assert_eq!(Request::parse(&Packet::new_checked(&reply[..]).unwrap()).unwrap_err(), Error::NotRequest);
+        assert_eq!(
+            Request::parse(&Packet::new_checked(&reply[..]).unwrap()).unwrap_err(),
+            Error::NotRequest
+        );
         // An option whose length runs past the end.
         let mut overrun = good.clone();
         overrun.pop();
         overrun.extend_from_slice(&[opt::HOST_NAME, 200, b'a']);
-        assert_eq!(Request::parse(&Packet::new_checked(&overrun[..]).unwrap()).unwrap_err(), Error::BadOption(12));
+        assert_eq!(
+            Request::parse(&Packet::new_checked(&overrun[..]).unwrap()).unwrap_err(),
+            Error::BadOption(12)
+        );
         // A requested address of the wrong length.
-        let short = build_request(MessageType::Request, [2; 6], 1, |b| b.extend_from_slice(&[50, 3, 1, 2, 3]));
-        assert_eq!(Request::parse(&Packet::new_checked(&short[..]).unwrap()).unwrap_err(), Error::BadOption(50));
+        let short = build_request(MessageType::Request, [2; 6], 1, |b| {
+            b.extend_from_slice(&[50, 3, 1, 2, 3])
+        });
+        assert_eq!(
+            Request::parse(&Packet::new_checked(&short[..]).unwrap()).unwrap_err(),
+            Error::BadOption(50)
+        );
         // No message type.
         let mut none = good.clone();
         none[240] = opt::PAD;
         none[241] = opt::PAD;
         none[242] = opt::PAD;
-        assert!(Request::parse(&Packet::new_checked(&none[..]).unwrap()).is_ok() == false);
+        assert_eq!(Request::parse(&Packet::new_checked(&none[..]).unwrap()).unwrap_err(), Error::NoMessageType);
         let mut hl = good;
         hl[2] = 17;
-        assert_eq!(Request::parse(&Packet::new_checked(&hl[..]).unwrap()).unwrap_err(), Error::BadHardwareAddress);
+        assert_eq!(
+            Request::parse(&Packet::new_checked(&hl[..]).unwrap()).unwrap_err(),
+            Error::BadHardwareAddress
+        );
     }
 
     #[test]
     fn options_continue_in_file_when_overloaded() {
-        let mut b = build_request(MessageType::Request, [2; 6], 9, |b| b.extend_from_slice(&[opt::OVERLOAD, 1, 1]));
+        let mut b = build_request(MessageType::Request, [2; 6], 9, |b| {
+            b.extend_from_slice(&[opt::OVERLOAD, 1, 1])
+        });
         // file field starts at 108.
         b[108..114].copy_from_slice(&[opt::SERVER_ID, 4, 10, 0, 0, 1]);
         b[114] = opt::END;
@@ -567,7 +618,12 @@ mod tests {
         // Without option 52 the same bytes in file are not options.
         let mut plain = build_request(MessageType::Request, [2; 6], 9, |_| {});
         plain[108..114].copy_from_slice(&[opt::SERVER_ID, 4, 10, 0, 0, 1]);
-        assert_eq!(Request::parse(&Packet::new_checked(&plain[..]).unwrap()).unwrap().server_id, None);
+        assert_eq!(
+            Request::parse(&Packet::new_checked(&plain[..]).unwrap())
+                .unwrap()
+                .server_id,
+            None
+        );
     }
 
     #[test]
@@ -576,7 +632,12 @@ mod tests {
         let p = Packet::new_checked(&bytes[..]).unwrap();
         let r = Request::parse(&p).unwrap();
         let mut buf = [0xAAu8; MAX_MESSAGE];
-        let header = ReplyHeader { request: &r, ciaddr: Ipv4Addr::UNSPECIFIED, yiaddr: Ipv4Addr::new(192, 168, 1, 9), flags: 0 };
+        let header = ReplyHeader {
+            request: &r,
+            ciaddr: Ipv4Addr::UNSPECIFIED,
+            yiaddr: Ipv4Addr::new(192, 168, 1, 9),
+            flags: 0,
+        };
         let mut w = ReplyWriter::new(&mut buf, &header, 700);
         assert!(w.option(opt::MESSAGE_TYPE, &[MessageType::Offer as u8]));
         assert!(w.option_u32(opt::IPV6_ONLY_PREFERRED, 1800));
@@ -593,7 +654,10 @@ mod tests {
         assert_eq!(&buf[240..249], &[53, 1, 2, 108, 4, 0, 0, 0x07, 0x08]);
         let opts: Vec<_> = Options::new(out.options()).map(|o| o.unwrap()).collect();
         assert_eq!(opts.len(), 4);
-        assert_eq!((opts[2].0, opts[2].1.len(), opts[3].1.len()), (200, 255, 45));
+        assert_eq!(
+            (opts[2].0, opts[2].1.len(), opts[3].1.len()),
+            (200, 255, 45)
+        );
         assert!(len <= 700);
     }
 }

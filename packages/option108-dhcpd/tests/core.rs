@@ -3,7 +3,9 @@
 use std::net::Ipv4Addr;
 
 use option108_dhcpd::server::{Destination, LeaseChange, Pool, Server, StaticHost};
-use option108_dhcpd::wire::{build_request, opt, set_header, MessageType, Options, Packet, FLAG_BROADCAST};
+use option108_dhcpd::wire::{
+    build_request, opt, set_header, MessageType, Options, Packet, FLAG_BROADCAST,
+};
 
 const IFINDEX: u32 = 4;
 const NOW: u64 = 1_800_000_000;
@@ -19,7 +21,12 @@ fn pool(v6only_wait: Option<u32>, count: u32) -> Pool {
         first: Ipv4Addr::new(192, 168, 1, 100),
         count,
         lease_time: 3600,
-        base_options: vec![(1, vec![255, 255, 255, 0]), (3, SERVER.octets().to_vec()), (6, SERVER.octets().to_vec()), (15, b"lan".to_vec())],
+        base_options: vec![
+            (1, vec![255, 255, 255, 0]),
+            (3, SERVER.octets().to_vec()),
+            (6, SERVER.octets().to_vec()),
+            (15, b"lan".to_vec()),
+        ],
         extra_options: vec![(42, vec![192, 168, 1, 5])],
         v6only_wait,
         rapid_commit: false,
@@ -46,7 +53,10 @@ struct Got {
 
 impl Got {
     fn option(&self, code: u8) -> Option<&[u8]> {
-        self.options.iter().find(|(c, _)| *c == code).map(|(_, v)| v.as_slice())
+        self.options
+            .iter()
+            .find(|(c, _)| *c == code)
+            .map(|(_, v)| v.as_slice())
     }
 }
 
@@ -55,9 +65,16 @@ fn send(server: &mut Server, bytes: &[u8]) -> Option<Got> {
     let change = out.change;
     let reply = out.reply?;
     let p = Packet::new_checked(reply.bytes).unwrap();
-    let options: Vec<(u8, Vec<u8>)> = Options::new(p.options()).map(|o| o.unwrap()).map(|(c, v)| (c, v.to_vec())).collect();
+    let options: Vec<(u8, Vec<u8>)> = Options::new(p.options())
+        .map(|o| o.unwrap())
+        .map(|(c, v)| (c, v.to_vec()))
+        .collect();
     Some(Got {
-        kind: options.iter().find(|(c, _)| *c == opt::MESSAGE_TYPE).unwrap().1[0],
+        kind: options
+            .iter()
+            .find(|(c, _)| *c == opt::MESSAGE_TYPE)
+            .unwrap()
+            .1[0],
         yiaddr: p.yiaddr(),
         ciaddr: p.ciaddr(),
         flags: p.flags(),
@@ -119,16 +136,38 @@ fn full_dora_with_rfc2131_options_and_unicast_to_chaddr() {
     assert_eq!(offer.kind, MessageType::Offer as u8);
     assert_eq!(offer.yiaddr, Ipv4Addr::new(192, 168, 1, 100));
     assert_eq!(offer.option(opt::SERVER_ID), Some(&SERVER.octets()[..]));
-    assert_eq!(offer.option(opt::LEASE_TIME), Some(&3600u32.to_be_bytes()[..]));
-    assert_eq!(offer.option(opt::RENEWAL_TIME), Some(&1800u32.to_be_bytes()[..]));
-    assert_eq!(offer.option(opt::REBINDING_TIME), Some(&3150u32.to_be_bytes()[..]));
-    assert_eq!(offer.option(opt::SUBNET_MASK), Some(&[255, 255, 255, 0][..]));
+    assert_eq!(
+        offer.option(opt::LEASE_TIME),
+        Some(&3600u32.to_be_bytes()[..])
+    );
+    assert_eq!(
+        offer.option(opt::RENEWAL_TIME),
+        Some(&1800u32.to_be_bytes()[..])
+    );
+    assert_eq!(
+        offer.option(opt::REBINDING_TIME),
+        Some(&3150u32.to_be_bytes()[..])
+    );
+    assert_eq!(
+        offer.option(opt::SUBNET_MASK),
+        Some(&[255, 255, 255, 0][..])
+    );
     assert_eq!(offer.option(opt::ROUTER), Some(&SERVER.octets()[..]));
     assert_eq!(offer.option(opt::DNS_SERVERS), Some(&SERVER.octets()[..]));
     assert_eq!(offer.option(opt::DOMAIN_NAME), Some(&b"lan"[..]));
-    assert_eq!(offer.option(42), Some(&[192, 168, 1, 5][..]), "an extra option the client asked for");
+    assert_eq!(
+        offer.option(42),
+        Some(&[192, 168, 1, 5][..]),
+        "an extra option the client asked for"
+    );
     assert_eq!(offer.option(opt::IPV6_ONLY_PREFERRED), None);
-    assert_eq!(offer.destination, Destination::Unicast { ip: offer.yiaddr, hw: option108_dhcpd::wire::HwAddr::from_mac(mac(1)) });
+    assert_eq!(
+        offer.destination,
+        Destination::Unicast {
+            ip: offer.yiaddr,
+            hw: option108_dhcpd::wire::HwAddr::from_mac(mac(1))
+        }
+    );
     assert!(offer.change.is_none(), "an offer is not stored");
     assert!(offer.raw.len() >= 300);
 
@@ -137,7 +176,9 @@ fn full_dora_with_rfc2131_options_and_unicast_to_chaddr() {
     assert_eq!(ack.yiaddr, offer.yiaddr);
     assert_eq!(ack.option(42), None, "not asked for this time");
     match ack.change {
-        Some(LeaseChange::Bound(r)) => assert_eq!((r.ip, r.mac, r.expiry), (offer.yiaddr, mac(1), NOW + 3600)),
+        Some(LeaseChange::Bound(r)) => {
+            assert_eq!((r.ip, r.mac, r.expiry), (offer.yiaddr, mac(1), NOW + 3600))
+        }
         other => panic!("{other:?}"),
     }
     assert_eq!(s.pools()[0].table.active_leases(NOW), 1);
@@ -147,7 +188,12 @@ fn full_dora_with_rfc2131_options_and_unicast_to_chaddr() {
 fn broadcast_flag_and_extra_options_not_asked_for() {
     let mut s = Server::new(vec![pool(None, 10)]);
     let mut d = discover(1, &[1]);
-    set_header(&mut d, Ipv4Addr::UNSPECIFIED, Ipv4Addr::UNSPECIFIED, FLAG_BROADCAST);
+    set_header(
+        &mut d,
+        Ipv4Addr::UNSPECIFIED,
+        Ipv4Addr::UNSPECIFIED,
+        FLAG_BROADCAST,
+    );
     let offer = send(&mut s, &d).unwrap();
     assert_eq!(offer.destination, Destination::Broadcast);
     assert_eq!(offer.flags, FLAG_BROADCAST);
@@ -160,11 +206,21 @@ fn rfc8925_offer_carries_108_with_yiaddr_zero_and_reserves_nothing() {
     let offer = send(&mut s, &discover(1, &[1, 3, 6, 108])).unwrap();
     assert_eq!(offer.kind, MessageType::Offer as u8);
     assert_eq!(offer.yiaddr, Ipv4Addr::UNSPECIFIED);
-    assert_eq!(offer.option(opt::IPV6_ONLY_PREFERRED), Some(&1800u32.to_be_bytes()[..]));
+    assert_eq!(
+        offer.option(opt::IPV6_ONLY_PREFERRED),
+        Some(&1800u32.to_be_bytes()[..])
+    );
     // The bytes on the wire: code 108, length 4, 1800 big-endian.
-    assert!(offer.raw.windows(6).any(|w| w == [108, 4, 0, 0, 0x07, 0x08]));
+    assert!(offer
+        .raw
+        .windows(6)
+        .any(|w| w == [108, 4, 0, 0, 0x07, 0x08]));
     assert_eq!(offer.option(opt::LEASE_TIME), None);
-    assert_eq!(offer.destination, Destination::Broadcast, "no address to unicast to");
+    assert_eq!(
+        offer.destination,
+        Destination::Broadcast,
+        "no address to unicast to"
+    );
     assert_eq!(s.pools()[0].table.in_use(NOW), 0, "nothing reserved");
     assert_eq!(s.pools()[0].ipv6_only_clients(), 1);
     assert_eq!(s.counters.ipv6_only, 1);
@@ -188,7 +244,11 @@ fn rfc8925_value_is_exactly_the_configured_one_even_under_300() {
     for wait in [0u32, 100, 300, 86400] {
         let mut s = Server::new(vec![pool(Some(wait), 10)]);
         let offer = send(&mut s, &discover(1, &[108])).unwrap();
-        assert_eq!(offer.option(opt::IPV6_ONLY_PREFERRED), Some(&wait.to_be_bytes()[..]), "V6ONLY_WAIT {wait}");
+        assert_eq!(
+            offer.option(opt::IPV6_ONLY_PREFERRED),
+            Some(&wait.to_be_bytes()[..]),
+            "V6ONLY_WAIT {wait}"
+        );
     }
 }
 
@@ -208,9 +268,17 @@ fn rfc8925_request_in_every_state_gets_ack_with_108_and_no_address() {
         let ack = send(&mut s, &bytes).unwrap();
         assert_eq!(ack.kind, MessageType::Ack as u8, "{state}");
         assert_eq!(ack.yiaddr, Ipv4Addr::UNSPECIFIED, "{state}");
-        assert_eq!(ack.option(opt::IPV6_ONLY_PREFERRED), Some(&600u32.to_be_bytes()[..]), "{state}");
+        assert_eq!(
+            ack.option(opt::IPV6_ONLY_PREFERRED),
+            Some(&600u32.to_be_bytes()[..]),
+            "{state}"
+        );
         assert_eq!(ack.option(opt::LEASE_TIME), None, "{state}");
-        assert_eq!(ack.change, Some(LeaseChange::Released { ip, at: 0 }), "{state}: its lease is given back");
+        assert_eq!(
+            ack.change,
+            Some(LeaseChange::Released { ip, at: 0 }),
+            "{state}: its lease is given back"
+        );
         assert_eq!(s.pools()[0].table.active_leases(NOW), 0, "{state}");
         // And the address (the pool's only one) is free for a legacy client.
         assert_eq!(dora(&mut s, 2), ip, "{state}");
@@ -224,14 +292,26 @@ fn rfc8925_rapid_commit_not_honoured_when_the_reply_carries_108() {
     let mut s = Server::new(vec![p]);
     let rapid = |n: u8, prl: &[u8]| {
         build_request(MessageType::Discover, mac(n), 7, |b| {
-            b.extend_from_slice(&[opt::RAPID_COMMIT, 0, opt::PARAMETER_REQUEST_LIST, prl.len() as u8]);
+            b.extend_from_slice(&[
+                opt::RAPID_COMMIT,
+                0,
+                opt::PARAMETER_REQUEST_LIST,
+                prl.len() as u8,
+            ]);
             b.extend_from_slice(prl);
         })
     };
     let v6 = send(&mut s, &rapid(1, &[1, 108])).unwrap();
-    assert_eq!(v6.kind, MessageType::Offer as u8, "an OFFER, not a rapid ACK");
+    assert_eq!(
+        v6.kind,
+        MessageType::Offer as u8,
+        "an OFFER, not a rapid ACK"
+    );
     assert_eq!(v6.option(opt::RAPID_COMMIT), None);
-    assert_eq!(v6.option(opt::IPV6_ONLY_PREFERRED), Some(&1800u32.to_be_bytes()[..]));
+    assert_eq!(
+        v6.option(opt::IPV6_ONLY_PREFERRED),
+        Some(&1800u32.to_be_bytes()[..])
+    );
     assert!(v6.change.is_none());
     // Without 108 in the PRL, rapid commit is honoured.
     let legacy = send(&mut s, &rapid(2, &[1])).unwrap();
@@ -243,14 +323,18 @@ fn rfc8925_rapid_commit_not_honoured_when_the_reply_carries_108() {
 #[test]
 fn rapid_commit_off_by_default() {
     let mut s = Server::new(vec![pool(None, 10)]);
-    let b = build_request(MessageType::Discover, mac(1), 7, |b| b.extend_from_slice(&[opt::RAPID_COMMIT, 0]));
+    let b = build_request(MessageType::Discover, mac(1), 7, |b| {
+        b.extend_from_slice(&[opt::RAPID_COMMIT, 0])
+    });
     assert_eq!(send(&mut s, &b).unwrap().kind, MessageType::Offer as u8);
 }
 
 #[test]
 fn inform_gets_configuration_without_address_and_108_if_asked() {
     let mut s = Server::new(vec![pool(Some(1800), 10)]);
-    let mut b = build_request(MessageType::Inform, mac(1), 3, |b| b.extend_from_slice(&[opt::PARAMETER_REQUEST_LIST, 3, 1, 6, 108]));
+    let mut b = build_request(MessageType::Inform, mac(1), 3, |b| {
+        b.extend_from_slice(&[opt::PARAMETER_REQUEST_LIST, 3, 1, 6, 108])
+    });
     let ciaddr = Ipv4Addr::new(192, 168, 1, 50);
     set_header(&mut b, ciaddr, Ipv4Addr::UNSPECIFIED, 0);
     let ack = send(&mut s, &b).unwrap();
@@ -258,11 +342,21 @@ fn inform_gets_configuration_without_address_and_108_if_asked() {
     assert_eq!((ack.yiaddr, ack.ciaddr), (Ipv4Addr::UNSPECIFIED, ciaddr));
     assert_eq!(ack.option(opt::LEASE_TIME), None);
     assert_eq!(ack.option(opt::DNS_SERVERS), Some(&SERVER.octets()[..]));
-    assert_eq!(ack.option(opt::IPV6_ONLY_PREFERRED), Some(&1800u32.to_be_bytes()[..]));
+    assert_eq!(
+        ack.option(opt::IPV6_ONLY_PREFERRED),
+        Some(&1800u32.to_be_bytes()[..])
+    );
     assert_eq!(ack.destination, Destination::Ciaddr(ciaddr));
-    let mut plain = build_request(MessageType::Inform, mac(1), 3, |b| b.extend_from_slice(&[opt::PARAMETER_REQUEST_LIST, 1, 6]));
+    let mut plain = build_request(MessageType::Inform, mac(1), 3, |b| {
+        b.extend_from_slice(&[opt::PARAMETER_REQUEST_LIST, 1, 6])
+    });
     set_header(&mut plain, ciaddr, Ipv4Addr::UNSPECIFIED, 0);
-    assert_eq!(send(&mut s, &plain).unwrap().option(opt::IPV6_ONLY_PREFERRED), None);
+    assert_eq!(
+        send(&mut s, &plain)
+            .unwrap()
+            .option(opt::IPV6_ONLY_PREFERRED),
+        None
+    );
 }
 
 #[test]
@@ -270,7 +364,10 @@ fn renewing_and_rebinding_extend_the_lease_by_ciaddr() {
     let mut s = Server::new(vec![pool(None, 10)]);
     let ip = dora(&mut s, 1);
     let ack = send(&mut s, &request_renewing(1, ip, &[1])).unwrap();
-    assert_eq!((ack.kind, ack.yiaddr, ack.ciaddr), (MessageType::Ack as u8, ip, ip));
+    assert_eq!(
+        (ack.kind, ack.yiaddr, ack.ciaddr),
+        (MessageType::Ack as u8, ip, ip)
+    );
     assert_eq!(ack.destination, Destination::Ciaddr(ip));
     // Another client claiming that address is refused.
     let nak = send(&mut s, &request_renewing(2, ip, &[1])).unwrap();
@@ -284,12 +381,20 @@ fn init_reboot_acks_known_address_and_naks_wrong_network() {
     let ip = dora(&mut s, 1);
     let ack = send(&mut s, &request_init_reboot(1, ip, &[1])).unwrap();
     assert_eq!((ack.kind, ack.yiaddr), (MessageType::Ack as u8, ip));
-    let nak = send(&mut s, &request_init_reboot(1, Ipv4Addr::new(10, 0, 0, 5), &[1])).unwrap();
+    let nak = send(
+        &mut s,
+        &request_init_reboot(1, Ipv4Addr::new(10, 0, 0, 5), &[1]),
+    )
+    .unwrap();
     assert_eq!(nak.kind, MessageType::Nak as u8);
     assert_eq!(nak.option(opt::SERVER_ID), Some(&SERVER.octets()[..]));
     assert_eq!(nak.yiaddr, Ipv4Addr::UNSPECIFIED);
     let stolen = send(&mut s, &request_init_reboot(2, ip, &[1])).unwrap();
-    assert_eq!(stolen.kind, MessageType::Nak as u8, "an address held by another client");
+    assert_eq!(
+        stolen.kind,
+        MessageType::Nak as u8,
+        "an address held by another client"
+    );
 }
 
 #[test]
@@ -298,11 +403,18 @@ fn selecting_another_server_frees_our_offer_silently() {
     let offer = send(&mut s, &discover(1, &[1])).unwrap();
     let mut other = request_selecting(1, offer.yiaddr, &[1]);
     // Server identifier of someone else.
-    let pos = other.windows(2).position(|w| w == [opt::SERVER_ID, 4]).unwrap();
+    let pos = other
+        .windows(2)
+        .position(|w| w == [opt::SERVER_ID, 4])
+        .unwrap();
     other[pos + 2..pos + 6].copy_from_slice(&[192, 168, 1, 2]);
     assert!(send(&mut s, &other).is_none());
     assert_eq!(s.counters.other_server, 1);
-    assert_eq!(send(&mut s, &discover(2, &[1])).unwrap().yiaddr, offer.yiaddr, "the offer was given back");
+    assert_eq!(
+        send(&mut s, &discover(2, &[1])).unwrap().yiaddr,
+        offer.yiaddr,
+        "the offer was given back"
+    );
 }
 
 #[test]
@@ -313,7 +425,15 @@ fn exhaustion_means_no_offer_and_a_counter() {
     assert!(send(&mut s, &discover(3, &[1])).is_none());
     assert_eq!(s.counters.exhausted, 1);
     // The holders still renew fine.
-    assert_eq!(send(&mut s, &request_renewing(1, Ipv4Addr::new(192, 168, 1, 100), &[1])).unwrap().kind, MessageType::Ack as u8);
+    assert_eq!(
+        send(
+            &mut s,
+            &request_renewing(1, Ipv4Addr::new(192, 168, 1, 100), &[1])
+        )
+        .unwrap()
+        .kind,
+        MessageType::Ack as u8
+    );
 }
 
 #[test]
@@ -332,7 +452,10 @@ fn decline_quarantines_the_address() {
     // Client 1 and client 2 now both get the other address, never the declined one.
     let a = send(&mut s, &discover(1, &[1])).unwrap().yiaddr;
     assert_ne!(a, ip);
-    assert!(send(&mut s, &discover(2, &[1])).is_none(), "the only other address is offered to client 1");
+    assert!(
+        send(&mut s, &discover(2, &[1])).is_none(),
+        "the only other address is offered to client 1"
+    );
     // A DECLINE from a client that does not hold the address changes nothing.
     let mut s = Server::new(vec![pool(None, 2)]);
     let ip = dora(&mut s, 1);
@@ -359,7 +482,11 @@ fn release_then_return_gets_the_same_address_and_others_get_fresh_ones_first() {
     assert_eq!(s.pools()[0].table.active_leases(NOW), 0);
     let ip2 = dora(&mut s, 2);
     assert_ne!(ip2, ip1, "a never-used address before a released one");
-    assert_eq!(dora(&mut s, 1), ip1, "the returning client gets its address back");
+    assert_eq!(
+        dora(&mut s, 1),
+        ip1,
+        "the returning client gets its address back"
+    );
 }
 
 #[test]
@@ -371,18 +498,31 @@ fn client_identifier_takes_precedence_over_chaddr() {
             b.extend_from_slice(extra);
         })
     };
-    let a = send(&mut s, &with_id(1, MessageType::Discover, &[])).unwrap().yiaddr;
-    let b = send(&mut s, &with_id(2, MessageType::Discover, &[])).unwrap().yiaddr;
+    let a = send(&mut s, &with_id(1, MessageType::Discover, &[]))
+        .unwrap()
+        .yiaddr;
+    let b = send(&mut s, &with_id(2, MessageType::Discover, &[]))
+        .unwrap()
+        .yiaddr;
     assert_ne!(a, b, "same chaddr, two client identifiers: two clients");
 }
 
 #[test]
 fn static_host_gets_its_address_which_is_never_given_dynamically() {
     let mut p = pool(None, 3);
-    p.hosts.push(StaticHost { macs: vec![mac(7)], ip: Ipv4Addr::new(192, 168, 1, 101), name: "printer".into(), lease_time: None });
+    p.hosts.push(StaticHost {
+        macs: vec![mac(7)],
+        ip: Ipv4Addr::new(192, 168, 1, 101),
+        name: "printer".into(),
+        lease_time: None,
+    });
     let mut s = Server::new(vec![p]);
     assert_eq!(dora(&mut s, 1), Ipv4Addr::new(192, 168, 1, 100));
-    assert_eq!(dora(&mut s, 2), Ipv4Addr::new(192, 168, 1, 102), "101 is reserved");
+    assert_eq!(
+        dora(&mut s, 2),
+        Ipv4Addr::new(192, 168, 1, 102),
+        "101 is reserved"
+    );
     assert!(send(&mut s, &discover(3, &[1])).is_none());
     assert_eq!(dora(&mut s, 7), Ipv4Addr::new(192, 168, 1, 101));
 }
@@ -399,15 +539,31 @@ fn relayed_requests_go_back_to_the_relay() {
     let relay = Ipv4Addr::new(10, 20, 0, 2);
     set_header(&mut d, Ipv4Addr::UNSPECIFIED, relay, 0);
     let offer = send(&mut s, &d).unwrap();
-    assert_eq!(offer.yiaddr, Ipv4Addr::new(10, 20, 0, 100), "the pool of the relay's subnet");
+    assert_eq!(
+        offer.yiaddr,
+        Ipv4Addr::new(10, 20, 0, 100),
+        "the pool of the relay's subnet"
+    );
     assert_eq!(offer.destination, Destination::Relay(relay));
     // A NAK through a relay carries the broadcast bit.
     let mut r = request_init_reboot(1, Ipv4Addr::new(172, 16, 0, 1), &[1]);
     set_header(&mut r, Ipv4Addr::UNSPECIFIED, relay, 0);
     let nak = send(&mut s, &r).unwrap();
-    assert_eq!((nak.kind, nak.destination, nak.flags), (MessageType::Nak as u8, Destination::Relay(relay), FLAG_BROADCAST));
+    assert_eq!(
+        (nak.kind, nak.destination, nak.flags),
+        (
+            MessageType::Nak as u8,
+            Destination::Relay(relay),
+            FLAG_BROADCAST
+        )
+    );
     // Unknown relay subnet: dropped.
-    set_header(&mut d, Ipv4Addr::UNSPECIFIED, Ipv4Addr::new(172, 16, 0, 1), 0);
+    set_header(
+        &mut d,
+        Ipv4Addr::UNSPECIFIED,
+        Ipv4Addr::new(172, 16, 0, 1),
+        0,
+    );
     assert!(send(&mut s, &d).is_none());
     assert_eq!(s.counters.no_pool, 1);
 }
@@ -430,7 +586,10 @@ fn malformed_messages_are_counted_and_change_nothing() {
     assert_eq!(s.counters.malformed, 4);
     assert_eq!(s.counters.not_request, 1);
     assert_eq!(s.pools()[0].table.active_leases(NOW), 1);
-    assert!(s.handle(&good, 12345, NOW).reply.is_none(), "an interface without a pool");
+    assert!(
+        s.handle(&good, 12345, NOW).reply.is_none(),
+        "an interface without a pool"
+    );
 }
 
 #[test]
@@ -453,7 +612,10 @@ fn expired_leases_are_reused_oldest_first_and_nothing_is_ever_doubled() {
         let mut holders = std::collections::HashMap::new();
         for (addr, slot) in s.pools()[0].table.slots() {
             if slot.active(t) {
-                assert!(holders.insert(slot.client, addr).is_none(), "a client with two addresses");
+                assert!(
+                    holders.insert(slot.client, addr).is_none(),
+                    "a client with two addresses"
+                );
             }
         }
     }
