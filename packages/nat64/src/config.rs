@@ -1,1 +1,281 @@
-pub fn placeholder() {}
+//! `/etc/config/nat64`: one `config nat64 'main'` section and `config static` sections.
+//!
+//! ```text
+//! config nat64 'main'
+//!     option prefix '64:ff9b::/96'
+//!     option tun_device 'nat64'
+//!     list pool4 '198.51.100.0/30 1024-65535'
+//!     option max_sessions '65536'
+//!     option max_sessions_per_host '8192'
+//!     option allow_non_global '0'
+//!
+//! config static
+//!     option proto 'tcp'
+//!     option ipv6 '2001:db8::10'
+//!     option port6 '80'
+//!     option ipv4 '198.51.100.1'
+//!     option port4 '8080'
+//! ```
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::path::Path;
+
+use v6only_common::uci::{ConfigError, Package, SectionRef};
+use v6only_common::validate::{Cidr6, Device, Port};
+
+use crate::prefix::Prefix;
+use crate::state::{PoolRange, Proto, StateConfig, StaticEntry, Timeouts};
+use crate::translate;
+
+/// Everything the daemon reads from the config file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DaemonConfig {
+    pub translator: translate::Config,
+    pub tun_device: String,
+    /// Unix socket behind `nat64 status` (default /var/run/nat64.sock).
+    pub control_socket: std::path::PathBuf,
+    /// Problems worth a warning that do not stop the daemon (timeouts below RFC minimums).
+    pub warnings: Vec<String>,
+}
+
+const MAIN_OPTIONS: [&str; 14] = [
+    "control_socket",
+    "prefix",
+    "tun_device",
+    "pool4",
+    "max_sessions",
+    "max_sessions_per_host",
+    "allow_non_global",
+    "mtu",
+    "lowest_ipv6_mtu",
+    "udp_timeout",
+    "icmp_timeout",
+    "tcp_est_timeout",
+    "tcp_trans_timeout",
+    "tcp_incoming_syn_timeout",
+];
+const STATIC_OPTIONS: [&str; 5] = ["proto", "ipv6", "port6", "ipv4", "port4"];
+
+pub fn load(path: &Path) -> Result<DaemonConfig, String> {
+    let package = Package::load(path).map_err(|e| e.to_string())?;
+    from_package(&package).map_err(|e| e.to_string())
+}
+
+pub fn parse(path: &Path, text: &str) -> Result<DaemonConfig, String> {
+    let package = Package::parse(path, text).map_err(|e| e.to_string())?;
+    from_package(&package).map_err(|e| e.to_string())
+}
+
+fn from_package(package: &Package) -> Result<DaemonConfig, ConfigError> {
+    let main = package.named("main").filter(|s| s.section.kind == "nat64").or_else(|| package.sections("nat64").next());
+    let Some(main) = main else {
+        return Err(ConfigError {
+            path: package.path.clone(),
+            line: 1,
+            option: format!("{}.main", package.name),
+            value: None,
+            expected: "a 'config nat64 main' section".into(),
+        });
+    };
+    let mut warnings = Vec::new();
+    for entry in main.unknown_options(&MAIN_OPTIONS) {
+        warnings.push(format!("{}:{}: unknown option '{}.{}' ignored", package.path.display(), entry.line, main.label(), entry.name));
+    }
+    let prefix = match main.get::<Cidr6>("prefix")? {
+        None => Prefix::well_known(),
+        Some(c) => Prefix::new(c.addr, c.len).map_err(|e| main.error("prefix", format!("RFC 6052 prefix: {e}")))?,
+    };
+    let tun_device = main.get::<Device>("tun_device")?.map_or_else(|| "nat64".to_string(), |d| d.0);
+    if tun_device.len() > 15 {
+        return Err(main.error("tun_device", "interface name of at most 15 characters"));
+    }
+    let pool = pool4(&main)?;
+    let max_sessions = main.get_range("max_sessions", 1, 4_000_000)?.unwrap_or(65536) as u32;
+    let max_sessions_per_host = main.get_range("max_sessions_per_host", 0, 4_000_000)?.unwrap_or(0) as u32;
+    let allow_non_global = main.get_or("allow_non_global", false)?;
+    let mtu = main.get_range("mtu", 1280, 65535)?.unwrap_or(1500) as u32;
+    let lowest_ipv6_mtu = main.get_range("lowest_ipv6_mtu", 1280, 65535)?.unwrap_or(1280) as u32;
+
+    let d = Timeouts::default();
+    let mut timeout = |option: &str, default: u32, rfc_min: u32| -> Result<u32, ConfigError> {
+        let value = main.get_range(option, 1, 30 * 24 * 3600)?.map_or(default, |v| v as u32);
+        if value < rfc_min {
+            warnings.push(format!("{}.{} {value} s is below the RFC 6146 minimum of {rfc_min} s", main.label(), option));
+        }
+        Ok(value)
+    };
+    let timeouts = Timeouts {
+        udp: timeout("udp_timeout", d.udp, 120)?,
+        icmp: timeout("icmp_timeout", d.icmp, 1)?,
+        tcp_est: timeout("tcp_est_timeout", d.tcp_est, 7440)?,
+        tcp_trans: timeout("tcp_trans_timeout", d.tcp_trans, 240)?,
+        tcp_incoming_syn: timeout("tcp_incoming_syn_timeout", d.tcp_incoming_syn, 6)?,
+    };
+
+    let mut statics = Vec::new();
+    for s in package.sections("static") {
+        for entry in s.unknown_options(&STATIC_OPTIONS) {
+            warnings.push(format!("{}:{}: unknown option '{}.{}' ignored", package.path.display(), entry.line, s.label(), entry.name));
+        }
+        let proto = match s.get::<String>("proto")?.as_deref() {
+            None | Some("tcp") => Proto::Tcp,
+            Some("udp") => Proto::Udp,
+            Some("icmp") => Proto::Icmp,
+            Some(_) => return Err(s.error("proto", "one of tcp, udp, icmp")),
+        };
+        let addr6: Ipv6Addr = s.require("ipv6")?;
+        let addr4: Ipv4Addr = s.require("ipv4")?;
+        let port6: Port = s.require("port6")?;
+        let port4: Port = s.require("port4")?;
+        if prefix.contains(&addr6.octets()) {
+            return Err(s.error("ipv6", "an IPv6 host address outside the NAT64 prefix"));
+        }
+        let entry = StaticEntry { proto, addr6: addr6.octets(), port6: port6.0, addr4: addr4.octets(), port4: port4.0 };
+        if statics.iter().any(|o: &StaticEntry| o.proto == proto && (o.addr4, o.port4) == (entry.addr4, entry.port4)) {
+            return Err(s.error("port4", "an IPv4 address and port no other static entry uses"));
+        }
+        statics.push(entry);
+    }
+    Ok(DaemonConfig {
+        translator: translate::Config {
+            prefix,
+            allow_non_global,
+            state: StateConfig { pool, statics, timeouts, max_sessions, max_sessions_per_host },
+            mtu,
+            lowest_ipv6_mtu,
+        },
+        tun_device,
+        control_socket: main.get::<String>("control_socket")?.map_or_else(|| v6only_common::control::default_path("nat64"), Into::into),
+        warnings,
+    })
+}
+
+const POOL4_EXPECTED: &str = "IPv4 address or network (/16 to /32) with an optional port range PORTLO-PORTHI";
+
+/// `list pool4 'ADDR[/LEN] [PORTLO-PORTHI]'`.
+fn pool4(main: &SectionRef<'_>) -> Result<Vec<PoolRange>, ConfigError> {
+    let Some(entry) = main.entry("pool4") else {
+        return Err(main.error("pool4", POOL4_EXPECTED));
+    };
+    let items: Vec<String> = match &entry.value {
+        v6only_common::uci::Value::Option(v) => vec![v.clone()],
+        v6only_common::uci::Value::List(items) => items.clone(),
+    };
+    let mut pool = Vec::new();
+    for item in items {
+        let bad = || ConfigError {
+            path: main.package.path.clone(),
+            line: entry.line,
+            option: format!("{}.pool4", main.label()),
+            value: Some(item.clone()),
+            expected: POOL4_EXPECTED.into(),
+        };
+        let mut words = item.split_whitespace();
+        let net = words.next().ok_or_else(bad)?;
+        let (addr, len) = match net.split_once('/') {
+            Some((a, l)) => (a, l.parse::<u8>().map_err(|_| bad())?),
+            None => (net, 32),
+        };
+        let addr: Ipv4Addr = addr.parse().map_err(|_| bad())?;
+        if !(16..=32).contains(&len) {
+            return Err(bad());
+        }
+        let mask = u32::MAX.checked_shl(32 - len as u32).unwrap_or(0);
+        if u32::from(addr) & !mask != 0 {
+            return Err(bad());
+        }
+        let ports = match words.next() {
+            None => (1024, 65535),
+            Some(range) => {
+                let (lo, hi) = range.split_once('-').ok_or_else(bad)?;
+                let lo: u16 = lo.parse().map_err(|_| bad())?;
+                let hi: u16 = hi.parse().map_err(|_| bad())?;
+                if lo == 0 || lo > hi {
+                    return Err(bad());
+                }
+                (lo, hi)
+            }
+        };
+        if words.next().is_some() {
+            return Err(bad());
+        }
+        pool.push(PoolRange { addr: addr.octets(), prefix_len: len, ports });
+    }
+    if pool.is_empty() {
+        return Err(main.error("pool4", POOL4_EXPECTED));
+    }
+    Ok(pool)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_text(text: &str) -> Result<DaemonConfig, String> {
+        parse(Path::new("/etc/config/nat64"), text)
+    }
+
+    #[test]
+    fn full_config() {
+        let c = parse_text(
+            "config nat64 'main'\n\
+             \toption prefix '2001:db8:64::/96'\n\
+             \toption tun_device 'n64'\n\
+             \tlist pool4 '198.51.100.0/30 2000-3000'\n\
+             \tlist pool4 '203.0.113.7'\n\
+             \toption max_sessions '100'\n\
+             \toption max_sessions_per_host '10'\n\
+             \toption udp_timeout '5'\n\
+             config static\n\
+             \toption proto 'udp'\n\
+             \toption ipv6 '2001:db8::10'\n\
+             \toption port6 '53'\n\
+             \toption ipv4 '198.51.100.1'\n\
+             \toption port4 '5353'\n",
+        )
+        .unwrap();
+        assert_eq!(c.tun_device, "n64");
+        assert_eq!(c.translator.prefix.to_string(), "2001:db8:64::/96");
+        assert_eq!(c.translator.state.pool[0], PoolRange { addr: [198, 51, 100, 0], prefix_len: 30, ports: (2000, 3000) });
+        assert_eq!(c.translator.state.pool[1], PoolRange { addr: [203, 0, 113, 7], prefix_len: 32, ports: (1024, 65535) });
+        assert_eq!((c.translator.state.max_sessions, c.translator.state.max_sessions_per_host), (100, 10));
+        assert_eq!(c.translator.state.timeouts.udp, 5);
+        assert_eq!(c.translator.state.timeouts.tcp_est, 7440);
+        assert_eq!(c.translator.state.statics.len(), 1);
+        assert_eq!(c.translator.state.statics[0].proto, Proto::Udp);
+        assert!(c.warnings.iter().any(|w| w.contains("udp_timeout 5 s is below")), "{:?}", c.warnings);
+    }
+
+    #[test]
+    fn defaults() {
+        let c = parse_text("config nat64 'main'\n\tlist pool4 '192.0.2.1'\n").unwrap();
+        assert!(c.translator.prefix.is_well_known());
+        assert_eq!(c.tun_device, "nat64");
+        assert!(!c.translator.allow_non_global);
+        assert_eq!(c.translator.state.timeouts, Timeouts::default());
+        assert_eq!(c.translator.state.max_sessions, 65536);
+    }
+
+    #[test]
+    fn errors_name_the_option() {
+        let cases = [
+            ("config nat64 'main'\n", "nat64.main.pool4"),
+            ("config nat64 'main'\n\tlist pool4 '192.0.2.1'\n\toption prefix '2001:db8::/33'\n", "nat64.main.prefix"),
+            ("config nat64 'main'\n\tlist pool4 '192.0.2.1'\n\toption prefix '2001:db8:0:0:ff00::/96'\n", "u octet"),
+            ("config nat64 'main'\n\tlist pool4 '192.0.2.1/24'\n", "nat64.main.pool4"),
+            ("config nat64 'main'\n\tlist pool4 '192.0.2.0/24 5-1'\n", "nat64.main.pool4"),
+            ("config nat64 'main'\n\tlist pool4 '192.0.2.0/8'\n", "nat64.main.pool4"),
+            ("config nat64 'main'\n\tlist pool4 '192.0.2.1'\n\toption max_sessions '0'\n", "nat64.main.max_sessions"),
+            ("config nat64 'main'\n\tlist pool4 '192.0.2.1'\n\toption allow_non_global 'maybe'\n", "allow_non_global"),
+            ("config nat64 'main'\n\tlist pool4 '192.0.2.1'\nconfig static\n\toption ipv6 '2001:db8::1'\n", "nat64.@static[0].ipv4"),
+            ("config nat64 'main'\n\tlist pool4 '192.0.2.1'\nconfig static\n\toption proto 'sctp'\n", "nat64.@static[0].proto"),
+            ("config nat64 'main'\n\tlist pool4 '192.0.2.1'\n\toption tun_device 'a/b'\n", "nat64.main.tun_device"),
+            ("config other 'x'\n", "config nat64 main"),
+        ];
+        for (text, needle) in cases {
+            let err = parse_text(text).unwrap_err();
+            assert!(err.contains(needle), "{text:?}: {err}");
+            assert!(err.contains("/etc/config/nat64"), "{err}");
+        }
+    }
+}

@@ -6,9 +6,11 @@
 pub mod checksum;
 pub mod config;
 pub mod icmp;
+pub mod netlink;
 pub mod prefix;
 pub mod state;
 pub mod translate;
+pub mod tun;
 pub mod wire;
 
 pub use translate::{Config, Drop, Nat64, PacketBuf, Stats, Verdict};

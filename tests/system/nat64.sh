@@ -1,0 +1,217 @@
+#!/bin/bash
+# System tests for nat64, as root, in network namespaces created (and removed) here.
+#
+#   NAT64=path/to/nat64 tests/system/nat64.sh     (or BIN_DIR=dir holding nat64)
+#
+# Topology (prefix 2001:db8:64::/96, pool4 198.51.100.0/30):
+#   client C (IPv6 only) 2001:db8:1::2 -- 2001:db8:1::1 [router R, nat64 on TUN n64tun]
+#   192.0.2.1 (MTU 1300) -- 192.0.2.2 server S (IPv4 only)
+# One line per check, then exactly "N passed, N failed"; exit 1 on any failure.
+
+set -u
+REPO="$(cd "$(dirname "$0")/../.." && pwd)"
+HERE="$REPO/tests/system/nat64"
+NAT64="${NAT64:-${BIN_DIR:+$BIN_DIR/nat64}}"
+NAT64="${NAT64:-$REPO/target/debug/nat64}"
+PASS=0
+FAIL=0
+
+pass() { PASS=$((PASS + 1)); echo "PASS $1"; }
+fail() { FAIL=$((FAIL + 1)); echo "FAIL $1${2:+: $2}"; }
+check() { local name="$1"; shift; if "$@" >/dev/null 2>&1; then pass "$name"; else fail "$name"; fi; }
+finish() { echo "$PASS passed, $FAIL failed"; [ "$FAIL" -eq 0 ]; exit $?; }
+
+if [ "$(id -u)" != 0 ]; then
+	echo "must run as root"
+	FAIL=1
+	finish
+fi
+need=""
+command -v ip >/dev/null || need="$need iproute2"
+command -v ping >/dev/null || need="$need iputils-ping"
+command -v traceroute >/dev/null || need="$need traceroute"
+command -v python3 >/dev/null || need="$need python3"
+if [ -n "$need" ]; then
+	echo "installing:$need"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q $need >/dev/null 2>&1 ||
+		{ apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $need >/dev/null 2>&1; }
+fi
+for c in ip ping traceroute python3; do
+	command -v $c >/dev/null || { fail "setup" "$c missing and not installable"; finish; }
+done
+[ -x "$NAT64" ] || { fail "setup" "no nat64 binary at $NAT64 (set NAT64 or BIN_DIR)"; finish; }
+NAT64="$(cd "$(dirname "$NAT64")" && pwd)/$(basename "$NAT64")"
+
+C="n64c-$$"
+R="n64r-$$"
+S="n64s-$$"
+T="$(mktemp -d /tmp/nat64-test.XXXXXX)"
+PIDS=""
+DAEMON=""
+
+cleanup() {
+	for p in $PIDS $DAEMON; do kill "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	for n in "$C" "$R" "$S"; do ip netns del "$n" 2>/dev/null; done
+	rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+inc() { ip netns exec "$C" "$@"; }
+inr() { ip netns exec "$R" "$@"; }
+ins() { ip netns exec "$S" "$@"; }
+
+ip netns add "$C" && ip netns add "$R" && ip netns add "$S" || { fail "setup" "ip netns add"; finish; }
+ip link add n64c0 netns "$C" type veth peer name n64rc netns "$R"
+ip link add n64s0 netns "$S" type veth peer name n64rs netns "$R"
+inc ip link set lo up; inr ip link set lo up; ins ip link set lo up
+inc ip link set n64c0 up
+inc ip addr add 2001:db8:1::2/64 dev n64c0 nodad
+inc ip -6 route add default via 2001:db8:1::1
+inr sysctl -qw net.ipv6.conf.all.forwarding=1 net.ipv4.ip_forward=1
+inr ip link set n64rc up
+inr ip addr add 2001:db8:1::1/64 dev n64rc nodad
+inr ip link set n64rs mtu 1300 up
+inr ip addr add 192.0.2.1/24 dev n64rs
+ins ip link set n64s0 mtu 1300 up
+ins ip addr add 192.0.2.2/24 dev n64s0
+ins ip route add default via 192.0.2.1
+# IPv4 only on the server, IPv6 only on the client.
+ins sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+
+SERVER6=2001:db8:64::192.0.2.2
+cat >"$T/nat64" <<CONF
+config nat64 'main'
+	option prefix '2001:db8:64::/96'
+	option tun_device 'n64tun'
+	list pool4 '198.51.100.0/30 1024-65535'
+	option max_sessions '1000'
+	option control_socket '$T/nat64.sock'
+	option udp_timeout '3'
+	option icmp_timeout '3'
+	option tcp_trans_timeout '3'
+
+config static
+	option proto 'tcp'
+	option ipv6 '2001:db8:1::2'
+	option port6 '8080'
+	option ipv4 '198.51.100.1'
+	option port4 '8080'
+CONF
+
+status() { "$NAT64" -c "$T/nat64" status; }
+# json_get KEY.SUB from `nat64 status`
+json_get() { status | python3 -c "import json,sys; d=json.load(sys.stdin); k='$1'.split('.'); print(d[k[0]][k[1]] if len(k)>1 else d[k[0]])"; }
+
+# --- configuration errors refuse to start, naming the option
+mkdir "$T/bad"
+printf "config nat64 'main'\n\tlist pool4 '198.51.100.0/30 9-1'\n" >"$T/bad/nat64"
+out="$("$NAT64" -c "$T/bad/nat64" check 2>&1)"
+if [ $? -ne 0 ] && echo "$out" | grep -q "nat64.main.pool4"; then pass "bad config refused naming nat64.main.pool4"; else fail "bad config refused" "$out"; fi
+out="$(inr "$NAT64" -v -c "$T/bad/nat64" run 2>&1)"
+if [ $? -ne 0 ] && echo "$out" | grep -q "nat64.main.pool4"; then pass "daemon refuses to start on a bad config"; else fail "daemon refuses a bad config" "$out"; fi
+
+# --- start the daemon
+# Started with ip netns exec directly (not a shell function) so that $! is the daemon.
+ip netns exec "$R" "$NAT64" -v -c "$T/nat64" run 2>"$T/daemon.log" &
+DAEMON=$!
+for _ in $(seq 50); do [ -S "$T/nat64.sock" ] && break; sleep 0.1; done
+if [ -S "$T/nat64.sock" ] && inr ip -6 route show 2001:db8:64::/96 | grep -q n64tun && inr ip route show 198.51.100.0/30 | grep -q n64tun; then
+	pass "daemon up: TUN n64tun with routes for the prefix and pool4 (netlink)"
+else
+	fail "daemon up" "$(cat "$T/daemon.log")"
+	finish
+fi
+check "TUN MTU and link up" sh -c "ip netns exec $R ip link show n64tun | grep -q 'mtu 1500' && ip netns exec $R ip link show n64tun | grep -q ',UP'"
+
+ip netns exec "$S" python3 "$HERE/udp_echo.py" 0.0.0.0 7000 & PIDS="$PIDS $!"
+ip netns exec "$S" python3 "$HERE/tcp_server.py" 0.0.0.0 8000 1000000 & PIDS="$PIDS $!"
+ip netns exec "$C" python3 "$HERE/tcp_server.py" :: 8080 5000 & PIDS="$PIDS $!"
+sleep 0.5
+
+# --- ping
+out="$(inc ping -6 -c 3 -i 0.2 -W 2 $SERVER6 2>&1)"
+if echo "$out" | grep -q " 0% packet loss"; then pass "ping6 through the translator"; else fail "ping" "$out"; fi
+
+# --- TCP, 1 MB from the IPv4 server
+out="$(inc python3 "$HERE/tcp_client.py" $SERVER6 8000 1000000 2>&1)"
+[ "$out" = ok ] && pass "TCP: 1 MB from the IPv4 server intact" || fail "TCP" "$out"
+
+# --- UDP
+out="$(inc python3 "$HERE/udp_client.py" $SERVER6 7000 100 2>&1)"
+case "$out" in ok*) pass "UDP echo";; *) fail "UDP echo" "$out";; esac
+
+# --- PMTU: a 1400-byte datagram is too big for the 1300-byte IPv4 link; the router's
+# Fragmentation Needed comes back as Packet Too Big (MTU 1320) and the client learns it.
+out="$(inc python3 "$HERE/udp_client.py" $SERVER6 7000 1400 4 2>&1)"
+route="$(inc ip -6 route get $SERVER6 2>&1)"
+if echo "$route" | grep -q "mtu 1320"; then pass "PMTU: Frag Needed (1300) translated to Packet Too Big (1320)"; else fail "PMTU" "$route / $out"; fi
+case "$out" in ok*) pass "UDP 1400 bytes echoed after PMTU discovery (fragments both ways)";; *) fail "UDP after PMTU" "$out";; esac
+
+# --- fragmented UDP: 4000 bytes each way (IPv6 fragments from the client, IPv4 fragments
+# from the server re-fragmented to 1280-byte IPv6 packets)
+out="$(inc python3 "$HERE/udp_client.py" $SERVER6 7000 4000 3 2>&1)"
+case "$out" in ok*) pass "fragmented UDP (4000 bytes) both ways";; *) fail "fragmented UDP" "$out";; esac
+
+# --- traceroute: Time Exceeded from the IPv4 router comes back translated
+out="$(inc traceroute -6 -n -q 1 -w 2 -m 6 $SERVER6 2>&1)"
+last="$(echo "$out" | tail -1)"
+if echo "$last" | grep -q "2001:db8:64::c000:202"; then pass "traceroute reaches the server (Port Unreachable translated)"; else fail "traceroute to the end" "$out"; fi
+if echo "$out" | sed '1d;$d' | grep -q "2001:db8:64::c000:201"; then pass "traceroute: the IPv4 router's Time Exceeded translated"; else fail "traceroute Time Exceeded" "$out"; fi
+
+# --- static BIB entry from the IPv4 side
+out="$(ins python3 "$HERE/tcp_client.py" 198.51.100.1 8080 5000 2>&1)"
+[ "$out" = ok ] && pass "static BIB: IPv4 server reaches the IPv6 client's port 8080" || fail "static BIB" "$out"
+
+# --- status JSON
+st="$(status 2>&1)"
+if echo "$st" | python3 -c "import json,sys; d=json.load(sys.stdin); assert d['translations']['v6_to_v4']>0 and d['translations']['v4_to_v6']>0 and 'udp' in d['sessions'] and 'bad_checksum' in d['drops']"; then
+	pass "nat64 status: JSON with sessions, translations, drops"
+else
+	fail "status" "$st"
+fi
+check "UDP sessions counted" test "$(json_get sessions.udp)" -ge 1
+
+# --- session expiry (udp/icmp/tcp_trans timeouts 3 s)
+sleep 5
+st="$(status)"
+if echo "$st" | python3 -c "import json,sys; d=json.load(sys.stdin)['sessions']; assert d['udp']==0 and d['icmp']==0, d"; then
+	pass "sessions expire after their timeout"
+else
+	fail "session expiry" "$st"
+fi
+
+# --- session limit after a reload (SIGHUP keeps state)
+sed -i "s/option max_sessions '1000'/option max_sessions '2'/; s/option udp_timeout '3'/option udp_timeout '60'/" "$T/nat64"
+kill -HUP "$DAEMON"
+sleep 0.5
+check "reload: still running" kill -0 "$DAEMON"
+inc python3 "$HERE/udp_client.py" $SERVER6 7000 10 2 40001 >/dev/null 2>&1
+inc python3 "$HERE/udp_client.py" $SERVER6 7000 10 2 40002 >/dev/null 2>&1
+out="$(inc python3 "$HERE/udp_client.py" $SERVER6 7000 10 1 40003 2>&1)"
+[ "$out" = lost ] && pass "session limit: a new flow is refused" || fail "session limit refuses" "$out"
+out="$(inc python3 "$HERE/udp_client.py" $SERVER6 7000 10 1 40001 2>&1)"
+case "$out" in ok*) pass "session limit: existing flows keep working";; *) fail "existing flow at limit" "$out";; esac
+check "session limit: refusals counted" test "$(json_get drops.session_limit)" -ge 1
+check "session limit: logged" grep -q "refusing new flows (session_limit)" "$T/daemon.log"
+
+# --- a bad config on reload is refused, the old one kept
+cp "$T/nat64" "$T/nat64.good"
+sed -i "s/option max_sessions '2'/option max_sessions 'lots'/" "$T/nat64"
+kill -HUP "$DAEMON"
+sleep 0.5
+out="$(inc python3 "$HERE/udp_client.py" $SERVER6 7000 10 1 40001 2>&1)"
+if kill -0 "$DAEMON" && grep -q "reload: .*max_sessions" "$T/daemon.log" && [ "${out%% *}" = ok ]; then
+	pass "bad config on reload: logged, old config kept"
+else
+	fail "bad reload" "$(tail -3 "$T/daemon.log")"
+fi
+cp "$T/nat64.good" "$T/nat64"
+
+# --- clean stop
+kill "$DAEMON"
+for _ in $(seq 30); do kill -0 "$DAEMON" 2>/dev/null || break; sleep 0.1; done
+if ! kill -0 "$DAEMON" 2>/dev/null && [ ! -e "$T/nat64.sock" ]; then pass "SIGTERM stops it and removes the socket"; else fail "stop"; fi
+DAEMON=""
+finish
