@@ -1,0 +1,300 @@
+#!/usr/bin/env bash
+# System tests of dns64 in a network namespace: NSD (Debian) serves test zones on 127.0.0.2
+# and fd64::53, dns64 answers on 127.0.0.1/::1, dig (dnsutils) asks over UDP and TCP.
+# Run as root. BIN_DIR: directory holding the dns64 binary (default: a host build).
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+if [ -z "${BIN_DIR:-}" ]; then
+  export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target/h-dns64}
+  (cd "$ROOT" && cargo build -q --release -p dns64) || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
+  BIN_DIR=$CARGO_TARGET_DIR/release
+fi
+DNS64=$BIN_DIR/dns64
+
+need() {
+  local missing=() p
+  for p in "$@"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
+  ((${#missing[@]})) || return 0
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends "${missing[@]}" >/dev/null 2>&1 ||
+    { apt-get -o DPkg::Lock::Timeout=600 update >/dev/null && apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends "${missing[@]}" >/dev/null; }
+}
+need nsd dnsutils ldnsutils dnsperf python3 iproute2 procps
+
+NS=d64sys
+WORK=$(mktemp -d /tmp/d64sys.XXXXXX)
+PIDS=()
+cleanup() {
+  local p
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  [ -f "$WORK/nsd.pid" ] && kill "$(cat "$WORK/nsd.pid")" 2>/dev/null
+  sleep 0.2
+  ip netns del $NS 2>/dev/null
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+ip netns del $NS 2>/dev/null
+ip netns add $NS
+in_ns() { ip netns exec $NS "$@"; }
+in_ns ip link set lo up
+in_ns ip addr add fd64::53/128 dev lo
+
+PASS=0 FAIL=0
+check() { # check NAME COMMAND...
+  local name=$1; shift
+  if "$@" >"$WORK/check.out" 2>&1; then PASS=$((PASS + 1)); echo "ok: $name"
+  else FAIL=$((FAIL + 1)); echo "FAIL: $name"; sed 's/^/    /' "$WORK/check.out" | head -20; fi
+}
+
+# ---- zones -------------------------------------------------------------------------------
+cat >"$WORK/d64.test.zone" <<'EOF'
+$ORIGIN d64.test.
+$TTL 3600
+@        IN SOA ns admin 1 3600 600 86400 300
+@        IN NS  ns
+ns       IN A   127.0.0.2
+v4only   IN A   198.51.100.10
+v4only   IN A   198.51.100.11
+short 60 IN A   198.51.100.12
+rfc      IN A   192.0.2.33
+both     IN A   198.51.100.20
+both     IN AAAA 2001:db8::20
+mapped   IN A   198.51.100.30
+mapped   IN AAAA ::ffff:198.51.100.30
+alias    IN CNAME alias2
+alias2   IN CNAME v4only
+private  IN A   10.1.2.3
+txtonly  IN TXT "nothing else"
+EOF
+for i in $(seq 1 100); do echo "big IN A 198.51.100.$i" >>"$WORK/d64.test.zone"; done
+cat >"$WORK/neg30.test.zone" <<'EOF'
+$ORIGIN neg30.test.
+$TTL 3600
+@   IN SOA ns.d64.test. admin.d64.test. 1 3600 600 86400 30
+@   IN NS  ns.d64.test.
+v4  IN A   198.51.100.40
+EOF
+cat >"$WORK/2.0.192.in-addr.arpa.zone" <<'EOF'
+$ORIGIN 2.0.192.in-addr.arpa.
+$TTL 3600
+@   IN SOA ns.d64.test. admin.d64.test. 1 3600 600 86400 300
+@   IN NS  ns.d64.test.
+33  IN PTR rfc.d64.test.
+EOF
+cat >"$WORK/signed.test.zone.in" <<'EOF'
+$ORIGIN signed.test.
+$TTL 3600
+@   IN SOA ns.d64.test. admin.d64.test. 1 3600 600 86400 300
+@   IN NS  ns.d64.test.
+v4  IN A   198.51.100.50
+EOF
+(cd "$WORK" && ksk=$(ldns-keygen -k -a ECDSAP256SHA256 signed.test) && zsk=$(ldns-keygen -a ECDSAP256SHA256 signed.test) &&
+  ldns-signzone -f signed.test.zone signed.test.zone.in "$zsk" "$ksk") >/dev/null || echo "zone signing failed"
+
+cat >"$WORK/nsd.conf" <<EOF
+server:
+  ip-address: 127.0.0.2
+  ip-address: fd64::53
+  port: 53
+  username: ""
+  chroot: ""
+  zonesdir: "$WORK"
+  pidfile: "$WORK/nsd.pid"
+  database: ""
+  zonelistfile: "$WORK/zone.list"
+  xfrdfile: "$WORK/xfrd.state"
+  xfrdir: "$WORK"
+  logfile: "$WORK/nsd.log"
+  server-count: 1
+  verbosity: 1
+remote-control:
+  control-enable: no
+EOF
+for z in d64.test neg30.test 2.0.192.in-addr.arpa signed.test; do
+  printf 'zone:\n  name: "%s"\n  zonefile: "%s.zone"\n' "$z" "$z" >>"$WORK/nsd.conf"
+done
+in_ns ip addr add 127.0.0.2/8 dev lo 2>/dev/null
+in_ns nsd -c "$WORK/nsd.conf" || { echo "nsd did not start"; cat "$WORK/nsd.log"; }
+for _ in $(seq 50); do in_ns dig +short +time=1 +tries=1 @127.0.0.2 ns.d64.test A 2>/dev/null | grep -q 127.0.0.2 && break; sleep 0.1; done
+
+# ---- dns64 ---------------------------------------------------------------------------------
+export DNS64_CONTROL=$WORK/dns64.sock
+write_config() { # write_config PREFIX [extra UCI lines]
+  {
+    echo "config dns64 'main'"
+    echo "  option prefix '$1'"
+    echo "  list listen '127.0.0.1'"
+    echo "  list listen '::1'"
+    echo "  option port '53'"
+    echo "  list upstream '127.0.0.2'"
+    echo "  list upstream 'fd64::53#53'"
+    shift
+    for line in "$@"; do echo "  $line"; done
+  } >"$WORK/dns64"
+}
+start_dns64() {
+  # Not through in_ns: `ip netns exec` execs, so $! is the daemon itself.
+  ip netns exec $NS "$DNS64" -v -c "$WORK/dns64" run 2>>"$WORK/dns64.log" >/dev/null &
+  DNS64_PID=$!
+  PIDS+=("$DNS64_PID")
+  for _ in $(seq 50); do in_ns dig +short +time=1 +tries=1 @127.0.0.1 ipv4only.arpa A >/dev/null 2>&1 && return 0; sleep 0.1; done
+  echo "dns64 did not come up"; tail -5 "$WORK/dns64.log"
+}
+stop_dns64() { kill "$DNS64_PID" 2>/dev/null; wait "$DNS64_PID" 2>/dev/null; }
+reload_dns64() { kill -HUP "$DNS64_PID"; sleep 0.3; }
+q() { in_ns dig +time=3 +tries=1 "$@"; }
+status() { in_ns "$DNS64" status; }
+field() { status | python3 -c "import json,sys; d=json.load(sys.stdin); print(eval('d' + ''.join('[%r]' % k for k in sys.argv[1].split('.'))))" "$1"; }
+
+write_config 64:ff9b::/96
+start_dns64
+
+# dig output helpers
+answers() { q "$@" +noall +answer | awk '{print $1, $2, $4, $5}'; }
+expect_answers() { # expect_answers "EXPECTED LINES" DIG ARGS...
+  local expected=$1; shift
+  local got; got=$(answers "$@")
+  [ "$got" = "$expected" ] || { printf 'expected:\n%s\ngot:\n%s\n' "$expected" "$got"; return 1; }
+}
+rcode_is() { local want=$1; shift; q "$@" | grep -q "status: $want" || { q "$@"; return 1; }; }
+
+check "A-only name: AAAA synthesized with 64:ff9b::/96 (UDP), TTL min(A 3600, SOA min 300)" \
+  expect_answers $'v4only.d64.test. 300 AAAA 64:ff9b::c633:640a\nv4only.d64.test. 300 AAAA 64:ff9b::c633:640b' @127.0.0.1 AAAA v4only.d64.test
+check "same over TCP from the cache, TTL aged (<= 300)" \
+  bash -c "in_ns() { ip netns exec $NS \"\$@\"; }; out=\$(in_ns dig +tcp +noall +answer @::1 AAAA v4only.d64.test); echo \"\$out\"; echo \"\$out\" | grep -q 'AAAA.*64:ff9b::c633:640a' && [ \$(echo \"\$out\" | awk 'NR==1{print \$2}') -le 300 ]"
+check "short A TTL (60) wins over SOA minimum (300)" \
+  expect_answers 'short.d64.test. 60 AAAA 64:ff9b::c633:640c' @127.0.0.1 AAAA short.d64.test
+check "SOA minimum 30 of the empty AAAA answer bounds the TTL" \
+  expect_answers 'v4.neg30.test. 30 AAAA 64:ff9b::c633:6428' @127.0.0.1 AAAA v4.neg30.test
+check "real AAAA passes unchanged, no synthesis" \
+  expect_answers 'both.d64.test. 3600 AAAA 2001:db8::20' @127.0.0.1 AAAA both.d64.test
+check "only excluded (::ffff:0:0/96) AAAA: synthesized, TTL 600 (no SOA)" \
+  expect_answers 'mapped.d64.test. 600 AAAA 64:ff9b::c633:641e' @127.0.0.1 AAAA mapped.d64.test
+check "CNAME chain into an A-only name is kept" \
+  expect_answers $'alias.d64.test. 3600 CNAME alias2.d64.test.\nalias2.d64.test. 3600 CNAME v4only.d64.test.\nv4only.d64.test. 300 AAAA 64:ff9b::c633:640a\nv4only.d64.test. 300 AAAA 64:ff9b::c633:640b' @127.0.0.1 AAAA alias.d64.test
+check "NXDOMAIN is not synthesized" rcode_is NXDOMAIN @127.0.0.1 AAAA nope.d64.test
+check "NODATA for A and AAAA: NOERROR, no answer, SOA in authority" \
+  bash -c "out=\$(ip netns exec $NS dig +time=3 +tries=1 @127.0.0.1 AAAA txtonly.d64.test); echo \"\$out\"; echo \"\$out\" | grep -q 'status: NOERROR' && echo \"\$out\" | grep -q 'ANSWER: 0' && echo \"\$out\" | grep -A1 'AUTHORITY SECTION' | grep -q SOA"
+check "Well-Known Prefix never carries private IPv4 (RFC 6052 3.1)" \
+  bash -c "[ -z \"\$(ip netns exec $NS dig +short @127.0.0.1 AAAA private.d64.test)\" ]"
+check "A queries pass unchanged" expect_answers 'short.d64.test. 60 A 198.51.100.12' @127.0.0.1 A short.d64.test
+check "ipv4only.arpa AAAA: 192.0.0.170/171 in the prefix (RFC 7050)" \
+  expect_answers $'ipv4only.arpa. 3600 AAAA 64:ff9b::c000:aa\nipv4only.arpa. 3600 AAAA 64:ff9b::c000:ab' @127.0.0.1 AAAA ipv4only.arpa
+check "EDNS0 kept: OPT in the answer when asked, none when not" \
+  bash -c "ip netns exec $NS dig @127.0.0.1 AAAA v4only.d64.test | grep -q 'OPT PSEUDOSECTION' && ! ip netns exec $NS dig +noedns @127.0.0.1 AAAA v4only.d64.test | grep -q 'OPT PSEUDOSECTION'"
+check "signed zone, DO+CD: no synthesis, answer passed through (RFC 6147 5.5)" \
+  bash -c "out=\$(ip netns exec $NS dig +dnssec +cd @127.0.0.1 AAAA v4.signed.test); echo \"\$out\"; echo \"\$out\" | grep -q 'ANSWER: 0' && echo \"\$out\" | grep -q 'RRSIG.*NSEC\|NSEC.*RRSIG\|RRSIG'"
+check "signed zone, DO without CD: synthesized, no RRSIG over A, no AD, DO echoed" \
+  bash -c "out=\$(ip netns exec $NS dig +dnssec @127.0.0.1 AAAA v4.signed.test); echo \"\$out\"; echo \"\$out\" | grep -q 'AAAA.*64:ff9b::c633:6432' && ! echo \"\$out\" | grep -q 'RRSIG.*A 13' && ! echo \"\$out\" | grep -q 'flags:.* ad' && echo \"\$out\" | grep -q 'flags: do'"
+check "large answer: upstream truncation retried over TCP, client gets TC over UDP and all 100 over TCP" \
+  bash -c "ip netns exec $NS dig +ignore +time=3 @127.0.0.1 AAAA big.d64.test | grep -q 'flags:.* tc' && [ \$(ip netns exec $NS dig +tcp +noall +answer @127.0.0.1 AAAA big.d64.test | grep -c AAAA) = 100 ]"
+check "status: tcp_retries counted" bash -c "[ \$(DNS64_CONTROL=$DNS64_CONTROL ip netns exec $NS $DNS64 status | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"tcp_retries\"])') -ge 1 ]"
+
+# Reverse: PTR in the prefix via CNAME to in-addr.arpa (5.3.1), for the WKP and below per length.
+check "PTR under 64:ff9b::/96: CNAME to 33.2.0.192.in-addr.arpa and its PTR" \
+  expect_answers $'1.2.2.0.0.0.0.c.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.b.9.f.f.4.6.0.0.ip6.arpa. 3600 CNAME 33.2.0.192.in-addr.arpa.\n33.2.0.192.in-addr.arpa. 3600 PTR rfc.d64.test.' @127.0.0.1 -x 64:ff9b::192.0.2.33
+check "PTR outside the prefix is forwarded (NXDOMAIN from upstream root-less NSD: REFUSED/NXDOMAIN, no CNAME)" \
+  bash -c "! ip netns exec $NS dig +time=3 +tries=1 @127.0.0.1 -x 2001:db8::1 | grep -q CNAME"
+
+# Cache kept across SIGHUP (same prefix).
+hits=$(field cache_hits)
+reload_dns64
+q @127.0.0.1 AAAA v4only.d64.test >/dev/null
+check "SIGHUP reload keeps the cache" bash -c "[ \$(DNS64_CONTROL=$DNS64_CONTROL ip netns exec $NS $DNS64 status | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"cache_hits\"])') -gt $hits ]"
+
+# Every RFC 6052 prefix length (RFC 6052 2.4 table, 192.0.2.33), switched by reload.
+for pl in "2001:db8::/32 2001:db8:c000:221::" "2001:db8:100::/40 2001:db8:1c0:2:21::" \
+          "2001:db8:122::/48 2001:db8:122:c000:2:2100::" "2001:db8:122:300::/56 2001:db8:122:3c0:0:221::" \
+          "2001:db8:122:344::/64 2001:db8:122:344:c0:2:2100:0" "2001:db8:122:344::/96 2001:db8:122:344::c000:221"; do
+  set -- $pl
+  write_config "$1"
+  reload_dns64
+  check "prefix $1: rfc.d64.test AAAA = $2" expect_answers "rfc.d64.test. 300 AAAA $2" @127.0.0.1 AAAA rfc.d64.test
+  check "prefix $1: PTR of $2 -> CNAME 33.2.0.192.in-addr.arpa" \
+    bash -c "ip netns exec $NS dig +noall +answer @127.0.0.1 -x $2 | grep -q 'CNAME.*33.2.0.192.in-addr.arpa.' && ip netns exec $NS dig +noall +answer @127.0.0.1 -x $2 | grep -q 'PTR.*rfc.d64.test.'"
+done
+write_config 2001:db8:122::/48
+reload_dns64
+check "prefix 2001:db8:122::/48 carries a private A (only the WKP may not)" \
+  expect_answers 'private.d64.test. 300 AAAA 2001:db8:122:a01:2:300::' @127.0.0.1 AAAA private.d64.test
+
+# Bad config: reload keeps the old one; start refuses with the option named.
+write_config 2001:db8::/33
+reload_dns64
+check "bad config on reload: old config kept, error logged" \
+  bash -c "grep -q 'dns64.main.prefix' $WORK/dns64.log && ip netns exec $NS dig +short @127.0.0.1 AAAA rfc.d64.test | grep -q 2001:db8:122:c000:2:2100::"
+check "bad config on start: exit status 1, option named" \
+  bash -c "! ip netns exec $NS $DNS64 -v -c $WORK/dns64 run 2>$WORK/bad.log; grep -q 'dns64.main.prefix' $WORK/bad.log"
+stop_dns64
+
+# Malformed input: garbage, compression loops, wrong counts, truncated.
+write_config 64:ff9b::/96
+start_dns64
+in_ns python3 - <<'EOF'
+import socket, os, struct
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+hdr = lambda qd, an: struct.pack(">HHHHHH", 0x1234, 0x0100, qd, an, 0, 0)
+msgs = [b"", b"\x00", os.urandom(11), hdr(1, 0) + b"\xc0\x0c\x00\x1c\x00\x01",  # question pointing at itself
+        hdr(1, 0) + b"\x03abc\xc0\x0c\x00\x1c\x00\x01", hdr(5, 5) + b"\x00\x00\x1c\x00\x01",
+        hdr(1, 0) + b"\x3fabc", hdr(1, 0) + b"\x80abc\x00\x00\x1c\x00\x01"]
+msgs += [os.urandom(n) for n in range(12, 600, 7)]
+for m in msgs:
+    s.sendto(m, ("127.0.0.1", 53))
+EOF
+sleep 0.3
+check "malformed queries never crash it; counted" \
+  bash -c "kill -0 $DNS64_PID && ip netns exec $NS dig +short @127.0.0.1 AAAA v4only.d64.test | grep -q 64:ff9b:: && [ \$(DNS64_CONTROL=$DNS64_CONTROL ip netns exec $NS $DNS64 status | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"malformed_queries\"])') -ge 5 ]"
+check "status is JSON with the counters" \
+  bash -c "DNS64_CONTROL=$DNS64_CONTROL ip netns exec $NS $DNS64 status | python3 -c 'import json,sys; d=json.load(sys.stdin); [d[k] for k in (\"queries\",\"synthesized\",\"cache_hits\",\"upstream_failures\")]; print(d)'"
+stop_dns64
+
+# Upstream down / slow: SERVFAIL in bounded time; failover to a working one.
+ip netns exec $NS python3 -c "
+import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('127.0.0.9', 53)); time.sleep(120)" &
+PIDS+=($!)
+printf "config dns64 'main'\n list listen '127.0.0.1'\n list upstream '127.0.0.9'\n option timeout '2000'\n" >"$WORK/dns64"
+start_dns64
+elapsed_servfail() {
+  local t0 t1 out; t0=$(date +%s%N)
+  out=$(in_ns dig +time=10 +tries=1 @127.0.0.1 AAAA "$1")
+  t1=$(date +%s%N)
+  echo "$out" | grep -q 'status: SERVFAIL' || { echo "$out"; return 1; }
+  echo "elapsed $(( (t1 - t0) / 1000000 )) ms"; [ $(( (t1 - t0) / 1000000 )) -le 3000 ]
+}
+check "upstream silent: SERVFAIL within 3 s (timeout 2000 ms)" elapsed_servfail v4only.d64.test
+printf "config dns64 'main'\n list listen '127.0.0.1'\n list upstream '127.0.0.8'\n option timeout '2000'\n" >"$WORK/dns64"
+reload_dns64
+check "upstream down (port unreachable): SERVFAIL within 3 s" elapsed_servfail short.d64.test
+printf "config dns64 'main'\n list listen '127.0.0.1'\n list upstream '127.0.0.9'\n list upstream '127.0.0.2'\n" >"$WORK/dns64"
+reload_dns64
+check "failover: silent first upstream, answer from the second" \
+  expect_answers 'short.d64.test. 60 AAAA 64:ff9b::c633:640c' @127.0.0.1 AAAA short.d64.test
+check "status counts upstream failures and timeouts" \
+  bash -c "DNS64_CONTROL=$DNS64_CONTROL ip netns exec $NS $DNS64 status | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d); assert d[\"upstream_failures\"] >= 2 and d[\"upstream_timeouts\"] >= 3'"
+stop_dns64
+
+# resolv.conf.auto: no UCI upstream; the file changes under the running daemon.
+echo "nameserver 127.0.0.8" >"$WORK/resolv.conf.auto"
+printf "config dns64 'main'\n list listen '127.0.0.1'\n option resolv_file '%s'\n option timeout '1000'\n" "$WORK/resolv.conf.auto" >"$WORK/dns64"
+start_dns64
+check "resolv.conf.auto: dead upstream -> SERVFAIL" rcode_is SERVFAIL @127.0.0.1 AAAA v4only.d64.test
+printf "# Interface wan\nnameserver 127.0.0.2\n" >"$WORK/resolv.conf.auto"
+sleep 1.5
+check "resolv.conf.auto re-read when it changes" \
+  expect_answers $'v4only.d64.test. 300 AAAA 64:ff9b::c633:640a\nv4only.d64.test. 300 AAAA 64:ff9b::c633:640b' @127.0.0.1 AAAA v4only.d64.test
+stop_dns64
+
+# Memory bound: 256 KiB cache under 30000 distinct names.
+printf "config dns64 'main'\n list listen '127.0.0.1'\n list upstream '127.0.0.2'\n option cache_size '256'\n" >"$WORK/dns64"
+start_dns64
+for i in $(seq 1 30000); do echo "n$i.d64.test AAAA"; done >"$WORK/names"
+in_ns dnsperf -q 200 -s 127.0.0.1 -d "$WORK/names" -n 1 -l 20 >"$WORK/dnsperf.out" 2>&1
+rss=$(awk '/VmRSS/{print $2}' /proc/$DNS64_PID/status)
+check "cache bytes <= 256 KiB and RSS ${rss} KB <= 8 MB after 30000 distinct names" \
+  bash -c "grep 'Queries completed' $WORK/dnsperf.out; DNS64_CONTROL=$DNS64_CONTROL ip netns exec $NS $DNS64 status | python3 -c 'import json,sys; d=json.load(sys.stdin); c=d[\"cache\"]; print(c); assert 0 < c[\"bytes\"] <= 262144 and c[\"entries\"] > 100' && [ $rss -le 8192 ]"
+stop_dns64
+
+echo "$PASS passed, $FAIL failed"
+[ "$FAIL" = 0 ]
