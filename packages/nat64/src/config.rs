@@ -38,7 +38,12 @@ pub struct DaemonConfig {
     pub warnings: Vec<String>,
 }
 
-const MAIN_OPTIONS: [&str; 14] = [
+const MAIN_OPTIONS: [&str; 18] = [
+    // Read by the init script for the fw-helper drop-in, not by the daemon.
+    "wan_zone",
+    "lan_zone",
+    "masquerade",
+    "mss_clamp",
     "control_socket",
     "prefix",
     "tun_device",
