@@ -217,6 +217,35 @@ fi
 kill "$D2" 2>/dev/null
 wait "$D2" 2>/dev/null
 
+# --- INIT-REBOOT: a client with a lease restarts as IPv6-only capable (dhcpcd)
+rm -f "$T"/dhcpcd.dh8c2.*
+ip netns exec "${C[2]}" dhcpcd -4 -B -f "$T/dhcpcd.conf" -c "$T/hook.sh" -j "$T/dhcpcd2b.log" dh8c2 >/dev/null 2>&1 &
+D2=$!
+CLIENT_PIDS+=($D2)
+if wait_for 15 test -f "$T/dhcpcd.dh8c2.BOUND"; then
+	ipr=$(sed -n 's/^new_ip_address=//p' "$T/dhcpcd.dh8c2.BOUND")
+	# Stopped without a release: the lease stays in dhcpcd's lease file for INIT-REBOOT.
+	kill -9 "$D2"
+	wait "$D2" 2>/dev/null
+	ip -n "${C[2]}" addr flush dev dh8c2
+	ip netns exec "${C[2]}" dhcpcd -4 -B -f "$T/dhcpcd-v6.conf" -c "$T/hook.sh" -j "$T/dhcpcd2c.log" dh8c2 >/dev/null 2>&1 &
+	D2=$!
+	CLIENT_PIDS+=($D2)
+	check "dhcpcd in INIT-REBOOT ($ipr) with ipv6_only_preferred gets 108 in the ACK" \
+		wait_for 15 grep -qs "IPv6-Only Preferred received (1800 seconds)" "$T/dhcpcd2c.log"
+	if wait_for 3 bash -c "grep -q 'is IPv6-only preferred: DHCPACK' '$T/daemon.log' && [ \"\$(status_get 's[\"pools\"][0][\"active_leases\"]')\" = 0 ]"; then
+		pass "... the server gave it no address and took the lease back (no active lease)"
+	else
+		fail "... the server gave it no address and took the lease back" "$(grep -E 'DHCPACK|IPv6-only' "$T/daemon.log" | tail -3)"
+	fi
+	sleep 1
+	check "... and the client ends with no IPv4 address" no_ipv4 "${C[2]}" dh8c2
+	kill "$D2" 2>/dev/null
+	wait "$D2" 2>/dev/null
+else
+	fail "dhcpcd gets a lease for the INIT-REBOOT test" "$(tail -3 "$T/dhcpcd2b.log" 2>/dev/null)"
+fi
+
 # --- dhclient (isc-dhcp-client): no broadcast flag, so the OFFER is a unicast to its MAC
 cat >"$T/dhclient.sh" <<'EOF'
 #!/bin/sh

@@ -591,16 +591,18 @@ impl<'s, 'r> Ctx<'s, 'r> {
                 return None;
             }
         }
-        if let Some(wait) = self.v6only() {
-            // RFC 8925: in every state, a client that can do without IPv4 gets 108, no address.
-            return Some(self.go_v6only(wait, MessageType::Ack));
-        }
+        let v6only = self.v6only();
         let ip = match (r.server_id, r.requested_ip, r.ciaddr.is_unspecified()) {
             // SELECTING: must name the address we offered.
             (Some(_), Some(ip), true) => ip,
             (Some(_), _, _) => return Some(self.nak("SELECTING without requested address")),
             // INIT-REBOOT: the address the client remembers.
             (None, Some(ip), true) => {
+                if let Some(wait) = v6only {
+                    // RFC 8925 §3.2: a client in INIT-REBOOT that gets 108 in the ACK stops
+                    // DHCPv4 for V6ONLY_WAIT; it gets no address and its lease goes back.
+                    return Some(self.go_v6only(wait, MessageType::Ack));
+                }
                 if !self.pool().contains(ip) {
                     return Some(self.nak("address not on this network"));
                 }
@@ -619,7 +621,15 @@ impl<'s, 'r> Ctx<'s, 'r> {
             }
         };
         if self.may_have(ip) {
-            Some(self.commit(ip))
+            // RFC 8925 §3.2/§3.3: in SELECTING, RENEWING and REBINDING a client that gets 108
+            // in the ACK keeps the address it is given; the server still MUST include 108
+            // for a client that asked. The client will go IPv6-only at its next attachment.
+            let mut d = self.commit(ip);
+            d.v6only = v6only;
+            if v6only.is_some() {
+                self.counters.ipv6_only += 1;
+            }
+            Some(d)
         } else {
             Some(self.nak("address not available to this client"))
         }

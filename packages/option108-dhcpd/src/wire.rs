@@ -596,7 +596,10 @@ mod tests {
         none[240] = opt::PAD;
         none[241] = opt::PAD;
         none[242] = opt::PAD;
-        assert_eq!(Request::parse(&Packet::new_checked(&none[..]).unwrap()).unwrap_err(), Error::NoMessageType);
+        assert_eq!(
+            Request::parse(&Packet::new_checked(&none[..]).unwrap()).unwrap_err(),
+            Error::NoMessageType
+        );
         let mut hl = good;
         hl[2] = 17;
         assert_eq!(

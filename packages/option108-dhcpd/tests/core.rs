@@ -253,35 +253,69 @@ fn rfc8925_value_is_exactly_the_configured_one_even_under_300() {
 }
 
 #[test]
-fn rfc8925_request_in_every_state_gets_ack_with_108_and_no_address() {
+fn rfc8925_init_reboot_gets_ack_with_108_and_no_address() {
     let ip = Ipv4Addr::new(192, 168, 1, 100);
+    // The client held a lease from before the pool went IPv6-mostly.
+    let mut s = Server::new(vec![pool(None, 1)]);
+    assert_eq!(dora(&mut s, 1), ip);
+    s.reconfigure(vec![pool(Some(600), 1)]);
+    let ack = send(&mut s, &request_init_reboot(1, ip, &[1, 108])).unwrap();
+    assert_eq!(ack.kind, MessageType::Ack as u8);
+    assert_eq!(ack.yiaddr, Ipv4Addr::UNSPECIFIED);
+    assert_eq!(
+        ack.option(opt::IPV6_ONLY_PREFERRED),
+        Some(&600u32.to_be_bytes()[..])
+    );
+    assert_eq!(ack.option(opt::LEASE_TIME), None);
+    assert_eq!(
+        ack.change,
+        Some(LeaseChange::Released { ip, at: 0 }),
+        "its lease is given back"
+    );
+    assert_eq!(s.pools()[0].table.active_leases(NOW), 0);
+    // And the address (the pool's only one) is free for a legacy client.
+    assert_eq!(dora(&mut s, 2), ip);
+}
+
+#[test]
+fn rfc8925_selecting_renewing_rebinding_keep_the_address_and_carry_108() {
+    let ip = Ipv4Addr::new(192, 168, 1, 100);
+    let mut rebinding = request_renewing(1, ip, &[1, 108]);
+    set_header(&mut rebinding, ip, Ipv4Addr::UNSPECIFIED, FLAG_BROADCAST);
     let requests = [
         ("SELECTING", request_selecting(1, ip, &[1, 108])),
-        ("INIT-REBOOT", request_init_reboot(1, ip, &[1, 108])),
         ("RENEWING", request_renewing(1, ip, &[1, 108])),
+        ("REBINDING", rebinding),
     ];
     for (state, bytes) in requests {
-        // The client held a lease from before the pool went IPv6-mostly.
         let mut s = Server::new(vec![pool(None, 1)]);
         assert_eq!(dora(&mut s, 1), ip);
         s.reconfigure(vec![pool(Some(600), 1)]);
         let ack = send(&mut s, &bytes).unwrap();
-        assert_eq!(ack.kind, MessageType::Ack as u8, "{state}");
-        assert_eq!(ack.yiaddr, Ipv4Addr::UNSPECIFIED, "{state}");
+        assert_eq!(
+            (ack.kind, ack.yiaddr),
+            (MessageType::Ack as u8, ip),
+            "{state}: RFC 8925 3.2 has the client keep it"
+        );
         assert_eq!(
             ack.option(opt::IPV6_ONLY_PREFERRED),
             Some(&600u32.to_be_bytes()[..]),
             "{state}"
         );
-        assert_eq!(ack.option(opt::LEASE_TIME), None, "{state}");
         assert_eq!(
-            ack.change,
-            Some(LeaseChange::Released { ip, at: 0 }),
-            "{state}: its lease is given back"
+            ack.option(opt::LEASE_TIME),
+            Some(&3600u32.to_be_bytes()[..]),
+            "{state}"
         );
-        assert_eq!(s.pools()[0].table.active_leases(NOW), 0, "{state}");
-        // And the address (the pool's only one) is free for a legacy client.
-        assert_eq!(dora(&mut s, 2), ip, "{state}");
+        assert!(
+            matches!(ack.change, Some(LeaseChange::Bound(r)) if r.ip == ip),
+            "{state}"
+        );
+        // Without 108 in the PRL: the same ACK, without 108.
+        let mut s = Server::new(vec![pool(Some(600), 1)]);
+        assert_eq!(dora(&mut s, 1), ip);
+        let plain = send(&mut s, &request_renewing(1, ip, &[1])).unwrap();
+        assert_eq!(plain.option(opt::IPV6_ONLY_PREFERRED), None, "{state}");
     }
 }
 
