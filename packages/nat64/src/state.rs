@@ -5,6 +5,7 @@
 //! Times are whole seconds on the caller's monotonic clock.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
 
 /// Transport protocols with state. ICMP "ports" are query identifiers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -113,51 +114,6 @@ pub const TCP_FIN: u8 = 0x01;
 pub const TCP_SYN: u8 = 0x02;
 pub const TCP_RST: u8 = 0x04;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-struct Key6 {
-    proto: Proto,
-    addr: [u8; 16],
-    port: u16,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-struct Key4 {
-    proto: Proto,
-    addr: [u8; 4],
-    port: u16,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Bib {
-    addr4: [u8; 4],
-    port4: u16,
-    sessions: u32,
-    is_static: bool,
-}
-
-/// Session key from either side: the BIB's own end and the IPv4 remote end.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-struct SessionKey6 {
-    own: Key6,
-    remote: [u8; 4],
-    remote_port: u16,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-struct SessionKey4 {
-    own: Key4,
-    remote: [u8; 4],
-    remote_port: u16,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Session {
-    key6: SessionKey6,
-    key4: SessionKey4,
-    tcp: Option<TcpState>,
-    expires: u64,
-}
-
 /// Result of a successful lookup: the address and port on the other side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Mapped4 {
@@ -171,17 +127,127 @@ pub struct Mapped6 {
     pub port: u16,
 }
 
+/// A fast seeded hash for the tables: SipHash would cost more than the rest of a lookup.
+/// The per-process random seed keeps remote peers from aiming at colliding keys.
+#[derive(Debug, Clone, Copy)]
+pub struct SeededHash {
+    seed: u64,
+}
+
+impl SeededHash {
+    fn random() -> SeededHash {
+        use std::hash::BuildHasher;
+        SeededHash { seed: std::collections::hash_map::RandomState::new().hash_one(0x6e61_7436_34u64) | 1 }
+    }
+}
+
+impl BuildHasher for SeededHash {
+    type Hasher = FoldHasher;
+    fn build_hasher(&self) -> FoldHasher {
+        FoldHasher(self.seed)
+    }
+}
+
+pub struct FoldHasher(u64);
+
+impl Hasher for FoldHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+    fn write_u8(&mut self, x: u8) {
+        self.write_u64(x as u64)
+    }
+    fn write_u16(&mut self, x: u16) {
+        self.write_u64(x as u64)
+    }
+    fn write_u32(&mut self, x: u32) {
+        self.write_u64(x as u64)
+    }
+    fn write_usize(&mut self, x: usize) {
+        self.write_u64(x as u64)
+    }
+    fn write_u64(&mut self, x: u64) {
+        // Folded 64x64->128 multiply (as in wyhash/foldhash): every input bit reaches every output bit.
+        let m = ((self.0 ^ x) as u128).wrapping_mul(0x9e37_79b9_7f4a_7c15 ^ self.0 as u128);
+        self.0 = (m as u64) ^ ((m >> 64) as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type Map<K, V> = HashMap<K, V, SeededHash>;
+
+/// An IPv6 host with bindings: bindings and sessions refer to it by index, which keeps
+/// their keys at 8 bytes instead of 24.
+#[derive(Debug, Clone, Copy)]
+struct Host {
+    addr: [u8; 16],
+    bindings: u32,
+    sessions: u32,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Bib {
+    proto: Proto,
+    is_static: bool,
+    host: u32,
+    port6: u16,
+    port4: u16,
+    addr4: [u8; 4],
+    sessions: u32,
+}
+
+/// A session: its binding and the IPv4 remote end. The same key serves both directions,
+/// because a packet from either side first finds its binding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct SessionKey {
+    /// Binding index << 32 | remote IPv4 address.
+    bib_remote: u64,
+    remote_port: u16,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Session {
+    /// Seconds on the caller's clock.
+    expires: u32,
+    tcp: Option<TcpState>,
+}
+
+fn key6(proto: Proto, host: u32, port: u16) -> u64 {
+    (proto as u64) << 48 | (host as u64) << 16 | port as u64
+}
+
+fn key4(proto: Proto, addr: [u8; 4], port: u16) -> u64 {
+    (proto as u64) << 48 | (u32::from_be_bytes(addr) as u64) << 16 | port as u64
+}
+
+fn session_key(bib: u32, remote: [u8; 4], remote_port: u16) -> SessionKey {
+    SessionKey { bib_remote: (bib as u64) << 32 | u32::from_be_bytes(remote) as u64, remote_port }
+}
+
+fn seconds(now: u64) -> u32 {
+    now.min(u32::MAX as u64) as u32
+}
+
 pub struct State {
     config: StateConfig,
     /// Pool addresses expanded, each with its port range.
     addresses: Vec<([u8; 4], (u16, u16))>,
-    bib6: HashMap<Key6, Bib>,
-    bib4: HashMap<Key4, Key6>,
-    sessions: Vec<Option<Session>>,
-    free: Vec<u32>,
-    by6: HashMap<SessionKey6, u32>,
-    by4: HashMap<SessionKey4, u32>,
-    per_host: HashMap<[u8; 16], u32>,
+    hosts: Vec<Option<Host>>,
+    free_hosts: Vec<u32>,
+    host_index: Map<[u8; 16], u32>,
+    bibs: Vec<Option<Bib>>,
+    free_bibs: Vec<u32>,
+    bib6: Map<u64, u32>,
+    bib4: Map<u64, u32>,
+    sessions: Map<SessionKey, Session>,
+    /// Bindings left without sessions by an expiry run (kept to reuse its allocation).
+    orphans: Vec<u32>,
     counts: [u64; 3],
     /// Rotates the port search start so that allocation is not predictable from one flow.
     port_seed: u32,
@@ -189,19 +255,23 @@ pub struct State {
 
 impl State {
     pub fn new(config: StateConfig) -> State {
+        let hasher = SeededHash::random();
         let mut state = State {
             addresses: Vec::new(),
             config: config.clone(),
-            bib6: HashMap::new(),
-            bib4: HashMap::new(),
-            sessions: Vec::new(),
-            free: Vec::new(),
-            by6: HashMap::new(),
-            by4: HashMap::new(),
-            per_host: HashMap::new(),
+            hosts: Vec::new(),
+            free_hosts: Vec::new(),
+            host_index: Map::with_hasher(hasher),
+            bibs: Vec::new(),
+            free_bibs: Vec::new(),
+            bib6: Map::with_hasher(hasher),
+            bib4: Map::with_hasher(hasher),
+            sessions: Map::with_hasher(hasher),
+            orphans: Vec::new(),
             counts: [0; 3],
-            port_seed: 0x9e37_79b9,
+            port_seed: hasher.seed as u32,
         };
+        state.config.statics.clear();
         state.reconfigure(config);
         state
     }
@@ -210,31 +280,40 @@ impl State {
     /// bindings whose address left the pool stay until their sessions expire.
     pub fn reconfigure(&mut self, config: StateConfig) {
         self.addresses = config.pool.iter().flat_map(|r| r.addresses().map(move |a| (a, r.ports))).collect();
-        for old in &self.config.statics {
-            let k6 = Key6 { proto: old.proto, addr: old.addr6, port: old.port6 };
-            if let Some(bib) = self.bib6.get_mut(&k6) {
-                bib.is_static = false;
-                if bib.sessions == 0 {
-                    self.bib6.remove(&k6);
-                    self.bib4.remove(&Key4 { proto: old.proto, addr: old.addr4, port: old.port4 });
+        let old = std::mem::take(&mut self.config.statics);
+        for s in &old {
+            if let Some(b) = self.find6(s.proto, &s.addr6, s.port6) {
+                if let Some(bib) = self.bibs[b as usize].as_mut() {
+                    bib.is_static = false;
+                    if bib.sessions == 0 {
+                        self.free_bib(b);
+                    }
                 }
             }
         }
         for s in &config.statics {
-            let k6 = Key6 { proto: s.proto, addr: s.addr6, port: s.port6 };
-            let k4 = Key4 { proto: s.proto, addr: s.addr4, port: s.port4 };
-            if let Some(owner) = self.bib4.get(&k4) {
-                if *owner != k6 {
-                    // A dynamic binding holds the port: the static entry wins once it expires.
+            let k4 = key4(s.proto, s.addr4, s.port4);
+            let existing = self.find6(s.proto, &s.addr6, s.port6);
+            if let Some(&owner) = self.bib4.get(&k4) {
+                if Some(owner) != existing {
+                    // A dynamic binding holds the port: the static entry waits for it to expire.
                     continue;
                 }
             }
-            let sessions = self.bib6.get(&k6).map_or(0, |b| b.sessions);
-            if let Some(old) = self.bib6.get(&k6) {
-                self.bib4.remove(&Key4 { proto: s.proto, addr: old.addr4, port: old.port4 });
+            match existing {
+                Some(b) => {
+                    let Some(bib) = self.bibs[b as usize].as_mut() else { continue };
+                    let old4 = key4(bib.proto, bib.addr4, bib.port4);
+                    bib.addr4 = s.addr4;
+                    bib.port4 = s.port4;
+                    bib.is_static = true;
+                    self.bib4.remove(&old4);
+                    self.bib4.insert(k4, b);
+                }
+                None => {
+                    self.new_bib(s.proto, &s.addr6, s.port6, s.addr4, s.port4, true);
+                }
             }
-            self.bib6.insert(k6, Bib { addr4: s.addr4, port4: s.port4, sessions, is_static: true });
-            self.bib4.insert(k4, k6);
         }
         self.config = config;
     }
@@ -259,77 +338,83 @@ impl State {
         self.counts.iter().sum()
     }
 
+    fn find6(&self, proto: Proto, addr: &[u8; 16], port: u16) -> Option<u32> {
+        let host = *self.host_index.get(addr)?;
+        self.bib6.get(&key6(proto, host, port)).copied()
+    }
+
+    fn bib(&self, index: u32) -> Bib {
+        self.bibs[index as usize].expect("indexed binding exists")
+    }
+
     /// An IPv6 packet from `src:sport` to the IPv4 `dst:dport`: finds or creates the
     /// binding and session, runs the TCP state machine, and returns the IPv4 source.
     pub fn outbound(&mut self, proto: Proto, src: [u8; 16], sport: u16, dst: [u8; 4], dport: u16, tcp_flags: u8, now: u64) -> Result<Mapped4, Refusal> {
-        let own = Key6 { proto, addr: src, port: sport };
-        let key6 = SessionKey6 { own, remote: dst, remote_port: dport };
-        if let Some(&index) = self.by6.get(&key6) {
-            let timeouts = self.config.timeouts;
-            let session = self.sessions[index as usize].as_mut().expect("indexed session exists");
-            advance(session, tcp_flags, true, now, &timeouts);
-            let k = session.key4.own;
-            return Ok(Mapped4 { addr: k.addr, port: k.port });
+        let existing = self.find6(proto, &src, sport);
+        if let Some(b) = existing {
+            if let Some(session) = self.sessions.get_mut(&session_key(b, dst, dport)) {
+                advance(session, proto, tcp_flags, true, now, &self.config.timeouts);
+                let bib = self.bib(b);
+                return Ok(Mapped4 { addr: bib.addr4, port: bib.port4 });
+            }
         }
         if proto == Proto::Tcp && tcp_flags & TCP_SYN == 0 {
             return Err(Refusal::NoSession);
         }
-        self.check_limits(&src)?;
-        let bib = match self.bib6.get(&own) {
-            Some(b) => *b,
+        let host = self.host_index.get(&src).copied();
+        self.check_limits(host)?;
+        let b = match existing {
+            Some(b) => b,
             None => {
                 let (addr4, port4) = self.allocate(proto, &src, sport).ok_or(Refusal::PoolExhausted)?;
-                let bib = Bib { addr4, port4, sessions: 0, is_static: false };
-                self.bib6.insert(own, bib);
-                self.bib4.insert(Key4 { proto, addr: addr4, port: port4 }, own);
-                bib
+                self.new_bib(proto, &src, sport, addr4, port4, false)
             }
         };
-        let own4 = Key4 { proto, addr: bib.addr4, port: bib.port4 };
         let state = (proto == Proto::Tcp).then_some(TcpState::V6Init);
-        let lifetime = self.lifetime(proto, state);
-        self.insert(Session { key6, key4: SessionKey4 { own: own4, remote: dst, remote_port: dport }, tcp: state, expires: now + lifetime as u64 });
+        self.new_session(b, dst, dport, state, now);
+        let bib = self.bib(b);
         Ok(Mapped4 { addr: bib.addr4, port: bib.port4 })
     }
 
     /// An IPv4 packet from `src:sport` to the pool's `dst:dport`: endpoint-independent
     /// filtering lets it in when a binding exists.
     pub fn inbound(&mut self, proto: Proto, dst: [u8; 4], dport: u16, src: [u8; 4], sport: u16, tcp_flags: u8, now: u64) -> Result<Mapped6, Refusal> {
-        let own = Key4 { proto, addr: dst, port: dport };
-        let key4 = SessionKey4 { own, remote: src, remote_port: sport };
-        if let Some(&index) = self.by4.get(&key4) {
-            let timeouts = self.config.timeouts;
-            let session = self.sessions[index as usize].as_mut().expect("indexed session exists");
-            advance(session, tcp_flags, false, now, &timeouts);
-            let k = session.key6.own;
-            return Ok(Mapped6 { addr: k.addr, port: k.port });
+        let b = *self.bib4.get(&key4(proto, dst, dport)).ok_or(Refusal::NoBinding)?;
+        let bib = self.bib(b);
+        let host = self.hosts[bib.host as usize].expect("bound host exists");
+        let mapped = Mapped6 { addr: host.addr, port: bib.port6 };
+        if let Some(session) = self.sessions.get_mut(&session_key(b, src, sport)) {
+            advance(session, proto, tcp_flags, false, now, &self.config.timeouts);
+            return Ok(mapped);
         }
-        let own6 = *self.bib4.get(&own).ok_or(Refusal::NoBinding)?;
         if proto == Proto::Tcp && tcp_flags & TCP_SYN == 0 {
             return Err(Refusal::NoSession);
         }
-        self.check_limits(&own6.addr)?;
+        self.check_limits(Some(bib.host))?;
         let state = (proto == Proto::Tcp).then_some(TcpState::V4Init);
-        let lifetime = self.lifetime(proto, state);
-        self.insert(Session { key6: SessionKey6 { own: own6, remote: src, remote_port: sport }, key4, tcp: state, expires: now + lifetime as u64 });
-        Ok(Mapped6 { addr: own6.addr, port: own6.port })
+        self.new_session(b, src, sport, state, now);
+        Ok(mapped)
     }
 
     /// The IPv6 end bound to `addr:port` (no session change): for ICMP errors about a flow.
     pub fn lookup4(&self, proto: Proto, addr: [u8; 4], port: u16) -> Option<Mapped6> {
-        self.bib4.get(&Key4 { proto, addr, port }).map(|k| Mapped6 { addr: k.addr, port: k.port })
+        let bib = self.bib(*self.bib4.get(&key4(proto, addr, port))?);
+        let host = self.hosts[bib.host as usize]?;
+        Some(Mapped6 { addr: host.addr, port: bib.port6 })
     }
 
     /// The IPv4 end bound to the IPv6 `addr:port` (no session change).
     pub fn lookup6(&self, proto: Proto, addr: [u8; 16], port: u16) -> Option<Mapped4> {
-        self.bib6.get(&Key6 { proto, addr, port }).map(|b| Mapped4 { addr: b.addr4, port: b.port4 })
+        let bib = self.bib(self.find6(proto, &addr, port)?);
+        Some(Mapped4 { addr: bib.addr4, port: bib.port4 })
     }
 
-    fn check_limits(&self, host: &[u8; 16]) -> Result<(), Refusal> {
+    fn check_limits(&self, host: Option<u32>) -> Result<(), Refusal> {
         if self.total_sessions() >= self.config.max_sessions as u64 {
             return Err(Refusal::SessionLimit);
         }
-        if self.config.max_sessions_per_host != 0 && self.per_host.get(host).copied().unwrap_or(0) >= self.config.max_sessions_per_host {
+        let per_host = host.and_then(|h| self.hosts[h as usize]).map_or(0, |h| h.sessions);
+        if self.config.max_sessions_per_host != 0 && per_host >= self.config.max_sessions_per_host {
             return Err(Refusal::HostLimit);
         }
         Ok(())
@@ -345,77 +430,115 @@ impl State {
         }
     }
 
-    fn insert(&mut self, session: Session) {
-        let index = match self.free.pop() {
-            Some(i) => {
-                self.sessions[i as usize] = Some(session);
-                i
-            }
+    fn new_bib(&mut self, proto: Proto, addr6: &[u8; 16], port6: u16, addr4: [u8; 4], port4: u16, is_static: bool) -> u32 {
+        let host = match self.host_index.get(addr6) {
+            Some(&h) => h,
             None => {
-                self.sessions.push(Some(session));
-                (self.sessions.len() - 1) as u32
+                let entry = Host { addr: *addr6, bindings: 0, sessions: 0 };
+                let h = match self.free_hosts.pop() {
+                    Some(h) => {
+                        self.hosts[h as usize] = Some(entry);
+                        h
+                    }
+                    None => {
+                        self.hosts.push(Some(entry));
+                        (self.hosts.len() - 1) as u32
+                    }
+                };
+                self.host_index.insert(*addr6, h);
+                h
             }
         };
-        self.by6.insert(session.key6, index);
-        self.by4.insert(session.key4, index);
-        if let Some(bib) = self.bib6.get_mut(&session.key6.own) {
-            bib.sessions += 1;
+        if let Some(h) = self.hosts[host as usize].as_mut() {
+            h.bindings += 1;
         }
-        *self.per_host.entry(session.key6.own.addr).or_insert(0) += 1;
-        self.counts[session.key6.own.proto as usize] += 1;
+        let bib = Bib { proto, is_static, host, port6, port4, addr4, sessions: 0 };
+        let b = match self.free_bibs.pop() {
+            Some(b) => {
+                self.bibs[b as usize] = Some(bib);
+                b
+            }
+            None => {
+                self.bibs.push(Some(bib));
+                (self.bibs.len() - 1) as u32
+            }
+        };
+        self.bib6.insert(key6(proto, host, port6), b);
+        self.bib4.insert(key4(proto, addr4, port4), b);
+        b
     }
 
-    fn remove(&mut self, index: u32) {
-        let Some(session) = self.sessions[index as usize].take() else { return };
-        self.free.push(index);
-        self.by6.remove(&session.key6);
-        self.by4.remove(&session.key4);
-        self.counts[session.key6.own.proto as usize] -= 1;
-        if let Some(n) = self.per_host.get_mut(&session.key6.own.addr) {
-            *n -= 1;
-            if *n == 0 {
-                self.per_host.remove(&session.key6.own.addr);
+    fn free_bib(&mut self, b: u32) {
+        let Some(bib) = self.bibs[b as usize].take() else { return };
+        self.free_bibs.push(b);
+        self.bib6.remove(&key6(bib.proto, bib.host, bib.port6));
+        if self.bib4.get(&key4(bib.proto, bib.addr4, bib.port4)) == Some(&b) {
+            self.bib4.remove(&key4(bib.proto, bib.addr4, bib.port4));
+        }
+        let slot = &mut self.hosts[bib.host as usize];
+        if let Some(host) = slot.as_mut() {
+            host.bindings -= 1;
+            if host.bindings == 0 {
+                self.host_index.remove(&host.addr);
+                *slot = None;
+                self.free_hosts.push(bib.host);
             }
         }
-        let own = session.key6.own;
-        if let Some(bib) = self.bib6.get_mut(&own) {
-            bib.sessions -= 1;
-            if bib.sessions == 0 && !bib.is_static {
-                let k4 = Key4 { proto: own.proto, addr: bib.addr4, port: bib.port4 };
-                self.bib6.remove(&own);
-                self.bib4.remove(&k4);
-            }
+    }
+
+    fn new_session(&mut self, b: u32, remote: [u8; 4], remote_port: u16, tcp: Option<TcpState>, now: u64) {
+        let Some(bib) = self.bibs[b as usize].as_mut() else { return };
+        bib.sessions += 1;
+        let (proto, host) = (bib.proto, bib.host);
+        if let Some(h) = self.hosts[host as usize].as_mut() {
+            h.sessions += 1;
         }
+        self.counts[proto as usize] += 1;
+        let expires = seconds(now + self.lifetime(proto, tcp) as u64);
+        self.sessions.insert(session_key(b, remote, remote_port), Session { expires, tcp });
     }
 
     /// Removes every session whose lifetime has passed, and bindings left without sessions.
     /// Returns how many sessions were removed.
     pub fn expire(&mut self, now: u64) -> usize {
-        let mut removed = 0;
-        for index in 0..self.sessions.len() {
-            if matches!(self.sessions[index], Some(s) if s.expires <= now) {
-                self.remove(index as u32);
-                removed += 1;
+        let now = seconds(now);
+        let before = self.sessions.len();
+        let (bibs, hosts, counts, orphans) = (&mut self.bibs, &mut self.hosts, &mut self.counts, &mut self.orphans);
+        self.sessions.retain(|key, session| {
+            if session.expires > now {
+                return true;
             }
+            let b = (key.bib_remote >> 32) as u32;
+            if let Some(bib) = bibs[b as usize].as_mut() {
+                bib.sessions -= 1;
+                counts[bib.proto as usize] -= 1;
+                if let Some(h) = hosts[bib.host as usize].as_mut() {
+                    h.sessions -= 1;
+                }
+                if bib.sessions == 0 && !bib.is_static {
+                    orphans.push(b);
+                }
+            }
+            false
+        });
+        let mut orphans = std::mem::take(&mut self.orphans);
+        for &b in &orphans {
+            self.free_bib(b);
         }
-        // Trailing free slots give their memory back after a burst.
-        while matches!(self.sessions.last(), Some(None)) {
-            self.sessions.pop();
-            let len = self.sessions.len() as u32;
-            self.free.retain(|&i| i < len);
-        }
-        removed
+        orphans.clear();
+        self.orphans = orphans;
+        before - self.sessions.len()
     }
 
-    /// The earliest session expiry, for the poll timeout.
+    /// The earliest session expiry.
     pub fn next_expiry(&self) -> Option<u64> {
-        self.sessions.iter().flatten().map(|s| s.expires).min()
+        self.sessions.values().map(|s| s.expires as u64).min()
     }
 
     /// TCP state of the session of an IPv6 flow, for tests and status.
     pub fn tcp_state(&self, src: [u8; 16], sport: u16, dst: [u8; 4], dport: u16) -> Option<TcpState> {
-        let key = SessionKey6 { own: Key6 { proto: Proto::Tcp, addr: src, port: sport }, remote: dst, remote_port: dport };
-        self.by6.get(&key).and_then(|&i| self.sessions[i as usize].and_then(|s| s.tcp))
+        let b = self.find6(Proto::Tcp, &src, sport)?;
+        self.sessions.get(&session_key(b, dst, dport))?.tcp
     }
 
     /// RFC 6146 §3.5.1.1: keep the source port when free; else one in the same range
@@ -437,7 +560,7 @@ impl State {
     }
 
     fn free_port(&mut self, proto: Proto, addr: [u8; 4], lo: u16, hi: u16, wanted: u16) -> Option<u16> {
-        let taken = |state: &State, port: u16| state.bib4.contains_key(&Key4 { proto, addr, port });
+        let taken = |state: &State, port: u16| state.bib4.contains_key(&key4(proto, addr, port));
         if (lo..=hi).contains(&wanted) && !taken(self, wanted) && (wanted != 0 || proto == Proto::Icmp) {
             return Some(wanted);
         }
@@ -451,8 +574,7 @@ impl State {
         // Two passes: the same parity first, then any port.
         for pass in 0..2 {
             for i in 0..span {
-                let port = range_lo as u32 + (start.wrapping_add(i)) % span;
-                let port = port as u16;
+                let port = (range_lo as u32 + start.wrapping_add(i) % span) as u16;
                 if port == 0 && proto != Proto::Icmp {
                     continue;
                 }
@@ -470,17 +592,17 @@ impl State {
 
 /// The TCP state machine (RFC 6146 §3.5.2.2) for a packet of an existing session, and the
 /// lifetime refresh every packet gives.
-fn advance(session: &mut Session, flags: u8, from_v6: bool, now: u64, t: &Timeouts) {
+fn advance(session: &mut Session, proto: Proto, flags: u8, from_v6: bool, now: u64, t: &Timeouts) {
     let Some(state) = session.tcp else {
-        let lifetime = if session.key6.own.proto == Proto::Udp { t.udp } else { t.icmp };
-        session.expires = now + lifetime as u64;
+        let lifetime = if proto == Proto::Udp { t.udp } else { t.icmp };
+        session.expires = seconds(now + lifetime as u64);
         return;
     };
     let syn = flags & TCP_SYN != 0;
     let fin = flags & TCP_FIN != 0;
     let rst = flags & TCP_RST != 0;
-    let est = now + t.tcp_est as u64;
-    let trans = now + t.tcp_trans as u64;
+    let est = seconds(now + t.tcp_est as u64);
+    let trans = seconds(now + t.tcp_trans as u64);
     let (next, expires) = match state {
         TcpState::V6Init if syn && !from_v6 => (TcpState::Established, est),
         TcpState::V6Init if syn => (state, trans),
@@ -649,5 +771,39 @@ mod tests {
         s.reconfigure(c);
         assert_eq!(s.lookup4(Proto::Udp, POOL, 53), None);
         assert_eq!(s.session_count(Proto::Udp), 1);
+    }
+
+    #[test]
+    fn expiry_frees_bindings_and_hosts_and_reuses_slots() {
+        let mut c = config();
+        c.max_sessions = 10_000;
+        let mut s = State::new(c);
+        for host in 0..50u8 {
+            let mut addr = HOST;
+            addr[15] = host;
+            for port in 0..20u16 {
+                s.outbound(Proto::Udp, addr, 2000 + port, SERVER, 53, 0, 0).unwrap();
+            }
+        }
+        assert_eq!((s.session_count(Proto::Udp), s.bib_count(), s.host_index.len()), (1000, 1000, 50));
+        assert_eq!(s.expire(300), 1000);
+        assert_eq!((s.bib_count(), s.host_index.len(), s.bib4.len(), s.sessions.len()), (0, 0, 0, 0));
+        let slots = s.bibs.len();
+        s.outbound(Proto::Udp, HOST2, 7, SERVER, 53, 0, 300).unwrap();
+        assert_eq!(s.bibs.len(), slots, "a freed slot is reused");
+        assert_eq!(s.lookup6(Proto::Udp, HOST2, 7).map(|m| m.addr), Some(POOL));
+    }
+
+    #[test]
+    fn hash_is_seeded_and_spreads() {
+        let a = SeededHash::random();
+        let b = SeededHash::random();
+        assert_ne!(a.hash_one(42u64), b.hash_one(42u64), "per-instance seed");
+        let mut seen = std::collections::HashSet::new();
+        for k in 0..10_000u64 {
+            seen.insert(a.hash_one(k) >> 50);
+        }
+        // 10,000 keys into 2^14 buckets: about 7,500 distinct if uniform.
+        assert!(seen.len() > 6_500, "top bits spread: {}", seen.len());
     }
 }
