@@ -107,6 +107,7 @@ server:
   xfrdir: "$WORK"
   logfile: "$WORK/nsd.log"
   server-count: 1
+  rrl-ratelimit: 0
   verbosity: 1
 remote-control:
   control-enable: no

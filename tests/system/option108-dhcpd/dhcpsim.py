@@ -5,7 +5,7 @@ Speaks from UDP port 68 bound to one device, always with the broadcast flag, so 
 back as broadcasts without the client having an address. Many clients (unique MACs) can be
 in flight at once; replies are matched by xid.
 
-  dora      --iface I --count N [--base B] [--window W] [--prl 1,3,6] [--timeout S]
+  dora      --iface I --count N [--base B] [--window W] [--prl 1,3,6] [--timeout S] [--pace S]
             full DISCOVER/OFFER/REQUEST/ACK per client; prints "ACK mac ip" per lease and a
             summary line "done acked=N failed=N seconds=S rate=R"
   discover  --iface I --mac M [--prl ...]   one DISCOVER; prints the OFFER's yiaddr and options
@@ -86,9 +86,13 @@ def dora(a):
     acked = failed = 0
     start = time.time()
     deadline = start + a.timeout
+    next_start = start
     out = sys.stdout
     while (todo or pending) and time.time() < deadline:
         while todo and len(pending) < a.window:
+            if a.pace and time.time() < next_start:
+                break
+            next_start = time.time() + a.pace
             i = todo.pop(0)
             xid = random.getrandbits(32)
             mac = mac_of(i)
@@ -256,6 +260,7 @@ def main():
     ap.add_argument("--timeout", type=float, default=10)
     ap.add_argument("--retry", type=float, default=1.0)
     ap.add_argument("--tries", type=int, default=3)
+    ap.add_argument("--pace", type=float, default=0, help="seconds between two new clients")
     ap.add_argument("--mac", default="02:08:00:00:00:01")
     ap.add_argument("--pairs")
     ap.add_argument("--giaddr")
