@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# bench/dns64.sh - our dns64 against unbound's dns64 module, side by side on the same upstream
+# (NSD serving a wildcard A-only zone), in a network namespace, with dnsperf (Debian).
+#
+#   cached:   AAAA for a few names asked over and over (synthesized answers from the cache)
+#   uncached: AAAA for unique names (every query: AAAA upstream, NODATA, A upstream, synthesis)
+#   memory:   RSS after NAMES distinct names (the uncached run, then topped up to NAMES)
+#
+# Prints qps and server CPU time per query (utime+stime from /proc/<pid>/stat) for both, and
+# the ratios. Parameters (environment): SECONDS_PER_RUN (default 10), NAMES (default 1000000),
+# CLIENTS (dnsperf -c, default 4), OUTSTANDING (dnsperf -q, default 200). Run as root.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
+NAMES=${NAMES:-1000000}
+CLIENTS=${CLIENTS:-4}
+OUTSTANDING=${OUTSTANDING:-200}
+if [ -z "${BIN_DIR:-}" ]; then
+  export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target/h-dns64}
+  (cd "$ROOT" && cargo build -q --release -p dns64)
+  BIN_DIR=$CARGO_TARGET_DIR/release
+fi
+for p in nsd unbound dnsperf dnsutils; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$p" >/dev/null
+done
+
+NS=d64bench
+WORK=$(mktemp -d /tmp/d64bench.XXXXXX)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  [ -f "$WORK/nsd.pid" ] && kill "$(cat "$WORK/nsd.pid")" 2>/dev/null
+  sleep 0.3
+  ip netns del $NS 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+ip netns del $NS 2>/dev/null || true
+ip netns add $NS
+ip netns exec $NS ip link set lo up
+in_ns() { ip netns exec $NS "$@"; }
+
+cat >"$WORK/bench.test.zone" <<'EOF'
+$ORIGIN bench.test.
+$TTL 3600
+@   IN SOA ns admin 1 3600 600 86400 300
+@   IN NS  ns
+ns  IN A   127.0.0.2
+*   IN A   198.51.100.1
+EOF
+cat >"$WORK/nsd.conf" <<EOF
+server:
+  ip-address: 127.0.0.2
+  username: ""
+  chroot: ""
+  zonesdir: "$WORK"
+  pidfile: "$WORK/nsd.pid"
+  database: ""
+  zonelistfile: "$WORK/zone.list"
+  xfrdfile: "$WORK/xfrd.state"
+  xfrdir: "$WORK"
+  logfile: "$WORK/nsd.log"
+  server-count: 1
+  rrl-ratelimit: 0
+  verbosity: 0
+remote-control:
+  control-enable: no
+zone:
+  name: "bench.test"
+  zonefile: "bench.test.zone"
+EOF
+in_ns nsd -c "$WORK/nsd.conf"
+
+printf "config dns64 'main'\n list listen '127.0.0.1'\n list upstream '127.0.0.2'\n" >"$WORK/dns64"
+DNS64_CONTROL=$WORK/dns64.sock ip netns exec $NS "$BIN_DIR/dns64" -c "$WORK/dns64" run 2>"$WORK/dns64.log" &
+DNS64_PID=$!
+PIDS+=("$DNS64_PID")
+
+cat >"$WORK/unbound.conf" <<EOF
+server:
+  interface: 127.0.0.3
+  port: 53
+  username: ""
+  chroot: ""
+  directory: "$WORK"
+  pidfile: "$WORK/unbound.pid"
+  num-threads: 1
+  do-not-query-localhost: no
+  access-control: 127.0.0.0/8 allow
+  module-config: "dns64 iterator"
+  dns64-prefix: 64:ff9b::/96
+  # .test is one of unbound's built-in empty zones (RFC 6761); the bench zone lives there.
+  local-zone: "test." nodefault
+  use-syslog: no
+  logfile: "$WORK/unbound.log"
+  verbosity: 0
+remote-control:
+  control-enable: no
+forward-zone:
+  name: "."
+  forward-addr: 127.0.0.2
+EOF
+ip netns exec $NS unbound -d -c "$WORK/unbound.conf" &
+UNBOUND_PID=$!
+PIDS+=("$UNBOUND_PID")
+for server in 127.0.0.1 127.0.0.3; do
+  for _ in $(seq 50); do in_ns dig +short +time=1 +tries=1 @$server AAAA probe.bench.test | grep -q 64:ff9b && break; sleep 0.2; done
+  in_ns dig +short @$server AAAA probe.bench.test | grep -q 64:ff9b:: || { echo "$server does not synthesize"; in_ns dig @$server AAAA probe.bench.test; cat "$WORK"/*.log; exit 1; }
+done
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+rss_kb() { awk '/VmRSS/{print $2}' "/proc/$1/status"; }
+
+# run NAME PID SERVER DATAFILE EXTRA... -> sets QPS, DONE, CPU_US (per query)
+run() {
+  local pid=$2 server=$3 data=$4; shift 4
+  local before after out
+  before=$(cpu_ticks "$pid")
+  out=$(in_ns dnsperf -s "$server" -d "$data" -l "$SECONDS_PER_RUN" -c "$CLIENTS" -q "$OUTSTANDING" "$@" 2>&1)
+  after=$(cpu_ticks "$pid")
+  QPS=$(echo "$out" | awk '/Queries per second/{print $4}')
+  DONE=$(echo "$out" | awk '/Queries completed/{print $3}')
+  LOST=$(echo "$out" | awk '/Queries lost/{print $3}')
+  CPU_US=$(awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$DONE" 'BEGIN{printf "%.2f", n ? t / hz * 1e6 / n : 0}')
+}
+
+echo "dnsperf: ${SECONDS_PER_RUN}s per run, -c $CLIENTS -q $OUTSTANDING; unbound $(unbound -V | awk 'NR==1{print $2}') num-threads 1, default caches; NAMES=$NAMES"
+for i in $(seq 1 100); do echo "c$i.bench.test AAAA"; done >"$WORK/cached"
+# Warm both caches.
+in_ns dnsperf -s 127.0.0.1 -d "$WORK/cached" -n 1 >/dev/null 2>&1
+in_ns dnsperf -s 127.0.0.3 -d "$WORK/cached" -n 1 >/dev/null 2>&1
+
+printf '\n%-28s %12s %12s %10s %14s\n' "run" "qps" "completed" "lost" "CPU us/query"
+declare -A R
+for who in dns64:$DNS64_PID:127.0.0.1 unbound:$UNBOUND_PID:127.0.0.3; do
+  IFS=: read -r name pid server <<<"$who"
+  run "$name" "$pid" "$server" "$WORK/cached"
+  printf '%-28s %12s %12s %10s %14s\n' "cached   $name" "$QPS" "$DONE" "$LOST" "$CPU_US"
+  R[cached_qps_$name]=$QPS R[cached_cpu_$name]=$CPU_US
+done
+for who in dns64:$DNS64_PID:127.0.0.1 unbound:$UNBOUND_PID:127.0.0.3; do
+  IFS=: read -r name pid server <<<"$who"
+  awk -v n="$NAMES" -v p="$name" 'BEGIN{for (i = 1; i <= n; i++) printf "u%d-%s.bench.test AAAA\n", i, p}' >"$WORK/unique"
+  run "$name" "$pid" "$server" "$WORK/unique" -n 1
+  printf '%-28s %12s %12s %10s %14s\n' "uncached $name" "$QPS" "$DONE" "$LOST" "$CPU_US"
+  R[uncached_qps_$name]=$QPS R[uncached_cpu_$name]=$CPU_US R[uncached_done_$name]=$DONE
+done
+
+# Memory: top up each server to NAMES distinct names (bounded by 10 x SECONDS_PER_RUN).
+echo
+for who in dns64:$DNS64_PID:127.0.0.1 unbound:$UNBOUND_PID:127.0.0.3; do
+  IFS=: read -r name pid server <<<"$who"
+  done_already=${R[uncached_done_$name]}
+  if [ "$done_already" -lt "$NAMES" ]; then
+    awk -v s="$((done_already + 1))" -v n="$NAMES" -v p="$name" 'BEGIN{for (i = s; i <= n; i++) printf "m%d-%s.bench.test AAAA\n", i, p}' >"$WORK/more"
+    in_ns dnsperf -s "$server" -d "$WORK/more" -n 1 -l $((10 * SECONDS_PER_RUN)) -c "$CLIENTS" -q "$OUTSTANDING" >"$WORK/more.out" 2>&1 || true
+    done_already=$((done_already + $(awk '/Queries completed/{print $3}' "$WORK/more.out")))
+  fi
+  R[rss_$name]=$(rss_kb "$pid")
+  printf 'RSS %-8s after %8d distinct names: %8d KB\n' "$name" "$done_already" "${R[rss_$name]}"
+done
+echo
+DNS64_CONTROL=$WORK/dns64.sock "$BIN_DIR/dns64" status 2>/dev/null || true
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", b ? a / b : 0}'; }
+echo
+echo "ratios (dns64 / unbound):"
+echo "  cached CPU per query   $(ratio "${R[cached_cpu_dns64]}" "${R[cached_cpu_unbound]}")  (goal <= 0.5)"
+echo "  cached qps             $(ratio "${R[cached_qps_dns64]}" "${R[cached_qps_unbound]}")"
+echo "  uncached qps           $(ratio "${R[uncached_qps_dns64]}" "${R[uncached_qps_unbound]}")  (goal >= 1.5)"
+echo "  uncached CPU per query $(ratio "${R[uncached_cpu_dns64]}" "${R[uncached_cpu_unbound]}")"
+echo "  RSS                    $(ratio "${R[rss_dns64]}" "${R[rss_unbound]}")  (goal: dns64 <= 32 MB)"
