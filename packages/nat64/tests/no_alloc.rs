@@ -1,0 +1,116 @@
+//! The per-packet path allocates nothing once a flow exists: a counting global allocator
+//! watches an established UDP flow in both directions, an IPv4 datagram without DF split
+//! into IPv6 fragments, a packet with DF above 1260 bytes, and a dropped packet.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use nat64::checksum::{self, add};
+use nat64::prefix::Prefix;
+use nat64::state::{PoolRange, StateConfig, Timeouts};
+use nat64::wire::*;
+use nat64::{Config, Nat64, PacketBuf, Verdict};
+
+struct Counting;
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+        System.alloc(layout)
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        System.dealloc(ptr, layout)
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+        System.realloc(ptr, layout, size)
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+const HOST: [u8; 16] = [0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
+const POOL: [u8; 4] = [198, 51, 100, 1];
+const SERVER: [u8; 4] = [192, 0, 2, 2];
+
+fn prefix() -> Prefix {
+    Prefix::new("2001:db8:64::".parse().unwrap(), 96).unwrap()
+}
+
+fn udp6(payload_len: usize) -> Vec<u8> {
+    let dst = prefix().embed(SERVER);
+    let mut l4 = vec![0u8; 8 + payload_len];
+    set_u16(&mut l4, 0, 40000);
+    set_u16(&mut l4, 2, 53);
+    let len = l4.len() as u16;
+    set_u16(&mut l4, 4, len);
+    let c = checksum::finish(checksum::pseudo_v6(&HOST, &dst, PROTO_UDP, l4.len() as u32) + add(0, &l4));
+    set_u16(&mut l4, 6, c);
+    let mut p = vec![0u8; 40];
+    emit_ipv6_header(&mut p, 0, l4.len() as u16, PROTO_UDP, 64, &HOST, &dst);
+    p.extend_from_slice(&l4);
+    p
+}
+
+fn udp4(payload_len: usize, flags_frag: u16) -> Vec<u8> {
+    let mut l4 = vec![0u8; 8 + payload_len];
+    set_u16(&mut l4, 0, 53);
+    set_u16(&mut l4, 2, 40000);
+    let len = l4.len() as u16;
+    set_u16(&mut l4, 4, len);
+    let c = checksum::finish(checksum::pseudo_v4(SERVER, POOL, PROTO_UDP, l4.len() as u32) + add(0, &l4));
+    set_u16(&mut l4, 6, c);
+    let mut p = vec![0u8; 20];
+    emit_ipv4_header(&mut p, 0, (20 + l4.len()) as u16, 5, flags_frag, 64, PROTO_UDP, SERVER, POOL);
+    p.extend_from_slice(&l4);
+    p
+}
+
+#[test]
+fn established_flows_translate_without_allocating() {
+    let t0 = Instant::now();
+    let config = Config {
+        prefix: prefix(),
+        allow_non_global: false,
+        state: StateConfig {
+            pool: vec![PoolRange { addr: POOL, prefix_len: 32, ports: (1024, 65535) }],
+            statics: vec![],
+            timeouts: Timeouts::default(),
+            max_sessions: 100,
+            max_sessions_per_host: 0,
+        },
+        mtu: 1500,
+        lowest_ipv6_mtu: 1280,
+    };
+    let mut nat = Nat64::new(config, t0);
+    let mut buf = PacketBuf::new();
+    let mut sent = 0usize;
+    let packets = [udp6(100), udp4(100, 0x4000), udp4(3000, 0), udp6(1400)];
+    // A packet to a pool port nobody is bound to: dropped.
+    let mut stray = udp4(10, 0);
+    set_u16(&mut stray, 22, 9999);
+    // First round creates the session (allocates); later rounds must not.
+    for round in 0..3 {
+        let before = ALLOCATIONS.load(Ordering::SeqCst);
+        for (i, p) in packets.iter().enumerate() {
+            let b = ALLOCATIONS.load(Ordering::SeqCst);
+            buf.load(p);
+            let v = nat.process(&mut buf, t0, &mut |out| sent += out.len());
+            let a = ALLOCATIONS.load(Ordering::SeqCst);
+            assert!(matches!(v, Verdict::Translated { .. }), "{v:?}");
+            if round > 0 {
+                assert_eq!(a - b, 0, "allocations for packet {i} in round {round}");
+            }
+        }
+        buf.load(&stray);
+        nat.process(&mut buf, t0, &mut |out| sent += out.len());
+        let after = ALLOCATIONS.load(Ordering::SeqCst);
+        if round > 0 {
+            assert_eq!(after - before, 0, "allocations in round {round}");
+        }
+    }
+    assert!(sent > 0);
+}
