@@ -317,6 +317,7 @@ ip -n "${C[4]}" link set dh8c4 address 02:dd:00:00:00:07
 rm -f "$T"/udhcpc.dh8c4.*
 timeout 15 ip netns exec "${C[4]}" busybox udhcpc -i dh8c4 -f -q -n -s "$T/udhcpc.sh" -t 5 -T 1 >>"$T/udhcpc.out" 2>&1
 check "a static host gets its fixed address 10.8.0.7" has_ipv4 "${C[4]}" dh8c4 10.8.0.7
+check "... and shows in the lease file for LuCI" wait_for 3 bash -c "awk '\$2==\"02:dd:00:00:00:07\" && \$3==\"10.8.0.7\"' '$T/dhcp.leases' | grep -q ."
 ip -n "${C[4]}" addr flush dev dh8c4
 ip -n "${C[4]}" link set dh8c4 address 02:c0:00:00:00:04
 

@@ -472,7 +472,10 @@ impl Daemon {
                     "free",
                     p.pool.count as u64 - in_use.min(p.pool.count as u64),
                 )
-                .field_u64("active_leases", p.table.active_leases(t) as u64)
+                .field_u64(
+                    "active_leases",
+                    (p.table.active_leases(t) + p.active_static_leases(t)) as u64,
+                )
                 .field_u64("static_hosts", p.pool.hosts.len() as u64);
             match p.pool.v6only_wait {
                 Some(w) => j.field_u64("v6only_wait", w as u64),

@@ -149,18 +149,42 @@ pub struct Counters {
 pub struct PoolState {
     pub pool: Pool,
     pub table: LeaseTable,
+    /// The current lease of each `config host` (same order as `pool.hosts`): not in the
+    /// table (a static address may lie outside the range), but stored and shown like others.
+    pub static_leases: Vec<Option<LeaseRecord>>,
     v6only_clients: HashSet<u64>,
     last_exhausted_log: u64,
     pub exhausted_since_log: u64,
 }
 
+/// `None`, or a lease of another client: nothing this client may release.
+trait StaticLeaseExt {
+    fn is_none_or_client(&self, client: &ClientKey) -> bool;
+}
+impl StaticLeaseExt for Option<LeaseRecord> {
+    fn is_none_or_client(&self, client: &ClientKey) -> bool {
+        !matches!(self, Some(r) if r.client == *client)
+    }
+}
+
 impl PoolState {
+    /// Static hosts holding an unexpired lease.
+    pub fn active_static_leases(&self, now: u64) -> usize {
+        self.static_leases
+            .iter()
+            .flatten()
+            .filter(|r| r.expiry > now)
+            .count()
+    }
     fn new(pool: Pool) -> PoolState {
         let mut table = LeaseTable::new(pool.first, pool.count);
+        // Our own address may lie in the range: never give it out.
+        table.reserve(pool.server);
         for host in &pool.hosts {
             table.reserve(host.ip);
         }
         PoolState {
+            static_leases: vec![None; pool.hosts.len()],
             pool,
             table,
             v6only_clients: HashSet::new(),
@@ -214,9 +238,12 @@ impl Server {
             let state = match kept {
                 Some(i) => {
                     let mut s = old.swap_remove(i);
+                    s.table.reserve(pool.server);
                     for host in &pool.hosts {
                         s.table.reserve(host.ip);
                     }
+                    // Static leases come back from the caller's snapshot via restore.
+                    s.static_leases = vec![None; pool.hosts.len()];
                     s.pool = pool;
                     s
                 }
@@ -233,6 +260,21 @@ impl Server {
             LeaseChange::Bound(r) => r.ip,
             LeaseChange::Released { ip, .. } | LeaseChange::Declined { ip, .. } => *ip,
         };
+        for state in &mut self.pools {
+            if let Some(h) = state.pool.hosts.iter().position(|h| h.ip == ip) {
+                return match change {
+                    LeaseChange::Bound(r) if state.pool.hosts[h].macs.contains(&r.mac) => {
+                        state.static_leases[h] = Some(*r);
+                        r.expiry > now
+                    }
+                    LeaseChange::Released { .. } => {
+                        state.static_leases[h] = None;
+                        true
+                    }
+                    _ => false,
+                };
+            }
+        }
         let Some(state) = self
             .pools
             .iter_mut()
@@ -475,7 +517,21 @@ impl<'s, 'r> Ctx<'s, 'r> {
         let expiry = self.expiry(lease_time);
         let host_name = self.host_name();
         let mut change = None;
-        if let Some(i) = self.state.table.index_of(ip) {
+        if let Some(h) = self.pool().hosts.iter().position(|h| h.ip == ip) {
+            let record = LeaseRecord {
+                ip,
+                client: self.client,
+                mac: self.request.chaddr.mac().unwrap_or_default(),
+                expiry,
+                host_name: if host_name.is_empty() {
+                    HostName::new(self.pool().hosts[h].name.as_bytes())
+                } else {
+                    host_name
+                },
+            };
+            self.state.static_leases[h] = Some(record);
+            change = Some(LeaseChange::Bound(record));
+        } else if let Some(i) = self.state.table.index_of(ip) {
             if self.state.table.slot(i).state != State::Reserved {
                 self.state.table.bind(
                     i,
@@ -674,6 +730,23 @@ impl<'s, 'r> Ctx<'s, 'r> {
         if r.server_id.is_some_and(|s| s != self.pool().server) {
             self.counters.other_server += 1;
             return None;
+        }
+        if let Some(h) = self.pool().hosts.iter().position(|h| h.ip == r.ciaddr) {
+            if self.state.static_leases[h].is_none_or_client(&self.client) {
+                self.counters.ignored += 1;
+                return None;
+            }
+            self.state.static_leases[h] = None;
+            log::info!(
+                "{}: {} released {} (static)",
+                self.pool().name,
+                Mac(&r.chaddr),
+                r.ciaddr
+            );
+            return self.silent(LeaseChange::Released {
+                ip: r.ciaddr,
+                at: self.now,
+            });
         }
         let i = self.state.table.index_of(r.ciaddr)?;
         let slot = self.state.table.slot(i);

@@ -296,6 +296,7 @@ pub fn snapshot(server: &Server, now: u64) -> Vec<LeaseChange> {
                 _ => {}
             }
         }
+        out.extend(p.static_leases.iter().flatten().map(|r| LeaseChange::Bound(*r)));
     }
     out
 }
@@ -305,6 +306,26 @@ pub fn snapshot(server: &Server, now: u64) -> Vec<LeaseChange> {
 pub fn write_dnsmasq_leases(path: &Path, server: &Server, now: u64) -> io::Result<()> {
     let mut text = String::new();
     for p in server.pools() {
+        for r in p.static_leases.iter().flatten().filter(|r| r.expiry > now) {
+            let expiry = if r.expiry == u64::MAX { 0 } else { r.expiry };
+            let name = if r.host_name.is_empty() {
+                "*"
+            } else {
+                r.host_name.as_str()
+            };
+            let client = r
+                .client
+                .as_slice()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<Vec<_>>()
+                .join(":");
+            text.push_str(&format!(
+                "{expiry} {} {} {name} {client}\n",
+                mac_text(&r.mac),
+                r.ip
+            ));
+        }
         for (ip, slot) in p.table.slots() {
             if slot.state != State::Leased || slot.expiry <= now {
                 continue;

@@ -559,6 +559,27 @@ fn static_host_gets_its_address_which_is_never_given_dynamically() {
     );
     assert!(send(&mut s, &discover(3, &[1])).is_none());
     assert_eq!(dora(&mut s, 7), Ipv4Addr::new(192, 168, 1, 101));
+    // The static lease is stored and shown like any other, and survives a restart.
+    assert_eq!(s.pools()[0].active_static_leases(NOW), 1);
+    let snapshot = option108_dhcpd::store::snapshot(&s, NOW);
+    assert!(snapshot.iter().any(|c| matches!(c, LeaseChange::Bound(r) if r.ip == Ipv4Addr::new(192, 168, 1, 101) && r.mac == mac(7))));
+    let mut p2 = pool(None, 3);
+    p2.hosts = s.pools()[0].pool.hosts.clone();
+    let mut restarted = Server::new(vec![p2]);
+    for c in &snapshot {
+        restarted.restore(c, NOW);
+    }
+    assert_eq!(restarted.pools()[0].active_static_leases(NOW), 1);
+    assert_eq!(restarted.pools()[0].table.active_leases(NOW), 2);
+}
+
+#[test]
+fn the_server_address_is_never_given_out() {
+    let mut p = pool(None, 2);
+    p.first = SERVER;
+    let mut s = Server::new(vec![p]);
+    assert_eq!(dora(&mut s, 1), Ipv4Addr::new(192, 168, 1, 2));
+    assert!(send(&mut s, &discover(2, &[1])).is_none());
 }
 
 #[test]
