@@ -33,10 +33,16 @@ const PROGRAM: cli::Program = cli::Program {
 };
 
 const MAX_TCP_CLIENTS: usize = 64;
+/// Per TCP client and direction: bounds memory at 64 x 2 x 128 KiB.
+const MAX_TCP_BUFFER: usize = 128 * 1024;
 const TCP_IDLE: Duration = Duration::from_secs(10);
 const RESOLV_CHECK: Duration = Duration::from_secs(1);
-/// Datagrams read from one socket per poll round, so one busy socket cannot starve the rest.
-const READ_BATCH: usize = 64;
+/// Datagrams per recvmmsg/sendmmsg call on the listening sockets (one syscall for many
+/// queries is most of what the cached path costs), and calls per socket per poll round.
+const BATCH: usize = 32;
+const BATCHES_PER_ROUND: usize = 4;
+/// Largest UDP query we take (bigger ones are truncated by the kernel and then malformed).
+const MAX_UDP_QUERY: usize = 4096;
 
 fn main() {
     let args = cli::parse_or_exit(&PROGRAM);
@@ -122,6 +128,110 @@ struct Daemon {
     resolv_checked: Instant,
     buf: Vec<u8>,
     started: Instant,
+    batch: Batch,
+    /// Answers to UDP clients, sent together by `send_udp`.
+    udp_out: Vec<(u16, SocketAddr, Vec<u8>)>,
+}
+
+/// Buffers for recvmmsg(2): BATCH datagrams with their source addresses.
+struct Batch {
+    bufs: Vec<u8>,
+    lens: [usize; BATCH],
+    addrs: [Option<SocketAddr>; BATCH],
+}
+
+impl Batch {
+    fn new() -> Batch {
+        Batch { bufs: vec![0; BATCH * MAX_UDP_QUERY], lens: [0; BATCH], addrs: [None; BATCH] }
+    }
+
+    /// Receives up to BATCH datagrams; returns how many (0 when none is waiting).
+    fn receive(&mut self, fd: i32) -> io::Result<usize> {
+        // SAFETY: zeroed mmsghdr/iovec/sockaddr_storage are valid; every pointer set below
+        // points into self.bufs or the local arrays, which outlive the call.
+        unsafe {
+            let mut storage: [libc::sockaddr_storage; BATCH] = std::mem::zeroed();
+            let mut iov: [libc::iovec; BATCH] = std::mem::zeroed();
+            let mut hdrs: [libc::mmsghdr; BATCH] = std::mem::zeroed();
+            for i in 0..BATCH {
+                iov[i].iov_base = self.bufs.as_mut_ptr().add(i * MAX_UDP_QUERY).cast();
+                iov[i].iov_len = MAX_UDP_QUERY;
+                hdrs[i].msg_hdr.msg_name = (&mut storage[i] as *mut libc::sockaddr_storage).cast();
+                hdrs[i].msg_hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+                hdrs[i].msg_hdr.msg_iov = &mut iov[i];
+                hdrs[i].msg_hdr.msg_iovlen = 1;
+            }
+            let n = libc::recvmmsg(fd, hdrs.as_mut_ptr(), BATCH as _, libc::MSG_DONTWAIT, std::ptr::null_mut());
+            if n < 0 {
+                let e = io::Error::last_os_error();
+                return if e.kind() == io::ErrorKind::WouldBlock { Ok(0) } else { Err(e) };
+            }
+            for i in 0..n as usize {
+                self.lens[i] = hdrs[i].msg_len as usize;
+                self.addrs[i] = socket_addr(&storage[i]);
+            }
+            Ok(n as usize)
+        }
+    }
+
+    fn datagram(&self, i: usize) -> &[u8] {
+        &self.bufs[i * MAX_UDP_QUERY..i * MAX_UDP_QUERY + self.lens[i]]
+    }
+}
+
+fn socket_addr(storage: &libc::sockaddr_storage) -> Option<SocketAddr> {
+    // SAFETY: the family field says which sockaddr type the storage holds.
+    unsafe {
+        match storage.ss_family as i32 {
+            libc::AF_INET => {
+                let sin = &*(storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>();
+                Some(SocketAddr::new(IpAddr::from(u32::from_be(sin.sin_addr.s_addr).to_be_bytes()), u16::from_be(sin.sin_port)))
+            }
+            libc::AF_INET6 => {
+                let sin6 = &*(storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>();
+                Some(SocketAddr::V6(std::net::SocketAddrV6::new(
+                    Ipv6Addr::from(sin6.sin6_addr.s6_addr),
+                    u16::from_be(sin6.sin6_port),
+                    sin6.sin6_flowinfo,
+                    sin6.sin6_scope_id,
+                )))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Sends datagrams to their addresses from one socket with sendmmsg(2), BATCH at a time.
+fn send_batch(fd: i32, out: &[(u16, SocketAddr, Vec<u8>)]) {
+    for chunk in out.chunks(BATCH) {
+        // SAFETY: as in Batch::receive; the iovecs point into `chunk`'s buffers, which are
+        // only read.
+        unsafe {
+            let mut storage: [(libc::sockaddr_storage, libc::socklen_t); BATCH] = std::mem::zeroed();
+            let mut iov: [libc::iovec; BATCH] = std::mem::zeroed();
+            let mut hdrs: [libc::mmsghdr; BATCH] = std::mem::zeroed();
+            for (i, (_, addr, data)) in chunk.iter().enumerate() {
+                storage[i] = sockaddr(*addr);
+                iov[i].iov_base = data.as_ptr() as *mut libc::c_void;
+                iov[i].iov_len = data.len();
+                hdrs[i].msg_hdr.msg_name = (&mut storage[i].0 as *mut libc::sockaddr_storage).cast();
+                hdrs[i].msg_hdr.msg_namelen = storage[i].1;
+                hdrs[i].msg_hdr.msg_iov = &mut iov[i];
+                hdrs[i].msg_hdr.msg_iovlen = 1;
+            }
+            let mut sent = 0;
+            while sent < chunk.len() {
+                let n = libc::sendmmsg(fd, hdrs.as_mut_ptr().add(sent), (chunk.len() - sent) as _, 0);
+                if n <= 0 {
+                    // One bad destination must not hold back the others: skip it.
+                    log::debug!("sendmmsg: {}", io::Error::last_os_error());
+                    sent += 1;
+                } else {
+                    sent += n as usize;
+                }
+            }
+        }
+    }
 }
 
 fn run(config_path: &Path, control_path: &Path) -> Result<(), String> {
@@ -148,6 +258,8 @@ fn run(config_path: &Path, control_path: &Path) -> Result<(), String> {
         resolv_checked: now,
         buf: vec![0; 65536],
         started: now,
+        batch: Batch::new(),
+        udp_out: Vec::new(),
     };
     d.refresh_upstreams(true);
     log::info!(
@@ -329,18 +441,23 @@ fn sockaddr(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
 
 impl Daemon {
     fn read_udp_clients(&mut self, index: usize, now: Instant) {
-        for _ in 0..READ_BATCH {
-            match self.udp[index].recv_from(&mut self.buf) {
-                Ok((n, addr)) => {
-                    let client = Client::Udp { socket: index as u16, addr };
-                    self.core.handle_query(&self.buf[..n], client, now);
-                    self.flush();
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+        for _ in 0..BATCHES_PER_ROUND {
+            let n = match self.batch.receive(self.udp[index].as_raw_fd()) {
+                Ok(n) => n,
                 Err(e) => {
                     log::debug!("UDP receive: {e}");
                     break;
                 }
+            };
+            for i in 0..n {
+                if let Some(addr) = self.batch.addrs[i] {
+                    let client = Client::Udp { socket: index as u16, addr };
+                    self.core.handle_query(self.batch.datagram(i), client, now);
+                }
+            }
+            self.flush();
+            if n < BATCH {
+                break;
             }
         }
     }
@@ -374,7 +491,7 @@ impl Daemon {
                 Ok(n) => {
                     c.input.extend_from_slice(&self.buf[..n]);
                     c.last_active = now;
-                    if c.input.len() > 65537 * 4 {
+                    if c.input.len() > MAX_TCP_BUFFER {
                         closed = true; // a client that floods without reading answers
                         break;
                     }
@@ -458,17 +575,14 @@ impl Daemon {
         while let Some(output) = self.core.poll_output() {
             match output {
                 Output::ToClient { client: Client::Udp { socket, addr }, data } => {
-                    if let Some(s) = self.udp.get(socket as usize) {
-                        if let Err(e) = s.send_to(&data, addr) {
-                            log::debug!("send to {addr}: {e}");
-                        }
-                    }
+                    self.udp_out.push((socket, addr, data));
                 }
                 Output::ToClient { client: Client::Tcp { conn }, data } => {
                     if let Some(c) = self.clients.get_mut(&conn) {
                         c.out.extend_from_slice(&(data.len() as u16).to_be_bytes());
                         c.out.extend_from_slice(&data);
-                        if write_out(&mut c.stream, &mut c.out).is_err() {
+                        // A client that asks without reading its answers is dropped.
+                        if write_out(&mut c.stream, &mut c.out).is_err() || c.out.len() > MAX_TCP_BUFFER {
                             self.clients.remove(&conn);
                         }
                     }
@@ -496,6 +610,23 @@ impl Daemon {
                 }
             }
         }
+        self.send_udp();
+    }
+
+    fn send_udp(&mut self) {
+        if self.udp_out.is_empty() {
+            return;
+        }
+        let mut out = std::mem::take(&mut self.udp_out);
+        // Nearly always one listening socket per family: group by socket, keep the order.
+        out.sort_by_key(|(socket, _, _)| *socket);
+        for group in out.chunk_by(|a, b| a.0 == b.0) {
+            if let Some(s) = self.udp.get(group[0].0 as usize) {
+                send_batch(s.as_raw_fd(), group);
+            }
+        }
+        out.clear();
+        self.udp_out = out;
     }
 
     fn reload(&mut self) {
