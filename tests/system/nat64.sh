@@ -134,6 +134,9 @@ sleep 0.5
 out="$(inc ping -6 -c 3 -i 0.2 -W 2 $SERVER6 2>&1)"
 if echo "$out" | grep -q " 0% packet loss"; then pass "ping6 through the translator"; else fail "ping" "$out"; fi
 
+out="$(inc ping -6 -c 2 -i 0.3 -W 2 -s 3000 $SERVER6 2>&1)"
+if echo "$out" | grep -q " 0% packet loss"; then pass "ping6 with 3000 bytes (fragmented ICMP echo both ways)"; else fail "fragmented ping" "$out"; fi
+
 # --- TCP, 1 MB from the IPv4 server
 out="$(inc python3 "$HERE/tcp_client.py" $SERVER6 8000 1000000 2>&1)"
 [ "$out" = ok ] && pass "TCP: 1 MB from the IPv4 server intact" || fail "TCP" "$out"

@@ -591,3 +591,61 @@ fn large_packets_set_df() {
     let ip = check4(&h.one(&udp6_packet(&HOST, &v6(SERVER), 40000, 53, &[0; 1400]))).dont_frag();
     assert!(ip, "above 1260 bytes DF is set so PMTU discovery works (RFC 7915 §5.1)");
 }
+
+#[test]
+fn fragmented_echo_v6_to_v4() {
+    let mut h = Harness::new(config());
+    let data: Vec<u8> = (0..3000u32).map(|i| (i * 3) as u8).collect();
+    let mut l4 = icmp_msg(128, 0, [0x12, 0x34, 0, 1], &data);
+    l4_checksum_v6(&HOST, &v6(SERVER), PROTO_ICMPV6, &mut l4);
+    let frag = |offset: usize, part: &[u8], more: bool| {
+        let mut body = vec![PROTO_ICMPV6, 0, 0, 0, 0, 0, 0, 42];
+        set_u16(&mut body, 2, offset as u16 | more as u16);
+        body.extend_from_slice(part);
+        ip6(&HOST, &v6(SERVER), PROTO_FRAGMENT, 64, &body)
+    };
+    let (v, sent) = h.run(&frag(0, &l4[..1448], true));
+    assert_eq!((v, sent.len()), (Verdict::Translated { packets: 0 }, 0), "first fragment held");
+    let (v, sent) = h.run(&frag(1448, &l4[1448..], false));
+    assert_eq!(v, Verdict::Translated { packets: 2 });
+    let (last, first) = (check4(&sent[0]), check4(&sent[1]));
+    assert_eq!((first.frag_offset(), first.more_frags(), last.frag_offset()), (0, true, 1448));
+    let whole = [first.payload(), last.payload()].concat();
+    assert_eq!((whole[0], get_u16(&whole, 4)), (8, 0x1234));
+    assert_eq!(checksum::fold(add(0, &whole)), 0xffff, "ICMPv4 checksum of the reassembled message");
+    assert_eq!(&whole[8..], &data[..]);
+}
+
+#[test]
+fn fragmented_echo_v4_to_v6() {
+    let mut h = Harness::new(config());
+    let out = h.one(&echo6(&HOST, &v6(SERVER), 128, 0x77, 1, 64));
+    let pool_id = get_u16(check4(&out).payload(), 4);
+    let data: Vec<u8> = (0..2500u32).map(|i| (i * 5) as u8).collect();
+    let mut rest = [0; 4];
+    rest[..2].copy_from_slice(&pool_id.to_be_bytes());
+    let mut l4 = icmp_msg(0, 0, rest, &data);
+    l4_checksum_v4(SERVER, POOL, PROTO_ICMP, &mut l4);
+    // IPv4 fragments of 1480 bytes (a 1500-byte link), DF clear.
+    let (v, sent) = h.run(&ip4(SERVER, POOL, PROTO_ICMP, 64, 0x2000, 9, &l4[..1480]));
+    assert_eq!((v, sent.len()), (Verdict::Translated { packets: 0 }, 0));
+    let (v, sent) = h.run(&ip4(SERVER, POOL, PROTO_ICMP, 64, 1480 / 8, 9, &l4[1480..]));
+    // The last fragment as one IPv6 packet, then the held first one split to fit 1280.
+    assert_eq!(v, Verdict::Translated { packets: 3 });
+    let mut pieces: Vec<(usize, Vec<u8>)> = sent
+        .iter()
+        .map(|p| {
+            assert!(p.len() <= 1280);
+            let ip = check6(p);
+            assert_eq!(ip.dst(), HOST);
+            (ip.fragment().unwrap().0, ip.upper().to_vec())
+        })
+        .collect();
+    pieces.sort();
+    let whole: Vec<u8> = pieces.iter().flat_map(|(_, d)| d.clone()).collect();
+    assert_eq!(whole.len(), l4.len());
+    assert_eq!((whole[0], get_u16(&whole, 4)), (129, 0x77));
+    assert_eq!(checksum::fold(checksum::pseudo_v6(&v6(SERVER), &HOST, PROTO_ICMPV6, whole.len() as u32) + add(0, &whole)), 0xffff);
+    // A lone last fragment (first never seen) is dropped, nothing is released.
+    assert_eq!(h.run(&ip4(SERVER, POOL, PROTO_ICMP, 64, 1480 / 8, 10, &l4[1480..])).0, Verdict::Dropped(Drop::FragmentNoState));
+}

@@ -82,7 +82,8 @@ pub enum Drop {
     FragmentNoState,
     /// A fragmented IPv4 UDP datagram without checksum: the checksum cannot be computed.
     UdpZeroChecksumFragment,
-    /// Fragmented ICMP: its IPv6 pseudo-header needs the reassembled length.
+    /// Fragmented ICMP that cannot be translated: an error message (its quoted packet is
+    /// in pieces), a first fragment above 2 KB, or echo hairpinned to the pool.
     IcmpFragment,
     /// TTL or hop limit ran out here (a Time Exceeded was sent back).
     HopLimit,
@@ -155,7 +156,8 @@ impl From<Refusal> for Drop {
 /// What became of one packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
-    /// Translated and emitted as `packets` packets (more than one when fragmented).
+    /// Translated and emitted as `packets` packets (more than one when fragmented; zero for
+    /// the first fragment of an ICMP echo, held until its last fragment arrives).
     Translated { packets: usize },
     Dropped(Drop),
 }
@@ -215,6 +217,28 @@ struct FragV4 {
     expires: u64,
 }
 
+/// First fragments of ICMP echo messages waiting for their last fragment.
+const HOLD_SLOTS: usize = 8;
+const HOLD_BYTES: usize = 2048;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum HoldKey {
+    V6([u8; 16], [u8; 16], u32),
+    V4([u8; 4], [u8; 4], u16),
+}
+
+#[derive(Clone, Copy)]
+struct Hold {
+    key: HoldKey,
+    len: usize,
+    /// Checksum words to take out and put in once the length is known...
+    removed: u32,
+    added: u32,
+    /// ...and on which side the pseudo-header length goes.
+    length_added: bool,
+    expires: u64,
+}
+
 pub struct Nat64 {
     config: Config,
     state: State,
@@ -224,6 +248,8 @@ pub struct Nat64 {
     frag6: [Option<FragV6>; FRAG_SLOTS],
     frag4: [Option<FragV4>; FRAG_SLOTS],
     frag_next: usize,
+    held: [Option<Hold>; HOLD_SLOTS],
+    hold_data: Box<[u8]>,
     ident: u16,
     /// Refusals since the last warning, and when it was (rate-limited syslog).
     refusals_unlogged: u64,
@@ -243,6 +269,8 @@ impl Nat64 {
             frag6: [None; FRAG_SLOTS],
             frag4: [None; FRAG_SLOTS],
             frag_next: 0,
+            held: [None; HOLD_SLOTS],
+            hold_data: vec![0; HOLD_SLOTS * HOLD_BYTES].into_boxed_slice(),
             ident: 1,
             refusals_unlogged: 0,
             last_refusal_log: None,
@@ -372,6 +400,7 @@ impl Nat64 {
             return self.icmp_error_v6_to_v4(buf, l4_off, now, out);
         }
 
+        let mut hold = None;
         let src4 = if first {
             let l4 = &mut buf.data[p + l4_off..p + total];
             let mapped = match proto {
@@ -398,24 +427,34 @@ impl Nat64 {
                     let Mapping::Query { kind } = icmp::v6_to_v4(l4.get(0).copied().unwrap_or(0), l4.get(1).copied().unwrap_or(0)) else {
                         return Err(Drop::UnsupportedIcmp);
                     };
-                    if fragmented {
-                        return Err(Drop::IcmpFragment);
-                    }
                     if l4.len() < 8 {
                         return Err(Drop::Malformed);
                     }
+                    if fragmented && self.state.in_pool(dst4) {
+                        return Err(Drop::IcmpFragment); // no hairpinning of fragmented echo
+                    }
                     let length = l4.len() as u32;
-                    if checksum::fold(checksum::pseudo_v6(&src6, &dst6, PROTO_ICMPV6, length) + add(0, l4)) != 0xffff {
+                    // A fragment's checksum covers the whole message: it is checked by the receiver.
+                    if !fragmented && checksum::fold(checksum::pseudo_v6(&src6, &dst6, PROTO_ICMPV6, length) + add(0, l4)) != 0xffff {
                         return Err(Drop::BadChecksum);
                     }
                     let id = get_u16(l4, 4);
                     let m = self.state.outbound(Proto::Icmp, src6, id, dst4, 0, 0, now)?;
-                    let removed = checksum::pseudo_v6(&src6, &dst6, PROTO_ICMPV6, length) + get_u16(l4, 0) as u32 + id as u32;
+                    let pseudo = add(add(0, &src6), &dst6) + PROTO_ICMPV6 as u32;
+                    let removed = pseudo + get_u16(l4, 0) as u32 + id as u32;
                     l4[0] = kind;
                     set_u16(l4, 4, m.port);
                     let added = get_u16(l4, 0) as u32 + m.port as u32;
-                    let new = checksum::update(get_u16(l4, 2), removed, added);
-                    set_u16(l4, 2, new);
+                    match frag {
+                        // The pseudo-header length is the whole message's: known at the last fragment.
+                        Some((_, true, ident)) => {
+                            hold = Some(Hold { key: HoldKey::V6(src6, dst6, ident), len: 0, removed, added, length_added: false, expires: now + FRAG_LIFETIME });
+                        }
+                        _ => {
+                            let new = checksum::update(get_u16(l4, 2), removed + (length >> 16) + (length & 0xffff), added);
+                            set_u16(l4, 2, new);
+                        }
+                    }
                     m
                 }
                 _ => return Err(Drop::UnsupportedProtocol),
@@ -447,13 +486,23 @@ impl Nat64 {
         emit_ipv4_header(&mut buf.data[header..header + IPV4_HEADER], tc, new_total as u16, ident, flags_frag, hop_limit - 1, protocol, src4, dst4);
         buf.start = header;
         self.stats.v6_to_v4 += 1;
+        if let Some(h) = hold {
+            self.hold(buf.packet(), h)?;
+            return Ok(0);
+        }
         if self.state.in_pool(dst4) {
             // Hairpinning (RFC 6146 §3.8): an IPv6 host reaching another through its pool address.
             self.stats.hairpinned += 1;
             return self.from_v4(buf, now, out, true);
         }
         out(buf.packet());
-        Ok(1)
+        let mut sent = 1;
+        if let Some((offset, false, ident)) = frag {
+            if proto == PROTO_ICMPV6 && offset != 0 {
+                sent += self.release(HoldKey::V6(src6, dst6, ident), (offset + total - l4_off) as u32, now, out);
+            }
+        }
+        Ok(sent)
     }
 
     fn remember_frag6(&mut self, entry: FragV6) {
@@ -598,6 +647,7 @@ impl Nat64 {
             return self.icmp_error_v4_to_v6(buf, ihl, out);
         }
         let src6 = self.config.prefix.embed(src4);
+        let mut hold = None;
         let dst6 = if first {
             let l4 = &mut buf.data[p + ihl..p + total];
             let mapped = match proto {
@@ -632,13 +682,10 @@ impl Nat64 {
                     let Mapping::Query { kind } = icmp::v4_to_v6(l4.get(0).copied().unwrap_or(0), l4.get(1).copied().unwrap_or(0)) else {
                         return Err(Drop::UnsupportedIcmp);
                     };
-                    if fragmented {
-                        return Err(Drop::IcmpFragment);
-                    }
                     if l4.len() < 8 {
                         return Err(Drop::Malformed);
                     }
-                    if checksum::fold(add(0, l4)) != 0xffff {
+                    if !fragmented && checksum::fold(add(0, l4)) != 0xffff {
                         return Err(Drop::BadChecksum);
                     }
                     let id = get_u16(l4, 4);
@@ -646,9 +693,14 @@ impl Nat64 {
                     let removed = get_u16(l4, 0) as u32 + id as u32;
                     l4[0] = kind;
                     set_u16(l4, 4, m.port);
-                    let added = get_u16(l4, 0) as u32 + m.port as u32 + checksum::pseudo_v6(&src6, &m.addr, PROTO_ICMPV6, l4.len() as u32);
-                    let new = checksum::update(get_u16(l4, 2), removed, added);
-                    set_u16(l4, 2, new);
+                    let added = get_u16(l4, 0) as u32 + m.port as u32 + add(add(0, &src6), &m.addr) + PROTO_ICMPV6 as u32;
+                    if more {
+                        hold = Some(Hold { key: HoldKey::V4(src4, dst4, ident), len: 0, removed, added, length_added: true, expires: now + FRAG_LIFETIME });
+                    } else {
+                        let length = l4.len() as u32;
+                        let new = checksum::update(get_u16(l4, 2), removed, added + (length >> 16) + (length & 0xffff));
+                        set_u16(l4, 2, new);
+                    }
                     m
                 }
                 _ => return Err(Drop::UnsupportedProtocol),
@@ -669,10 +721,16 @@ impl Nat64 {
         let next_header = if proto == PROTO_ICMP { PROTO_ICMPV6 } else { proto };
         let payload_len = total - ihl;
         let header_len = IPV6_HEADER + if fragmented { FRAGMENT_HEADER } else { 0 };
-        if !dont_frag && header_len + payload_len > self.config.lowest_ipv6_mtu as usize {
+        // The last fragment of a fragmented echo releases its held first fragment.
+        let release = (proto == PROTO_ICMP && offset != 0 && !more).then_some((HoldKey::V4(src4, dst4, ident), (offset + payload_len) as u32));
+        if hold.is_none() && !dont_frag && header_len + payload_len > self.config.lowest_ipv6_mtu as usize {
             let fields = V6Fields { traffic_class: tos, hop_limit: ttl - 1, next_header, src: src6, dst: dst6 };
             let ident = if fragmented { ident as u32 } else { self.next_ident() as u32 };
-            return Ok(self.emit_v6_fragments(&fields, &buf.data[p + ihl..p + total], offset, more, ident, out));
+            let mut sent = self.emit_v6_fragments(&fields, &buf.data[p + ihl..p + total], offset, more, ident, out);
+            if let Some((key, length)) = release {
+                sent += self.release(key, length, now, out);
+            }
+            return Ok(sent);
         }
         let header = p + ihl - header_len;
         let (first_next, payload_field) = if fragmented { (PROTO_FRAGMENT, payload_len + FRAGMENT_HEADER) } else { (next_header, payload_len) };
@@ -683,8 +741,72 @@ impl Nat64 {
         }
         buf.start = header;
         self.stats.v4_to_v6 += 1;
+        if let Some(h) = hold {
+            self.hold(buf.packet(), h)?;
+            return Ok(0);
+        }
         out(buf.packet());
-        Ok(1)
+        let mut sent = 1;
+        if let Some((key, length)) = release {
+            sent += self.release(key, length, now, out);
+        }
+        Ok(sent)
+    }
+
+    /// Keeps the translated first fragment of an ICMP echo until the last fragment tells
+    /// the message length its checksum needs (the IPv6 pseudo-header has it).
+    fn hold(&mut self, packet: &[u8], mut h: Hold) -> Result<(), Drop> {
+        if packet.len() > HOLD_BYTES {
+            return Err(Drop::IcmpFragment);
+        }
+        let now = h.expires - FRAG_LIFETIME;
+        let slot = self.held.iter().position(|x| x.map_or(true, |x| x.expires <= now)).unwrap_or(self.frag_next % HOLD_SLOTS);
+        self.frag_next = self.frag_next.wrapping_add(1);
+        h.len = packet.len();
+        self.hold_data[slot * HOLD_BYTES..slot * HOLD_BYTES + packet.len()].copy_from_slice(packet);
+        self.held[slot] = Some(h);
+        Ok(())
+    }
+
+    /// Completes and sends the held first fragment matching `key`, if any.
+    fn release(&mut self, key: HoldKey, message_len: u32, now: u64, out: Out) -> usize {
+        let Some(slot) = self.held.iter().position(|x| x.is_some_and(|x| x.key == key && x.expires > now)) else {
+            return 0;
+        };
+        let Some(h) = self.held[slot].take() else { return 0 };
+        let mut data = std::mem::take(&mut self.hold_data);
+        let packet = &mut data[slot * HOLD_BYTES..slot * HOLD_BYTES + h.len];
+        let length = (message_len >> 16) + (message_len & 0xffff);
+        let (removed, added) = if h.length_added { (h.removed, h.added + length) } else { (h.removed + length, h.added) };
+        let sent = if packet[0] >> 4 == 4 {
+            let at = (packet[0] & 0xf) as usize * 4 + 2;
+            let new = checksum::update(get_u16(packet, at), removed, added);
+            set_u16(packet, at, new);
+            out(packet);
+            1
+        } else {
+            let at = IPV6_HEADER + FRAGMENT_HEADER + 2;
+            let new = checksum::update(get_u16(packet, at), removed, added);
+            set_u16(packet, at, new);
+            if packet.len() > self.config.lowest_ipv6_mtu as usize {
+                let fields = V6Fields {
+                    traffic_class: (packet[0] << 4) | (packet[1] >> 4),
+                    hop_limit: packet[7],
+                    next_header: packet[40],
+                    src: packet[8..24].try_into().unwrap_or([0; 16]),
+                    dst: packet[24..40].try_into().unwrap_or([0; 16]),
+                };
+                let ident = u32::from_be_bytes([packet[44], packet[45], packet[46], packet[47]]);
+                let n = self.emit_v6_fragments(&fields, &packet[48..], 0, true, ident, out);
+                self.stats.v4_to_v6 -= 1; // counted once already
+                n
+            } else {
+                out(packet);
+                1
+            }
+        };
+        self.hold_data = data;
+        sent
     }
 
     /// RFC 7915 §4: an IPv4 packet without DF that becomes too big for `lowest_ipv6_mtu`
