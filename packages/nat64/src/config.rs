@@ -72,7 +72,10 @@ pub fn parse(path: &Path, text: &str) -> Result<DaemonConfig, String> {
 }
 
 fn from_package(package: &Package) -> Result<DaemonConfig, ConfigError> {
-    let main = package.named("main").filter(|s| s.section.kind == "nat64").or_else(|| package.sections("nat64").next());
+    let main = package
+        .named("main")
+        .filter(|s| s.section.kind == "nat64")
+        .or_else(|| package.sections("nat64").next());
     let Some(main) = main else {
         return Err(ConfigError {
             path: package.path.clone(),
@@ -84,28 +87,49 @@ fn from_package(package: &Package) -> Result<DaemonConfig, ConfigError> {
     };
     let mut warnings = Vec::new();
     for entry in main.unknown_options(&MAIN_OPTIONS) {
-        warnings.push(format!("{}:{}: unknown option '{}.{}' ignored", package.path.display(), entry.line, main.label(), entry.name));
+        warnings.push(format!(
+            "{}:{}: unknown option '{}.{}' ignored",
+            package.path.display(),
+            entry.line,
+            main.label(),
+            entry.name
+        ));
     }
     let prefix = match main.get::<Cidr6>("prefix")? {
         None => Prefix::well_known(),
-        Some(c) => Prefix::new(c.addr, c.len).map_err(|e| main.error("prefix", format!("RFC 6052 prefix: {e}")))?,
+        Some(c) => Prefix::new(c.addr, c.len)
+            .map_err(|e| main.error("prefix", format!("RFC 6052 prefix: {e}")))?,
     };
-    let tun_device = main.get::<Device>("tun_device")?.map_or_else(|| "nat64".to_string(), |d| d.0);
+    let tun_device = main
+        .get::<Device>("tun_device")?
+        .map_or_else(|| "nat64".to_string(), |d| d.0);
     if tun_device.len() > 15 {
         return Err(main.error("tun_device", "interface name of at most 15 characters"));
     }
     let pool = pool4(&main)?;
-    let max_sessions = main.get_range("max_sessions", 1, 4_000_000)?.unwrap_or(65536) as u32;
-    let max_sessions_per_host = main.get_range("max_sessions_per_host", 0, 4_000_000)?.unwrap_or(0) as u32;
+    let max_sessions = main
+        .get_range("max_sessions", 1, 4_000_000)?
+        .unwrap_or(65536) as u32;
+    let max_sessions_per_host = main
+        .get_range("max_sessions_per_host", 0, 4_000_000)?
+        .unwrap_or(0) as u32;
     let allow_non_global = main.get_or("allow_non_global", false)?;
     let mtu = main.get_range("mtu", 1280, 65535)?.unwrap_or(1500) as u32;
-    let lowest_ipv6_mtu = main.get_range("lowest_ipv6_mtu", 1280, 65535)?.unwrap_or(1280) as u32;
+    let lowest_ipv6_mtu = main
+        .get_range("lowest_ipv6_mtu", 1280, 65535)?
+        .unwrap_or(1280) as u32;
 
     let d = Timeouts::default();
     let mut timeout = |option: &str, default: u32, rfc_min: u32| -> Result<u32, ConfigError> {
-        let value = main.get_range(option, 1, 30 * 24 * 3600)?.map_or(default, |v| v as u32);
+        let value = main
+            .get_range(option, 1, 30 * 24 * 3600)?
+            .map_or(default, |v| v as u32);
         if value < rfc_min {
-            warnings.push(format!("{}.{} {value} s is below the RFC 6146 minimum of {rfc_min} s", main.label(), option));
+            warnings.push(format!(
+                "{}.{} {value} s is below the RFC 6146 minimum of {rfc_min} s",
+                main.label(),
+                option
+            ));
         }
         Ok(value)
     };
@@ -120,7 +144,13 @@ fn from_package(package: &Package) -> Result<DaemonConfig, ConfigError> {
     let mut statics = Vec::new();
     for s in package.sections("static") {
         for entry in s.unknown_options(&STATIC_OPTIONS) {
-            warnings.push(format!("{}:{}: unknown option '{}.{}' ignored", package.path.display(), entry.line, s.label(), entry.name));
+            warnings.push(format!(
+                "{}:{}: unknown option '{}.{}' ignored",
+                package.path.display(),
+                entry.line,
+                s.label(),
+                entry.name
+            ));
         }
         let proto = match s.get::<String>("proto")?.as_deref() {
             None | Some("tcp") => Proto::Tcp,
@@ -135,9 +165,20 @@ fn from_package(package: &Package) -> Result<DaemonConfig, ConfigError> {
         if prefix.contains(&addr6.octets()) {
             return Err(s.error("ipv6", "an IPv6 host address outside the NAT64 prefix"));
         }
-        let entry = StaticEntry { proto, addr6: addr6.octets(), port6: port6.0, addr4: addr4.octets(), port4: port4.0 };
-        if statics.iter().any(|o: &StaticEntry| o.proto == proto && (o.addr4, o.port4) == (entry.addr4, entry.port4)) {
-            return Err(s.error("port4", "an IPv4 address and port no other static entry uses"));
+        let entry = StaticEntry {
+            proto,
+            addr6: addr6.octets(),
+            port6: port6.0,
+            addr4: addr4.octets(),
+            port4: port4.0,
+        };
+        if statics.iter().any(|o: &StaticEntry| {
+            o.proto == proto && (o.addr4, o.port4) == (entry.addr4, entry.port4)
+        }) {
+            return Err(s.error(
+                "port4",
+                "an IPv4 address and port no other static entry uses",
+            ));
         }
         statics.push(entry);
     }
@@ -145,17 +186,26 @@ fn from_package(package: &Package) -> Result<DaemonConfig, ConfigError> {
         translator: translate::Config {
             prefix,
             allow_non_global,
-            state: StateConfig { pool, statics, timeouts, max_sessions, max_sessions_per_host },
+            state: StateConfig {
+                pool,
+                statics,
+                timeouts,
+                max_sessions,
+                max_sessions_per_host,
+            },
             mtu,
             lowest_ipv6_mtu,
         },
         tun_device,
-        control_socket: main.get::<String>("control_socket")?.map_or_else(|| v6only_common::control::default_path("nat64"), Into::into),
+        control_socket: main
+            .get::<String>("control_socket")?
+            .map_or_else(|| v6only_common::control::default_path("nat64"), Into::into),
         warnings,
     })
 }
 
-const POOL4_EXPECTED: &str = "IPv4 address or network (/16 to /32) with an optional port range PORTLO-PORTHI";
+const POOL4_EXPECTED: &str =
+    "IPv4 address or network (/16 to /32) with an optional port range PORTLO-PORTHI";
 
 /// `list pool4 'ADDR[/LEN] [PORTLO-PORTHI]'`.
 fn pool4(main: &SectionRef<'_>) -> Result<Vec<PoolRange>, ConfigError> {
@@ -204,7 +254,11 @@ fn pool4(main: &SectionRef<'_>) -> Result<Vec<PoolRange>, ConfigError> {
         if words.next().is_some() {
             return Err(bad());
         }
-        pool.push(PoolRange { addr: addr.octets(), prefix_len: len, ports });
+        pool.push(PoolRange {
+            addr: addr.octets(),
+            prefix_len: len,
+            ports,
+        });
     }
     if pool.is_empty() {
         return Err(main.error("pool4", POOL4_EXPECTED));
@@ -241,14 +295,40 @@ mod tests {
         .unwrap();
         assert_eq!(c.tun_device, "n64");
         assert_eq!(c.translator.prefix.to_string(), "2001:db8:64::/96");
-        assert_eq!(c.translator.state.pool[0], PoolRange { addr: [198, 51, 100, 0], prefix_len: 30, ports: (2000, 3000) });
-        assert_eq!(c.translator.state.pool[1], PoolRange { addr: [203, 0, 113, 7], prefix_len: 32, ports: (1024, 65535) });
-        assert_eq!((c.translator.state.max_sessions, c.translator.state.max_sessions_per_host), (100, 10));
+        assert_eq!(
+            c.translator.state.pool[0],
+            PoolRange {
+                addr: [198, 51, 100, 0],
+                prefix_len: 30,
+                ports: (2000, 3000)
+            }
+        );
+        assert_eq!(
+            c.translator.state.pool[1],
+            PoolRange {
+                addr: [203, 0, 113, 7],
+                prefix_len: 32,
+                ports: (1024, 65535)
+            }
+        );
+        assert_eq!(
+            (
+                c.translator.state.max_sessions,
+                c.translator.state.max_sessions_per_host
+            ),
+            (100, 10)
+        );
         assert_eq!(c.translator.state.timeouts.udp, 5);
         assert_eq!(c.translator.state.timeouts.tcp_est, 7440);
         assert_eq!(c.translator.state.statics.len(), 1);
         assert_eq!(c.translator.state.statics[0].proto, Proto::Udp);
-        assert!(c.warnings.iter().any(|w| w.contains("udp_timeout 5 s is below")), "{:?}", c.warnings);
+        assert!(
+            c.warnings
+                .iter()
+                .any(|w| w.contains("udp_timeout 5 s is below")),
+            "{:?}",
+            c.warnings
+        );
     }
 
     #[test]

@@ -38,33 +38,69 @@ pub const V6_ECHO_REPLY: u8 = 129;
 
 /// RFC 7915 §4.2: ICMPv4 -> ICMPv6.
 pub fn v4_to_v6(kind: u8, code: u8) -> Mapping {
-    let error = |kind, code| Mapping::Error { kind, code, extra: Extra::Zero };
+    let error = |kind, code| Mapping::Error {
+        kind,
+        code,
+        extra: Extra::Zero,
+    };
     match (kind, code) {
-        (V4_ECHO_REQUEST, 0) => Mapping::Query { kind: V6_ECHO_REQUEST },
-        (V4_ECHO_REPLY, 0) => Mapping::Query { kind: V6_ECHO_REPLY },
+        (V4_ECHO_REQUEST, 0) => Mapping::Query {
+            kind: V6_ECHO_REQUEST,
+        },
+        (V4_ECHO_REPLY, 0) => Mapping::Query {
+            kind: V6_ECHO_REPLY,
+        },
         (V4_DEST_UNREACH, 0 | 1 | 5 | 6 | 7 | 8 | 11 | 12) => error(V6_DEST_UNREACH, 0),
-        (V4_DEST_UNREACH, 2) => Mapping::Error { kind: V6_PARAM_PROBLEM, code: 1, extra: Extra::FixedPointer(6) },
+        (V4_DEST_UNREACH, 2) => Mapping::Error {
+            kind: V6_PARAM_PROBLEM,
+            code: 1,
+            extra: Extra::FixedPointer(6),
+        },
         (V4_DEST_UNREACH, 3) => error(V6_DEST_UNREACH, 4),
-        (V4_DEST_UNREACH, 4) => Mapping::Error { kind: V6_PACKET_TOO_BIG, code: 0, extra: Extra::Mtu },
+        (V4_DEST_UNREACH, 4) => Mapping::Error {
+            kind: V6_PACKET_TOO_BIG,
+            code: 0,
+            extra: Extra::Mtu,
+        },
         (V4_DEST_UNREACH, 9 | 10 | 13 | 15) => error(V6_DEST_UNREACH, 1),
         (V4_TIME_EXCEEDED, 0 | 1) => error(V6_TIME_EXCEEDED, code),
-        (V4_PARAM_PROBLEM, 0 | 2) => Mapping::Error { kind: V6_PARAM_PROBLEM, code: 0, extra: Extra::Pointer },
+        (V4_PARAM_PROBLEM, 0 | 2) => Mapping::Error {
+            kind: V6_PARAM_PROBLEM,
+            code: 0,
+            extra: Extra::Pointer,
+        },
         _ => Mapping::Drop,
     }
 }
 
 /// RFC 7915 §5.2: ICMPv6 -> ICMPv4.
 pub fn v6_to_v4(kind: u8, code: u8) -> Mapping {
-    let error = |kind, code| Mapping::Error { kind, code, extra: Extra::Zero };
+    let error = |kind, code| Mapping::Error {
+        kind,
+        code,
+        extra: Extra::Zero,
+    };
     match (kind, code) {
-        (V6_ECHO_REQUEST, 0) => Mapping::Query { kind: V4_ECHO_REQUEST },
-        (V6_ECHO_REPLY, 0) => Mapping::Query { kind: V4_ECHO_REPLY },
+        (V6_ECHO_REQUEST, 0) => Mapping::Query {
+            kind: V4_ECHO_REQUEST,
+        },
+        (V6_ECHO_REPLY, 0) => Mapping::Query {
+            kind: V4_ECHO_REPLY,
+        },
         (V6_DEST_UNREACH, 0 | 2 | 3) => error(V4_DEST_UNREACH, 1),
         (V6_DEST_UNREACH, 1) => error(V4_DEST_UNREACH, 10),
         (V6_DEST_UNREACH, 4) => error(V4_DEST_UNREACH, 3),
-        (V6_PACKET_TOO_BIG, 0) => Mapping::Error { kind: V4_DEST_UNREACH, code: 4, extra: Extra::Mtu },
+        (V6_PACKET_TOO_BIG, 0) => Mapping::Error {
+            kind: V4_DEST_UNREACH,
+            code: 4,
+            extra: Extra::Mtu,
+        },
         (V6_TIME_EXCEEDED, 0 | 1) => error(V4_TIME_EXCEEDED, code),
-        (V6_PARAM_PROBLEM, 0) => Mapping::Error { kind: V4_PARAM_PROBLEM, code: 0, extra: Extra::Pointer },
+        (V6_PARAM_PROBLEM, 0) => Mapping::Error {
+            kind: V4_PARAM_PROBLEM,
+            code: 0,
+            extra: Extra::Pointer,
+        },
         (V6_PARAM_PROBLEM, 1) => error(V4_DEST_UNREACH, 2),
         _ => Mapping::Drop,
     }
@@ -107,7 +143,11 @@ const PLATEAUS: [u16; 10] = [65535, 32000, 17914, 8166, 4352, 2002, 1492, 1006, 
 /// Never below the IPv6 minimum of 1280.
 pub fn ptb_mtu_v4_to_v6(advertised: u16, inner_total_len: u16, mtu6: u32, mtu4: u32) -> u32 {
     let advertised = if advertised == 0 {
-        PLATEAUS.iter().copied().find(|&p| p < inner_total_len).unwrap_or(68)
+        PLATEAUS
+            .iter()
+            .copied()
+            .find(|&p| p < inner_total_len)
+            .unwrap_or(68)
     } else {
         advertised
     };
@@ -119,7 +159,10 @@ pub fn ptb_mtu_v4_to_v6(advertised: u16, inner_total_len: u16, mtu6: u32, mtu4: 
 /// Fragment header (its translation carries none).
 pub fn ptb_mtu_v6_to_v4(advertised: u32, inner_had_fragment_header: bool, mtu4: u32) -> u16 {
     let overhead = if inner_had_fragment_header { 28 } else { 20 };
-    advertised.saturating_sub(overhead).min(mtu4).clamp(68, 65535) as u16
+    advertised
+        .saturating_sub(overhead)
+        .min(mtu4)
+        .clamp(68, 65535) as u16
 }
 
 #[cfg(test)]
@@ -129,15 +172,33 @@ mod tests {
     #[test]
     fn v4_to_v6_table() {
         use Mapping::*;
-        let e = |kind, code| Error { kind, code, extra: Extra::Zero };
+        let e = |kind, code| Error {
+            kind,
+            code,
+            extra: Extra::Zero,
+        };
         let cases = [
             ((8, 0), Query { kind: 128 }),
             ((0, 0), Query { kind: 129 }),
             ((3, 0), e(1, 0)),
             ((3, 1), e(1, 0)),
-            ((3, 2), Error { kind: 4, code: 1, extra: Extra::FixedPointer(6) }),
+            (
+                (3, 2),
+                Error {
+                    kind: 4,
+                    code: 1,
+                    extra: Extra::FixedPointer(6),
+                },
+            ),
             ((3, 3), e(1, 4)),
-            ((3, 4), Error { kind: 2, code: 0, extra: Extra::Mtu }),
+            (
+                (3, 4),
+                Error {
+                    kind: 2,
+                    code: 0,
+                    extra: Extra::Mtu,
+                },
+            ),
             ((3, 5), e(1, 0)),
             ((3, 6), e(1, 0)),
             ((3, 7), e(1, 0)),
@@ -155,9 +216,23 @@ mod tests {
             ((10, 0), Drop), // router solicitation
             ((11, 0), e(3, 0)),
             ((11, 1), e(3, 1)),
-            ((12, 0), Error { kind: 4, code: 0, extra: Extra::Pointer }),
+            (
+                (12, 0),
+                Error {
+                    kind: 4,
+                    code: 0,
+                    extra: Extra::Pointer,
+                },
+            ),
             ((12, 1), Drop),
-            ((12, 2), Error { kind: 4, code: 0, extra: Extra::Pointer }),
+            (
+                (12, 2),
+                Error {
+                    kind: 4,
+                    code: 0,
+                    extra: Extra::Pointer,
+                },
+            ),
             ((13, 0), Drop), // timestamp
             ((15, 0), Drop), // information request
             ((17, 0), Drop), // address mask request
@@ -170,7 +245,11 @@ mod tests {
     #[test]
     fn v6_to_v4_table() {
         use Mapping::*;
-        let e = |kind, code| Error { kind, code, extra: Extra::Zero };
+        let e = |kind, code| Error {
+            kind,
+            code,
+            extra: Extra::Zero,
+        };
         let cases = [
             ((128, 0), Query { kind: 8 }),
             ((129, 0), Query { kind: 0 }),
@@ -180,10 +259,24 @@ mod tests {
             ((1, 3), e(3, 1)),
             ((1, 4), e(3, 3)),
             ((1, 5), Drop),
-            ((2, 0), Error { kind: 3, code: 4, extra: Extra::Mtu }),
+            (
+                (2, 0),
+                Error {
+                    kind: 3,
+                    code: 4,
+                    extra: Extra::Mtu,
+                },
+            ),
             ((3, 0), e(11, 0)),
             ((3, 1), e(11, 1)),
-            ((4, 0), Error { kind: 12, code: 0, extra: Extra::Pointer }),
+            (
+                (4, 0),
+                Error {
+                    kind: 12,
+                    code: 0,
+                    extra: Extra::Pointer,
+                },
+            ),
             ((4, 1), e(3, 2)),
             ((4, 2), Drop),
             ((130, 0), Drop), // MLD query
@@ -197,13 +290,35 @@ mod tests {
 
     #[test]
     fn pointer_tables() {
-        for (v4, v6) in [(0, 0), (1, 1), (2, 4), (3, 4), (8, 7), (9, 6), (12, 8), (15, 8), (16, 24), (19, 24)] {
+        for (v4, v6) in [
+            (0, 0),
+            (1, 1),
+            (2, 4),
+            (3, 4),
+            (8, 7),
+            (9, 6),
+            (12, 8),
+            (15, 8),
+            (16, 24),
+            (19, 24),
+        ] {
             assert_eq!(pointer_v4_to_v6(v4), Some(v6), "{v4}");
         }
         for v4 in [4, 5, 6, 7, 10, 11, 20] {
             assert_eq!(pointer_v4_to_v6(v4), None, "{v4}");
         }
-        for (v6, v4) in [(0, 0), (1, 1), (4, 2), (5, 2), (6, 9), (7, 8), (8, 12), (23, 12), (24, 16), (39, 16)] {
+        for (v6, v4) in [
+            (0, 0),
+            (1, 1),
+            (4, 2),
+            (5, 2),
+            (6, 9),
+            (7, 8),
+            (8, 12),
+            (23, 12),
+            (24, 16),
+            (39, 16),
+        ] {
             assert_eq!(pointer_v6_to_v4(v6), Some(v4), "{v6}");
         }
         for v6 in [2, 3, 40, 1000] {

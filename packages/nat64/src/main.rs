@@ -65,7 +65,9 @@ fn main() -> ExitCode {
             }
         },
         "status" => {
-            let socket = config::load(&args.config).map(|c| c.control_socket).unwrap_or_else(|_| control::default_path("nat64"));
+            let socket = config::load(&args.config)
+                .map(|c| c.control_socket)
+                .unwrap_or_else(|_| control::default_path("nat64"));
             match control::request(&socket, "status", Duration::from_secs(2)) {
                 Ok(reply) => {
                     println!("{}", reply.trim_end());
@@ -96,15 +98,23 @@ fn load(path: &Path) -> Result<DaemonConfig, String> {
 fn configure_device(tun: &Tun, c: &DaemonConfig) -> Result<(), String> {
     let mut nl = Netlink::open().map_err(|e| format!("netlink: {e}"))?;
     let t = &c.translator;
-    nl.link_up(tun.ifindex, t.mtu).map_err(|e| format!("setting {} up with MTU {}: {e}", tun.name, t.mtu))?;
+    nl.link_up(tun.ifindex, t.mtu)
+        .map_err(|e| format!("setting {} up with MTU {}: {e}", tun.name, t.mtu))?;
     let prefix = t.prefix;
-    nl.route(&prefix.addr().octets(), prefix.len(), tun.ifindex).map_err(|e| format!("route {prefix} dev {}: {e}", tun.name))?;
+    nl.route(&prefix.addr().octets(), prefix.len(), tun.ifindex)
+        .map_err(|e| format!("route {prefix} dev {}: {e}", tun.name))?;
     for r in &t.state.pool {
-        nl.route(&r.addr, r.prefix_len, tun.ifindex).map_err(|e| format!("route pool4 {:?}/{} dev {}: {e}", r.addr, r.prefix_len, tun.name))?;
+        nl.route(&r.addr, r.prefix_len, tun.ifindex).map_err(|e| {
+            format!(
+                "route pool4 {:?}/{} dev {}: {e}",
+                r.addr, r.prefix_len, tun.name
+            )
+        })?;
     }
     for s in &t.state.statics {
         if !t.state.pool.iter().any(|r| r.contains(s.addr4)) {
-            nl.route(&s.addr4, 32, tun.ifindex).map_err(|e| format!("route {:?} dev {}: {e}", s.addr4, tun.name))?;
+            nl.route(&s.addr4, 32, tun.ifindex)
+                .map_err(|e| format!("route {:?} dev {}: {e}", s.addr4, tun.name))?;
         }
     }
     Ok(())
@@ -112,9 +122,11 @@ fn configure_device(tun: &Tun, c: &DaemonConfig) -> Result<(), String> {
 
 fn run(config_path: &Path, signals: Signals) -> Result<(), String> {
     let mut current = load(config_path)?;
-    let tun = Tun::open(&current.tun_device).map_err(|e| format!("creating TUN device {}: {e}", current.tun_device))?;
+    let tun = Tun::open(&current.tun_device)
+        .map_err(|e| format!("creating TUN device {}: {e}", current.tun_device))?;
     configure_device(&tun, &current)?;
-    let control = ControlServer::bind(&current.control_socket).map_err(|e| format!("control socket {}: {e}", current.control_socket.display()))?;
+    let control = ControlServer::bind(&current.control_socket)
+        .map_err(|e| format!("control socket {}: {e}", current.control_socket.display()))?;
     let mut nat = Nat64::new(current.translator.clone(), Instant::now());
     let mut buf = PacketBuf::new();
     let mut poller = Poller::new();
@@ -130,9 +142,13 @@ fn run(config_path: &Path, signals: Signals) -> Result<(), String> {
     loop {
         poller.clear();
         let tun_token = poller.register(std::os::fd::AsRawFd::as_raw_fd(&tun), Interest::Read);
-        let signal_token = poller.register(std::os::fd::AsRawFd::as_raw_fd(&signals), Interest::Read);
-        let control_token = poller.register(std::os::fd::AsRawFd::as_raw_fd(&control), Interest::Read);
-        poller.wait(Some(next_expire.saturating_duration_since(Instant::now()))).map_err(|e| format!("poll: {e}"))?;
+        let signal_token =
+            poller.register(std::os::fd::AsRawFd::as_raw_fd(&signals), Interest::Read);
+        let control_token =
+            poller.register(std::os::fd::AsRawFd::as_raw_fd(&control), Interest::Read);
+        poller
+            .wait(Some(next_expire.saturating_duration_since(Instant::now())))
+            .map_err(|e| format!("poll: {e}"))?;
 
         if poller.readable(tun_token) {
             let now = Instant::now();
@@ -159,13 +175,20 @@ fn run(config_path: &Path, signals: Signals) -> Result<(), String> {
                         return Ok(());
                     }
                     Signal::Reload => match load(config_path) {
-                        Ok(new) if new.tun_device != current.tun_device || new.control_socket != current.control_socket => {
+                        Ok(new)
+                            if new.tun_device != current.tun_device
+                                || new.control_socket != current.control_socket =>
+                        {
                             log::error!("reload: tun_device and control_socket need a restart; keeping the old config");
                         }
                         Ok(new) => match configure_device(&tun, &new) {
                             Ok(()) => {
                                 nat.reconfigure(new.translator.clone());
-                                log::info!("reloaded: {} <-> pool4 {}", new.translator.prefix, pool_text(&new));
+                                log::info!(
+                                    "reloaded: {} <-> pool4 {}",
+                                    new.translator.prefix,
+                                    pool_text(&new)
+                                );
                                 current = new;
                             }
                             Err(e) => log::error!("reload: {e}; keeping the old config"),
@@ -178,7 +201,10 @@ fn run(config_path: &Path, signals: Signals) -> Result<(), String> {
         if poller.readable(control_token) {
             control.serve(&mut |command| match command.trim() {
                 "status" => status_json(&nat, &current, write_errors),
-                other => format!("{{\"error\":\"unknown command '{}'\"}}\n", other.escape_default()),
+                other => format!(
+                    "{{\"error\":\"unknown command '{}'\"}}\n",
+                    other.escape_default()
+                ),
             });
         }
         let now = Instant::now();
@@ -195,7 +221,15 @@ fn pool_text(c: &DaemonConfig) -> String {
         .state
         .pool
         .iter()
-        .map(|r| format!("{}/{} {}-{}", std::net::Ipv4Addr::from(r.addr), r.prefix_len, r.ports.0, r.ports.1))
+        .map(|r| {
+            format!(
+                "{}/{} {}-{}",
+                std::net::Ipv4Addr::from(r.addr),
+                r.prefix_len,
+                r.ports.0,
+                r.ports.1
+            )
+        })
         .collect();
     parts.join(", ")
 }
@@ -204,14 +238,17 @@ fn status_json(nat: &Nat64, c: &DaemonConfig, write_errors: u64) -> String {
     let stats = nat.stats();
     let state = nat.state();
     let mut j = Json::object();
-    j.field_str("prefix", &c.translator.prefix.to_string()).field_str("tun_device", &c.tun_device);
+    j.field_str("prefix", &c.translator.prefix.to_string())
+        .field_str("tun_device", &c.tun_device);
     j.begin_object("sessions");
     let mut total = 0;
     for p in Proto::ALL {
         j.field_u64(p.name(), state.session_count(p));
         total += state.session_count(p);
     }
-    j.field_u64("total", total).field_u64("max", c.translator.state.max_sessions as u64).end();
+    j.field_u64("total", total)
+        .field_u64("max", c.translator.state.max_sessions as u64)
+        .end();
     j.field_u64("bindings", state.bib_count() as u64);
     j.begin_object("translations")
         .field_u64("v6_to_v4", stats.v6_to_v4)

@@ -60,14 +60,23 @@ impl Netlink {
     pub fn open() -> io::Result<Netlink> {
         // SAFETY: plain socket syscalls on memory we own.
         unsafe {
-            let fd = libc::socket(libc::AF_NETLINK, libc::SOCK_RAW | libc::SOCK_CLOEXEC, libc::NETLINK_ROUTE);
+            let fd = libc::socket(
+                libc::AF_NETLINK,
+                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+                libc::NETLINK_ROUTE,
+            );
             if fd < 0 {
                 return Err(io::Error::last_os_error());
             }
             let fd = OwnedFd::from_raw_fd(fd);
             let mut addr: libc::sockaddr_nl = std::mem::zeroed();
             addr.nl_family = libc::AF_NETLINK as libc::sa_family_t;
-            if libc::bind(fd.as_raw_fd(), (&addr as *const libc::sockaddr_nl).cast(), std::mem::size_of::<libc::sockaddr_nl>() as u32) < 0 {
+            if libc::bind(
+                fd.as_raw_fd(),
+                (&addr as *const libc::sockaddr_nl).cast(),
+                std::mem::size_of::<libc::sockaddr_nl>() as u32,
+            ) < 0
+            {
                 return Err(io::Error::last_os_error());
             }
             Ok(Netlink { fd, seq: 1 })
@@ -80,13 +89,21 @@ impl Netlink {
         let seq = self.seq;
         self.seq = self.seq.wrapping_add(1);
         // SAFETY: valid buffers for send/recv.
-        let sent = unsafe { libc::send(self.fd.as_raw_fd(), bytes.as_ptr().cast(), bytes.len(), 0) };
+        let sent =
+            unsafe { libc::send(self.fd.as_raw_fd(), bytes.as_ptr().cast(), bytes.len(), 0) };
         if sent < 0 {
             return Err(io::Error::last_os_error());
         }
         let mut reply = [0u8; 4096];
         loop {
-            let n = unsafe { libc::recv(self.fd.as_raw_fd(), reply.as_mut_ptr().cast(), reply.len(), 0) };
+            let n = unsafe {
+                libc::recv(
+                    self.fd.as_raw_fd(),
+                    reply.as_mut_ptr().cast(),
+                    reply.len(),
+                    0,
+                )
+            };
             if n < 0 {
                 let e = io::Error::last_os_error();
                 if e.kind() == io::ErrorKind::Interrupted {
@@ -97,15 +114,25 @@ impl Netlink {
             let mut at = 0;
             let n = n as usize;
             while at + 16 <= n {
-                let len = u32::from_ne_bytes(reply[at..at + 4].try_into().unwrap_or([0; 4])) as usize;
+                let len =
+                    u32::from_ne_bytes(reply[at..at + 4].try_into().unwrap_or([0; 4])) as usize;
                 let kind = u16::from_ne_bytes([reply[at + 4], reply[at + 5]]);
-                let reply_seq = u32::from_ne_bytes(reply[at + 8..at + 12].try_into().unwrap_or([0; 4]));
+                let reply_seq =
+                    u32::from_ne_bytes(reply[at + 8..at + 12].try_into().unwrap_or([0; 4]));
                 if len < 16 || at + len > n {
-                    return Err(io::Error::new(io::ErrorKind::InvalidData, "malformed netlink reply"));
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "malformed netlink reply",
+                    ));
                 }
                 if kind == NLMSG_ERROR && reply_seq == seq && len >= 20 {
-                    let code = i32::from_ne_bytes(reply[at + 16..at + 20].try_into().unwrap_or([0; 4]));
-                    return if code == 0 { Ok(()) } else { Err(io::Error::from_raw_os_error(-code)) };
+                    let code =
+                        i32::from_ne_bytes(reply[at + 16..at + 20].try_into().unwrap_or([0; 4]));
+                    return if code == 0 {
+                        Ok(())
+                    } else {
+                        Err(io::Error::from_raw_os_error(-code))
+                    };
                 }
                 at += (len + 3) & !3;
             }
@@ -126,7 +153,11 @@ impl Netlink {
 
     /// Adds (or replaces) a route to `dst/len` through the device `ifindex`.
     pub fn route(&mut self, dst: &[u8], len: u8, ifindex: u32) -> io::Result<()> {
-        let family = if dst.len() == 4 { libc::AF_INET } else { libc::AF_INET6 } as u8;
+        let family = if dst.len() == 4 {
+            libc::AF_INET
+        } else {
+            libc::AF_INET6
+        } as u8;
         // struct rtmsg: family, dst_len, src_len, tos, table, protocol, scope, type, flags
         let mut fixed = [0u8; 12];
         fixed[0] = family;
@@ -135,7 +166,12 @@ impl Netlink {
         fixed[5] = RTPROT_STATIC;
         fixed[6] = RT_SCOPE_LINK;
         fixed[7] = RTN_UNICAST;
-        let mut m = Message::new(RTM_NEWROUTE, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE, self.seq, &fixed);
+        let mut m = Message::new(
+            RTM_NEWROUTE,
+            NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE,
+            self.seq,
+            &fixed,
+        );
         m.attr(RTA_DST, dst).attr(RTA_OIF, &ifindex.to_ne_bytes());
         self.request(&mut m)
     }
@@ -148,13 +184,21 @@ mod tests {
     #[test]
     fn message_layout() {
         let mut m = Message::new(RTM_NEWROUTE, NLM_F_REQUEST, 7, &[1, 2, 3, 4]);
-        m.attr(RTA_DST, &[10, 0, 0]).attr(RTA_OIF, &5u32.to_ne_bytes());
+        m.attr(RTA_DST, &[10, 0, 0])
+            .attr(RTA_OIF, &5u32.to_ne_bytes());
         let b = m.finish().to_vec();
         assert_eq!(b.len(), 16 + 4 + 8 + 8);
-        assert_eq!(u32::from_ne_bytes(b[..4].try_into().unwrap()), b.len() as u32);
+        assert_eq!(
+            u32::from_ne_bytes(b[..4].try_into().unwrap()),
+            b.len() as u32
+        );
         assert_eq!(u16::from_ne_bytes([b[4], b[5]]), RTM_NEWROUTE);
         assert_eq!(u32::from_ne_bytes(b[8..12].try_into().unwrap()), 7);
-        assert_eq!(u16::from_ne_bytes([b[20], b[21]]), 7, "attribute length excludes padding");
+        assert_eq!(
+            u16::from_ne_bytes([b[20], b[21]]),
+            7,
+            "attribute length excludes padding"
+        );
         assert_eq!(&b[24..28], &[10, 0, 0, 0]);
         assert_eq!(u16::from_ne_bytes([b[30], b[31]]), RTA_OIF);
     }

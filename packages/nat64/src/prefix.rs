@@ -26,9 +26,14 @@ pub enum PrefixError {
 impl fmt::Display for PrefixError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            PrefixError::Length(l) => write!(f, "prefix length /{l} is not one of 32, 40, 48, 56, 64, 96 (RFC 6052)"),
+            PrefixError::Length(l) => write!(
+                f,
+                "prefix length /{l} is not one of 32, 40, 48, 56, 64, 96 (RFC 6052)"
+            ),
             PrefixError::HostBits => f.write_str("prefix has bits set beyond its length"),
-            PrefixError::UOctet => f.write_str("bits 64-71 (the u octet) of the prefix must be zero (RFC 6052)"),
+            PrefixError::UOctet => {
+                f.write_str("bits 64-71 (the u octet) of the prefix must be zero (RFC 6052)")
+            }
         }
     }
 }
@@ -50,13 +55,17 @@ impl Prefix {
     }
 
     pub fn well_known() -> Prefix {
-        Prefix { bytes: WELL_KNOWN.octets(), len: 96 }
+        Prefix {
+            bytes: WELL_KNOWN.octets(),
+            len: 96,
+        }
     }
 
     pub fn is_well_known(&self) -> bool {
         self.len == 96 && self.bytes == WELL_KNOWN.octets()
     }
 
+    #[allow(clippy::len_without_is_empty)] // a prefix length, not a collection
     pub fn len(&self) -> u8 {
         self.len
     }
@@ -132,7 +141,9 @@ pub fn is_global_v4(addr: [u8; 4]) -> bool {
         (0xf000_0000, 4),  // reserved (and broadcast)
         (0xc058_6300, 24), // 192.88.99/24 deprecated 6to4 relay anycast
     ];
-    !NON_GLOBAL.iter().any(|&(net, len)| a >> (32 - len) == net >> (32 - len))
+    !NON_GLOBAL
+        .iter()
+        .any(|&(net, len)| a >> (32 - len) == net >> (32 - len))
 }
 
 /// Unicast addresses we never translate to or from: they cannot be a real peer.
@@ -170,10 +181,21 @@ mod tests {
 
     #[test]
     fn invalid_prefixes() {
-        assert_eq!(Prefix::new("2001:db8::".parse().unwrap(), 33), Err(PrefixError::Length(33)));
-        assert_eq!(Prefix::new("2001:db8::1".parse().unwrap(), 96), Err(PrefixError::HostBits));
-        assert_eq!(Prefix::new("2001:db8:0:0:100::".parse().unwrap(), 96), Err(PrefixError::UOctet));
-        assert!(Prefix::new("64:ff9b::".parse().unwrap(), 96).unwrap().is_well_known());
+        assert_eq!(
+            Prefix::new("2001:db8::".parse().unwrap(), 33),
+            Err(PrefixError::Length(33))
+        );
+        assert_eq!(
+            Prefix::new("2001:db8::1".parse().unwrap(), 96),
+            Err(PrefixError::HostBits)
+        );
+        assert_eq!(
+            Prefix::new("2001:db8:0:0:100::".parse().unwrap(), 96),
+            Err(PrefixError::UOctet)
+        );
+        assert!(Prefix::new("64:ff9b::".parse().unwrap(), 96)
+            .unwrap()
+            .is_well_known());
     }
 
     #[test]
@@ -186,7 +208,17 @@ mod tests {
     fn global_addresses() {
         assert!(is_global_v4([8, 8, 8, 8]));
         assert!(is_global_v4([100, 128, 0, 1]));
-        for a in [[10, 1, 2, 3], [192, 168, 1, 1], [172, 31, 0, 1], [192, 0, 2, 1], [127, 0, 0, 1], [169, 254, 1, 1], [100, 64, 0, 1], [224, 0, 0, 1], [255, 255, 255, 255]] {
+        for a in [
+            [10, 1, 2, 3],
+            [192, 168, 1, 1],
+            [172, 31, 0, 1],
+            [192, 0, 2, 1],
+            [127, 0, 0, 1],
+            [169, 254, 1, 1],
+            [100, 64, 0, 1],
+            [224, 0, 0, 1],
+            [255, 255, 255, 255],
+        ] {
             assert!(!is_global_v4(a), "{a:?}");
         }
         assert!(is_global_v4([172, 32, 0, 1]));

@@ -43,7 +43,13 @@ pub struct Timeouts {
 
 impl Default for Timeouts {
     fn default() -> Self {
-        Timeouts { udp: 300, icmp: 60, tcp_est: 7440, tcp_trans: 240, tcp_incoming_syn: 6 }
+        Timeouts {
+            udp: 300,
+            icmp: 60,
+            tcp_est: 7440,
+            tcp_trans: 240,
+            tcp_incoming_syn: 6,
+        }
     }
 }
 
@@ -57,7 +63,11 @@ pub struct PoolRange {
 
 impl PoolRange {
     pub fn contains(&self, addr: [u8; 4]) -> bool {
-        let mask = if self.prefix_len == 0 { 0 } else { u32::MAX << (32 - self.prefix_len) };
+        let mask = if self.prefix_len == 0 {
+            0
+        } else {
+            u32::MAX << (32 - self.prefix_len)
+        };
         u32::from_be_bytes(addr) & mask == u32::from_be_bytes(self.addr) & mask
     }
     fn addresses(&self) -> impl Iterator<Item = [u8; 4]> {
@@ -137,7 +147,9 @@ pub struct SeededHash {
 impl SeededHash {
     fn random() -> SeededHash {
         use std::hash::BuildHasher;
-        SeededHash { seed: std::collections::hash_map::RandomState::new().hash_one(0x6e61_7436_34u64) | 1 }
+        SeededHash {
+            seed: std::collections::hash_map::RandomState::new().hash_one(0x006e_6174_3634_u64) | 1,
+        }
     }
 }
 
@@ -229,7 +241,10 @@ fn key4(proto: Proto, addr: [u8; 4], port: u16) -> u64 {
 }
 
 fn session_key(bib: u32, remote: [u8; 4], remote_port: u16) -> SessionKey {
-    SessionKey { bib_remote: (bib as u64) << 32 | u32::from_be_bytes(remote) as u64, remote_port }
+    SessionKey {
+        bib_remote: (bib as u64) << 32 | u32::from_be_bytes(remote) as u64,
+        remote_port,
+    }
 }
 
 fn seconds(now: u64) -> u32 {
@@ -281,7 +296,11 @@ impl State {
     /// Applies a new configuration keeping sessions. Static entries are replaced; dynamic
     /// bindings whose address left the pool stay until their sessions expire.
     pub fn reconfigure(&mut self, config: StateConfig) {
-        self.addresses = config.pool.iter().flat_map(|r| r.addresses().map(move |a| (a, r.ports))).collect();
+        self.addresses = config
+            .pool
+            .iter()
+            .flat_map(|r| r.addresses().map(move |a| (a, r.ports)))
+            .collect();
         let old = std::mem::take(&mut self.config.statics);
         for s in &old {
             if let Some(b) = self.find6(s.proto, &s.addr6, s.port6) {
@@ -304,7 +323,9 @@ impl State {
             }
             match existing {
                 Some(b) => {
-                    let Some(bib) = self.bibs[b as usize].as_mut() else { continue };
+                    let Some(bib) = self.bibs[b as usize].as_mut() else {
+                        continue;
+                    };
                     let old4 = key4(bib.proto, bib.addr4, bib.port4);
                     bib.addr4 = s.addr4;
                     bib.port4 = s.port4;
@@ -325,7 +346,8 @@ impl State {
     }
 
     pub fn in_pool(&self, addr: [u8; 4]) -> bool {
-        self.config.pool.iter().any(|r| r.contains(addr)) || self.config.statics.iter().any(|s| s.addr4 == addr)
+        self.config.pool.iter().any(|r| r.contains(addr))
+            || self.config.statics.iter().any(|s| s.addr4 == addr)
     }
 
     pub fn session_count(&self, proto: Proto) -> u64 {
@@ -351,13 +373,26 @@ impl State {
 
     /// An IPv6 packet from `src:sport` to the IPv4 `dst:dport`: finds or creates the
     /// binding and session, runs the TCP state machine, and returns the IPv4 source.
-    pub fn outbound(&mut self, proto: Proto, src: [u8; 16], sport: u16, dst: [u8; 4], dport: u16, tcp_flags: u8, now: u64) -> Result<Mapped4, Refusal> {
+    #[allow(clippy::too_many_arguments)]
+    pub fn outbound(
+        &mut self,
+        proto: Proto,
+        src: [u8; 16],
+        sport: u16,
+        dst: [u8; 4],
+        dport: u16,
+        tcp_flags: u8,
+        now: u64,
+    ) -> Result<Mapped4, Refusal> {
         let existing = self.find6(proto, &src, sport);
         if let Some(b) = existing {
             if let Some(session) = self.sessions.get_mut(&session_key(b, dst, dport)) {
                 advance(session, proto, tcp_flags, true, now, &self.config.timeouts);
                 let bib = self.bib(b);
-                return Ok(Mapped4 { addr: bib.addr4, port: bib.port4 });
+                return Ok(Mapped4 {
+                    addr: bib.addr4,
+                    port: bib.port4,
+                });
             }
         }
         if proto == Proto::Tcp && tcp_flags & TCP_SYN == 0 {
@@ -368,23 +403,44 @@ impl State {
         let b = match existing {
             Some(b) => b,
             None => {
-                let (addr4, port4) = self.allocate(proto, &src, sport).ok_or(Refusal::PoolExhausted)?;
+                let (addr4, port4) = self
+                    .allocate(proto, &src, sport)
+                    .ok_or(Refusal::PoolExhausted)?;
                 self.new_bib(proto, &src, sport, addr4, port4, false)
             }
         };
         let state = (proto == Proto::Tcp).then_some(TcpState::V6Init);
         self.new_session(b, dst, dport, state, now);
         let bib = self.bib(b);
-        Ok(Mapped4 { addr: bib.addr4, port: bib.port4 })
+        Ok(Mapped4 {
+            addr: bib.addr4,
+            port: bib.port4,
+        })
     }
 
     /// An IPv4 packet from `src:sport` to the pool's `dst:dport`: endpoint-independent
     /// filtering lets it in when a binding exists.
-    pub fn inbound(&mut self, proto: Proto, dst: [u8; 4], dport: u16, src: [u8; 4], sport: u16, tcp_flags: u8, now: u64) -> Result<Mapped6, Refusal> {
-        let b = *self.bib4.get(&key4(proto, dst, dport)).ok_or(Refusal::NoBinding)?;
+    #[allow(clippy::too_many_arguments)]
+    pub fn inbound(
+        &mut self,
+        proto: Proto,
+        dst: [u8; 4],
+        dport: u16,
+        src: [u8; 4],
+        sport: u16,
+        tcp_flags: u8,
+        now: u64,
+    ) -> Result<Mapped6, Refusal> {
+        let b = *self
+            .bib4
+            .get(&key4(proto, dst, dport))
+            .ok_or(Refusal::NoBinding)?;
         let bib = self.bib(b);
         let host = self.hosts[bib.host as usize].expect("bound host exists");
-        let mapped = Mapped6 { addr: host.addr, port: bib.port6 };
+        let mapped = Mapped6 {
+            addr: host.addr,
+            port: bib.port6,
+        };
         if let Some(session) = self.sessions.get_mut(&session_key(b, src, sport)) {
             advance(session, proto, tcp_flags, false, now, &self.config.timeouts);
             return Ok(mapped);
@@ -402,20 +458,28 @@ impl State {
     pub fn lookup4(&self, proto: Proto, addr: [u8; 4], port: u16) -> Option<Mapped6> {
         let bib = self.bib(*self.bib4.get(&key4(proto, addr, port))?);
         let host = self.hosts[bib.host as usize]?;
-        Some(Mapped6 { addr: host.addr, port: bib.port6 })
+        Some(Mapped6 {
+            addr: host.addr,
+            port: bib.port6,
+        })
     }
 
     /// The IPv4 end bound to the IPv6 `addr:port` (no session change).
     pub fn lookup6(&self, proto: Proto, addr: [u8; 16], port: u16) -> Option<Mapped4> {
         let bib = self.bib(self.find6(proto, &addr, port)?);
-        Some(Mapped4 { addr: bib.addr4, port: bib.port4 })
+        Some(Mapped4 {
+            addr: bib.addr4,
+            port: bib.port4,
+        })
     }
 
     fn check_limits(&self, host: Option<u32>) -> Result<(), Refusal> {
         if self.total_sessions() >= self.config.max_sessions as u64 {
             return Err(Refusal::SessionLimit);
         }
-        let per_host = host.and_then(|h| self.hosts[h as usize]).map_or(0, |h| h.sessions);
+        let per_host = host
+            .and_then(|h| self.hosts[h as usize])
+            .map_or(0, |h| h.sessions);
         if self.config.max_sessions_per_host != 0 && per_host >= self.config.max_sessions_per_host {
             return Err(Refusal::HostLimit);
         }
@@ -432,11 +496,23 @@ impl State {
         }
     }
 
-    fn new_bib(&mut self, proto: Proto, addr6: &[u8; 16], port6: u16, addr4: [u8; 4], port4: u16, is_static: bool) -> u32 {
+    fn new_bib(
+        &mut self,
+        proto: Proto,
+        addr6: &[u8; 16],
+        port6: u16,
+        addr4: [u8; 4],
+        port4: u16,
+        is_static: bool,
+    ) -> u32 {
         let host = match self.host_index.get(addr6) {
             Some(&h) => h,
             None => {
-                let entry = Host { addr: *addr6, bindings: 0, sessions: 0 };
+                let entry = Host {
+                    addr: *addr6,
+                    bindings: 0,
+                    sessions: 0,
+                };
                 let h = match self.free_hosts.pop() {
                     Some(h) => {
                         self.hosts[h as usize] = Some(entry);
@@ -454,7 +530,15 @@ impl State {
         if let Some(h) = self.hosts[host as usize].as_mut() {
             h.bindings += 1;
         }
-        let bib = Bib { proto, is_static, host, port6, port4, addr4, sessions: 0 };
+        let bib = Bib {
+            proto,
+            is_static,
+            host,
+            port6,
+            port4,
+            addr4,
+            sessions: 0,
+        };
         let b = match self.free_bibs.pop() {
             Some(b) => {
                 self.bibs[b as usize] = Some(bib);
@@ -471,7 +555,9 @@ impl State {
     }
 
     fn free_bib(&mut self, b: u32) {
-        let Some(bib) = self.bibs[b as usize].take() else { return };
+        let Some(bib) = self.bibs[b as usize].take() else {
+            return;
+        };
         self.free_bibs.push(b);
         self.bib6.remove(&key6(bib.proto, bib.host, bib.port6));
         if self.bib4.get(&key4(bib.proto, bib.addr4, bib.port4)) == Some(&b) {
@@ -488,8 +574,17 @@ impl State {
         }
     }
 
-    fn new_session(&mut self, b: u32, remote: [u8; 4], remote_port: u16, tcp: Option<TcpState>, now: u64) {
-        let Some(bib) = self.bibs[b as usize].as_mut() else { return };
+    fn new_session(
+        &mut self,
+        b: u32,
+        remote: [u8; 4],
+        remote_port: u16,
+        tcp: Option<TcpState>,
+        now: u64,
+    ) {
+        let Some(bib) = self.bibs[b as usize].as_mut() else {
+            return;
+        };
         bib.sessions += 1;
         let (proto, host) = (bib.proto, bib.host);
         if let Some(h) = self.hosts[host as usize].as_mut() {
@@ -497,7 +592,10 @@ impl State {
         }
         self.counts[proto as usize] += 1;
         let expires = seconds(now + self.lifetime(proto, tcp) as u64);
-        self.sessions.insert(session_key(b, remote, remote_port), Session { expires, tcp });
+        self.sessions.insert(
+            session_key(b, remote, remote_port),
+            Session { expires, tcp },
+        );
     }
 
     /// Removes every session whose lifetime has passed, and bindings left without sessions.
@@ -505,7 +603,12 @@ impl State {
     pub fn expire(&mut self, now: u64) -> usize {
         let now = seconds(now);
         let before = self.sessions.len();
-        let (bibs, hosts, counts, orphans) = (&mut self.bibs, &mut self.hosts, &mut self.counts, &mut self.orphans);
+        let (bibs, hosts, counts, orphans) = (
+            &mut self.bibs,
+            &mut self.hosts,
+            &mut self.counts,
+            &mut self.orphans,
+        );
         self.sessions.retain(|key, session| {
             if session.expires > now {
                 return true;
@@ -538,7 +641,13 @@ impl State {
     }
 
     /// TCP state of the session of an IPv6 flow, for tests and status.
-    pub fn tcp_state(&self, src: [u8; 16], sport: u16, dst: [u8; 4], dport: u16) -> Option<TcpState> {
+    pub fn tcp_state(
+        &self,
+        src: [u8; 16],
+        sport: u16,
+        dst: [u8; 4],
+        dport: u16,
+    ) -> Option<TcpState> {
         let b = self.find6(Proto::Tcp, &src, sport)?;
         self.sessions.get(&session_key(b, dst, dport))?.tcp
     }
@@ -550,7 +659,9 @@ impl State {
         if self.addresses.is_empty() {
             return None;
         }
-        let hash = src.iter().fold(2166136261u32, |h, &b| (h ^ b as u32).wrapping_mul(16777619));
+        let hash = src
+            .iter()
+            .fold(2166136261u32, |h, &b| (h ^ b as u32).wrapping_mul(16777619));
         let n = self.addresses.len();
         for attempt in 0..n {
             let (addr, (lo, hi)) = self.addresses[(hash as usize + attempt) % n];
@@ -561,14 +672,32 @@ impl State {
         None
     }
 
-    fn free_port(&mut self, proto: Proto, addr: [u8; 4], lo: u16, hi: u16, wanted: u16) -> Option<u16> {
+    fn free_port(
+        &mut self,
+        proto: Proto,
+        addr: [u8; 4],
+        lo: u16,
+        hi: u16,
+        wanted: u16,
+    ) -> Option<u16> {
         let taken = |state: &State, port: u16| state.bib4.contains_key(&key4(proto, addr, port));
-        if (lo..=hi).contains(&wanted) && !taken(self, wanted) && (wanted != 0 || proto == Proto::Icmp) {
+        if (lo..=hi).contains(&wanted)
+            && !taken(self, wanted)
+            && (wanted != 0 || proto == Proto::Icmp)
+        {
             return Some(wanted);
         }
         // Same range as the wanted port, intersected with the pool's range.
-        let (range_lo, range_hi) = if wanted < 1024 { (lo, hi.min(1023)) } else { (lo.max(1024), hi) };
-        let (range_lo, range_hi) = if range_lo <= range_hi { (range_lo, range_hi) } else { (lo, hi) };
+        let (range_lo, range_hi) = if wanted < 1024 {
+            (lo, hi.min(1023))
+        } else {
+            (lo.max(1024), hi)
+        };
+        let (range_lo, range_hi) = if range_lo <= range_hi {
+            (range_lo, range_hi)
+        } else {
+            (lo, hi)
+        };
         let span = (range_hi - range_lo) as u32 + 1;
         self.port_seed = self.port_seed.wrapping_mul(1103515245).wrapping_add(12345);
         let start = self.port_seed >> 8;
@@ -611,7 +740,14 @@ fn advance(session: &mut Session, proto: Proto, flags: u8, from_v6: bool, now: u
         TcpState::V4Init if syn && from_v6 => (TcpState::Established, est),
         TcpState::V6Init | TcpState::V4Init => (state, session.expires),
         TcpState::Established if rst => (TcpState::Trans, trans),
-        TcpState::Established if fin => (if from_v6 { TcpState::V6FinRcv } else { TcpState::V4FinRcv }, est),
+        TcpState::Established if fin => (
+            if from_v6 {
+                TcpState::V6FinRcv
+            } else {
+                TcpState::V4FinRcv
+            },
+            est,
+        ),
         TcpState::Established => (state, est),
         TcpState::V4FinRcv if fin && from_v6 => (TcpState::V4FinV6FinRcv, trans),
         TcpState::V6FinRcv if fin && !from_v6 => (TcpState::V4FinV6FinRcv, trans),
@@ -635,7 +771,11 @@ mod tests {
 
     fn config() -> StateConfig {
         StateConfig {
-            pool: vec![PoolRange { addr: POOL, prefix_len: 32, ports: (1024, 65535) }],
+            pool: vec![PoolRange {
+                addr: POOL,
+                prefix_len: 32,
+                ports: (1024, 65535),
+            }],
             statics: vec![],
             timeouts: Timeouts::default(),
             max_sessions: 100,
@@ -646,28 +786,55 @@ mod tests {
     #[test]
     fn udp_mapping_is_endpoint_independent() {
         let mut s = State::new(config());
-        let m1 = s.outbound(Proto::Udp, HOST, 5000, SERVER, 53, 0, 0).unwrap();
-        assert_eq!(m1, Mapped4 { addr: POOL, port: 5000 }, "port preserved when free");
-        let m2 = s.outbound(Proto::Udp, HOST, 5000, [192, 0, 2, 3], 53, 0, 0).unwrap();
+        let m1 = s
+            .outbound(Proto::Udp, HOST, 5000, SERVER, 53, 0, 0)
+            .unwrap();
+        assert_eq!(
+            m1,
+            Mapped4 {
+                addr: POOL,
+                port: 5000
+            },
+            "port preserved when free"
+        );
+        let m2 = s
+            .outbound(Proto::Udp, HOST, 5000, [192, 0, 2, 3], 53, 0, 0)
+            .unwrap();
         assert_eq!(m1, m2, "same mapping towards another destination (EIM)");
         // EIF: a third IPv4 host may reach the binding.
-        assert_eq!(s.inbound(Proto::Udp, POOL, 5000, [203, 0, 113, 9], 999, 0, 1), Ok(Mapped6 { addr: HOST, port: 5000 }));
+        assert_eq!(
+            s.inbound(Proto::Udp, POOL, 5000, [203, 0, 113, 9], 999, 0, 1),
+            Ok(Mapped6 {
+                addr: HOST,
+                port: 5000
+            })
+        );
         assert_eq!(s.session_count(Proto::Udp), 3);
-        assert_eq!(s.inbound(Proto::Udp, POOL, 5001, SERVER, 53, 0, 1), Err(Refusal::NoBinding));
+        assert_eq!(
+            s.inbound(Proto::Udp, POOL, 5001, SERVER, 53, 0, 1),
+            Err(Refusal::NoBinding)
+        );
     }
 
     #[test]
     fn port_collision_keeps_parity_and_range() {
         let mut s = State::new(config());
-        s.outbound(Proto::Udp, HOST, 5000, SERVER, 53, 0, 0).unwrap();
-        let m = s.outbound(Proto::Udp, HOST2, 5000, SERVER, 53, 0, 0).unwrap();
+        s.outbound(Proto::Udp, HOST, 5000, SERVER, 53, 0, 0)
+            .unwrap();
+        let m = s
+            .outbound(Proto::Udp, HOST2, 5000, SERVER, 53, 0, 0)
+            .unwrap();
         assert_ne!(m.port, 5000);
         assert_eq!(m.port % 2, 0, "parity kept");
         assert!(m.port >= 1024);
-        let m = s.outbound(Proto::Udp, HOST2, 5001, SERVER, 53, 0, 0).unwrap();
+        let m = s
+            .outbound(Proto::Udp, HOST2, 5001, SERVER, 53, 0, 0)
+            .unwrap();
         assert_eq!(m.port, 5001);
         // A privileged source port from a pool without privileged ports gets a pool port.
-        let m = s.outbound(Proto::Udp, HOST2, 123, SERVER, 123, 0, 0).unwrap();
+        let m = s
+            .outbound(Proto::Udp, HOST2, 123, SERVER, 123, 0, 0)
+            .unwrap();
         assert!(m.port >= 1024 && m.port % 2 == 1, "{m:?}");
     }
 
@@ -677,9 +844,13 @@ mod tests {
         c.pool[0].ports = (2000, 2001);
         let mut s = State::new(c);
         for p in 0..2 {
-            s.outbound(Proto::Udp, HOST, 3000 + p, SERVER, 53, 0, 0).unwrap();
+            s.outbound(Proto::Udp, HOST, 3000 + p, SERVER, 53, 0, 0)
+                .unwrap();
         }
-        assert_eq!(s.outbound(Proto::Udp, HOST, 3002, SERVER, 53, 0, 0), Err(Refusal::PoolExhausted));
+        assert_eq!(
+            s.outbound(Proto::Udp, HOST, 3002, SERVER, 53, 0, 0),
+            Err(Refusal::PoolExhausted)
+        );
     }
 
     #[test]
@@ -690,20 +861,30 @@ mod tests {
         let mut s = State::new(c);
         s.outbound(Proto::Udp, HOST, 1, SERVER, 53, 0, 0).unwrap();
         s.outbound(Proto::Udp, HOST, 2, SERVER, 53, 0, 0).unwrap();
-        assert_eq!(s.outbound(Proto::Udp, HOST, 3, SERVER, 53, 0, 0), Err(Refusal::HostLimit));
+        assert_eq!(
+            s.outbound(Proto::Udp, HOST, 3, SERVER, 53, 0, 0),
+            Err(Refusal::HostLimit)
+        );
         // Existing sessions keep working.
         assert!(s.outbound(Proto::Udp, HOST, 1, SERVER, 53, 0, 1).is_ok());
         s.outbound(Proto::Udp, HOST2, 1, SERVER, 53, 0, 0).unwrap();
-        assert_eq!(s.outbound(Proto::Udp, HOST2, 2, SERVER, 53, 0, 0), Err(Refusal::SessionLimit));
+        assert_eq!(
+            s.outbound(Proto::Udp, HOST2, 2, SERVER, 53, 0, 0),
+            Err(Refusal::SessionLimit)
+        );
         assert_eq!(s.expire(1000), 3);
-        assert!(s.outbound(Proto::Udp, HOST2, 2, SERVER, 53, 0, 1000).is_ok());
+        assert!(s
+            .outbound(Proto::Udp, HOST2, 2, SERVER, 53, 0, 1000)
+            .is_ok());
     }
 
     #[test]
     fn udp_expiry_and_refresh() {
         let mut s = State::new(config());
-        s.outbound(Proto::Udp, HOST, 5000, SERVER, 53, 0, 0).unwrap();
-        s.inbound(Proto::Udp, POOL, 5000, SERVER, 53, 0, 200).unwrap();
+        s.outbound(Proto::Udp, HOST, 5000, SERVER, 53, 0, 0)
+            .unwrap();
+        s.inbound(Proto::Udp, POOL, 5000, SERVER, 53, 0, 200)
+            .unwrap();
         assert_eq!(s.expire(499), 0, "refreshed at 200 by the IPv4 side");
         assert_eq!(s.next_expiry(), Some(500));
         assert_eq!(s.expire(500), 1);
@@ -715,23 +896,41 @@ mod tests {
     fn tcp_state_machine() {
         let mut s = State::new(config());
         let t = Timeouts::default();
-        assert_eq!(s.outbound(Proto::Tcp, HOST, 40000, SERVER, 80, 0x10, 0), Err(Refusal::NoSession), "ACK creates nothing");
-        s.outbound(Proto::Tcp, HOST, 40000, SERVER, 80, TCP_SYN, 0).unwrap();
+        assert_eq!(
+            s.outbound(Proto::Tcp, HOST, 40000, SERVER, 80, 0x10, 0),
+            Err(Refusal::NoSession),
+            "ACK creates nothing"
+        );
+        s.outbound(Proto::Tcp, HOST, 40000, SERVER, 80, TCP_SYN, 0)
+            .unwrap();
         let st = |s: &State| s.tcp_state(HOST, 40000, SERVER, 80);
         assert_eq!(st(&s), Some(TcpState::V6Init));
         assert_eq!(s.next_expiry(), Some(t.tcp_trans as u64));
-        s.inbound(Proto::Tcp, POOL, 40000, SERVER, 80, TCP_SYN | 0x10, 1).unwrap();
+        s.inbound(Proto::Tcp, POOL, 40000, SERVER, 80, TCP_SYN | 0x10, 1)
+            .unwrap();
         assert_eq!(st(&s), Some(TcpState::Established));
         assert_eq!(s.next_expiry(), Some(1 + t.tcp_est as u64));
-        s.outbound(Proto::Tcp, HOST, 40000, SERVER, 80, TCP_FIN | 0x10, 2).unwrap();
+        s.outbound(Proto::Tcp, HOST, 40000, SERVER, 80, TCP_FIN | 0x10, 2)
+            .unwrap();
         assert_eq!(st(&s), Some(TcpState::V6FinRcv));
-        s.outbound(Proto::Tcp, HOST, 40000, SERVER, 80, 0x10, 3).unwrap();
-        assert_eq!(st(&s), Some(TcpState::V6FinRcv), "a v6 packet does not move V6 FIN RCV");
-        s.inbound(Proto::Tcp, POOL, 40000, SERVER, 80, TCP_FIN | 0x10, 4).unwrap();
+        s.outbound(Proto::Tcp, HOST, 40000, SERVER, 80, 0x10, 3)
+            .unwrap();
+        assert_eq!(
+            st(&s),
+            Some(TcpState::V6FinRcv),
+            "a v6 packet does not move V6 FIN RCV"
+        );
+        s.inbound(Proto::Tcp, POOL, 40000, SERVER, 80, TCP_FIN | 0x10, 4)
+            .unwrap();
         assert_eq!(st(&s), Some(TcpState::V4FinV6FinRcv));
         assert_eq!(s.next_expiry(), Some(4 + t.tcp_trans as u64));
-        s.outbound(Proto::Tcp, HOST, 40000, SERVER, 80, 0x10, 10).unwrap();
-        assert_eq!(s.next_expiry(), Some(4 + t.tcp_trans as u64), "closing session is not refreshed");
+        s.outbound(Proto::Tcp, HOST, 40000, SERVER, 80, 0x10, 10)
+            .unwrap();
+        assert_eq!(
+            s.next_expiry(),
+            Some(4 + t.tcp_trans as u64),
+            "closing session is not refreshed"
+        );
         assert_eq!(s.expire(4 + t.tcp_trans as u64), 1);
         assert_eq!(st(&s), None);
     }
@@ -739,36 +938,83 @@ mod tests {
     #[test]
     fn tcp_rst_and_trans() {
         let mut s = State::new(config());
-        s.outbound(Proto::Tcp, HOST, 40001, SERVER, 80, TCP_SYN, 0).unwrap();
-        s.inbound(Proto::Tcp, POOL, 40001, SERVER, 80, TCP_SYN | 0x10, 0).unwrap();
-        s.inbound(Proto::Tcp, POOL, 40001, SERVER, 80, TCP_RST, 5).unwrap();
+        s.outbound(Proto::Tcp, HOST, 40001, SERVER, 80, TCP_SYN, 0)
+            .unwrap();
+        s.inbound(Proto::Tcp, POOL, 40001, SERVER, 80, TCP_SYN | 0x10, 0)
+            .unwrap();
+        s.inbound(Proto::Tcp, POOL, 40001, SERVER, 80, TCP_RST, 5)
+            .unwrap();
         assert_eq!(s.tcp_state(HOST, 40001, SERVER, 80), Some(TcpState::Trans));
-        s.outbound(Proto::Tcp, HOST, 40001, SERVER, 80, 0x10, 6).unwrap();
-        assert_eq!(s.tcp_state(HOST, 40001, SERVER, 80), Some(TcpState::Established), "traffic after RST revives it");
+        s.outbound(Proto::Tcp, HOST, 40001, SERVER, 80, 0x10, 6)
+            .unwrap();
+        assert_eq!(
+            s.tcp_state(HOST, 40001, SERVER, 80),
+            Some(TcpState::Established),
+            "traffic after RST revives it"
+        );
     }
 
     #[test]
     fn tcp_inbound_syn_with_static_binding() {
         let mut c = config();
-        c.statics.push(StaticEntry { proto: Proto::Tcp, addr6: HOST, port6: 8080, addr4: POOL, port4: 80 });
+        c.statics.push(StaticEntry {
+            proto: Proto::Tcp,
+            addr6: HOST,
+            port6: 8080,
+            addr4: POOL,
+            port4: 80,
+        });
         let mut s = State::new(c);
-        assert_eq!(s.inbound(Proto::Tcp, POOL, 80, SERVER, 5555, 0x10, 0), Err(Refusal::NoSession));
-        assert_eq!(s.inbound(Proto::Tcp, POOL, 80, SERVER, 5555, TCP_SYN, 0), Ok(Mapped6 { addr: HOST, port: 8080 }));
+        assert_eq!(
+            s.inbound(Proto::Tcp, POOL, 80, SERVER, 5555, 0x10, 0),
+            Err(Refusal::NoSession)
+        );
+        assert_eq!(
+            s.inbound(Proto::Tcp, POOL, 80, SERVER, 5555, TCP_SYN, 0),
+            Ok(Mapped6 {
+                addr: HOST,
+                port: 8080
+            })
+        );
         assert_eq!(s.next_expiry(), Some(6), "V4 INIT lives TCP_INCOMING_SYN");
-        s.outbound(Proto::Tcp, HOST, 8080, SERVER, 5555, TCP_SYN | 0x10, 1).unwrap();
-        assert_eq!(s.tcp_state(HOST, 8080, SERVER, 5555), Some(TcpState::Established));
+        s.outbound(Proto::Tcp, HOST, 8080, SERVER, 5555, TCP_SYN | 0x10, 1)
+            .unwrap();
+        assert_eq!(
+            s.tcp_state(HOST, 8080, SERVER, 5555),
+            Some(TcpState::Established)
+        );
         s.expire(10_000_000);
-        assert_eq!(s.lookup4(Proto::Tcp, POOL, 80), Some(Mapped6 { addr: HOST, port: 8080 }), "static binding stays");
+        assert_eq!(
+            s.lookup4(Proto::Tcp, POOL, 80),
+            Some(Mapped6 {
+                addr: HOST,
+                port: 8080
+            }),
+            "static binding stays"
+        );
         // The IPv6 host's own outbound flows from that port use the static mapping.
-        assert_eq!(s.outbound(Proto::Tcp, HOST, 8080, [203, 0, 113, 1], 443, TCP_SYN, 1), Ok(Mapped4 { addr: POOL, port: 80 }));
+        assert_eq!(
+            s.outbound(Proto::Tcp, HOST, 8080, [203, 0, 113, 1], 443, TCP_SYN, 1),
+            Ok(Mapped4 {
+                addr: POOL,
+                port: 80
+            })
+        );
     }
 
     #[test]
     fn reconfigure_keeps_sessions_and_replaces_statics() {
         let mut c = config();
-        c.statics.push(StaticEntry { proto: Proto::Udp, addr6: HOST, port6: 53, addr4: POOL, port4: 53 });
+        c.statics.push(StaticEntry {
+            proto: Proto::Udp,
+            addr6: HOST,
+            port6: 53,
+            addr4: POOL,
+            port4: 53,
+        });
         let mut s = State::new(c.clone());
-        s.outbound(Proto::Udp, HOST2, 7000, SERVER, 53, 0, 0).unwrap();
+        s.outbound(Proto::Udp, HOST2, 7000, SERVER, 53, 0, 0)
+            .unwrap();
         c.statics.clear();
         s.reconfigure(c);
         assert_eq!(s.lookup4(Proto::Udp, POOL, 53), None);
@@ -784,14 +1030,31 @@ mod tests {
             let mut addr = HOST;
             addr[15] = host;
             for port in 0..20u16 {
-                s.outbound(Proto::Udp, addr, 2000 + port, SERVER, 53, 0, 0).unwrap();
+                s.outbound(Proto::Udp, addr, 2000 + port, SERVER, 53, 0, 0)
+                    .unwrap();
             }
         }
-        assert_eq!((s.session_count(Proto::Udp), s.bib_count(), s.host_index.len()), (1000, 1000, 50));
+        assert_eq!(
+            (
+                s.session_count(Proto::Udp),
+                s.bib_count(),
+                s.host_index.len()
+            ),
+            (1000, 1000, 50)
+        );
         assert_eq!(s.expire(300), 1000);
-        assert_eq!((s.bib_count(), s.host_index.len(), s.bib4.len(), s.sessions.len()), (0, 0, 0, 0));
+        assert_eq!(
+            (
+                s.bib_count(),
+                s.host_index.len(),
+                s.bib4.len(),
+                s.sessions.len()
+            ),
+            (0, 0, 0, 0)
+        );
         let slots = s.bibs.len();
-        s.outbound(Proto::Udp, HOST2, 7, SERVER, 53, 0, 300).unwrap();
+        s.outbound(Proto::Udp, HOST2, 7, SERVER, 53, 0, 300)
+            .unwrap();
         assert_eq!(s.bibs.len(), slots, "a freed slot is reused");
         assert_eq!(s.lookup6(Proto::Udp, HOST2, 7).map(|m| m.addr), Some(POOL));
     }
@@ -803,7 +1066,10 @@ mod tests {
         assert_ne!(a.hash_one(42u64), b.hash_one(42u64), "per-instance seed");
         for _ in 0..20 {
             let h = SeededHash::random();
-            let (mut top, mut low) = (std::collections::HashSet::new(), std::collections::HashSet::new());
+            let (mut top, mut low) = (
+                std::collections::HashSet::new(),
+                std::collections::HashSet::new(),
+            );
             for k in 0..10_000u64 {
                 // Keys as the tables build them: small fields in a few bit ranges.
                 let key = key4(Proto::Udp, [198, 51, 100, (k % 4) as u8], (k / 4) as u16);
@@ -811,7 +1077,12 @@ mod tests {
                 low.insert(h.hash_one(key) & 0x3fff);
             }
             // 10,000 keys into 2^14 buckets: about 7,500 distinct if uniform.
-            assert!(top.len() > 6_500 && low.len() > 6_500, "spread: top {} low {}", top.len(), low.len());
+            assert!(
+                top.len() > 6_500 && low.len() > 6_500,
+                "spread: top {} low {}",
+                top.len(),
+                low.len()
+            );
         }
     }
 }

@@ -9,6 +9,9 @@ use crate::state::{PoolRange, Proto, StateConfig, StaticEntry, Timeouts};
 use crate::translate::{Config, Drop, Nat64, PacketBuf, Verdict};
 use crate::wire::*;
 
+/// (type, code, the 4 bytes after the checksum) of an ICMP message.
+type IcmpHead = (u8, u8, [u8; 4]);
+
 const HOST: [u8; 16] = [0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
 const HOST2: [u8; 16] = [0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3];
 const ROUTER6: [u8; 16] = [0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
@@ -25,7 +28,11 @@ fn config() -> Config {
         prefix: nsp(),
         allow_non_global: false,
         state: StateConfig {
-            pool: vec![PoolRange { addr: POOL, prefix_len: 32, ports: (1024, 65535) }],
+            pool: vec![PoolRange {
+                addr: POOL,
+                prefix_len: 32,
+                ports: (1024, 65535),
+            }],
             statics: vec![],
             timeouts: Timeouts::default(),
             max_sessions: 1000,
@@ -45,12 +52,20 @@ struct Harness {
 impl Harness {
     fn new(config: Config) -> Harness {
         let t0 = Instant::now();
-        Harness { nat: Nat64::new(config, t0), buf: PacketBuf::new(), t0 }
+        Harness {
+            nat: Nat64::new(config, t0),
+            buf: PacketBuf::new(),
+            t0,
+        }
     }
     fn run_at(&mut self, packet: &[u8], secs: u64) -> (Verdict, Vec<Vec<u8>>) {
         self.buf.load(packet);
         let mut sent = Vec::new();
-        let v = self.nat.process(&mut self.buf, self.t0 + Duration::from_secs(secs), &mut |p| sent.push(p.to_vec()));
+        let v = self.nat.process(
+            &mut self.buf,
+            self.t0 + Duration::from_secs(secs),
+            &mut |p| sent.push(p.to_vec()),
+        );
         (v, sent)
     }
     fn run(&mut self, packet: &[u8]) -> (Verdict, Vec<Vec<u8>>) {
@@ -84,7 +99,11 @@ fn l4_checksum_v6(src: &[u8; 16], dst: &[u8; 16], nh: u8, l4: &mut [u8]) {
 fn l4_checksum_v4(src: [u8; 4], dst: [u8; 4], proto: u8, l4: &mut [u8]) {
     let at = checksum_offset(proto);
     set_u16(l4, at, 0);
-    let pseudo = if proto == PROTO_ICMP { 0 } else { checksum::pseudo_v4(src, dst, proto, l4.len() as u32) };
+    let pseudo = if proto == PROTO_ICMP {
+        0
+    } else {
+        checksum::pseudo_v4(src, dst, proto, l4.len() as u32)
+    };
     let mut c = checksum::finish(pseudo + add(0, l4));
     if proto == PROTO_UDP && c == 0 {
         c = 0xffff;
@@ -99,9 +118,27 @@ fn ip6(src: &[u8; 16], dst: &[u8; 16], nh: u8, hop_limit: u8, l4: &[u8]) -> Vec<
     p
 }
 
-fn ip4(src: [u8; 4], dst: [u8; 4], proto: u8, ttl: u8, flags_frag: u16, ident: u16, l4: &[u8]) -> Vec<u8> {
+fn ip4(
+    src: [u8; 4],
+    dst: [u8; 4],
+    proto: u8,
+    ttl: u8,
+    flags_frag: u16,
+    ident: u16,
+    l4: &[u8],
+) -> Vec<u8> {
     let mut p = vec![0; 20];
-    emit_ipv4_header(&mut p, 0x28, (20 + l4.len()) as u16, ident, flags_frag, ttl, proto, src, dst);
+    emit_ipv4_header(
+        &mut p,
+        0x28,
+        (20 + l4.len()) as u16,
+        ident,
+        flags_frag,
+        ttl,
+        proto,
+        src,
+        dst,
+    );
     p.extend_from_slice(l4);
     p
 }
@@ -172,8 +209,17 @@ fn check4(p: &[u8]) -> Ipv4Packet<&[u8]> {
     assert!(ip.header_checksum_ok(), "IPv4 header checksum");
     if !ip.is_fragment() {
         let l4 = ip.payload();
-        let pseudo = if ip.protocol() == PROTO_ICMP { 0 } else { checksum::pseudo_v4(ip.src(), ip.dst(), ip.protocol(), l4.len() as u32) };
-        assert_eq!(checksum::fold(pseudo + add(0, l4)), 0xffff, "IPv4 transport checksum, proto {}", ip.protocol());
+        let pseudo = if ip.protocol() == PROTO_ICMP {
+            0
+        } else {
+            checksum::pseudo_v4(ip.src(), ip.dst(), ip.protocol(), l4.len() as u32)
+        };
+        assert_eq!(
+            checksum::fold(pseudo + add(0, l4)),
+            0xffff,
+            "IPv4 transport checksum, proto {}",
+            ip.protocol()
+        );
     }
     ip
 }
@@ -184,7 +230,10 @@ fn check6(p: &[u8]) -> Ipv6Packet<&[u8]> {
     if ip.fragment().is_none() {
         let l4 = ip.upper();
         assert_eq!(
-            checksum::fold(checksum::pseudo_v6(&ip.src(), &ip.dst(), ip.upper_protocol(), l4.len() as u32) + add(0, l4)),
+            checksum::fold(
+                checksum::pseudo_v6(&ip.src(), &ip.dst(), ip.upper_protocol(), l4.len() as u32)
+                    + add(0, l4)
+            ),
             0xffff,
             "IPv6 transport checksum, next header {}",
             ip.upper_protocol()
@@ -200,14 +249,23 @@ fn udp_both_ways() {
     let mut h = Harness::new(config());
     let out = h.one(&udp6_packet(&HOST, &v6(SERVER), 40000, 53, b"query"));
     let ip = check4(&out);
-    assert_eq!((ip.src(), ip.dst(), ip.ttl(), ip.tos(), ip.protocol()), (POOL, SERVER, 63, 0x28, PROTO_UDP));
-    assert!(!ip.dont_frag() && ip.ident() != 0, "small packets: DF clear, an identification (RFC 7915 §5.1)");
+    assert_eq!(
+        (ip.src(), ip.dst(), ip.ttl(), ip.tos(), ip.protocol()),
+        (POOL, SERVER, 63, 0x28, PROTO_UDP)
+    );
+    assert!(
+        !ip.dont_frag() && ip.ident() != 0,
+        "small packets: DF clear, an identification (RFC 7915 §5.1)"
+    );
     assert_eq!(ports(ip.payload()), Some((40000, 53)));
     assert_eq!(&ip.payload()[8..], b"query");
 
     let out = h.one(&udp4_packet(SERVER, POOL, 53, 40000, b"answer"));
     let ip = check6(&out);
-    assert_eq!((ip.src(), ip.dst(), ip.hop_limit(), ip.traffic_class()), (v6(SERVER), HOST, 63, 0x28));
+    assert_eq!(
+        (ip.src(), ip.dst(), ip.hop_limit(), ip.traffic_class()),
+        (v6(SERVER), HOST, 63, 0x28)
+    );
     assert_eq!(ports(ip.upper()), Some((53, 40000)));
     assert_eq!(h.nat.stats().v6_to_v4, 1);
     assert_eq!(h.nat.stats().v4_to_v6, 1);
@@ -244,22 +302,34 @@ fn tcp_handshake_and_filtering() {
     assert_eq!(h.run(&ack).0, Verdict::Dropped(Drop::NoSession));
     let mut l4 = tcp(40000, 80, 0x02);
     l4_checksum_v6(&HOST, &v6(SERVER), PROTO_TCP, &mut l4);
-    let ip = check4(&h.one(&ip6(&HOST, &v6(SERVER), PROTO_TCP, 64, &l4))).payload().to_vec();
+    let ip = check4(&h.one(&ip6(&HOST, &v6(SERVER), PROTO_TCP, 64, &l4)))
+        .payload()
+        .to_vec();
     assert_eq!(ip[13], 0x02);
     let mut l4 = tcp(80, 40000, 0x12);
     l4_checksum_v4(SERVER, POOL, PROTO_TCP, &mut l4);
     let out = h.one(&ip4(SERVER, POOL, PROTO_TCP, 64, 0x4000, 0, &l4));
     assert_eq!(ports(check6(&out).upper()), Some((80, 40000)));
-    assert_eq!(h.nat.state().tcp_state(HOST, 40000, SERVER, 80), Some(crate::state::TcpState::Established));
+    assert_eq!(
+        h.nat.state().tcp_state(HOST, 40000, SERVER, 80),
+        Some(crate::state::TcpState::Established)
+    );
     assert_eq!(h.one(&ack).len(), 40);
     // Another IPv4 host may not open a connection to the dynamic binding without SYN.
     let mut l4 = tcp(80, 40000, 0x10);
     l4_checksum_v4([192, 0, 2, 9], POOL, PROTO_TCP, &mut l4);
-    assert_eq!(h.run(&ip4([192, 0, 2, 9], POOL, PROTO_TCP, 64, 0, 0, &l4)).0, Verdict::Dropped(Drop::NoSession));
+    assert_eq!(
+        h.run(&ip4([192, 0, 2, 9], POOL, PROTO_TCP, 64, 0, 0, &l4))
+            .0,
+        Verdict::Dropped(Drop::NoSession)
+    );
     // Nobody bound to this port.
     let mut l4 = tcp(80, 40002, 0x02);
     l4_checksum_v4(SERVER, POOL, PROTO_TCP, &mut l4);
-    assert_eq!(h.run(&ip4(SERVER, POOL, PROTO_TCP, 64, 0, 0, &l4)).0, Verdict::Dropped(Drop::NoBinding));
+    assert_eq!(
+        h.run(&ip4(SERVER, POOL, PROTO_TCP, 64, 0, 0, &l4)).0,
+        Verdict::Dropped(Drop::NoBinding)
+    );
 }
 
 #[test]
@@ -273,7 +343,15 @@ fn echo_both_ways() {
     assert_eq!(&l4[8..], b"abcdefghijklmnopq");
     let out = h.one(&echo4(SERVER, POOL, 0, id, 1));
     let ip = check6(&out);
-    assert_eq!((ip.upper_protocol(), ip.upper()[0], get_u16(ip.upper(), 4), ip.dst()), (PROTO_ICMPV6, 129, 0x1234, HOST));
+    assert_eq!(
+        (
+            ip.upper_protocol(),
+            ip.upper()[0],
+            get_u16(ip.upper(), 4),
+            ip.dst()
+        ),
+        (PROTO_ICMPV6, 129, 0x1234, HOST)
+    );
     // Bad ICMP checksums are refused (the checksum is recomputed, so it must be verified).
     let mut p = echo6(&HOST, &v6(SERVER), 128, 0x1234, 2, 64);
     p[50] ^= 1;
@@ -281,11 +359,17 @@ fn echo_both_ways() {
     // ICMPv6 informational messages other than echo (here MLD) are not translated.
     let mut l4 = icmp_msg(130, 0, [0; 4], &[0; 16]);
     l4_checksum_v6(&HOST, &v6(SERVER), PROTO_ICMPV6, &mut l4);
-    assert_eq!(h.run(&ip6(&HOST, &v6(SERVER), PROTO_ICMPV6, 64, &l4)).0, Verdict::Dropped(Drop::UnsupportedIcmp));
+    assert_eq!(
+        h.run(&ip6(&HOST, &v6(SERVER), PROTO_ICMPV6, 64, &l4)).0,
+        Verdict::Dropped(Drop::UnsupportedIcmp)
+    );
     // ICMPv4 timestamp neither.
     let mut l4 = icmp_msg(13, 0, [0x12, 0x34, 0, 1], &[0; 12]);
     l4_checksum_v4(SERVER, POOL, PROTO_ICMP, &mut l4);
-    assert_eq!(h.run(&ip4(SERVER, POOL, PROTO_ICMP, 64, 0, 0, &l4)).0, Verdict::Dropped(Drop::UnsupportedIcmp));
+    assert_eq!(
+        h.run(&ip4(SERVER, POOL, PROTO_ICMP, 64, 0, 0, &l4)).0,
+        Verdict::Dropped(Drop::UnsupportedIcmp)
+    );
 }
 
 #[test]
@@ -296,8 +380,15 @@ fn hop_limit_exceeded_sends_time_exceeded() {
     assert_eq!(v, Verdict::Dropped(Drop::HopLimit));
     assert_eq!(sent.len(), 1);
     let ip = check6(&sent[0]);
-    assert_eq!((ip.dst(), ip.src(), ip.upper()[0], ip.upper()[1]), (HOST, v6(POOL), 3, 0));
-    assert_eq!(&ip.upper()[8..], &original[..], "the packet in error is quoted");
+    assert_eq!(
+        (ip.dst(), ip.src(), ip.upper()[0], ip.upper()[1]),
+        (HOST, v6(POOL), 3, 0)
+    );
+    assert_eq!(
+        &ip.upper()[8..],
+        &original[..],
+        "the packet in error is quoted"
+    );
     assert_eq!(h.nat.stats().icmp_errors_sent, 1);
 
     h.one(&udp6_packet(&HOST, &v6(SERVER), 40000, 53, b"q"));
@@ -309,7 +400,10 @@ fn hop_limit_exceeded_sends_time_exceeded() {
     let (v, sent) = h.run(&p);
     assert_eq!(v, Verdict::Dropped(Drop::HopLimit));
     let ip = check4(&sent[0]);
-    assert_eq!((ip.src(), ip.dst(), ip.payload()[0], ip.payload()[1]), (POOL, SERVER, 11, 0));
+    assert_eq!(
+        (ip.src(), ip.dst(), ip.payload()[0], ip.payload()[1]),
+        (POOL, SERVER, 11, 0)
+    );
     assert_eq!(&ip.payload()[8..], &p[..]);
 }
 
@@ -326,7 +420,7 @@ fn icmpv4_errors_with_embedded_packet() {
     let out = h.one(&udp6_packet(&HOST, &v6(SERVER), 40000, 53, &[7; 100]));
     let pool_port = ports(check4(&out).payload()).unwrap().0;
     // (ICMPv4 type, code, rest) -> (ICMPv6 type, code, rest)
-    let cases: [((u8, u8, [u8; 4]), (u8, u8, [u8; 4])); 6] = [
+    let cases: [(IcmpHead, IcmpHead); 6] = [
         ((3, 3, [0; 4]), (1, 4, [0; 4])),
         ((3, 1, [0; 4]), (1, 0, [0; 4])),
         ((3, 13, [0; 4]), (1, 1, [0; 4])),
@@ -338,36 +432,71 @@ fn icmpv4_errors_with_embedded_packet() {
         let (v, sent) = h.run(&icmp4_error(ROUTER4, t4, c4, r4, &out));
         assert_eq!(v, Verdict::Translated { packets: 1 }, "ICMPv4 {t4}/{c4}");
         let ip = check6(&sent[0]);
-        assert_eq!((ip.src(), ip.dst(), ip.hop_limit()), (v6(ROUTER4), HOST, 63));
+        assert_eq!(
+            (ip.src(), ip.dst(), ip.hop_limit()),
+            (v6(ROUTER4), HOST, 63)
+        );
         let m = ip.upper();
-        assert_eq!((m[0], m[1], [m[4], m[5], m[6], m[7]]), (t6, c6, r6), "ICMPv4 {t4}/{c4}");
+        assert_eq!(
+            (m[0], m[1], [m[4], m[5], m[6], m[7]]),
+            (t6, c6, r6),
+            "ICMPv4 {t4}/{c4}"
+        );
         // The quoted packet is the IPv6 packet the host sent, checksums included.
         let inner = Ipv6Packet::new_checked(&m[8..]).expect("inner IPv6");
-        assert_eq!((inner.src(), inner.dst(), inner.upper_protocol()), (HOST, v6(SERVER), PROTO_UDP));
+        assert_eq!(
+            (inner.src(), inner.dst(), inner.upper_protocol()),
+            (HOST, v6(SERVER), PROTO_UDP)
+        );
         assert_eq!(ports(inner.upper()), Some((40000, 53)));
-        assert_eq!(checksum::fold(checksum::pseudo_v6(&HOST, &v6(SERVER), PROTO_UDP, 108) + add(0, inner.upper())), 0xffff);
+        assert_eq!(
+            checksum::fold(
+                checksum::pseudo_v6(&HOST, &v6(SERVER), PROTO_UDP, 108) + add(0, inner.upper())
+            ),
+            0xffff
+        );
     }
     // Frag Needed with MTU 0 (pre-RFC 1191 router): plateau below 128 bytes is 68, + 20 -> 1280 minimum.
     let (_, sent) = h.run(&icmp4_error(ROUTER4, 3, 4, [0; 4], &out));
     assert_eq!(&check6(&sent[0]).upper()[4..8], &1280u32.to_be_bytes());
     // Not translated: source quench, redirect, parameter problem with a pointer into options.
     for (t, c, r) in [(4, 0, [0; 4]), (5, 1, [0; 4]), (12, 0, [21, 0, 0, 0])] {
-        assert_eq!(h.run(&icmp4_error(ROUTER4, t, c, r, &out)).0, Verdict::Dropped(Drop::UnsupportedIcmp), "{t}/{c}");
+        assert_eq!(
+            h.run(&icmp4_error(ROUTER4, t, c, r, &out)).0,
+            Verdict::Dropped(Drop::UnsupportedIcmp),
+            "{t}/{c}"
+        );
     }
     // An error about a port nobody is bound to.
     let mut other = out.clone();
     set_u16(&mut other, 20, pool_port.wrapping_add(1));
-    assert_eq!(h.run(&icmp4_error(ROUTER4, 3, 3, [0; 4], &other)).0, Verdict::Dropped(Drop::NoBinding));
+    assert_eq!(
+        h.run(&icmp4_error(ROUTER4, 3, 3, [0; 4], &other)).0,
+        Verdict::Dropped(Drop::NoBinding)
+    );
     // Truncated embedded packet.
-    assert_eq!(h.run(&icmp4_error(ROUTER4, 3, 3, [0; 4], &out[..12])).0, Verdict::Dropped(Drop::Malformed));
-    assert_eq!(h.run(&icmp4_error(ROUTER4, 3, 3, [0; 4], &out[..22])).0, Verdict::Dropped(Drop::Malformed));
+    assert_eq!(
+        h.run(&icmp4_error(ROUTER4, 3, 3, [0; 4], &out[..12])).0,
+        Verdict::Dropped(Drop::Malformed)
+    );
+    assert_eq!(
+        h.run(&icmp4_error(ROUTER4, 3, 3, [0; 4], &out[..22])).0,
+        Verdict::Dropped(Drop::Malformed)
+    );
     // Bad checksum.
     let mut bad = icmp4_error(ROUTER4, 3, 3, [0; 4], &out);
     bad[30] ^= 0xff;
     assert_eq!(h.run(&bad).0, Verdict::Dropped(Drop::BadChecksum));
 }
 
-fn icmp6_error(from: &[u8; 16], to: &[u8; 16], kind: u8, code: u8, rest: [u8; 4], inner: &[u8]) -> Vec<u8> {
+fn icmp6_error(
+    from: &[u8; 16],
+    to: &[u8; 16],
+    kind: u8,
+    code: u8,
+    rest: [u8; 4],
+    inner: &[u8],
+) -> Vec<u8> {
     let mut l4 = icmp_msg(kind, code, rest, inner);
     l4_checksum_v6(from, to, PROTO_ICMPV6, &mut l4);
     ip6(from, to, PROTO_ICMPV6, 64, &l4)
@@ -379,7 +508,7 @@ fn icmpv6_errors_with_embedded_packet() {
     h.one(&udp6_packet(&HOST, &v6(SERVER), 40000, 53, b"q"));
     // The packet the host got from the server (after translation), quoted by the host's router.
     let inner = udp6_packet(&v6(SERVER), &HOST, 53, 40000, &[1; 64]);
-    let cases: [((u8, u8, [u8; 4]), (u8, u8, [u8; 4])); 6] = [
+    let cases: [(IcmpHead, IcmpHead); 6] = [
         ((1, 4, [0; 4]), (3, 3, [0; 4])),
         ((1, 0, [0; 4]), (3, 1, [0; 4])),
         ((1, 1, [0; 4]), (3, 10, [0; 4])),
@@ -391,19 +520,54 @@ fn icmpv6_errors_with_embedded_packet() {
         let (v, sent) = h.run(&icmp6_error(&ROUTER6, &v6(SERVER), t6, c6, r6, &inner));
         assert_eq!(v, Verdict::Translated { packets: 1 }, "ICMPv6 {t6}/{c6}");
         let ip = check4(&sent[0]);
-        assert_eq!((ip.src(), ip.dst()), (POOL, SERVER), "error comes from the host's pool address");
+        assert_eq!(
+            (ip.src(), ip.dst()),
+            (POOL, SERVER),
+            "error comes from the host's pool address"
+        );
         let m = ip.payload();
-        assert_eq!((m[0], m[1], [m[4], m[5], m[6], m[7]]), (t4, c4, r4), "ICMPv6 {t6}/{c6}");
+        assert_eq!(
+            (m[0], m[1], [m[4], m[5], m[6], m[7]]),
+            (t4, c4, r4),
+            "ICMPv6 {t6}/{c6}"
+        );
         let q = Ipv4Packet::new_checked(&m[8..]).expect("inner IPv4");
         assert!(q.header_checksum_ok());
-        assert_eq!((q.src(), q.dst(), q.protocol(), q.total_len()), (SERVER, POOL, PROTO_UDP, 20 + 72));
+        assert_eq!(
+            (q.src(), q.dst(), q.protocol(), q.total_len()),
+            (SERVER, POOL, PROTO_UDP, 20 + 72)
+        );
         assert_eq!(ports(q.payload()), Some((53, 40000)));
-        assert_eq!(checksum::fold(checksum::pseudo_v4(SERVER, POOL, PROTO_UDP, 72) + add(0, q.payload())), 0xffff);
+        assert_eq!(
+            checksum::fold(checksum::pseudo_v4(SERVER, POOL, PROTO_UDP, 72) + add(0, q.payload())),
+            0xffff
+        );
     }
-    for (t, c, r) in [(1, 5, [0; 4]), (4, 2, [0; 4]), (4, 0, 40u32.to_be_bytes()), (2, 1, [0; 4])] {
-        assert_eq!(h.run(&icmp6_error(&ROUTER6, &v6(SERVER), t, c, r, &inner)).0, Verdict::Dropped(Drop::UnsupportedIcmp), "{t}/{c}");
+    for (t, c, r) in [
+        (1, 5, [0; 4]),
+        (4, 2, [0; 4]),
+        (4, 0, 40u32.to_be_bytes()),
+        (2, 1, [0; 4]),
+    ] {
+        assert_eq!(
+            h.run(&icmp6_error(&ROUTER6, &v6(SERVER), t, c, r, &inner))
+                .0,
+            Verdict::Dropped(Drop::UnsupportedIcmp),
+            "{t}/{c}"
+        );
     }
-    assert_eq!(h.run(&icmp6_error(&ROUTER6, &v6(SERVER), 1, 4, [0; 4], &inner[..30])).0, Verdict::Dropped(Drop::Malformed));
+    assert_eq!(
+        h.run(&icmp6_error(
+            &ROUTER6,
+            &v6(SERVER),
+            1,
+            4,
+            [0; 4],
+            &inner[..30]
+        ))
+        .0,
+        Verdict::Dropped(Drop::Malformed)
+    );
     // Errors about a quoted echo request also find the ICMP binding.
     let out = h.one(&echo6(&HOST, &v6(SERVER), 128, 0x4242, 1, 64));
     let pool_id = get_u16(check4(&out).payload(), 4);
@@ -412,7 +576,11 @@ fn icmpv6_errors_with_embedded_packet() {
     let m = check4(&sent[0]).payload().to_vec();
     let q = Ipv4Packet::new_checked(&m[8..]).unwrap();
     assert_eq!((q.payload()[0], get_u16(q.payload(), 4)), (0, pool_id));
-    assert_eq!(checksum::fold(add(0, q.payload())), 0xffff, "inner ICMP checksum translated");
+    assert_eq!(
+        checksum::fold(add(0, q.payload())),
+        0xffff,
+        "inner ICMP checksum translated"
+    );
 }
 
 #[test]
@@ -428,14 +596,28 @@ fn fragments_v6_to_v4() {
         ip6(&HOST, &v6(SERVER), PROTO_FRAGMENT, 64, &body)
     };
     // The second fragment first: no state yet.
-    assert_eq!(h.run(&frag(1448, &l4[1448..], false)).0, Verdict::Dropped(Drop::FragmentNoState));
+    assert_eq!(
+        h.run(&frag(1448, &l4[1448..], false)).0,
+        Verdict::Dropped(Drop::FragmentNoState)
+    );
     let a = h.one(&frag(0, &l4[..1448], true));
     let b = h.one(&frag(1448, &l4[1448..], false));
     let (a, b) = (check4(&a), check4(&b));
-    assert_eq!((a.ident(), a.more_frags(), a.frag_offset(), a.dont_frag()), (0xbeef, true, 0, false));
-    assert_eq!((b.ident(), b.more_frags(), b.frag_offset(), b.src()), (0xbeef, false, 1448, POOL));
+    assert_eq!(
+        (a.ident(), a.more_frags(), a.frag_offset(), a.dont_frag()),
+        (0xbeef, true, 0, false)
+    );
+    assert_eq!(
+        (b.ident(), b.more_frags(), b.frag_offset(), b.src()),
+        (0xbeef, false, 1448, POOL)
+    );
     let whole = [a.payload(), b.payload()].concat();
-    assert_eq!(checksum::fold(checksum::pseudo_v4(POOL, SERVER, PROTO_UDP, whole.len() as u32) + add(0, &whole)), 0xffff);
+    assert_eq!(
+        checksum::fold(
+            checksum::pseudo_v4(POOL, SERVER, PROTO_UDP, whole.len() as u32) + add(0, &whole)
+        ),
+        0xffff
+    );
     assert_eq!(&whole[8..], &payload[..]);
 }
 
@@ -454,7 +636,12 @@ fn fragments_v4_to_v6() {
     assert_eq!(b.fragment(), Some((1000, false, 77)));
     assert_eq!((b.dst(), b.upper_protocol()), (HOST, PROTO_UDP));
     let whole = [a.upper(), b.upper()].concat();
-    assert_eq!(checksum::fold(checksum::pseudo_v6(&v6(SERVER), &HOST, PROTO_UDP, whole.len() as u32) + add(0, &whole)), 0xffff);
+    assert_eq!(
+        checksum::fold(
+            checksum::pseudo_v6(&v6(SERVER), &HOST, PROTO_UDP, whole.len() as u32) + add(0, &whole)
+        ),
+        0xffff
+    );
     // A non-fragmented IPv4 packet without DF bigger than 1280 as IPv6 is fragmented.
     let p = ip4(SERVER, POOL, PROTO_UDP, 64, 0, 78, &l4);
     let (v, sent) = h.run(&p);
@@ -468,8 +655,16 @@ fn fragments_v4_to_v6() {
         whole.extend_from_slice(ip.upper());
     }
     // Same datagram apart from the destination port and the checksum (checked below).
-    assert_eq!((&whole[..2], get_u16(&whole, 2), &whole[4..6], &whole[8..]), (&l4[..2], 40000, &l4[4..6], &l4[8..]));
-    assert_eq!(checksum::fold(checksum::pseudo_v6(&v6(SERVER), &HOST, PROTO_UDP, whole.len() as u32) + add(0, &whole)), 0xffff);
+    assert_eq!(
+        (&whole[..2], get_u16(&whole, 2), &whole[4..6], &whole[8..]),
+        (&l4[..2], 40000, &l4[4..6], &l4[8..])
+    );
+    assert_eq!(
+        checksum::fold(
+            checksum::pseudo_v6(&v6(SERVER), &HOST, PROTO_UDP, whole.len() as u32) + add(0, &whole)
+        ),
+        0xffff
+    );
     // With DF set it stays whole (PMTU discovery is the kernel's when it forwards it).
     let p = ip4(SERVER, POOL, PROTO_UDP, 64, 0x4000, 79, &l4);
     assert_eq!(check6(&h.one(&p)).total_len(), 40 + l4.len());
@@ -478,7 +673,13 @@ fn fragments_v4_to_v6() {
 #[test]
 fn static_binding_and_hairpinning() {
     let mut c = config();
-    c.state.statics.push(StaticEntry { proto: Proto::Udp, addr6: HOST2, port6: 5353, addr4: POOL, port4: 53 });
+    c.state.statics.push(StaticEntry {
+        proto: Proto::Udp,
+        addr6: HOST2,
+        port6: 5353,
+        addr4: POOL,
+        port4: 53,
+    });
     let mut h = Harness::new(c);
     // From the IPv4 side to the static binding.
     let out = h.one(&udp4_packet(SERVER, POOL, 4444, 53, b"hello"));
@@ -488,7 +689,11 @@ fn static_binding_and_hairpinning() {
     let out = h.one(&udp6_packet(&HOST, &v6(POOL), 40000, 53, b"hairpin"));
     let ip = check6(&out);
     assert_eq!(ip.dst(), HOST2);
-    assert_eq!(ip.src(), v6(POOL), "the source is HOST's pool address under the prefix");
+    assert_eq!(
+        ip.src(),
+        v6(POOL),
+        "the source is HOST's pool address under the prefix"
+    );
     assert_eq!(ports(ip.upper()), Some((40000, 5353)));
     assert_eq!(h.nat.stats().hairpinned, 1);
 }
@@ -500,17 +705,32 @@ fn well_known_prefix_and_non_global() {
     let mut h = Harness::new(c.clone());
     let private = [192, 168, 1, 1];
     let dst = Prefix::well_known().embed(private);
-    assert_eq!(h.run(&udp6_packet(&HOST, &dst, 1, 53, b"x")).0, Verdict::Dropped(Drop::NonGlobal));
+    assert_eq!(
+        h.run(&udp6_packet(&HOST, &dst, 1, 53, b"x")).0,
+        Verdict::Dropped(Drop::NonGlobal)
+    );
     let global = Prefix::well_known().embed([8, 8, 8, 8]);
-    assert!(matches!(h.run(&udp6_packet(&HOST, &global, 1, 53, b"x")).0, Verdict::Translated { .. }));
+    assert!(matches!(
+        h.run(&udp6_packet(&HOST, &global, 1, 53, b"x")).0,
+        Verdict::Translated { .. }
+    ));
     c.allow_non_global = true;
     let mut h = Harness::new(c);
-    assert!(matches!(h.run(&udp6_packet(&HOST, &dst, 1, 53, b"x")).0, Verdict::Translated { .. }));
+    assert!(matches!(
+        h.run(&udp6_packet(&HOST, &dst, 1, 53, b"x")).0,
+        Verdict::Translated { .. }
+    ));
     // Outside the prefix.
-    assert_eq!(h.run(&udp6_packet(&HOST, &HOST2, 1, 53, b"x")).0, Verdict::Dropped(Drop::NotInPrefix));
+    assert_eq!(
+        h.run(&udp6_packet(&HOST, &HOST2, 1, 53, b"x")).0,
+        Verdict::Dropped(Drop::NotInPrefix)
+    );
     // Loopback / multicast are never translated.
     let mc = Prefix::well_known().embed([224, 0, 0, 1]);
-    assert_eq!(h.run(&udp6_packet(&HOST, &mc, 1, 53, b"x")).0, Verdict::Dropped(Drop::BadAddress));
+    assert_eq!(
+        h.run(&udp6_packet(&HOST, &mc, 1, 53, b"x")).0,
+        Verdict::Dropped(Drop::BadAddress)
+    );
 }
 
 #[test]
@@ -520,12 +740,19 @@ fn session_limit_refuses_new_flows_only() {
     let mut h = Harness::new(c);
     h.one(&udp6_packet(&HOST, &v6(SERVER), 1001, 53, b"x"));
     h.one(&udp6_packet(&HOST, &v6(SERVER), 1002, 53, b"x"));
-    assert_eq!(h.run(&udp6_packet(&HOST, &v6(SERVER), 1003, 53, b"x")).0, Verdict::Dropped(Drop::SessionLimit));
+    assert_eq!(
+        h.run(&udp6_packet(&HOST, &v6(SERVER), 1003, 53, b"x")).0,
+        Verdict::Dropped(Drop::SessionLimit)
+    );
     h.one(&udp6_packet(&HOST, &v6(SERVER), 1001, 53, b"still works"));
     assert_eq!(h.nat.stats().dropped(Drop::SessionLimit), 1);
     // After expiry there is room again.
     assert_eq!(h.nat.expire(h.t0 + Duration::from_secs(301)), 2);
-    assert!(matches!(h.run_at(&udp6_packet(&HOST, &v6(SERVER), 1003, 53, b"x"), 301).0, Verdict::Translated { .. }));
+    assert!(matches!(
+        h.run_at(&udp6_packet(&HOST, &v6(SERVER), 1003, 53, b"x"), 301)
+            .0,
+        Verdict::Translated { .. }
+    ));
 }
 
 #[test]
@@ -582,14 +809,20 @@ fn ipv6_extension_headers_are_skipped() {
     body.extend_from_slice(&l4);
     let out = h.one(&ip6(&HOST, &v6(SERVER), PROTO_DSTOPTS, 64, &body));
     let ip = check4(&out);
-    assert_eq!((ip.total_len(), &ip.payload()[8..]), (20 + l4.len(), &b"with options"[..]));
+    assert_eq!(
+        (ip.total_len(), &ip.payload()[8..]),
+        (20 + l4.len(), &b"with options"[..])
+    );
 }
 
 #[test]
 fn large_packets_set_df() {
     let mut h = Harness::new(config());
     let ip = check4(&h.one(&udp6_packet(&HOST, &v6(SERVER), 40000, 53, &[0; 1400]))).dont_frag();
-    assert!(ip, "above 1260 bytes DF is set so PMTU discovery works (RFC 7915 §5.1)");
+    assert!(
+        ip,
+        "above 1260 bytes DF is set so PMTU discovery works (RFC 7915 §5.1)"
+    );
 }
 
 #[test]
@@ -605,14 +838,25 @@ fn fragmented_echo_v6_to_v4() {
         ip6(&HOST, &v6(SERVER), PROTO_FRAGMENT, 64, &body)
     };
     let (v, sent) = h.run(&frag(0, &l4[..1448], true));
-    assert_eq!((v, sent.len()), (Verdict::Translated { packets: 0 }, 0), "first fragment held");
+    assert_eq!(
+        (v, sent.len()),
+        (Verdict::Translated { packets: 0 }, 0),
+        "first fragment held"
+    );
     let (v, sent) = h.run(&frag(1448, &l4[1448..], false));
     assert_eq!(v, Verdict::Translated { packets: 2 });
     let (last, first) = (check4(&sent[0]), check4(&sent[1]));
-    assert_eq!((first.frag_offset(), first.more_frags(), last.frag_offset()), (0, true, 1448));
+    assert_eq!(
+        (first.frag_offset(), first.more_frags(), last.frag_offset()),
+        (0, true, 1448)
+    );
     let whole = [first.payload(), last.payload()].concat();
     assert_eq!((whole[0], get_u16(&whole, 4)), (8, 0x1234));
-    assert_eq!(checksum::fold(add(0, &whole)), 0xffff, "ICMPv4 checksum of the reassembled message");
+    assert_eq!(
+        checksum::fold(add(0, &whole)),
+        0xffff,
+        "ICMPv4 checksum of the reassembled message"
+    );
     assert_eq!(&whole[8..], &data[..]);
 }
 
@@ -645,7 +889,25 @@ fn fragmented_echo_v4_to_v6() {
     let whole: Vec<u8> = pieces.iter().flat_map(|(_, d)| d.clone()).collect();
     assert_eq!(whole.len(), l4.len());
     assert_eq!((whole[0], get_u16(&whole, 4)), (129, 0x77));
-    assert_eq!(checksum::fold(checksum::pseudo_v6(&v6(SERVER), &HOST, PROTO_ICMPV6, whole.len() as u32) + add(0, &whole)), 0xffff);
+    assert_eq!(
+        checksum::fold(
+            checksum::pseudo_v6(&v6(SERVER), &HOST, PROTO_ICMPV6, whole.len() as u32)
+                + add(0, &whole)
+        ),
+        0xffff
+    );
     // A lone last fragment (first never seen) is dropped, nothing is released.
-    assert_eq!(h.run(&ip4(SERVER, POOL, PROTO_ICMP, 64, 1480 / 8, 10, &l4[1480..])).0, Verdict::Dropped(Drop::FragmentNoState));
+    assert_eq!(
+        h.run(&ip4(
+            SERVER,
+            POOL,
+            PROTO_ICMP,
+            64,
+            1480 / 8,
+            10,
+            &l4[1480..]
+        ))
+        .0,
+        Verdict::Dropped(Drop::FragmentNoState)
+    );
 }

@@ -36,7 +36,11 @@ impl Default for PacketBuf {
 
 impl PacketBuf {
     pub fn new() -> PacketBuf {
-        PacketBuf { data: vec![0; HEADROOM + MAX_PACKET].into_boxed_slice(), start: HEADROOM, end: HEADROOM }
+        PacketBuf {
+            data: vec![0; HEADROOM + MAX_PACKET].into_boxed_slice(),
+            start: HEADROOM,
+            end: HEADROOM,
+        }
     }
     /// Where to read the next packet into.
     pub fn recv_area(&mut self) -> &mut [u8] {
@@ -158,7 +162,9 @@ impl From<Refusal> for Drop {
 pub enum Verdict {
     /// Translated and emitted as `packets` packets (more than one when fragmented; zero for
     /// the first fragment of an ICMP echo, held until its last fragment arrives).
-    Translated { packets: usize },
+    Translated {
+        packets: usize,
+    },
     Dropped(Drop),
 }
 
@@ -305,7 +311,9 @@ impl Nat64 {
 
     /// When [`Nat64::expire`] next has something to do.
     pub fn next_expiry(&self) -> Option<Instant> {
-        self.state.next_expiry().map(|s| self.epoch + std::time::Duration::from_secs(s))
+        self.state
+            .next_expiry()
+            .map(|s| self.epoch + std::time::Duration::from_secs(s))
     }
 
     /// Translates the packet in `buf`; every packet to send (translated packets, fragments,
@@ -313,15 +321,18 @@ impl Nat64 {
     pub fn process(&mut self, buf: &mut PacketBuf, now: Instant, out: Out) -> Verdict {
         let now = self.seconds(now);
         let result = match buf.packet().first().map(|b| b >> 4) {
-            Some(6) => self.from_v6(buf, now, out),
-            Some(4) => self.from_v4(buf, now, out, false),
+            Some(6) => self.translate_v6(buf, now, out),
+            Some(4) => self.translate_v4(buf, now, out, false),
             _ => Err(Drop::Malformed),
         };
         match result {
             Ok(packets) => Verdict::Translated { packets },
             Err(reason) => {
                 self.stats.drops[reason as usize] += 1;
-                if matches!(reason, Drop::SessionLimit | Drop::HostLimit | Drop::PoolExhausted) {
+                if matches!(
+                    reason,
+                    Drop::SessionLimit | Drop::HostLimit | Drop::PoolExhausted
+                ) {
                     self.log_refusal(reason, now);
                 }
                 Verdict::Dropped(reason)
@@ -331,7 +342,10 @@ impl Nat64 {
 
     fn log_refusal(&mut self, reason: Drop, now: u64) {
         self.refusals_unlogged += 1;
-        if self.last_refusal_log.is_some_and(|t| now < t + REFUSAL_LOG_INTERVAL) {
+        if self
+            .last_refusal_log
+            .is_some_and(|t| now < t + REFUSAL_LOG_INTERVAL)
+        {
             return;
         }
         log::warn!(
@@ -352,7 +366,10 @@ impl Nat64 {
         if is_bad_v4(addr) {
             return Err(Drop::BadAddress);
         }
-        if self.config.prefix.is_well_known() && !self.config.allow_non_global && !is_global_v4(addr) {
+        if self.config.prefix.is_well_known()
+            && !self.config.allow_non_global
+            && !is_global_v4(addr)
+        {
             return Err(Drop::NonGlobal);
         }
         Ok(())
@@ -366,16 +383,30 @@ impl Nat64 {
     /// The address errors we generate towards IPv6 hosts come from: the first pool
     /// address under the prefix.
     fn own_v6(&self) -> [u8; 16] {
-        let v4 = self.config.state.pool.first().map_or([192, 0, 0, 1], |r| r.addr);
+        let v4 = self
+            .config
+            .state
+            .pool
+            .first()
+            .map_or([192, 0, 0, 1], |r| r.addr);
         self.config.prefix.embed(v4)
     }
 
     // ---------------------------------------------------------------- IPv6 -> IPv4
 
-    fn from_v6(&mut self, buf: &mut PacketBuf, now: u64, out: Out) -> Result<usize, Drop> {
+    fn translate_v6(&mut self, buf: &mut PacketBuf, now: u64, out: Out) -> Result<usize, Drop> {
         let (src6, dst6, total, l4_off, proto, frag, hop_limit, tc) = {
             let ip = Ipv6Packet::new_checked(buf.packet())?;
-            (ip.src(), ip.dst(), ip.total_len(), ip.upper_offset(), ip.upper_protocol(), ip.fragment(), ip.hop_limit(), ip.traffic_class())
+            (
+                ip.src(),
+                ip.dst(),
+                ip.total_len(),
+                ip.upper_offset(),
+                ip.upper_protocol(),
+                ip.fragment(),
+                ip.hop_limit(),
+                ip.traffic_class(),
+            )
         };
         buf.end = buf.start + total;
         let dst4 = self.config.prefix.extract(&dst6).ok_or(Drop::NotInPrefix)?;
@@ -386,7 +417,8 @@ impl Nat64 {
         if total - l4_off > 0xffff - IPV4_HEADER {
             return Err(Drop::Malformed);
         }
-        let is_icmp_error = proto == PROTO_ICMPV6 && first && buf.data.get(p + l4_off).is_some_and(|&t| t < 128);
+        let is_icmp_error =
+            proto == PROTO_ICMPV6 && first && buf.data.get(p + l4_off).is_some_and(|&t| t < 128);
         if hop_limit <= 1 {
             if !is_icmp_error {
                 self.time_exceeded_v6(buf.packet(), &src6, out);
@@ -414,17 +446,30 @@ impl Nat64 {
                     if proto == PROTO_UDP && csum == 0 {
                         return Err(Drop::BadChecksum); // mandatory in IPv6
                     }
-                    let (kind, flags) = if proto == PROTO_TCP { (Proto::Tcp, l4[13]) } else { (Proto::Udp, 0) };
-                    let m = self.state.outbound(kind, src6, sport, dst4, dport, flags, now)?;
+                    let (kind, flags) = if proto == PROTO_TCP {
+                        (Proto::Tcp, l4[13])
+                    } else {
+                        (Proto::Udp, 0)
+                    };
+                    let m = self
+                        .state
+                        .outbound(kind, src6, sport, dst4, dport, flags, now)?;
                     let removed = add(add(0, &src6), &dst6) + sport as u32;
                     let added = add(add(0, &m.addr), &dst4) + m.port as u32;
-                    let new = if proto == PROTO_UDP { checksum::update_udp(csum, removed, added) } else { checksum::update(csum, removed, added) };
+                    let new = if proto == PROTO_UDP {
+                        checksum::update_udp(csum, removed, added)
+                    } else {
+                        checksum::update(csum, removed, added)
+                    };
                     set_u16(l4, 0, m.port);
                     set_u16(l4, csum_at, new);
                     m
                 }
                 PROTO_ICMPV6 => {
-                    let Mapping::Query { kind } = icmp::v6_to_v4(l4.get(0).copied().unwrap_or(0), l4.get(1).copied().unwrap_or(0)) else {
+                    let Mapping::Query { kind } = icmp::v6_to_v4(
+                        l4.first().copied().unwrap_or(0),
+                        l4.get(1).copied().unwrap_or(0),
+                    ) else {
                         return Err(Drop::UnsupportedIcmp);
                     };
                     if l4.len() < 8 {
@@ -435,11 +480,17 @@ impl Nat64 {
                     }
                     let length = l4.len() as u32;
                     // A fragment's checksum covers the whole message: it is checked by the receiver.
-                    if !fragmented && checksum::fold(checksum::pseudo_v6(&src6, &dst6, PROTO_ICMPV6, length) + add(0, l4)) != 0xffff {
+                    if !fragmented
+                        && checksum::fold(
+                            checksum::pseudo_v6(&src6, &dst6, PROTO_ICMPV6, length) + add(0, l4),
+                        ) != 0xffff
+                    {
                         return Err(Drop::BadChecksum);
                     }
                     let id = get_u16(l4, 4);
-                    let m = self.state.outbound(Proto::Icmp, src6, id, dst4, 0, 0, now)?;
+                    let m = self
+                        .state
+                        .outbound(Proto::Icmp, src6, id, dst4, 0, 0, now)?;
                     let pseudo = add(add(0, &src6), &dst6) + PROTO_ICMPV6 as u32;
                     let removed = pseudo + get_u16(l4, 0) as u32 + id as u32;
                     l4[0] = kind;
@@ -448,10 +499,21 @@ impl Nat64 {
                     match frag {
                         // The pseudo-header length is the whole message's: known at the last fragment.
                         Some((_, true, ident)) => {
-                            hold = Some(Hold { key: HoldKey::V6(src6, dst6, ident), len: 0, removed, added, length_added: false, expires: now + FRAG_LIFETIME });
+                            hold = Some(Hold {
+                                key: HoldKey::V6(src6, dst6, ident),
+                                len: 0,
+                                removed,
+                                added,
+                                length_added: false,
+                                expires: now + FRAG_LIFETIME,
+                            });
                         }
                         _ => {
-                            let new = checksum::update(get_u16(l4, 2), removed + (length >> 16) + (length & 0xffff), added);
+                            let new = checksum::update(
+                                get_u16(l4, 2),
+                                removed + (length >> 16) + (length & 0xffff),
+                                added,
+                            );
                             set_u16(l4, 2, new);
                         }
                     }
@@ -460,7 +522,13 @@ impl Nat64 {
                 _ => return Err(Drop::UnsupportedProtocol),
             };
             if let Some((_, true, ident)) = frag {
-                self.remember_frag6(FragV6 { src: src6, dst: dst6, ident, src4: mapped.addr, expires: now + FRAG_LIFETIME });
+                self.remember_frag6(FragV6 {
+                    src: src6,
+                    dst: dst6,
+                    ident,
+                    src4: mapped.addr,
+                    expires: now + FRAG_LIFETIME,
+                });
             }
             mapped.addr
         } else {
@@ -475,15 +543,32 @@ impl Nat64 {
 
         let new_total = IPV4_HEADER + total - l4_off;
         let (ident, flags_frag) = match frag {
-            Some((offset, more, ident)) => (ident as u16, (offset / 8) as u16 | if more { 0x2000 } else { 0 }),
+            Some((offset, more, ident)) => (
+                ident as u16,
+                (offset / 8) as u16 | if more { 0x2000 } else { 0 },
+            ),
             // RFC 7915 §5.1: DF only above 1260 bytes, so that small packets can still
             // cross IPv4 links below 1280 by fragmentation.
             None if new_total > 1260 => (0, 0x4000),
             None => (self.next_ident(), 0),
         };
-        let protocol = if proto == PROTO_ICMPV6 { PROTO_ICMP } else { proto };
+        let protocol = if proto == PROTO_ICMPV6 {
+            PROTO_ICMP
+        } else {
+            proto
+        };
         let header = p + l4_off - IPV4_HEADER;
-        emit_ipv4_header(&mut buf.data[header..header + IPV4_HEADER], tc, new_total as u16, ident, flags_frag, hop_limit - 1, protocol, src4, dst4);
+        emit_ipv4_header(
+            &mut buf.data[header..header + IPV4_HEADER],
+            tc,
+            new_total as u16,
+            ident,
+            flags_frag,
+            hop_limit - 1,
+            protocol,
+            src4,
+            dst4,
+        );
         buf.start = header;
         self.stats.v6_to_v4 += 1;
         if let Some(h) = hold {
@@ -493,26 +578,39 @@ impl Nat64 {
         if self.state.in_pool(dst4) {
             // Hairpinning (RFC 6146 §3.8): an IPv6 host reaching another through its pool address.
             self.stats.hairpinned += 1;
-            return self.from_v4(buf, now, out, true);
+            return self.translate_v4(buf, now, out, true);
         }
         out(buf.packet());
         let mut sent = 1;
         if let Some((offset, false, ident)) = frag {
             if proto == PROTO_ICMPV6 && offset != 0 {
-                sent += self.release(HoldKey::V6(src6, dst6, ident), (offset + total - l4_off) as u32, now, out);
+                sent += self.release(
+                    HoldKey::V6(src6, dst6, ident),
+                    (offset + total - l4_off) as u32,
+                    now,
+                    out,
+                );
             }
         }
         Ok(sent)
     }
 
     fn remember_frag6(&mut self, entry: FragV6) {
-        let slot = self.frag6.iter().position(|f| f.map_or(true, |f| f.expires <= entry.expires - FRAG_LIFETIME)).unwrap_or(self.frag_next % FRAG_SLOTS);
+        let slot = self
+            .frag6
+            .iter()
+            .position(|f| f.map_or(true, |f| f.expires <= entry.expires - FRAG_LIFETIME))
+            .unwrap_or(self.frag_next % FRAG_SLOTS);
         self.frag_next = self.frag_next.wrapping_add(1);
         self.frag6[slot] = Some(entry);
     }
 
     fn remember_frag4(&mut self, entry: FragV4) {
-        let slot = self.frag4.iter().position(|f| f.map_or(true, |f| f.expires <= entry.expires - FRAG_LIFETIME)).unwrap_or(self.frag_next % FRAG_SLOTS);
+        let slot = self
+            .frag4
+            .iter()
+            .position(|f| f.map_or(true, |f| f.expires <= entry.expires - FRAG_LIFETIME))
+            .unwrap_or(self.frag_next % FRAG_SLOTS);
         self.frag_next = self.frag_next.wrapping_add(1);
         self.frag4[slot] = Some(entry);
     }
@@ -520,7 +618,13 @@ impl Nat64 {
     /// An ICMPv6 error about a packet the IPv6 host got from the IPv4 side: the inner
     /// packet is translated back too, and the error goes to the IPv4 peer from the pool
     /// address the host is bound to.
-    fn icmp_error_v6_to_v4(&mut self, buf: &mut PacketBuf, l4_off: usize, now: u64, out: Out) -> Result<usize, Drop> {
+    fn icmp_error_v6_to_v4(
+        &mut self,
+        buf: &mut PacketBuf,
+        l4_off: usize,
+        now: u64,
+        out: Out,
+    ) -> Result<usize, Drop> {
         let _ = now;
         let packet = &buf.data[buf.start..buf.end];
         let (src6, dst6, hop_limit) = {
@@ -532,7 +636,10 @@ impl Nat64 {
         if message.len() < 8 + IPV6_HEADER {
             return Err(Drop::Malformed);
         }
-        if checksum::fold(checksum::pseudo_v6(&src6, &dst6, PROTO_ICMPV6, message.len() as u32) + add(0, message)) != 0xffff {
+        if checksum::fold(
+            checksum::pseudo_v6(&src6, &dst6, PROTO_ICMPV6, message.len() as u32) + add(0, message),
+        ) != 0xffff
+        {
             return Err(Drop::BadChecksum);
         }
         let Mapping::Error { kind, code, extra } = icmp::v6_to_v4(message[0], message[1]) else {
@@ -540,26 +647,42 @@ impl Nat64 {
         };
         let inner = &message[8..];
         let inner_ip = InnerV6::parse(inner).ok_or(Drop::Malformed)?;
-        let inner_src4 = self.config.prefix.extract(&inner_ip.src).ok_or(Drop::NotInPrefix)?;
+        let inner_src4 = self
+            .config
+            .prefix
+            .extract(&inner_ip.src)
+            .ok_or(Drop::NotInPrefix)?;
         let inner_l4 = &inner[inner_ip.l4_off..];
         let (kind_l4, host_port) = match inner_ip.protocol {
             PROTO_TCP => (Proto::Tcp, ports(inner_l4).ok_or(Drop::Malformed)?.1),
             PROTO_UDP => (Proto::Udp, ports(inner_l4).ok_or(Drop::Malformed)?.1),
-            PROTO_ICMPV6 if inner_l4.len() >= 8 && inner_l4[0] >= 128 => (Proto::Icmp, get_u16(inner_l4, 4)),
+            PROTO_ICMPV6 if inner_l4.len() >= 8 && inner_l4[0] >= 128 => {
+                (Proto::Icmp, get_u16(inner_l4, 4))
+            }
             _ => return Err(Drop::UnsupportedProtocol),
         };
-        let mapped = self.state.lookup6(kind_l4, inner_ip.dst, host_port).ok_or(Drop::NoBinding)?;
+        let mapped = self
+            .state
+            .lookup6(kind_l4, inner_ip.dst, host_port)
+            .ok_or(Drop::NoBinding)?;
 
         let extra_bytes: [u8; 4] = match extra {
             Extra::Zero => [0; 4],
             Extra::Mtu => {
-                let advertised = u32::from_be_bytes([message[4], message[5], message[6], message[7]]);
-                let mtu = icmp::ptb_mtu_v6_to_v4(advertised, inner_ip.frag.is_some(), self.config.mtu);
+                let advertised =
+                    u32::from_be_bytes([message[4], message[5], message[6], message[7]]);
+                let mtu =
+                    icmp::ptb_mtu_v6_to_v4(advertised, inner_ip.frag.is_some(), self.config.mtu);
                 [0, 0, (mtu >> 8) as u8, mtu as u8]
             }
             Extra::Pointer => {
                 let ptr = u32::from_be_bytes([message[4], message[5], message[6], message[7]]);
-                [icmp::pointer_v6_to_v4(ptr).ok_or(Drop::UnsupportedIcmp)?, 0, 0, 0]
+                [
+                    icmp::pointer_v6_to_v4(ptr).ok_or(Drop::UnsupportedIcmp)?,
+                    0,
+                    0,
+                    0,
+                ]
             }
             Extra::FixedPointer(p) => [p as u8, 0, 0, 0],
         };
@@ -569,11 +692,28 @@ impl Nat64 {
         let inner_payload = &inner_l4[..inner_l4.len().min(576 - 48)];
         let inner_total = IPV4_HEADER + inner_ip.payload_len_after_ext();
         let (inner_ident, inner_flags) = match inner_ip.frag {
-            Some((offset, more, ident)) => (ident as u16, (offset / 8) as u16 | if more { 0x2000 } else { 0 }),
+            Some((offset, more, ident)) => (
+                ident as u16,
+                (offset / 8) as u16 | if more { 0x2000 } else { 0 },
+            ),
             None => (0, 0),
         };
-        let inner_protocol = if inner_ip.protocol == PROTO_ICMPV6 { PROTO_ICMP } else { inner_ip.protocol };
-        emit_ipv4_header(&mut s[28..48], inner_ip.traffic_class, inner_total.min(0xffff) as u16, inner_ident, inner_flags, inner_ip.hop_limit, inner_protocol, inner_src4, mapped.addr);
+        let inner_protocol = if inner_ip.protocol == PROTO_ICMPV6 {
+            PROTO_ICMP
+        } else {
+            inner_ip.protocol
+        };
+        emit_ipv4_header(
+            &mut s[28..48],
+            inner_ip.traffic_class,
+            inner_total.min(0xffff) as u16,
+            inner_ident,
+            inner_flags,
+            inner_ip.hop_limit,
+            inner_protocol,
+            inner_src4,
+            mapped.addr,
+        );
         let l4 = &mut s[48..48 + inner_payload.len()];
         l4.copy_from_slice(inner_payload);
         rewrite_inner_v6_to_v4(l4, &inner_ip, inner_src4, &mapped);
@@ -589,7 +729,17 @@ impl Nat64 {
             self.ident
         };
         let s = &mut self.scratch[..];
-        emit_ipv4_header(&mut s[..20], 0, (20 + message_len) as u16, ident, 0, hop_limit - 1, PROTO_ICMP, mapped.addr, dst4);
+        emit_ipv4_header(
+            &mut s[..20],
+            0,
+            (20 + message_len) as u16,
+            ident,
+            0,
+            hop_limit - 1,
+            PROTO_ICMP,
+            mapped.addr,
+            dst4,
+        );
         out(&s[..20 + message_len]);
         self.stats.v6_to_v4 += 1;
         Ok(1)
@@ -604,7 +754,10 @@ impl Nat64 {
         emit_ipv6_header(s, 0, length as u16, PROTO_ICMPV6, 64, &src, dst);
         s[40..48].copy_from_slice(&[icmp::V6_TIME_EXCEEDED, 0, 0, 0, 0, 0, 0, 0]);
         s[48..48 + quoted.len()].copy_from_slice(quoted);
-        let csum = checksum::finish(checksum::pseudo_v6(&src, dst, PROTO_ICMPV6, length as u32) + add(0, &s[40..40 + length]));
+        let csum = checksum::finish(
+            checksum::pseudo_v6(&src, dst, PROTO_ICMPV6, length as u32)
+                + add(0, &s[40..40 + length]),
+        );
         set_u16(s, 42, csum);
         out(&s[..40 + length]);
         self.stats.icmp_errors_sent += 1;
@@ -612,7 +765,13 @@ impl Nat64 {
 
     // ---------------------------------------------------------------- IPv4 -> IPv6
 
-    fn from_v4(&mut self, buf: &mut PacketBuf, now: u64, out: Out, hairpin: bool) -> Result<usize, Drop> {
+    fn translate_v4(
+        &mut self,
+        buf: &mut PacketBuf,
+        now: u64,
+        out: Out,
+        hairpin: bool,
+    ) -> Result<usize, Drop> {
         let (ihl, total, tos, ident, dont_frag, more, offset, ttl, proto, src4, dst4) = {
             let ip = Ipv4Packet::new_checked(buf.packet())?;
             if !ip.header_checksum_ok() {
@@ -621,7 +780,19 @@ impl Nat64 {
             if has_source_route(ip.options()) {
                 return Err(Drop::SourceRoute);
             }
-            (ip.header_len(), ip.total_len(), ip.tos(), ip.ident(), ip.dont_frag(), ip.more_frags(), ip.frag_offset(), ip.ttl(), ip.protocol(), ip.src(), ip.dst())
+            (
+                ip.header_len(),
+                ip.total_len(),
+                ip.tos(),
+                ip.ident(),
+                ip.dont_frag(),
+                ip.more_frags(),
+                ip.frag_offset(),
+                ip.ttl(),
+                ip.protocol(),
+                ip.src(),
+                ip.dst(),
+            )
         };
         buf.end = buf.start + total;
         if !self.state.in_pool(dst4) {
@@ -633,7 +804,12 @@ impl Nat64 {
         let first = offset == 0;
         let fragmented = more || offset != 0;
         let p = buf.start;
-        let is_icmp_error = proto == PROTO_ICMP && first && buf.data.get(p + ihl).is_some_and(|&t| matches!(t, 3 | 4 | 5 | 11 | 12));
+        let is_icmp_error = proto == PROTO_ICMP
+            && first
+            && buf
+                .data
+                .get(p + ihl)
+                .is_some_and(|&t| matches!(t, 3 | 4 | 5 | 11 | 12));
         if ttl <= 1 {
             if !is_icmp_error && first {
                 self.time_exceeded_v4(buf.packet(), src4, dst4, out);
@@ -662,24 +838,43 @@ impl Nat64 {
                     if zero_udp && fragmented {
                         return Err(Drop::UdpZeroChecksumFragment);
                     }
-                    let (kind, flags) = if proto == PROTO_TCP { (Proto::Tcp, l4[13]) } else { (Proto::Udp, 0) };
-                    let m = self.state.inbound(kind, dst4, dport, src4, sport, flags, now)?;
+                    let (kind, flags) = if proto == PROTO_TCP {
+                        (Proto::Tcp, l4[13])
+                    } else {
+                        (Proto::Udp, 0)
+                    };
+                    let m = self
+                        .state
+                        .inbound(kind, dst4, dport, src4, sport, flags, now)?;
                     set_u16(l4, 2, m.port);
                     let new = if zero_udp {
                         // RFC 7915 §4.5: compute the checksum IPv6 requires.
                         let length = l4.len() as u32;
-                        checksum::finish(checksum::pseudo_v6(&src6, &m.addr, PROTO_UDP, length) + add(0, l4))
+                        checksum::finish(
+                            checksum::pseudo_v6(&src6, &m.addr, PROTO_UDP, length) + add(0, l4),
+                        )
                     } else {
                         let removed = add(add(0, &src4), &dst4) + dport as u32;
                         let added = add(add(0, &src6), &m.addr) + m.port as u32;
-                        if proto == PROTO_UDP { checksum::update_udp(csum, removed, added) } else { checksum::update(csum, removed, added) }
+                        if proto == PROTO_UDP {
+                            checksum::update_udp(csum, removed, added)
+                        } else {
+                            checksum::update(csum, removed, added)
+                        }
                     };
-                    let new = if proto == PROTO_UDP && new == 0 { 0xffff } else { new };
+                    let new = if proto == PROTO_UDP && new == 0 {
+                        0xffff
+                    } else {
+                        new
+                    };
                     set_u16(l4, csum_at, new);
                     m
                 }
                 PROTO_ICMP => {
-                    let Mapping::Query { kind } = icmp::v4_to_v6(l4.get(0).copied().unwrap_or(0), l4.get(1).copied().unwrap_or(0)) else {
+                    let Mapping::Query { kind } = icmp::v4_to_v6(
+                        l4.first().copied().unwrap_or(0),
+                        l4.get(1).copied().unwrap_or(0),
+                    ) else {
                         return Err(Drop::UnsupportedIcmp);
                     };
                     if l4.len() < 8 {
@@ -693,12 +888,26 @@ impl Nat64 {
                     let removed = get_u16(l4, 0) as u32 + id as u32;
                     l4[0] = kind;
                     set_u16(l4, 4, m.port);
-                    let added = get_u16(l4, 0) as u32 + m.port as u32 + add(add(0, &src6), &m.addr) + PROTO_ICMPV6 as u32;
+                    let added = get_u16(l4, 0) as u32
+                        + m.port as u32
+                        + add(add(0, &src6), &m.addr)
+                        + PROTO_ICMPV6 as u32;
                     if more {
-                        hold = Some(Hold { key: HoldKey::V4(src4, dst4, ident), len: 0, removed, added, length_added: true, expires: now + FRAG_LIFETIME });
+                        hold = Some(Hold {
+                            key: HoldKey::V4(src4, dst4, ident),
+                            len: 0,
+                            removed,
+                            added,
+                            length_added: true,
+                            expires: now + FRAG_LIFETIME,
+                        });
                     } else {
                         let length = l4.len() as u32;
-                        let new = checksum::update(get_u16(l4, 2), removed, added + (length >> 16) + (length & 0xffff));
+                        let new = checksum::update(
+                            get_u16(l4, 2),
+                            removed,
+                            added + (length >> 16) + (length & 0xffff),
+                        );
                         set_u16(l4, 2, new);
                     }
                     m
@@ -706,35 +915,87 @@ impl Nat64 {
                 _ => return Err(Drop::UnsupportedProtocol),
             };
             if more {
-                self.remember_frag4(FragV4 { src: src4, dst: dst4, ident, protocol: proto, dst6: mapped.addr, expires: now + FRAG_LIFETIME });
+                self.remember_frag4(FragV4 {
+                    src: src4,
+                    dst: dst4,
+                    ident,
+                    protocol: proto,
+                    dst6: mapped.addr,
+                    expires: now + FRAG_LIFETIME,
+                });
             }
             mapped.addr
         } else {
             self.frag4
                 .iter()
                 .flatten()
-                .find(|f| f.src == src4 && f.dst == dst4 && f.ident == ident && f.protocol == proto && f.expires > now)
+                .find(|f| {
+                    f.src == src4
+                        && f.dst == dst4
+                        && f.ident == ident
+                        && f.protocol == proto
+                        && f.expires > now
+                })
                 .map(|f| f.dst6)
                 .ok_or(Drop::FragmentNoState)?
         };
 
-        let next_header = if proto == PROTO_ICMP { PROTO_ICMPV6 } else { proto };
+        let next_header = if proto == PROTO_ICMP {
+            PROTO_ICMPV6
+        } else {
+            proto
+        };
         let payload_len = total - ihl;
         let header_len = IPV6_HEADER + if fragmented { FRAGMENT_HEADER } else { 0 };
         // The last fragment of a fragmented echo releases its held first fragment.
-        let release = (proto == PROTO_ICMP && offset != 0 && !more).then_some((HoldKey::V4(src4, dst4, ident), (offset + payload_len) as u32));
-        if hold.is_none() && !dont_frag && header_len + payload_len > self.config.lowest_ipv6_mtu as usize {
-            let fields = V6Fields { traffic_class: tos, hop_limit: ttl - 1, next_header, src: src6, dst: dst6 };
-            let ident = if fragmented { ident as u32 } else { self.next_ident() as u32 };
-            let mut sent = self.emit_v6_fragments(&fields, &buf.data[p + ihl..p + total], offset, more, ident, out);
+        let release = (proto == PROTO_ICMP && offset != 0 && !more).then_some((
+            HoldKey::V4(src4, dst4, ident),
+            (offset + payload_len) as u32,
+        ));
+        if hold.is_none()
+            && !dont_frag
+            && header_len + payload_len > self.config.lowest_ipv6_mtu as usize
+        {
+            let fields = V6Fields {
+                traffic_class: tos,
+                hop_limit: ttl - 1,
+                next_header,
+                src: src6,
+                dst: dst6,
+            };
+            let ident = if fragmented {
+                ident as u32
+            } else {
+                self.next_ident() as u32
+            };
+            let mut sent = self.emit_v6_fragments(
+                &fields,
+                &buf.data[p + ihl..p + total],
+                offset,
+                more,
+                ident,
+                out,
+            );
             if let Some((key, length)) = release {
                 sent += self.release(key, length, now, out);
             }
             return Ok(sent);
         }
         let header = p + ihl - header_len;
-        let (first_next, payload_field) = if fragmented { (PROTO_FRAGMENT, payload_len + FRAGMENT_HEADER) } else { (next_header, payload_len) };
-        emit_ipv6_header(&mut buf.data[header..header + IPV6_HEADER], tos, payload_field as u16, first_next, ttl - 1, &src6, &dst6);
+        let (first_next, payload_field) = if fragmented {
+            (PROTO_FRAGMENT, payload_len + FRAGMENT_HEADER)
+        } else {
+            (next_header, payload_len)
+        };
+        emit_ipv6_header(
+            &mut buf.data[header..header + IPV6_HEADER],
+            tos,
+            payload_field as u16,
+            first_next,
+            ttl - 1,
+            &src6,
+            &dst6,
+        );
         if fragmented {
             let f = &mut buf.data[header + IPV6_HEADER..header + IPV6_HEADER + FRAGMENT_HEADER];
             emit_fragment_header(f, next_header, offset, more, ident as u32);
@@ -760,7 +1021,11 @@ impl Nat64 {
             return Err(Drop::IcmpFragment);
         }
         let now = h.expires - FRAG_LIFETIME;
-        let slot = self.held.iter().position(|x| x.map_or(true, |x| x.expires <= now)).unwrap_or(self.frag_next % HOLD_SLOTS);
+        let slot = self
+            .held
+            .iter()
+            .position(|x| x.map_or(true, |x| x.expires <= now))
+            .unwrap_or(self.frag_next % HOLD_SLOTS);
         self.frag_next = self.frag_next.wrapping_add(1);
         h.len = packet.len();
         self.hold_data[slot * HOLD_BYTES..slot * HOLD_BYTES + packet.len()].copy_from_slice(packet);
@@ -770,14 +1035,24 @@ impl Nat64 {
 
     /// Completes and sends the held first fragment matching `key`, if any.
     fn release(&mut self, key: HoldKey, message_len: u32, now: u64, out: Out) -> usize {
-        let Some(slot) = self.held.iter().position(|x| x.is_some_and(|x| x.key == key && x.expires > now)) else {
+        let Some(slot) = self
+            .held
+            .iter()
+            .position(|x| x.is_some_and(|x| x.key == key && x.expires > now))
+        else {
             return 0;
         };
-        let Some(h) = self.held[slot].take() else { return 0 };
+        let Some(h) = self.held[slot].take() else {
+            return 0;
+        };
         let mut data = std::mem::take(&mut self.hold_data);
         let packet = &mut data[slot * HOLD_BYTES..slot * HOLD_BYTES + h.len];
         let length = (message_len >> 16) + (message_len & 0xffff);
-        let (removed, added) = if h.length_added { (h.removed, h.added + length) } else { (h.removed + length, h.added) };
+        let (removed, added) = if h.length_added {
+            (h.removed, h.added + length)
+        } else {
+            (h.removed + length, h.added)
+        };
         let sent = if packet[0] >> 4 == 4 {
             let at = (packet[0] & 0xf) as usize * 4 + 2;
             let new = checksum::update(get_u16(packet, at), removed, added);
@@ -811,7 +1086,15 @@ impl Nat64 {
 
     /// RFC 7915 §4: an IPv4 packet without DF that becomes too big for `lowest_ipv6_mtu`
     /// is sent as IPv6 fragments (of the original fragment, if it was one).
-    fn emit_v6_fragments(&mut self, f: &V6Fields, payload: &[u8], base_offset: usize, last_more: bool, ident: u32, out: Out) -> usize {
+    fn emit_v6_fragments(
+        &mut self,
+        f: &V6Fields,
+        payload: &[u8],
+        base_offset: usize,
+        last_more: bool,
+        ident: u32,
+        out: Out,
+    ) -> usize {
         let chunk_max = (self.config.lowest_ipv6_mtu as usize - IPV6_HEADER - FRAGMENT_HEADER) & !7;
         let mut sent = 0;
         let mut pos = 0;
@@ -819,8 +1102,22 @@ impl Nat64 {
             let len = chunk_max.min(payload.len() - pos);
             let more = pos + len < payload.len() || last_more;
             let s = &mut self.scratch[..];
-            emit_ipv6_header(s, f.traffic_class, (FRAGMENT_HEADER + len) as u16, PROTO_FRAGMENT, f.hop_limit, &f.src, &f.dst);
-            emit_fragment_header(&mut s[40..48], f.next_header, base_offset + pos, more, ident);
+            emit_ipv6_header(
+                s,
+                f.traffic_class,
+                (FRAGMENT_HEADER + len) as u16,
+                PROTO_FRAGMENT,
+                f.hop_limit,
+                &f.src,
+                &f.dst,
+            );
+            emit_fragment_header(
+                &mut s[40..48],
+                f.next_header,
+                base_offset + pos,
+                more,
+                ident,
+            );
             s[48..48 + len].copy_from_slice(&payload[pos..pos + len]);
             out(&s[..48 + len]);
             sent += 1;
@@ -836,7 +1133,12 @@ impl Nat64 {
 
     /// An ICMPv4 error about a packet the IPv4 side got from a pool address: translated
     /// with its inner packet, to the IPv6 host bound to that pool address and port.
-    fn icmp_error_v4_to_v6(&mut self, buf: &mut PacketBuf, ihl: usize, out: Out) -> Result<usize, Drop> {
+    fn icmp_error_v4_to_v6(
+        &mut self,
+        buf: &mut PacketBuf,
+        ihl: usize,
+        out: Out,
+    ) -> Result<usize, Drop> {
         let packet = &buf.data[buf.start..buf.end];
         let ip = Ipv4Packet::new_unchecked(packet);
         let (src4, ttl) = (ip.src(), ip.ttl());
@@ -858,11 +1160,16 @@ impl Nat64 {
         if inner_ihl < IPV4_HEADER || inner_ihl > inner.len() {
             return Err(Drop::Malformed);
         }
-        let inner_ip = Ipv4Packet::new_unchecked(&inner[..]);
-        let (inner_src4, inner_dst4, inner_proto) = (inner_ip.src(), inner_ip.dst(), inner_ip.protocol());
+        let inner_ip = Ipv4Packet::new_unchecked(inner);
+        let (inner_src4, inner_dst4, inner_proto) =
+            (inner_ip.src(), inner_ip.dst(), inner_ip.protocol());
         let inner_total = inner_ip.total_len();
         let inner_fragmented = inner_ip.is_fragment();
-        let (inner_offset, inner_more, inner_ident) = (inner_ip.frag_offset(), inner_ip.more_frags(), inner_ip.ident());
+        let (inner_offset, inner_more, inner_ident) = (
+            inner_ip.frag_offset(),
+            inner_ip.more_frags(),
+            inner_ip.ident(),
+        );
         let (inner_tos, inner_ttl) = (inner_ip.tos(), inner_ip.ttl());
         if inner_total < inner_ihl {
             return Err(Drop::Malformed);
@@ -871,52 +1178,106 @@ impl Nat64 {
         let (kind_l4, pool_port) = match inner_proto {
             PROTO_TCP => (Proto::Tcp, ports(inner_l4).ok_or(Drop::Malformed)?.0),
             PROTO_UDP => (Proto::Udp, ports(inner_l4).ok_or(Drop::Malformed)?.0),
-            PROTO_ICMP if inner_l4.len() >= 8 && matches!(inner_l4[0], icmp::V4_ECHO_REQUEST | icmp::V4_ECHO_REPLY) => (Proto::Icmp, get_u16(inner_l4, 4)),
+            PROTO_ICMP
+                if inner_l4.len() >= 8
+                    && matches!(inner_l4[0], icmp::V4_ECHO_REQUEST | icmp::V4_ECHO_REPLY) =>
+            {
+                (Proto::Icmp, get_u16(inner_l4, 4))
+            }
             _ => return Err(Drop::UnsupportedProtocol),
         };
-        let mapped = self.state.lookup4(kind_l4, inner_src4, pool_port).ok_or(Drop::NoBinding)?;
+        let mapped = self
+            .state
+            .lookup4(kind_l4, inner_src4, pool_port)
+            .ok_or(Drop::NoBinding)?;
         let extra_bytes: [u8; 4] = match extra {
             Extra::Zero => [0; 4],
             Extra::Mtu => {
                 let advertised = get_u16(message, 6);
-                icmp::ptb_mtu_v4_to_v6(advertised, inner_total as u16, self.config.mtu, self.config.mtu).to_be_bytes()
+                icmp::ptb_mtu_v4_to_v6(
+                    advertised,
+                    inner_total as u16,
+                    self.config.mtu,
+                    self.config.mtu,
+                )
+                .to_be_bytes()
             }
-            Extra::Pointer => [0, 0, 0, icmp::pointer_v4_to_v6(message[4]).ok_or(Drop::UnsupportedIcmp)?],
+            Extra::Pointer => [
+                0,
+                0,
+                0,
+                icmp::pointer_v4_to_v6(message[4]).ok_or(Drop::UnsupportedIcmp)?,
+            ],
             Extra::FixedPointer(p) => p.to_be_bytes(),
         };
         let src6 = self.config.prefix.embed(src4);
         let inner_dst6 = self.config.prefix.embed(inner_dst4);
-        let inner_next = if inner_proto == PROTO_ICMP { PROTO_ICMPV6 } else { inner_proto };
+        let inner_next = if inner_proto == PROTO_ICMP {
+            PROTO_ICMPV6
+        } else {
+            inner_proto
+        };
         let inner_header_len = IPV6_HEADER + if inner_fragmented { FRAGMENT_HEADER } else { 0 };
         let room = 1280 - 48 - inner_header_len;
         let inner_payload = &inner_l4[..inner_l4.len().min(room)];
 
         let s = &mut self.scratch[..];
         let inner_at = 48;
-        let inner_payload_field = inner_total - inner_ihl + if inner_fragmented { FRAGMENT_HEADER } else { 0 };
+        let inner_payload_field =
+            inner_total - inner_ihl + if inner_fragmented { FRAGMENT_HEADER } else { 0 };
         emit_ipv6_header(
             &mut s[inner_at..inner_at + 40],
             inner_tos,
             inner_payload_field as u16,
-            if inner_fragmented { PROTO_FRAGMENT } else { inner_next },
+            if inner_fragmented {
+                PROTO_FRAGMENT
+            } else {
+                inner_next
+            },
             inner_ttl,
             &mapped.addr,
             &inner_dst6,
         );
         if inner_fragmented {
-            emit_fragment_header(&mut s[inner_at + 40..inner_at + 48], inner_next, inner_offset, inner_more, inner_ident as u32);
+            emit_fragment_header(
+                &mut s[inner_at + 40..inner_at + 48],
+                inner_next,
+                inner_offset,
+                inner_more,
+                inner_ident as u32,
+            );
         }
         let l4_at = inner_at + inner_header_len;
         s[l4_at..l4_at + inner_payload.len()].copy_from_slice(inner_payload);
         let l4 = &mut s[l4_at..l4_at + inner_payload.len()];
-        rewrite_inner_v4_to_v6(l4, inner_proto, inner_src4, inner_dst4, &mapped.addr, &inner_dst6, mapped.port, inner_total - inner_ihl);
+        rewrite_inner_v4_to_v6(
+            l4,
+            inner_proto,
+            inner_src4,
+            inner_dst4,
+            &mapped.addr,
+            &inner_dst6,
+            mapped.port,
+            inner_total - inner_ihl,
+        );
         let message_len = 8 + inner_header_len + inner_payload.len();
         s[40] = kind;
         s[41] = code;
         s[42..44].copy_from_slice(&[0, 0]);
         s[44..48].copy_from_slice(&extra_bytes);
-        emit_ipv6_header(&mut s[..40], 0, message_len as u16, PROTO_ICMPV6, ttl - 1, &src6, &mapped.addr);
-        let csum = checksum::finish(checksum::pseudo_v6(&src6, &mapped.addr, PROTO_ICMPV6, message_len as u32) + add(0, &s[40..40 + message_len]));
+        emit_ipv6_header(
+            &mut s[..40],
+            0,
+            message_len as u16,
+            PROTO_ICMPV6,
+            ttl - 1,
+            &src6,
+            &mapped.addr,
+        );
+        let csum = checksum::finish(
+            checksum::pseudo_v6(&src6, &mapped.addr, PROTO_ICMPV6, message_len as u32)
+                + add(0, &s[40..40 + message_len]),
+        );
         set_u16(s, 42, csum);
         out(&s[..40 + message_len]);
         self.stats.v4_to_v6 += 1;
@@ -929,7 +1290,17 @@ impl Nat64 {
         let ident = self.next_ident();
         let s = &mut self.scratch[..];
         let length = 8 + quoted.len();
-        emit_ipv4_header(s, 0, (20 + length) as u16, ident, 0, 64, PROTO_ICMP, pool_addr, dst);
+        emit_ipv4_header(
+            s,
+            0,
+            (20 + length) as u16,
+            ident,
+            0,
+            64,
+            PROTO_ICMP,
+            pool_addr,
+            dst,
+        );
         s[20..28].copy_from_slice(&[icmp::V4_TIME_EXCEEDED, 0, 0, 0, 0, 0, 0, 0]);
         s[28..28 + quoted.len()].copy_from_slice(quoted);
         let csum = checksum::finish(add(0, &s[20..20 + length]));
@@ -1006,7 +1377,11 @@ impl InnerV6 {
                 PROTO_FRAGMENT if frag.is_none() => {
                     let h = b.get(off..off + 8)?;
                     let field = u16::from_be_bytes([h[2], h[3]]);
-                    frag = Some(((field & 0xfff8) as usize, field & 1 != 0, u32::from_be_bytes([h[4], h[5], h[6], h[7]])));
+                    frag = Some((
+                        (field & 0xfff8) as usize,
+                        field & 1 != 0,
+                        u32::from_be_bytes([h[4], h[5], h[6], h[7]]),
+                    ));
                     next = h[0];
                     off += 8;
                 }
@@ -1036,7 +1411,12 @@ impl InnerV6 {
 /// Rewrites the transport header quoted in an ICMPv6 error: the IPv6 host's port (the
 /// destination port of the packet in error) becomes the pool port, checksum updated when
 /// present in the quote.
-fn rewrite_inner_v6_to_v4(l4: &mut [u8], ip: &InnerV6, src4: [u8; 4], mapped: &crate::state::Mapped4) {
+fn rewrite_inner_v6_to_v4(
+    l4: &mut [u8],
+    ip: &InnerV6,
+    src4: [u8; 4],
+    mapped: &crate::state::Mapped4,
+) {
     match ip.protocol {
         PROTO_TCP | PROTO_UDP if l4.len() >= 4 => {
             let old_port = get_u16(l4, 2);
@@ -1050,8 +1430,16 @@ fn rewrite_inner_v6_to_v4(l4: &mut [u8], ip: &InnerV6, src4: [u8; 4], mapped: &c
             }
         }
         PROTO_ICMPV6 if l4.len() >= 8 => {
-            let Mapping::Query { kind } = icmp::v6_to_v4(l4[0], l4[1]) else { return };
-            let removed = checksum::pseudo_v6(&ip.src, &ip.dst, PROTO_ICMPV6, ip.payload_len_after_ext() as u32) + get_u16(l4, 0) as u32 + get_u16(l4, 4) as u32;
+            let Mapping::Query { kind } = icmp::v6_to_v4(l4[0], l4[1]) else {
+                return;
+            };
+            let removed = checksum::pseudo_v6(
+                &ip.src,
+                &ip.dst,
+                PROTO_ICMPV6,
+                ip.payload_len_after_ext() as u32,
+            ) + get_u16(l4, 0) as u32
+                + get_u16(l4, 4) as u32;
             l4[0] = kind;
             set_u16(l4, 4, mapped.port);
             let added = get_u16(l4, 0) as u32 + mapped.port as u32;
@@ -1065,7 +1453,16 @@ fn rewrite_inner_v6_to_v4(l4: &mut [u8], ip: &InnerV6, src4: [u8; 4], mapped: &c
 /// The transport header quoted in an ICMPv4 error: the pool port (source port of the
 /// packet in error) becomes the IPv6 host's port.
 #[allow(clippy::too_many_arguments)]
-fn rewrite_inner_v4_to_v6(l4: &mut [u8], protocol: u8, src4: [u8; 4], dst4: [u8; 4], src6: &[u8; 16], dst6: &[u8; 16], port6: u16, l4_len: usize) {
+fn rewrite_inner_v4_to_v6(
+    l4: &mut [u8],
+    protocol: u8,
+    src4: [u8; 4],
+    dst4: [u8; 4],
+    src6: &[u8; 16],
+    dst6: &[u8; 16],
+    port6: u16,
+    l4_len: usize,
+) {
     match protocol {
         PROTO_TCP | PROTO_UDP if l4.len() >= 4 => {
             let old_port = get_u16(l4, 0);
@@ -1079,11 +1476,15 @@ fn rewrite_inner_v4_to_v6(l4: &mut [u8], protocol: u8, src4: [u8; 4], dst4: [u8;
             }
         }
         PROTO_ICMP if l4.len() >= 8 => {
-            let Mapping::Query { kind } = icmp::v4_to_v6(l4[0], l4[1]) else { return };
+            let Mapping::Query { kind } = icmp::v4_to_v6(l4[0], l4[1]) else {
+                return;
+            };
             let removed = get_u16(l4, 0) as u32 + get_u16(l4, 4) as u32;
             l4[0] = kind;
             set_u16(l4, 4, port6);
-            let added = get_u16(l4, 0) as u32 + port6 as u32 + checksum::pseudo_v6(src6, dst6, PROTO_ICMPV6, l4_len as u32);
+            let added = get_u16(l4, 0) as u32
+                + port6 as u32
+                + checksum::pseudo_v6(src6, dst6, PROTO_ICMPV6, l4_len as u32);
             let new = checksum::update(get_u16(l4, 2), removed, added);
             set_u16(l4, 2, new);
         }

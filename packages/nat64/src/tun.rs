@@ -12,11 +12,17 @@ pub struct Tun {
 impl Tun {
     pub fn open(name: &str) -> io::Result<Tun> {
         if name.is_empty() || name.len() >= libc::IFNAMSIZ {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "bad interface name"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "bad interface name",
+            ));
         }
         // SAFETY: open/ioctl with an ifreq we own and initialise.
         unsafe {
-            let fd = libc::open(c"/dev/net/tun".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC | libc::O_NONBLOCK);
+            let fd = libc::open(
+                c"/dev/net/tun".as_ptr(),
+                libc::O_RDWR | libc::O_CLOEXEC | libc::O_NONBLOCK,
+            );
             if fd < 0 {
                 return Err(io::Error::last_os_error());
             }
@@ -29,12 +35,17 @@ impl Tun {
             if libc::ioctl(fd.as_raw_fd(), libc::TUNSETIFF as _, &mut req) < 0 {
                 return Err(io::Error::last_os_error());
             }
-            let cname = std::ffi::CString::new(name).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+            let cname = std::ffi::CString::new(name)
+                .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
             let ifindex = libc::if_nametoindex(cname.as_ptr());
             if ifindex == 0 {
                 return Err(io::Error::last_os_error());
             }
-            Ok(Tun { fd, name: name.to_string(), ifindex })
+            Ok(Tun {
+                fd,
+                name: name.to_string(),
+                ifindex,
+            })
         }
     }
 
@@ -42,7 +53,8 @@ impl Tun {
     pub fn recv(&self, into: &mut [u8]) -> io::Result<Option<usize>> {
         loop {
             // SAFETY: reading into a buffer we own.
-            let n = unsafe { libc::read(self.fd.as_raw_fd(), into.as_mut_ptr().cast(), into.len()) };
+            let n =
+                unsafe { libc::read(self.fd.as_raw_fd(), into.as_mut_ptr().cast(), into.len()) };
             if n >= 0 {
                 return Ok(Some(n as usize));
             }
@@ -58,7 +70,8 @@ impl Tun {
     /// Writes one packet; a full queue drops it (as a router would).
     pub fn send(&self, packet: &[u8]) -> io::Result<()> {
         loop {
-            let n = unsafe { libc::write(self.fd.as_raw_fd(), packet.as_ptr().cast(), packet.len()) };
+            let n =
+                unsafe { libc::write(self.fd.as_raw_fd(), packet.as_ptr().cast(), packet.len()) };
             if n >= 0 {
                 return Ok(());
             }

@@ -136,7 +136,15 @@ pub fn emit_ipv4_header(
 }
 
 /// Writes a 40-byte IPv6 header.
-pub fn emit_ipv6_header(out: &mut [u8], traffic_class: u8, payload_len: u16, next_header: u8, hop_limit: u8, src: &[u8; 16], dst: &[u8; 16]) {
+pub fn emit_ipv6_header(
+    out: &mut [u8],
+    traffic_class: u8,
+    payload_len: u16,
+    next_header: u8,
+    hop_limit: u8,
+    src: &[u8; 16],
+    dst: &[u8; 16],
+) {
     out[0] = 0x60 | (traffic_class >> 4);
     out[1] = traffic_class << 4;
     out[2] = 0;
@@ -216,7 +224,12 @@ impl<T: AsRef<[u8]>> Ipv6Packet<T> {
             }
             first = false;
         }
-        Ok(Ipv6Packet { buffer, upper_offset: offset, upper_protocol: next, frag_offset })
+        Ok(Ipv6Packet {
+            buffer,
+            upper_offset: offset,
+            upper_protocol: next,
+            frag_offset,
+        })
     }
     fn b(&self) -> &[u8] {
         self.buffer.as_ref()
@@ -264,7 +277,10 @@ pub fn ports(l4: &[u8]) -> Option<(u16, u16)> {
     if l4.len() < 4 {
         return None;
     }
-    Some((u16::from_be_bytes([l4[0], l4[1]]), u16::from_be_bytes([l4[2], l4[3]])))
+    Some((
+        u16::from_be_bytes([l4[0], l4[1]]),
+        u16::from_be_bytes([l4[2], l4[3]]),
+    ))
 }
 
 /// Offset of the checksum field in a transport header.
@@ -299,18 +315,43 @@ mod tests {
     #[test]
     fn ipv4_checked() {
         let mut h = [0u8; 28];
-        emit_ipv4_header(&mut h, 0, 28, 1, 0x4000, 64, PROTO_UDP, [192, 0, 2, 1], [198, 51, 100, 1]);
+        emit_ipv4_header(
+            &mut h,
+            0,
+            28,
+            1,
+            0x4000,
+            64,
+            PROTO_UDP,
+            [192, 0, 2, 1],
+            [198, 51, 100, 1],
+        );
         let p = Ipv4Packet::new_checked(&h[..]).unwrap();
         assert!(p.header_checksum_ok() && p.dont_frag() && !p.is_fragment());
         assert_eq!((p.total_len(), p.payload().len(), p.ttl()), (28, 8, 64));
-        assert_eq!(Ipv4Packet::new_checked(&h[..19]).err(), Some(WireError::Truncated));
-        assert_eq!(Ipv4Packet::new_checked(&h[..27]).err(), Some(WireError::BadTotalLength));
+        assert_eq!(
+            Ipv4Packet::new_checked(&h[..19]).err(),
+            Some(WireError::Truncated)
+        );
+        assert_eq!(
+            Ipv4Packet::new_checked(&h[..27]).err(),
+            Some(WireError::BadTotalLength)
+        );
         h[0] = 0x44;
-        assert_eq!(Ipv4Packet::new_checked(&h[..]).err(), Some(WireError::BadHeaderLength));
+        assert_eq!(
+            Ipv4Packet::new_checked(&h[..]).err(),
+            Some(WireError::BadHeaderLength)
+        );
         h[0] = 0x4f;
-        assert_eq!(Ipv4Packet::new_checked(&h[..]).err(), Some(WireError::BadHeaderLength));
+        assert_eq!(
+            Ipv4Packet::new_checked(&h[..]).err(),
+            Some(WireError::BadHeaderLength)
+        );
         h[0] = 0x65;
-        assert_eq!(Ipv4Packet::new_checked(&h[..]).err(), Some(WireError::BadVersion));
+        assert_eq!(
+            Ipv4Packet::new_checked(&h[..]).err(),
+            Some(WireError::BadVersion)
+        );
     }
 
     #[test]
@@ -322,17 +363,29 @@ mod tests {
         p[48 + 3] = 1;
         p[48 + 7] = 9;
         let v = Ipv6Packet::new_checked(&p[..]).unwrap();
-        assert_eq!((v.upper_offset(), v.upper_protocol(), v.traffic_class()), (56, PROTO_UDP, 0xb8));
+        assert_eq!(
+            (v.upper_offset(), v.upper_protocol(), v.traffic_class()),
+            (56, PROTO_UDP, 0xb8)
+        );
         assert_eq!(v.fragment(), Some((0, true, 9)));
         // A routing header with segments left is refused.
         p[6] = PROTO_ROUTING;
         p[40] = PROTO_UDP;
         p[43] = 1;
-        assert_eq!(Ipv6Packet::new_checked(&p[..]).err(), Some(WireError::BadExtension));
+        assert_eq!(
+            Ipv6Packet::new_checked(&p[..]).err(),
+            Some(WireError::BadExtension)
+        );
         // A header running past the payload length.
         p[6] = PROTO_DSTOPTS;
         p[41] = 5;
-        assert_eq!(Ipv6Packet::new_checked(&p[..]).err(), Some(WireError::Truncated));
-        assert_eq!(Ipv6Packet::new_checked(&p[..50]).err(), Some(WireError::BadTotalLength));
+        assert_eq!(
+            Ipv6Packet::new_checked(&p[..]).err(),
+            Some(WireError::Truncated)
+        );
+        assert_eq!(
+            Ipv6Packet::new_checked(&p[..50]).err(),
+            Some(WireError::BadTotalLength)
+        );
     }
 }

@@ -47,7 +47,9 @@ fn udp6(payload_len: usize) -> Vec<u8> {
     set_u16(&mut l4, 2, 53);
     let len = l4.len() as u16;
     set_u16(&mut l4, 4, len);
-    let c = checksum::finish(checksum::pseudo_v6(&HOST, &dst, PROTO_UDP, l4.len() as u32) + add(0, &l4));
+    let c = checksum::finish(
+        checksum::pseudo_v6(&HOST, &dst, PROTO_UDP, l4.len() as u32) + add(0, &l4),
+    );
     set_u16(&mut l4, 6, c);
     let mut p = vec![0u8; 40];
     emit_ipv6_header(&mut p, 0, l4.len() as u16, PROTO_UDP, 64, &HOST, &dst);
@@ -61,10 +63,22 @@ fn udp4(payload_len: usize, flags_frag: u16) -> Vec<u8> {
     set_u16(&mut l4, 2, 40000);
     let len = l4.len() as u16;
     set_u16(&mut l4, 4, len);
-    let c = checksum::finish(checksum::pseudo_v4(SERVER, POOL, PROTO_UDP, l4.len() as u32) + add(0, &l4));
+    let c = checksum::finish(
+        checksum::pseudo_v4(SERVER, POOL, PROTO_UDP, l4.len() as u32) + add(0, &l4),
+    );
     set_u16(&mut l4, 6, c);
     let mut p = vec![0u8; 20];
-    emit_ipv4_header(&mut p, 0, (20 + l4.len()) as u16, 5, flags_frag, 64, PROTO_UDP, SERVER, POOL);
+    emit_ipv4_header(
+        &mut p,
+        0,
+        (20 + l4.len()) as u16,
+        5,
+        flags_frag,
+        64,
+        PROTO_UDP,
+        SERVER,
+        POOL,
+    );
     p.extend_from_slice(&l4);
     p
 }
@@ -76,7 +90,11 @@ fn established_flows_translate_without_allocating() {
         prefix: prefix(),
         allow_non_global: false,
         state: StateConfig {
-            pool: vec![PoolRange { addr: POOL, prefix_len: 32, ports: (1024, 65535) }],
+            pool: vec![PoolRange {
+                addr: POOL,
+                prefix_len: 32,
+                ports: (1024, 65535),
+            }],
             statics: vec![],
             timeouts: Timeouts::default(),
             max_sessions: 100,

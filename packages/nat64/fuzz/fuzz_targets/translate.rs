@@ -13,12 +13,32 @@ use nat64::{Config, Nat64, PacketBuf};
 
 fn config(well_known: bool) -> Config {
     Config {
-        prefix: if well_known { Prefix::well_known() } else { Prefix::new("2001:db8:64::".parse().unwrap(), 96).unwrap() },
+        prefix: if well_known {
+            Prefix::well_known()
+        } else {
+            Prefix::new("2001:db8:64::".parse().unwrap(), 96).unwrap()
+        },
         allow_non_global: !well_known,
         state: StateConfig {
-            pool: vec![PoolRange { addr: [198, 51, 100, 0], prefix_len: 31, ports: (1024, 1100) }],
-            statics: vec![StaticEntry { proto: Proto::Udp, addr6: [0x20, 1, 0xd, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2], port6: 53, addr4: [198, 51, 100, 1], port4: 53 }],
-            timeouts: Timeouts { udp: 5, icmp: 5, tcp_est: 50, tcp_trans: 5, tcp_incoming_syn: 2 },
+            pool: vec![PoolRange {
+                addr: [198, 51, 100, 0],
+                prefix_len: 31,
+                ports: (1024, 1100),
+            }],
+            statics: vec![StaticEntry {
+                proto: Proto::Udp,
+                addr6: [0x20, 1, 0xd, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2],
+                port6: 53,
+                addr4: [198, 51, 100, 1],
+                port4: 53,
+            }],
+            timeouts: Timeouts {
+                udp: 5,
+                icmp: 5,
+                tcp_est: 50,
+                tcp_trans: 5,
+                tcp_incoming_syn: 2,
+            },
             max_sessions: 64,
             max_sessions_per_host: 16,
         },
@@ -28,7 +48,9 @@ fn config(well_known: bool) -> Config {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&mode, mut rest)) = data.split_first() else { return };
+    let Some((&mode, mut rest)) = data.split_first() else {
+        return;
+    };
     let t0 = Instant::now();
     let mut nat = Nat64::new(config(mode & 1 != 0), t0);
     let mut buf = PacketBuf::new();
@@ -39,8 +61,10 @@ fuzz_target!(|data: &[u8]| {
         let packet = &rest[..len.min(rest.len())];
         rest = &rest[packet.len()..];
         buf.load(packet);
-        nat.process(&mut buf, now, &mut |out| {
-            match out.first().map(|b| b >> 4) {
+        nat.process(
+            &mut buf,
+            now,
+            &mut |out| match out.first().map(|b| b >> 4) {
                 Some(4) => {
                     let ip = Ipv4Packet::new_checked(out).expect("emitted IPv4 parses");
                     assert!(ip.header_checksum_ok());
@@ -51,8 +75,8 @@ fuzz_target!(|data: &[u8]| {
                     assert_eq!(ip.total_len(), out.len());
                 }
                 _ => panic!("emitted a non-IP packet"),
-            }
-        });
+            },
+        );
         now += Duration::from_millis((mode as u64 >> 1) * 50);
         nat.expire(now);
     }
