@@ -202,7 +202,7 @@ D2=$!
 CLIENT_PIDS+=($D2)
 if wait_for 15 test -f "$T/dhcpcd.dh8c2.BOUND"; then
 	ip2=$(sed -n 's/^new_ip_address=//p' "$T/dhcpcd.dh8c2.BOUND")
-	check "dhcpcd gets a lease from the pool ($ip2)" has_ipv4 "${C[2]}" dh8c2 "$ip2"
+	check "dhcpcd gets a lease from the pool ($ip2)" wait_for 3 has_ipv4 "${C[2]}" dh8c2 "$ip2"
 	check "dhcpcd: router 10.8.0.1" grep -qx "new_routers=10.8.0.1" "$T/dhcpcd.dh8c2.BOUND"
 	check "dhcpcd: DNS server 10.8.0.53 as configured" grep -qx "new_domain_name_servers=10.8.0.53" "$T/dhcpcd.dh8c2.BOUND"
 	check "dhcpcd: domain name lan" grep -qx "new_domain_name=lan" "$T/dhcpcd.dh8c2.BOUND"
@@ -263,7 +263,7 @@ D3=$!
 CLIENT_PIDS+=($D3)
 if wait_for 15 test -f "$T/dhclient.BOUND"; then
 	ip3=$(sed -n 's/^new_ip_address=//p' "$T/dhclient.BOUND")
-	check "dhclient gets a lease ($ip3)" has_ipv4 "${C[3]}" dh8c3 "$ip3"
+	check "dhclient gets a lease ($ip3)" wait_for 3 has_ipv4 "${C[3]}" dh8c3 "$ip3"
 	check "dhclient: router, DNS and domain" bash -c "grep -qx new_routers=10.8.0.1 '$T/dhclient.BOUND' && grep -qx new_domain_name_servers=10.8.0.53 '$T/dhclient.BOUND' && grep -qx new_domain_name=lan '$T/dhclient.BOUND'"
 	check "unicast reply to chaddr: the server set an ARP entry for $ip3" bash -c "ip -n '$S' neigh show '$ip3' | grep -q 02:c0:00:00:00:03"
 	check "the dnsmasq-format lease file lists it (expiry mac ip hostname clientid)" \
@@ -299,7 +299,7 @@ D4=$!
 CLIENT_PIDS+=($D4)
 if wait_for 15 test -f "$T/udhcpc.dh8c4.bound"; then
 	ip4=$(sed -n 's/^ip=//p' "$T/udhcpc.dh8c4.bound")
-	check "udhcpc gets a lease ($ip4)" has_ipv4 "${C[4]}" dh8c4 "$ip4"
+	check "udhcpc gets a lease ($ip4)" wait_for 3 has_ipv4 "${C[4]}" dh8c4 "$ip4"
 	check "udhcpc: router, DNS and domain" bash -c "grep -qx router=10.8.0.1 '$T/udhcpc.dh8c4.bound' && grep -qx dns=10.8.0.53 '$T/udhcpc.dh8c4.bound' && grep -qx domain=lan '$T/udhcpc.dh8c4.bound'"
 	upid=$(pgrep -f "busybox udhcpc -i dh8c4" | head -1)
 	kill -USR1 "$upid"
@@ -316,7 +316,7 @@ wait "$D4" 2>/dev/null
 ip -n "${C[4]}" link set dh8c4 address 02:dd:00:00:00:07
 rm -f "$T"/udhcpc.dh8c4.*
 timeout 15 ip netns exec "${C[4]}" busybox udhcpc -i dh8c4 -f -q -n -s "$T/udhcpc.sh" -t 5 -T 1 >>"$T/udhcpc.out" 2>&1
-check "a static host gets its fixed address 10.8.0.7" has_ipv4 "${C[4]}" dh8c4 10.8.0.7
+check "a static host gets its fixed address 10.8.0.7" wait_for 3 has_ipv4 "${C[4]}" dh8c4 10.8.0.7
 check "... and shows in the lease file for LuCI" wait_for 3 bash -c "awk '\$2==\"02:dd:00:00:00:07\" && \$3==\"10.8.0.7\"' '$T/dhcp.leases' | grep -q ."
 ip -n "${C[4]}" addr flush dev dh8c4
 ip -n "${C[4]}" link set dh8c4 address 02:c0:00:00:00:04
@@ -334,6 +334,20 @@ ip -n "${C[4]}" addr add 10.8.0.250/24 dev dh8c4
 out=$(sim 4 relay --giaddr 10.8.0.250 --server 10.8.0.1 --mac 02:08:00:00:02:50 --timeout 3)
 check "a relayed DISCOVER (giaddr 10.8.0.250) gets its OFFER sent to the relay" grep -q "type=2 yiaddr=10.8.0.1" <<<"$out"
 ip -n "${C[4]}" addr flush dev dh8c4
+
+# --- DHCPINFORM from a host with a manual address: configuration, unicast to ciaddr, 108 if asked
+ip -n "${C[4]}" addr add 10.8.0.240/24 dev dh8c4
+out=$(sim 4 inform --ciaddr 10.8.0.240 --mac 02:c0:00:00:00:04 --prl 1,3,6,15,108)
+check "DHCPINFORM gets an ACK (unicast to ciaddr) with DNS, domain and 108, no address and no lease time" \
+	bash -c "grep -qx 'type=5 yiaddr=0.0.0.0' <<<'$out' && grep -qx 'option 6 0a080035' <<<'$out' && grep -qx 'option 15 6c616e' <<<'$out' && grep -qx 'option 108 00000708' <<<'$out' && ! grep -q 'option 51 ' <<<'$out'"
+ip -n "${C[4]}" addr flush dev dh8c4
+
+# --- DHCPDECLINE: the address is quarantined, the next client gets another one
+out=$(sim 4 decline --mac 02:08:00:00:03:01)
+declined=$(sed -n 's/^DECLINED //p' <<<"$out")
+check "DHCPDECLINE of ${declined:-?} is logged as quarantined" wait_for 3 grep -q "declined ${declined:-none} (in use on the link?): quarantined" "$T/daemon.log"
+out=$(sim 4 discover --mac 02:08:00:00:03:01 --prl 1)
+check "... and the same client is offered another address" bash -c "grep -q 'type=2 yiaddr=10.8.0.' <<<'$out' && ! grep -q 'yiaddr=${declined:-none}\$' <<<'$out'"
 
 # --- status, malformed messages, reload
 check "status JSON per pool: size, in_use, free, active_leases, ipv6_only_clients" \

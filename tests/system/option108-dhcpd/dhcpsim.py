@@ -12,6 +12,8 @@ in flight at once; replies are matched by xid.
   reboot    --iface I --pairs FILE          INIT-REBOOT REQUEST for each "ACK mac ip" line;
                                             prints "ACK mac ip" or "NAK mac ip" or "NONE mac ip"
   relay     --iface I --giaddr G --server S --mac M   a relayed DISCOVER; prints the OFFER
+  inform    --iface I --ciaddr A --mac M [--prl ...]  a DHCPINFORM; prints the ACK
+  decline   --iface I --mac M                           a lease, then DHCPDECLINE of it
   malformed --iface I                       sends broken messages (and nothing else)
   flood     --iface I --count N             DISCOVERs from random MACs, no waiting
 """
@@ -217,6 +219,43 @@ def relay(a):
     print("type=%d yiaddr=%s" % (p[2][53][0], p[1]))
 
 
+def inform(a):
+    """DHCPINFORM from a client configured with --ciaddr; the ACK comes unicast to it."""
+    s = sock(a.iface)
+    xid = random.getrandbits(32)
+    mac = bytes(int(x, 16) for x in a.mac.split(":"))
+    prl = bytes(int(x) for x in a.prl.split(","))
+    send(s, message(8, mac, xid, opt(55, prl), ciaddr=socket.inet_aton(a.ciaddr), flags=0))
+    p = wait_reply(s, xid, a.timeout)
+    if not p:
+        print("NONE")
+        return
+    _, yiaddr, options = p
+    print("type=%d yiaddr=%s" % (options[53][0], yiaddr))
+    for code in sorted(options):
+        print("option %d %s" % (code, options[code].hex()))
+
+
+def decline(a):
+    """DORA for --mac, then DHCPDECLINE of the address; prints the declined address."""
+    s = sock(a.iface)
+    mac = bytes(int(x, 16) for x in a.mac.split(":"))
+    xid = random.getrandbits(32)
+    send(s, message(1, mac, xid, opt(55, bytes([1]))))
+    p = wait_reply(s, xid, a.timeout)
+    if not p:
+        print("NONE")
+        return
+    server = p[2][54]
+    send(s, message(3, mac, xid, opt(50, socket.inet_aton(p[1])) + opt(54, server)))
+    q = wait_reply(s, xid, a.timeout)
+    if not q or q[2][53][0] != 5:
+        print("NONE")
+        return
+    send(s, message(4, mac, random.getrandbits(32), opt(50, socket.inet_aton(q[1])) + opt(54, server)))
+    print("DECLINED %s" % q[1])
+
+
 def malformed(a):
     s = sock(a.iface)
     good = message(1, mac_of(999999), 1)
@@ -264,10 +303,11 @@ def main():
     ap.add_argument("--mac", default="02:08:00:00:00:01")
     ap.add_argument("--pairs")
     ap.add_argument("--giaddr")
+    ap.add_argument("--ciaddr")
     ap.add_argument("--server")
     ap.add_argument("--rapid-commit", action="store_true")
     a = ap.parse_args()
-    {"dora": dora, "discover": discover, "reboot": reboot, "malformed": malformed, "relay": relay, "flood": flood}[a.command](a)
+    {"dora": dora, "discover": discover, "reboot": reboot, "malformed": malformed, "relay": relay, "inform": inform, "decline": decline, "flood": flood}[a.command](a)
 
 
 if __name__ == "__main__":
