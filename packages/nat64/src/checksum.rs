@@ -63,6 +63,12 @@ pub fn update_udp(checksum: u16, removed: u32, added: u32) -> u16 {
     }
 }
 
+/// The same update for a partial checksum (the kernel's CHECKSUM_PARTIAL: the field holds
+/// the pseudo-header sum itself, not its complement).
+pub fn update_partial(partial: u16, removed: u32, added: u32) -> u16 {
+    fold(partial as u32 + !fold(removed) as u32 + fold(added) as u32)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -32,19 +32,22 @@ use crate::translate;
 pub struct DaemonConfig {
     pub translator: translate::Config,
     pub tun_device: String,
+    /// TUN offloads (IFF_VNET_HDR, TSO): whole TCP super-packets per read.
+    pub offload: bool,
     /// Unix socket behind `nat64 status` (default /var/run/nat64.sock).
     pub control_socket: std::path::PathBuf,
     /// Problems worth a warning that do not stop the daemon (timeouts below RFC minimums).
     pub warnings: Vec<String>,
 }
 
-const MAIN_OPTIONS: [&str; 18] = [
+const MAIN_OPTIONS: [&str; 19] = [
     // Read by the init script for the fw-helper drop-in, not by the daemon.
     "wan_zone",
     "lan_zone",
     "masquerade",
     "mss_clamp",
     "control_socket",
+    "offload",
     "prefix",
     "tun_device",
     "pool4",
@@ -197,6 +200,7 @@ fn from_package(package: &Package) -> Result<DaemonConfig, ConfigError> {
             lowest_ipv6_mtu,
         },
         tun_device,
+        offload: main.get_or("offload", true)?,
         control_socket: main
             .get::<String>("control_socket")?
             .map_or_else(|| v6only_common::control::default_path("nat64"), Into::into),

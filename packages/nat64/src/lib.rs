@@ -13,7 +13,7 @@ pub mod translate;
 pub mod tun;
 pub mod wire;
 
-pub use translate::{Config, Drop, Nat64, PacketBuf, Stats, Verdict};
+pub use translate::{Config, Drop, Nat64, Offload, PacketBuf, Stats, Verdict};
 
 #[cfg(test)]
 mod tests;

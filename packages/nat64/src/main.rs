@@ -122,12 +122,17 @@ fn configure_device(tun: &Tun, c: &DaemonConfig) -> Result<(), String> {
 
 fn run(config_path: &Path, signals: Signals) -> Result<(), String> {
     let mut current = load(config_path)?;
-    let tun = Tun::open(&current.tun_device)
+    let tun = Tun::open(&current.tun_device, current.offload)
         .map_err(|e| format!("creating TUN device {}: {e}", current.tun_device))?;
     configure_device(&tun, &current)?;
     let control = ControlServer::bind(&current.control_socket)
         .map_err(|e| format!("control socket {}: {e}", current.control_socket.display()))?;
     let mut nat = Nat64::new(current.translator.clone(), Instant::now());
+    if tun.vnet {
+        log::info!(
+            "TUN offloads on: TCP super-packets translated whole, checksums left to the kernel"
+        );
+    }
     let mut buf = PacketBuf::new();
     let mut poller = Poller::new();
     let mut write_errors: u64 = 0;
@@ -154,10 +159,11 @@ fn run(config_path: &Path, signals: Signals) -> Result<(), String> {
             let now = Instant::now();
             for _ in 0..BATCH {
                 match tun.recv(buf.recv_area()) {
-                    Ok(Some(n)) => {
+                    Ok(Some((n, offload))) => {
                         buf.set_received(n);
-                        nat.process(&mut buf, now, &mut |packet| {
-                            if tun.send(packet).is_err() {
+                        buf.offload = offload;
+                        nat.process(&mut buf, now, &mut |packet, offload| {
+                            if tun.send(packet, offload).is_err() {
                                 write_errors += 1;
                             }
                         });

@@ -64,7 +64,7 @@ impl Harness {
         let v = self.nat.process(
             &mut self.buf,
             self.t0 + Duration::from_secs(secs),
-            &mut |p| sent.push(p.to_vec()),
+            &mut |p, _| sent.push(p.to_vec()),
         );
         (v, sent)
     }
@@ -909,5 +909,152 @@ fn fragmented_echo_v4_to_v6() {
         ))
         .0,
         Verdict::Dropped(Drop::FragmentNoState)
+    );
+}
+
+/// With TUN offloads, a TCP super-packet's checksum field holds the pseudo-header sum with
+/// the whole TCP length, as the kernel's tcp_v4/v6_send_check leaves it. After translation
+/// it must hold exactly that sum for the new addresses, so that the kernel's segmentation
+/// and the NIC's checksum completion produce correct segments.
+#[test]
+fn tso_super_packets_keep_a_correct_partial_checksum() {
+    use crate::translate::Offload;
+    let same = |a: u16, b: u16| a == b || (a == 0 && b == 0xffff) || (a == 0xffff && b == 0);
+    let mut h = Harness::new(config());
+    let mut l4 = tcp(40000, 80, 0x02);
+    l4_checksum_v6(&HOST, &v6(SERVER), PROTO_TCP, &mut l4);
+    h.one(&ip6(&HOST, &v6(SERVER), PROTO_TCP, 64, &l4));
+    let mut l4 = tcp(80, 40000, 0x12);
+    l4_checksum_v4(SERVER, POOL, PROTO_TCP, &mut l4);
+    h.one(&ip4(SERVER, POOL, PROTO_TCP, 64, 0x4000, 0, &l4));
+
+    // IPv6 -> IPv4: a 30,000-byte super-packet.
+    let mut l4 = tcp(40000, 80, 0x10);
+    l4.extend((0..30_000u32).map(|i| i as u8));
+    let len = l4.len() as u32;
+    set_u16(
+        &mut l4,
+        16,
+        checksum::fold(checksum::pseudo_v6(&HOST, &v6(SERVER), PROTO_TCP, len)),
+    );
+    let packet = ip6(&HOST, &v6(SERVER), PROTO_TCP, 64, &l4);
+    h.buf.load(&packet);
+    h.buf.offload = Offload {
+        partial: true,
+        csum_start: 40,
+        csum_offset: 16,
+        gso_size: 1440,
+        gso_ecn: false,
+    };
+    let mut sent = Vec::new();
+    let v = h
+        .nat
+        .process(&mut h.buf, h.t0, &mut |p, o| sent.push((p.to_vec(), o)));
+    assert_eq!(v, Verdict::Translated { packets: 1 });
+    let (out, o) = &sent[0];
+    assert_eq!(
+        *o,
+        Offload {
+            partial: true,
+            csum_start: 20,
+            csum_offset: 16,
+            gso_size: 1440,
+            gso_ecn: false
+        }
+    );
+    let ip = Ipv4Packet::new_checked(&out[..]).unwrap();
+    let field = get_u16(ip.payload(), 16);
+    assert!(
+        same(
+            field,
+            checksum::fold(checksum::pseudo_v4(POOL, SERVER, PROTO_TCP, len))
+        ),
+        "{field:04x}"
+    );
+    // Completing it as the kernel does gives a valid checksum.
+    let mut seg = ip.payload().to_vec();
+    let c = checksum::finish(add(0, &seg));
+    set_u16(&mut seg, 16, c);
+    assert_eq!(
+        checksum::fold(checksum::pseudo_v4(POOL, SERVER, PROTO_TCP, len) + add(0, &seg)),
+        0xffff
+    );
+
+    // IPv4 -> IPv6, and the segment size shrinks to fit the 20 bytes more of header.
+    let mut l4 = tcp(80, 40000, 0x10);
+    l4.extend((0..20_000u32).map(|i| (i * 7) as u8));
+    let len = l4.len() as u32;
+    set_u16(
+        &mut l4,
+        16,
+        checksum::fold(checksum::pseudo_v4(SERVER, POOL, PROTO_TCP, len)),
+    );
+    h.buf
+        .load(&ip4(SERVER, POOL, PROTO_TCP, 64, 0x4000, 0, &l4));
+    h.buf.offload = Offload {
+        partial: true,
+        csum_start: 20,
+        csum_offset: 16,
+        gso_size: 1460,
+        gso_ecn: true,
+    };
+    let mut sent = Vec::new();
+    h.nat
+        .process(&mut h.buf, h.t0, &mut |p, o| sent.push((p.to_vec(), o)));
+    let (out, o) = &sent[0];
+    assert_eq!(
+        *o,
+        Offload {
+            partial: true,
+            csum_start: 40,
+            csum_offset: 16,
+            gso_size: 1440,
+            gso_ecn: true
+        }
+    );
+    let ip = Ipv6Packet::new_checked(&out[..]).unwrap();
+    assert_eq!(ip.dst(), HOST);
+    let field = get_u16(ip.upper(), 16);
+    assert!(
+        same(
+            field,
+            checksum::fold(checksum::pseudo_v6(&v6(SERVER), &HOST, PROTO_TCP, len))
+        ),
+        "{field:04x}"
+    );
+
+    // A partial checksum on an ordinary packet is completed before translation.
+    let mut l4 = udp(40000, 53, b"offloaded");
+    let len = l4.len() as u32;
+    set_u16(
+        &mut l4,
+        6,
+        checksum::fold(checksum::pseudo_v6(&HOST, &v6(SERVER), PROTO_UDP, len)),
+    );
+    h.buf.load(&ip6(&HOST, &v6(SERVER), PROTO_UDP, 64, &l4));
+    h.buf.offload = Offload {
+        partial: true,
+        csum_start: 40,
+        csum_offset: 6,
+        gso_size: 0,
+        gso_ecn: false,
+    };
+    let mut sent = Vec::new();
+    h.nat
+        .process(&mut h.buf, h.t0, &mut |p, o| sent.push((p.to_vec(), o)));
+    assert!(!sent[0].1.partial);
+    check4(&sent[0].0);
+    // A bogus checksum position is refused.
+    h.buf.load(&ip6(&HOST, &v6(SERVER), PROTO_UDP, 64, &l4));
+    h.buf.offload = Offload {
+        partial: true,
+        csum_start: 4000,
+        csum_offset: 6,
+        gso_size: 0,
+        gso_ecn: false,
+    };
+    assert_eq!(
+        h.nat.process(&mut h.buf, h.t0, &mut |_, _| {}),
+        Verdict::Dropped(Drop::Malformed)
     );
 }

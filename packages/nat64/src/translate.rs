@@ -19,13 +19,40 @@ use crate::wire::*;
 /// Bytes kept free before a received packet for the IPv6 header growth.
 pub const HEADROOM: usize = 64;
 /// The largest packet read from the TUN device.
-pub const MAX_PACKET: usize = 65535;
+pub const MAX_PACKET: usize = IPV6_HEADER + 65535;
+
+/// What the kernel left to do on a packet (TUN with IFF_VNET_HDR), and what it is asked
+/// to do on the translation: complete a partial checksum, segment a TCP super-packet.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Offload {
+    /// The transport checksum field holds only the pseudo-header sum (not complemented).
+    pub partial: bool,
+    /// For `partial`: where summing starts, and the checksum field's offset from there.
+    pub csum_start: u16,
+    pub csum_offset: u16,
+    /// TCP segmentation offload: payload bytes per segment; 0 for an ordinary packet.
+    pub gso_size: u16,
+    /// The segments carry ECN (CWR) handling.
+    pub gso_ecn: bool,
+}
+
+impl Offload {
+    pub const NONE: Offload = Offload {
+        partial: false,
+        csum_start: 0,
+        csum_offset: 0,
+        gso_size: 0,
+        gso_ecn: false,
+    };
+}
 
 /// A reused packet buffer: the packet is `data[start..end]`.
 pub struct PacketBuf {
     data: Box<[u8]>,
     start: usize,
     end: usize,
+    /// Offload state of the packet in the buffer.
+    pub offload: Offload,
 }
 
 impl Default for PacketBuf {
@@ -40,6 +67,7 @@ impl PacketBuf {
             data: vec![0; HEADROOM + MAX_PACKET].into_boxed_slice(),
             start: HEADROOM,
             end: HEADROOM,
+            offload: Offload::NONE,
         }
     }
     /// Where to read the next packet into.
@@ -50,6 +78,23 @@ impl PacketBuf {
     pub fn set_received(&mut self, len: usize) {
         self.start = HEADROOM;
         self.end = HEADROOM + len.min(MAX_PACKET);
+        self.offload = Offload::NONE;
+    }
+    /// Completes a partial checksum in software, as the kernel would have.
+    fn complete_checksum(&mut self) -> bool {
+        let start = self.offload.csum_start as usize;
+        let at = start + self.offload.csum_offset as usize;
+        let packet = &mut self.data[self.start..self.end];
+        if at + 2 > packet.len() {
+            return false;
+        }
+        let mut csum = checksum::finish(add(0, &packet[start..]));
+        if csum == 0 && self.offload.csum_offset == 6 {
+            csum = 0xffff; // UDP
+        }
+        set_u16(packet, at, csum);
+        self.offload.partial = false;
+        true
     }
     /// Copies `bytes` in as the packet (tests, fuzzing).
     pub fn load(&mut self, bytes: &[u8]) {
@@ -197,7 +242,8 @@ pub struct Config {
     pub lowest_ipv6_mtu: u32,
 }
 
-type Out<'a> = &'a mut dyn FnMut(&[u8]);
+/// Where packets to send go, with what the kernel should still do on them.
+type Out<'a> = &'a mut dyn FnMut(&[u8], Offload);
 
 /// Fragments seen first carry the ports; later ones only the addresses and the
 /// identification. These small caches remember the first fragment's translation.
@@ -320,6 +366,12 @@ impl Nat64 {
     /// ICMP errors) is passed to `out`, which writes it to the TUN device.
     pub fn process(&mut self, buf: &mut PacketBuf, now: Instant, out: Out) -> Verdict {
         let now = self.seconds(now);
+        // Only TCP super-packets are left partial: everything else is completed here, so
+        // that every other path sees ordinary checksums.
+        if buf.offload.partial && buf.offload.gso_size == 0 && !buf.complete_checksum() {
+            self.stats.drops[Drop::Malformed as usize] += 1;
+            return Verdict::Dropped(Drop::Malformed);
+        }
         let result = match buf.packet().first().map(|b| b >> 4) {
             Some(6) => self.translate_v6(buf, now, out),
             Some(4) => self.translate_v4(buf, now, out, false),
@@ -433,6 +485,7 @@ impl Nat64 {
         }
 
         let mut hold = None;
+        let partial = buf.offload.partial;
         let src4 = if first {
             let l4 = &mut buf.data[p + l4_off..p + total];
             let mapped = match proto {
@@ -443,7 +496,7 @@ impl Nat64 {
                     let (sport, dport) = ports(l4).ok_or(Drop::Malformed)?;
                     let csum_at = checksum_offset(proto);
                     let csum = get_u16(l4, csum_at);
-                    if proto == PROTO_UDP && csum == 0 {
+                    if proto == PROTO_UDP && csum == 0 && !partial {
                         return Err(Drop::BadChecksum); // mandatory in IPv6
                     }
                     let (kind, flags) = if proto == PROTO_TCP {
@@ -456,7 +509,11 @@ impl Nat64 {
                         .outbound(kind, src6, sport, dst4, dport, flags, now)?;
                     let removed = add(add(0, &src6), &dst6) + sport as u32;
                     let added = add(add(0, &m.addr), &dst4) + m.port as u32;
-                    let new = if proto == PROTO_UDP {
+                    let new = if partial {
+                        // Only the pseudo-header is in the field; the port is summed later.
+                        let (removed, added) = (removed - sport as u32, added - m.port as u32);
+                        checksum::update_partial(csum, removed, added)
+                    } else if proto == PROTO_UDP {
                         checksum::update_udp(csum, removed, added)
                     } else {
                         checksum::update(csum, removed, added)
@@ -570,6 +627,7 @@ impl Nat64 {
             dst4,
         );
         buf.start = header;
+        buf.offload.csum_start = IPV4_HEADER as u16;
         self.stats.v6_to_v4 += 1;
         if let Some(h) = hold {
             self.hold(buf.packet(), h)?;
@@ -580,7 +638,7 @@ impl Nat64 {
             self.stats.hairpinned += 1;
             return self.translate_v4(buf, now, out, true);
         }
-        out(buf.packet());
+        out(buf.packet(), buf.offload);
         let mut sent = 1;
         if let Some((offset, false, ident)) = frag {
             if proto == PROTO_ICMPV6 && offset != 0 {
@@ -740,7 +798,7 @@ impl Nat64 {
             mapped.addr,
             dst4,
         );
-        out(&s[..20 + message_len]);
+        out(&s[..20 + message_len], Offload::NONE);
         self.stats.v6_to_v4 += 1;
         Ok(1)
     }
@@ -759,7 +817,7 @@ impl Nat64 {
                 + add(0, &s[40..40 + length]),
         );
         set_u16(s, 42, csum);
-        out(&s[..40 + length]);
+        out(&s[..40 + length], Offload::NONE);
         self.stats.icmp_errors_sent += 1;
     }
 
@@ -824,6 +882,7 @@ impl Nat64 {
         }
         let src6 = self.config.prefix.embed(src4);
         let mut hold = None;
+        let partial = buf.offload.partial;
         let dst6 = if first {
             let l4 = &mut buf.data[p + ihl..p + total];
             let mapped = match proto {
@@ -834,7 +893,7 @@ impl Nat64 {
                     let (sport, dport) = ports(l4).ok_or(Drop::Malformed)?;
                     let csum_at = checksum_offset(proto);
                     let csum = get_u16(l4, csum_at);
-                    let zero_udp = proto == PROTO_UDP && csum == 0;
+                    let zero_udp = proto == PROTO_UDP && csum == 0 && !partial;
                     if zero_udp && fragmented {
                         return Err(Drop::UdpZeroChecksumFragment);
                     }
@@ -847,7 +906,11 @@ impl Nat64 {
                         .state
                         .inbound(kind, dst4, dport, src4, sport, flags, now)?;
                     set_u16(l4, 2, m.port);
-                    let new = if zero_udp {
+                    let new = if partial {
+                        let removed = add(add(0, &src4), &dst4);
+                        let added = add(add(0, &src6), &m.addr);
+                        checksum::update_partial(csum, removed, added)
+                    } else if zero_udp {
                         // RFC 7915 §4.5: compute the checksum IPv6 requires.
                         let length = l4.len() as u32;
                         checksum::finish(
@@ -862,7 +925,13 @@ impl Nat64 {
                             checksum::update(csum, removed, added)
                         }
                     };
-                    let new = if proto == PROTO_UDP && new == 0 {
+                    if buf.offload.gso_size != 0 && proto == PROTO_TCP {
+                        // Segments grow by 20 bytes of header: keep them within the MTU.
+                        let headers = IPV6_HEADER + (l4[12] >> 4) as usize * 4;
+                        let room = (self.config.mtu as usize).saturating_sub(headers).max(536);
+                        buf.offload.gso_size = buf.offload.gso_size.min(room as u16);
+                    }
+                    let new = if proto == PROTO_UDP && new == 0 && !partial {
                         0xffff
                     } else {
                         new
@@ -953,6 +1022,7 @@ impl Nat64 {
             (offset + payload_len) as u32,
         ));
         if hold.is_none()
+            && buf.offload.gso_size == 0
             && !dont_frag
             && header_len + payload_len > self.config.lowest_ipv6_mtu as usize
         {
@@ -1001,12 +1071,13 @@ impl Nat64 {
             emit_fragment_header(f, next_header, offset, more, ident as u32);
         }
         buf.start = header;
+        buf.offload.csum_start = header_len as u16;
         self.stats.v4_to_v6 += 1;
         if let Some(h) = hold {
             self.hold(buf.packet(), h)?;
             return Ok(0);
         }
-        out(buf.packet());
+        out(buf.packet(), buf.offload);
         let mut sent = 1;
         if let Some((key, length)) = release {
             sent += self.release(key, length, now, out);
@@ -1057,7 +1128,7 @@ impl Nat64 {
             let at = (packet[0] & 0xf) as usize * 4 + 2;
             let new = checksum::update(get_u16(packet, at), removed, added);
             set_u16(packet, at, new);
-            out(packet);
+            out(packet, Offload::NONE);
             1
         } else {
             let at = IPV6_HEADER + FRAGMENT_HEADER + 2;
@@ -1076,7 +1147,7 @@ impl Nat64 {
                 self.stats.v4_to_v6 -= 1; // counted once already
                 n
             } else {
-                out(packet);
+                out(packet, Offload::NONE);
                 1
             }
         };
@@ -1119,7 +1190,7 @@ impl Nat64 {
                 ident,
             );
             s[48..48 + len].copy_from_slice(&payload[pos..pos + len]);
-            out(&s[..48 + len]);
+            out(&s[..48 + len], Offload::NONE);
             sent += 1;
             pos += len;
             if len == 0 {
@@ -1279,7 +1350,7 @@ impl Nat64 {
                 + add(0, &s[40..40 + message_len]),
         );
         set_u16(s, 42, csum);
-        out(&s[..40 + message_len]);
+        out(&s[..40 + message_len], Offload::NONE);
         self.stats.v4_to_v6 += 1;
         Ok(1)
     }
@@ -1305,7 +1376,7 @@ impl Nat64 {
         s[28..28 + quoted.len()].copy_from_slice(quoted);
         let csum = checksum::finish(add(0, &s[20..20 + length]));
         set_u16(s, 22, csum);
-        out(&s[..20 + length]);
+        out(&s[..20 + length], Offload::NONE);
         self.stats.icmp_errors_sent += 1;
     }
 }

@@ -1,16 +1,30 @@
-//! The TUN device: `/dev/net/tun` with IFF_TUN | IFF_NO_PI, non-blocking.
+//! The TUN device: `/dev/net/tun` with IFF_TUN | IFF_NO_PI, non-blocking; with offloads,
+//! IFF_VNET_HDR too, so that the kernel hands over TCP super-packets (TSO/GRO) with partial
+//! checksums and segments what we write back.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+use crate::translate::Offload;
+
+/// `struct virtio_net_hdr` (legacy, host byte order), which prefixes every packet.
+const VNET_HDR: usize = 10;
+const VIRTIO_NET_HDR_F_NEEDS_CSUM: u8 = 1;
+const VIRTIO_NET_HDR_GSO_NONE: u8 = 0;
+const VIRTIO_NET_HDR_GSO_TCPV4: u8 = 1;
+const VIRTIO_NET_HDR_GSO_TCPV6: u8 = 4;
+const VIRTIO_NET_HDR_GSO_ECN: u8 = 0x80;
 
 pub struct Tun {
     fd: OwnedFd,
     pub name: String,
     pub ifindex: u32,
+    /// Packets carry a virtio_net_hdr (offloads on).
+    pub vnet: bool,
 }
 
 impl Tun {
-    pub fn open(name: &str) -> io::Result<Tun> {
+    pub fn open(name: &str, offload: bool) -> io::Result<Tun> {
         if name.is_empty() || name.len() >= libc::IFNAMSIZ {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -31,9 +45,28 @@ impl Tun {
             for (slot, byte) in req.ifr_name.iter_mut().zip(name.bytes()) {
                 *slot = byte as libc::c_char;
             }
-            req.ifr_ifru.ifru_flags = (libc::IFF_TUN | libc::IFF_NO_PI) as libc::c_short;
+            let mut flags = libc::IFF_TUN | libc::IFF_NO_PI;
+            if offload {
+                flags |= libc::IFF_VNET_HDR;
+            }
+            req.ifr_ifru.ifru_flags = flags as libc::c_short;
             if libc::ioctl(fd.as_raw_fd(), libc::TUNSETIFF as _, &mut req) < 0 {
                 return Err(io::Error::last_os_error());
+            }
+            let mut vnet = false;
+            if offload {
+                let features =
+                    libc::TUN_F_CSUM | libc::TUN_F_TSO4 | libc::TUN_F_TSO6 | libc::TUN_F_TSO_ECN;
+                // An old kernel without them: the header stays, with nothing in it.
+                vnet = true;
+                if libc::ioctl(
+                    fd.as_raw_fd(),
+                    libc::TUNSETOFFLOAD as _,
+                    features as libc::c_ulong,
+                ) < 0
+                {
+                    log::warn!("TUN offloads unavailable: {}", io::Error::last_os_error());
+                }
             }
             let cname = std::ffi::CString::new(name)
                 .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
@@ -45,18 +78,41 @@ impl Tun {
                 fd,
                 name: name.to_string(),
                 ifindex,
+                vnet,
             })
         }
     }
 
-    /// One packet, `Ok(None)` when none is waiting.
-    pub fn recv(&self, into: &mut [u8]) -> io::Result<Option<usize>> {
+    /// One packet into `into`, `Ok(None)` when none is waiting.
+    pub fn recv(&self, into: &mut [u8]) -> io::Result<Option<(usize, Offload)>> {
+        let mut hdr = [0u8; VNET_HDR];
         loop {
-            // SAFETY: reading into a buffer we own.
-            let n =
-                unsafe { libc::read(self.fd.as_raw_fd(), into.as_mut_ptr().cast(), into.len()) };
+            let mut iov = [
+                libc::iovec {
+                    iov_base: hdr.as_mut_ptr().cast(),
+                    iov_len: VNET_HDR,
+                },
+                libc::iovec {
+                    iov_base: into.as_mut_ptr().cast(),
+                    iov_len: into.len(),
+                },
+            ];
+            let (iov, count) = if self.vnet {
+                (iov.as_mut_ptr(), 2)
+            } else {
+                (iov[1..].as_mut_ptr(), 1)
+            };
+            // SAFETY: the iovecs point into buffers we own, with their lengths.
+            let n = unsafe { libc::readv(self.fd.as_raw_fd(), iov, count) };
             if n >= 0 {
-                return Ok(Some(n as usize));
+                let n = n as usize;
+                if !self.vnet {
+                    return Ok(Some((n, Offload::NONE)));
+                }
+                if n < VNET_HDR {
+                    continue;
+                }
+                return Ok(Some((n - VNET_HDR, parse_vnet(&hdr))));
             }
             let e = io::Error::last_os_error();
             match e.kind() {
@@ -68,10 +124,26 @@ impl Tun {
     }
 
     /// Writes one packet; a full queue drops it (as a router would).
-    pub fn send(&self, packet: &[u8]) -> io::Result<()> {
+    pub fn send(&self, packet: &[u8], offload: Offload) -> io::Result<()> {
+        let hdr = emit_vnet(packet, offload);
         loop {
-            let n =
-                unsafe { libc::write(self.fd.as_raw_fd(), packet.as_ptr().cast(), packet.len()) };
+            let iov = [
+                libc::iovec {
+                    iov_base: hdr.as_ptr() as *mut _,
+                    iov_len: VNET_HDR,
+                },
+                libc::iovec {
+                    iov_base: packet.as_ptr() as *mut _,
+                    iov_len: packet.len(),
+                },
+            ];
+            let (iov, count) = if self.vnet {
+                (iov.as_ptr(), 2)
+            } else {
+                (iov[1..].as_ptr(), 1)
+            };
+            // SAFETY: the iovecs point into live buffers; writev only reads them.
+            let n = unsafe { libc::writev(self.fd.as_raw_fd(), iov, count) };
             if n >= 0 {
                 return Ok(());
             }
@@ -83,8 +155,77 @@ impl Tun {
     }
 }
 
+fn parse_vnet(h: &[u8; VNET_HDR]) -> Offload {
+    let u16_at = |i: usize| u16::from_ne_bytes([h[i], h[i + 1]]);
+    let gso = h[1] & !VIRTIO_NET_HDR_GSO_ECN;
+    Offload {
+        partial: h[0] & VIRTIO_NET_HDR_F_NEEDS_CSUM != 0,
+        csum_start: u16_at(6),
+        csum_offset: u16_at(8),
+        gso_size: if gso == VIRTIO_NET_HDR_GSO_TCPV4 || gso == VIRTIO_NET_HDR_GSO_TCPV6 {
+            u16_at(4)
+        } else {
+            0
+        },
+        gso_ecn: h[1] & VIRTIO_NET_HDR_GSO_ECN != 0,
+    }
+}
+
+fn emit_vnet(packet: &[u8], o: Offload) -> [u8; VNET_HDR] {
+    let mut h = [0u8; VNET_HDR];
+    if o.partial {
+        h[0] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+        h[6..8].copy_from_slice(&o.csum_start.to_ne_bytes());
+        h[8..10].copy_from_slice(&o.csum_offset.to_ne_bytes());
+    }
+    if o.gso_size != 0 {
+        let v6 = packet.first().is_some_and(|b| b >> 4 == 6);
+        let mut kind = if v6 {
+            VIRTIO_NET_HDR_GSO_TCPV6
+        } else {
+            VIRTIO_NET_HDR_GSO_TCPV4
+        };
+        if o.gso_ecn {
+            kind |= VIRTIO_NET_HDR_GSO_ECN;
+        }
+        h[1] = kind;
+        // Header length: up to the end of the TCP header.
+        let tcp = o.csum_start as usize;
+        let hdr_len = tcp + packet.get(tcp + 12).map_or(20, |b| (b >> 4) as usize * 4);
+        h[2..4].copy_from_slice(&(hdr_len as u16).to_ne_bytes());
+        h[4..6].copy_from_slice(&o.gso_size.to_ne_bytes());
+    } else {
+        h[1] = VIRTIO_NET_HDR_GSO_NONE;
+    }
+    h
+}
+
 impl AsRawFd for Tun {
     fn as_raw_fd(&self) -> RawFd {
         self.fd.as_raw_fd()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vnet_header_round_trip() {
+        let mut packet = vec![0x60u8; 40 + 20];
+        packet[40 + 12] = 8 << 4; // 32-byte TCP header
+        let o = Offload {
+            partial: true,
+            csum_start: 40,
+            csum_offset: 16,
+            gso_size: 1388,
+            gso_ecn: true,
+        };
+        let h = emit_vnet(&packet, o);
+        assert_eq!(h[0], VIRTIO_NET_HDR_F_NEEDS_CSUM);
+        assert_eq!(h[1], VIRTIO_NET_HDR_GSO_TCPV6 | VIRTIO_NET_HDR_GSO_ECN);
+        assert_eq!(u16::from_ne_bytes([h[2], h[3]]), 72);
+        assert_eq!(parse_vnet(&h), o);
+        assert_eq!(emit_vnet(&packet, Offload::NONE), [0; VNET_HDR]);
     }
 }

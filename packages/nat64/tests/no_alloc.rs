@@ -116,7 +116,7 @@ fn established_flows_translate_without_allocating() {
         for (i, p) in packets.iter().enumerate() {
             let b = ALLOCATIONS.load(Ordering::SeqCst);
             buf.load(p);
-            let v = nat.process(&mut buf, t0, &mut |out| sent += out.len());
+            let v = nat.process(&mut buf, t0, &mut |out, _| sent += out.len());
             let a = ALLOCATIONS.load(Ordering::SeqCst);
             assert!(matches!(v, Verdict::Translated { .. }), "{v:?}");
             if round > 0 {
@@ -124,7 +124,7 @@ fn established_flows_translate_without_allocating() {
             }
         }
         buf.load(&stray);
-        nat.process(&mut buf, t0, &mut |out| sent += out.len());
+        nat.process(&mut buf, t0, &mut |out, _| sent += out.len());
         let after = ALLOCATIONS.load(Ordering::SeqCst);
         if round > 0 {
             assert_eq!(after - before, 0, "allocations in round {round}");

@@ -9,7 +9,7 @@ use libfuzzer_sys::fuzz_target;
 use nat64::prefix::Prefix;
 use nat64::state::{PoolRange, Proto, StateConfig, StaticEntry, Timeouts};
 use nat64::wire::{Ipv4Packet, Ipv6Packet};
-use nat64::{Config, Nat64, PacketBuf};
+use nat64::{Config, Nat64, Offload, PacketBuf};
 
 fn config(well_known: bool) -> Config {
     Config {
@@ -61,10 +61,20 @@ fuzz_target!(|data: &[u8]| {
         let packet = &rest[..len.min(rest.len())];
         rest = &rest[packet.len()..];
         buf.load(packet);
+        if mode & 0x40 != 0 {
+            // As the kernel hands packets over with offloads on: partial checksum, TSO.
+            buf.offload = Offload {
+                partial: true,
+                csum_start: (len % 64) as u16,
+                csum_offset: if mode & 0x10 != 0 { 6 } else { 16 },
+                gso_size: if mode & 0x20 != 0 { 1400 } else { 0 },
+                gso_ecn: false,
+            };
+        }
         nat.process(
             &mut buf,
             now,
-            &mut |out| match out.first().map(|b| b >> 4) {
+            &mut |out, _| match out.first().map(|b| b >> 4) {
                 Some(4) => {
                     let ip = Ipv4Packet::new_checked(out).expect("emitted IPv4 parses");
                     assert!(ip.header_checksum_ok());
