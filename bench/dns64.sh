@@ -111,19 +111,21 @@ for server in 127.0.0.1 127.0.0.3; do
 done
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+user_ticks() { awk '{print $14}' "/proc/$1/stat"; }
 rss_kb() { awk '/VmRSS/{print $2}' "/proc/$1/status"; }
 
 # run NAME PID SERVER DATAFILE EXTRA... -> sets QPS, DONE, CPU_US (per query)
 run() {
   local pid=$2 server=$3 data=$4; shift 4
   local before after out
-  before=$(cpu_ticks "$pid")
+  before=$(cpu_ticks "$pid") ubefore=$(user_ticks "$pid")
   out=$(in_ns dnsperf -s "$server" -d "$data" -l "$SECONDS_PER_RUN" -c "$CLIENTS" -q "$OUTSTANDING" "$@" 2>&1)
-  after=$(cpu_ticks "$pid")
+  after=$(cpu_ticks "$pid") uafter=$(user_ticks "$pid")
   QPS=$(echo "$out" | awk '/Queries per second/{print $4}')
   DONE=$(echo "$out" | awk '/Queries completed/{print $3}')
   LOST=$(echo "$out" | awk '/Queries lost/{print $3}')
   CPU_US=$(awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$DONE" 'BEGIN{printf "%.2f", n ? t / hz * 1e6 / n : 0}')
+  USER_US=$(awk -v t=$((uafter - ubefore)) -v hz="$(getconf CLK_TCK)" -v n="$DONE" 'BEGIN{printf "%.2f", n ? t / hz * 1e6 / n : 0}')
 }
 
 echo "dnsperf: ${SECONDS_PER_RUN}s per run, -c $CLIENTS -q $OUTSTANDING; unbound $(unbound -V | awk 'NR==1{print $2}') num-threads 1, default caches; NAMES=$NAMES"
@@ -132,20 +134,20 @@ for i in $(seq 1 100); do echo "c$i.bench.test AAAA"; done >"$WORK/cached"
 in_ns dnsperf -s 127.0.0.1 -d "$WORK/cached" -n 1 >/dev/null 2>&1
 in_ns dnsperf -s 127.0.0.3 -d "$WORK/cached" -n 1 >/dev/null 2>&1
 
-printf '\n%-28s %12s %12s %10s %14s\n' "run" "qps" "completed" "lost" "CPU us/query"
+printf '\n%-28s %12s %12s %10s %14s %14s\n' "run" "qps" "completed" "lost" "CPU us/query" "user us/query"
 declare -A R
 for who in dns64:$DNS64_PID:127.0.0.1 unbound:$UNBOUND_PID:127.0.0.3; do
   IFS=: read -r name pid server <<<"$who"
   run "$name" "$pid" "$server" "$WORK/cached"
-  printf '%-28s %12s %12s %10s %14s\n' "cached   $name" "$QPS" "$DONE" "$LOST" "$CPU_US"
-  R[cached_qps_$name]=$QPS R[cached_cpu_$name]=$CPU_US
+  printf '%-28s %12s %12s %10s %14s %14s\n' "cached   $name" "$QPS" "$DONE" "$LOST" "$CPU_US" "$USER_US"
+  R[cached_qps_$name]=$QPS R[cached_cpu_$name]=$CPU_US R[cached_user_$name]=$USER_US
 done
 for who in dns64:$DNS64_PID:127.0.0.1 unbound:$UNBOUND_PID:127.0.0.3; do
   IFS=: read -r name pid server <<<"$who"
   awk -v n="$NAMES" -v p="$name" 'BEGIN{for (i = 1; i <= n; i++) printf "u%d-%s.bench.test AAAA\n", i, p}' >"$WORK/unique"
   run "$name" "$pid" "$server" "$WORK/unique" -n 1
-  printf '%-28s %12s %12s %10s %14s\n' "uncached $name" "$QPS" "$DONE" "$LOST" "$CPU_US"
-  R[uncached_qps_$name]=$QPS R[uncached_cpu_$name]=$CPU_US R[uncached_done_$name]=$DONE
+  printf '%-28s %12s %12s %10s %14s %14s\n' "uncached $name" "$QPS" "$DONE" "$LOST" "$CPU_US" "$USER_US"
+  R[uncached_qps_$name]=$QPS R[uncached_cpu_$name]=$CPU_US R[uncached_user_$name]=$USER_US R[uncached_done_$name]=$DONE
 done
 
 # Memory: top up each server to NAMES distinct names (bounded by 10 x SECONDS_PER_RUN).
@@ -168,7 +170,9 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", b ? a / b : 0}'; }
 echo
 echo "ratios (dns64 / unbound):"
 echo "  cached CPU per query   $(ratio "${R[cached_cpu_dns64]}" "${R[cached_cpu_unbound]}")  (goal <= 0.5)"
+echo "  cached user CPU/query  $(ratio "${R[cached_user_dns64]}" "${R[cached_user_unbound]}")  (the rest is the kernel's UDP path, the same for both)"
 echo "  cached qps             $(ratio "${R[cached_qps_dns64]}" "${R[cached_qps_unbound]}")"
 echo "  uncached qps           $(ratio "${R[uncached_qps_dns64]}" "${R[uncached_qps_unbound]}")  (goal >= 1.5)"
 echo "  uncached CPU per query $(ratio "${R[uncached_cpu_dns64]}" "${R[uncached_cpu_unbound]}")"
+echo "  uncached user CPU/query $(ratio "${R[uncached_user_dns64]}" "${R[uncached_user_unbound]}")"
 echo "  RSS                    $(ratio "${R[rss_dns64]}" "${R[rss_unbound]}")  (goal: dns64 <= 32 MB)"

@@ -103,15 +103,22 @@ pub fn parse_server(word: &str) -> Option<SocketAddr> {
 }
 
 /// The `nameserver` lines of a resolv.conf, skipping our own listening sockets (a resolv.conf
-/// pointing at ourselves would loop).
-pub fn parse_resolv_conf(text: &str, own: &[SocketAddr]) -> Vec<SocketAddr> {
+/// pointing at ourselves would loop). Link-local IPv6 servers carry their interface
+/// (`fe80::1%wan`), resolved to a scope id by `scope`.
+pub fn parse_resolv_conf(text: &str, own: &[SocketAddr], scope: &dyn Fn(&str) -> Option<u32>) -> Vec<SocketAddr> {
     text.lines()
         .filter_map(|line| {
             let mut words = line.split_whitespace();
             (words.next() == Some("nameserver")).then(|| words.next()).flatten()
         })
-        .filter_map(|w| w.parse::<IpAddr>().ok().map(|a| SocketAddr::new(a, 53)))
-        .filter(|a| !own.contains(a) && !(a.ip().is_unspecified()))
+        .filter_map(|w| match w.split_once('%') {
+            Some((addr, iface)) => {
+                let addr: std::net::Ipv6Addr = addr.parse().ok()?;
+                Some(SocketAddr::V6(std::net::SocketAddrV6::new(addr, 53, 0, scope(iface)?)))
+            }
+            None => w.parse::<IpAddr>().ok().map(|a| SocketAddr::new(a, 53)),
+        })
+        .filter(|a| !own.iter().any(|o| o.ip() == a.ip() && o.port() == a.port()) && !a.ip().is_unspecified())
         .collect()
 }
 
@@ -155,7 +162,12 @@ mod tests {
     #[test]
     fn resolv_conf() {
         let own = ["127.0.0.1:53".parse().unwrap()];
-        let text = "# Interface wan\nnameserver 192.0.2.53\nnameserver 127.0.0.1\nsearch lan\nnameserver 2001:db8::1\n";
-        assert_eq!(parse_resolv_conf(text, &own), vec!["192.0.2.53:53".parse().unwrap(), "[2001:db8::1]:53".parse().unwrap()]);
+        let text = "# Interface wan\nnameserver 192.0.2.53\nnameserver 127.0.0.1\nsearch lan\nnameserver 2001:db8::1\n\
+                    nameserver fe80::1%wan\nnameserver fe80::2%gone\n";
+        let scope = |iface: &str| (iface == "wan").then_some(7);
+        assert_eq!(
+            parse_resolv_conf(text, &own, &scope),
+            vec!["192.0.2.53:53".parse().unwrap(), "[2001:db8::1]:53".parse().unwrap(), "[fe80::1%7]:53".parse().unwrap()]
+        );
     }
 }

@@ -14,6 +14,21 @@
 //! header, one question, a record walk with safe decompression and an uncompressed writer:
 //! a few hundred lines, fuzzed.
 
+//!
+//! Choices where the RFCs leave room (details in [`resolver`]):
+//! - PTR (RFC 6147 §5.3.1): option 2, a synthesized CNAME from the ip6.arpa name of an address
+//!   in our prefix to its in-addr.arpa name, followed like a recursive resolver would (the
+//!   upstream's answer for the target is appended).
+//! - ipv4only.arpa (RFC 7050, RFC 8880): answered locally (A: 192.0.0.170/171; AAAA: those in
+//!   our prefix), so prefix discovery works whatever the upstream says.
+//! - The Well-Known Prefix never carries private, loopback, link-local or unspecified IPv4
+//!   addresses (RFC 6052 §3.1); a network-specific prefix carries everything.
+//! - We do not validate DNSSEC: synthesized answers have AD clear and no RRSIG over A;
+//!   DO+CD queries (a validating client) get the upstream answers unsynthesized (§5.5).
+//!   Answers passed through unchanged keep the upstream's flags, AD included.
+//! - Negative answers (NXDOMAIN/NODATA with SOA) are cached for min(SOA TTL, SOA MINIMUM)
+//!   (RFC 2308); answers without any record to take a TTL from are not cached.
+
 pub mod cache;
 pub mod config;
 pub mod prefix;

@@ -129,8 +129,44 @@ struct Daemon {
     buf: Vec<u8>,
     started: Instant,
     batch: Batch,
+    /// The upstream sockets (one per query in flight: many, so epoll rather than poll).
+    epoll: Epoll,
     /// Answers to UDP clients, sent together by `send_udp`.
     udp_out: Vec<(u16, SocketAddr, Vec<u8>)>,
+}
+
+struct Epoll {
+    fd: std::os::fd::OwnedFd,
+}
+
+impl Epoll {
+    fn new() -> io::Result<Epoll> {
+        // SAFETY: a fresh fd, owned right away.
+        let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: fd is a new, valid descriptor nobody else owns.
+        Ok(Epoll { fd: unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) } })
+    }
+    /// Adds (or with `modify`, changes) `fd`'s interest; closing the fd removes it.
+    fn set(&self, fd: i32, events: i32, token: u64, modify: bool) -> io::Result<()> {
+        let mut ev = libc::epoll_event { events: events as u32, u64: token };
+        let op = if modify { libc::EPOLL_CTL_MOD } else { libc::EPOLL_CTL_ADD };
+        // SAFETY: valid fds and a valid event struct.
+        if unsafe { libc::epoll_ctl(self.fd.as_raw_fd(), op, fd, &mut ev) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+    /// The tokens of ready fds, without waiting.
+    fn ready(&self, tokens: &mut Vec<u64>) {
+        let mut events = [libc::epoll_event { events: 0, u64: 0 }; 128];
+        // SAFETY: the buffer holds 128 events.
+        let n = unsafe { libc::epoll_wait(self.fd.as_raw_fd(), events.as_mut_ptr(), events.len() as i32, 0) };
+        tokens.clear();
+        tokens.extend(events[..n.max(0) as usize].iter().map(|e| e.u64));
+    }
 }
 
 /// Buffers for recvmmsg(2): BATCH datagrams with their source addresses.
@@ -259,6 +295,7 @@ fn run(config_path: &Path, control_path: &Path) -> Result<(), String> {
         buf: vec![0; 65536],
         started: now,
         batch: Batch::new(),
+        epoll: Epoll::new().map_err(|e| format!("epoll: {e}"))?,
         udp_out: Vec::new(),
     };
     d.refresh_upstreams(true);
@@ -282,19 +319,7 @@ fn run(config_path: &Path, control_path: &Path) -> Result<(), String> {
             .iter()
             .map(|(&id, c)| (id, poller.register(c.stream.as_raw_fd(), if c.out.is_empty() { Interest::Read } else { Interest::ReadWrite })))
             .collect();
-        let t_upstream: Vec<_> = d
-            .upstream
-            .iter()
-            .map(|(&token, u)| {
-                let (fd, interest) = match u {
-                    Upstream::Udp(s) => (s.as_raw_fd(), Interest::Read),
-                    Upstream::Tcp { stream, out, written, .. } => {
-                        (stream.as_raw_fd(), if written < &out.len() { Interest::Write } else { Interest::Read })
-                    }
-                };
-                (token, poller.register(fd, interest))
-            })
-            .collect();
+        let t_epoll = poller.register(d.epoll.fd.as_raw_fd(), Interest::Read);
         let mut deadline = d.resolv_checked + RESOLV_CHECK;
         if let Some(t) = d.core.poll_timeout() {
             deadline = deadline.min(t);
@@ -334,10 +359,8 @@ fn run(config_path: &Path, control_path: &Path) -> Result<(), String> {
                 d.tcp_client_io(id, now);
             }
         }
-        for (token, t) in t_upstream {
-            if poller.readable(t) || poller.writable(t) {
-                d.upstream_io(token, now);
-            }
+        if poller.readable(t_epoll) {
+            d.upstream_ready(now);
         }
         d.core.handle_timeout(now);
         d.flush();
@@ -525,6 +548,20 @@ impl Daemon {
         self.flush();
     }
 
+    fn upstream_ready(&mut self, now: Instant) {
+        let mut tokens = Vec::new();
+        // Bounded: the other sockets get their turn after a few rounds.
+        for _ in 0..8 {
+            self.epoll.ready(&mut tokens);
+            for &token in &tokens {
+                self.upstream_io(token, now);
+            }
+            if tokens.len() < 128 {
+                break;
+            }
+        }
+    }
+
     fn upstream_io(&mut self, token: u64, now: Instant) {
         let Some(u) = self.upstream.get_mut(&token) else { return };
         match u {
@@ -537,7 +574,12 @@ impl Daemon {
             Upstream::Tcp { stream, server, out, written, input } => {
                 if *written < out.len() {
                     match stream.write(&out[*written..]) {
-                        Ok(n) => *written += n,
+                        Ok(n) => {
+                            *written += n;
+                            if *written == out.len() {
+                                let _ = self.epoll.set(stream.as_raw_fd(), libc::EPOLLIN, token, true);
+                            }
+                        }
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                         Err(_) => {
                             // Connection refused or reset: the core's timer moves on to the next server.
@@ -599,7 +641,16 @@ impl Daemon {
                     };
                     match result {
                         Ok(u) => {
-                            self.upstream.insert(token, u);
+                            let (fd, events) = match &u {
+                                Upstream::Udp(s) => (s.as_raw_fd(), libc::EPOLLIN),
+                                Upstream::Tcp { stream, .. } => (stream.as_raw_fd(), libc::EPOLLOUT),
+                            };
+                            match self.epoll.set(fd, events, token, false) {
+                                Ok(()) => {
+                                    self.upstream.insert(token, u);
+                                }
+                                Err(e) => log::debug!("epoll: {e}"),
+                            }
                         }
                         // The core's attempt timer moves on to the next server.
                         Err(e) => log::debug!("upstream {server}: {e}"),
@@ -670,7 +721,7 @@ impl Daemon {
         self.resolv_seen = seen;
         let text = std::fs::read_to_string(&self.config.resolv_file).unwrap_or_default();
         let own: Vec<SocketAddr> = self.udp.iter().filter_map(|s| s.local_addr().ok()).collect();
-        let list = config::parse_resolv_conf(&text, &own);
+        let list = config::parse_resolv_conf(&text, &own, &if_index);
         if list.is_empty() {
             log::warn!("no upstream in {}: answering SERVFAIL until there is one", self.config.resolv_file.display());
         }
@@ -722,11 +773,30 @@ impl Daemon {
     }
 }
 
+fn if_index(name: &str) -> Option<u32> {
+    let name = std::ffi::CString::new(name).ok()?;
+    // SAFETY: a valid NUL-terminated string.
+    let index = unsafe { libc::if_nametoindex(name.as_ptr()) };
+    (index != 0).then_some(index)
+}
+
+/// A fresh UDP socket connected to `server` (connect binds a random ephemeral port, and the
+/// kernel then drops datagrams from anyone else), with the query sent.
 fn udp_query(server: SocketAddr, data: &[u8]) -> io::Result<UdpSocket> {
-    let local: SocketAddr = if server.is_ipv4() { "0.0.0.0:0".parse().unwrap() } else { "[::]:0".parse().unwrap() };
-    let socket = UdpSocket::bind(local)?;
-    socket.set_nonblocking(true)?;
-    socket.connect(server)?;
+    let family = if server.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 };
+    // SAFETY: a fresh socket fd, owned by the UdpSocket right away.
+    let socket = unsafe {
+        let fd = libc::socket(family, libc::SOCK_DGRAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        UdpSocket::from_raw_fd(fd)
+    };
+    let (storage, len) = sockaddr(server);
+    // SAFETY: storage holds a valid sockaddr of length len.
+    if unsafe { libc::connect(socket.as_raw_fd(), (&storage as *const libc::sockaddr_storage).cast(), len) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
     socket.send(data)?;
     Ok(socket)
 }
