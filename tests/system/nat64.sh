@@ -217,4 +217,17 @@ kill "$DAEMON"
 for _ in $(seq 30); do kill -0 "$DAEMON" 2>/dev/null || break; sleep 0.1; done
 if ! kill -0 "$DAEMON" 2>/dev/null && [ ! -e "$T/nat64.sock" ]; then pass "SIGTERM stops it and removes the socket"; else fail "stop"; fi
 DAEMON=""
+
+# --- the same traffic without TUN offloads (one packet per read, checksums in software)
+sed -i "s/option max_sessions '2'/option max_sessions '1000'\n\toption offload '0'/" "$T/nat64"
+ip netns exec "$R" "$NAT64" -v -c "$T/nat64" run 2>"$T/daemon2.log" &
+DAEMON=$!
+for _ in $(seq 50); do [ -S "$T/nat64.sock" ] && break; sleep 0.1; done
+out="$(inc python3 "$HERE/tcp_client.py" $SERVER6 8000 1000000 2>&1)"
+[ "$out" = ok ] && pass "offload off: TCP 1 MB intact" || fail "offload off: TCP" "$out $(tail -2 "$T/daemon2.log")"
+out="$(inc python3 "$HERE/udp_client.py" $SERVER6 7000 4000 3 2>&1)"
+case "$out" in ok*) pass "offload off: fragmented UDP";; *) fail "offload off: fragmented UDP" "$out";; esac
+if grep -q "offloads on" "$T/daemon.log" && ! grep -q "offloads on" "$T/daemon2.log"; then pass "offload option honoured"; else fail "offload option"; fi
+kill "$DAEMON"; wait "$DAEMON" 2>/dev/null
+DAEMON=""
 finish
