@@ -211,15 +211,18 @@ fn run(config_path: &Path) -> Result<(), String> {
     let mut poller = Poller::new();
     let mut buf = vec![0u8; 4096];
     let mut last_housekeeping = Instant::now();
+    // Reused every round: the loop does not allocate.
+    let mut tokens = Vec::new();
     loop {
         poller.clear();
         let sig = poller.register(signals.as_raw_fd(), Interest::Read);
         let ctl = poller.register(control.as_raw_fd(), Interest::Read);
-        let tokens: Vec<_> = d
-            .sockets
-            .iter()
-            .map(|s| poller.register(s.as_raw_fd(), Interest::Read))
-            .collect();
+        tokens.clear();
+        tokens.extend(
+            d.sockets
+                .iter()
+                .map(|s| poller.register(s.as_raw_fd(), Interest::Read)),
+        );
         let relay_token = d
             .relay
             .as_ref()
