@@ -33,6 +33,11 @@ const PROGRAM: cli::Program = cli::Program {
 };
 
 const MAX_TCP_CLIENTS: usize = 64;
+/// An upstream UDP socket (a random source port) carries at most this many queries, one at a
+/// time, each with a fresh random ID: socket setup is most of the uncached path's cost, and
+/// the ports an attacker must guess among are as many as before (one per query in flight).
+const SOCKET_USES: u32 = 16;
+const MAX_IDLE_SOCKETS: usize = 256;
 /// Per TCP client and direction: bounds memory at 64 x 2 x 128 KiB.
 const MAX_TCP_BUFFER: usize = 128 * 1024;
 const TCP_IDLE: Duration = Duration::from_secs(10);
@@ -104,7 +109,8 @@ fn random_ids() -> Box<dyn FnMut() -> u16> {
 }
 
 enum Upstream {
-    Udp(UdpSocket),
+    /// The socket and how many queries it has carried.
+    Udp(UdpSocket, u32),
     Tcp { stream: TcpStream, server: SocketAddr, out: Vec<u8>, written: usize, input: Vec<u8> },
 }
 
@@ -131,6 +137,9 @@ struct Daemon {
     batch: Batch,
     /// The upstream sockets (one per query in flight: many, so epoll rather than poll).
     epoll: Epoll,
+    /// Connected upstream sockets between two queries, per server.
+    idle: HashMap<SocketAddr, Vec<(UdpSocket, u32)>>,
+    idle_count: usize,
     /// Answers to UDP clients, sent together by `send_udp`.
     udp_out: Vec<(u16, SocketAddr, Vec<u8>)>,
 }
@@ -155,6 +164,13 @@ impl Epoll {
         let op = if modify { libc::EPOLL_CTL_MOD } else { libc::EPOLL_CTL_ADD };
         // SAFETY: valid fds and a valid event struct.
         if unsafe { libc::epoll_ctl(self.fd.as_raw_fd(), op, fd, &mut ev) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+    fn remove(&self, fd: i32) -> io::Result<()> {
+        // SAFETY: valid fds; the event argument is ignored for DEL.
+        if unsafe { libc::epoll_ctl(self.fd.as_raw_fd(), libc::EPOLL_CTL_DEL, fd, std::ptr::null_mut()) } < 0 {
             return Err(io::Error::last_os_error());
         }
         Ok(())
@@ -296,6 +312,8 @@ fn run(config_path: &Path, control_path: &Path) -> Result<(), String> {
         started: now,
         batch: Batch::new(),
         epoll: Epoll::new().map_err(|e| format!("epoll: {e}"))?,
+        idle: HashMap::new(),
+        idle_count: 0,
         udp_out: Vec::new(),
     };
     d.refresh_upstreams(true);
@@ -565,7 +583,7 @@ impl Daemon {
     fn upstream_io(&mut self, token: u64, now: Instant) {
         let Some(u) = self.upstream.get_mut(&token) else { return };
         match u {
-            Upstream::Udp(socket) => {
+            Upstream::Udp(socket, _) => {
                 // Connected: only the server's datagrams arrive here.
                 if let Ok((n, from)) = socket.recv_from(&mut self.buf) {
                     self.core.handle_response(token, from, &self.buf[..n], now);
@@ -630,6 +648,12 @@ impl Daemon {
                     }
                 }
                 Output::ToUpstream { token, server, tcp, data } => {
+                    if !tcp {
+                        if let Some(u) = self.reuse_udp(token, server, &data) {
+                            self.upstream.insert(token, u);
+                            continue;
+                        }
+                    }
                     let result = if tcp {
                         tcp_connect(server).map(|stream| {
                             let mut out = (data.len() as u16).to_be_bytes().to_vec();
@@ -637,12 +661,12 @@ impl Daemon {
                             Upstream::Tcp { stream, server, out, written: 0, input: Vec::new() }
                         })
                     } else {
-                        udp_query(server, &data).map(Upstream::Udp)
+                        udp_query(server, &data).map(|s| Upstream::Udp(s, 1))
                     };
                     match result {
                         Ok(u) => {
                             let (fd, events) = match &u {
-                                Upstream::Udp(s) => (s.as_raw_fd(), libc::EPOLLIN),
+                                Upstream::Udp(s, _) => (s.as_raw_fd(), libc::EPOLLIN),
                                 Upstream::Tcp { stream, .. } => (stream.as_raw_fd(), libc::EPOLLOUT),
                             };
                             match self.epoll.set(fd, events, token, false) {
@@ -657,7 +681,15 @@ impl Daemon {
                     }
                 }
                 Output::Close { token } => {
-                    self.upstream.remove(&token);
+                    if let Some(Upstream::Udp(socket, uses)) = self.upstream.remove(&token) {
+                        // Out of epoll while idle: a stray datagram must not wake us for nothing.
+                        if uses < SOCKET_USES && self.idle_count < MAX_IDLE_SOCKETS && self.epoll.remove(socket.as_raw_fd()).is_ok() {
+                            if let Ok(server) = socket.peer_addr() {
+                                self.idle.entry(server).or_default().push((socket, uses));
+                                self.idle_count += 1;
+                            }
+                        }
+                    }
                 }
             }
         }
@@ -678,6 +710,15 @@ impl Daemon {
         }
         out.clear();
         self.udp_out = out;
+    }
+
+    /// An idle connected socket to `server` carries the query under its new token.
+    fn reuse_udp(&mut self, token: u64, server: SocketAddr, data: &[u8]) -> Option<Upstream> {
+        let (socket, uses) = self.idle.get_mut(&server)?.pop()?;
+        self.idle_count -= 1;
+        self.epoll.set(socket.as_raw_fd(), libc::EPOLLIN, token, false).ok()?;
+        socket.send(data).ok()?;
+        Some(Upstream::Udp(socket, uses + 1))
     }
 
     fn reload(&mut self) {
