@@ -42,7 +42,16 @@ pub struct Cache {
 
 impl Cache {
     pub fn new(limit: usize) -> Cache {
-        Cache { map: HashMap::new(), slots: Vec::new(), free: Vec::new(), head: NIL, tail: NIL, bytes: 0, limit, evictions: 0 }
+        Cache {
+            map: HashMap::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            head: NIL,
+            tail: NIL,
+            bytes: 0,
+            limit,
+            evictions: 0,
+        }
     }
     pub fn len(&self) -> usize {
         self.map.len()
@@ -61,11 +70,21 @@ impl Cache {
         self.shrink_to(limit);
     }
     pub fn clear(&mut self) {
-        *self = Cache { evictions: self.evictions, ..Cache::new(self.limit) };
+        *self = Cache {
+            evictions: self.evictions,
+            ..Cache::new(self.limit)
+        };
     }
 
     /// Stores `response` for `ttl` seconds. `ttl_offsets` are the TTL fields to age.
-    pub fn insert(&mut self, key: &[u8], response: &[u8], ttl_offsets: &[u16], ttl: u32, now: Instant) {
+    pub fn insert(
+        &mut self,
+        key: &[u8],
+        response: &[u8],
+        ttl_offsets: &[u16],
+        ttl: u32,
+        now: Instant,
+    ) {
         self.remove(key);
         let entry = Entry {
             key: key.into(),
@@ -99,8 +118,12 @@ impl Cache {
     /// A copy of the stored response with its TTLs aged to `now` into `out`; `None` when absent
     /// or expired (an expired entry is dropped).
     pub fn get(&mut self, key: &[u8], now: Instant, out: &mut Vec<u8>) -> bool {
-        let Some(&index) = self.map.get(key) else { return false };
-        let entry = self.slots[index as usize].as_ref().expect("mapped slot is used");
+        let Some(&index) = self.map.get(key) else {
+            return false;
+        };
+        let entry = self.slots[index as usize]
+            .as_ref()
+            .expect("mapped slot is used");
         if now >= entry.expires {
             self.remove(key);
             return false;
@@ -121,7 +144,9 @@ impl Cache {
     pub fn remove(&mut self, key: &[u8]) {
         if let Some(index) = self.map.remove(key) {
             self.unlink(index);
-            let entry = self.slots[index as usize].take().expect("mapped slot is used");
+            let entry = self.slots[index as usize]
+                .take()
+                .expect("mapped slot is used");
             self.bytes -= entry.cost();
             self.free.push(index);
         }
@@ -129,7 +154,11 @@ impl Cache {
 
     fn shrink_to(&mut self, target: usize) {
         while self.bytes > target && self.tail != NIL {
-            let key = self.slots[self.tail as usize].as_ref().expect("linked slot is used").key.clone();
+            let key = self.slots[self.tail as usize]
+                .as_ref()
+                .expect("linked slot is used")
+                .key
+                .clone();
             self.remove(&key);
             self.evictions += 1;
         }
@@ -185,7 +214,10 @@ mod tests {
         let mut out = Vec::new();
         assert!(c.get(b"k", t0 + Duration::from_secs(15), &mut out));
         assert_eq!(&out[10..14], &285u32.to_be_bytes());
-        assert!(!c.get(b"k", t0 + Duration::from_secs(60), &mut out), "expired");
+        assert!(
+            !c.get(b"k", t0 + Duration::from_secs(60), &mut out),
+            "expired"
+        );
         assert_eq!((c.len(), c.bytes()), (0, 0));
     }
 
@@ -202,7 +234,10 @@ mod tests {
             assert!(c.bytes() <= 20_000);
         }
         assert!(c.len() > 10 && c.len() < 100, "{}", c.len());
-        assert!(!c.get(&1u32.to_be_bytes(), t0, &mut out), "cold entry evicted");
+        assert!(
+            !c.get(&1u32.to_be_bytes(), t0, &mut out),
+            "cold entry evicted"
+        );
         assert!(c.get(&999u32.to_be_bytes(), t0, &mut out));
         assert!(c.evictions > 900);
         c.set_limit(0);

@@ -24,7 +24,17 @@ pub struct Config {
     pub resolv_file: PathBuf,
 }
 
-const KNOWN: &[&str] = &["enabled", "prefix", "listen", "port", "upstream", "exclude", "cache_size", "resolv_file", "timeout"];
+const KNOWN: &[&str] = &[
+    "enabled",
+    "prefix",
+    "listen",
+    "port",
+    "upstream",
+    "exclude",
+    "cache_size",
+    "resolv_file",
+    "timeout",
+];
 
 impl Config {
     pub fn from_package(pkg: &Package) -> Result<Config, ConfigError> {
@@ -40,7 +50,13 @@ impl Config {
         }
         let exclude: Vec<Cidr6> = s.list("exclude")?;
         if !exclude.is_empty() {
-            core.exclude = exclude.into_iter().map(|c| Range6 { addr: c.addr, len: c.len }).collect();
+            core.exclude = exclude
+                .into_iter()
+                .map(|c| Range6 {
+                    addr: c.addr,
+                    len: c.len,
+                })
+                .collect();
         }
         if let Some(kib) = s.get_range("cache_size", 0, 1 << 20)? {
             core.cache_bytes = kib as usize * 1024;
@@ -55,14 +71,20 @@ impl Config {
         } else {
             let mut list = Vec::new();
             for w in &upstream_words {
-                list.push(parse_server(w).ok_or_else(|| s.error("upstream", "an IP address or ADDRESS#PORT"))?);
+                list.push(
+                    parse_server(w)
+                        .ok_or_else(|| s.error("upstream", "an IP address or ADDRESS#PORT"))?,
+                );
             }
             Some(list)
         };
         let listen = s.list::<String>("listen")?;
         let listen = listen
             .iter()
-            .map(|w| w.parse::<IpAddr>().map_err(|_| s.error("listen", "an IP address")))
+            .map(|w| {
+                w.parse::<IpAddr>()
+                    .map_err(|_| s.error("listen", "an IP address"))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Config {
             enabled: s.get_or("enabled", true)?,
@@ -70,7 +92,10 @@ impl Config {
             listen,
             port: s.get_or("port", Port(53))?.0,
             upstreams,
-            resolv_file: s.get::<String>("resolv_file")?.map(PathBuf::from).unwrap_or_else(|| PathBuf::from(DEFAULT_RESOLV)),
+            resolv_file: s
+                .get::<String>("resolv_file")?
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_RESOLV)),
         })
     }
 
@@ -105,20 +130,34 @@ pub fn parse_server(word: &str) -> Option<SocketAddr> {
 /// The `nameserver` lines of a resolv.conf, skipping our own listening sockets (a resolv.conf
 /// pointing at ourselves would loop). Link-local IPv6 servers carry their interface
 /// (`fe80::1%wan`), resolved to a scope id by `scope`.
-pub fn parse_resolv_conf(text: &str, own: &[SocketAddr], scope: &dyn Fn(&str) -> Option<u32>) -> Vec<SocketAddr> {
+pub fn parse_resolv_conf(
+    text: &str,
+    own: &[SocketAddr],
+    scope: &dyn Fn(&str) -> Option<u32>,
+) -> Vec<SocketAddr> {
     text.lines()
         .filter_map(|line| {
             let mut words = line.split_whitespace();
-            (words.next() == Some("nameserver")).then(|| words.next()).flatten()
+            (words.next() == Some("nameserver"))
+                .then(|| words.next())
+                .flatten()
         })
         .filter_map(|w| match w.split_once('%') {
             Some((addr, iface)) => {
                 let addr: std::net::Ipv6Addr = addr.parse().ok()?;
-                Some(SocketAddr::V6(std::net::SocketAddrV6::new(addr, 53, 0, scope(iface)?)))
+                Some(SocketAddr::V6(std::net::SocketAddrV6::new(
+                    addr,
+                    53,
+                    0,
+                    scope(iface)?,
+                )))
             }
             None => w.parse::<IpAddr>().ok().map(|a| SocketAddr::new(a, 53)),
         })
-        .filter(|a| !own.iter().any(|o| o.ip() == a.ip() && o.port() == a.port()) && !a.ip().is_unspecified())
+        .filter(|a| {
+            !own.iter().any(|o| o.ip() == a.ip() && o.port() == a.port())
+                && !a.ip().is_unspecified()
+        })
         .collect()
 }
 
@@ -127,7 +166,8 @@ mod tests {
     use super::*;
 
     fn parse(text: &str) -> Result<Config, String> {
-        let pkg = Package::parse(Path::new("/etc/config/dns64"), text).map_err(|e| e.to_string())?;
+        let pkg =
+            Package::parse(Path::new("/etc/config/dns64"), text).map_err(|e| e.to_string())?;
         Config::from_package(&pkg).map_err(|e| e.to_string())
     }
 
@@ -142,9 +182,21 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.core.prefix.to_string(), "2001:db8:100::/40");
-        assert_eq!(c.listen, vec!["::1".parse::<IpAddr>().unwrap(), "127.0.0.1".parse().unwrap()]);
+        assert_eq!(
+            c.listen,
+            vec![
+                "::1".parse::<IpAddr>().unwrap(),
+                "127.0.0.1".parse().unwrap()
+            ]
+        );
         assert_eq!(c.port, 5353);
-        assert_eq!(c.upstreams, Some(vec!["192.0.2.1:53".parse().unwrap(), "[2001:db8::53]:5300".parse().unwrap()]));
+        assert_eq!(
+            c.upstreams,
+            Some(vec![
+                "192.0.2.1:53".parse().unwrap(),
+                "[2001:db8::53]:5300".parse().unwrap()
+            ])
+        );
         assert_eq!(c.core.exclude.len(), 2);
         assert_eq!(c.core.cache_bytes, 512 * 1024);
     }
@@ -152,7 +204,10 @@ mod tests {
     #[test]
     fn errors_name_the_option() {
         let e = parse("config dns64 'main'\n option prefix '2001:db8::/33'\n").unwrap_err();
-        assert!(e.contains("dns64.main.prefix") && e.contains("RFC 6052"), "{e}");
+        assert!(
+            e.contains("dns64.main.prefix") && e.contains("RFC 6052"),
+            "{e}"
+        );
         let e = parse("config dns64 'main'\n list upstream '192.0.2.1#x'\n").unwrap_err();
         assert!(e.contains("dns64.main.upstream"), "{e}");
         let e = parse("config dns64 'main'\n option port '70000'\n").unwrap_err();
@@ -167,7 +222,11 @@ mod tests {
         let scope = |iface: &str| (iface == "wan").then_some(7);
         assert_eq!(
             parse_resolv_conf(text, &own, &scope),
-            vec!["192.0.2.53:53".parse().unwrap(), "[2001:db8::1]:53".parse().unwrap(), "[fe80::1%7]:53".parse().unwrap()]
+            vec![
+                "192.0.2.53:53".parse().unwrap(),
+                "[2001:db8::1]:53".parse().unwrap(),
+                "[fe80::1%7]:53".parse().unwrap()
+            ]
         );
     }
 }

@@ -52,7 +52,9 @@ const MAX_UDP_QUERY: usize = 4096;
 fn main() {
     let args = cli::parse_or_exit(&PROGRAM);
     vlog::init("dns64", args.verbose);
-    let control_path = std::env::var_os("DNS64_CONTROL").map(PathBuf::from).unwrap_or_else(|| control::default_path("dns64"));
+    let control_path = std::env::var_os("DNS64_CONTROL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| control::default_path("dns64"));
     let command = args.rest.first().map(String::as_str).unwrap_or("run");
     let code = match command {
         "status" => match control::request(&control_path, "status", Duration::from_secs(2)) {
@@ -96,7 +98,9 @@ fn random_ids() -> Box<dyn FnMut() -> u16> {
             let mut filled = 0;
             while filled < buf.len() {
                 // SAFETY: the pointer and length describe the unfilled part of our buffer.
-                let n = unsafe { libc::getrandom(buf[filled..].as_mut_ptr().cast(), buf.len() - filled, 0) };
+                let n = unsafe {
+                    libc::getrandom(buf[filled..].as_mut_ptr().cast(), buf.len() - filled, 0)
+                };
                 if n > 0 {
                     filled += n as usize;
                 }
@@ -111,7 +115,13 @@ fn random_ids() -> Box<dyn FnMut() -> u16> {
 enum Upstream {
     /// The socket and how many queries it has carried.
     Udp(UdpSocket, u32),
-    Tcp { stream: TcpStream, server: SocketAddr, out: Vec<u8>, written: usize, input: Vec<u8> },
+    Tcp {
+        stream: TcpStream,
+        server: SocketAddr,
+        out: Vec<u8>,
+        written: usize,
+        input: Vec<u8>,
+    },
 }
 
 struct TcpClient {
@@ -156,12 +166,21 @@ impl Epoll {
             return Err(io::Error::last_os_error());
         }
         // SAFETY: fd is a new, valid descriptor nobody else owns.
-        Ok(Epoll { fd: unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) } })
+        Ok(Epoll {
+            fd: unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) },
+        })
     }
     /// Adds (or with `modify`, changes) `fd`'s interest; closing the fd removes it.
     fn set(&self, fd: i32, events: i32, token: u64, modify: bool) -> io::Result<()> {
-        let mut ev = libc::epoll_event { events: events as u32, u64: token };
-        let op = if modify { libc::EPOLL_CTL_MOD } else { libc::EPOLL_CTL_ADD };
+        let mut ev = libc::epoll_event {
+            events: events as u32,
+            u64: token,
+        };
+        let op = if modify {
+            libc::EPOLL_CTL_MOD
+        } else {
+            libc::EPOLL_CTL_ADD
+        };
         // SAFETY: valid fds and a valid event struct.
         if unsafe { libc::epoll_ctl(self.fd.as_raw_fd(), op, fd, &mut ev) } < 0 {
             return Err(io::Error::last_os_error());
@@ -170,7 +189,15 @@ impl Epoll {
     }
     fn remove(&self, fd: i32) -> io::Result<()> {
         // SAFETY: valid fds; the event argument is ignored for DEL.
-        if unsafe { libc::epoll_ctl(self.fd.as_raw_fd(), libc::EPOLL_CTL_DEL, fd, std::ptr::null_mut()) } < 0 {
+        if unsafe {
+            libc::epoll_ctl(
+                self.fd.as_raw_fd(),
+                libc::EPOLL_CTL_DEL,
+                fd,
+                std::ptr::null_mut(),
+            )
+        } < 0
+        {
             return Err(io::Error::last_os_error());
         }
         Ok(())
@@ -179,7 +206,14 @@ impl Epoll {
     fn ready(&self, tokens: &mut Vec<u64>) {
         let mut events = [libc::epoll_event { events: 0, u64: 0 }; 128];
         // SAFETY: the buffer holds 128 events.
-        let n = unsafe { libc::epoll_wait(self.fd.as_raw_fd(), events.as_mut_ptr(), events.len() as i32, 0) };
+        let n = unsafe {
+            libc::epoll_wait(
+                self.fd.as_raw_fd(),
+                events.as_mut_ptr(),
+                events.len() as i32,
+                0,
+            )
+        };
         tokens.clear();
         tokens.extend(events[..n.max(0) as usize].iter().map(|e| e.u64));
     }
@@ -194,7 +228,11 @@ struct Batch {
 
 impl Batch {
     fn new() -> Batch {
-        Batch { bufs: vec![0; BATCH * MAX_UDP_QUERY], lens: [0; BATCH], addrs: [None; BATCH] }
+        Batch {
+            bufs: vec![0; BATCH * MAX_UDP_QUERY],
+            lens: [0; BATCH],
+            addrs: [None; BATCH],
+        }
     }
 
     /// Receives up to BATCH datagrams; returns how many (0 when none is waiting).
@@ -209,14 +247,25 @@ impl Batch {
                 iov[i].iov_base = self.bufs.as_mut_ptr().add(i * MAX_UDP_QUERY).cast();
                 iov[i].iov_len = MAX_UDP_QUERY;
                 hdrs[i].msg_hdr.msg_name = (&mut storage[i] as *mut libc::sockaddr_storage).cast();
-                hdrs[i].msg_hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+                hdrs[i].msg_hdr.msg_namelen =
+                    std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
                 hdrs[i].msg_hdr.msg_iov = &mut iov[i];
                 hdrs[i].msg_hdr.msg_iovlen = 1;
             }
-            let n = libc::recvmmsg(fd, hdrs.as_mut_ptr(), BATCH as _, libc::MSG_DONTWAIT, std::ptr::null_mut());
+            let n = libc::recvmmsg(
+                fd,
+                hdrs.as_mut_ptr(),
+                BATCH as _,
+                libc::MSG_DONTWAIT,
+                std::ptr::null_mut(),
+            );
             if n < 0 {
                 let e = io::Error::last_os_error();
-                return if e.kind() == io::ErrorKind::WouldBlock { Ok(0) } else { Err(e) };
+                return if e.kind() == io::ErrorKind::WouldBlock {
+                    Ok(0)
+                } else {
+                    Err(e)
+                };
             }
             for i in 0..n as usize {
                 self.lens[i] = hdrs[i].msg_len as usize;
@@ -237,10 +286,14 @@ fn socket_addr(storage: &libc::sockaddr_storage) -> Option<SocketAddr> {
         match storage.ss_family as i32 {
             libc::AF_INET => {
                 let sin = &*(storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>();
-                Some(SocketAddr::new(IpAddr::from(u32::from_be(sin.sin_addr.s_addr).to_be_bytes()), u16::from_be(sin.sin_port)))
+                Some(SocketAddr::new(
+                    IpAddr::from(u32::from_be(sin.sin_addr.s_addr).to_be_bytes()),
+                    u16::from_be(sin.sin_port),
+                ))
             }
             libc::AF_INET6 => {
-                let sin6 = &*(storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>();
+                let sin6 =
+                    &*(storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>();
                 Some(SocketAddr::V6(std::net::SocketAddrV6::new(
                     Ipv6Addr::from(sin6.sin6_addr.s6_addr),
                     u16::from_be(sin6.sin6_port),
@@ -259,21 +312,28 @@ fn send_batch(fd: i32, out: &[(u16, SocketAddr, Vec<u8>)]) {
         // SAFETY: as in Batch::receive; the iovecs point into `chunk`'s buffers, which are
         // only read.
         unsafe {
-            let mut storage: [(libc::sockaddr_storage, libc::socklen_t); BATCH] = std::mem::zeroed();
+            let mut storage: [(libc::sockaddr_storage, libc::socklen_t); BATCH] =
+                std::mem::zeroed();
             let mut iov: [libc::iovec; BATCH] = std::mem::zeroed();
             let mut hdrs: [libc::mmsghdr; BATCH] = std::mem::zeroed();
             for (i, (_, addr, data)) in chunk.iter().enumerate() {
                 storage[i] = sockaddr(*addr);
                 iov[i].iov_base = data.as_ptr() as *mut libc::c_void;
                 iov[i].iov_len = data.len();
-                hdrs[i].msg_hdr.msg_name = (&mut storage[i].0 as *mut libc::sockaddr_storage).cast();
+                hdrs[i].msg_hdr.msg_name =
+                    (&mut storage[i].0 as *mut libc::sockaddr_storage).cast();
                 hdrs[i].msg_hdr.msg_namelen = storage[i].1;
                 hdrs[i].msg_hdr.msg_iov = &mut iov[i];
                 hdrs[i].msg_hdr.msg_iovlen = 1;
             }
             let mut sent = 0;
             while sent < chunk.len() {
-                let n = libc::sendmmsg(fd, hdrs.as_mut_ptr().add(sent), (chunk.len() - sent) as _, 0);
+                let n = libc::sendmmsg(
+                    fd,
+                    hdrs.as_mut_ptr().add(sent),
+                    (chunk.len() - sent) as _,
+                    0,
+                );
                 if n <= 0 {
                     // One bad destination must not hold back the others: skip it.
                     log::debug!("sendmmsg: {}", io::Error::last_os_error());
@@ -295,7 +355,8 @@ fn run(config_path: &Path, control_path: &Path) -> Result<(), String> {
     raise_fd_limit();
     let signals = Signals::install().map_err(|e| format!("signals: {e}"))?;
     let (udp, tcp) = bind(&config)?;
-    let control = ControlServer::bind(control_path).map_err(|e| format!("control socket {}: {e}", control_path.display()))?;
+    let control = ControlServer::bind(control_path)
+        .map_err(|e| format!("control socket {}: {e}", control_path.display()))?;
     let now = Instant::now();
     let mut d = Daemon {
         core: Dns64::new(config.core.clone(), Vec::new(), random_ids()),
@@ -330,12 +391,32 @@ fn run(config_path: &Path, control_path: &Path) -> Result<(), String> {
         poller.clear();
         let t_signals = poller.register(signals.as_raw_fd(), Interest::Read);
         let t_control = poller.register(control.as_raw_fd(), Interest::Read);
-        let t_udp: Vec<_> = d.udp.iter().map(|s| poller.register(s.as_raw_fd(), Interest::Read)).collect();
-        let t_tcp: Vec<_> = d.tcp.iter().map(|s| poller.register(s.as_raw_fd(), Interest::Read)).collect();
+        let t_udp: Vec<_> = d
+            .udp
+            .iter()
+            .map(|s| poller.register(s.as_raw_fd(), Interest::Read))
+            .collect();
+        let t_tcp: Vec<_> = d
+            .tcp
+            .iter()
+            .map(|s| poller.register(s.as_raw_fd(), Interest::Read))
+            .collect();
         let t_clients: Vec<_> = d
             .clients
             .iter()
-            .map(|(&id, c)| (id, poller.register(c.stream.as_raw_fd(), if c.out.is_empty() { Interest::Read } else { Interest::ReadWrite })))
+            .map(|(&id, c)| {
+                (
+                    id,
+                    poller.register(
+                        c.stream.as_raw_fd(),
+                        if c.out.is_empty() {
+                            Interest::Read
+                        } else {
+                            Interest::ReadWrite
+                        },
+                    ),
+                )
+            })
             .collect();
         let t_epoll = poller.register(d.epoll.fd.as_raw_fd(), Interest::Read);
         let mut deadline = d.resolv_checked + RESOLV_CHECK;
@@ -345,7 +426,9 @@ fn run(config_path: &Path, control_path: &Path) -> Result<(), String> {
         if let Some(oldest) = d.clients.values().map(|c| c.last_active).min() {
             deadline = deadline.min(oldest + TCP_IDLE);
         }
-        poller.wait(poll::timeout_until(now, Some(deadline))).map_err(|e| format!("poll: {e}"))?;
+        poller
+            .wait(poll::timeout_until(now, Some(deadline)))
+            .map_err(|e| format!("poll: {e}"))?;
         let now = Instant::now();
 
         if poller.readable(t_signals) {
@@ -382,7 +465,8 @@ fn run(config_path: &Path, control_path: &Path) -> Result<(), String> {
         }
         d.core.handle_timeout(now);
         d.flush();
-        d.clients.retain(|_, c| now < c.last_active + TCP_IDLE || !c.out.is_empty());
+        d.clients
+            .retain(|_, c| now < c.last_active + TCP_IDLE || !c.out.is_empty());
         if now >= d.resolv_checked + RESOLV_CHECK {
             d.resolv_checked = now;
             d.refresh_upstreams(false);
@@ -434,10 +518,18 @@ fn bind(config: &Config) -> Result<(Vec<UdpSocket>, Vec<TcpListener>), String> {
 
 /// A non-blocking TCP connect (EINPROGRESS is the normal case).
 fn tcp_connect(server: SocketAddr) -> io::Result<TcpStream> {
-    let family = if server.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 };
+    let family = if server.is_ipv4() {
+        libc::AF_INET
+    } else {
+        libc::AF_INET6
+    };
     // SAFETY: a fresh socket fd, owned by the TcpStream right away.
     let stream = unsafe {
-        let fd = libc::socket(family, libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0);
+        let fd = libc::socket(
+            family,
+            libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            0,
+        );
         if fd < 0 {
             return Err(io::Error::last_os_error());
         }
@@ -445,7 +537,13 @@ fn tcp_connect(server: SocketAddr) -> io::Result<TcpStream> {
     };
     let (storage, len) = sockaddr(server);
     // SAFETY: storage holds a valid sockaddr of length len.
-    let rc = unsafe { libc::connect(stream.as_raw_fd(), (&storage as *const libc::sockaddr_storage).cast(), len) };
+    let rc = unsafe {
+        libc::connect(
+            stream.as_raw_fd(),
+            (&storage as *const libc::sockaddr_storage).cast(),
+            len,
+        )
+    };
     if rc < 0 {
         let e = io::Error::last_os_error();
         if e.raw_os_error() != Some(libc::EINPROGRESS) {
@@ -461,7 +559,9 @@ fn sockaddr(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
     let len = match addr {
         SocketAddr::V4(a) => {
             // SAFETY: sockaddr_in fits in sockaddr_storage.
-            let sin = unsafe { &mut *(&mut storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            let sin = unsafe {
+                &mut *(&mut storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in>()
+            };
             sin.sin_family = libc::AF_INET as libc::sa_family_t;
             sin.sin_port = a.port().to_be();
             sin.sin_addr.s_addr = u32::from(*a.ip()).to_be();
@@ -469,7 +569,9 @@ fn sockaddr(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
         }
         SocketAddr::V6(a) => {
             // SAFETY: sockaddr_in6 fits in sockaddr_storage.
-            let sin6 = unsafe { &mut *(&mut storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            let sin6 = unsafe {
+                &mut *(&mut storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in6>()
+            };
             sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
             sin6.sin6_port = a.port().to_be();
             sin6.sin6_addr.s6_addr = a.ip().octets();
@@ -492,7 +594,10 @@ impl Daemon {
             };
             for i in 0..n {
                 if let Some(addr) = self.batch.addrs[i] {
-                    let client = Client::Udp { socket: index as u16, addr };
+                    let client = Client::Udp {
+                        socket: index as u16,
+                        addr,
+                    };
                     self.core.handle_query(self.batch.datagram(i), client, now);
                 }
             }
@@ -507,7 +612,12 @@ impl Daemon {
         while let Ok((stream, _)) = self.tcp[index].accept() {
             if self.clients.len() >= MAX_TCP_CLIENTS {
                 // The idlest connection makes room (RFC 7766 §6.2.3 lets servers close idle ones).
-                if let Some(&idle) = self.clients.iter().min_by_key(|(_, c)| c.last_active).map(|(id, _)| id) {
+                if let Some(&idle) = self
+                    .clients
+                    .iter()
+                    .min_by_key(|(_, c)| c.last_active)
+                    .map(|(id, _)| id)
+                {
                     self.clients.remove(&idle);
                 }
             }
@@ -516,12 +626,22 @@ impl Daemon {
             }
             let id = self.next_conn;
             self.next_conn += 1;
-            self.clients.insert(id, TcpClient { stream, input: Vec::new(), out: Vec::new(), last_active: now });
+            self.clients.insert(
+                id,
+                TcpClient {
+                    stream,
+                    input: Vec::new(),
+                    out: Vec::new(),
+                    last_active: now,
+                },
+            );
         }
     }
 
     fn tcp_client_io(&mut self, id: u64, now: Instant) {
-        let Some(c) = self.clients.get_mut(&id) else { return };
+        let Some(c) = self.clients.get_mut(&id) else {
+            return;
+        };
         let mut closed = false;
         loop {
             match c.stream.read(&mut self.buf) {
@@ -581,7 +701,9 @@ impl Daemon {
     }
 
     fn upstream_io(&mut self, token: u64, now: Instant) {
-        let Some(u) = self.upstream.get_mut(&token) else { return };
+        let Some(u) = self.upstream.get_mut(&token) else {
+            return;
+        };
         match u {
             Upstream::Udp(socket, _) => {
                 // Connected: only the server's datagrams arrive here.
@@ -589,13 +711,21 @@ impl Daemon {
                     self.core.handle_response(token, from, &self.buf[..n], now);
                 }
             }
-            Upstream::Tcp { stream, server, out, written, input } => {
+            Upstream::Tcp {
+                stream,
+                server,
+                out,
+                written,
+                input,
+            } => {
                 if *written < out.len() {
                     match stream.write(&out[*written..]) {
                         Ok(n) => {
                             *written += n;
                             if *written == out.len() {
-                                let _ = self.epoll.set(stream.as_raw_fd(), libc::EPOLLIN, token, true);
+                                let _ =
+                                    self.epoll
+                                        .set(stream.as_raw_fd(), libc::EPOLLIN, token, true);
                             }
                         }
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
@@ -634,20 +764,33 @@ impl Daemon {
     fn flush(&mut self) {
         while let Some(output) = self.core.poll_output() {
             match output {
-                Output::ToClient { client: Client::Udp { socket, addr }, data } => {
+                Output::ToClient {
+                    client: Client::Udp { socket, addr },
+                    data,
+                } => {
                     self.udp_out.push((socket, addr, data));
                 }
-                Output::ToClient { client: Client::Tcp { conn }, data } => {
+                Output::ToClient {
+                    client: Client::Tcp { conn },
+                    data,
+                } => {
                     if let Some(c) = self.clients.get_mut(&conn) {
                         c.out.extend_from_slice(&(data.len() as u16).to_be_bytes());
                         c.out.extend_from_slice(&data);
                         // A client that asks without reading its answers is dropped.
-                        if write_out(&mut c.stream, &mut c.out).is_err() || c.out.len() > MAX_TCP_BUFFER {
+                        if write_out(&mut c.stream, &mut c.out).is_err()
+                            || c.out.len() > MAX_TCP_BUFFER
+                        {
                             self.clients.remove(&conn);
                         }
                     }
                 }
-                Output::ToUpstream { token, server, tcp, data } => {
+                Output::ToUpstream {
+                    token,
+                    server,
+                    tcp,
+                    data,
+                } => {
                     if !tcp {
                         if let Some(u) = self.reuse_udp(token, server, &data) {
                             self.upstream.insert(token, u);
@@ -658,7 +801,13 @@ impl Daemon {
                         tcp_connect(server).map(|stream| {
                             let mut out = (data.len() as u16).to_be_bytes().to_vec();
                             out.extend_from_slice(&data);
-                            Upstream::Tcp { stream, server, out, written: 0, input: Vec::new() }
+                            Upstream::Tcp {
+                                stream,
+                                server,
+                                out,
+                                written: 0,
+                                input: Vec::new(),
+                            }
                         })
                     } else {
                         udp_query(server, &data).map(|s| Upstream::Udp(s, 1))
@@ -667,7 +816,9 @@ impl Daemon {
                         Ok(u) => {
                             let (fd, events) = match &u {
                                 Upstream::Udp(s, _) => (s.as_raw_fd(), libc::EPOLLIN),
-                                Upstream::Tcp { stream, .. } => (stream.as_raw_fd(), libc::EPOLLOUT),
+                                Upstream::Tcp { stream, .. } => {
+                                    (stream.as_raw_fd(), libc::EPOLLOUT)
+                                }
                             };
                             match self.epoll.set(fd, events, token, false) {
                                 Ok(()) => {
@@ -683,7 +834,10 @@ impl Daemon {
                 Output::Close { token } => {
                     if let Some(Upstream::Udp(socket, uses)) = self.upstream.remove(&token) {
                         // Out of epoll while idle: a stray datagram must not wake us for nothing.
-                        if uses < SOCKET_USES && self.idle_count < MAX_IDLE_SOCKETS && self.epoll.remove(socket.as_raw_fd()).is_ok() {
+                        if uses < SOCKET_USES
+                            && self.idle_count < MAX_IDLE_SOCKETS
+                            && self.epoll.remove(socket.as_raw_fd()).is_ok()
+                        {
                             if let Ok(server) = socket.peer_addr() {
                                 self.idle.entry(server).or_default().push((socket, uses));
                                 self.idle_count += 1;
@@ -716,7 +870,9 @@ impl Daemon {
     fn reuse_udp(&mut self, token: u64, server: SocketAddr, data: &[u8]) -> Option<Upstream> {
         let (socket, uses) = self.idle.get_mut(&server)?.pop()?;
         self.idle_count -= 1;
-        self.epoll.set(socket.as_raw_fd(), libc::EPOLLIN, token, false).ok()?;
+        self.epoll
+            .set(socket.as_raw_fd(), libc::EPOLLIN, token, false)
+            .ok()?;
         socket.send(data).ok()?;
         Some(Upstream::Udp(socket, uses + 1))
     }
@@ -740,7 +896,12 @@ impl Daemon {
                 self.config = config;
                 self.resolv_seen = None;
                 self.refresh_upstreams(true);
-                log::info!("reloaded: prefix {}, upstreams {:?}, cache kept ({} entries)", self.config.core.prefix, self.core.upstreams(), self.core.cache_entries());
+                log::info!(
+                    "reloaded: prefix {}, upstreams {:?}, cache kept ({} entries)",
+                    self.config.core.prefix,
+                    self.core.upstreams(),
+                    self.core.cache_entries()
+                );
             }
             Err(e) => log::error!("reload: {e}; keeping the old config"),
         }
@@ -755,26 +916,42 @@ impl Daemon {
             return;
         }
         let meta = std::fs::metadata(&self.config.resolv_file).ok();
-        let seen = meta.as_ref().and_then(|m| m.modified().ok().map(|t| (t, m.len())));
+        let seen = meta
+            .as_ref()
+            .and_then(|m| m.modified().ok().map(|t| (t, m.len())));
         if !force && seen == self.resolv_seen {
             return;
         }
         self.resolv_seen = seen;
         let text = std::fs::read_to_string(&self.config.resolv_file).unwrap_or_default();
-        let own: Vec<SocketAddr> = self.udp.iter().filter_map(|s| s.local_addr().ok()).collect();
+        let own: Vec<SocketAddr> = self
+            .udp
+            .iter()
+            .filter_map(|s| s.local_addr().ok())
+            .collect();
         let list = config::parse_resolv_conf(&text, &own, &if_index);
         if list.is_empty() {
-            log::warn!("no upstream in {}: answering SERVFAIL until there is one", self.config.resolv_file.display());
+            log::warn!(
+                "no upstream in {}: answering SERVFAIL until there is one",
+                self.config.resolv_file.display()
+            );
         }
         if list != self.core.upstreams() {
-            log::info!("upstreams from {}: {:?}", self.config.resolv_file.display(), list);
+            log::info!(
+                "upstreams from {}: {:?}",
+                self.config.resolv_file.display(),
+                list
+            );
         }
         self.core.set_upstreams(list);
     }
 
     fn control(&self, command: &str) -> String {
         if command.trim() != "status" {
-            return format!("{{\"error\":\"unknown command '{}'\"}}\n", command.trim().escape_default());
+            return format!(
+                "{{\"error\":\"unknown command '{}'\"}}\n",
+                command.trim().escape_default()
+            );
         }
         let s = self.core.stats();
         let mut j = Json::object();
@@ -824,10 +1001,18 @@ fn if_index(name: &str) -> Option<u32> {
 /// A fresh UDP socket connected to `server` (connect binds a random ephemeral port, and the
 /// kernel then drops datagrams from anyone else), with the query sent.
 fn udp_query(server: SocketAddr, data: &[u8]) -> io::Result<UdpSocket> {
-    let family = if server.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 };
+    let family = if server.is_ipv4() {
+        libc::AF_INET
+    } else {
+        libc::AF_INET6
+    };
     // SAFETY: a fresh socket fd, owned by the UdpSocket right away.
     let socket = unsafe {
-        let fd = libc::socket(family, libc::SOCK_DGRAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0);
+        let fd = libc::socket(
+            family,
+            libc::SOCK_DGRAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            0,
+        );
         if fd < 0 {
             return Err(io::Error::last_os_error());
         }
@@ -835,7 +1020,14 @@ fn udp_query(server: SocketAddr, data: &[u8]) -> io::Result<UdpSocket> {
     };
     let (storage, len) = sockaddr(server);
     // SAFETY: storage holds a valid sockaddr of length len.
-    if unsafe { libc::connect(socket.as_raw_fd(), (&storage as *const libc::sockaddr_storage).cast(), len) } < 0 {
+    if unsafe {
+        libc::connect(
+            socket.as_raw_fd(),
+            (&storage as *const libc::sockaddr_storage).cast(),
+            len,
+        )
+    } < 0
+    {
         return Err(io::Error::last_os_error());
     }
     socket.send(data)?;

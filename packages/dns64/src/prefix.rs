@@ -20,7 +20,9 @@ impl Prefix {
     /// be zero (RFC 6052 §2.2); bits after `len` are cleared.
     pub fn new(addr: Ipv6Addr, len: u8) -> Result<Prefix, String> {
         if ![32, 40, 48, 56, 64, 96].contains(&len) {
-            return Err(format!("prefix length /{len} is not one of 32, 40, 48, 56, 64, 96 (RFC 6052)"));
+            return Err(format!(
+                "prefix length /{len} is not one of 32, 40, 48, 56, 64, 96 (RFC 6052)"
+            ));
         }
         let mut bytes = addr.octets();
         for b in bytes.iter_mut().skip(len as usize / 8) {
@@ -29,12 +31,18 @@ impl Prefix {
         if addr.octets()[8] != 0 {
             return Err("bits 64 to 71 of a NAT64 prefix must be zero (RFC 6052 u-octet)".into());
         }
-        Ok(Prefix { addr: Ipv6Addr::from(bytes), len })
+        Ok(Prefix {
+            addr: Ipv6Addr::from(bytes),
+            len,
+        })
     }
     pub fn well_known() -> Prefix {
-        Prefix { addr: WELL_KNOWN, len: 96 }
+        Prefix {
+            addr: WELL_KNOWN,
+            len: 96,
+        }
     }
-    pub fn len(&self) -> u8 {
+    pub fn prefix_len(&self) -> u8 {
         self.len
     }
     pub fn is_well_known(&self) -> bool {
@@ -75,7 +83,9 @@ impl Prefix {
             v4[i] = bytes[pos];
         }
         // Everything after the prefix that is not an IPv4 octet or the u-octet: the suffix.
-        let suffix_clean = (n..16).filter(|&i| i != 8 && !positions.contains(&i)).all(|i| bytes[i] == 0);
+        let suffix_clean = (n..16)
+            .filter(|&i| i != 8 && !positions.contains(&i))
+            .all(|i| bytes[i] == 0);
         suffix_clean.then(|| Ipv4Addr::from(v4))
     }
 
@@ -112,10 +122,17 @@ pub struct Range6 {
 impl Range6 {
     /// ::ffff:0:0/96, the IPv4-mapped addresses, excluded by default (RFC 6147 §5.1.4).
     pub fn mapped() -> Range6 {
-        Range6 { addr: Ipv6Addr::new(0, 0, 0, 0, 0, 0xffff, 0, 0), len: 96 }
+        Range6 {
+            addr: Ipv6Addr::new(0, 0, 0, 0, 0, 0xffff, 0, 0),
+            len: 96,
+        }
     }
     pub fn contains(&self, a: Ipv6Addr) -> bool {
-        let mask = if self.len == 0 { 0 } else { u128::MAX << (128 - self.len.min(128) as u32) };
+        let mask = if self.len == 0 {
+            0
+        } else {
+            u128::MAX << (128 - self.len.min(128) as u32)
+        };
         u128::from(a) & mask == u128::from(self.addr) & mask
     }
 }
@@ -131,7 +148,10 @@ pub fn parse_ip6_arpa(name: &Name) -> Option<Ipv6Addr> {
         value |= nibble << (4 * i);
     }
     let arpa = [labels.next()?, labels.next()?];
-    if labels.next().is_some() || !arpa[0].eq_ignore_ascii_case(b"ip6") || !arpa[1].eq_ignore_ascii_case(b"arpa") {
+    if labels.next().is_some()
+        || !arpa[0].eq_ignore_ascii_case(b"ip6")
+        || !arpa[1].eq_ignore_ascii_case(b"arpa")
+    {
         return None;
     }
     Some(Ipv6Addr::from(value))
@@ -146,7 +166,11 @@ pub fn in_addr_arpa(v4: Ipv4Addr) -> Name {
 /// IPv4 addresses the Well-Known Prefix must not carry (RFC 6052 §3.1): private, loopback,
 /// link-local, unspecified. Network-specific prefixes may carry anything.
 pub fn non_global_v4(v4: Ipv4Addr) -> bool {
-    v4.is_private() || v4.is_loopback() || v4.is_link_local() || v4.is_unspecified() || v4.octets()[0] == 0
+    v4.is_private()
+        || v4.is_loopback()
+        || v4.is_link_local()
+        || v4.is_unspecified()
+        || v4.octets()[0] == 0
 }
 
 #[cfg(test)]
@@ -169,13 +193,26 @@ mod tests {
             (64, "2001:db8:122:344:c0:2:2100:0"),
             (96, "2001:db8:122:344::192.0.2.33"),
         ] {
-            let base = if len == 32 { "2001:db8::" } else if len == 40 { "2001:db8:100::" } else if len == 48 { "2001:db8:122::" } else if len == 56 { "2001:db8:122:300::" } else { "2001:db8:122:344::" };
+            let base = if len == 32 {
+                "2001:db8::"
+            } else if len == 40 {
+                "2001:db8:100::"
+            } else if len == 48 {
+                "2001:db8:122::"
+            } else if len == 56 {
+                "2001:db8:122:300::"
+            } else {
+                "2001:db8:122:344::"
+            };
             let prefix = p(base, len);
             let v6: Ipv6Addr = expected.parse().unwrap();
             assert_eq!(prefix.synthesize(v4), v6, "/{len}");
             assert_eq!(prefix.extract(v6), Some(v4), "/{len}");
         }
-        assert_eq!(Prefix::well_known().synthesize(v4), "64:ff9b::c000:221".parse::<Ipv6Addr>().unwrap());
+        assert_eq!(
+            Prefix::well_known().synthesize(v4),
+            "64:ff9b::c000:221".parse::<Ipv6Addr>().unwrap()
+        );
     }
 
     #[test]
@@ -183,18 +220,39 @@ mod tests {
         assert!(Prefix::new("2001:db8::".parse().unwrap(), 33).is_err());
         assert!(Prefix::new("2001:db8:0:0:ff00::".parse().unwrap(), 96).is_err());
         let prefix = p("2001:db8::", 64);
-        assert_eq!(prefix.extract("2001:db8::ff00:0:0:0".parse().unwrap()), None, "u-octet set");
-        assert_eq!(prefix.extract("2001:db8::1".parse().unwrap()), None, "suffix set");
-        assert_eq!(prefix.extract("2001:db9::".parse().unwrap()), None, "other prefix");
+        assert_eq!(
+            prefix.extract("2001:db8::ff00:0:0:0".parse().unwrap()),
+            None,
+            "u-octet set"
+        );
+        assert_eq!(
+            prefix.extract("2001:db8::1".parse().unwrap()),
+            None,
+            "suffix set"
+        );
+        assert_eq!(
+            prefix.extract("2001:db9::".parse().unwrap()),
+            None,
+            "other prefix"
+        );
     }
 
     #[test]
     fn reverse_names() {
-        assert_eq!(Prefix::well_known().reverse_zone().to_string(), "0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.b.9.f.f.4.6.0.0.ip6.arpa.");
-        let name = Name::from_text("1.2.2.0.0.0.0.c.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.b.9.f.f.4.6.0.0.IP6.ARPA").unwrap();
+        assert_eq!(
+            Prefix::well_known().reverse_zone().to_string(),
+            "0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.b.9.f.f.4.6.0.0.ip6.arpa."
+        );
+        let name = Name::from_text(
+            "1.2.2.0.0.0.0.c.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.b.9.f.f.4.6.0.0.IP6.ARPA",
+        )
+        .unwrap();
         let v6 = parse_ip6_arpa(&name).unwrap();
         assert_eq!(v6, "64:ff9b::c000:221".parse::<Ipv6Addr>().unwrap());
-        assert_eq!(in_addr_arpa(Ipv4Addr::new(192, 0, 2, 33)).to_string(), "33.2.0.192.in-addr.arpa.");
+        assert_eq!(
+            in_addr_arpa(Ipv4Addr::new(192, 0, 2, 33)).to_string(),
+            "33.2.0.192.in-addr.arpa."
+        );
         assert!(parse_ip6_arpa(&Name::from_text("1.ip6.arpa").unwrap()).is_none());
     }
 
@@ -202,6 +260,10 @@ mod tests {
     fn exclusion_ranges() {
         assert!(Range6::mapped().contains("::ffff:1.2.3.4".parse().unwrap()));
         assert!(!Range6::mapped().contains("2001:db8::1".parse().unwrap()));
-        assert!(Range6 { addr: Ipv6Addr::UNSPECIFIED, len: 0 }.contains("2001:db8::1".parse().unwrap()));
+        assert!(Range6 {
+            addr: Ipv6Addr::UNSPECIFIED,
+            len: 0
+        }
+        .contains("2001:db8::1".parse().unwrap()));
     }
 }

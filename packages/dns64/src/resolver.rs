@@ -16,8 +16,8 @@
 //! TTL min(A TTL, negative TTL of the AAAA answer from its SOA, or 600 s without SOA) (§5.1.7),
 //! RRSIGs over A dropped, AD cleared (we do not validate).
 
-use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -68,12 +68,22 @@ pub enum Client {
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Output {
-    ToClient { client: Client, data: Vec<u8> },
+    ToClient {
+        client: Client,
+        data: Vec<u8>,
+    },
     /// Send `data` to `server` from a fresh socket (UDP, or TCP with a length prefix); deliver
     /// what comes back with `token`.
-    ToUpstream { token: u64, server: SocketAddr, tcp: bool, data: Vec<u8> },
+    ToUpstream {
+        token: u64,
+        server: SocketAddr,
+        tcp: bool,
+        data: Vec<u8>,
+    },
     /// No more interest in answers for `token`: close its socket.
-    Close { token: u64 },
+    Close {
+        token: u64,
+    },
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -102,9 +112,13 @@ enum Stage {
     /// Anything but synthesis: the upstream answer goes back as it is.
     Forward,
     Aaaa,
-    A { negative_ttl: Option<u32> },
+    A {
+        negative_ttl: Option<u32>,
+    },
     /// PTR in the NAT64 prefix: CNAME to `target` (in-addr.arpa), then its PTR (§5.3.1).
-    Ptr { target: Name },
+    Ptr {
+        target: Box<Name>,
+    },
 }
 
 struct Pending {
@@ -154,7 +168,11 @@ pub struct Dns64 {
 
 impl Dns64 {
     /// `random` gives unpredictable 16-bit query IDs (the I/O layer reads getrandom).
-    pub fn new(config: Config, upstreams: Vec<SocketAddr>, random: Box<dyn FnMut() -> u16>) -> Dns64 {
+    pub fn new(
+        config: Config,
+        upstreams: Vec<SocketAddr>,
+        random: Box<dyn FnMut() -> u16>,
+    ) -> Dns64 {
         Dns64 {
             cache: Cache::new(config.cache_bytes),
             config,
@@ -225,9 +243,14 @@ impl Dns64 {
             Ok(q) => q,
             Err(_) => {
                 self.stats.malformed_queries += 1;
-                let flags = wire::FLAG_QR | (u16::from_be_bytes([bytes[2], bytes[3]]) & 0x7900) | wire::RCODE_FORMERR as u16;
+                let flags = wire::FLAG_QR
+                    | (u16::from_be_bytes([bytes[2], bytes[3]]) & 0x7900)
+                    | wire::RCODE_FORMERR as u16;
                 let w = Writer::new(u16::from_be_bytes([bytes[0], bytes[1]]), flags);
-                self.out.push_back(Output::ToClient { client, data: w.buf });
+                self.out.push_back(Output::ToClient {
+                    client,
+                    data: w.buf,
+                });
                 return;
             }
         };
@@ -269,7 +292,9 @@ impl Dns64 {
             Stage::Aaaa
         } else if synthesis_allowed && query.qtype == wire::TYPE_PTR {
             match self.ptr_target(&query.qname) {
-                Some(target) => Stage::Ptr { target },
+                Some(target) => Stage::Ptr {
+                    target: Box::new(target),
+                },
                 None => Stage::Forward,
             }
         } else {
@@ -341,7 +366,10 @@ impl Dns64 {
             return;
         }
         let rcode = response.rcode();
-        if matches!(rcode, wire::RCODE_SERVFAIL | 5) && p.tries < self.upstreams.len() as u32 && now < p.deadline {
+        if matches!(rcode, wire::RCODE_SERVFAIL | 5)
+            && p.tries < self.upstreams.len() as u32
+            && now < p.deadline
+        {
             // This server cannot help (failing or refusing us): ask the next one.
             p.server = (p.server + 1) % self.upstreams.len();
             p.tcp = false;
@@ -359,7 +387,10 @@ impl Dns64 {
                 let mut any = false;
                 let mut usable = false;
                 for rr in response.records(0) {
-                    if rr.rtype == wire::TYPE_AAAA && rr.class == wire::CLASS_IN && rr.rdata_len == 16 {
+                    if rr.rtype == wire::TYPE_AAAA
+                        && rr.class == wire::CLASS_IN
+                        && rr.rdata_len == 16
+                    {
                         any = true;
                         let mut a = [0u8; 16];
                         a.copy_from_slice(rr.rdata(bytes));
@@ -372,20 +403,26 @@ impl Dns64 {
                 }
                 // NODATA: its negative TTL bounds the synthesized TTL. Excluded AAAA or an
                 // error: no SOA to go by (600 s).
-                let negative_ttl = if rcode == wire::RCODE_NOERROR && !any { negative_ttl(&response) } else { None };
+                let negative_ttl = if rcode == wire::RCODE_NOERROR && !any {
+                    negative_ttl(&response)
+                } else {
+                    None
+                };
                 p.stage = Stage::A { negative_ttl };
                 p.tcp = false;
                 p.tries = 0;
                 p.server = self.preferred;
                 self.send_upstream(p, now);
             }
-            Stage::A { negative_ttl } => match self.synthesize(&p, &response, negative_ttl.unwrap_or(NO_SOA_TTL)) {
-                Some(data) => self.respond(&p, data, now),
-                None => {
-                    self.stats.malformed_responses += 1;
-                    self.servfail(&p);
+            Stage::A { negative_ttl } => {
+                match self.synthesize(&p, &response, negative_ttl.unwrap_or(NO_SOA_TTL)) {
+                    Some(data) => self.respond(&p, data, now),
+                    None => {
+                        self.stats.malformed_responses += 1;
+                        self.servfail(&p);
+                    }
                 }
-            },
+            }
             Stage::Ptr { target } => match self.ptr_answer(&p, &target, &response) {
                 Some(data) => {
                     self.stats.ptr_synthesized += 1;
@@ -406,7 +443,9 @@ impl Dns64 {
                 break;
             }
             self.timers.pop();
-            let Some(p) = self.pending.get(&token) else { continue };
+            let Some(p) = self.pending.get(&token) else {
+                continue;
+            };
             if p.attempt_deadline != deadline {
                 continue;
             }
@@ -444,7 +483,12 @@ impl Dns64 {
         self.next_token += 1;
         self.stats.upstream_queries += 1;
         self.timers.push(Reverse((p.attempt_deadline, token)));
-        self.out.push_back(Output::ToUpstream { token, server: p.upstream_addr, tcp: p.tcp, data: w.buf });
+        self.out.push_back(Output::ToUpstream {
+            token,
+            server: p.upstream_addr,
+            tcp: p.tcp,
+            data: w.buf,
+        });
         self.pending.insert(token, p);
     }
 
@@ -456,16 +500,29 @@ impl Dns64 {
             return false;
         }
         self.stats.local_answers += 1;
-        let mut w = response_writer(query.id(), query.flags() & wire::FLAG_RD != 0, query.flags() & wire::FLAG_CD != 0, wire::RCODE_NOERROR);
+        let mut w = response_writer(
+            query.id(),
+            query.flags() & wire::FLAG_RD != 0,
+            query.flags() & wire::FLAG_CD != 0,
+            wire::RCODE_NOERROR,
+        );
         w.question(query.qname.as_wire(), query.qtype, query.qclass);
         let mut count = 0;
         for v4 in [Ipv4Addr::new(192, 0, 0, 170), Ipv4Addr::new(192, 0, 0, 171)] {
             match query.qtype {
                 wire::TYPE_AAAA => {
                     let v6 = self.config.prefix.synthesize(v4);
-                    write_rr(&mut w, &query.qname, wire::TYPE_AAAA, LOCAL_TTL, &v6.octets());
+                    write_rr(
+                        &mut w,
+                        &query.qname,
+                        wire::TYPE_AAAA,
+                        LOCAL_TTL,
+                        &v6.octets(),
+                    );
                 }
-                wire::TYPE_A => write_rr(&mut w, &query.qname, wire::TYPE_A, LOCAL_TTL, &v4.octets()),
+                wire::TYPE_A => {
+                    write_rr(&mut w, &query.qname, wire::TYPE_A, LOCAL_TTL, &v4.octets())
+                }
                 _ => continue,
             }
             count += 1;
@@ -505,7 +562,10 @@ impl Dns64 {
             self.cache.insert(&p.cache_key, &data, &offsets, ttl, now);
         }
         let data = fit(&data, p.client, p.edns);
-        self.out.push_back(Output::ToClient { client: p.client, data });
+        self.out.push_back(Output::ToClient {
+            client: p.client,
+            data,
+        });
     }
 
     fn servfail(&mut self, p: &Pending) {
@@ -516,7 +576,10 @@ impl Dns64 {
             w.opt(EDNS_SIZE, edns.dnssec_ok);
             w.set_count(3, 1);
         }
-        self.out.push_back(Output::ToClient { client: p.client, data: w.buf });
+        self.out.push_back(Output::ToClient {
+            client: p.client,
+            data: w.buf,
+        });
     }
 
     fn reply_empty(&mut self, client: Client, query: &Message, rcode: u8) {
@@ -524,14 +587,22 @@ impl Dns64 {
             self.stats.servfail += 1;
         }
         let flags = query.flags();
-        let mut w = response_writer(query.id(), flags & wire::FLAG_RD != 0, flags & wire::FLAG_CD != 0, rcode);
+        let mut w = response_writer(
+            query.id(),
+            flags & wire::FLAG_RD != 0,
+            flags & wire::FLAG_CD != 0,
+            rcode,
+        );
         w.buf[2] |= (query.opcode() & 0xF) << 3;
         w.question(query.qname.as_wire(), query.qtype, query.qclass);
         if let Some(edns) = query.edns() {
             w.opt(EDNS_SIZE, edns.dnssec_ok);
             w.set_count(3, 1);
         }
-        self.out.push_back(Output::ToClient { client, data: w.buf });
+        self.out.push_back(Output::ToClient {
+            client,
+            data: w.buf,
+        });
     }
 
     /// The AAAA response built from the A response (§5.1.6, §5.1.7, §5.3.2, §5.4).
@@ -550,9 +621,17 @@ impl Dns64 {
                 }
                 let (owner, _) = wire::read_name(bytes, rr.name_at).ok()?;
                 let v6 = self.config.prefix.synthesize(v4);
-                write_rr(&mut w, &owner, wire::TYPE_AAAA, rr.ttl.min(ttl_cap), &v6.octets());
+                write_rr(
+                    &mut w,
+                    &owner,
+                    wire::TYPE_AAAA,
+                    rr.ttl.min(ttl_cap),
+                    &v6.octets(),
+                );
                 made += 1;
-            } else if rr.rtype == wire::TYPE_RRSIG && rr.rdata(bytes).starts_with(&wire::TYPE_A.to_be_bytes()) {
+            } else if rr.rtype == wire::TYPE_RRSIG
+                && rr.rdata(bytes).starts_with(&wire::TYPE_A.to_be_bytes())
+            {
                 continue; // Signs the A records we replaced.
             } else {
                 w.copy_record(bytes, &rr, rr.ttl).ok()?;
@@ -574,7 +653,13 @@ impl Dns64 {
     fn ptr_answer(&mut self, p: &Pending, target: &Name, r: &Message) -> Option<Vec<u8>> {
         let mut w = response_writer(p.client_id, p.rd, p.cd, r.rcode());
         w.question(p.qname.as_wire(), p.qtype, p.qclass);
-        write_rr(&mut w, &p.qname, wire::TYPE_CNAME, LOCAL_TTL, target.as_wire());
+        write_rr(
+            &mut w,
+            &p.qname,
+            wire::TYPE_CNAME,
+            LOCAL_TTL,
+            target.as_wire(),
+        );
         let answers = 1 + copy_section(&mut w, r, 0)?;
         w.set_count(1, answers);
         let authority = copy_section(&mut w, r, 1)?;
@@ -648,13 +733,17 @@ fn restore_qname_case(data: &mut [u8], qname: &Name) {
 
 /// RFC 2308: the negative TTL of a NODATA/NXDOMAIN answer, min(SOA TTL, SOA MINIMUM).
 fn negative_ttl(m: &Message) -> Option<u32> {
-    m.records(1).find(|rr| rr.rtype == wire::TYPE_SOA).and_then(|rr| wire::soa_minimum(m.bytes, &rr).map(|min| min.min(rr.ttl)))
+    m.records(1)
+        .find(|rr| rr.rtype == wire::TYPE_SOA)
+        .and_then(|rr| wire::soa_minimum(m.bytes, &rr).map(|min| min.min(rr.ttl)))
 }
 
 /// Whether a final response may be cached, the TTL offsets to age, and for how long.
 fn cacheability(data: &[u8]) -> Option<(Vec<u16>, u32)> {
     let m = Message::parse(data).ok()?;
-    if m.flags() & wire::FLAG_TC != 0 || !matches!(m.rcode(), wire::RCODE_NOERROR | wire::RCODE_NXDOMAIN) {
+    if m.flags() & wire::FLAG_TC != 0
+        || !matches!(m.rcode(), wire::RCODE_NOERROR | wire::RCODE_NXDOMAIN)
+    {
         return None;
     }
     let mut offsets = Vec::new();
@@ -692,7 +781,9 @@ fn fit(data: &[u8], client: Client, edns: Option<Edns>) -> Vec<u8> {
     if data.len() <= limit {
         return data.to_vec();
     }
-    let Ok(m) = Message::parse(data) else { return data[..wire::HEADER_LEN].to_vec() };
+    let Ok(m) = Message::parse(data) else {
+        return data[..wire::HEADER_LEN].to_vec();
+    };
     let mut w = Writer::new(m.id(), m.flags() | wire::FLAG_TC);
     w.question(m.qname.as_wire(), m.qtype, m.qclass);
     if let Some(e) = edns {

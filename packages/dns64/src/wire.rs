@@ -88,7 +88,10 @@ pub struct Name {
 
 impl Name {
     pub fn root() -> Name {
-        Name { buf: [0; MAX_NAME_LEN], len: 1 }
+        Name {
+            buf: [0; MAX_NAME_LEN],
+            len: 1,
+        }
     }
     pub fn as_wire(&self) -> &[u8] {
         &self.buf[..self.len as usize]
@@ -97,7 +100,11 @@ impl Name {
     pub fn from_text(text: &str) -> Option<Name> {
         let mut name = Name::root();
         name.len = 0;
-        for label in text.trim_end_matches('.').split('.').filter(|l| !l.is_empty()) {
+        for label in text
+            .trim_end_matches('.')
+            .split('.')
+            .filter(|l| !l.is_empty())
+        {
             if label.len() > 63 {
                 return None;
             }
@@ -132,7 +139,9 @@ impl Name {
     }
     /// The labels, first (leftmost) to last, without the root.
     pub fn labels(&self) -> Labels<'_> {
-        Labels { wire: self.as_wire() }
+        Labels {
+            wire: self.as_wire(),
+        }
     }
     /// Whether the name ends with `suffix` (case-insensitive, on label boundaries).
     pub fn ends_with(&self, suffix: &Name) -> bool {
@@ -206,7 +215,9 @@ impl<'a> Iterator for Labels<'a> {
 pub fn read_name(msg: &[u8], start: usize) -> Result<(Name, usize)> {
     let mut name = Name::root();
     name.len = 0;
-    let end = walk_name(msg, start, &mut |label| name.push_label(label).ok_or(Error::NameTooLong))?;
+    let end = walk_name(msg, start, &mut |label| {
+        name.push_label(label).ok_or(Error::NameTooLong)
+    })?;
     name.push_root().ok_or(Error::NameTooLong)?;
     Ok((name, end))
 }
@@ -224,7 +235,11 @@ pub fn skip_name(msg: &[u8], start: usize) -> Result<usize> {
     })
 }
 
-fn walk_name(msg: &[u8], start: usize, on_label: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<usize> {
+fn walk_name(
+    msg: &[u8],
+    start: usize,
+    on_label: &mut dyn FnMut(&[u8]) -> Result<()>,
+) -> Result<usize> {
     let mut at = start;
     let mut end = None;
     loop {
@@ -234,7 +249,9 @@ fn walk_name(msg: &[u8], start: usize, on_label: &mut dyn FnMut(&[u8]) -> Result
                 if len == 0 {
                     return Ok(end.unwrap_or(at + 1));
                 }
-                let label = msg.get(at + 1..at + 1 + len as usize).ok_or(Error::Truncated)?;
+                let label = msg
+                    .get(at + 1..at + 1 + len as usize)
+                    .ok_or(Error::Truncated)?;
                 on_label(label)?;
                 at += 1 + len as usize;
             }
@@ -281,7 +298,16 @@ pub fn read_record(msg: &[u8], at: usize) -> Result<Record> {
     if rdata_at + rdata_len > msg.len() {
         return Err(Error::Truncated);
     }
-    Ok(Record { name_at: at, rtype, class, ttl, ttl_at: name_end + 4, rdata_at, rdata_len, end: rdata_at + rdata_len })
+    Ok(Record {
+        name_at: at,
+        rtype,
+        class,
+        ttl,
+        ttl_at: name_end + 4,
+        rdata_at,
+        rdata_len,
+        end: rdata_at + rdata_len,
+    })
 }
 
 /// A validated message: one question, and the offsets of the sections.
@@ -339,7 +365,17 @@ impl<'a> Message<'a> {
             }
         }
         sections[3] = at;
-        Ok(Message { bytes, qname, qname_at: HEADER_LEN, qtype, qclass, question_end, counts, sections, opt })
+        Ok(Message {
+            bytes,
+            qname,
+            qname_at: HEADER_LEN,
+            qtype,
+            qclass,
+            question_end,
+            counts,
+            sections,
+            opt,
+        })
     }
 
     pub fn id(&self) -> u16 {
@@ -355,7 +391,10 @@ impl<'a> Message<'a> {
         (self.flags() & 0xF) as u8
     }
     pub fn edns(&self) -> Option<Edns> {
-        self.opt.map(|o| Edns { udp_size: o.class, dnssec_ok: o.ttl & EDNS_DO != 0 })
+        self.opt.map(|o| Edns {
+            udp_size: o.class,
+            dnssec_ok: o.ttl & EDNS_DO != 0,
+        })
     }
     /// The raw question name bytes (as sent, maybe compressed only in theory: a question is
     /// the first name of a message, so it cannot point backwards anywhere).
@@ -364,7 +403,11 @@ impl<'a> Message<'a> {
     }
     /// The records of section `i` (0 answer, 1 authority, 2 additional). Already validated.
     pub fn records(&self, section: usize) -> Records<'a> {
-        Records { bytes: self.bytes, at: self.sections[section], left: self.counts[section] }
+        Records {
+            bytes: self.bytes,
+            at: self.sections[section],
+            left: self.counts[section],
+        }
     }
 }
 
@@ -457,7 +500,10 @@ impl Writer {
                     }
                 }
                 TYPE_MX => {
-                    self.bytes(msg.get(rr.rdata_at..rr.rdata_at + 2).ok_or(Error::BadCount)?);
+                    self.bytes(
+                        msg.get(rr.rdata_at..rr.rdata_at + 2)
+                            .ok_or(Error::BadCount)?,
+                    );
                     if name(self, rr.rdata_at + 2)? != rdata_end {
                         return Err(Error::BadCount);
                     }
@@ -531,7 +577,22 @@ mod tests {
         // Two pointers pointing at each other: the first one forward is rejected.
         let mut q = query("a.b", TYPE_A);
         let at = q.len();
-        q.extend_from_slice(&[0xC0, (at + 2) as u8, 0xC0, at as u8, 0, 1, 0, 1, 0, 0, 0, 1, 0, 0]);
+        q.extend_from_slice(&[
+            0xC0,
+            (at + 2) as u8,
+            0xC0,
+            at as u8,
+            0,
+            1,
+            0,
+            1,
+            0,
+            0,
+            0,
+            1,
+            0,
+            0,
+        ]);
         q[7] = 1;
         assert_eq!(Message::parse(&q).unwrap_err(), Error::BadPointer);
     }
@@ -551,7 +612,9 @@ mod tests {
         let mut m = query("host.example", TYPE_CNAME);
         m[7] = 1;
         // owner: pointer to the question name; CNAME rdata: "www" + pointer to "example".
-        m.extend_from_slice(&[0xC0, 12, 0, 5, 0, 1, 0, 0, 0, 60, 0, 6, 3, b'w', b'w', b'w', 0xC0, 17]);
+        m.extend_from_slice(&[
+            0xC0, 12, 0, 5, 0, 1, 0, 0, 0, 60, 0, 6, 3, b'w', b'w', b'w', 0xC0, 17,
+        ]);
         let parsed = Message::parse(&m).unwrap();
         let rr = parsed.records(0).next().unwrap();
         let mut w = Writer::new(0, 0);

@@ -14,15 +14,22 @@ const UP2: &str = "192.0.2.2:53";
 const TYPE_TXT: u16 = 16;
 
 fn client() -> Client {
-    Client::Udp { socket: 0, addr: "[2001:db8::10]:40000".parse().unwrap() }
+    Client::Udp {
+        socket: 0,
+        addr: "[2001:db8::10]:40000".parse().unwrap(),
+    }
 }
 
 fn core_with(config: Config) -> Dns64 {
     let mut n = 0x1000u16;
-    Dns64::new(config, vec![UP1.parse().unwrap(), UP2.parse().unwrap()], Box::new(move || {
-        n = n.wrapping_add(0x101);
-        n
-    }))
+    Dns64::new(
+        config,
+        vec![UP1.parse().unwrap(), UP2.parse().unwrap()],
+        Box::new(move || {
+            n = n.wrapping_add(0x101);
+            n
+        }),
+    )
 }
 
 fn core() -> Dns64 {
@@ -32,7 +39,11 @@ fn core() -> Dns64 {
 fn query(name: &str, qtype: u16, edns: Option<(bool, bool)>) -> Vec<u8> {
     let (do_bit, cd) = edns.unwrap_or((false, false));
     let mut w = Writer::new(0xBEEF, wire::FLAG_RD | if cd { wire::FLAG_CD } else { 0 });
-    w.question(Name::from_text(name).unwrap().as_wire(), qtype, wire::CLASS_IN);
+    w.question(
+        Name::from_text(name).unwrap().as_wire(),
+        qtype,
+        wire::CLASS_IN,
+    );
     if edns.is_some() {
         w.opt(4096, do_bit);
         w.set_count(3, 1);
@@ -51,7 +62,17 @@ fn outputs(core: &mut Dns64) -> (Vec<Sent>, Vec<Vec<u8>>) {
     let (mut up, mut down) = (Vec::new(), Vec::new());
     while let Some(o) = core.poll_output() {
         match o {
-            Output::ToUpstream { token, server, tcp, data } => up.push(Sent { token, server, tcp, data }),
+            Output::ToUpstream {
+                token,
+                server,
+                tcp,
+                data,
+            } => up.push(Sent {
+                token,
+                server,
+                tcp,
+                data,
+            }),
             Output::ToClient { data, .. } => down.push(data),
             Output::Close { .. } => {}
         }
@@ -60,9 +81,17 @@ fn outputs(core: &mut Dns64) -> (Vec<Sent>, Vec<Vec<u8>>) {
 }
 
 /// An upstream answer to `q`: records (owner, type, ttl, rdata) per section.
-fn answer(q: &[u8], rcode: u8, answers: &[(&str, u16, u32, Vec<u8>)], authority: &[(&str, u16, u32, Vec<u8>)]) -> Vec<u8> {
+fn answer(
+    q: &[u8],
+    rcode: u8,
+    answers: &[(&str, u16, u32, Vec<u8>)],
+    authority: &[(&str, u16, u32, Vec<u8>)],
+) -> Vec<u8> {
     let m = Message::parse(q).unwrap();
-    let mut w = Writer::new(m.id(), wire::FLAG_QR | wire::FLAG_RD | wire::FLAG_RA | rcode as u16);
+    let mut w = Writer::new(
+        m.id(),
+        wire::FLAG_QR | wire::FLAG_RD | wire::FLAG_RA | rcode as u16,
+    );
     w.question(m.qname.as_wire(), m.qtype, m.qclass);
     for (section, records) in [(1, answers), (2, authority)] {
         for (owner, t, ttl, rdata) in records {
@@ -123,39 +152,80 @@ fn a_only_name_is_synthesized_with_the_soa_bounded_ttl() {
     assert!(down.is_empty());
     assert_eq!(up.len(), 1);
     let q = Message::parse(&up[0].data).unwrap();
-    assert_eq!((q.qtype, q.qname.to_string()), (wire::TYPE_AAAA, "v4.Example.".into()));
+    assert_eq!(
+        (q.qtype, q.qname.to_string()),
+        (wire::TYPE_AAAA, "v4.Example.".into())
+    );
     assert_ne!(q.id(), 0xBEEF, "upstream ID is our own");
-    let nodata = answer(&up[0].data, 0, &[], &[("example", wire::TYPE_SOA, 3600, soa(300))]);
+    let nodata = answer(
+        &up[0].data,
+        0,
+        &[],
+        &[("example", wire::TYPE_SOA, 3600, soa(300))],
+    );
     c.handle_response(up[0].token, up[0].server, &nodata, t0);
     let (up, down) = outputs(&mut c);
     assert!(down.is_empty());
     let q = Message::parse(&up[0].data).unwrap();
     assert_eq!(q.qtype, wire::TYPE_A);
-    let resp = answer(&up[0].data, 0, &[("v4.example", wire::TYPE_A, 3600, a("198.51.100.7")), ("v4.example", wire::TYPE_A, 100, a("198.51.100.8"))], &[]);
+    let resp = answer(
+        &up[0].data,
+        0,
+        &[
+            ("v4.example", wire::TYPE_A, 3600, a("198.51.100.7")),
+            ("v4.example", wire::TYPE_A, 100, a("198.51.100.8")),
+        ],
+        &[],
+    );
     c.handle_response(up[0].token, up[0].server, &resp, t0);
     let (_, down) = outputs(&mut c);
     let m = Message::parse(&down[0]).unwrap();
     assert_eq!(m.id(), 0xBEEF);
-    assert_eq!(m.qname.as_wire(), &name("v4.Example")[..], "client's spelling");
+    assert_eq!(
+        m.qname.as_wire(),
+        &name("v4.Example")[..],
+        "client's spelling"
+    );
     assert_eq!(m.qtype, wire::TYPE_AAAA);
     assert_eq!(
         answers(&down[0]),
         vec![
-            ("v4.example.".into(), wire::TYPE_AAAA, 300, aaaa("64:ff9b::198.51.100.7")),
-            ("v4.example.".into(), wire::TYPE_AAAA, 100, aaaa("64:ff9b::198.51.100.8"))
+            (
+                "v4.example.".into(),
+                wire::TYPE_AAAA,
+                300,
+                aaaa("64:ff9b::198.51.100.7")
+            ),
+            (
+                "v4.example.".into(),
+                wire::TYPE_AAAA,
+                100,
+                aaaa("64:ff9b::198.51.100.8")
+            )
         ]
     );
     assert_eq!(c.stats().synthesized, 1);
 
     // Cached: answered without upstream, TTLs aged.
-    c.handle_query(&query("V4.example", wire::TYPE_AAAA, None), client(), t0 + Duration::from_secs(30));
+    c.handle_query(
+        &query("V4.example", wire::TYPE_AAAA, None),
+        client(),
+        t0 + Duration::from_secs(30),
+    );
     let (up, down) = outputs(&mut c);
     assert!(up.is_empty());
     assert_eq!(answers(&down[0])[0].2, 270);
-    assert_eq!(Message::parse(&down[0]).unwrap().qname.as_wire(), &name("V4.example")[..]);
+    assert_eq!(
+        Message::parse(&down[0]).unwrap().qname.as_wire(),
+        &name("V4.example")[..]
+    );
     assert_eq!(c.stats().cache_hits, 1);
     // Expired after the shortest TTL (100 s).
-    c.handle_query(&query("v4.example", wire::TYPE_AAAA, None), client(), t0 + Duration::from_secs(100));
+    c.handle_query(
+        &query("v4.example", wire::TYPE_AAAA, None),
+        client(),
+        t0 + Duration::from_secs(100),
+    );
     assert_eq!(outputs(&mut c).0.len(), 1);
 }
 
@@ -165,22 +235,58 @@ fn real_aaaa_passes_and_excluded_aaaa_is_replaced() {
     let t0 = Instant::now();
     c.handle_query(&query("both.example", wire::TYPE_AAAA, None), client(), t0);
     let (up, _) = outputs(&mut c);
-    let resp = answer(&up[0].data, 0, &[("both.example", wire::TYPE_AAAA, 60, aaaa("2001:db8::1")), ("both.example", wire::TYPE_AAAA, 60, aaaa("::ffff:1.2.3.4"))], &[]);
+    let resp = answer(
+        &up[0].data,
+        0,
+        &[
+            ("both.example", wire::TYPE_AAAA, 60, aaaa("2001:db8::1")),
+            ("both.example", wire::TYPE_AAAA, 60, aaaa("::ffff:1.2.3.4")),
+        ],
+        &[],
+    );
     c.handle_response(up[0].token, up[0].server, &resp, t0);
     let (up, down) = outputs(&mut c);
     assert!(up.is_empty(), "no A query");
     assert_eq!(answers(&down[0]).len(), 2, "unchanged");
 
-    c.handle_query(&query("mapped.example", wire::TYPE_AAAA, None), client(), t0);
+    c.handle_query(
+        &query("mapped.example", wire::TYPE_AAAA, None),
+        client(),
+        t0,
+    );
     let (up, _) = outputs(&mut c);
-    let resp = answer(&up[0].data, 0, &[("mapped.example", wire::TYPE_AAAA, 60, aaaa("::ffff:1.2.3.4"))], &[]);
+    let resp = answer(
+        &up[0].data,
+        0,
+        &[(
+            "mapped.example",
+            wire::TYPE_AAAA,
+            60,
+            aaaa("::ffff:1.2.3.4"),
+        )],
+        &[],
+    );
     c.handle_response(up[0].token, up[0].server, &resp, t0);
     let (up, _) = outputs(&mut c);
     assert_eq!(Message::parse(&up[0].data).unwrap().qtype, wire::TYPE_A);
-    let resp = answer(&up[0].data, 0, &[("mapped.example", wire::TYPE_A, 7200, a("1.2.3.4"))], &[]);
+    let resp = answer(
+        &up[0].data,
+        0,
+        &[("mapped.example", wire::TYPE_A, 7200, a("1.2.3.4"))],
+        &[],
+    );
     c.handle_response(up[0].token, up[0].server, &resp, t0);
     let (_, down) = outputs(&mut c);
-    assert_eq!(answers(&down[0]), vec![("mapped.example.".into(), wire::TYPE_AAAA, 600, aaaa("64:ff9b::1.2.3.4"))], "600 s without SOA");
+    assert_eq!(
+        answers(&down[0]),
+        vec![(
+            "mapped.example.".into(),
+            wire::TYPE_AAAA,
+            600,
+            aaaa("64:ff9b::1.2.3.4")
+        )],
+        "600 s without SOA"
+    );
 }
 
 #[test]
@@ -189,7 +295,12 @@ fn nxdomain_passes_and_cname_chains_are_kept() {
     let t0 = Instant::now();
     c.handle_query(&query("nx.example", wire::TYPE_AAAA, None), client(), t0);
     let (up, _) = outputs(&mut c);
-    let resp = answer(&up[0].data, 3, &[], &[("example", wire::TYPE_SOA, 3600, soa(60))]);
+    let resp = answer(
+        &up[0].data,
+        3,
+        &[],
+        &[("example", wire::TYPE_SOA, 3600, soa(60))],
+    );
     c.handle_response(up[0].token, up[0].server, &resp, t0);
     let (up, down) = outputs(&mut c);
     assert!(up.is_empty());
@@ -198,17 +309,37 @@ fn nxdomain_passes_and_cname_chains_are_kept() {
     c.handle_query(&query("alias.example", wire::TYPE_AAAA, None), client(), t0);
     let (up, _) = outputs(&mut c);
     let chain = ("alias.example", wire::TYPE_CNAME, 300, name("v4.example"));
-    let resp = answer(&up[0].data, 0, &[chain.clone()], &[("example", wire::TYPE_SOA, 3600, soa(900))]);
+    let resp = answer(
+        &up[0].data,
+        0,
+        std::slice::from_ref(&chain),
+        &[("example", wire::TYPE_SOA, 3600, soa(900))],
+    );
     c.handle_response(up[0].token, up[0].server, &resp, t0);
     let (up, _) = outputs(&mut c);
-    let resp = answer(&up[0].data, 0, &[chain, ("v4.example", wire::TYPE_A, 1200, a("203.0.113.9"))], &[]);
+    let resp = answer(
+        &up[0].data,
+        0,
+        &[chain, ("v4.example", wire::TYPE_A, 1200, a("203.0.113.9"))],
+        &[],
+    );
     c.handle_response(up[0].token, up[0].server, &resp, t0);
     let (_, down) = outputs(&mut c);
     assert_eq!(
         answers(&down[0]),
         vec![
-            ("alias.example.".into(), wire::TYPE_CNAME, 300, name("v4.example")),
-            ("v4.example.".into(), wire::TYPE_AAAA, 900, aaaa("64:ff9b::203.0.113.9"))
+            (
+                "alias.example.".into(),
+                wire::TYPE_CNAME,
+                300,
+                name("v4.example")
+            ),
+            (
+                "v4.example.".into(),
+                wire::TYPE_AAAA,
+                900,
+                aaaa("64:ff9b::203.0.113.9")
+            )
         ]
     );
 }
@@ -217,21 +348,52 @@ fn nxdomain_passes_and_cname_chains_are_kept() {
 fn do_and_cd_together_disable_synthesis() {
     let mut c = core();
     let t0 = Instant::now();
-    c.handle_query(&query("v4.example", wire::TYPE_AAAA, Some((true, true))), client(), t0);
+    c.handle_query(
+        &query("v4.example", wire::TYPE_AAAA, Some((true, true))),
+        client(),
+        t0,
+    );
     let (up, _) = outputs(&mut c);
     let q = Message::parse(&up[0].data).unwrap();
-    assert!(q.flags() & wire::FLAG_CD != 0 && q.edns().unwrap().dnssec_ok, "bits forwarded");
-    let resp = answer(&up[0].data, 0, &[], &[("example", wire::TYPE_SOA, 3600, soa(300))]);
+    assert!(
+        q.flags() & wire::FLAG_CD != 0 && q.edns().unwrap().dnssec_ok,
+        "bits forwarded"
+    );
+    let resp = answer(
+        &up[0].data,
+        0,
+        &[],
+        &[("example", wire::TYPE_SOA, 3600, soa(300))],
+    );
     c.handle_response(up[0].token, up[0].server, &resp, t0);
     let (up, down) = outputs(&mut c);
     assert!(up.is_empty(), "no A query");
     assert!(answers(&down[0]).is_empty());
     // DO alone: synthesis, AD clear.
-    c.handle_query(&query("v4.example", wire::TYPE_AAAA, Some((true, false))), client(), t0);
+    c.handle_query(
+        &query("v4.example", wire::TYPE_AAAA, Some((true, false))),
+        client(),
+        t0,
+    );
     let (up, _) = outputs(&mut c);
-    c.handle_response(up[0].token, up[0].server, &answer(&up[0].data, 0, &[], &[]), t0);
+    c.handle_response(
+        up[0].token,
+        up[0].server,
+        &answer(&up[0].data, 0, &[], &[]),
+        t0,
+    );
     let (up, _) = outputs(&mut c);
-    c.handle_response(up[0].token, up[0].server, &answer(&up[0].data, 0, &[("v4.example", wire::TYPE_A, 60, a("198.51.100.1"))], &[]), t0);
+    c.handle_response(
+        up[0].token,
+        up[0].server,
+        &answer(
+            &up[0].data,
+            0,
+            &[("v4.example", wire::TYPE_A, 60, a("198.51.100.1"))],
+            &[],
+        ),
+        t0,
+    );
     let (_, down) = outputs(&mut c);
     let m = Message::parse(&down[0]).unwrap();
     assert_eq!(m.flags() & wire::FLAG_AD, 0);
@@ -245,7 +407,12 @@ fn spoofed_responses_are_ignored() {
     let t0 = Instant::now();
     c.handle_query(&query("v4.example", wire::TYPE_A, None), client(), t0);
     let (up, _) = outputs(&mut c);
-    let good = answer(&up[0].data, 0, &[("v4.example", wire::TYPE_A, 60, a("198.51.100.1"))], &[]);
+    let good = answer(
+        &up[0].data,
+        0,
+        &[("v4.example", wire::TYPE_A, 60, a("198.51.100.1"))],
+        &[],
+    );
     let mut wrong_id = good.clone();
     wrong_id[0] ^= 1;
     let wrong_q = answer(&query("other.example", wire::TYPE_A, None), 0, &[], &[]);
@@ -275,12 +442,19 @@ fn silent_upstreams_fail_over_then_servfail_in_bounded_time() {
         let (up, down) = outputs(&mut c);
         servers.extend(up.iter().map(|s| s.server));
         if !down.is_empty() {
-            assert_eq!(Message::parse(&down[0]).unwrap().rcode(), wire::RCODE_SERVFAIL);
+            assert_eq!(
+                Message::parse(&down[0]).unwrap().rcode(),
+                wire::RCODE_SERVFAIL
+            );
             failed_at = Some(now);
         }
     }
     assert_eq!(failed_at, Some(t0 + Config::default().query_timeout));
-    assert_eq!(&servers[..2], &[UP1.parse().unwrap(), UP2.parse().unwrap()], "failover");
+    assert_eq!(
+        &servers[..2],
+        &[UP1.parse().unwrap(), UP2.parse().unwrap()],
+        "failover"
+    );
     assert_eq!(c.pending_len(), 0);
     assert_eq!(c.stats().upstream_failures, 1);
 }
@@ -298,8 +472,15 @@ fn truncated_answers_are_retried_over_tcp() {
     assert!(down.is_empty());
     assert!(up2[0].tcp && up2[0].server == up[0].server);
     // A big answer over TCP goes to a UDP client without EDNS as TC.
-    let big: Vec<_> = (0..40).map(|i| ("big.example", 16u16, 60u32, vec![20; 21 + i % 2])).collect();
-    c.handle_response(up2[0].token, up2[0].server, &answer(&up2[0].data, 0, &big, &[]), t0);
+    let big: Vec<_> = (0..40)
+        .map(|i| ("big.example", 16u16, 60u32, vec![20; 21 + i % 2]))
+        .collect();
+    c.handle_response(
+        up2[0].token,
+        up2[0].server,
+        &answer(&up2[0].data, 0, &big, &[]),
+        t0,
+    );
     let (_, down) = outputs(&mut c);
     let m = Message::parse(&down[0]).unwrap();
     assert!(m.flags() & wire::FLAG_TC != 0 && down[0].len() <= 512);
@@ -309,16 +490,24 @@ fn truncated_answers_are_retried_over_tcp() {
     assert_eq!(answers(&down[0]).len(), 40);
 }
 
-
 #[test]
 fn ipv4only_arpa_and_ptr_in_the_prefix() {
-    let mut c = core_with(Config { prefix: Prefix::new("2001:db8:122::".parse().unwrap(), 48).unwrap(), ..Config::default() });
+    let mut c = core_with(Config {
+        prefix: Prefix::new("2001:db8:122::".parse().unwrap(), 48).unwrap(),
+        ..Config::default()
+    });
     let t0 = Instant::now();
     c.handle_query(&query("ipv4only.arpa", wire::TYPE_AAAA, None), client(), t0);
     let (up, down) = outputs(&mut c);
     assert!(up.is_empty());
     let got: Vec<_> = answers(&down[0]).into_iter().map(|r| r.3).collect();
-    assert_eq!(got, vec![aaaa("2001:db8:122:c000:0:aa00::"), aaaa("2001:db8:122:c000:0:ab00::")]);
+    assert_eq!(
+        got,
+        vec![
+            aaaa("2001:db8:122:c000:0:aa00::"),
+            aaaa("2001:db8:122:c000:0:ab00::")
+        ]
+    );
 
     // 2001:db8:122:c000:2:2100:: (192.0.2.33 in /48) reversed.
     let qname = "0.0.0.0.0.0.0.0.0.0.1.2.2.0.0.0.0.0.0.c.2.2.1.0.8.b.d.0.1.0.0.2.ip6.arpa";
@@ -326,27 +515,56 @@ fn ipv4only_arpa_and_ptr_in_the_prefix() {
     let (up, _) = outputs(&mut c);
     let q = Message::parse(&up[0].data).unwrap();
     assert_eq!(q.qname.to_string(), "33.2.0.192.in-addr.arpa.");
-    let resp = answer(&up[0].data, 0, &[("33.2.0.192.in-addr.arpa", wire::TYPE_PTR, 300, name("host.example"))], &[]);
+    let resp = answer(
+        &up[0].data,
+        0,
+        &[(
+            "33.2.0.192.in-addr.arpa",
+            wire::TYPE_PTR,
+            300,
+            name("host.example"),
+        )],
+        &[],
+    );
     c.handle_response(up[0].token, up[0].server, &resp, t0);
     let (_, down) = outputs(&mut c);
     let got = answers(&down[0]);
-    assert_eq!(got[0], (format!("{qname}."), wire::TYPE_CNAME, 3600, name("33.2.0.192.in-addr.arpa")));
+    assert_eq!(
+        got[0],
+        (
+            format!("{qname}."),
+            wire::TYPE_CNAME,
+            3600,
+            name("33.2.0.192.in-addr.arpa")
+        )
+    );
     assert_eq!(got[1].3, name("host.example"));
 }
 
 #[test]
 fn garbage_never_panics_and_the_pending_table_is_bounded() {
-    let mut c = core_with(Config { max_pending: 10, ..Config::default() });
+    let mut c = core_with(Config {
+        max_pending: 10,
+        ..Config::default()
+    });
     let t0 = Instant::now();
     c.handle_query(&[1, 2, 3], client(), t0);
     let mut bad = query("x.example", wire::TYPE_A, None);
     bad[5] = 2; // two questions
     c.handle_query(&bad, client(), t0);
     let (_, down) = outputs(&mut c);
-    assert_eq!(Message::parse(&down[0]).map(|_| ()).unwrap_err(), wire::Error::BadCount, "FORMERR has no question");
+    assert_eq!(
+        Message::parse(&down[0]).map(|_| ()).unwrap_err(),
+        wire::Error::BadCount,
+        "FORMERR has no question"
+    );
     assert_eq!(down[0][3] & 0xF, wire::RCODE_FORMERR);
     for i in 0..20 {
-        c.handle_query(&query(&format!("n{i}.example"), wire::TYPE_A, None), client(), t0);
+        c.handle_query(
+            &query(&format!("n{i}.example"), wire::TYPE_A, None),
+            client(),
+            t0,
+        );
     }
     let (up, down) = outputs(&mut c);
     assert_eq!((up.len(), down.len()), (10, 10));

@@ -17,25 +17,40 @@ fuzz_target!(|data: &[u8]| {
     }
     let split = (u16::from_be_bytes([data[0], data[1]]) as usize).min(data.len() - 2);
     let (query, mut rest) = data[2..].split_at(split);
-    let config = Config { cache_bytes: 4096, ..Config::default() };
+    let config = Config {
+        cache_bytes: 4096,
+        ..Config::default()
+    };
     let mut id = 0u16;
     let mut core = Dns64::new(
         config.clone(),
-        vec!["192.0.2.1:53".parse().unwrap(), "[2001:db8::1]:53".parse().unwrap()],
+        vec![
+            "192.0.2.1:53".parse().unwrap(),
+            "[2001:db8::1]:53".parse().unwrap(),
+        ],
         Box::new(move || {
             id = id.wrapping_add(7919);
             id
         }),
     );
     let t0 = Instant::now();
-    let client = Client::Udp { socket: 0, addr: "[2001:db8::2]:5353".parse().unwrap() };
+    let client = Client::Udp {
+        socket: 0,
+        addr: "[2001:db8::2]:5353".parse().unwrap(),
+    };
     core.handle_query(query, client, t0);
     core.handle_query(query, Client::Tcp { conn: 1 }, t0);
     let mut now = t0;
     for round in 0..8 {
         let mut sent = Vec::new();
         while let Some(o) = core.poll_output() {
-            if let Output::ToUpstream { token, server, data, .. } = o {
+            if let Output::ToUpstream {
+                token,
+                server,
+                data,
+                ..
+            } = o
+            {
                 Message::parse(&data).expect("our upstream queries are well-formed");
                 sent.push((token, server, data));
             }
