@@ -272,6 +272,20 @@ printf "config dns64 'main'\n list listen '127.0.0.1'\n list upstream '127.0.0.9
 reload_dns64
 check "failover: silent first upstream, answer from the second" \
   expect_answers 'short.d64.test. 60 AAAA 64:ff9b::c633:640c' @127.0.0.1 AAAA short.d64.test
+# Flood towards the silent upstream: the pending table and memory stay bounded, every query
+# still gets an answer (SERVFAIL) in bounded time.
+printf "config dns64 'main'\n list listen '127.0.0.1'\n list upstream '127.0.0.9'\n option timeout '1000'\n" >"$WORK/dns64"
+reload_dns64
+for i in $(seq 1 20000); do echo "flood$i.d64.test AAAA"; done >"$WORK/flood"
+in_ns dnsperf -s 127.0.0.1 -d "$WORK/flood" -n 1 -l 4 -c 4 -q 3000 -t 3 >"$WORK/flood.out" 2>&1 &
+sleep 2
+pending=$(field pending)
+rss=$(awk '/VmRSS/{print $2}' /proc/$DNS64_PID/status)
+wait $! 2>/dev/null
+check "flood at a silent upstream: pending ${pending} <= 2048, RSS ${rss} KB <= 16 MB, answered (SERVFAIL)" \
+  bash -c "grep -E 'Queries (sent|completed)|SERVFAIL' $WORK/flood.out; [ $pending -le 2048 ] && [ $rss -le 16384 ] && grep -q 'SERVFAIL' $WORK/flood.out"
+printf "config dns64 'main'\n list listen '127.0.0.1'\n list upstream '127.0.0.9'\n list upstream '127.0.0.2'\n" >"$WORK/dns64"
+reload_dns64
 check "status counts upstream failures and timeouts" \
   bash -c "DNS64_CONTROL=$DNS64_CONTROL ip netns exec $NS $DNS64 status | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d); assert d[\"upstream_failures\"] >= 2 and d[\"upstream_timeouts\"] >= 3'"
 stop_dns64

@@ -256,7 +256,7 @@ impl Batch {
                 fd,
                 hdrs.as_mut_ptr(),
                 BATCH as _,
-                libc::MSG_DONTWAIT,
+                libc::MSG_DONTWAIT as _,
                 std::ptr::null_mut(),
             );
             if n < 0 {
