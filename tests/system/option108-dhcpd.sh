@@ -74,6 +74,8 @@ DPID=""
 CLIENT_PIDS=()
 
 cleanup() {
+	# dhcpcd's privilege-separation helpers outlive a killed dhcpcd: ask each to exit.
+	for i in 1 2; do ip netns exec "${C[$i]}" dhcpcd -4 -x "dh8c$i" >/dev/null 2>&1; done
 	for p in "${CLIENT_PIDS[@]}" $DPID; do kill "$p" 2>/dev/null; done
 	sleep 0.2
 	for p in "${CLIENT_PIDS[@]}" $DPID; do kill -9 "$p" 2>/dev/null; done
@@ -224,8 +226,8 @@ D2=$!
 CLIENT_PIDS+=($D2)
 if wait_for 15 test -f "$T/dhcpcd.dh8c2.BOUND"; then
 	ipr=$(sed -n 's/^new_ip_address=//p' "$T/dhcpcd.dh8c2.BOUND")
-	# Stopped without a release: the lease stays in dhcpcd's lease file for INIT-REBOOT.
-	kill -9 "$D2"
+	# Stopped without a release (-x): the lease stays in dhcpcd's lease file for INIT-REBOOT.
+	ip netns exec "${C[2]}" dhcpcd -4 -x dh8c2 >/dev/null 2>&1
 	wait "$D2" 2>/dev/null
 	ip -n "${C[2]}" addr flush dev dh8c2
 	ip netns exec "${C[2]}" dhcpcd -4 -B -f "$T/dhcpcd-v6.conf" -c "$T/hook.sh" -j "$T/dhcpcd2c.log" dh8c2 >/dev/null 2>&1 &
