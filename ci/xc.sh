@@ -83,11 +83,14 @@ xc_env() {
   # force-unwind-tables=no: with panic=abort nothing unwinds; the tables cost ~37 KB on mips.
   # relocation-model=static (MIPS only): a static executable needs no PIC, and MIPS PIC code
   # (GOT loads, calls through $t9) costs ~60 KB per daemon; other targets keep static-pie.
+  # Both only for release: tests unwind, and rustdoc links doctests without RUSTFLAGS.
   local t flags
   for t in $ALL_TARGETS; do
     flags="-C link-self-contained=no -C target-feature=+crt-static -C link-arg=-Wl,-z,max-page-size=4096"
-    [ "$mode" = release ] && flags="$flags -C force-unwind-tables=no"
-    case $t in mips*) flags="$flags -C relocation-model=static" ;; esac
+    if [ "$mode" = release ]; then
+      flags="$flags -C force-unwind-tables=no"
+      case $t in mips*) flags="$flags -C relocation-model=static" ;; esac
+    fi
     export "CARGO_TARGET_$(upper "$t")_RUSTFLAGS=$flags ${XC_EXTRA_RUSTFLAGS:-}"
   done
 }
