@@ -740,12 +740,23 @@ fn session_limit_refuses_new_flows_only() {
     let mut h = Harness::new(c);
     h.one(&udp6_packet(&HOST, &v6(SERVER), 1001, 53, b"x"));
     h.one(&udp6_packet(&HOST, &v6(SERVER), 1002, 53, b"x"));
-    assert_eq!(
-        h.run(&udp6_packet(&HOST, &v6(SERVER), 1003, 53, b"x")).0,
-        Verdict::Dropped(Drop::SessionLimit)
-    );
+    let (v, sent) = h.run(&udp6_packet(&HOST, &v6(SERVER), 1003, 53, b"x"));
+    assert_eq!(v, Verdict::Dropped(Drop::SessionLimit));
+    // RFC 6146 §3.5.1.1: Destination Unreachable, Address Unreachable, to the host.
+    let ip = check6(&sent[0]);
+    assert_eq!((ip.dst(), ip.upper()[0], ip.upper()[1]), (HOST, 1, 3));
     h.one(&udp6_packet(&HOST, &v6(SERVER), 1001, 53, b"still works"));
     assert_eq!(h.nat.stats().dropped(Drop::SessionLimit), 1);
+    // Rate-limited: at most 50 errors a second (one already sent in this second).
+    let errors: usize = (0..80)
+        .map(|i| {
+            h.run(&udp6_packet(&HOST, &v6(SERVER), 2000 + i, 53, b"x"))
+                .1
+                .len()
+        })
+        .sum();
+    assert_eq!(errors, 49);
+    assert_eq!(h.nat.stats().dropped(Drop::SessionLimit), 81);
     // After expiry there is room again.
     assert_eq!(h.nat.expire(h.t0 + Duration::from_secs(301)), 2);
     assert!(matches!(

@@ -300,6 +300,8 @@ pub struct Nat64 {
     frag6: [Option<FragV6>; FRAG_SLOTS],
     frag4: [Option<FragV4>; FRAG_SLOTS],
     frag_next: usize,
+    icmp_error_second: u64,
+    icmp_error_tokens: u32,
     held: [Option<Hold>; HOLD_SLOTS],
     hold_data: Box<[u8]>,
     ident: u16,
@@ -309,6 +311,8 @@ pub struct Nat64 {
 }
 
 const REFUSAL_LOG_INTERVAL: u64 = 10;
+/// ICMP errors the translator itself generates, per second.
+const ICMP_ERRORS_PER_SECOND: u32 = 50;
 
 impl Nat64 {
     pub fn new(config: Config, now: Instant) -> Nat64 {
@@ -321,6 +325,8 @@ impl Nat64 {
             frag6: [None; FRAG_SLOTS],
             frag4: [None; FRAG_SLOTS],
             frag_next: 0,
+            icmp_error_second: u64::MAX,
+            icmp_error_tokens: 0,
             held: [None; HOLD_SLOTS],
             hold_data: vec![0; HOLD_SLOTS * HOLD_BYTES].into_boxed_slice(),
             ident: 1,
@@ -386,6 +392,18 @@ impl Nat64 {
                     Drop::SessionLimit | Drop::HostLimit | Drop::PoolExhausted
                 ) {
                     self.log_refusal(reason, now);
+                    // RFC 6146 §3.5.1.1: tell the IPv6 host (Address Unreachable), so that
+                    // it fails fast instead of retrying into a full table.
+                    let packet = buf.packet();
+                    if packet.first().is_some_and(|b| b >> 4 == 6) && packet.len() >= IPV6_HEADER {
+                        let src: [u8; 16] = packet[8..24].try_into().unwrap_or([0; 16]);
+                        let is_error = packet[6] == PROTO_ICMPV6
+                            && packet.get(IPV6_HEADER).is_some_and(|&t| t < 128);
+                        if !is_error {
+                            let packet = &buf.data[buf.start..buf.end];
+                            self.icmpv6_error(packet, &src, icmp::V6_DEST_UNREACH, 3, now, out);
+                        }
+                    }
                 }
                 Verdict::Dropped(reason)
             }
@@ -473,7 +491,7 @@ impl Nat64 {
             proto == PROTO_ICMPV6 && first && buf.data.get(p + l4_off).is_some_and(|&t| t < 128);
         if hop_limit <= 1 {
             if !is_icmp_error {
-                self.time_exceeded_v6(buf.packet(), &src6, out);
+                self.time_exceeded_v6(buf.packet(), &src6, now, out);
             }
             return Err(Drop::HopLimit);
         }
@@ -804,13 +822,42 @@ impl Nat64 {
     }
 
     /// ICMPv6 Time Exceeded (hop limit) to `dst` about `packet`.
-    fn time_exceeded_v6(&mut self, packet: &[u8], dst: &[u8; 16], out: Out) {
+    fn time_exceeded_v6(&mut self, packet: &[u8], dst: &[u8; 16], now: u64, out: Out) {
+        self.icmpv6_error(packet, dst, icmp::V6_TIME_EXCEEDED, 0, now, out);
+    }
+
+    /// Whether one more ICMP error may be sent now (RFC 4443 §2.4 (f) rate limiting).
+    fn icmp_error_allowed(&mut self, now: u64) -> bool {
+        if now != self.icmp_error_second {
+            self.icmp_error_second = now;
+            self.icmp_error_tokens = ICMP_ERRORS_PER_SECOND;
+        }
+        if self.icmp_error_tokens == 0 {
+            return false;
+        }
+        self.icmp_error_tokens -= 1;
+        true
+    }
+
+    /// An ICMPv6 error from the translator to `dst` quoting `packet`.
+    fn icmpv6_error(
+        &mut self,
+        packet: &[u8],
+        dst: &[u8; 16],
+        kind: u8,
+        code: u8,
+        now: u64,
+        out: Out,
+    ) {
+        if !self.icmp_error_allowed(now) {
+            return;
+        }
         let src = self.own_v6();
         let quoted = &packet[..packet.len().min(1280 - 48)];
         let s = &mut self.scratch[..];
         let length = 8 + quoted.len();
         emit_ipv6_header(s, 0, length as u16, PROTO_ICMPV6, 64, &src, dst);
-        s[40..48].copy_from_slice(&[icmp::V6_TIME_EXCEEDED, 0, 0, 0, 0, 0, 0, 0]);
+        s[40..48].copy_from_slice(&[kind, code, 0, 0, 0, 0, 0, 0]);
         s[48..48 + quoted.len()].copy_from_slice(quoted);
         let csum = checksum::finish(
             checksum::pseudo_v6(&src, dst, PROTO_ICMPV6, length as u32)
@@ -870,7 +917,7 @@ impl Nat64 {
                 .is_some_and(|&t| matches!(t, 3 | 4 | 5 | 11 | 12));
         if ttl <= 1 {
             if !is_icmp_error && first {
-                self.time_exceeded_v4(buf.packet(), src4, dst4, out);
+                self.time_exceeded_v4(buf.packet(), src4, dst4, now, out);
             }
             return Err(Drop::HopLimit);
         }
@@ -1356,7 +1403,17 @@ impl Nat64 {
     }
 
     /// ICMPv4 Time Exceeded to `dst` about `packet`, from the pool address it was sent to.
-    fn time_exceeded_v4(&mut self, packet: &[u8], dst: [u8; 4], pool_addr: [u8; 4], out: Out) {
+    fn time_exceeded_v4(
+        &mut self,
+        packet: &[u8],
+        dst: [u8; 4],
+        pool_addr: [u8; 4],
+        now: u64,
+        out: Out,
+    ) {
+        if !self.icmp_error_allowed(now) {
+            return;
+        }
         let quoted = &packet[..packet.len().min(576 - 28)];
         let ident = self.next_ident();
         let s = &mut self.scratch[..];
