@@ -112,6 +112,31 @@ if [ $? -ne 0 ] && echo "$out" | grep -q "nat64.main.pool4"; then pass "bad conf
 out="$(inr "$NAT64" -v -c "$T/bad/nat64" run 2>&1)"
 if [ $? -ne 0 ] && echo "$out" | grep -q "nat64.main.pool4"; then pass "daemon refuses to start on a bad config"; else fail "daemon refuses a bad config" "$out"; fi
 
+# --- the init script's fw-helper drop-in is one fw-helper accepts (forwarding, masquerade
+# of pool4, MSS clamping)
+FW_HELPER="${FW_HELPER:-${BIN_DIR:+$BIN_DIR/fw-helper}}"
+FW_HELPER="${FW_HELPER:-$(dirname "$NAT64")/fw-helper}"
+if [ -x "$FW_HELPER" ]; then
+	mkdir -p "$T/fw.d"
+	(
+		. "$REPO/feed/nat64/files/nat64.init"
+		FWD="$T/fw.d" tun_device=nat64 wan_zone=wan lan_zone=lan mss_clamp=1 masquerade=1
+		pool4="198.51.100.0/30 1024-65535 203.0.113.9"
+		write_fw_dropin
+	) >/dev/null 2>&1
+	printf "config fw-helper 'main'\n\toption backend 'nft'\nconfig zone\n\toption name 'wan'\n\tlist device 'eth9'\nconfig zone\n\toption name 'lan'\n\tlist device 'br-lan'\n" >"$T/fw-helper"
+	out="$(FW_HELPER_DROPIN_DIRS="$T/fw.d" "$FW_HELPER" -c "$T/fw-helper" show 2>&1)"
+	if echo "$out" | grep -q 'ip saddr { 198.51.100.0/30, 203.0.113.9/32 } masquerade' &&
+		echo "$out" | grep -q 'iifname "nat64" oifname "eth9" accept' &&
+		echo "$out" | grep -q 'maxseg size set rt mtu'; then
+		pass "init script's fw-helper drop-in: forwarding, pool4 masquerade, MSS clamping"
+	else
+		fail "fw-helper drop-in" "$out"
+	fi
+else
+	fail "fw-helper drop-in" "no fw-helper binary (set FW_HELPER or BIN_DIR)"
+fi
+
 # --- start the daemon
 # Started with ip netns exec directly (not a shell function) so that $! is the daemon.
 ip netns exec "$R" "$NAT64" -v -c "$T/nat64" run 2>"$T/daemon.log" &
