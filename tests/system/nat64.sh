@@ -194,7 +194,7 @@ out="$(ins python3 "$HERE/tcp_client.py" 198.51.100.1 8080 5000 2>&1)"
 
 # --- status JSON
 st="$(status 2>&1)"
-if echo "$st" | python3 -c "import json,sys; d=json.load(sys.stdin); assert d['translations']['v6_to_v4']>0 and d['translations']['v4_to_v6']>0 and 'udp' in d['sessions'] and 'bad_checksum' in d['drops']"; then
+if echo "$st" | python3 -c "import json,sys; d=json.load(sys.stdin); assert d['translations']['v6_to_v4']>0 and d['translations']['v4_to_v6']>0 and 'udp' in d['sessions'] and 'bad_checksum' in d['drops'] and d['offload'] is True and d['pool4']==['198.51.100.0/30 1024-65535']"; then
 	pass "nat64 status: JSON with sessions, translations, drops"
 else
 	fail "status" "$st"

@@ -183,9 +183,10 @@ fn run(config_path: &Path, signals: Signals) -> Result<(), String> {
                     Signal::Reload => match load(config_path) {
                         Ok(new)
                             if new.tun_device != current.tun_device
-                                || new.control_socket != current.control_socket =>
+                                || new.control_socket != current.control_socket
+                                || new.offload != current.offload =>
                         {
-                            log::error!("reload: tun_device and control_socket need a restart; keeping the old config");
+                            log::error!("reload: tun_device, control_socket and offload need a restart; keeping the old config");
                         }
                         Ok(new) => match configure_device(&tun, &new) {
                             Ok(()) => {
@@ -206,7 +207,7 @@ fn run(config_path: &Path, signals: Signals) -> Result<(), String> {
         }
         if poller.readable(control_token) {
             control.serve(&mut |command| match command.trim() {
-                "status" => status_json(&nat, &current, write_errors),
+                "status" => status_json(&nat, &current, tun.vnet, write_errors),
                 other => format!(
                     "{{\"error\":\"unknown command '{}'\"}}\n",
                     other.escape_default()
@@ -240,12 +241,25 @@ fn pool_text(c: &DaemonConfig) -> String {
     parts.join(", ")
 }
 
-fn status_json(nat: &Nat64, c: &DaemonConfig, write_errors: u64) -> String {
+fn status_json(nat: &Nat64, c: &DaemonConfig, offload: bool, write_errors: u64) -> String {
     let stats = nat.stats();
     let state = nat.state();
     let mut j = Json::object();
     j.field_str("prefix", &c.translator.prefix.to_string())
-        .field_str("tun_device", &c.tun_device);
+        .field_str("tun_device", &c.tun_device)
+        .field_bool("offload", offload);
+    j.begin_array("pool4");
+    for r in &c.translator.state.pool {
+        let text = format!(
+            "{}/{} {}-{}",
+            std::net::Ipv4Addr::from(r.addr),
+            r.prefix_len,
+            r.ports.0,
+            r.ports.1
+        );
+        j.item_str(&text);
+    }
+    j.end();
     j.begin_object("sessions");
     let mut total = 0;
     for p in Proto::ALL {
