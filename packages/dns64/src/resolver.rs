@@ -164,6 +164,7 @@ pub struct Dns64 {
     out: VecDeque<Output>,
     stats: Stats,
     scratch: Vec<u8>,
+    key_buf: Vec<u8>,
 }
 
 impl Dns64 {
@@ -185,6 +186,7 @@ impl Dns64 {
             out: VecDeque::new(),
             stats: Stats::default(),
             scratch: Vec::with_capacity(512),
+            key_buf: Vec::with_capacity(64),
         }
     }
 
@@ -267,7 +269,9 @@ impl Dns64 {
             return;
         }
 
-        let mut key = Vec::with_capacity(query.qname.as_wire().len() + 5);
+        // Built in a reused buffer: a cache hit allocates only the answer it sends.
+        let mut key = std::mem::take(&mut self.key_buf);
+        key.clear();
         query.qname.push_lowercase(&mut key);
         key.extend_from_slice(&query.qtype.to_be_bytes());
         key.extend_from_slice(&query.qclass.to_be_bytes());
@@ -280,10 +284,12 @@ impl Dns64 {
             restore_qname_case(&mut cached, &query.qname);
             let data = fit(&cached, client, edns);
             self.scratch = cached;
+            self.key_buf = key;
             self.out.push_back(Output::ToClient { client, data });
             return;
         }
         self.scratch = cached;
+        self.key_buf = key;
         self.stats.cache_misses += 1;
 
         // DO and CD together: the client validates, so synthesis would only fail it (§5.5).
@@ -314,7 +320,7 @@ impl Dns64 {
             rd,
             cd,
             edns,
-            cache_key: key,
+            cache_key: self.key_buf.clone(),
             stage,
             server: self.preferred % self.upstreams.len(),
             tcp: false,

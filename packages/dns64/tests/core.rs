@@ -570,3 +570,107 @@ fn garbage_never_panics_and_the_pending_table_is_bounded() {
     assert_eq!((up.len(), down.len()), (10, 10));
     assert_eq!(c.stats().overload_drops, 10);
 }
+
+#[test]
+fn servfail_tries_the_next_upstream_then_counts_as_empty() {
+    let mut c = core();
+    let t0 = Instant::now();
+    c.handle_query(&query("v4.example", wire::TYPE_AAAA, None), client(), t0);
+    let (up, _) = outputs(&mut c);
+    c.handle_response(
+        up[0].token,
+        up[0].server,
+        &answer(&up[0].data, 2, &[], &[]),
+        t0,
+    );
+    let (up2, down) = outputs(&mut c);
+    assert!(down.is_empty());
+    assert_eq!(up2[0].server, UP2.parse().unwrap(), "next upstream");
+    assert_eq!(Message::parse(&up2[0].data).unwrap().qtype, wire::TYPE_AAAA);
+    c.handle_response(
+        up2[0].token,
+        up2[0].server,
+        &answer(&up2[0].data, 2, &[], &[]),
+        t0,
+    );
+    // Both failed the AAAA: treated as an empty answer (RFC 6147 5.1.2), so A is asked.
+    let (up3, _) = outputs(&mut c);
+    assert_eq!(Message::parse(&up3[0].data).unwrap().qtype, wire::TYPE_A);
+    let resp = answer(
+        &up3[0].data,
+        0,
+        &[("v4.example", wire::TYPE_A, 900, a("198.51.100.3"))],
+        &[],
+    );
+    c.handle_response(up3[0].token, up3[0].server, &resp, t0);
+    let (_, down) = outputs(&mut c);
+    assert_eq!(
+        answers(&down[0]),
+        vec![(
+            "v4.example.".into(),
+            wire::TYPE_AAAA,
+            600,
+            aaaa("64:ff9b::198.51.100.3")
+        )]
+    );
+}
+
+#[test]
+fn negative_answers_are_cached_for_the_soa_negative_ttl() {
+    let mut c = core();
+    let t0 = Instant::now();
+    c.handle_query(&query("nx.example", wire::TYPE_AAAA, None), client(), t0);
+    let (up, _) = outputs(&mut c);
+    // SOA TTL 3600, MINIMUM 45: cached 45 s.
+    let resp = answer(
+        &up[0].data,
+        3,
+        &[],
+        &[("example", wire::TYPE_SOA, 3600, soa(45))],
+    );
+    c.handle_response(up[0].token, up[0].server, &resp, t0);
+    outputs(&mut c);
+    c.handle_query(
+        &query("nx.example", wire::TYPE_AAAA, None),
+        client(),
+        t0 + Duration::from_secs(44),
+    );
+    let (up, down) = outputs(&mut c);
+    assert!(up.is_empty());
+    assert_eq!(
+        Message::parse(&down[0]).unwrap().rcode(),
+        wire::RCODE_NXDOMAIN
+    );
+    c.handle_query(
+        &query("nx.example", wire::TYPE_AAAA, None),
+        client(),
+        t0 + Duration::from_secs(45),
+    );
+    assert_eq!(outputs(&mut c).0.len(), 1, "expired");
+}
+
+#[test]
+fn reconfiguring_keeps_the_cache_unless_synthesis_changes() {
+    let mut c = core();
+    let t0 = Instant::now();
+    c.handle_query(&query("keep.example", wire::TYPE_A, None), client(), t0);
+    let (up, _) = outputs(&mut c);
+    let resp = answer(
+        &up[0].data,
+        0,
+        &[("keep.example", wire::TYPE_A, 300, a("198.51.100.9"))],
+        &[],
+    );
+    c.handle_response(up[0].token, up[0].server, &resp, t0);
+    outputs(&mut c);
+    c.reconfigure(Config {
+        max_pending: 99,
+        ..Config::default()
+    });
+    assert_eq!(c.cache_entries(), 1);
+    c.reconfigure(Config {
+        prefix: Prefix::new("2001:db8::".parse().unwrap(), 32).unwrap(),
+        ..Config::default()
+    });
+    assert_eq!(c.cache_entries(), 0);
+}
