@@ -2,6 +2,25 @@
 //! addressing, as a sans-IO core: [`Nat64::process`] takes a packet read from the TUN device
 //! and the time, and hands back what to write; [`Nat64::expire`] ages the state. The binary
 //! (`main.rs`) owns the TUN device, netlink, the poll loop, signals and the control socket.
+//!
+//! Choices worth knowing:
+//! - Translation is in place: the new IP header is written over the end of the old one in
+//!   the receive buffer (with headroom for IPv4 -> IPv6), transport checksums are updated
+//!   incrementally (RFC 1624). ICMP errors, generated errors and IPv6 fragments are built in a
+//!   scratch buffer allocated once. Only new flows allocate (table growth).
+//! - Fragments are translated one by one (RFC 7915), not reassembled: the first fragment's
+//!   translation is remembered for the later ones. Fragments arriving before their first
+//!   fragment are dropped (`fragment_no_state`). ICMP echo is the exception: its IPv6
+//!   checksum covers the whole message length, so the first fragment is held (8 slots of
+//!   2 KB) until the last one tells the length.
+//! - Endpoint-independent mapping and filtering; the pool address follows the IPv6 source
+//!   (paired pooling), ports keep their parity and range (RFC 6146 §3.5.1.1).
+//! - With TUN offloads (IFF_VNET_HDR, TSO), TCP super-packets of up to 64 KB are translated
+//!   as one: their partial checksum (pseudo-header only) is updated, and the kernel segments
+//!   and completes checksums on the way out.
+//! - Not done: the ADF filtering variant with stored SYNs, TCP keepalive probes when an
+//!   established session expires (it is simply removed), ICMP error translation for
+//!   fragmented errors.
 
 pub mod checksum;
 pub mod config;
