@@ -290,6 +290,26 @@ check "status counts upstream failures and timeouts" \
   bash -c "DNS64_CONTROL=$DNS64_CONTROL ip netns exec $NS $DNS64 status | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d); assert d[\"upstream_failures\"] >= 2 and d[\"upstream_timeouts\"] >= 3'"
 stop_dns64
 
+# A slow upstream (every answer 1.2 s late, after our 1 s retry): the late answer is taken.
+ip netns exec $NS python3 -c "
+import socket, threading, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('127.0.0.7', 53))
+def relay(data, client):
+    time.sleep(1.2)
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.settimeout(2)
+    u.sendto(data, ('127.0.0.2', 53))
+    try: s.sendto(u.recv(4096), client)
+    except OSError: pass
+while True:
+    data, client = s.recvfrom(4096)
+    threading.Thread(target=relay, args=(data, client), daemon=True).start()" &
+PIDS+=($!)
+printf "config dns64 'main'\n list listen '127.0.0.1'\n list upstream '127.0.0.7'\n option timeout '4000'\n" >"$WORK/dns64"
+start_dns64
+check "slow upstream (1.2 s per answer): answered, not SERVFAIL" \
+  expect_answers $'v4only.d64.test. 300 AAAA 64:ff9b::c633:640a\nv4only.d64.test. 300 AAAA 64:ff9b::c633:640b' +time=8 @127.0.0.1 AAAA v4only.d64.test
+stop_dns64
+
 # resolv.conf.auto: no UCI upstream; the file changes under the running daemon.
 echo "nameserver 127.0.0.8" >"$WORK/resolv.conf.auto"
 printf "config dns64 'main'\n list listen '127.0.0.1'\n option resolv_file '%s'\n option timeout '1000'\n" "$WORK/resolv.conf.auto" >"$WORK/dns64"

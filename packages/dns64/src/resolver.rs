@@ -6,7 +6,8 @@
 //! source, a token the I/O layer maps to a fresh socket, so a random source port). An upstream
 //! response is accepted only from the server it was sent to, with our ID and our question
 //! (anti-spoofing). Truncated UDP answers are retried over TCP; a silent server is replaced by
-//! the next one after `attempt_timeout`; after `query_timeout` the client gets SERVFAIL.
+//! the next one after `attempt_timeout` while the earlier attempts keep listening (up to
+//! three: a slow server's late answer is taken); after `query_timeout` the client gets SERVFAIL.
 //!
 //! RFC 6147 decisions for AAAA (class IN, unless the client set both DO and CD, §5.5):
 //! real AAAA records pass unchanged unless all are in the exclusion set (§5.1.4); NXDOMAIN
@@ -134,8 +135,9 @@ struct Pending {
     stage: Stage,
     server: usize,
     tcp: bool,
-    upstream_id: u16,
-    upstream_addr: SocketAddr,
+    /// Tokens of this stage's attempts still listened to, oldest first (a slow server's late
+    /// answer is as good as the next one's).
+    attempts: Vec<u64>,
     tries: u32,
     attempt_deadline: Instant,
     deadline: Instant,
@@ -151,13 +153,27 @@ impl Pending {
     }
 }
 
+#[derive(Debug, Clone, Copy)]
+struct Attempt {
+    pending: u64,
+    id: u16,
+    server: SocketAddr,
+    tcp: bool,
+}
+
+/// Attempts of one query listened to at once (the latest and the ones before it).
+const MAX_OPEN_ATTEMPTS: usize = 3;
+
 pub struct Dns64 {
     config: Config,
     upstreams: Vec<SocketAddr>,
     /// The upstream that answered last: tried first.
     preferred: usize,
     cache: Cache,
+    /// Client queries in progress, by their own id (not a token).
     pending: HashMap<u64, Pending>,
+    /// Upstream attempts by token: which query, with which ID, to which server.
+    attempts: HashMap<u64, Attempt>,
     timers: BinaryHeap<Reverse<(Instant, u64)>>,
     next_token: u64,
     random: Box<dyn FnMut() -> u16>,
@@ -180,6 +196,7 @@ impl Dns64 {
             upstreams,
             preferred: 0,
             pending: HashMap::new(),
+            attempts: HashMap::new(),
             timers: BinaryHeap::new(),
             next_token: 1,
             random,
@@ -324,22 +341,27 @@ impl Dns64 {
             stage,
             server: self.preferred % self.upstreams.len(),
             tcp: false,
-            upstream_id: 0,
-            upstream_addr: self.upstreams[0],
+            attempts: Vec::new(),
             tries: 0,
             attempt_deadline: now,
             deadline: now + self.config.query_timeout,
         };
-        self.send_upstream(pending, now);
+        let pid = self.next_token;
+        self.next_token += 1;
+        self.send_upstream(pending, pid, now);
     }
 
     /// Delivers what arrived on the socket of `token` from `from`.
     pub fn handle_response(&mut self, token: u64, from: SocketAddr, bytes: &[u8], now: Instant) {
-        let Some(p) = self.pending.get(&token) else {
+        let Some(&attempt) = self.attempts.get(&token) else {
             self.stats.mismatched_responses += 1;
             return;
         };
-        if from != p.upstream_addr {
+        let Some(p) = self.pending.get(&attempt.pending) else {
+            self.stats.mismatched_responses += 1;
+            return;
+        };
+        if from != attempt.server {
             self.stats.mismatched_responses += 1;
             return;
         }
@@ -353,7 +375,7 @@ impl Dns64 {
         };
         let (qname, qtype) = p.upstream_question();
         if response.flags() & wire::FLAG_QR == 0
-            || response.id() != p.upstream_id
+            || response.id() != attempt.id
             || response.opcode() != 0
             || response.qtype != qtype
             || response.qclass != p.qclass
@@ -362,13 +384,18 @@ impl Dns64 {
             self.stats.mismatched_responses += 1;
             return;
         }
-        let mut p = self.pending.remove(&token).expect("looked up above");
-        self.out.push_back(Output::Close { token });
+        let pid = attempt.pending;
+        let mut p = self.pending.remove(&pid).expect("looked up above");
+        self.close_attempts(&mut p);
+        // Go on from the server that answered.
+        if let Some(i) = self.upstreams.iter().position(|&u| u == attempt.server) {
+            p.server = i;
+        }
 
-        if response.flags() & wire::FLAG_TC != 0 && !p.tcp {
+        if response.flags() & wire::FLAG_TC != 0 && !attempt.tcp {
             self.stats.tcp_retries += 1;
             p.tcp = true;
-            self.send_upstream(p, now);
+            self.send_upstream(p, pid, now);
             return;
         }
         let rcode = response.rcode();
@@ -379,7 +406,7 @@ impl Dns64 {
             // This server cannot help (failing or refusing us): ask the next one.
             p.server = (p.server + 1) % self.upstreams.len();
             p.tcp = false;
-            self.send_upstream(p, now);
+            self.send_upstream(p, pid, now);
             return;
         }
         self.preferred = p.server;
@@ -418,7 +445,7 @@ impl Dns64 {
                 p.tcp = false;
                 p.tries = 0;
                 p.server = self.preferred;
-                self.send_upstream(p, now);
+                self.send_upstream(p, pid, now);
             }
             Stage::A { negative_ttl } => {
                 match self.synthesize(&p, &response, negative_ttl.unwrap_or(NO_SOA_TTL)) {
@@ -449,40 +476,52 @@ impl Dns64 {
                 break;
             }
             self.timers.pop();
-            let Some(p) = self.pending.get(&token) else {
+            let Some(attempt) = self.attempts.get(&token) else {
                 continue;
             };
-            if p.attempt_deadline != deadline {
+            let pid = attempt.pending;
+            let Some(p) = self.pending.get(&pid) else {
+                continue;
+            };
+            // Only the latest attempt's timer counts; older ones keep listening.
+            if p.attempt_deadline != deadline || p.attempts.last() != Some(&token) {
                 continue;
             }
-            let mut p = self.pending.remove(&token).expect("looked up above");
-            self.out.push_back(Output::Close { token });
+            let mut p = self.pending.remove(&pid).expect("looked up above");
             self.stats.upstream_timeouts += 1;
             if now >= p.deadline || self.upstreams.is_empty() {
+                self.close_attempts(&mut p);
                 self.stats.upstream_failures += 1;
                 self.servfail(&p);
                 continue;
             }
             p.server = (p.server + 1) % self.upstreams.len();
-            self.send_upstream(p, now);
+            self.send_upstream(p, pid, now);
         }
     }
 
-    fn send_upstream(&mut self, mut p: Pending, now: Instant) {
-        p.upstream_id = (self.random)();
+    fn close_attempts(&mut self, p: &mut Pending) {
+        for token in p.attempts.drain(..) {
+            self.attempts.remove(&token);
+            self.out.push_back(Output::Close { token });
+        }
+    }
+
+    fn send_upstream(&mut self, mut p: Pending, pid: u64, now: Instant) {
+        let id = (self.random)();
         let (qname, qtype) = p.upstream_question();
         let mut flags = wire::FLAG_RD;
         if p.cd {
             flags |= wire::FLAG_CD;
         }
-        let mut w = Writer::new(p.upstream_id, flags);
+        let mut w = Writer::new(id, flags);
         w.question(qname.as_wire(), qtype, p.qclass);
         if let Some(edns) = p.edns {
             w.opt(EDNS_SIZE, edns.dnssec_ok);
             w.set_count(3, 1);
         }
         p.server %= self.upstreams.len();
-        p.upstream_addr = self.upstreams[p.server];
+        let server = self.upstreams[p.server];
         p.tries += 1;
         p.attempt_deadline = (now + self.config.attempt_timeout).min(p.deadline);
         let token = self.next_token;
@@ -491,11 +530,26 @@ impl Dns64 {
         self.timers.push(Reverse((p.attempt_deadline, token)));
         self.out.push_back(Output::ToUpstream {
             token,
-            server: p.upstream_addr,
+            server,
             tcp: p.tcp,
             data: w.buf,
         });
-        self.pending.insert(token, p);
+        self.attempts.insert(
+            token,
+            Attempt {
+                pending: pid,
+                id,
+                server,
+                tcp: p.tcp,
+            },
+        );
+        p.attempts.push(token);
+        if p.attempts.len() > MAX_OPEN_ATTEMPTS {
+            let oldest = p.attempts.remove(0);
+            self.attempts.remove(&oldest);
+            self.out.push_back(Output::Close { token: oldest });
+        }
+        self.pending.insert(pid, p);
     }
 
     /// RFC 7050 / RFC 8880: ipv4only.arpa has the A records 192.0.0.170 and 192.0.0.171; its

@@ -674,3 +674,40 @@ fn reconfiguring_keeps_the_cache_unless_synthesis_changes() {
     });
     assert_eq!(c.cache_entries(), 0);
 }
+
+#[test]
+fn a_slow_answer_to_an_earlier_attempt_still_counts() {
+    let mut c = core();
+    let t0 = Instant::now();
+    c.handle_query(&query("slow.example", wire::TYPE_A, None), client(), t0);
+    let (first, _) = outputs(&mut c);
+    let t1 = c.poll_timeout().unwrap();
+    c.handle_timeout(t1);
+    let (second, _) = outputs(&mut c);
+    assert_eq!(second[0].server, UP2.parse().unwrap());
+    // The first server answers late, after the retry went out: accepted, both attempts closed.
+    let resp = answer(
+        &first[0].data,
+        0,
+        &[("slow.example", wire::TYPE_A, 60, a("198.51.100.5"))],
+        &[],
+    );
+    c.handle_response(first[0].token, first[0].server, &resp, t1);
+    let mut closed = Vec::new();
+    let mut answered = 0;
+    while let Some(o) = c.poll_output() {
+        match o {
+            Output::Close { token } => closed.push(token),
+            Output::ToClient { .. } => answered += 1,
+            Output::ToUpstream { .. } => panic!("no new query"),
+        }
+    }
+    assert_eq!(answered, 1);
+    closed.sort();
+    assert_eq!(closed, vec![first[0].token, second[0].token]);
+    // The second server's answer now finds nobody waiting.
+    let resp = answer(&second[0].data, 0, &[], &[]);
+    c.handle_response(second[0].token, second[0].server, &resp, t1);
+    assert!(c.poll_output().is_none());
+    assert_eq!(c.pending_len(), 0);
+}
