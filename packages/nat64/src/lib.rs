@@ -10,7 +10,8 @@
 //!   scratch buffer allocated once. Only new flows allocate (table growth).
 //! - Fragments are translated one by one (RFC 7915), not reassembled: the first fragment's
 //!   translation is remembered for the later ones. Fragments arriving before their first
-//!   fragment are dropped (`fragment_no_state`). ICMP echo is the exception: its IPv6
+//!   fragment are parked (8 slots of 2 KB, 5 s) and translated once it has been. ICMP echo
+//!   is the exception: its IPv6
 //!   checksum covers the whole message length, so the first fragment is held (8 slots of
 //!   2 KB) until the last one tells the length.
 //! - Endpoint-independent mapping and filtering; the pool address follows the IPv6 source

@@ -595,11 +595,7 @@ fn fragments_v6_to_v4() {
         body.extend_from_slice(data);
         ip6(&HOST, &v6(SERVER), PROTO_FRAGMENT, 64, &body)
     };
-    // The second fragment first: no state yet.
-    assert_eq!(
-        h.run(&frag(1448, &l4[1448..], false)).0,
-        Verdict::Dropped(Drop::FragmentNoState)
-    );
+    // In order.
     let a = h.one(&frag(0, &l4[..1448], true));
     let b = h.one(&frag(1448, &l4[1448..], false));
     let (a, b) = (check4(&a), check4(&b));
@@ -619,6 +615,36 @@ fn fragments_v6_to_v4() {
         0xffff
     );
     assert_eq!(&whole[8..], &payload[..]);
+    // Last fragment first (another datagram): parked, then sent after the first one.
+    let frag2 = |offset: usize, data: &[u8], more: bool| {
+        let mut body = vec![PROTO_UDP, 0, 0, 0, 0, 0, 0, 77];
+        set_u16(&mut body, 2, offset as u16 | more as u16);
+        body.extend_from_slice(data);
+        ip6(&HOST, &v6(SERVER), PROTO_FRAGMENT, 64, &body)
+    };
+    let (v, sent) = h.run(&frag2(1448, &l4[1448..], false));
+    assert_eq!(
+        (v, sent.len()),
+        (Verdict::Translated { packets: 0 }, 0),
+        "parked"
+    );
+    let (v, sent) = h.run(&frag2(0, &l4[..1448], true));
+    assert_eq!(v, Verdict::Translated { packets: 2 });
+    let (first, last) = (check4(&sent[0]), check4(&sent[1]));
+    assert_eq!(
+        (first.frag_offset(), last.frag_offset(), last.ident()),
+        (0, 1448, 77)
+    );
+    let whole = [first.payload(), last.payload()].concat();
+    assert_eq!(&whole[8..], &payload[..]);
+    // A fragment whose first fragment never comes is dropped when it times out.
+    let mut stray = frag2(2000, &l4[2000..], false);
+    stray[47] = 78; // an identification never seen
+    assert_eq!(h.run(&stray).0, Verdict::Translated { packets: 0 });
+    h.nat.expire(h.t0 + Duration::from_secs(3));
+    assert_eq!(h.nat.stats().dropped(Drop::FragmentNoState), 0);
+    h.nat.expire(h.t0 + Duration::from_secs(6));
+    assert_eq!(h.nat.stats().dropped(Drop::FragmentNoState), 1);
 }
 
 #[test]
@@ -907,19 +933,34 @@ fn fragmented_echo_v4_to_v6() {
         ),
         0xffff
     );
-    // A lone last fragment (first never seen) is dropped, nothing is released.
+    // Out of order (last fragment first): parked, then both go out after the first.
+    let (v, sent) = h.run(&ip4(
+        SERVER,
+        POOL,
+        PROTO_ICMP,
+        64,
+        1480 / 8,
+        10,
+        &l4[1480..],
+    ));
+    assert_eq!((v, sent.len()), (Verdict::Translated { packets: 0 }, 0));
+    let (v, sent) = h.run(&ip4(SERVER, POOL, PROTO_ICMP, 64, 0x2000, 10, &l4[..1480]));
+    assert_eq!(v, Verdict::Translated { packets: 3 });
+    let mut pieces: Vec<(usize, Vec<u8>)> = sent
+        .iter()
+        .map(|p| {
+            let ip = check6(p);
+            (ip.fragment().unwrap().0, ip.upper().to_vec())
+        })
+        .collect();
+    pieces.sort();
+    let whole: Vec<u8> = pieces.iter().flat_map(|(_, d)| d.clone()).collect();
     assert_eq!(
-        h.run(&ip4(
-            SERVER,
-            POOL,
-            PROTO_ICMP,
-            64,
-            1480 / 8,
-            10,
-            &l4[1480..]
-        ))
-        .0,
-        Verdict::Dropped(Drop::FragmentNoState)
+        checksum::fold(
+            checksum::pseudo_v6(&v6(SERVER), &HOST, PROTO_ICMPV6, whole.len() as u32)
+                + add(0, &whole)
+        ),
+        0xffff
     );
 }
 

@@ -127,7 +127,8 @@ pub enum Drop {
     PoolExhausted,
     SessionLimit,
     HostLimit,
-    /// A non-first fragment whose first fragment was not seen.
+    /// A non-first fragment whose first fragment did not come within 5 s (or that could
+    /// not be parked to wait for it: over 2 KB, or 8 already waiting).
     FragmentNoState,
     /// A fragmented IPv4 UDP datagram without checksum: the checksum cannot be computed.
     UdpZeroChecksumFragment,
@@ -269,6 +270,26 @@ struct FragV4 {
     expires: u64,
 }
 
+/// Fragments that arrived before their first fragment (some IPv4 stacks send the last one
+/// first), kept untranslated until it comes.
+const PARK_SLOTS: usize = 8;
+const PARK_BYTES: usize = 2048;
+
+/// A fragmented packet: IPv6 (source, destination, identification) or IPv4 (source,
+/// destination, identification, protocol).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FragKey {
+    V6([u8; 16], [u8; 16], u32),
+    V4([u8; 4], [u8; 4], u16, u8),
+}
+
+#[derive(Clone, Copy)]
+struct Parked {
+    key: FragKey,
+    len: usize,
+    expires: u64,
+}
+
 /// First fragments of ICMP echo messages waiting for their last fragment.
 const HOLD_SLOTS: usize = 8;
 const HOLD_BYTES: usize = 2048;
@@ -302,6 +323,12 @@ pub struct Nat64 {
     frag_next: usize,
     icmp_error_second: u64,
     icmp_error_tokens: u32,
+    /// Set by a first fragment's translation: its later fragments may be parked.
+    first_fragment: Option<FragKey>,
+    parked: [Option<Parked>; PARK_SLOTS],
+    park_data: Box<[u8]>,
+    /// Where parked fragments are translated once their first fragment has been.
+    replay_buf: Option<Box<PacketBuf>>,
     held: [Option<Hold>; HOLD_SLOTS],
     hold_data: Box<[u8]>,
     ident: u16,
@@ -327,6 +354,10 @@ impl Nat64 {
             frag_next: 0,
             icmp_error_second: u64::MAX,
             icmp_error_tokens: 0,
+            first_fragment: None,
+            parked: [None; PARK_SLOTS],
+            park_data: vec![0; PARK_SLOTS * PARK_BYTES].into_boxed_slice(),
+            replay_buf: Some(Box::new(PacketBuf::new())),
             held: [None; HOLD_SLOTS],
             hold_data: vec![0; HOLD_SLOTS * HOLD_BYTES].into_boxed_slice(),
             ident: 1,
@@ -358,6 +389,12 @@ impl Nat64 {
     /// Expires sessions; call about once a second. Returns the number removed.
     pub fn expire(&mut self, now: Instant) -> usize {
         let now = self.seconds(now);
+        for slot in &mut self.parked {
+            if slot.is_some_and(|p| p.expires <= now) {
+                *slot = None;
+                self.stats.drops[Drop::FragmentNoState as usize] += 1;
+            }
+        }
         self.state.expire(now)
     }
 
@@ -378,11 +415,15 @@ impl Nat64 {
             self.stats.drops[Drop::Malformed as usize] += 1;
             return Verdict::Dropped(Drop::Malformed);
         }
-        let result = match buf.packet().first().map(|b| b >> 4) {
+        self.first_fragment = None;
+        let mut result = match buf.packet().first().map(|b| b >> 4) {
             Some(6) => self.translate_v6(buf, now, out),
             Some(4) => self.translate_v4(buf, now, out, false),
             _ => Err(Drop::Malformed),
         };
+        if let (Ok(sent), Some(key)) = (&mut result, self.first_fragment.take()) {
+            *sent += self.replay(key, now, out);
+        }
         match result {
             Ok(packets) => Verdict::Translated { packets },
             Err(reason) => {
@@ -597,6 +638,7 @@ impl Nat64 {
                 _ => return Err(Drop::UnsupportedProtocol),
             };
             if let Some((_, true, ident)) = frag {
+                self.first_fragment = Some(FragKey::V6(src6, dst6, ident));
                 self.remember_frag6(FragV6 {
                     src: src6,
                     dst: dst6,
@@ -608,12 +650,20 @@ impl Nat64 {
             mapped.addr
         } else {
             let (_, _, ident) = frag.unwrap_or_default();
-            self.frag6
+            let found = self
+                .frag6
                 .iter()
                 .flatten()
                 .find(|f| f.src == src6 && f.dst == dst6 && f.ident == ident && f.expires > now)
-                .map(|f| f.src4)
-                .ok_or(Drop::FragmentNoState)?
+                .map(|f| f.src4);
+            match found {
+                Some(src4) => src4,
+                None => {
+                    // Ahead of its first fragment: kept until that one arrives.
+                    self.park(buf.packet(), FragKey::V6(src6, dst6, ident), now)?;
+                    return Ok(0);
+                }
+            }
         };
 
         let new_total = IPV4_HEADER + total - l4_off;
@@ -1031,6 +1081,7 @@ impl Nat64 {
                 _ => return Err(Drop::UnsupportedProtocol),
             };
             if more {
+                self.first_fragment = Some(FragKey::V4(src4, dst4, ident, proto));
                 self.remember_frag4(FragV4 {
                     src: src4,
                     dst: dst4,
@@ -1042,7 +1093,8 @@ impl Nat64 {
             }
             mapped.addr
         } else {
-            self.frag4
+            let found = self
+                .frag4
                 .iter()
                 .flatten()
                 .find(|f| {
@@ -1052,8 +1104,14 @@ impl Nat64 {
                         && f.protocol == proto
                         && f.expires > now
                 })
-                .map(|f| f.dst6)
-                .ok_or(Drop::FragmentNoState)?
+                .map(|f| f.dst6);
+            match found {
+                Some(dst6) => dst6,
+                None => {
+                    self.park(buf.packet(), FragKey::V4(src4, dst4, ident, proto), now)?;
+                    return Ok(0);
+                }
+            }
         };
 
         let next_header = if proto == PROTO_ICMP {
@@ -1130,6 +1188,59 @@ impl Nat64 {
             sent += self.release(key, length, now, out);
         }
         Ok(sent)
+    }
+
+    /// Keeps a fragment that came before its first fragment.
+    fn park(&mut self, packet: &[u8], key: FragKey, now: u64) -> Result<(), Drop> {
+        if packet.len() > PARK_BYTES {
+            return Err(Drop::FragmentNoState);
+        }
+        let slot = match self
+            .parked
+            .iter()
+            .position(|p| p.map_or(true, |p| p.expires <= now))
+        {
+            Some(slot) => {
+                if self.parked[slot].is_some() {
+                    self.stats.drops[Drop::FragmentNoState as usize] += 1; // expired unclaimed
+                }
+                slot
+            }
+            None => return Err(Drop::FragmentNoState),
+        };
+        self.park_data[slot * PARK_BYTES..slot * PARK_BYTES + packet.len()].copy_from_slice(packet);
+        self.parked[slot] = Some(Parked {
+            key,
+            len: packet.len(),
+            expires: now + FRAG_LIFETIME,
+        });
+        Ok(())
+    }
+
+    /// Translates the fragments parked for `key`, now that the first one has been.
+    fn replay(&mut self, key: FragKey, now: u64, out: Out) -> usize {
+        let mut sent = 0;
+        for slot in 0..PARK_SLOTS {
+            let Some(p) = self.parked[slot] else { continue };
+            if p.key != key || p.expires <= now {
+                continue;
+            }
+            self.parked[slot] = None;
+            let Some(mut replay) = self.replay_buf.take() else {
+                break;
+            };
+            replay.load(&self.park_data[slot * PARK_BYTES..slot * PARK_BYTES + p.len]);
+            let result = match key {
+                FragKey::V6(..) => self.translate_v6(&mut replay, now, out),
+                FragKey::V4(..) => self.translate_v4(&mut replay, now, out, false),
+            };
+            match result {
+                Ok(n) => sent += n,
+                Err(reason) => self.stats.drops[reason as usize] += 1,
+            }
+            self.replay_buf = Some(replay);
+        }
+        sent
     }
 
     /// Keeps the translated first fragment of an ICMP echo until the last fragment tells
