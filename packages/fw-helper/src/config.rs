@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
+use crate::model::L4;
 use v6only_common::uci::{ConfigError, Package, SectionRef};
 use v6only_common::validate::Datatype;
 
@@ -64,6 +65,15 @@ pub struct Nat64 {
     pub lan: Ifaces,
     pub masquerade: Vec<Cidr4>,
     pub mss_clamp: bool,
+    /// Static BIB entries' IPv4 sides, reachable from the WAN (sorted, no duplicates).
+    pub statics: Vec<StaticPort>,
+}
+
+impl Nat64 {
+    /// Whether a pool4 address is masqueraded: reached from outside at the WAN address.
+    pub fn masqueraded(&self, addr: Ipv4Addr) -> bool {
+        self.masquerade.iter().any(|c| c.contains(addr))
+    }
 }
 
 /// Everything fw-helper was asked for.
@@ -171,6 +181,42 @@ impl Datatype for Cidr4 {
     }
 }
 
+impl Cidr4 {
+    pub fn contains(&self, a: Ipv4Addr) -> bool {
+        let mask = u32::MAX.checked_shl(32 - u32::from(self.len)).unwrap_or(0);
+        u32::from(a) & mask == u32::from(self.addr)
+    }
+}
+
+/// The IPv4 side of a NAT64 static BIB entry (RFC 6146 section 3.5.1.1, 3.5.2.1): a pool4
+/// address and port that IPv4 hosts may open connections to. ICMP entries are not listed:
+/// they have no port to open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct StaticPort {
+    pub l4: L4,
+    pub addr: Ipv4Addr,
+    pub port: u16,
+}
+
+/// `PROTO:ADDRESS:PORT`, e.g. `tcp:192.168.255.1:8080`: one word, since UCI list values
+/// are split at whitespace (by our reader and by OpenWrt's validator).
+impl Datatype for StaticPort {
+    const EXPECTED: &'static str =
+        "'PROTO:ADDRESS:PORT': tcp or udp, a unicast IPv4 pool4 address, port 1-65535";
+    fn parse_value(s: &str) -> Option<Self> {
+        let mut w = s.splitn(3, ':');
+        let l4 = match w.next()? {
+            "tcp" => L4::Tcp,
+            "udp" => L4::Udp,
+            _ => return None,
+        };
+        let addr: Ipv4Addr = w.next()?.parse().ok()?;
+        let port = ServicePort::parse_value(w.next()?)?.0;
+        let unicast = !(addr.is_unspecified() || addr.is_multicast() || addr.is_broadcast());
+        unicast.then_some(StaticPort { l4, addr, port })
+    }
+}
+
 /// `port` for a listening service: 1-65535.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ServicePort(pub u16);
@@ -198,6 +244,7 @@ const NAT64_OPTS: &[&str] = &[
     "lan_device",
     "masquerade",
     "mss_clamp",
+    "static",
 ];
 
 /// Builds the config from the main package (first) and the drop-ins (in order).
@@ -290,13 +337,35 @@ pub fn from_packages(main: &Package, dropins: &[Package]) -> Result<Config, Conf
                     masquerade.sort();
                     masquerade.dedup();
                     let mss_clamp = s.get_or("mss_clamp", true)?;
-                    cfg.nat64.push(Nat64 {
+                    let mut statics = s.list::<StaticPort>("static")?;
+                    statics.sort();
+                    statics.dedup();
+                    let mut n = Nat64 {
                         tun,
                         wan,
                         lan,
                         masquerade,
                         mss_clamp,
-                    });
+                        statics,
+                    };
+                    // Two masqueraded entries would both claim the WAN address's port.
+                    let natted: Vec<&StaticPort> =
+                        n.statics.iter().filter(|e| n.masqueraded(e.addr)).collect();
+                    for (i, a) in natted.iter().enumerate() {
+                        if let Some(b) = natted[..i]
+                            .iter()
+                            .find(|b| (b.l4, b.port) == (a.l4, a.port))
+                        {
+                            let mut e = s.error(
+                                "static",
+                                format!("a WAN address port not already forwarded to {}", b.addr),
+                            );
+                            e.value = Some(format!("{}:{}:{}", a.l4.name(), a.addr, a.port));
+                            return Err(e);
+                        }
+                    }
+                    n.statics.shrink_to_fit();
+                    cfg.nat64.push(n);
                 }
                 other => cfg.warnings.push(format!(
                     "{}:{}: unknown section type '{}', ignored",
@@ -380,6 +449,36 @@ mod tests {
         assert_eq!(ServicePort::parse_value("53"), Some(ServicePort(53)));
         assert!(ServicePort::parse_value("0").is_none());
         assert!(ServicePort::parse_value("65536").is_none());
+        assert_eq!(
+            StaticPort::parse_value("udp:198.51.100.7:53"),
+            Some(StaticPort {
+                l4: L4::Udp,
+                addr: [198, 51, 100, 7].into(),
+                port: 53
+            })
+        );
+        for bad in [
+            "icmp:198.51.100.7:1",
+            "tcp:198.51.100.7",
+            "tcp:198.51.100.7:0",
+            "tcp:198.51.100.7:70000",
+            "tcp:198.51.100.7:80:1",
+            "tcp:0.0.0.0:80",
+            "tcp:224.0.0.1:80",
+            "tcp:2001:db8::1:80",
+            "TCP:198.51.100.7:80",
+        ] {
+            assert!(StaticPort::parse_value(bad).is_none(), "{bad}");
+        }
+        let c = Cidr4::parse_value("192.168.255.0/24").unwrap();
+        assert!(c.contains([192, 168, 255, 77].into()));
+        assert!(!c.contains([192, 168, 254, 1].into()));
+        assert!(Cidr4::parse_value("0.0.0.0/0")
+            .unwrap()
+            .contains([8, 8, 8, 8].into()));
+        assert!(Cidr4::parse_value("10.0.0.1/32")
+            .unwrap()
+            .contains([10, 0, 0, 1].into()));
         assert_eq!(Backend::parse_value("fw4"), Some(Backend::Fw4));
         assert!(Backend::parse_value("iptables").is_none());
     }
@@ -399,7 +498,9 @@ mod tests {
              config ripng\n\toption zone 'lan'\n\n\
              config ripng\n\toption enabled '0'\n\toption zone 'lan'\n\n\
              config nat64\n\toption tun_device 'nat64'\n\toption wan_zone 'wan'\n\
-             \tlist masquerade '192.168.255.0/24'\n\tlist masquerade '192.168.255.0/24'\n",
+             \tlist masquerade '192.168.255.0/24'\n\tlist masquerade '192.168.255.0/24'\n\
+             \tlist static 'udp:192.168.255.1:53'\n\tlist static 'tcp:203.0.113.5:80'\n\
+             \tlist static 'udp:192.168.255.1:53'\n",
         );
         let c = from_packages(&main, &[d]).unwrap();
         assert_eq!(c.backend, Backend::Nft);
@@ -411,6 +512,24 @@ mod tests {
         assert_eq!(c.ripng.len(), 1);
         assert_eq!(c.nat64[0].masquerade.len(), 1);
         assert!(c.nat64[0].mss_clamp);
+        // Sorted (by protocol, then address), the duplicate dropped.
+        assert_eq!(
+            c.nat64[0].statics,
+            vec![
+                StaticPort {
+                    l4: L4::Udp,
+                    addr: [192, 168, 255, 1].into(),
+                    port: 53
+                },
+                StaticPort {
+                    l4: L4::Tcp,
+                    addr: [203, 0, 113, 5].into(),
+                    port: 80
+                },
+            ]
+        );
+        assert!(c.nat64[0].masqueraded([192, 168, 255, 1].into()));
+        assert!(!c.nat64[0].masqueraded([203, 0, 113, 5].into()));
         assert!(c.warnings.is_empty(), "{:?}", c.warnings);
     }
 
@@ -442,6 +561,39 @@ mod tests {
         let d = pkg("/run/fw.d/z", "config nat64\n\toption tun_device 'n'\n\toption wan_zone 'wan'\n\tlist masquerade '10.0.0.1/8'\n");
         let e = from_packages(&main, &[d]).unwrap_err();
         assert!(e.option.ends_with("masquerade"));
+
+        let nat = "config nat64\n\toption tun_device 'n'\n\toption wan_zone 'wan'\n\tlist masquerade '10.0.0.0/8'\n";
+        let d = pkg(
+            "/run/fw.d/s",
+            &format!("{nat}\tlist static 'tcp:10.0.0.1:80'\n\tlist static 'tcp 10.0.0.2 81'\n"),
+        );
+        let e = from_packages(&main, &[d]).unwrap_err();
+        assert_eq!(e.path, Path::new("/run/fw.d/s"));
+        assert_eq!(e.line, 5);
+        assert_eq!(e.option, "s.@nat64[0].static");
+        // UCI lists split at whitespace: the first word is what is reported.
+        assert_eq!(e.value.as_deref(), Some("tcp"));
+        assert!(e.to_string().contains("PROTO:ADDRESS:PORT"), "{e}");
+        let d = pkg(
+            "/run/fw.d/s",
+            &format!("{nat}\tlist static 'sctp:10.0.0.1:80'\n"),
+        );
+        let e = from_packages(&main, &[d]).unwrap_err();
+        assert_eq!(e.value.as_deref(), Some("sctp:10.0.0.1:80"));
+        // Two masqueraded entries on one WAN port: refused; on different protocols: fine;
+        // public addresses may share a port.
+        let d = pkg(
+            "/run/fw.d/s",
+            &format!("{nat}\tlist static 'tcp:10.0.0.1:80'\n\tlist static 'tcp:10.0.0.2:80'\n"),
+        );
+        let e = from_packages(&main, &[d]).unwrap_err();
+        assert_eq!(e.value.as_deref(), Some("tcp:10.0.0.2:80"));
+        assert!(e.expected.contains("10.0.0.1"), "{e}");
+        let d = pkg("/run/fw.d/s", &format!("{nat}\tlist static 'tcp:10.0.0.1:80'\n\tlist static 'udp:10.0.0.2:80'\n\tlist static 'tcp:192.0.2.1:80'\n\tlist static 'tcp:192.0.2.2:80'\n"));
+        assert_eq!(
+            from_packages(&main, &[d]).unwrap().nat64[0].statics.len(),
+            4
+        );
     }
 
     #[test]

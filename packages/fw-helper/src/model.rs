@@ -10,23 +10,27 @@
 //!   fw4's zone policies would accept it on an accepting zone.
 //! - `nat64`: forward TUN -> WAN (and LAN -> TUN when given), masquerade the listed IPv4
 //!   pools out of the WAN, clamp the TCP MSS to the route MTU on the TUN both ways.
-//!   Guard: drop new connections from the WAN into the TUN.
+//!   Each `static` entry (a static BIB entry's pool4 address and port) is accepted from the
+//!   WAN into the TUN; when its address is masqueraded, the same port of the WAN address is
+//!   DNATed to it (prerouting, only for packets addressed to the router itself).
+//!   Guard: drop other new connections from the WAN into the TUN.
 //!
 //! "Guards" are only emitted for the standalone nft backend, where nothing else filters;
 //! under fw4 the zone policies already do that job.
 
 use std::collections::BTreeMap;
+use std::collections::HashSet;
 use std::fmt::Write as _;
-use std::net::Ipv6Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::config::{Cidr4, Config, Ifaces};
 use nftables::{
     expr::{
-        Expression, Meta, MetaKey, NamedExpression, Payload, PayloadField, Prefix, RTKey, SetItem,
-        TcpOption, CT, RT,
+        Expression, Fib, FibFlag, FibResult, Meta, MetaKey, NamedExpression, Payload, PayloadField,
+        Prefix, RTKey, SetItem, TcpOption, CT, RT,
     },
     schema::{Chain as NfChain, NfListObject, Rule as NfRule, Table},
-    stmt::{Mangle, Match as NfMatch, Operator, Statement},
+    stmt::{Mangle, Match as NfMatch, NATFamily, Operator, Statement, NAT},
     types::{NfChainPolicy, NfChainType, NfFamily, NfHook},
 };
 use v6only_common::uci::ConfigError;
@@ -37,14 +41,16 @@ use v6only_common::uci::ConfigError;
 pub enum Chain {
     Input,
     Forward,
+    Dstnat,
     Srcnat,
     MangleForward,
 }
 
 impl Chain {
-    pub const ALL: [Chain; 4] = [
+    pub const ALL: [Chain; 5] = [
         Chain::Input,
         Chain::Forward,
+        Chain::Dstnat,
         Chain::Srcnat,
         Chain::MangleForward,
     ];
@@ -52,6 +58,7 @@ impl Chain {
         match self {
             Chain::Input => "input",
             Chain::Forward => "forward",
+            Chain::Dstnat => "dstnat",
             Chain::Srcnat => "srcnat",
             Chain::MangleForward => "mangle_forward",
         }
@@ -61,6 +68,7 @@ impl Chain {
         match self {
             Chain::Input => (NfChainType::Filter, NfHook::Input, "filter", 0),
             Chain::Forward => (NfChainType::Filter, NfHook::Forward, "filter", 0),
+            Chain::Dstnat => (NfChainType::NAT, NfHook::Prerouting, "dstnat", -100),
             Chain::Srcnat => (NfChainType::NAT, NfHook::Postrouting, "srcnat", 100),
             Chain::MangleForward => (NfChainType::Filter, NfHook::Forward, "mangle", -150),
         }
@@ -74,14 +82,14 @@ pub enum Ifs {
     Devices(Vec<String>),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum L4 {
     Udp,
     Tcp,
 }
 
 impl L4 {
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             L4::Udp => "udp",
             L4::Tcp => "tcp",
@@ -99,6 +107,9 @@ pub enum Match {
     Ip6Saddr(Ipv6Addr, u8),
     Ip6Hoplimit(u8),
     IpSaddr(Vec<Cidr4>),
+    IpDaddr(Ipv4Addr),
+    /// `fib daddr type local`: addressed to the router itself
+    FibDaddrLocal,
     /// `tcp flags syn` (SYN and SYN/ACK)
     TcpSyn,
     /// `ct state new`
@@ -112,6 +123,8 @@ pub enum Verdict {
     Masquerade,
     /// `tcp option maxseg size set rt mtu`
     ClampMss,
+    /// `dnat ip to ADDR:PORT`
+    Dnat(Ipv4Addr, u16),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -325,6 +338,39 @@ pub fn build(cfg: &Config, zones: Zones<'_>, standalone: bool) -> Result<Ruleset
                 false,
             );
         }
+        for e in &n.statics {
+            let to = format!("{}:{}/{}", e.addr, e.port, e.l4.name());
+            for w in &wans {
+                let c = format!("NAT64 static {to} from {}", ifs_label(w));
+                push(
+                    Chain::Forward,
+                    vec![
+                        Match::Iif(w.clone()),
+                        Match::Oif(tun()),
+                        Match::IpDaddr(e.addr),
+                        Match::Dport(e.l4, e.port),
+                    ],
+                    Verdict::Accept,
+                    c,
+                    false,
+                );
+                if n.masqueraded(e.addr) {
+                    let c = format!("NAT64 static {to} at the address of {}", ifs_label(w));
+                    push(
+                        Chain::Dstnat,
+                        vec![
+                            Match::Nfproto6(false),
+                            Match::Iif(w.clone()),
+                            Match::FibDaddrLocal,
+                            Match::Dport(e.l4, e.port),
+                        ],
+                        Verdict::Dnat(e.addr, e.port),
+                        c,
+                        false,
+                    );
+                }
+            }
+        }
         for w in &wans {
             let c = format!("NAT64 new from {} to {}", ifs_label(w), n.tun);
             push(
@@ -403,6 +449,8 @@ fn text_match(m: &Match) -> String {
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
+        Match::IpDaddr(a) => format!("ip daddr {a}"),
+        Match::FibDaddrLocal => "fib daddr type local".into(),
         Match::TcpSyn => "tcp flags syn".into(),
         Match::CtNew => "ct state new".into(),
     }
@@ -411,15 +459,13 @@ fn text_match(m: &Match) -> String {
 /// One rule as a line of nft syntax (without indentation).
 pub fn text_rule(r: &Rule) -> String {
     let mut s: Vec<String> = r.matches.iter().map(text_match).collect();
-    s.push(
-        match r.verdict {
-            Verdict::Accept => "accept",
-            Verdict::Drop => "drop",
-            Verdict::Masquerade => "masquerade",
-            Verdict::ClampMss => "tcp option maxseg size set rt mtu",
-        }
-        .into(),
-    );
+    s.push(match r.verdict {
+        Verdict::Accept => "accept".into(),
+        Verdict::Drop => "drop".into(),
+        Verdict::Masquerade => "masquerade".into(),
+        Verdict::ClampMss => "tcp option maxseg size set rt mtu".into(),
+        Verdict::Dnat(a, p) => format!("dnat ip to {a}:{p}"),
+    });
     format!("{} comment {}", s.join(" "), quote(&r.comment))
 }
 
@@ -463,6 +509,7 @@ impl Ruleset {
             let hook = match hook {
                 NfHook::Input => "input",
                 NfHook::Forward => "forward",
+                NfHook::Prerouting => "prerouting",
                 NfHook::Postrouting => "postrouting",
                 _ => unreachable!(),
             };
@@ -607,6 +654,15 @@ fn json_rule(r: &Rule) -> Vec<Statement<'static>> {
                         .collect(),
                 ),
             ),
+            Match::IpDaddr(a) => m(payload("ip", "daddr"), Operator::EQ, s(&a.to_string())),
+            Match::FibDaddrLocal => m(
+                Expression::Named(NamedExpression::Fib(Fib {
+                    result: FibResult::Type,
+                    flags: HashSet::from([FibFlag::Daddr]),
+                })),
+                Operator::EQ,
+                s("local"),
+            ),
             Match::TcpSyn => m(payload("tcp", "flags"), Operator::IN, s("syn")),
             Match::CtNew => m(
                 Expression::Named(NamedExpression::CT(CT {
@@ -633,6 +689,12 @@ fn json_rule(r: &Rule) -> Vec<Statement<'static>> {
                 family: None,
             })),
         }),
+        Verdict::Dnat(a, p) => Statement::DNAT(Some(NAT {
+            addr: Some(s(&a.to_string())),
+            family: Some(NATFamily::IP),
+            port: Some(Expression::Number(p.into())),
+            flags: None,
+        })),
     });
     v
 }
@@ -640,7 +702,7 @@ fn json_rule(r: &Rule) -> Vec<Statement<'static>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{self, Backend, Dhcp, Dns, Nat64, Ripng, ZoneRef};
+    use crate::config::{self, Backend, Dhcp, Dns, Nat64, Ripng, StaticPort, ZoneRef};
     use std::path::PathBuf;
 
     fn zref(n: &str) -> ZoneRef {
@@ -693,6 +755,18 @@ mod tests {
                     len: 24,
                 }],
                 mss_clamp: true,
+                statics: vec![
+                    StaticPort {
+                        l4: L4::Tcp,
+                        addr: [192, 168, 255, 1].into(),
+                        port: 8080,
+                    },
+                    StaticPort {
+                        l4: L4::Udp,
+                        addr: [203, 0, 113, 5].into(),
+                        port: 5000,
+                    },
+                ],
             }],
             warnings: vec![],
         }
@@ -705,7 +779,7 @@ mod tests {
         let sn = rs.fw4_snippets();
         assert_eq!(
             sn.keys().copied().collect::<Vec<_>>(),
-            vec!["forward", "input", "mangle_forward", "srcnat"]
+            vec!["dstnat", "forward", "input", "mangle_forward", "srcnat"]
         );
         let input = &sn["input"];
         assert!(
@@ -726,6 +800,41 @@ mod tests {
             .contains("oifname \"nat64\" tcp flags syn tcp option maxseg size set rt mtu"));
         // RIPng accept comes before the RIPng drop.
         assert!(input.find("521 accept").unwrap() < input.find("521 drop").unwrap());
+        // Static BIB entries: both reachable, only the masqueraded one DNATed.
+        assert!(sn["forward"].contains(
+            "iifname $wan_devices oifname \"nat64\" ip daddr 192.168.255.1 tcp dport 8080 accept"
+        ));
+        assert!(sn["forward"].contains(
+            "iifname $wan_devices oifname \"nat64\" ip daddr 203.0.113.5 udp dport 5000 accept"
+        ));
+        let dnat = &sn["dstnat"];
+        assert_eq!(dnat.lines().count(), 2, "{dnat}");
+        assert!(dnat.contains(
+            "meta nfproto ipv4 iifname $wan_devices fib daddr type local tcp dport 8080 dnat ip to 192.168.255.1:8080 comment"
+        ), "{dnat}");
+    }
+
+    #[test]
+    fn statics_before_the_guard_in_standalone() {
+        let c = cfg();
+        let rs = build(&c, Zones::Resolve(&c.zones), true).unwrap();
+        let t = rs.nft_text("v6only");
+        let accept = t
+            .find("iifname \"eth1\" oifname \"nat64\" ip daddr 192.168.255.1 tcp dport 8080 accept")
+            .expect(&t);
+        let udp = t
+            .find("iifname \"eth1\" oifname \"nat64\" ip daddr 203.0.113.5 udp dport 5000 accept")
+            .expect(&t);
+        let guard = t.find("ct state new drop").unwrap();
+        assert!(accept < guard && udp < guard);
+        assert!(t.contains("\tchain dstnat {\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n\t\tmeta nfproto ipv4 iifname \"eth1\" fib daddr type local tcp dport 8080 dnat ip to 192.168.255.1:8080 comment \"!v6only: NAT64 static 192.168.255.1:8080/tcp at the address of eth1\"\n\t}"), "{t}");
+        assert!(!t.contains("dnat ip to 203.0.113.5"));
+        // Without statics: no dstnat chain at all.
+        let mut c = cfg();
+        c.nat64[0].statics.clear();
+        let rs = build(&c, Zones::Resolve(&c.zones), true).unwrap();
+        assert!(!rs.chains().contains(&Chain::Dstnat));
+        assert!(!rs.nft_text("v6only").contains("daddr"));
     }
 
     #[test]
@@ -799,6 +908,27 @@ mod tests {
                 {"accept": null}
             ])
         );
+        let dnat = objs
+            .iter()
+            .find(|o| o["add"]["rule"]["chain"] == "dstnat")
+            .unwrap();
+        assert_eq!(
+            dnat["add"]["rule"]["expr"],
+            serde_json::json!([
+                {"match": {"op": "==", "left": {"meta": {"key": "nfproto"}}, "right": "ipv4"}},
+                {"match": {"op": "==", "left": {"meta": {"key": "iifname"}}, "right": "eth1"}},
+                {"match": {"op": "==", "left": {"fib": {"result": "type", "flags": ["daddr"]}}, "right": "local"}},
+                {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 8080}},
+                {"dnat": {"addr": "192.168.255.1", "family": "ip", "port": 8080}}
+            ])
+        );
+        let chain = objs
+            .iter()
+            .find(|o| o["add"]["chain"]["name"] == "dstnat")
+            .unwrap();
+        assert_eq!(chain["add"]["chain"]["hook"], "prerouting");
+        assert_eq!(chain["add"]["chain"]["prio"], -100);
+        assert_eq!(chain["add"]["chain"]["type"], "nat");
         let mss = objs
             .iter()
             .find(|o| o["add"]["rule"]["chain"] == "mangle_forward")
