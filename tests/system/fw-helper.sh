@@ -5,6 +5,9 @@
 #   FW_HELPER=path/to/fw-helper tests/system/fw-helper.sh
 #
 # Topology: namespace L (LAN host, eth0) -- veth-lan [R router] veth-wan -- eth0 (WAN host, W).
+# NAT64 static BIB entries: R fwstun -- eth0 (P, standing in for the NAT64 TUN: it holds
+# the pool4 addresses 192.168.255.1 (masqueraded) and 203.0.113.5 (public), with TCP
+# listeners on 8080, 8081, 9090). W is 192.0.2.3, R's WAN address 192.0.2.1.
 # One result line per check, then exactly "N passed, N failed"; exit 1 on any failure.
 # A check that cannot run is reported as SKIP and counted as failed.
 
@@ -46,18 +49,21 @@ FW_HELPER="$(cd "$(dirname "$FW_HELPER")" && pwd)/$(basename "$FW_HELPER")"
 R="fwh-r-$$"
 L="fwh-l-$$"
 W="fwh-w-$$"
+P="fws-p-$$"
 T="$(mktemp -d /tmp/fw-helper-test.XXXXXX)"
 LISTENER=""
+LISTENER_P=""
 
 cleanup() {
 	[ -n "$LISTENER" ] && kill "$LISTENER" 2>/dev/null
-	for n in "$R" "$L" "$W"; do ip netns del "$n" 2>/dev/null; done
+	[ -n "$LISTENER_P" ] && kill "$LISTENER_P" 2>/dev/null
+	for n in "$R" "$L" "$W" "$P"; do ip netns del "$n" 2>/dev/null; done
 	rm -rf "$T"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-ip netns add "$R" && ip netns add "$L" && ip netns add "$W" || { fail "setup" "ip netns add"; finish; }
+ip netns add "$R" && ip netns add "$L" && ip netns add "$W" && ip netns add "$P" || { fail "setup" "ip netns add"; finish; }
 ip -n "$R" link add veth-lan type veth peer name eth0 netns "$L"
 ip -n "$R" link add veth-wan type veth peer name eth0 netns "$W"
 for n in "$R" "$L" "$W"; do ip -n "$n" link set lo up; done
@@ -73,6 +79,22 @@ ip -n "$L" -6 addr add fe80::2/64 dev eth0 nodad
 ip -n "$L" -6 addr add 2001:db8:1::2/64 dev eth0 nodad
 ip -n "$W" -6 addr add fe80::3/64 dev eth0 nodad
 ip -n "$W" -6 addr add 2001:db8:2::3/64 dev eth0 nodad
+# IPv4 for the static BIB entries: W -- R (WAN address 192.0.2.1) -- fwstun -- P (pool4).
+ip -n "$R" link add fwstun type veth peer name eth0 netns "$P"
+ip -n "$P" link set lo up
+ip -n "$R" link set fwstun up
+ip -n "$P" link set eth0 up
+ip netns exec "$R" sysctl -qw net.ipv4.ip_forward=1
+ip -n "$R" addr add 192.0.2.1/24 dev veth-wan
+ip -n "$W" addr add 192.0.2.3/24 dev eth0
+ip -n "$W" route add default via 192.0.2.1
+ip -n "$R" addr add 10.99.0.1/24 dev fwstun
+ip -n "$P" addr add 10.99.0.2/24 dev eth0
+ip -n "$P" addr add 192.168.255.1/32 dev lo
+ip -n "$P" addr add 203.0.113.5/32 dev lo
+ip -n "$P" route add default via 10.99.0.1
+ip -n "$R" route add 192.168.255.0/24 via 10.99.0.2
+ip -n "$R" route add 203.0.113.0/24 via 10.99.0.2
 
 # ---------------------------------------------------------------- traffic helpers
 
@@ -126,10 +148,37 @@ else:
         sys.exit(1)
 PY
 
+cat >"$T/listen4.py" <<'PY'
+import select, socket, sys
+# TCP listeners on the given ports; logs "p:LOCALADDR:PORT PEER TOKEN" per connection.
+log = open(sys.argv[1], "a", buffering=1)
+socks = []
+for port in sys.argv[3:]:
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", int(port)))
+    s.listen(8)
+    socks.append(s)
+open(sys.argv[2], "w").write("ready\n")
+while True:
+    for s in select.select(socks, [], [])[0]:
+        c, peer = s.accept()
+        c.settimeout(2)
+        try:
+            data = c.recv(2048)
+        except OSError:
+            data = b""
+        local = c.getsockname()
+        c.close()
+        log.write("p:%s:%d %s %s\n" % (local[0], local[1], peer[0], data.decode(errors="replace").strip()))
+PY
+
 ip netns exec "$R" python3 "$T/listen.py" "$T/got.log" "$T/ready" &
 LISTENER=$!
-for _ in $(seq 50); do [ -f "$T/ready" ] && break; sleep 0.1; done
-[ -f "$T/ready" ] || { fail "setup" "listener did not start"; finish; }
+ip netns exec "$P" python3 "$T/listen4.py" "$T/got.log" "$T/ready4" 8080 8081 9090 &
+LISTENER_P=$!
+for _ in $(seq 50); do [ -f "$T/ready" ] && [ -f "$T/ready4" ] && break; sleep 0.1; done
+[ -f "$T/ready" ] && [ -f "$T/ready4" ] || { fail "setup" "listener did not start"; finish; }
 
 TOKEN=0
 # received NS KIND ARGS... : sends a fresh token, returns 0 if the listener logged it.
@@ -158,6 +207,18 @@ expect_no_rx() {
 	local name="$1"
 	shift
 	if received "$@"; then fail "$name" "received"; else pass "$name"; fi
+}
+# expect_at NAME ADDR:PORT NS tcp DST PORT: received, and by P's listener at ADDR:PORT.
+expect_at() {
+	local name="$1" at="$2"
+	shift 2
+	if ! received "$@"; then
+		fail "$name" "not received"
+	elif grep -q "^p:$at .* t$TOKEN-$$\$" "$T/got.log"; then
+		pass "$name"
+	else
+		fail "$name" "received elsewhere: $(grep " t$TOKEN-$$\$" "$T/got.log")"
+	fi
 }
 
 # ---------------------------------------------------------------- fw-helper invocation
@@ -202,6 +263,16 @@ config nat64
 	option lan_zone 'lan'
 	list masquerade '192.168.255.0/24'
 	option mss_clamp '1'
+
+# P stands in for a second translator's TUN: its static BIB entries, one behind a
+# masqueraded pool4 address, one public.
+config nat64
+	option tun_device 'fwstun'
+	option wan_zone 'wan'
+	list masquerade '192.168.255.0/24'
+	option mss_clamp '0'
+	list static 'tcp:192.168.255.1:8080'
+	list static 'tcp:203.0.113.5:8081'
 CFG
 
 # An unrelated table that must survive everything.
@@ -220,6 +291,7 @@ BEFORE="$(ruleset)"
 
 expect_rx "baseline: DNS/udp from WAN reaches the listener before apply" "$W" udp 2001:db8:2::3 2001:db8:2::1 53 64
 expect_rx "baseline: RIPng from a global source reaches the listener before apply" "$L" udp 2001:db8:1::2 2001:db8:1::1 521 255
+expect_at "baseline: WAN host reaches 203.0.113.5:9090 (no static entry) before apply" 203.0.113.5:9090 "$W" tcp 203.0.113.5 9090
 
 if fh check && [ "$(ruleset)" = "$BEFORE" ]; then pass "check: valid config passes, ruleset untouched"; else fail "check: valid config" "$(cat "$T/out")"; fi
 
@@ -240,6 +312,17 @@ expect_rx "DNS/udp from LAN: received" "$L" udp 2001:db8:1::2 2001:db8:1::1 53 6
 expect_rx "DNS/tcp from LAN: received" "$L" tcp 2001:db8:1::1 53
 expect_no_rx "DNS/udp from WAN: dropped" "$W" udp 2001:db8:2::3 2001:db8:2::1 53 64
 expect_no_rx "DNS/tcp from WAN: dropped" "$W" tcp 2001:db8:2::1 53
+expect_at "NAT64 static: WAN host reaches the public entry 203.0.113.5:8081" 203.0.113.5:8081 "$W" tcp 203.0.113.5 8081
+expect_at "NAT64 static: WAN host reaches the masqueraded entry directly at 192.168.255.1:8080" 192.168.255.1:8080 "$W" tcp 192.168.255.1 8080
+expect_at "NAT64 static: WAN address 192.0.2.1:8080 is forwarded (DNAT) to 192.168.255.1:8080" 192.168.255.1:8080 "$W" tcp 192.0.2.1 8080
+expect_no_rx "NAT64 static: 203.0.113.5:9090 (no static entry) dropped by the guard" "$W" tcp 203.0.113.5 9090
+expect_no_rx "NAT64 static: 192.168.255.1:9090 (no static entry) dropped by the guard" "$W" tcp 192.168.255.1 9090
+expect_no_rx "NAT64 static: WAN address 192.0.2.1:8081 not forwarded (that entry is public)" "$W" tcp 192.0.2.1 8081
+if grep -q "dnat ip to 192.168.255.1:8080" <<<"$APPLIED" && ! grep -q "dnat ip to 203.0.113.5" <<<"$APPLIED"; then
+	pass "NAT64 static: one DNAT rule, for the masqueraded entry only"
+else
+	fail "NAT64 static: DNAT rules" "$(grep dnat <<<"$APPLIED")"
+fi
 
 if fh apply && [ "$(ruleset)" = "$APPLIED" ]; then pass "apply twice: nft list ruleset identical"; else fail "apply twice" "$(cat "$T/out")"; fi
 pids=()
@@ -299,6 +382,21 @@ rm -f "$T/d/zz-zone"
 if fh remove && [ "$(ruleset)" = "$BEFORE" ]; then pass "remove restores the prior ruleset byte for byte"; else fail "remove" "$(cat "$T/out"; diff <(echo "$BEFORE") <(ruleset) | head)"; fi
 if fh remove && [ "$(ruleset)" = "$BEFORE" ]; then pass "remove again: no error, nothing changed"; else fail "remove again" "$(cat "$T/out")"; fi
 expect_rx "after remove: DNS/udp from WAN reaches the listener again" "$W" udp 2001:db8:2::3 2001:db8:2::1 53 64
+expect_no_rx "after remove: WAN address 192.0.2.1:8080 no longer forwarded" "$W" tcp 192.0.2.1 8080
+
+# A malformed static entry: refused naming the file, line and option.
+cat >"$T/d/zz-static" <<'CFG'
+config nat64
+	option tun_device 'fwstun'
+	option wan_zone 'wan'
+	list static 'tcp:192.168.255.1'
+CFG
+if ! fh check && grep -q "$T/d/zz-static:4" "$T/out" && grep -q "static" "$T/out" && grep -q "PROTO:ADDRESS:PORT" "$T/out"; then
+	pass "malformed static entry: check fails naming file:line, option and format"
+else
+	fail "malformed static entry" "$(cat "$T/out")"
+fi
+rm -f "$T/d/zz-static"
 
 # ---------------------------------------------------------------- fw4 backend (stub fw4)
 # The stub stands for /sbin/fw4: a 'table inet fw4' with the chains and zone defines fw4
@@ -328,6 +426,10 @@ table inet fw4 {
 		type filter hook forward priority filter; policy accept;
 		include "$T/fw4root/chain-pre/forward/*.nft"
 		ct state established,related accept
+	}
+	chain dstnat {
+		type nat hook prerouting priority dstnat; policy accept;
+		include "$T/fw4root/chain-pre/dstnat/*.nft"
 	}
 	chain srcnat {
 		type nat hook postrouting priority srcnat; policy accept;
@@ -366,8 +468,8 @@ if fh check; then pass "fw4: check (zones resolved through fw4, rules through nf
 : >"$T/fw4.calls"
 if fh apply; then pass "fw4: apply exit 0"; else fail "fw4: apply" "$(cat "$T/out")"; fi
 SN="$T/fw4root/chain-pre"
-if [ -f "$SN/input/v6only-fw-helper.nft" ] && [ -f "$SN/forward/v6only-fw-helper.nft" ] && [ -f "$SN/srcnat/v6only-fw-helper.nft" ] && [ -f "$SN/mangle_forward/v6only-fw-helper.nft" ]; then
-	pass "fw4: snippets written for input, forward, srcnat, mangle_forward"
+if [ -f "$SN/input/v6only-fw-helper.nft" ] && [ -f "$SN/forward/v6only-fw-helper.nft" ] && [ -f "$SN/dstnat/v6only-fw-helper.nft" ] && [ -f "$SN/srcnat/v6only-fw-helper.nft" ] && [ -f "$SN/mangle_forward/v6only-fw-helper.nft" ]; then
+	pass "fw4: snippets written for input, forward, dstnat, srcnat, mangle_forward"
 else
 	fail "fw4: snippets" "$(find "$T/fw4root" -type f)"
 fi
@@ -384,6 +486,13 @@ expect_rx "fw4: RIPng link-local, hop limit 255, from LAN: received" "$L" udp fe
 expect_no_rx "fw4: RIPng global source: dropped" "$L" udp 2001:db8:1::2 2001:db8:1::1 521 255
 expect_no_rx "fw4: RIPng hop limit 64: dropped" "$L" udp fe80::2 fe80::1 521 64
 expect_rx "fw4: DNS/tcp from LAN: received" "$L" tcp 2001:db8:1::1 53
+if ip netns exec "$R" nft list chain inet fw4 dstnat | grep -q 'meta nfproto ipv4 iifname $wan_devices fib daddr type local tcp dport 8080 dnat ip to 192.168.255.1:8080\|meta nfproto ipv4 iifname { "veth-wan" } fib daddr type local tcp dport 8080 dnat ip to 192.168.255.1:8080\|meta nfproto ipv4 iifname "veth-wan" fib daddr type local tcp dport 8080 dnat ip to 192.168.255.1:8080'; then
+	pass "fw4: the reloaded fw4 dstnat chain holds the static entry's DNAT"
+else
+	fail "fw4: dstnat chain" "$(ip netns exec "$R" nft list chain inet fw4 dstnat 2>&1)"
+fi
+expect_at "fw4: WAN address 192.0.2.1:8080 is forwarded (DNAT) to 192.168.255.1:8080" 192.168.255.1:8080 "$W" tcp 192.0.2.1 8080
+expect_no_rx "fw4: WAN address 192.0.2.1:8081 not forwarded (public entry)" "$W" tcp 192.0.2.1 8081
 
 STAMP="$(stat -c '%Y.%y' "$SN"/*/v6only-fw-helper.nft)"
 FW4RULES="$(ruleset)"

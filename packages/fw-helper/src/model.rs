@@ -187,7 +187,12 @@ fn ifs(ifaces: &Ifaces, zones: &Zones<'_>) -> Result<Vec<Ifs>, ConfigError> {
                     true
                 }
             });
-            Ok(vec![Ifs::Devices(devs)])
+            // No interfaces (an optional side left out): no rule, not `iifname { }`.
+            Ok(if devs.is_empty() {
+                Vec::new()
+            } else {
+                vec![Ifs::Devices(devs)]
+            })
         }
     }
 }
@@ -835,6 +840,22 @@ mod tests {
         let rs = build(&c, Zones::Resolve(&c.zones), true).unwrap();
         assert!(!rs.chains().contains(&Chain::Dstnat));
         assert!(!rs.nft_text("v6only").contains("daddr"));
+    }
+
+    #[test]
+    fn nat64_without_lan_has_no_lan_rule() {
+        let mut c = cfg();
+        c.nat64[0].lan = Ifaces::default();
+        for zones in [Zones::Resolve(&c.zones), Zones::Fw4] {
+            let rs = build(&c, zones, true).unwrap();
+            let fwd: Vec<String> = rs.in_chain(Chain::Forward).map(text_rule).collect();
+            assert!(
+                fwd.iter()
+                    .all(|r| !r.contains("{  }") && !r.contains("oifname \"nat64\" accept")),
+                "{fwd:?}"
+            );
+            assert!(fwd.iter().any(|r| r.contains("iifname \"nat64\"")));
+        }
     }
 
     #[test]
