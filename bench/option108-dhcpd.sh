@@ -1,22 +1,35 @@
 #!/bin/bash
 # Benchmark: full DORA with unique MACs, many in flight, option108-dhcpd and Kea
-# (kea-dhcp4-server from Debian) one after the other on the same namespaces, same client
-# (tests/system/option108-dhcpd/dhcpsim.py), same pool; prints leases/s of each and the
-# ratio, then the RSS of both with 10,000 active leases. Not a test: numbers only.
+# (kea-dhcp4-server from Debian) on the same namespaces, same pool, same client, runs
+# alternating ours/Kea; prints leases/s of each and the ratio, the server CPU per lease, and
+# the RSS of both with 10,000 active leases. Not a test: numbers only.
 #
-#   bench/option108-dhcpd.sh            (as root; N=3000 clients per rate run by default)
-#   O108=path/to/option108-dhcpd N=5000 WINDOW=128 bench/option108-dhcpd.sh
+#   bench/option108-dhcpd.sh            (as root)
+#   O108=path/to/option108-dhcpd N=20000 WINDOW=128 RUNS=3 DISK=1 bench/option108-dhcpd.sh
 #
+# The client is packages/option108-dhcpd/examples/dora_load.rs (built here): one process, one
+# UDP socket on port 68 of the client namespace's veth, batched I/O, WINDOW exchanges in
+# flight, every request with the broadcast flag so both servers broadcast their replies (the
+# client has no address; unicast replies to yiaddr could not reach it). It prints its own CPU
+# per lease: when that is well below a server's, the rate measures the server.
+#
+# Each run starts the server afresh on an empty lease file, so every run sees the same state.
 # Both servers persist leases: ours appends to its journal and fdatasyncs it before sending
-# the ACKs of a batch (group commit); Kea writes its memfile CSV (without fsync). The rate is
-# measured twice: with the lease files on a tmpfs (what /tmp is on OpenWrt) and on the disk
-# that holds this machine's /tmp.
+# the ACKs of a batch (group commit); Kea appends to its memfile CSV (persist: true, as it
+# ships; no fsync). Lease files are on a tmpfs (what /tmp is on OpenWrt); with DISK=1 (the
+# default) one more pair of runs puts them on the disk that holds this machine's /tmp.
+#
+# The machine may be shared: the load average is printed first; the wall-clock rate needs
+# two free cores (client and server), the CPU per lease does not.
 set -u
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
-SIM="$REPO/tests/system/option108-dhcpd/dhcpsim.py"
 N=${N:-20000}
-WINDOW=${WINDOW:-64}
+WINDOW=${WINDOW:-128}
+RUNS=${RUNS:-3}
+DISK=${DISK:-1}
 LEASES=${LEASES:-10000}
+# Pool for the rate runs: room for every client plus a margin, same for both servers.
+POOL=$((N + N / 10))
 
 [ "$(id -u)" = 0 ] || { echo "must run as root"; exit 1; }
 if ! command -v kea-dhcp4 >/dev/null; then
@@ -36,9 +49,15 @@ if [ -z "${O108:-}" ]; then
 fi
 [ -x "${O108:-}" ] || { echo "no release option108-dhcpd binary (set O108)"; exit 1; }
 
-S="dh8b-s-$$"
-C="dh8b-c-$$"
-T="$(mktemp -d /tmp/dh8-bench.XXXXXX)"
+# The load generator: a host release build of the crate's example.
+LOAD_TARGET=${LOAD_TARGET:-$REPO/target/h-option108-bench}
+(cd "$REPO" && CARGO_TARGET_DIR="$LOAD_TARGET" cargo build -q -j1 --release -p option108-dhcpd --example dora_load) ||
+	{ echo "cannot build the dora_load example"; exit 1; }
+LOAD="$LOAD_TARGET/release/examples/dora_load"
+
+S="dhb-s-$$"
+C="dhb-c-$$"
+T="$(mktemp -d /tmp/dhb-bench.XXXXXX)"
 export OPTION108_DHCPD_SOCKET="$T/ctl.sock"
 SPID=""
 cleanup() {
@@ -55,42 +74,47 @@ ip netns add "$S"
 ip netns add "$C"
 ip -n "$S" link set lo up
 ip -n "$C" link set lo up
-ip -n "$S" link add dh8bs type veth peer name dh8bc netns "$C"
-ip -n "$S" addr add 10.9.0.1/16 dev dh8bs
-ip -n "$S" link set dh8bs up
-ip -n "$C" link set dh8bc up
+ip -n "$S" link add dhbs type veth peer name dhbc netns "$C"
+ip -n "$S" addr add 10.9.0.1/16 dev dhbs
+ip -n "$S" link set dhbs up
+ip -n "$C" link set dhbc up
 sleep 0.5
 
 mkdir -p "$T/ram" "$T/disk"
-mount -t tmpfs -o size=64m dh8bench "$T/ram" || { echo "cannot mount a tmpfs"; exit 1; }
+mount -t tmpfs -o size=64m dhbbench "$T/ram" || { echo "cannot mount a tmpfs"; exit 1; }
 
+last_pool_addr() { # POOL-SIZE: the last address of a pool starting at 10.9.0.10
+	local n=$((10 + $1 - 1))
+	echo "10.9.$((n >> 8)).$((n & 255))"
+}
 write_configs() { # STATE-DIR POOL-SIZE
-cat >"$T/dhcp" <<EOF
+	cat >"$T/dhcp" <<EOF
 config option108_dhcpd
 	option journal '$1/o108.journal'
 	option leasefile '$1/dhcp.leases'
 config dhcp 'lan'
-	option device 'dh8bs'
+	option device 'dhbs'
 	option start '10'
 	option limit '$2'
 	option leasetime '12h'
 EOF
-cat >"$T/kea.json" <<EOF
+	cat >"$T/kea.json" <<EOF
 { "Dhcp4": {
-    "interfaces-config": { "interfaces": [ "dh8bs" ] },
+    "interfaces-config": { "interfaces": [ "dhbs" ] },
     "lease-database": { "type": "memfile", "persist": true, "name": "$1/kea-leases4.csv", "lfc-interval": 0 },
     "valid-lifetime": 43200,
-    "subnet4": [ { "id": 1, "subnet": "10.9.0.0/16", "pools": [ { "pool": "10.9.0.10 - $(python3 -c "import ipaddress; print(ipaddress.IPv4Address('10.9.0.10') + $2 - 1)")" } ],
+    "subnet4": [ { "id": 1, "subnet": "10.9.0.0/16", "pools": [ { "pool": "10.9.0.10 - $(last_pool_addr "$2")" } ],
                    "option-data": [ { "name": "routers", "data": "10.9.0.1" },
                                     { "name": "domain-name-servers", "data": "10.9.0.1" } ] } ],
     "loggers": [ { "name": "kea-dhcp4", "output_options": [ { "output": "$T/kea.log" } ], "severity": "WARN" } ]
 } }
 EOF
-STATE=$1
+	STATE=$1
 }
 
+port67_bound() { ip netns exec "$S" ss -H -uln 'sport = :67' | grep -q .; }
 start_ours() {
-	rm -f "$STATE/o108.journal"
+	rm -f "$STATE"/o108.journal* "$STATE/dhcp.leases"
 	ip netns exec "$S" "$O108" -c "$T/dhcp" run 2>"$T/o108.log" &
 	SPID=$!
 	for _ in $(seq 50); do "$O108" status >/dev/null 2>&1 && return 0; sleep 0.1; done
@@ -101,70 +125,91 @@ start_kea() {
 	rm -f "$STATE"/kea-leases4.csv*
 	KEA_LOCKFILE_DIR="$T" KEA_PIDFILE_DIR="$T" ip netns exec "$S" kea-dhcp4 -c "$T/kea.json" >"$T/kea.out" 2>&1 &
 	SPID=$!
-	sleep 2
-	kill -0 "$SPID" 2>/dev/null || { echo "kea-dhcp4 did not start: $(tail -5 "$T/kea.out")"; exit 1; }
+	for _ in $(seq 100); do port67_bound && break; sleep 0.05; done
+	# Port 67 is bound while the interfaces are opened; a moment more for the rest.
+	sleep 0.3
+	kill -0 "$SPID" 2>/dev/null && port67_bound || { echo "kea-dhcp4 did not start: $(tail -5 "$T/kea.out")"; exit 1; }
 }
 stop_server() {
 	kill "$SPID" 2>/dev/null
 	wait "$SPID" 2>/dev/null
 	SPID=""
 }
-dora() { # COUNT BASE -> "acked rate"
-	ip netns exec "$C" python3 "$SIM" dora --iface dh8bc --count "$1" --base "$2" --window "$WINDOW" \
-		--timeout 120 --retry 2 --tries 3 | tail -1 | sed -E 's/.*acked=([0-9]+) failed=([0-9]+) seconds=([0-9.]+) rate=([0-9.]+)/\1 \2 \3 \4/'
+dora() { # COUNT BASE -> the generator's summary line
+	ip netns exec "$C" "$LOAD" --iface dhbc --count "$1" --base "$2" --window "$WINDOW" \
+		--timeout-ms 1000 --tries 3 --quiet
+}
+kv() { # KEY LINE -> value
+	local v
+	v=$(grep -oE "(^| )$1=[^ ]*" <<<"$2" | head -1)
+	echo "${v#*=}"
 }
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
-# CPU time (user+system) of a process in clock ticks: on a shared two-core machine the
-# wall-clock rate is bounded by the Python client, the server's CPU per lease is not.
+# CPU time (user+system, all threads) of a process in clock ticks.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 TICK=$(getconf CLK_TCK)
 
-rate_run() { # LABEL
-	local c0
-	start_ours
+# One run of one server; sets RATE, CPU (server us per lease) and LINE (the client's summary).
+one_run() { # ours|kea
+	local c0 cpu leases
+	"start_$1"
 	c0=$(cpu_ticks "$SPID")
-	read -r o_acked o_failed o_sec o_rate < <(dora "$N" 1)
-	o_cpu=$(($(cpu_ticks "$SPID") - c0))
+	LINE=$(dora "$N" 1)
+	cpu=$(($(cpu_ticks "$SPID") - c0))
 	stop_server
-	start_kea
-	c0=$(cpu_ticks "$SPID")
-	read -r k_acked k_failed k_sec k_rate < <(dora "$N" 1)
-	k_cpu=$(($(cpu_ticks "$SPID") - c0))
-	stop_server
+	leases=$(kv leases "$LINE")
+	RATE=$(kv rate "$LINE")
+	CPU=$(awk -v c="$cpu" -v n="$leases" -v t="$TICK" 'BEGIN { printf "%.1f", n ? c / t / n * 1e6 : 0 }')
+}
+median() { sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.1f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+
+rate_runs() { # LABEL RUNS
+	local i r o_rates="" k_rates="" o_cpus="" k_cpus=""
 	echo "lease files on $1:"
-	printf '  %-18s %8s leases/s  (%s acked, %s failed, %ss)\n' "option108-dhcpd" "$o_rate" "$o_acked" "$o_failed" "$o_sec"
-	printf '  %-18s %8s leases/s  (%s acked, %s failed, %ss)\n' "kea-dhcp4 $(kea-dhcp4 -v 2>/dev/null)" "$k_rate" "$k_acked" "$k_failed" "$k_sec"
-	python3 -c "print('  ratio ours/kea (wall clock, client-bound): %.2fx' % ($o_rate / $k_rate if $k_rate else float('nan')))"
-	python3 - "$o_cpu" "$o_acked" "$k_cpu" "$k_acked" "$TICK" <<'PY'
-import sys
-o_cpu, o_n, k_cpu, k_n, tick = (float(x) for x in sys.argv[1:])
-def per(cpu, n):
-    return (cpu / tick) / n * 1e6 if n else float("nan")
-o, k = per(o_cpu, o_n), per(k_cpu, k_n)
-print("  server CPU per lease: option108-dhcpd %.1f us (%.0f leases per CPU-second), kea %.1f us (%.0f)" % (o, 1e6 / o if o else 0, k, 1e6 / k if k else 0))
-print("  ratio ours/kea (leases per server CPU-second): %.2fx" % (k / o if o else float("nan")))
-PY
+	for i in $(seq "$2"); do
+		for r in ours kea; do
+			one_run "$r"
+			printf '  run %d %-16s %7s leases/s  server CPU %5s us/lease  (%s)\n' "$i" \
+				"$([ "$r" = ours ] && echo option108-dhcpd || echo "kea-dhcp4 $KEA_VERSION")" "$RATE" "$CPU" "$LINE"
+			if [ "$r" = ours ]; then o_rates+="$RATE "; o_cpus+="$CPU "; else k_rates+="$RATE "; k_cpus+="$CPU "; fi
+		done
+	done
+	local o_rate k_rate o_cpu k_cpu
+	o_rate=$(tr ' ' '\n' <<<"$o_rates" | grep . | median)
+	k_rate=$(tr ' ' '\n' <<<"$k_rates" | grep . | median)
+	o_cpu=$(tr ' ' '\n' <<<"$o_cpus" | grep . | median)
+	k_cpu=$(tr ' ' '\n' <<<"$k_cpus" | grep . | median)
+	awk -v o="$o_rate" -v k="$k_rate" -v oc="$o_cpu" -v kc="$k_cpu" -v n="$2" 'BEGIN {
+		printf "  median of %d: option108-dhcpd %.0f leases/s, kea %.0f leases/s: ratio ours/kea %.2fx\n", n, o, k, k ? o / k : 0
+		printf "  server CPU per lease (median): option108-dhcpd %.1f us, kea %.1f us: ratio kea/ours %.2fx\n", oc, kc, oc ? kc / oc : 0
+	}'
 }
 
-echo "DORA, $N unique MACs, $WINDOW in flight, client: dhcpsim.py (one Python process)"
-write_configs "$T/ram" "$N"
-rate_run "tmpfs (as /tmp on OpenWrt)"
-write_configs "$T/disk" "$N"
-rate_run "disk ($(df -T "$T/disk" | awk 'NR==2 {print $2}'))"
+KEA_VERSION=$(kea-dhcp4 -v 2>/dev/null)
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs"
+echo "DORA, $N unique clients per run, pool of $POOL, $WINDOW in flight, client: dora_load (Rust, broadcast flag set)"
+write_configs "$T/ram" "$POOL"
+rate_runs "tmpfs (as /tmp on OpenWrt)" "$RUNS"
+if [ "$DISK" = 1 ]; then
+	write_configs "$T/disk" "$POOL"
+	rate_runs "disk ($(df -T "$T/disk" | awk 'NR==2 {print $2}'))" 1
+fi
+
 # A pool of exactly LEASES addresses: what is measured is the cost of the leases.
 write_configs "$T/ram" "$LEASES"
-
 echo
 echo "RSS with $LEASES active leases"
 start_ours
-read -r o_acked _ _ _ < <(dora "$LEASES" 100000)
+line=$(dora "$LEASES" 100000)
 o_rss=$(rss_kb "$SPID")
 active=$("$O108" status | python3 -c 'import json,sys; print(json.load(sys.stdin)["pools"][0]["active_leases"])')
 stop_server
+o_acked=$(kv leases "$line")
 start_kea
-read -r k_acked _ _ _ < <(dora "$LEASES" 100000)
+line=$(dora "$LEASES" 100000)
 k_rss=$(rss_kb "$SPID")
 stop_server
+k_acked=$(kv leases "$line")
 printf '%-18s RSS %6s kB  (%s leases acked, %s active by status)\n' "option108-dhcpd" "$o_rss" "$o_acked" "$active"
 printf '%-18s RSS %6s kB  (%s leases acked)\n' "kea-dhcp4" "$k_rss" "$k_acked"
 echo "binary: $O108 ($(stat -c %s "$O108") bytes; $(file -b "$O108" 2>/dev/null | cut -d, -f1-2))"
