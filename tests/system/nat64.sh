@@ -31,12 +31,13 @@ command -v ip >/dev/null || need="$need iproute2"
 command -v ping >/dev/null || need="$need iputils-ping"
 command -v traceroute >/dev/null || need="$need traceroute"
 command -v python3 >/dev/null || need="$need python3"
+command -v nft >/dev/null || need="$need nftables"
 if [ -n "$need" ]; then
 	echo "installing:$need"
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q $need >/dev/null 2>&1 ||
 		{ apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $need >/dev/null 2>&1; }
 fi
-for c in ip ping traceroute python3; do
+for c in ip ping traceroute python3 nft; do
 	command -v $c >/dev/null || { fail "setup" "$c missing and not installable"; finish; }
 done
 [ -x "$NAT64" ] || { fail "setup" "no nat64 binary at $NAT64 (set NAT64 or BIN_DIR)"; finish; }
@@ -120,6 +121,8 @@ if [ -x "$FW_HELPER" ]; then
 	mkdir -p "$T/fw.d"
 	(
 		. "$REPO/feed/nat64/files/nat64.init"
+		config_load() { :; }
+		config_foreach() { :; } # no static sections here
 		FWD="$T/fw.d" tun_device=nat64 wan_zone=wan lan_zone=lan mss_clamp=1 masquerade=1
 		pool4="198.51.100.0/30 1024-65535 203.0.113.9"
 		write_fw_dropin
@@ -191,6 +194,80 @@ if echo "$out" | sed '1d;$d' | grep -q "2001:db8:64::c000:201"; then pass "trace
 # --- static BIB entry from the IPv4 side
 out="$(ins python3 "$HERE/tcp_client.py" 198.51.100.1 8080 5000 2>&1)"
 [ "$out" = ok ] && pass "static BIB: IPv4 server reaches the IPv6 client's port 8080" || fail "static BIB" "$out"
+
+# --- static BIB entries behind fw-helper's nft backend, whose guard drops any other new
+# connection from the WAN (n64rs) into the TUN: the init script's drop-in lists the static
+# entry, fw-helper lets it in, and with pool4 masqueraded DNATs the WAN address's port to it.
+# attempt4 ADDR PORT: a TCP connection from the IPv4 server, 2 s; prints ok or the error.
+attempt4() { ins python3 -c "import socket,sys
+try:
+    socket.create_connection(('$1', $2), timeout=2).close(); print('ok')
+except OSError as e:
+    print(e)"; }
+tun_tx() { inr cat /sys/class/net/n64tun/statistics/tx_packets; }
+if [ -x "$FW_HELPER" ]; then
+	mkdir -p "$T/fws.d"
+	printf "config fw-helper 'main'\n\toption backend 'nft'\n\toption table 'fws_nat64'\nconfig zone\n\toption name 'wan'\n\tlist device 'n64rs'\n" >"$T/fws-helper"
+	fws() { inr env FW_HELPER_DROPIN_DIRS="$T/fws.d" FW_HELPER_FW4="$T/no-fw4" FW_HELPER_FW4_ROOT="$T/fws-fw4" FW_HELPER_LOCK="$T/fws.lock" "$FW_HELPER" -c "$T/fws-helper" "$@"; }
+	# fws_dropin MASQUERADE: the init script's drop-in for $T/nat64 (OpenWrt's config_*
+	# functions replaced by ones reading its one 'config static' section).
+	fws_dropin() {
+		(
+			. "$REPO/feed/nat64/files/nat64.init"
+			config_load() { :; }
+			config_foreach() { "$1" static1; }
+			config_get() {
+				local v
+				v="$(sed -n "s/^[[:space:]]*option $3 '\(.*\)'/\1/p" "$T/nat64" | tail -1)"
+				eval "$1=\"\${v:-\${4:-}}\""
+			}
+			FWD="$T/fws.d" tun_device=n64tun wan_zone=wan lan_zone= mss_clamp=1 masquerade="$1"
+			pool4="198.51.100.0/30 1024-65535"
+			write_fw_dropin
+		) >/dev/null 2>&1
+	}
+	fws_dropin 0
+	if grep -qx "	list static 'tcp:198.51.100.1:8080'" "$T/fws.d/nat64"; then pass "init script's drop-in lists the static entry"; else fail "drop-in static entry" "$(cat "$T/fws.d/nat64")"; fi
+	# Without the entry (as before): the guard keeps the IPv4 server out.
+	grep -v "list static" "$T/fws.d/nat64" >"$T/fws.d/nat64.new" && mv "$T/fws.d/nat64.new" "$T/fws.d/nat64"
+	if fws apply >"$T/fws.out" 2>&1; then
+		out="$(attempt4 198.51.100.1 8080)"
+		[ "$out" != ok ] && pass "fw-helper without the static entry: the guard blocks 198.51.100.1:8080" || fail "guard without static entry" "$out"
+	else
+		fail "fw-helper apply (no static entry)" "$(cat "$T/fws.out")"
+	fi
+	fws_dropin 0
+	if fws apply >"$T/fws.out" 2>&1; then
+		out="$(ins python3 "$HERE/tcp_client.py" 198.51.100.1 8080 5000 2>&1)"
+		[ "$out" = ok ] && pass "fw-helper nft backend: IPv4 server reaches the static entry at 198.51.100.1:8080" || fail "static entry through fw-helper" "$out"
+		before="$(tun_tx)"
+		out="$(attempt4 198.51.100.2 9090)"
+		if [ "$out" != ok ] && [ "$(tun_tx)" = "$before" ]; then
+			pass "fw-helper nft backend: 198.51.100.2:9090 (no static entry) dropped before the TUN"
+		else
+			fail "non-static port" "$out, TUN tx $before -> $(tun_tx)"
+		fi
+	else
+		fail "fw-helper apply (public pool4)" "$(cat "$T/fws.out")"
+	fi
+	fws_dropin 1
+	if fws apply >"$T/fws.out" 2>&1 && inr nft list chain inet fws_nat64 dstnat | grep -q 'dnat ip to 198.51.100.1:8080'; then
+		out="$(ins python3 "$HERE/tcp_client.py" 192.0.2.1 8080 5000 2>&1)"
+		[ "$out" = ok ] && pass "masqueraded pool4: IPv4 server reaches the static entry at the WAN address 192.0.2.1:8080 (DNAT)" || fail "static entry via DNAT" "$out"
+		out="$(ins python3 "$HERE/tcp_client.py" 198.51.100.1 8080 5000 2>&1)"
+		[ "$out" = ok ] && pass "masqueraded pool4: the static entry at 198.51.100.1:8080 still reachable" || fail "static entry direct (masqueraded)" "$out"
+		before="$(tun_tx)"
+		out="$(attempt4 192.0.2.1 9090)"
+		if [ "$out" != ok ] && [ "$(tun_tx)" = "$before" ]; then pass "masqueraded pool4: WAN address port 9090 (no static entry) not forwarded"; else fail "WAN address non-static port" "$out"; fi
+		out="$(inc python3 "$HERE/udp_client.py" $SERVER6 7000 100 2>&1)"
+		case "$out" in ok*) pass "masqueraded pool4: IPv6 client's UDP echo still translated";; *) fail "UDP echo with masquerade" "$out";; esac
+	else
+		fail "fw-helper apply (masqueraded pool4)" "$(cat "$T/fws.out")"
+	fi
+	if fws remove >"$T/fws.out" 2>&1 && ! inr nft list table inet fws_nat64 >/dev/null 2>&1; then pass "fw-helper remove: table gone"; else fail "fw-helper remove" "$(cat "$T/fws.out")"; fi
+else
+	fail "static entries through fw-helper" "no fw-helper binary (set FW_HELPER or BIN_DIR)"
+fi
 
 # --- status JSON
 st="$(status 2>&1)"
