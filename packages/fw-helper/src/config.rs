@@ -340,7 +340,7 @@ pub fn from_packages(main: &Package, dropins: &[Package]) -> Result<Config, Conf
                     let mut statics = s.list::<StaticPort>("static")?;
                     statics.sort();
                     statics.dedup();
-                    let mut n = Nat64 {
+                    let n = Nat64 {
                         tun,
                         wan,
                         lan,
@@ -364,7 +364,6 @@ pub fn from_packages(main: &Package, dropins: &[Package]) -> Result<Config, Conf
                             return Err(e);
                         }
                     }
-                    n.statics.shrink_to_fit();
                     cfg.nat64.push(n);
                 }
                 other => cfg.warnings.push(format!(
