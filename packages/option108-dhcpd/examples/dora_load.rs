@@ -258,7 +258,7 @@ impl Io {
                 self.fd,
                 self.rx_hdr.as_mut_ptr(),
                 BATCH as _,
-                libc::MSG_DONTWAIT,
+                libc::MSG_DONTWAIT as _,
                 std::ptr::null_mut(),
             )
         };
@@ -294,7 +294,7 @@ impl Io {
                     self.fd,
                     self.tx_hdr[sent..].as_mut_ptr(),
                     (self.tx_queued - sent) as _,
-                    libc::MSG_DONTWAIT,
+                    libc::MSG_DONTWAIT as _,
                 )
             };
             match check(n) {
