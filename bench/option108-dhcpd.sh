@@ -11,7 +11,8 @@
 # UDP socket on port 68 of the client namespace's veth, batched I/O, WINDOW exchanges in
 # flight, every request with the broadcast flag so both servers broadcast their replies (the
 # client has no address; unicast replies to yiaddr could not reach it). It prints its own CPU
-# per lease (client_cpu_us): when that is below a server's, the rate measures the server.
+# per lease (client_cpu_us; client_user_us is its user-space part, under 1 us): when that is
+# below a server's, the rate measures the server.
 # Over a veth the sender's CPU also runs the receiver's network stack (softirq), so the
 # client's CPU includes the servers' receive path (for Kea, its AF_PACKET socket and filter)
 # and each server's CPU includes the client's receive path of its replies.
