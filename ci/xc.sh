@@ -83,7 +83,7 @@ xc_env() {
   # force-unwind-tables=no: with panic=abort nothing unwinds; the tables cost ~37 KB on mips.
   # relocation-model=static (MIPS only): a static executable needs no PIC, and MIPS PIC code
   # (GOT loads, calls through $t9) costs ~60 KB per daemon; other targets keep static-pie.
-  # Both only for release: tests unwind, and rustdoc links doctests without RUSTFLAGS.
+  # Both only for release: tests unwind.
   local t flags
   for t in $ALL_TARGETS; do
     flags="-C link-self-contained=no -C target-feature=+crt-static -C link-arg=-Wl,-z,max-page-size=4096"
@@ -136,6 +136,9 @@ cmd_test() {
     q=$(qemu_for "$t")
     [ -n "$q" ] && export "CARGO_TARGET_$(upper "$t")_RUNNER=$q"
     log "test $t${q:+ under $q}"
+    # rustdoc links doctests with RUSTDOCFLAGS, not the target's RUSTFLAGS.
+    local flags_var="CARGO_TARGET_$(upper "$t")_RUSTFLAGS"
+    export RUSTDOCFLAGS="${!flags_var}"
     # Debug profile with unwinding so a failing test reports instead of aborting the binary.
     cargo-zigbuild test --locked --target "$t" --workspace --exclude feedtool -Zbuild-std || { log "$t: tests FAILED"; rc=1; }
   done
