@@ -172,7 +172,13 @@ fn run(config_path: &Path) -> Result<(), String> {
     let control = ControlServer::bind(&control_path())
         .map_err(|e| format!("{}: {e}", control_path().display()))?;
     let relay = match DhcpSocket::bind("", server_port()) {
-        Ok(s) => Some(s),
+        Ok(s) => {
+            // Without the filter it still works: the loop below drops what is not relayed.
+            if let Err(e) = s.attach_relay_filter() {
+                log::warn!("relay socket: no kernel filter ({e}); filtering in user space");
+            }
+            Some(s)
+        }
         Err(e) => {
             log::warn!("no socket for relayed requests: {e}");
             None
@@ -507,6 +513,14 @@ impl Daemon {
             .field_u64("exhausted", c.exhausted)
             .field_u64("ignored", c.ignored)
             .field_u64("oversized", self.oversized)
+            .field_u64(
+                "kernel_drops",
+                self.sockets
+                    .iter()
+                    .chain(self.relay.as_ref())
+                    .map(DhcpSocket::drops)
+                    .sum(),
+            )
             .field_u64("journal_errors", self.journal_errors)
             .end();
         j.field_u64("journal_lines", self.journal.lines() as u64);

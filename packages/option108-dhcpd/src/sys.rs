@@ -2,6 +2,7 @@
 //! per-device DHCP socket, and the ARP entry that lets a unicast reply reach a client that
 //! has no address yet.
 
+use std::cell::Cell;
 use std::ffi::CString;
 use std::io;
 use std::mem;
@@ -140,11 +141,43 @@ fn sockaddr(addr: SocketAddrV4) -> libc::sockaddr_in {
     sa
 }
 
+/// Receive buffer asked for: a burst of a few thousand requests fits instead of being dropped
+/// by the kernel (the default is about 200 KB, some 300 full-size requests with overhead).
+pub const RECEIVE_BUFFER: usize = 1 << 20;
+
+/// Classic BPF for the relay socket, run by the kernel on each datagram with the data at the
+/// UDP header (verified by `relay_filter_offsets` below): it keeps BOOTREQUESTs (op 1 at UDP
+/// payload byte 0) whose giaddr (payload bytes 24..28) is not zero, so the relay socket no
+/// longer gets a copy of every client broadcast, which its device's socket handles. A load
+/// beyond the datagram's end makes the kernel drop it, so runts are dropped too.
+const RELAY_FILTER: [libc::sock_filter; 6] = {
+    const UDP_HEADER: u32 = 8;
+    const fn op(code: u32, jt: u8, jf: u8, k: u32) -> libc::sock_filter {
+        libc::sock_filter {
+            code: code as u16,
+            jt,
+            jf,
+            k,
+        }
+    }
+    [
+        op(libc::BPF_LD | libc::BPF_B | libc::BPF_ABS, 0, 0, UDP_HEADER),
+        op(libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K, 0, 3, 1),
+        op(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, 0, 0, UDP_HEADER + 24),
+        op(libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K, 1, 0, 0),
+        op(libc::BPF_RET | libc::BPF_K, 0, 0, u32::MAX),
+        op(libc::BPF_RET | libc::BPF_K, 0, 0, 0),
+    ]
+};
+
 /// UDP port 67 on one device: receives the clients' broadcasts on that device only, sends
 /// broadcasts out of it.
 pub struct DhcpSocket {
     fd: OwnedFd,
     pub device: String,
+    /// The kernel's count of datagrams dropped on this socket (a full receive buffer), as
+    /// last reported with a datagram (SO_RXQ_OVFL).
+    drops: Cell<u32>,
 }
 
 impl DhcpSocket {
@@ -188,6 +221,20 @@ impl DhcpSocket {
                     device.len(),
                 )?;
             }
+            // Best effort: a smaller buffer or no drop counter still serves.
+            let size = RECEIVE_BUFFER as libc::c_int;
+            let size_ptr = (&size as *const libc::c_int).cast();
+            let int_len = mem::size_of::<libc::c_int>();
+            // SO_RCVBUFFORCE passes rmem_max (root); else SO_RCVBUF, capped at rmem_max.
+            if set(libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, size_ptr, int_len).is_err() {
+                let _ = set(libc::SOL_SOCKET, libc::SO_RCVBUF, size_ptr, int_len);
+            }
+            let _ = set(
+                libc::SOL_SOCKET,
+                libc::SO_RXQ_OVFL,
+                (&one as *const libc::c_int).cast(),
+                int_len,
+            );
             let sa = sockaddr(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port));
             check(libc::bind(
                 fd.as_raw_fd(),
@@ -197,21 +244,99 @@ impl DhcpSocket {
             Ok(DhcpSocket {
                 fd,
                 device: device.to_string(),
+                drops: Cell::new(0),
             })
         }
     }
 
+    /// Keeps only relayed BOOTREQUESTs (giaddr set) on this socket, in the kernel.
+    pub fn attach_relay_filter(&self) -> io::Result<()> {
+        let program = libc::sock_fprog {
+            len: RELAY_FILTER.len() as libc::c_ushort,
+            filter: RELAY_FILTER.as_ptr() as *mut libc::sock_filter,
+        };
+        // SAFETY: the kernel copies the program during the call.
+        check(unsafe {
+            libc::setsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_ATTACH_FILTER,
+                (&program as *const libc::sock_fprog).cast(),
+                mem::size_of::<libc::sock_fprog>() as libc::socklen_t,
+            )
+        })
+        .map(|_| ())
+    }
+
+    /// The receive buffer the kernel granted (it reports twice the usable size).
+    pub fn receive_buffer(&self) -> io::Result<usize> {
+        let mut size: libc::c_int = 0;
+        let mut len = mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: the kernel writes an int into size.
+        check(unsafe {
+            libc::getsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUF,
+                (&mut size as *mut libc::c_int).cast(),
+                &mut len,
+            )
+        })?;
+        Ok(size as usize)
+    }
+
+    /// The local port (tests bind port 0).
+    pub fn local_port(&self) -> io::Result<u16> {
+        // SAFETY: sockaddr_in is plain data; the kernel fills it.
+        let mut sa: libc::sockaddr_in = unsafe { mem::zeroed() };
+        let mut len = mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        check(unsafe {
+            libc::getsockname(
+                self.fd.as_raw_fd(),
+                (&mut sa as *mut libc::sockaddr_in).cast(),
+                &mut len,
+            )
+        })?;
+        Ok(u16::from_be(sa.sin_port))
+    }
+
+    /// Datagrams the kernel dropped on this socket for a full buffer, as of the last datagram
+    /// received (each carries the count at its queueing).
+    pub fn drops(&self) -> u64 {
+        self.drops.get() as u64
+    }
+
     /// One datagram, or `None` when none is waiting.
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
-        // SAFETY: buf is valid for its length.
-        let n = unsafe {
-            libc::recv(
-                self.fd.as_raw_fd(),
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-                libc::MSG_TRUNC,
-            )
+        // Room for one cmsg holding the u32 drop counter, u64-aligned.
+        let mut control = [0u64; 4];
+        let mut iov = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
         };
+        // SAFETY: msghdr is plain data; zero is a valid start.
+        let mut msg: libc::msghdr = unsafe { mem::zeroed() };
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = mem::size_of_val(&control) as _;
+        // SAFETY: buf and control are valid for their lengths for the call.
+        let n = unsafe { libc::recvmsg(self.fd.as_raw_fd(), &mut msg, libc::MSG_TRUNC) };
+        if n >= 0 {
+            // SAFETY: the CMSG macros walk the control buffer the kernel filled.
+            unsafe {
+                let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+                while !cmsg.is_null() {
+                    if (*cmsg).cmsg_level == libc::SOL_SOCKET
+                        && (*cmsg).cmsg_type == libc::SO_RXQ_OVFL
+                    {
+                        let count = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<u32>());
+                        self.drops.set(count);
+                    }
+                    cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+                }
+            }
+        }
         if n < 0 {
             let e = io::Error::last_os_error();
             return match e.kind() {
@@ -274,6 +399,97 @@ impl AsRawFd for DhcpSocket {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::UdpSocket;
+
+    fn bootrequest(giaddr: [u8; 4]) -> [u8; 240] {
+        let mut m = [0u8; 240];
+        m[0] = 1;
+        m[24..28].copy_from_slice(&giaddr);
+        m
+    }
+
+    fn drain(socket: &DhcpSocket) -> Vec<Vec<u8>> {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 1500];
+        // The loopback delivers synchronously; a short wait covers a slow machine.
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        while let Ok(Some(n)) = socket.recv(&mut buf) {
+            got.push(buf[..n].to_vec());
+        }
+        got
+    }
+
+    /// The kernel runs a UDP socket's filter with the data at the UDP header: with the
+    /// filter's offsets, only the relayed BOOTREQUEST passes. Wrong offsets would pass none
+    /// or all of them.
+    #[test]
+    fn relay_filter_offsets() {
+        let relay = DhcpSocket::bind("", 0).unwrap();
+        relay.attach_relay_filter().unwrap();
+        let to = SocketAddrV4::new(Ipv4Addr::LOCALHOST, relay.local_port().unwrap());
+        let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+        client.send_to(&bootrequest([0; 4]), to).unwrap();
+        let mut reply = bootrequest([10, 8, 0, 250]);
+        reply[0] = 2;
+        client.send_to(&reply, to).unwrap();
+        client.send_to(&[1, 0, 0, 0], to).unwrap();
+        let relayed = bootrequest([10, 8, 0, 250]);
+        client.send_to(&relayed, to).unwrap();
+        let got = drain(&relay);
+        assert_eq!(got, vec![relayed.to_vec()]);
+
+        // The same datagrams without the filter: all four arrive.
+        let open = DhcpSocket::bind("", 0).unwrap();
+        let to = SocketAddrV4::new(Ipv4Addr::LOCALHOST, open.local_port().unwrap());
+        for m in [&bootrequest([0; 4])[..], &reply, &[1, 0, 0, 0], &relayed] {
+            client.send_to(m, to).unwrap();
+        }
+        assert_eq!(drain(&open).len(), 4);
+    }
+
+    #[test]
+    fn receive_buffer_raised() {
+        let socket = DhcpSocket::bind("", 0).unwrap();
+        let granted = socket.receive_buffer().unwrap();
+        // Root gets it whole (SO_RCVBUFFORCE; the kernel doubles it); others up to rmem_max.
+        let rmem_max: usize = std::fs::read_to_string("/proc/sys/net/core/rmem_max")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0);
+        let is_root = unsafe { libc::geteuid() } == 0;
+        if is_root {
+            assert!(granted >= 2 * RECEIVE_BUFFER, "granted {granted}");
+        } else {
+            assert!(granted >= 2 * RECEIVE_BUFFER.min(rmem_max), "granted {granted}");
+        }
+    }
+
+    #[test]
+    fn kernel_drops_counted() {
+        let socket = DhcpSocket::bind("", 0).unwrap();
+        // A tiny buffer (the kernel's minimum) overflows after a few datagrams.
+        let small: libc::c_int = 1;
+        unsafe {
+            libc::setsockopt(
+                socket.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUF,
+                (&small as *const libc::c_int).cast(),
+                mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+        }
+        let to = SocketAddrV4::new(Ipv4Addr::LOCALHOST, socket.local_port().unwrap());
+        let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+        for _ in 0..200 {
+            client.send_to(&bootrequest([0; 4]), to).unwrap();
+        }
+        let got = drain(&socket);
+        assert!(!got.is_empty() && got.len() < 200);
+        // A datagram carries the count as of its own queueing: the next one shows the drops.
+        client.send_to(&bootrequest([0; 4]), to).unwrap();
+        assert_eq!(drain(&socket).len(), 1);
+        assert_eq!(socket.drops(), 200 - got.len() as u64);
+    }
 
     #[test]
     fn netifd_status() {
