@@ -315,10 +315,36 @@ else
 fi
 cp "$T/nat64.good" "$T/nat64"
 
+# --- a reload with another pool4 and prefix: the old routes through the TUN go, the new ones
+# come, and new flows leave from the new pool (the static entry's 198.51.100.1, now outside
+# the pool, keeps a host route).
+n64routes() { { inr ip -4 route show dev n64tun; inr ip -6 route show dev n64tun; } | awk '{print $1}' | grep -v '^fe80' | sort | tr '\n' ' '; }
+sed -i "s|list pool4 '198.51.100.0/30 1024-65535'|list pool4 '203.0.113.4/30 1024-65535'|; s|option prefix '2001:db8:64::/96'|option prefix '2001:db8:46::/96'|; s/option max_sessions '2'/option max_sessions '1000'/" "$T/nat64"
+kill -HUP "$DAEMON"
+sleep 0.5
+routes="$(n64routes)"
+[ "$routes" = "198.51.100.1 2001:db8:46::/96 203.0.113.4/30 " ] && pass "reload with a new pool4 and prefix: only the new routes through the TUN" || fail "routes after reload" "$routes $(tail -3 "$T/daemon.log")"
+# The server tells where a datagram came from.
+ins timeout 5 python3 -c "import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('0.0.0.0', 7100))
+d, a = s.recvfrom(100); s.sendto(d, a); print(a[0])" >"$T/src4" 2>&1 & PIDS="$PIDS $!"
+sleep 0.3
+out="$(inc python3 "$HERE/udp_client.py" 2001:db8:46::192.0.2.2 7100 10 2 2>&1)"
+src="$(sleep 0.2; cat "$T/src4")"
+case "$src" in 203.0.113.[4-7]) [ "${out%% *}" = ok ] && pass "reload: new flows translated with the new prefix and pool4 ($src)" || fail "new pool4 reply" "$out";; *) fail "new pool4 source" "$src / $out";; esac
+out="$(inc ping -6 -c 1 -W 1 $SERVER6 2>&1)"
+echo "$out" | grep -q " 100% packet loss" && pass "reload: the old prefix is no longer translated" || fail "old prefix after reload" "$out"
+cp "$T/nat64.good" "$T/nat64"
+kill -HUP "$DAEMON"
+sleep 0.5
+routes="$(n64routes)"
+[ "$routes" = "198.51.100.0/30 2001:db8:64::/96 " ] && pass "reload back: the routes follow again" || fail "routes after reload back" "$routes"
+
 # --- clean stop
 kill "$DAEMON"
 for _ in $(seq 30); do kill -0 "$DAEMON" 2>/dev/null || break; sleep 0.1; done
 if ! kill -0 "$DAEMON" 2>/dev/null && [ ! -e "$T/nat64.sock" ]; then pass "SIGTERM stops it and removes the socket"; else fail "stop"; fi
+if sed -n "/stopping/,\$p" "$T/daemon.log" | grep -q "route 198.51.100.0/30 removed" && ! inr ip route | grep -q 198.51.100; then pass "SIGTERM: the daemon removes its routes"; else fail "routes on stop" "$(tail -3 "$T/daemon.log")"; fi
 DAEMON=""
 
 # --- the same traffic without TUN offloads (one packet per read, checksums in software)
@@ -331,6 +357,13 @@ out="$(inc python3 "$HERE/tcp_client.py" $SERVER6 8000 1000000 2>&1)"
 out="$(inc python3 "$HERE/udp_client.py" $SERVER6 7000 4000 3 2>&1)"
 case "$out" in ok*) pass "offload off: fragmented UDP";; *) fail "offload off: fragmented UDP" "$out";; esac
 if grep -q "offloads on" "$T/daemon.log" && ! grep -q "offloads on" "$T/daemon2.log"; then pass "offload option honoured"; else fail "offload option"; fi
-kill "$DAEMON"; wait "$DAEMON" 2>/dev/null
+# Killed without a chance to clean up: the kernel removes the TUN and its routes with it.
+kill -9 "$DAEMON"; wait "$DAEMON" 2>/dev/null
+sleep 0.2
+if ! inr ip link show n64tun >/dev/null 2>&1 && ! inr ip route | grep -q 198.51.100 && ! inr ip -6 route | grep -q 2001:db8:64::; then
+	pass "SIGKILL: TUN and its routes gone with the process"
+else
+	fail "routes after SIGKILL" "$(inr ip route; inr ip -6 route)"
+fi
 DAEMON=""
 finish

@@ -23,6 +23,7 @@ use std::path::Path;
 use v6only_common::uci::{ConfigError, Package, SectionRef};
 use v6only_common::validate::{Cidr6, Device, Port};
 
+use crate::netlink::Route;
 use crate::prefix::Prefix;
 use crate::state::{PoolRange, Proto, StateConfig, StaticEntry, Timeouts};
 use crate::translate;
@@ -38,6 +39,35 @@ pub struct DaemonConfig {
     pub control_socket: std::path::PathBuf,
     /// Problems worth a warning that do not stop the daemon (timeouts below RFC minimums).
     pub warnings: Vec<String>,
+}
+
+impl DaemonConfig {
+    /// The routes through the TUN device this config needs: the prefix, every pool4 range,
+    /// and each static entry's IPv4 address outside the pool (sorted, no duplicates).
+    pub fn routes(&self) -> Vec<Route> {
+        let t = &self.translator;
+        let mut routes = vec![Route {
+            dst: t.prefix.addr().octets().to_vec(),
+            len: t.prefix.len(),
+        }];
+        for r in &t.state.pool {
+            routes.push(Route {
+                dst: r.addr.to_vec(),
+                len: r.prefix_len,
+            });
+        }
+        for s in &t.state.statics {
+            if !t.state.pool.iter().any(|r| r.contains(s.addr4)) {
+                routes.push(Route {
+                    dst: s.addr4.to_vec(),
+                    len: 32,
+                });
+            }
+        }
+        routes.sort();
+        routes.dedup();
+        routes
+    }
 }
 
 const MAIN_OPTIONS: [&str; 19] = [
@@ -276,6 +306,25 @@ mod tests {
 
     fn parse_text(text: &str) -> Result<DaemonConfig, String> {
         parse(Path::new("/etc/config/nat64"), text)
+    }
+
+    #[test]
+    fn routes_follow_the_config() {
+        let base = "config nat64 'main'\n\toption prefix '2001:db8:64::/96'\n";
+        let a = parse_text(&format!(
+            "{base}\tlist pool4 '198.51.100.0/30'\n\tlist pool4 '198.51.100.0/30 2000-3000'\n\
+             config static\n\toption proto 'icmp'\n\toption ipv6 '2001:db8::10'\n\toption port6 '7'\n\toption ipv4 '192.0.2.77'\n\toption port4 '7'\n\
+             config static\n\toption proto 'tcp'\n\toption ipv6 '2001:db8::10'\n\toption port6 '80'\n\
+             \toption ipv4 '198.51.100.2'\n\toption port4 '80'\n"
+        ))
+        .unwrap();
+        let text: Vec<String> = a.routes().iter().map(|r| r.to_string()).collect();
+        // One route per pool4 range (deduplicated), the static entry outside the pool gets a
+        // host route, the one inside does not.
+        assert_eq!(text, ["2001:db8:64::/96", "192.0.2.77/32", "198.51.100.0/30"]);
+        let b = parse_text(&format!("{base}\tlist pool4 '203.0.113.8/29'\n")).unwrap();
+        let text: Vec<String> = b.routes().iter().map(|r| r.to_string()).collect();
+        assert_eq!(text, ["2001:db8:64::/96", "203.0.113.8/29"]);
     }
 
     #[test]

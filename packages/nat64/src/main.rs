@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use nat64::config::{self, DaemonConfig};
-use nat64::netlink::Netlink;
+use nat64::netlink::{Netlink, Route};
 use nat64::state::Proto;
 use nat64::tun::Tun;
 use nat64::{Drop, Nat64, PacketBuf};
@@ -94,29 +94,60 @@ fn load(path: &Path) -> Result<DaemonConfig, String> {
     Ok(c)
 }
 
-/// Link up, MTU, and routes for the prefix and every pool/static IPv4 address.
-fn configure_device(tun: &Tun, c: &DaemonConfig) -> Result<(), String> {
+/// The routes this daemon added through its TUN device, so that a reload can take back
+/// the ones no longer configured and a clean exit all of them. Routes nobody asked for
+/// (added by hand or by other tools) are never touched.
+struct OwnRoutes {
+    ifindex: u32,
+    added: Vec<Route>,
+}
+
+impl OwnRoutes {
+    /// Removes the routes in `added` not in `keep`. A route already gone is fine.
+    fn remove_except(&mut self, nl: &mut Netlink, keep: &[Route]) {
+        let ifindex = self.ifindex;
+        self.added.retain(|r| {
+            if keep.contains(r) {
+                return true;
+            }
+            match nl.delete_route(&r.dst, r.len, ifindex) {
+                Ok(()) => log::info!("route {r} removed"),
+                Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {}
+                Err(e) => log::warn!("removing route {r}: {e}"),
+            }
+            false
+        });
+    }
+}
+
+/// On every exit, clean or not: closing the TUN device (it is not persistent) unregisters
+/// it, and the kernel flushes the routes through it anyway (tests/system/nat64.sh checks
+/// that after a SIGKILL). Deleting them here first keeps a clean exit independent of that,
+/// e.g. of another process holding the TUN open. Declared after the `Tun`, so dropped first.
+impl std::ops::Drop for OwnRoutes {
+    fn drop(&mut self) {
+        if let Ok(mut nl) = Netlink::open() {
+            self.remove_except(&mut nl, &[]);
+        }
+    }
+}
+
+/// Link up, MTU, and routes for the prefix and every pool/static IPv4 address; then the
+/// routes a previous config had and this one does not are removed.
+fn configure_device(tun: &Tun, c: &DaemonConfig, own: &mut OwnRoutes) -> Result<(), String> {
     let mut nl = Netlink::open().map_err(|e| format!("netlink: {e}"))?;
     let t = &c.translator;
     nl.link_up(tun.ifindex, t.mtu)
         .map_err(|e| format!("setting {} up with MTU {}: {e}", tun.name, t.mtu))?;
-    let prefix = t.prefix;
-    nl.route(&prefix.addr().octets(), prefix.len(), tun.ifindex)
-        .map_err(|e| format!("route {prefix} dev {}: {e}", tun.name))?;
-    for r in &t.state.pool {
-        nl.route(&r.addr, r.prefix_len, tun.ifindex).map_err(|e| {
-            format!(
-                "route pool4 {:?}/{} dev {}: {e}",
-                r.addr, r.prefix_len, tun.name
-            )
-        })?;
-    }
-    for s in &t.state.statics {
-        if !t.state.pool.iter().any(|r| r.contains(s.addr4)) {
-            nl.route(&s.addr4, 32, tun.ifindex)
-                .map_err(|e| format!("route {:?} dev {}: {e}", s.addr4, tun.name))?;
+    let wanted = c.routes();
+    for r in &wanted {
+        nl.route(&r.dst, r.len, tun.ifindex)
+            .map_err(|e| format!("route {r} dev {}: {e}", tun.name))?;
+        if !own.added.contains(r) {
+            own.added.push(r.clone());
         }
     }
+    own.remove_except(&mut nl, &wanted);
     Ok(())
 }
 
@@ -124,7 +155,11 @@ fn run(config_path: &Path, signals: Signals) -> Result<(), String> {
     let mut current = load(config_path)?;
     let tun = Tun::open(&current.tun_device, current.offload)
         .map_err(|e| format!("creating TUN device {}: {e}", current.tun_device))?;
-    configure_device(&tun, &current)?;
+    let mut own_routes = OwnRoutes {
+        ifindex: tun.ifindex,
+        added: Vec::new(),
+    };
+    configure_device(&tun, &current, &mut own_routes)?;
     let control = ControlServer::bind(&current.control_socket)
         .map_err(|e| format!("control socket {}: {e}", current.control_socket.display()))?;
     let mut nat = Nat64::new(current.translator.clone(), Instant::now());
@@ -188,7 +223,7 @@ fn run(config_path: &Path, signals: Signals) -> Result<(), String> {
                         {
                             log::error!("reload: tun_device, control_socket and offload need a restart; keeping the old config");
                         }
-                        Ok(new) => match configure_device(&tun, &new) {
+                        Ok(new) => match configure_device(&tun, &new, &mut own_routes) {
                             Ok(()) => {
                                 nat.reconfigure(new.translator.clone());
                                 log::info!(
@@ -198,7 +233,14 @@ fn run(config_path: &Path, signals: Signals) -> Result<(), String> {
                                 );
                                 current = new;
                             }
-                            Err(e) => log::error!("reload: {e}; keeping the old config"),
+                            Err(e) => {
+                                log::error!("reload: {e}; keeping the old config");
+                                // Take back what the new config got to add (the old
+                                // config's routes are all still there).
+                                if let Ok(mut nl) = Netlink::open() {
+                                    own_routes.remove_except(&mut nl, &current.routes());
+                                }
+                            }
                         },
                         Err(e) => log::error!("reload: {e}; keeping the old config"),
                     },

@@ -8,6 +8,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 const NLMSG_ERROR: u16 = 2;
 const RTM_NEWLINK: u16 = 16;
 const RTM_NEWROUTE: u16 = 24;
+const RTM_DELROUTE: u16 = 25;
 const NLM_F_REQUEST: u16 = 0x1;
 const NLM_F_ACK: u16 = 0x4;
 const NLM_F_REPLACE: u16 = 0x100;
@@ -19,6 +20,25 @@ const RT_TABLE_MAIN: u8 = 254;
 const RTPROT_STATIC: u8 = 4;
 const RT_SCOPE_LINK: u8 = 253;
 const RTN_UNICAST: u8 = 1;
+
+/// A route through the TUN device: destination address (4 or 16 bytes) and prefix length.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Route {
+    pub dst: Vec<u8>,
+    pub len: u8,
+}
+
+impl std::fmt::Display for Route {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match <[u8; 4]>::try_from(self.dst.as_slice()) {
+            Ok(a) => write!(f, "{}/{}", std::net::Ipv4Addr::from(a), self.len),
+            Err(_) => {
+                let a = <[u8; 16]>::try_from(self.dst.as_slice()).unwrap_or([0; 16]);
+                write!(f, "{}/{}", std::net::Ipv6Addr::from(a), self.len)
+            }
+        }
+    }
+}
 
 pub struct Netlink {
     fd: OwnedFd,
@@ -153,28 +173,48 @@ impl Netlink {
 
     /// Adds (or replaces) a route to `dst/len` through the device `ifindex`.
     pub fn route(&mut self, dst: &[u8], len: u8, ifindex: u32) -> io::Result<()> {
-        let family = if dst.len() == 4 {
-            libc::AF_INET
-        } else {
-            libc::AF_INET6
-        } as u8;
-        // struct rtmsg: family, dst_len, src_len, tos, table, protocol, scope, type, flags
-        let mut fixed = [0u8; 12];
-        fixed[0] = family;
-        fixed[1] = len;
-        fixed[4] = RT_TABLE_MAIN;
-        fixed[5] = RTPROT_STATIC;
-        fixed[6] = RT_SCOPE_LINK;
-        fixed[7] = RTN_UNICAST;
-        let mut m = Message::new(
+        let mut m = route_message(
             RTM_NEWROUTE,
             NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE,
             self.seq,
-            &fixed,
+            dst,
+            len,
+            ifindex,
         );
-        m.attr(RTA_DST, dst).attr(RTA_OIF, &ifindex.to_ne_bytes());
         self.request(&mut m)
     }
+
+    /// Removes the route to `dst/len` through the device `ifindex` (as added by `route`).
+    pub fn delete_route(&mut self, dst: &[u8], len: u8, ifindex: u32) -> io::Result<()> {
+        let mut m = route_message(
+            RTM_DELROUTE,
+            NLM_F_REQUEST | NLM_F_ACK,
+            self.seq,
+            dst,
+            len,
+            ifindex,
+        );
+        self.request(&mut m)
+    }
+}
+
+fn route_message(kind: u16, flags: u16, seq: u32, dst: &[u8], len: u8, ifindex: u32) -> Message {
+    let family = if dst.len() == 4 {
+        libc::AF_INET
+    } else {
+        libc::AF_INET6
+    } as u8;
+    // struct rtmsg: family, dst_len, src_len, tos, table, protocol, scope, type, flags
+    let mut fixed = [0u8; 12];
+    fixed[0] = family;
+    fixed[1] = len;
+    fixed[4] = RT_TABLE_MAIN;
+    fixed[5] = RTPROT_STATIC;
+    fixed[6] = RT_SCOPE_LINK;
+    fixed[7] = RTN_UNICAST;
+    let mut m = Message::new(kind, flags, seq, &fixed);
+    m.attr(RTA_DST, dst).attr(RTA_OIF, &ifindex.to_ne_bytes());
+    m
 }
 
 #[cfg(test)]
@@ -201,5 +241,26 @@ mod tests {
         );
         assert_eq!(&b[24..28], &[10, 0, 0, 0]);
         assert_eq!(u16::from_ne_bytes([b[30], b[31]]), RTA_OIF);
+    }
+
+    #[test]
+    fn delete_matches_what_was_added() {
+        let add = route_message(RTM_NEWROUTE, NLM_F_REQUEST, 3, &[198, 51, 100, 0], 30, 9).0;
+        let del = route_message(RTM_DELROUTE, NLM_F_REQUEST, 3, &[198, 51, 100, 0], 30, 9).0;
+        assert_eq!(u16::from_ne_bytes([del[4], del[5]]), RTM_DELROUTE);
+        // Same rtmsg and attributes: the kernel finds the route it added.
+        assert_eq!(add[16..], del[16..]);
+        assert_eq!(del[16], libc::AF_INET as u8);
+        assert_eq!(del[17], 30);
+    }
+
+    #[test]
+    fn route_text() {
+        let r4 = Route { dst: vec![198, 51, 100, 0], len: 30 };
+        assert_eq!(r4.to_string(), "198.51.100.0/30");
+        let mut a6 = [0u8; 16];
+        a6[..4].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
+        let r6 = Route { dst: a6.to_vec(), len: 96 };
+        assert_eq!(r6.to_string(), "2001:db8::/96");
     }
 }
