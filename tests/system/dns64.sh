@@ -134,12 +134,12 @@ write_config() { # write_config PREFIX [extra UCI lines]
     for line in "$@"; do echo "  $line"; done
   } >"$WORK/dns64"
 }
-start_dns64() {
+start_dns64() { # start_dns64 [PORT]
   # Not through in_ns: `ip netns exec` execs, so $! is the daemon itself.
   ip netns exec $NS "$DNS64" -v -c "$WORK/dns64" run 2>>"$WORK/dns64.log" >/dev/null &
   DNS64_PID=$!
   PIDS+=("$DNS64_PID")
-  for _ in $(seq 50); do in_ns dig +short +time=1 +tries=1 @127.0.0.1 ipv4only.arpa A >/dev/null 2>&1 && return 0; sleep 0.1; done
+  for _ in $(seq 50); do in_ns dig +short +time=1 +tries=1 -p "${1:-53}" @127.0.0.1 ipv4only.arpa A >/dev/null 2>&1 && return 0; sleep 0.1; done
   echo "dns64 did not come up"; tail -5 "$WORK/dns64.log"
 }
 stop_dns64() { kill "$DNS64_PID" 2>/dev/null; wait "$DNS64_PID" 2>/dev/null; }
@@ -329,6 +329,109 @@ in_ns dnsperf -q 200 -s 127.0.0.1 -d "$WORK/names" -n 1 -l 20 >"$WORK/dnsperf.ou
 rss=$(awk '/VmRSS/{print $2}' /proc/$DNS64_PID/status)
 check "cache bytes <= 256 KiB and RSS ${rss} KB <= 8 MB after 30000 distinct names" \
   bash -c "grep 'Queries completed' $WORK/dnsperf.out; DNS64_CONTROL=$DNS64_CONTROL ip netns exec $NS $DNS64 status | python3 -c 'import json,sys; d=json.load(sys.stdin); c=d[\"cache\"]; print(c); assert 0 < c[\"bytes\"] <= 262144 and c[\"entries\"] > 100' && [ $rss -le 8192 ]"
+stop_dns64
+
+# TCP clients (RFC 7766) and a wildcard listener on an interface with several addresses.
+cat >"$WORK/tcp.py" <<'PYEOF'
+import socket, struct, subprocess, sys, time, json
+def query(qid, name, qtype=28):
+    q = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0)
+    for label in name.rstrip(".").split("."):
+        q += bytes([len(label)]) + label.encode()
+    return q + b"\x00" + struct.pack(">HH", qtype, 1)
+def framed(m): return struct.pack(">H", len(m)) + m
+def read_answers(s, want, timeout=5, until_eof=False):
+    """IDs of the answers read (until `want` of them, or EOF with until_eof), and whether EOF came."""
+    data, ids, eof = b"", [], False
+    end = time.time() + timeout
+    while time.time() < end:
+        while len(data) >= 2 and len(data) >= 2 + struct.unpack(">H", data[:2])[0]:
+            n = struct.unpack(">H", data[:2])[0]
+            ids.append(struct.unpack(">H", data[2:4])[0]); data = data[2 + n:]
+        if len(ids) >= want and not until_eof: break
+        s.settimeout(max(0.01, end - time.time()))
+        try: chunk = s.recv(65536)
+        except socket.timeout: break
+        except ConnectionResetError: break
+        if not chunk: eof = True; break
+        data += chunk
+    return ids, eof
+def status(): return json.loads(subprocess.run([sys.argv[2], "status"], capture_output=True, text=True).stdout)
+def conn(host="127.0.0.1"): return socket.create_connection((host, 53), timeout=5)
+def closed_by_peer(s, timeout):
+    s.settimeout(timeout)
+    try: return s.recv(10) == b""
+    except socket.timeout: return False
+    except ConnectionResetError: return True
+cmd = sys.argv[1]
+names = ["v4only.d64.test", "short.d64.test", "ipv4only.arpa", "both.d64.test", "alias.d64.test"]
+if cmd == "halfclose":
+    s = conn()
+    s.sendall(b"".join(framed(query(100 + i, n)) for i, n in enumerate(names[:3])))
+    s.shutdown(socket.SHUT_WR)
+    ids, eof = read_answers(s, 3, until_eof=True)
+    print("answers", sorted(ids), "then closed:", eof); assert sorted(ids) == [100, 101, 102] and eof
+elif cmd == "pipeline":
+    s = conn()  # uncached names (p1, p3, ...) come from upstream, so answers may come out of order
+    s.sendall(b"".join(framed(query(200 + i, "p%d.d64.test" % i if i % 2 else names[i % 5])) for i in range(40)))
+    ids, _ = read_answers(s, 40)
+    print(len(ids), "answers"); assert sorted(ids) == list(range(200, 240))
+elif cmd == "stall":
+    s = conn(); s.sendall(b"\x00\x40"); t0 = time.time()
+    other = conn(); other.sendall(framed(query(7, names[1])))
+    ids, _ = read_answers(other, 1, 3); print("other client answered:", ids); assert ids == [7]
+    closed = closed_by_peer(s, 20); dt = time.time() - t0
+    print("stalled client closed: %s after %.1f s" % (closed, dt)); assert closed and 8 <= dt <= 15
+elif cmd == "noread":
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", 53)); s.setblocking(False)
+    msg = b"".join(framed(query(i & 0xffff, "big.d64.test")) for i in range(4000))
+    sent, gone, end = 0, False, time.time() + 10
+    while time.time() < end:
+        try: sent += s.send(msg[sent:])
+        except OSError: pass
+        if status()["tcp_clients"] == 0: gone = True; break
+        time.sleep(0.2)
+    rss = int([l.split()[1] for l in open("/proc/%s/status" % sys.argv[3]) if l.startswith("VmRSS")][0])
+    print("sent %d bytes of queries, read nothing; closed by the daemon: %s; RSS %d KB" % (sent, gone, rss))
+    assert gone and rss <= 16384
+elif cmd == "maxconn":
+    socks = [conn() for _ in range(80)]; time.sleep(0.5)
+    n = status()["tcp_clients"]; first_closed = closed_by_peer(socks[0], 2)
+    s = conn(); s.sendall(framed(query(9, names[0]))); ids, _ = read_answers(s, 1, 3)
+    print("80 idle connections: daemon holds %d, oldest closed %s, a new one answered %s" % (n, first_closed, ids))
+    assert n <= 64 and first_closed and ids == [9]
+elif cmd == "udpsource":
+    # Ask address B from address A of the same interface: the answer must come from B.
+    fam, a, b = ((socket.AF_INET6, "fd64::1:1", "fd64::1:2") if sys.argv[3] == "6"
+                 else (socket.AF_INET, "127.0.0.3", "127.0.0.4"))
+    s = socket.socket(fam, socket.SOCK_DGRAM); s.bind((a, 0)); s.settimeout(3)
+    s.sendto(query(11, names[2]), (b, 5300))
+    data, src = s.recvfrom(4096); print("asked", b, "from", a, "answer from", src[0])
+    assert src[0] == b and data[:2] == b"\x00\x0b"
+PYEOF
+tcp_py() { in_ns python3 "$WORK/tcp.py" "$1" "$DNS64" "${2:-$DNS64_PID}"; }
+printf "config dns64 'main'\n list listen '127.0.0.1'\n list upstream '127.0.0.2'\n" >"$WORK/dns64"
+start_dns64
+q +tcp @127.0.0.1 AAAA big.d64.test >/dev/null
+check "TCP half-close after 3 queries: all 3 answered, then closed (RFC 7766 6.2.4)" tcp_py halfclose
+check "TCP: 40 pipelined queries on one connection all answered" tcp_py pipeline
+check "TCP: a client stalled after a length prefix is closed after the idle timeout, others served" tcp_py stall
+check "TCP: a client that never reads its answers is closed (output capped), memory bounded" tcp_py noread
+check "TCP: connections bounded (64): the oldest idle is closed, a new one is served" tcp_py maxconn
+check "still answering over TCP after all that" expect_answers 'short.d64.test. 60 AAAA 64:ff9b::c633:640c' +tcp @127.0.0.1 AAAA short.d64.test
+stop_dns64
+
+in_ns ip addr add fd64::1:1/128 dev lo
+in_ns ip addr add fd64::1:2/128 dev lo
+in_ns ip addr add 127.0.0.3/8 dev lo
+in_ns ip addr add 127.0.0.4/8 dev lo
+# Port 5300: NSD holds port 53 on two of the addresses, which a wildcard bind would clash with.
+printf "config dns64 'main'\n list listen '::'\n option port '5300'\n list upstream '127.0.0.2'\n" >"$WORK/dns64"
+start_dns64 5300
+check "UDP on a :: listener: the answer comes from the address asked (IPv6, two addresses on lo)" tcp_py udpsource 6
+check "UDP on a :: listener: the answer comes from the address asked (IPv4-mapped)" tcp_py udpsource 4
 stop_dns64
 
 echo "$PASS passed, $FAIL failed"

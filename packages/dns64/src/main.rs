@@ -40,7 +40,10 @@ const SOCKET_USES: u32 = 16;
 const MAX_IDLE_SOCKETS: usize = 256;
 /// Per TCP client and direction: bounds memory at 64 x 2 x 128 KiB.
 const MAX_TCP_BUFFER: usize = 128 * 1024;
+/// A TCP client that neither sends nor takes our bytes for this long is closed.
 const TCP_IDLE: Duration = Duration::from_secs(10);
+/// Queries of one TCP client in the core at a time: more pipelined ones wait in its socket.
+const MAX_PIPELINED: usize = 32;
 const RESOLV_CHECK: Duration = Duration::from_secs(1);
 /// Datagrams per recvmmsg/sendmmsg call on the listening sockets (one syscall for many
 /// queries is most of what the cached path costs), and calls per socket per poll round.
@@ -128,7 +131,46 @@ struct TcpClient {
     stream: TcpStream,
     input: Vec<u8>,
     out: Vec<u8>,
+    /// Last time it sent us bytes or took some of ours.
     last_active: Instant,
+    /// It half-closed (RFC 7766 §6.2.4 lets clients do so): answer what it asked, then close.
+    read_closed: bool,
+    /// Queries handed to the core and not answered yet (the core drops a few malformed ones
+    /// silently: the idle timeout ends such a connection).
+    awaiting: usize,
+}
+
+impl TcpClient {
+    /// What we wait for on it: nothing while its pipelined queries are all in the core and
+    /// nothing is left to write.
+    fn interest(&self) -> Option<Interest> {
+        let read = !self.read_closed && self.awaiting < MAX_PIPELINED;
+        match (read, self.out.is_empty()) {
+            (true, true) => Some(Interest::Read),
+            (true, false) => Some(Interest::ReadWrite),
+            (false, false) => Some(Interest::Write),
+            (false, true) => None,
+        }
+    }
+
+    /// Done: it half-closed and has all its answers.
+    fn finished(&self) -> bool {
+        self.read_closed && self.awaiting == 0 && self.out.is_empty()
+    }
+}
+
+/// Moves the complete length-prefixed messages at the front of `input` to `queries`.
+fn take_messages(input: &mut Vec<u8>, queries: &mut Vec<Vec<u8>>) {
+    let mut at = 0;
+    while input.len() >= at + 2 {
+        let len = u16::from_be_bytes([input[at], input[at + 1]]) as usize;
+        if input.len() < at + 2 + len {
+            break;
+        }
+        queries.push(input[at + 2..at + 2 + len].to_vec());
+        at += 2 + len;
+    }
+    input.drain(..at);
 }
 
 struct Daemon {
@@ -151,7 +193,7 @@ struct Daemon {
     idle: HashMap<SocketAddr, Vec<(UdpSocket, u32)>>,
     idle_count: usize,
     /// Answers to UDP clients, sent together by `send_udp`.
-    udp_out: Vec<(u16, SocketAddr, Vec<u8>)>,
+    udp_out: Vec<UdpAnswer>,
 }
 
 struct Epoll {
@@ -219,11 +261,19 @@ impl Epoll {
     }
 }
 
-/// Buffers for recvmmsg(2): BATCH datagrams with their source addresses.
+/// An answer to a UDP client: listening socket index, client, our source address, message.
+type UdpAnswer = (u16, SocketAddr, Option<IpAddr>, Vec<u8>);
+
+/// Room for one IP_PKTINFO or IPV6_PKTINFO control message (aligned like cmsghdr).
+type Control = [u64; 8];
+
+/// Buffers for recvmmsg(2): BATCH datagrams with their source and destination addresses.
 struct Batch {
     bufs: Vec<u8>,
     lens: [usize; BATCH],
     addrs: [Option<SocketAddr>; BATCH],
+    /// Where each datagram was sent to, when the socket reports it (wildcard sockets).
+    locals: [Option<IpAddr>; BATCH],
 }
 
 impl Batch {
@@ -232,6 +282,7 @@ impl Batch {
             bufs: vec![0; BATCH * MAX_UDP_QUERY],
             lens: [0; BATCH],
             addrs: [None; BATCH],
+            locals: [None; BATCH],
         }
     }
 
@@ -243,7 +294,10 @@ impl Batch {
             let mut storage: [libc::sockaddr_storage; BATCH] = std::mem::zeroed();
             let mut iov: [libc::iovec; BATCH] = std::mem::zeroed();
             let mut hdrs: [libc::mmsghdr; BATCH] = std::mem::zeroed();
+            let mut control: [Control; BATCH] = [[0; 8]; BATCH];
             for i in 0..BATCH {
+                hdrs[i].msg_hdr.msg_control = control[i].as_mut_ptr().cast();
+                hdrs[i].msg_hdr.msg_controllen = std::mem::size_of::<Control>() as _;
                 iov[i].iov_base = self.bufs.as_mut_ptr().add(i * MAX_UDP_QUERY).cast();
                 iov[i].iov_len = MAX_UDP_QUERY;
                 hdrs[i].msg_hdr.msg_name = (&mut storage[i] as *mut libc::sockaddr_storage).cast();
@@ -270,6 +324,7 @@ impl Batch {
             for i in 0..n as usize {
                 self.lens[i] = hdrs[i].msg_len as usize;
                 self.addrs[i] = socket_addr(&storage[i]);
+                self.locals[i] = destination(&hdrs[i].msg_hdr);
             }
             Ok(n as usize)
         }
@@ -278,6 +333,65 @@ impl Batch {
     fn datagram(&self, i: usize) -> &[u8] {
         &self.bufs[i * MAX_UDP_QUERY..i * MAX_UDP_QUERY + self.lens[i]]
     }
+}
+
+/// The destination address from a received IP_PKTINFO / IPV6_PKTINFO control message.
+///
+/// # Safety
+/// `hdr` is a msghdr filled by recvmsg(2), its control buffer still alive.
+unsafe fn destination(hdr: &libc::msghdr) -> Option<IpAddr> {
+    let mut cmsg = libc::CMSG_FIRSTHDR(hdr);
+    while !cmsg.is_null() {
+        let data = libc::CMSG_DATA(cmsg);
+        match ((*cmsg).cmsg_level, (*cmsg).cmsg_type) {
+            (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO) => {
+                let info = data.cast::<libc::in6_pktinfo>().read_unaligned();
+                return Some(IpAddr::from(info.ipi6_addr.s6_addr));
+            }
+            (libc::IPPROTO_IP, libc::IP_PKTINFO) => {
+                let info = data.cast::<libc::in_pktinfo>().read_unaligned();
+                return Some(IpAddr::from(
+                    u32::from_be(info.ipi_addr.s_addr).to_be_bytes(),
+                ));
+            }
+            _ => {}
+        }
+        cmsg = libc::CMSG_NXTHDR(hdr, cmsg);
+    }
+    None
+}
+
+/// Puts a control message in `hdr` that makes `local` the source of the datagram sent.
+///
+/// # Safety
+/// `hdr.msg_control` points to a `Control` buffer that outlives the send.
+unsafe fn set_source(hdr: &mut libc::msghdr, local: IpAddr) {
+    hdr.msg_controllen = std::mem::size_of::<Control>() as _;
+    let cmsg = libc::CMSG_FIRSTHDR(hdr);
+    let len = match local {
+        IpAddr::V6(ip) => {
+            (*cmsg).cmsg_level = libc::IPPROTO_IPV6;
+            (*cmsg).cmsg_type = libc::IPV6_PKTINFO;
+            let mut info: libc::in6_pktinfo = std::mem::zeroed();
+            info.ipi6_addr.s6_addr = ip.octets();
+            libc::CMSG_DATA(cmsg)
+                .cast::<libc::in6_pktinfo>()
+                .write_unaligned(info);
+            std::mem::size_of::<libc::in6_pktinfo>()
+        }
+        IpAddr::V4(ip) => {
+            (*cmsg).cmsg_level = libc::IPPROTO_IP;
+            (*cmsg).cmsg_type = libc::IP_PKTINFO;
+            let mut info: libc::in_pktinfo = std::mem::zeroed();
+            info.ipi_spec_dst.s_addr = u32::from(ip).to_be();
+            libc::CMSG_DATA(cmsg)
+                .cast::<libc::in_pktinfo>()
+                .write_unaligned(info);
+            std::mem::size_of::<libc::in_pktinfo>()
+        }
+    };
+    (*cmsg).cmsg_len = libc::CMSG_LEN(len as u32) as _;
+    hdr.msg_controllen = libc::CMSG_SPACE(len as u32) as _;
 }
 
 fn socket_addr(storage: &libc::sockaddr_storage) -> Option<SocketAddr> {
@@ -307,7 +421,7 @@ fn socket_addr(storage: &libc::sockaddr_storage) -> Option<SocketAddr> {
 }
 
 /// Sends datagrams to their addresses from one socket with sendmmsg(2), BATCH at a time.
-fn send_batch(fd: i32, out: &[(u16, SocketAddr, Vec<u8>)]) {
+fn send_batch(fd: i32, out: &[UdpAnswer]) {
     for chunk in out.chunks(BATCH) {
         // SAFETY: as in Batch::receive; the iovecs point into `chunk`'s buffers, which are
         // only read.
@@ -316,7 +430,12 @@ fn send_batch(fd: i32, out: &[(u16, SocketAddr, Vec<u8>)]) {
                 std::mem::zeroed();
             let mut iov: [libc::iovec; BATCH] = std::mem::zeroed();
             let mut hdrs: [libc::mmsghdr; BATCH] = std::mem::zeroed();
-            for (i, (_, addr, data)) in chunk.iter().enumerate() {
+            let mut control: [Control; BATCH] = [[0; 8]; BATCH];
+            for (i, (_, addr, local, data)) in chunk.iter().enumerate() {
+                if let Some(local) = local {
+                    hdrs[i].msg_hdr.msg_control = control[i].as_mut_ptr().cast();
+                    set_source(&mut hdrs[i].msg_hdr, *local);
+                }
                 storage[i] = sockaddr(*addr);
                 iov[i].iov_base = data.as_ptr() as *mut libc::c_void;
                 iov[i].iov_len = data.len();
@@ -404,19 +523,7 @@ fn run(config_path: &Path, control_path: &Path) -> Result<(), String> {
         let t_clients: Vec<_> = d
             .clients
             .iter()
-            .map(|(&id, c)| {
-                (
-                    id,
-                    poller.register(
-                        c.stream.as_raw_fd(),
-                        if c.out.is_empty() {
-                            Interest::Read
-                        } else {
-                            Interest::ReadWrite
-                        },
-                    ),
-                )
-            })
+            .filter_map(|(&id, c)| Some((id, poller.register(c.stream.as_raw_fd(), c.interest()?))))
             .collect();
         let t_epoll = poller.register(d.epoll.fd.as_raw_fd(), Interest::Read);
         let mut deadline = d.resolv_checked + RESOLV_CHECK;
@@ -465,8 +572,9 @@ fn run(config_path: &Path, control_path: &Path) -> Result<(), String> {
         }
         d.core.handle_timeout(now);
         d.flush();
+        // Idle (stalled mid-message, or not reading its answers) or done after a half-close.
         d.clients
-            .retain(|_, c| now < c.last_active + TCP_IDLE || !c.out.is_empty());
+            .retain(|_, c| now < c.last_active + TCP_IDLE && !c.finished());
         if now >= d.resolv_checked + RESOLV_CHECK {
             d.resolv_checked = now;
             d.refresh_upstreams(false);
@@ -508,6 +616,28 @@ fn bind(config: &Config) -> Result<(Vec<UdpSocket>, Vec<TcpListener>), String> {
         let addr = SocketAddr::new(ip, config.port);
         let u = UdpSocket::bind(addr).map_err(|e| format!("UDP {addr}: {e}"))?;
         u.set_nonblocking(true).map_err(|e| e.to_string())?;
+        if ip.is_unspecified() {
+            // Answers must leave from the address the query was sent to (a client drops
+            // others): the kernel tells it per datagram, and we give it back on sending.
+            let (level, option) = match ip {
+                IpAddr::V4(_) => (libc::IPPROTO_IP, libc::IP_PKTINFO),
+                IpAddr::V6(_) => (libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO),
+            };
+            let on: libc::c_int = 1;
+            // SAFETY: a valid socket and an int option value.
+            if unsafe {
+                libc::setsockopt(
+                    u.as_raw_fd(),
+                    level,
+                    option,
+                    (&on as *const libc::c_int).cast(),
+                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                )
+            } < 0
+            {
+                return Err(format!("UDP {addr}: {}", io::Error::last_os_error()));
+            }
+        }
         let t = TcpListener::bind(addr).map_err(|e| format!("TCP {addr}: {e}"))?;
         t.set_nonblocking(true).map_err(|e| e.to_string())?;
         udp.push(u);
@@ -597,6 +727,7 @@ impl Daemon {
                     let client = Client::Udp {
                         socket: index as u16,
                         addr,
+                        local: self.batch.locals[i],
                     };
                     self.core.handle_query(self.batch.datagram(i), client, now);
                 }
@@ -615,7 +746,7 @@ impl Daemon {
                 if let Some(&idle) = self
                     .clients
                     .iter()
-                    .min_by_key(|(_, c)| c.last_active)
+                    .min_by_key(|(&id, c)| (c.last_active, id))
                     .map(|(id, _)| id)
                 {
                     self.clients.remove(&idle);
@@ -633,6 +764,8 @@ impl Daemon {
                     input: Vec::new(),
                     out: Vec::new(),
                     last_active: now,
+                    read_closed: false,
+                    awaiting: 0,
                 },
             );
         }
@@ -642,44 +775,36 @@ impl Daemon {
         let Some(c) = self.clients.get_mut(&id) else {
             return;
         };
-        let mut closed = false;
-        loop {
+        let mut failed = false;
+        let mut queries = Vec::new();
+        while !c.read_closed && c.awaiting + queries.len() < MAX_PIPELINED {
             match c.stream.read(&mut self.buf) {
-                Ok(0) => {
-                    closed = true;
-                    break;
-                }
+                // A half-close: the queries already received are still answered.
+                Ok(0) => c.read_closed = true,
                 Ok(n) => {
                     c.input.extend_from_slice(&self.buf[..n]);
                     c.last_active = now;
-                    if c.input.len() > MAX_TCP_BUFFER {
-                        closed = true; // a client that floods without reading answers
-                        break;
-                    }
+                    // At most one partial message (< 64 KiB) stays in `input`.
+                    take_messages(&mut c.input, &mut queries);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(_) => {
-                    closed = true;
+                    failed = true;
                     break;
                 }
             }
         }
-        let mut queries = Vec::new();
-        while c.input.len() >= 2 {
-            let len = u16::from_be_bytes([c.input[0], c.input[1]]) as usize;
-            if c.input.len() < 2 + len {
-                break;
-            }
-            queries.push(c.input[2..2 + len].to_vec());
-            c.input.drain(..2 + len);
+        match write_out(&mut c.stream, &mut c.out) {
+            Ok(0) => {}
+            Ok(_) => c.last_active = now,
+            Err(_) => failed = true,
         }
-        if write_out(&mut c.stream, &mut c.out).is_err() {
-            closed = true;
-        }
-        if closed {
-            // Gone (or misbehaving): answers still pending for it are dropped in flush().
+        if failed {
+            // Reset: answers still pending for it are dropped in flush().
             self.clients.remove(&id);
+            return;
         }
+        c.awaiting += queries.len();
         for q in queries {
             self.core.handle_query(&q, Client::Tcp { conn: id }, now);
         }
@@ -765,16 +890,22 @@ impl Daemon {
         while let Some(output) = self.core.poll_output() {
             match output {
                 Output::ToClient {
-                    client: Client::Udp { socket, addr },
+                    client:
+                        Client::Udp {
+                            socket,
+                            addr,
+                            local,
+                        },
                     data,
                 } => {
-                    self.udp_out.push((socket, addr, data));
+                    self.udp_out.push((socket, addr, local, data));
                 }
                 Output::ToClient {
                     client: Client::Tcp { conn },
                     data,
                 } => {
                     if let Some(c) = self.clients.get_mut(&conn) {
+                        c.awaiting = c.awaiting.saturating_sub(1);
                         c.out.extend_from_slice(&(data.len() as u16).to_be_bytes());
                         c.out.extend_from_slice(&data);
                         // A client that asks without reading its answers is dropped.
@@ -856,7 +987,7 @@ impl Daemon {
         }
         let mut out = std::mem::take(&mut self.udp_out);
         // Nearly always one listening socket per family: group by socket, keep the order.
-        out.sort_by_key(|(socket, _, _)| *socket);
+        out.sort_by_key(|a| a.0);
         for group in out.chunk_by(|a, b| a.0 == b.0) {
             if let Some(s) = self.udp.get(group[0].0 as usize) {
                 send_batch(s.as_raw_fd(), group);
@@ -1034,16 +1165,41 @@ fn udp_query(server: SocketAddr, data: &[u8]) -> io::Result<UdpSocket> {
     Ok(socket)
 }
 
-fn write_out(stream: &mut TcpStream, out: &mut Vec<u8>) -> io::Result<()> {
-    while !out.is_empty() {
-        match stream.write(out) {
+/// Writes what the socket takes; returns how many bytes that was.
+fn write_out(stream: &mut TcpStream, out: &mut Vec<u8>) -> io::Result<usize> {
+    let mut written = 0;
+    while written < out.len() {
+        match stream.write(&out[written..]) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => {
-                out.drain(..n);
+            Ok(n) => written += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) => {
+                out.clear();
+                return Err(e);
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-            Err(e) => return Err(e),
         }
     }
-    Ok(())
+    out.drain(..written);
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::take_messages;
+
+    #[test]
+    fn take_messages_splits_pipelined_queries_and_keeps_a_partial_one() {
+        let mut input = vec![0, 2, b'a', b'b', 0, 1, b'c', 0, 3, b'd'];
+        let mut queries = Vec::new();
+        take_messages(&mut input, &mut queries);
+        assert_eq!(queries, vec![b"ab".to_vec(), b"c".to_vec()]);
+        assert_eq!(input, vec![0, 3, b'd']);
+        input.extend_from_slice(b"ef");
+        take_messages(&mut input, &mut queries);
+        assert_eq!(queries.last().unwrap(), b"def");
+        assert!(input.is_empty());
+        input.push(0);
+        take_messages(&mut input, &mut queries);
+        assert_eq!((queries.len(), input.len()), (3, 1));
+    }
 }

@@ -19,7 +19,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use crate::cache::Cache;
@@ -61,8 +61,13 @@ impl Default for Config {
 /// Who asked: the I/O layer's handle to answer on the same transport.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Client {
-    /// `socket`: index of the listening UDP socket the query arrived on.
-    Udp { socket: u16, addr: SocketAddr },
+    /// `socket`: index of the listening UDP socket the query arrived on; `local`: the address
+    /// the query was sent to when that socket is bound to a wildcard (the answer's source).
+    Udp {
+        socket: u16,
+        addr: SocketAddr,
+        local: Option<IpAddr>,
+    },
     /// A TCP connection (answers are length-prefixed by the I/O layer).
     Tcp { conn: u64 },
 }

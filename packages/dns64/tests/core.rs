@@ -17,6 +17,7 @@ fn client() -> Client {
     Client::Udp {
         socket: 0,
         addr: "[2001:db8::10]:40000".parse().unwrap(),
+        local: None,
     }
 }
 

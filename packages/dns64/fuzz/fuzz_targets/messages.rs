@@ -37,6 +37,7 @@ fuzz_target!(|data: &[u8]| {
     let client = Client::Udp {
         socket: 0,
         addr: "[2001:db8::2]:5353".parse().unwrap(),
+        local: None,
     };
     core.handle_query(query, client, t0);
     core.handle_query(query, Client::Tcp { conn: 1 }, t0);
