@@ -38,6 +38,9 @@ pub struct Config {
     pub journal: PathBuf,
     /// dnsmasq-format lease file for LuCI.
     pub leasefile: PathBuf,
+    /// `log_leases`: lease events (DHCPACK, release, NAK...) at info like dnsmasq (`1`, the
+    /// default) or at debug (`0`).
+    pub log_leases: bool,
     /// Things worth a warning that do not stop the server (V6ONLY_WAIT under 300, skipped
     /// tagged options).
     pub warnings: Vec<String>,
@@ -305,7 +308,7 @@ fn item_error(
     }
 }
 
-/// The daemon's own settings (`config option108_dhcpd`: `journal`, `leasefile`), from
+/// The daemon's own settings (`config option108_dhcpd`: `journal`, `leasefile`, `log_leases`), from
 /// `/etc/config/option108-dhcpd` or from the dhcp file itself.
 pub fn apply_settings(config: &mut Config, package: &Package) -> Result<(), ConfigError> {
     for s in package.sections("option108_dhcpd") {
@@ -314,6 +317,9 @@ pub fn apply_settings(config: &mut Config, package: &Package) -> Result<(), Conf
         }
         if let Some(f) = s.get::<String>("leasefile")? {
             config.leasefile = PathBuf::from(f);
+        }
+        if let Some(on) = s.get::<bool>("log_leases")? {
+            config.log_leases = on;
         }
     }
     Ok(())
@@ -325,6 +331,7 @@ pub fn load(package: &Package, resolver: &dyn Resolver) -> Result<Config, Config
         pools: Vec::new(),
         journal: PathBuf::from(DEFAULT_JOURNAL),
         leasefile: PathBuf::from(DEFAULT_LEASEFILE),
+        log_leases: true,
         warnings: Vec::new(),
     };
     let mut default_domain: Option<String> = None;
@@ -680,6 +687,28 @@ mod tests {
     }
 
     const BASE: &str = "config dhcp 'lan'\n\toption interface 'lan'\n";
+
+    #[test]
+    fn log_leases_setting() {
+        let pool = "config dhcp 'lan'\n\toption device 'dh8r0'\n";
+        assert!(
+            load_text(pool).unwrap().log_leases,
+            "on by default, as dnsmasq"
+        );
+        let settings = |value: &str| {
+            let mut c = load_text(pool).unwrap();
+            let text = format!("config option108_dhcpd 'main'\n\toption log_leases '{value}'\n");
+            let package = Package::parse(Path::new("/etc/config/option108-dhcpd"), &text).unwrap();
+            apply_settings(&mut c, &package).map(|()| c.log_leases)
+        };
+        assert!(!settings("0").unwrap());
+        assert!(settings("1").unwrap());
+        let e = settings("loud").unwrap_err().to_string();
+        assert!(
+            e.contains("option108-dhcpd.main.log_leases") && e.contains("option108-dhcpd:2"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn errors_name_the_option() {

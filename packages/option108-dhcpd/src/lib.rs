@@ -13,6 +13,7 @@
 
 pub mod config;
 pub mod leases;
+pub mod ratelimit;
 pub mod server;
 pub mod store;
 pub mod sys;

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::exit;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use log::Level;
 use option108_dhcpd::config::{self, Config};
+use option108_dhcpd::ratelimit::RateLimit;
 use option108_dhcpd::server::{Destination, Mac, Server};
 use option108_dhcpd::store::{self, Journal};
 use option108_dhcpd::sys::{DhcpSocket, SystemResolver};
@@ -127,6 +129,8 @@ struct Daemon {
     leasefile_dirty: bool,
     journal_errors: u64,
     oversized: u64,
+    /// For the lines of the I/O paths that can repeat per packet (send, receive, journal).
+    io_log: RateLimit,
 }
 
 fn server_port() -> u16 {
@@ -164,6 +168,7 @@ fn run(config_path: &Path) -> Result<(), String> {
         );
     }
     let mut server = Server::new(config.pools.clone());
+    server.events.set_log_leases(config.log_leases);
     let t = now();
     for change in &loaded.changes {
         server.restore(change, t);
@@ -196,6 +201,7 @@ fn run(config_path: &Path) -> Result<(), String> {
         leasefile_dirty: true,
         journal_errors: 0,
         oversized: 0,
+        io_log: RateLimit::new(10, 20),
     };
     d.compact();
     for p in &d.config.pools {
@@ -258,7 +264,9 @@ fn run(config_path: &Path) -> Result<(), String> {
                     Ok(Some(n)) => d.on_packet(i, &buf, n),
                     Ok(None) => break,
                     Err(e) => {
-                        log::warn!("{}: receive: {e}", d.sockets[i].device);
+                        let device = &d.sockets[i].device;
+                        d.io_log
+                            .log(Level::Warn, now(), format_args!("{device}: receive: {e}"));
                         break;
                     }
                 }
@@ -323,9 +331,13 @@ impl Daemon {
             // The ACK goes out only once its lease is on stable storage (see flush).
             if let Err(e) = self.journal.write(&change) {
                 self.journal_errors += 1;
-                log::error!(
-                    "{}: cannot store lease, reply not sent: {e}",
-                    self.config.journal.display()
+                self.io_log.log(
+                    Level::Error,
+                    now(),
+                    format_args!(
+                        "{}: cannot store lease, reply not sent: {e}",
+                        self.config.journal.display()
+                    ),
                 );
                 return;
             }
@@ -355,23 +367,29 @@ impl Daemon {
             self.unsynced = false;
             if let Err(e) = self.journal.sync() {
                 self.journal_errors += 1;
-                log::error!(
-                    "{}: cannot sync leases, {} replies not sent: {e}",
-                    self.config.journal.display(),
-                    self.pending_len
+                self.io_log.log(
+                    Level::Error,
+                    now(),
+                    format_args!(
+                        "{}: cannot sync leases, {} replies not sent: {e}",
+                        self.config.journal.display(),
+                        self.pending_len
+                    ),
                 );
                 self.pending_len = 0;
                 return;
             }
         }
-        for i in 0..self.pending_len {
-            let p = &self.pending[i];
+        // Moved out for the sends (no allocation: the Vec's buffer travels back).
+        let pending = std::mem::take(&mut self.pending);
+        for p in &pending[..self.pending_len] {
             self.send(p.socket, p.destination, &p.bytes[..p.len]);
         }
+        self.pending = pending;
         self.pending_len = 0;
     }
 
-    fn send(&self, socket: usize, destination: Destination, bytes: &[u8]) {
+    fn send(&mut self, socket: usize, destination: Destination, bytes: &[u8]) {
         let sock = match (destination, &self.relay) {
             (Destination::Relay(_), Some(relay)) => relay,
             _ => match self.sockets.get(socket) {
@@ -390,10 +408,14 @@ impl Daemon {
                     Err(e) => {
                         // Without the entry the unicast would wait for an ARP reply that
                         // cannot come; a broadcast reaches the client anyway.
-                        log::debug!(
-                            "{}: ARP entry {ip} -> {}: {e}; broadcasting",
-                            sock.device,
-                            Mac(&hw)
+                        self.io_log.log(
+                            Level::Debug,
+                            now(),
+                            format_args!(
+                                "{}: ARP entry {ip} -> {}: {e}; broadcasting",
+                                sock.device,
+                                Mac(&hw)
+                            ),
                         );
                         SocketAddrV4::new(Ipv4Addr::BROADCAST, CLIENT_PORT)
                     }
@@ -401,7 +423,12 @@ impl Daemon {
             }
         };
         if let Err(e) = sock.send_to(bytes, to) {
-            log::warn!("{}: send to {to}: {e}", sock.device);
+            let device = &sock.device;
+            self.io_log.log(
+                Level::Warn,
+                now(),
+                format_args!("{device}: send to {to}: {e}"),
+            );
         }
     }
 
@@ -451,6 +478,7 @@ impl Daemon {
         let t = now();
         let snapshot = store::snapshot(&self.server, t);
         self.server.reconfigure(config.pools.clone());
+        self.server.events.set_log_leases(config.log_leases);
         for change in &snapshot {
             self.server.restore(change, t);
         }
@@ -513,15 +541,17 @@ impl Daemon {
             .field_u64("exhausted", c.exhausted)
             .field_u64("ignored", c.ignored)
             .field_u64("oversized", self.oversized)
+            // The per-device sockets only: the relay socket's count also holds every
+            // broadcast its filter rejected (the kernel counts those as drops).
             .field_u64(
                 "kernel_drops",
-                self.sockets
-                    .iter()
-                    .chain(self.relay.as_ref())
-                    .map(DhcpSocket::drops)
-                    .sum(),
+                self.sockets.iter().map(DhcpSocket::drops).sum(),
             )
             .field_u64("journal_errors", self.journal_errors)
+            .field_u64(
+                "log_suppressed",
+                self.server.events.suppressed() + self.io_log.suppressed,
+            )
             .end();
         j.field_u64("journal_lines", self.journal.lines() as u64);
         j.finish()

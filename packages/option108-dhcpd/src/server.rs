@@ -9,6 +9,7 @@ use std::collections::HashSet;
 use std::net::Ipv4Addr;
 
 use crate::leases::{ClientKey, HostName, LeaseTable, State};
+use crate::ratelimit::RateLimit;
 use crate::wire::{
     self, opt, HwAddr, MessageType, Packet, ReplyHeader, ReplyWriter, Request, FLAG_BROADCAST,
 };
@@ -213,6 +214,45 @@ pub struct Server {
     pools: Vec<PoolState>,
     buf: Box<[u8; wire::MAX_MESSAGE]>,
     pub counters: Counters,
+    pub events: EventLog,
+}
+
+/// Where per-client lines go: lease events (ACK, release, NAK, decline, IPv6-only) at info
+/// like dnsmasq, or at debug with `log_leases 0`; either way rate-limited, as clients (or a
+/// flood posing as clients) trigger them.
+pub struct EventLog {
+    pub lease_level: log::Level,
+    pub limit: RateLimit,
+    /// Debug lines (offers, dropped messages): their own budget, so they never crowd out
+    /// the lease events.
+    pub chatter: RateLimit,
+}
+
+/// Lease-event lines per period: plenty for a network's normal churn.
+pub const EVENT_LOG_PERIOD: u64 = 10;
+pub const EVENT_LOG_BURST: u32 = 100;
+
+impl EventLog {
+    pub fn set_log_leases(&mut self, on: bool) {
+        self.lease_level = if on {
+            log::Level::Info
+        } else {
+            log::Level::Debug
+        };
+    }
+    fn lease(&mut self, now: u64, args: std::fmt::Arguments<'_>) {
+        self.limit.log(self.lease_level, now, args);
+    }
+    fn warn(&mut self, now: u64, args: std::fmt::Arguments<'_>) {
+        self.limit.log(log::Level::Warn, now, args);
+    }
+    fn debug(&mut self, now: u64, args: std::fmt::Arguments<'_>) {
+        self.chatter.log(log::Level::Debug, now, args);
+    }
+    /// Lines held back by the rate limits since start.
+    pub fn suppressed(&self) -> u64 {
+        self.limit.suppressed + self.chatter.suppressed
+    }
 }
 
 impl Server {
@@ -221,6 +261,11 @@ impl Server {
             pools: pools.into_iter().map(PoolState::new).collect(),
             buf: Box::new([0; wire::MAX_MESSAGE]),
             counters: Counters::default(),
+            events: EventLog {
+                lease_level: log::Level::Info,
+                limit: RateLimit::new(EVENT_LOG_PERIOD, EVENT_LOG_BURST),
+                chatter: RateLimit::new(EVENT_LOG_PERIOD, EVENT_LOG_BURST),
+            },
         }
     }
     pub fn pools(&self) -> &[PoolState] {
@@ -316,7 +361,7 @@ impl Server {
             Ok(p) => p,
             Err(e) => {
                 self.counters.malformed += 1;
-                log::debug!("dropped: {e}");
+                self.events.debug(now, format_args!("dropped: {e}"));
                 return Outcome::default();
             }
         };
@@ -328,7 +373,7 @@ impl Server {
             }
             Err(e) => {
                 self.counters.malformed += 1;
-                log::debug!("dropped: {e}");
+                self.events.debug(now, format_args!("dropped: {e}"));
                 return Outcome::default();
             }
         };
@@ -349,6 +394,7 @@ impl Server {
         let mut ctx = Ctx {
             state,
             counters,
+            events: &mut self.events,
             request: &request,
             now,
             client: ClientKey::from_request(&request),
@@ -414,6 +460,7 @@ impl Decision {
 struct Ctx<'s, 'r> {
     state: &'s mut PoolState,
     counters: &'s mut Counters,
+    events: &'s mut EventLog,
     request: &'r Request<'r>,
     now: u64,
     client: ClientKey,
@@ -470,11 +517,14 @@ impl<'s, 'r> Ctx<'s, 'r> {
                 change = Some(LeaseChange::Released { ip, at: 0 });
             }
         }
-        log::info!(
-            "{}: {} is IPv6-only preferred: {} with option 108 ({wait} s), no address",
-            self.pool().name,
-            Mac(&self.request.chaddr),
-            name(message_type)
+        self.events.lease(
+            self.now,
+            format_args!(
+                "{}: {} is IPv6-only preferred: {} with option 108 ({wait} s), no address",
+                self.state.pool.name,
+                Mac(&self.request.chaddr),
+                name(message_type)
+            ),
         );
         Decision {
             message_type,
@@ -551,11 +601,14 @@ impl<'s, 'r> Ctx<'s, 'r> {
                 }));
             }
         }
-        log::info!(
-            "{}: DHCPACK {ip} to {}{}",
-            self.pool().name,
-            Mac(&self.request.chaddr),
-            HostSuffix(&host_name)
+        self.events.lease(
+            self.now,
+            format_args!(
+                "{}: DHCPACK {ip} to {}{}",
+                self.state.pool.name,
+                Mac(&self.request.chaddr),
+                HostSuffix(&host_name)
+            ),
         );
         Decision {
             message_type: MessageType::Ack,
@@ -581,7 +634,7 @@ impl<'s, 'r> Ctx<'s, 'r> {
             if self.now >= self.state.last_exhausted_log + 10 {
                 log::warn!(
                     "{}: pool exhausted, no address for {} ({} addresses, all leased, offered or quarantined; {} DISCOVERs unanswered since the last message)",
-                    self.pool().name, Mac(&self.request.chaddr), self.pool().count, self.state.exhausted_since_log
+                    self.state.pool.name, Mac(&self.request.chaddr), self.pool().count, self.state.exhausted_since_log
                 );
                 self.state.last_exhausted_log = self.now;
                 self.state.exhausted_since_log = 0;
@@ -614,10 +667,13 @@ impl<'s, 'r> Ctx<'s, 'r> {
             }
         }
         let lease_time = self.lease_time_for(ip);
-        log::debug!(
-            "{}: DHCPOFFER {ip} to {}",
-            self.pool().name,
-            Mac(&self.request.chaddr)
+        self.events.debug(
+            self.now,
+            format_args!(
+                "{}: DHCPOFFER {ip} to {}",
+                self.state.pool.name,
+                Mac(&self.request.chaddr)
+            ),
         );
         Some(Decision {
             message_type: MessageType::Offer,
@@ -692,10 +748,13 @@ impl<'s, 'r> Ctx<'s, 'r> {
     }
 
     fn nak(&mut self, why: &str) -> Decision {
-        log::info!(
-            "{}: DHCPNAK to {}: {why}",
-            self.pool().name,
-            Mac(&self.request.chaddr)
+        self.events.lease(
+            self.now,
+            format_args!(
+                "{}: DHCPNAK to {}: {why}",
+                self.state.pool.name,
+                Mac(&self.request.chaddr)
+            ),
         );
         Decision::nak()
     }
@@ -716,10 +775,12 @@ impl<'s, 'r> Ctx<'s, 'r> {
         }
         let until = self.now + DECLINE_QUARANTINE;
         self.state.table.decline(i, until);
-        log::warn!(
+        self.events.warn(
+            self.now,
+            format_args!(
             "{}: {} declined {ip} (in use on the link?): quarantined for {DECLINE_QUARANTINE} s",
-            self.pool().name,
-            Mac(&r.chaddr)
+            self.state.pool.name,
+            Mac(&r.chaddr)),
         );
         self.silent(LeaseChange::Declined { ip, until })
     }
@@ -737,11 +798,14 @@ impl<'s, 'r> Ctx<'s, 'r> {
                 return None;
             }
             self.state.static_leases[h] = None;
-            log::info!(
-                "{}: {} released {} (static)",
-                self.pool().name,
-                Mac(&r.chaddr),
-                r.ciaddr
+            self.events.lease(
+                self.now,
+                format_args!(
+                    "{}: {} released {} (static)",
+                    self.state.pool.name,
+                    Mac(&r.chaddr),
+                    r.ciaddr
+                ),
             );
             return self.silent(LeaseChange::Released {
                 ip: r.ciaddr,
@@ -755,11 +819,14 @@ impl<'s, 'r> Ctx<'s, 'r> {
             return None;
         }
         self.state.table.release(i, self.now);
-        log::info!(
-            "{}: {} released {}",
-            self.pool().name,
-            Mac(&r.chaddr),
-            r.ciaddr
+        self.events.lease(
+            self.now,
+            format_args!(
+                "{}: {} released {}",
+                self.state.pool.name,
+                Mac(&r.chaddr),
+                r.ciaddr
+            ),
         );
         self.silent(LeaseChange::Released {
             ip: r.ciaddr,

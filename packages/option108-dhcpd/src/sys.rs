@@ -149,7 +149,8 @@ pub const RECEIVE_BUFFER: usize = 1 << 20;
 /// UDP header (verified by `relay_filter_offsets` below): it keeps BOOTREQUESTs (op 1 at UDP
 /// payload byte 0) whose giaddr (payload bytes 24..28) is not zero, so the relay socket no
 /// longer gets a copy of every client broadcast, which its device's socket handles. A load
-/// beyond the datagram's end makes the kernel drop it, so runts are dropped too.
+/// beyond the datagram's end makes the kernel drop it, so runts are dropped too. The kernel
+/// counts each rejected datagram as a socket drop and in UDP InErrors (/proc/net/snmp).
 const RELAY_FILTER: [libc::sock_filter; 6] = {
     const UDP_HEADER: u32 = 8;
     const fn op(code: u32, jt: u8, jf: u8, k: u32) -> libc::sock_filter {
@@ -163,7 +164,12 @@ const RELAY_FILTER: [libc::sock_filter; 6] = {
     [
         op(libc::BPF_LD | libc::BPF_B | libc::BPF_ABS, 0, 0, UDP_HEADER),
         op(libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K, 0, 3, 1),
-        op(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, 0, 0, UDP_HEADER + 24),
+        op(
+            libc::BPF_LD | libc::BPF_W | libc::BPF_ABS,
+            0,
+            0,
+            UDP_HEADER + 24,
+        ),
         op(libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K, 1, 0, 0),
         op(libc::BPF_RET | libc::BPF_K, 0, 0, u32::MAX),
         op(libc::BPF_RET | libc::BPF_K, 0, 0, 0),
@@ -437,6 +443,8 @@ mod tests {
         client.send_to(&relayed, to).unwrap();
         let got = drain(&relay);
         assert_eq!(got, vec![relayed.to_vec()]);
+        // The kernel counts what the filter rejects as socket drops (and UDP InErrors).
+        assert_eq!(relay.drops(), 3);
 
         // The same datagrams without the filter: all four arrive.
         let open = DhcpSocket::bind("", 0).unwrap();
@@ -460,7 +468,10 @@ mod tests {
         if is_root {
             assert!(granted >= 2 * RECEIVE_BUFFER, "granted {granted}");
         } else {
-            assert!(granted >= 2 * RECEIVE_BUFFER.min(rmem_max), "granted {granted}");
+            assert!(
+                granted >= 2 * RECEIVE_BUFFER.min(rmem_max),
+                "granted {granted}"
+            );
         }
     }
 
