@@ -99,6 +99,13 @@ config static
 	option port6 '8080'
 	option ipv4 '198.51.100.1'
 	option port4 '8080'
+
+config static
+	option proto 'icmp'
+	option ipv6 '2001:db8:1::2'
+	option port6 '4242'
+	option ipv4 '198.51.100.2'
+	option port4 '4242'
 CONF
 
 status() { "$NAT64" -c "$T/nat64" status; }
@@ -194,6 +201,11 @@ if echo "$out" | sed '1d;$d' | grep -q "2001:db8:64::c000:201"; then pass "trace
 # --- static BIB entry from the IPv4 side
 out="$(ins python3 "$HERE/tcp_client.py" 198.51.100.1 8080 5000 2>&1)"
 [ "$out" = ok ] && pass "static BIB: IPv4 server reaches the IPv6 client's port 8080" || fail "static BIB" "$out"
+# The ICMP static entry: an echo request to 198.51.100.2 with identifier 4242 reaches the
+# IPv6 client (whose kernel answers), translated back.
+ping4_static() { ins ping -4 -c 2 -i 0.3 -W 1 -e 4242 198.51.100.2 2>&1; }
+out="$(ping4_static)"
+echo "$out" | grep -q " 0% packet loss" && pass "static BIB: ping from the IPv4 server to the ICMP entry 198.51.100.2 reaches the IPv6 client" || fail "icmp static BIB" "$out"
 
 # --- static BIB entries behind fw-helper's nft backend, whose guard drops any other new
 # connection from the WAN (n64rs) into the TUN: the init script's drop-in lists the static
@@ -215,10 +227,11 @@ if [ -x "$FW_HELPER" ]; then
 		(
 			. "$REPO/feed/nat64/files/nat64.init"
 			config_load() { :; }
-			config_foreach() { "$1" static1; }
+			config_foreach() { "$1" static1; "$1" static2; }
+			# config_get VAR staticN OPTION [DEFAULT]: from the Nth 'config static' section.
 			config_get() {
 				local v
-				v="$(sed -n "s/^[[:space:]]*option $3 '\(.*\)'/\1/p" "$T/nat64" | tail -1)"
+				v="$(awk -v n="${2#static}" -v o="$3" '/^config static/ { i++ } i == n && $1 == "option" && $2 == o { gsub("\047", "", $3); print $3 }' "$T/nat64")"
 				eval "$1=\"\${v:-\${4:-}}\""
 			}
 			FWD="$T/fws.d" tun_device=n64tun wan_zone=wan lan_zone= mss_clamp=1 masquerade="$1"
@@ -227,12 +240,14 @@ if [ -x "$FW_HELPER" ]; then
 		) >/dev/null 2>&1
 	}
 	fws_dropin 0
-	if grep -qx "	list static 'tcp:198.51.100.1:8080'" "$T/fws.d/nat64"; then pass "init script's drop-in lists the static entry"; else fail "drop-in static entry" "$(cat "$T/fws.d/nat64")"; fi
+	if grep -qx "	list static 'tcp:198.51.100.1:8080'" "$T/fws.d/nat64" && grep -qx "	list static 'icmp:198.51.100.2'" "$T/fws.d/nat64"; then pass "init script's drop-in lists the static entries (tcp and icmp)"; else fail "drop-in static entries" "$(cat "$T/fws.d/nat64")"; fi
 	# Without the entry (as before): the guard keeps the IPv4 server out.
 	grep -v "list static" "$T/fws.d/nat64" >"$T/fws.d/nat64.new" && mv "$T/fws.d/nat64.new" "$T/fws.d/nat64"
 	if fws apply >"$T/fws.out" 2>&1; then
 		out="$(attempt4 198.51.100.1 8080)"
 		[ "$out" != ok ] && pass "fw-helper without the static entry: the guard blocks 198.51.100.1:8080" || fail "guard without static entry" "$out"
+		out="$(ping4_static)"
+		echo "$out" | grep -q " 100% packet loss" && pass "fw-helper without the static entries: the guard blocks echo requests to the ICMP entry" || fail "guard without icmp static entry" "$out"
 	else
 		fail "fw-helper apply (no static entry)" "$(cat "$T/fws.out")"
 	fi
@@ -240,6 +255,8 @@ if [ -x "$FW_HELPER" ]; then
 	if fws apply >"$T/fws.out" 2>&1; then
 		out="$(ins python3 "$HERE/tcp_client.py" 198.51.100.1 8080 5000 2>&1)"
 		[ "$out" = ok ] && pass "fw-helper nft backend: IPv4 server reaches the static entry at 198.51.100.1:8080" || fail "static entry through fw-helper" "$out"
+		out="$(ping4_static)"
+		echo "$out" | grep -q " 0% packet loss" && pass "fw-helper nft backend: ping from the IPv4 server reaches the IPv6 host through the ICMP static entry 198.51.100.2" || fail "icmp static entry through fw-helper" "$out"
 		before="$(tun_tx)"
 		out="$(attempt4 198.51.100.2 9090)"
 		if [ "$out" != ok ] && [ "$(tun_tx)" = "$before" ]; then
@@ -316,14 +333,14 @@ fi
 cp "$T/nat64.good" "$T/nat64"
 
 # --- a reload with another pool4 and prefix: the old routes through the TUN go, the new ones
-# come, and new flows leave from the new pool (the static entry's 198.51.100.1, now outside
-# the pool, keeps a host route).
+# come, and new flows leave from the new pool (the static entries' 198.51.100.1 and .2, now
+# outside the pool, keep host routes).
 n64routes() { { inr ip -4 route show dev n64tun; inr ip -6 route show dev n64tun; } | awk '{print $1}' | grep -v '^fe80' | sort | tr '\n' ' '; }
 sed -i "s|list pool4 '198.51.100.0/30 1024-65535'|list pool4 '203.0.113.4/30 1024-65535'|; s|option prefix '2001:db8:64::/96'|option prefix '2001:db8:46::/96'|; s/option max_sessions '2'/option max_sessions '1000'/" "$T/nat64"
 kill -HUP "$DAEMON"
 sleep 0.5
 routes="$(n64routes)"
-[ "$routes" = "198.51.100.1 2001:db8:46::/96 203.0.113.4/30 " ] && pass "reload with a new pool4 and prefix: only the new routes through the TUN" || fail "routes after reload" "$routes $(tail -3 "$T/daemon.log")"
+[ "$routes" = "198.51.100.1 198.51.100.2 2001:db8:46::/96 203.0.113.4/30 " ] && pass "reload with a new pool4 and prefix: only the new routes through the TUN" || fail "routes after reload" "$routes $(tail -3 "$T/daemon.log")"
 # The server tells where a datagram came from.
 ins timeout 5 python3 -c "import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('0.0.0.0', 7100))

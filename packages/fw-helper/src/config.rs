@@ -189,29 +189,34 @@ impl Cidr4 {
 }
 
 /// The IPv4 side of a NAT64 static BIB entry (RFC 6146 section 3.5.1.1, 3.5.2.1): a pool4
-/// address and port that IPv4 hosts may open connections to. ICMP entries are not listed:
-/// they have no port to open.
+/// address and port that IPv4 hosts may open connections to, or (`l4` None, port 0) a pool4
+/// address IPv4 hosts may ping: an ICMP entry, whose identifier is no port to open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct StaticPort {
-    pub l4: L4,
+    pub l4: Option<L4>,
     pub addr: Ipv4Addr,
     pub port: u16,
 }
 
-/// `PROTO:ADDRESS:PORT`, e.g. `tcp:192.168.255.1:8080`: one word, since UCI list values
-/// are split at whitespace (by our reader and by OpenWrt's validator).
+/// `PROTO:ADDRESS:PORT`, e.g. `tcp:192.168.255.1:8080`, or `icmp:ADDRESS`: one word, since
+/// UCI list values are split at whitespace (by our reader and by OpenWrt's validator).
 impl Datatype for StaticPort {
     const EXPECTED: &'static str =
-        "'PROTO:ADDRESS:PORT': tcp or udp, a unicast IPv4 pool4 address, port 1-65535";
+        "'PROTO:ADDRESS:PORT' (tcp or udp, port 1-65535) or 'icmp:ADDRESS': a unicast IPv4 pool4 address";
     fn parse_value(s: &str) -> Option<Self> {
         let mut w = s.splitn(3, ':');
         let l4 = match w.next()? {
-            "tcp" => L4::Tcp,
-            "udp" => L4::Udp,
+            "tcp" => Some(L4::Tcp),
+            "udp" => Some(L4::Udp),
+            "icmp" => None,
             _ => return None,
         };
         let addr: Ipv4Addr = w.next()?.parse().ok()?;
-        let port = ServicePort::parse_value(w.next()?)?.0;
+        let port = match (l4, w.next()) {
+            (Some(_), Some(p)) => ServicePort::parse_value(p)?.0,
+            (None, None) => 0,
+            _ => return None,
+        };
         let unicast = !(addr.is_unspecified() || addr.is_multicast() || addr.is_broadcast());
         unicast.then_some(StaticPort { l4, addr, port })
     }
@@ -349,8 +354,11 @@ pub fn from_packages(main: &Package, dropins: &[Package]) -> Result<Config, Conf
                         statics,
                     };
                     // Two masqueraded entries would both claim the WAN address's port.
-                    let natted: Vec<&StaticPort> =
-                        n.statics.iter().filter(|e| n.masqueraded(e.addr)).collect();
+                    let natted: Vec<&StaticPort> = n
+                        .statics
+                        .iter()
+                        .filter(|e| e.l4.is_some() && n.masqueraded(e.addr))
+                        .collect();
                     for (i, a) in natted.iter().enumerate() {
                         if let Some(b) = natted[..i]
                             .iter()
@@ -360,7 +368,8 @@ pub fn from_packages(main: &Package, dropins: &[Package]) -> Result<Config, Conf
                                 "static",
                                 format!("a WAN address port not already forwarded to {}", b.addr),
                             );
-                            e.value = Some(format!("{}:{}:{}", a.l4.name(), a.addr, a.port));
+                            let l4 = a.l4.map_or("", L4::name);
+                            e.value = Some(format!("{l4}:{}:{}", a.addr, a.port));
                             return Err(e);
                         }
                     }
@@ -451,13 +460,26 @@ mod tests {
         assert_eq!(
             StaticPort::parse_value("udp:198.51.100.7:53"),
             Some(StaticPort {
-                l4: L4::Udp,
+                l4: Some(L4::Udp),
                 addr: [198, 51, 100, 7].into(),
                 port: 53
             })
         );
+        assert_eq!(
+            StaticPort::parse_value("icmp:198.51.100.7"),
+            Some(StaticPort {
+                l4: None,
+                addr: [198, 51, 100, 7].into(),
+                port: 0
+            })
+        );
         for bad in [
             "icmp:198.51.100.7:1",
+            "icmp:198.51.100.7:",
+            "icmp:",
+            "icmp:224.0.0.1",
+            "icmp:255.255.255.255",
+            "icmp:198.51.100",
             "tcp:198.51.100.7",
             "tcp:198.51.100.7:0",
             "tcp:198.51.100.7:70000",
@@ -516,12 +538,12 @@ mod tests {
             c.nat64[0].statics,
             vec![
                 StaticPort {
-                    l4: L4::Udp,
+                    l4: Some(L4::Udp),
                     addr: [192, 168, 255, 1].into(),
                     port: 53
                 },
                 StaticPort {
-                    l4: L4::Tcp,
+                    l4: Some(L4::Tcp),
                     addr: [203, 0, 113, 5].into(),
                     port: 80
                 },

@@ -12,7 +12,8 @@
 //!   pools out of the WAN, clamp the TCP MSS to the route MTU on the TUN both ways.
 //!   Each `static` entry (a static BIB entry's pool4 address and port) is accepted from the
 //!   WAN into the TUN; when its address is masqueraded, the same port of the WAN address is
-//!   DNATed to it (prerouting, only for packets addressed to the router itself).
+//!   DNATed to it (prerouting, only for packets addressed to the router itself). An `icmp`
+//!   entry (address only) accepts echo requests to its address; it is never DNATed.
 //!   Guard: drop other new connections from the WAN into the TUN.
 //!
 //! "Guards" are only emitted for the standalone nft backend, where nothing else filters;
@@ -114,6 +115,8 @@ pub enum Match {
     TcpSyn,
     /// `ct state new`
     CtNew,
+    /// `icmp type echo-request`
+    IcmpEchoRequest,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -344,7 +347,14 @@ pub fn build(cfg: &Config, zones: Zones<'_>, standalone: bool) -> Result<Ruleset
             );
         }
         for e in &n.statics {
-            let to = format!("{}:{}/{}", e.addr, e.port, e.l4.name());
+            // ICMP entries: only echo requests start a session (RFC 6146 3.5.3), no DNAT.
+            let (to, what) = match e.l4 {
+                Some(l4) => (
+                    format!("{}:{}/{}", e.addr, e.port, l4.name()),
+                    Match::Dport(l4, e.port),
+                ),
+                None => (format!("{}/icmp", e.addr), Match::IcmpEchoRequest),
+            };
             for w in &wans {
                 let c = format!("NAT64 static {to} from {}", ifs_label(w));
                 push(
@@ -353,13 +363,13 @@ pub fn build(cfg: &Config, zones: Zones<'_>, standalone: bool) -> Result<Ruleset
                         Match::Iif(w.clone()),
                         Match::Oif(tun()),
                         Match::IpDaddr(e.addr),
-                        Match::Dport(e.l4, e.port),
+                        what.clone(),
                     ],
                     Verdict::Accept,
                     c,
                     false,
                 );
-                if n.masqueraded(e.addr) {
+                if let (Some(l4), true) = (e.l4, n.masqueraded(e.addr)) {
                     let c = format!("NAT64 static {to} at the address of {}", ifs_label(w));
                     push(
                         Chain::Dstnat,
@@ -367,7 +377,7 @@ pub fn build(cfg: &Config, zones: Zones<'_>, standalone: bool) -> Result<Ruleset
                             Match::Nfproto6(false),
                             Match::Iif(w.clone()),
                             Match::FibDaddrLocal,
-                            Match::Dport(e.l4, e.port),
+                            Match::Dport(l4, e.port),
                         ],
                         Verdict::Dnat(e.addr, e.port),
                         c,
@@ -458,6 +468,7 @@ fn text_match(m: &Match) -> String {
         Match::FibDaddrLocal => "fib daddr type local".into(),
         Match::TcpSyn => "tcp flags syn".into(),
         Match::CtNew => "ct state new".into(),
+        Match::IcmpEchoRequest => "icmp type echo-request".into(),
     }
 }
 
@@ -669,6 +680,7 @@ fn json_rule(r: &Rule) -> Vec<Statement<'static>> {
                 s("local"),
             ),
             Match::TcpSyn => m(payload("tcp", "flags"), Operator::IN, s("syn")),
+            Match::IcmpEchoRequest => m(payload("icmp", "type"), Operator::EQ, s("echo-request")),
             Match::CtNew => m(
                 Expression::Named(NamedExpression::CT(CT {
                     key: "state".into(),
@@ -762,12 +774,12 @@ mod tests {
                 mss_clamp: true,
                 statics: vec![
                     StaticPort {
-                        l4: L4::Tcp,
+                        l4: Some(L4::Tcp),
                         addr: [192, 168, 255, 1].into(),
                         port: 8080,
                     },
                     StaticPort {
-                        l4: L4::Udp,
+                        l4: Some(L4::Udp),
                         addr: [203, 0, 113, 5].into(),
                         port: 5000,
                     },
@@ -840,6 +852,35 @@ mod tests {
         let rs = build(&c, Zones::Resolve(&c.zones), true).unwrap();
         assert!(!rs.chains().contains(&Chain::Dstnat));
         assert!(!rs.nft_text("v6only").contains("daddr"));
+    }
+
+    #[test]
+    fn icmp_static_accepts_echo_requests_without_dnat() {
+        let mut c = cfg();
+        // In the masqueraded pool: still no DNAT (an echo has no port to forward).
+        c.nat64[0].statics.push(StaticPort {
+            l4: None,
+            addr: [192, 168, 255, 2].into(),
+            port: 0,
+        });
+        let rs = build(&c, Zones::Resolve(&c.zones), true).unwrap();
+        let t = rs.nft_text("v6only");
+        let ping = t
+            .find("iifname \"eth1\" oifname \"nat64\" ip daddr 192.168.255.2 icmp type echo-request accept comment \"!v6only: NAT64 static 192.168.255.2/icmp from eth1\"")
+            .expect(&t);
+        assert!(ping < t.find("ct state new drop").unwrap(), "{t}");
+        assert!(!t.contains("dnat ip to 192.168.255.2"), "{t}");
+        let dnat: Vec<String> = rs.in_chain(Chain::Dstnat).map(text_rule).collect();
+        assert_eq!(dnat.len(), 1, "{dnat:?}");
+        let json = serde_json::to_string(&rs.nft_batch("v6only")).unwrap();
+        assert!(
+            json.contains(r#"{"match":{"left":{"payload":{"protocol":"icmp","field":"type"}},"right":"echo-request","op":"=="}}"#),
+            "{json}"
+        );
+        let fw4 = build(&c, Zones::Fw4, false).unwrap().fw4_snippets();
+        assert!(fw4["forward"].contains(
+            "iifname $wan_devices oifname \"nat64\" ip daddr 192.168.255.2 icmp type echo-request accept"
+        ));
     }
 
     #[test]

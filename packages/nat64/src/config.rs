@@ -321,7 +321,10 @@ mod tests {
         let text: Vec<String> = a.routes().iter().map(|r| r.to_string()).collect();
         // One route per pool4 range (deduplicated), the static entry outside the pool gets a
         // host route, the one inside does not.
-        assert_eq!(text, ["2001:db8:64::/96", "192.0.2.77/32", "198.51.100.0/30"]);
+        assert_eq!(
+            text,
+            ["2001:db8:64::/96", "192.0.2.77/32", "198.51.100.0/30"]
+        );
         let b = parse_text(&format!("{base}\tlist pool4 '203.0.113.8/29'\n")).unwrap();
         let text: Vec<String> = b.routes().iter().map(|r| r.to_string()).collect();
         assert_eq!(text, ["2001:db8:64::/96", "203.0.113.8/29"]);

@@ -256,11 +256,17 @@ mod tests {
 
     #[test]
     fn route_text() {
-        let r4 = Route { dst: vec![198, 51, 100, 0], len: 30 };
+        let r4 = Route {
+            dst: vec![198, 51, 100, 0],
+            len: 30,
+        };
         assert_eq!(r4.to_string(), "198.51.100.0/30");
         let mut a6 = [0u8; 16];
         a6[..4].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
-        let r6 = Route { dst: a6.to_vec(), len: 96 };
+        let r6 = Route {
+            dst: a6.to_vec(),
+            len: 96,
+        };
         assert_eq!(r6.to_string(), "2001:db8::/96");
     }
 }
