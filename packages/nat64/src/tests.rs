@@ -783,6 +783,13 @@ fn session_limit_refuses_new_flows_only() {
         .sum();
     assert_eq!(errors, 49);
     assert_eq!(h.nat.stats().dropped(Drop::SessionLimit), 81);
+    // Syslog is rate limited too: the first refusal was logged, the other 80 wait for the
+    // next message, at most one per 10 s, which reports them.
+    assert_eq!(h.nat.refusal_log(), (80, Some(0)));
+    h.run_at(&udp6_packet(&HOST, &v6(SERVER), 3000, 53, b"x"), 9);
+    assert_eq!(h.nat.refusal_log(), (81, Some(0)));
+    h.run_at(&udp6_packet(&HOST, &v6(SERVER), 3001, 53, b"x"), 10);
+    assert_eq!(h.nat.refusal_log(), (0, Some(10)));
     // After expiry there is room again.
     assert_eq!(h.nat.expire(h.t0 + Duration::from_secs(301)), 2);
     assert!(matches!(

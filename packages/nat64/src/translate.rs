@@ -451,6 +451,14 @@ impl Nat64 {
         }
     }
 
+    /// Refusals not yet reported, and the second of the last warning (for tests).
+    #[cfg(test)]
+    pub(crate) fn refusal_log(&self) -> (u64, Option<u64>) {
+        (self.refusals_unlogged, self.last_refusal_log)
+    }
+
+    /// Per-packet path: one warning per REFUSAL_LOG_INTERVAL at most, carrying the count of
+    /// refusals since the previous one (every refusal is counted in the stats as well).
     fn log_refusal(&mut self, reason: Drop, now: u64) {
         self.refusals_unlogged += 1;
         if self
