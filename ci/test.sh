@@ -8,6 +8,7 @@ set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
+. "$ROOT/ci/apt.sh"
 LOGDIR=${LOGDIR:-$ROOT/target/test-logs}
 mkdir -p "$LOGDIR"
 # Test tools from Debian: nft and ip for the system tests, signify for an independent
@@ -33,14 +34,8 @@ run() {
 }
 
 install_test_tools() {
-  local missing=() p
-  for p in $TEST_PACKAGES; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-  done
-  ((${#missing[@]})) || return 0
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends "${missing[@]}" ||
-    { apt-get -o DPkg::Lock::Timeout=600 update && apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends "${missing[@]}"; }
+  # shellcheck disable=SC2086 # a word list on purpose
+  apt_install $TEST_PACKAGES
 }
 
 # Each package's test.sh, as openwrt/packages CI calls it (name, version), with the

@@ -25,21 +25,10 @@ ZIGLANG_VERSION=0.17.1
 CARGO_ZIGBUILD_VERSION=0.24.1
 export CARGO_TARGET_DIR=${XC_TARGET_DIR:-$ROOT/target/xc}
 
+. "$ROOT/ci/apt.sh"
+
 log() { printf '[xc] %s\n' "$*" >&2; }
 die() { printf '[xc] error: %s\n' "$*" >&2; exit 1; }
-
-apt_install() {
-  local missing=() p
-  for p in "$@"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-  done
-  ((${#missing[@]})) || return 0
-  log "apt-get install ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends "${missing[@]}" >/dev/null 2>&1 ||
-    { apt-get -o DPkg::Lock::Timeout=600 update >/dev/null &&
-      apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends "${missing[@]}" >/dev/null; }
-}
 
 cmd_setup() {
   if [ "${XC_RUSTUP:-0}" = 1 ]; then

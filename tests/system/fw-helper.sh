@@ -9,37 +9,13 @@
 # the pool4 addresses 192.168.255.1 (masqueraded) and 203.0.113.5 (public), with TCP
 # listeners on 8080, 8081, 9090). W is 192.0.2.3, R's WAN address 192.0.2.1.
 # One result line per check, then exactly "N passed, N failed"; exit 1 on any failure.
-# A check that cannot run is reported as SKIP and counted as failed.
+# A check that cannot run is counted as failed.
 
 set -u
 REPO="$(cd "$(dirname "$0")/../.." && pwd)"
 FW_HELPER="${FW_HELPER:-$REPO/target/debug/fw-helper}"
-PASS=0
-FAIL=0
-
-pass() { PASS=$((PASS + 1)); echo "PASS $1"; }
-fail() { FAIL=$((FAIL + 1)); echo "FAIL $1${2:+: $2}"; }
-skip() { FAIL=$((FAIL + 1)); echo "SKIP $1 (counted as failed)${2:+: $2}"; }
-finish() { echo "$PASS passed, $FAIL failed"; [ "$FAIL" -eq 0 ]; exit $?; }
-
-if [ "$(id -u)" != 0 ]; then
-	echo "must run as root"
-	FAIL=1
-	finish
-fi
-
-need=""
-command -v nft >/dev/null || need="$need nftables"
-command -v ip >/dev/null || need="$need iproute2"
-command -v python3 >/dev/null || need="$need python3"
-if [ -n "$need" ]; then
-	echo "installing:$need"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q $need >/dev/null 2>&1 ||
-		{ apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $need >/dev/null 2>&1; }
-fi
-for c in nft ip python3; do
-	command -v $c >/dev/null || { fail "setup" "$c missing and not installable"; finish; }
-done
+. "$REPO/tests/system/lib.sh"
+setup_or_finish nftables iproute2 python3
 if [ ! -x "$FW_HELPER" ]; then
 	fail "setup" "no fw-helper binary at $FW_HELPER (set FW_HELPER)"
 	finish

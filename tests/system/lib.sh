@@ -1,0 +1,17 @@
+# lib.sh - sourced by the system tests: result lines, the closing "N passed, N failed",
+# root and Debian packages. A check that cannot run counts as failed, never as passed.
+. "$(dirname "${BASH_SOURCE[0]}")/../../ci/apt.sh"
+
+PASS=0
+FAIL=0
+pass() { PASS=$((PASS + 1)); echo "PASS $1"; }
+fail() { FAIL=$((FAIL + 1)); echo "FAIL $1${2:+: $2}"; }
+# check NAME COMMAND...: passes when COMMAND succeeds (its output is dropped).
+check() { local name="$1"; shift; if "$@" >/dev/null 2>&1; then pass "$name"; else fail "$name"; fi; }
+finish() { echo "$PASS passed, $FAIL failed"; [ "$FAIL" -eq 0 ]; exit $?; }
+
+# setup_or_finish PACKAGE...: root, and the Debian packages installed; else a failed setup.
+setup_or_finish() {
+  [ "$(id -u)" = 0 ] || { fail "setup" "must run as root"; finish; }
+  apt_install "$@" || { fail "setup" "cannot install: $*"; finish; }
+}
