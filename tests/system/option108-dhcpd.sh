@@ -153,6 +153,13 @@ wait_for() { # SECONDS CMD...
 no_ipv4() { ! ip -n "$1" -4 addr show dev "$2" | grep -q inet; }
 has_ipv4() { ip -n "$1" -4 addr show dev "$2" | grep -q "inet $3/"; }
 log_count() { grep -c -- "$1" "$T/daemon.log"; }
+# A field of the skmem of the server's UDP port 67 socket bound to DEVICE ("" = the relay
+# socket, bound to no device): rb = receive buffer, d = datagrams the kernel dropped.
+sock_mem() { # FIELD DEVICE
+	ip netns exec "$S" ss -uamnH 'sport = :67' | awk -v dev="$2" -v f="$1" '
+		/^UNCONN/ { want = ($4 == (dev == "" ? "0.0.0.0:67" : "0.0.0.0%" dev ":67")) ; next }
+		want && /skmem/ { if (match($0, "[(,]" f "[0-9]+")) print substr($0, RSTART + 1 + length(f), RLENGTH - 1 - length(f)); want = 0 }'
+}
 
 # ---------------------------------------------------------------- the main pool
 
@@ -172,6 +179,11 @@ EOF
 
 check "starts on a good config" start_daemon "$T/dhcp"
 check "logs the pool it serves" grep -q "lan: serving 10.8.0.1 on dh8br0 (50 addresses from 10.8.0.100, IPv6-Only Preferred 1800 s)" "$T/daemon.log"
+rb=$(sock_mem rb dh8br0)
+check "the pool's socket has a 1 MiB receive buffer (ss rb ${rb:-?})" [ "${rb:-0}" -ge 2097152 ]
+relay_d=$(sock_mem d '')
+check "the relay socket is open and took its kernel filter (no fallback logged)" \
+	bash -c "[ -n '$relay_d' ] && ! grep -q 'no kernel filter' '$T/daemon.log'"
 
 # --- dhcpcd with option ipv6_only_preferred: 108, no IPv4, no lease held
 printf 'option ipv6_only_preferred\nnoipv4ll\n' >"$T/dhcpcd-v6.conf"
@@ -331,6 +343,13 @@ out=$(sim 4 discover --mac 02:08:00:00:01:09 --prl 1,3,6)
 check "DISCOVER without 108 on the same pool: an address and no option 108" \
 	bash -c "grep -q 'type=2 yiaddr=10.8.0.1' <<<'$out' && ! grep -q 'option 108' <<<'$out'"
 
+# --- the relay socket's filter: a client's broadcasts are rejected in the kernel (counted
+# there as drops of that socket), not queued for the daemon to read and discard
+relay_drops=$(sock_mem d '')
+sim 4 dora --count 2 --base 600 >/dev/null
+relay_drops2=$(sock_mem d '')
+check "the relay socket's filter rejects the broadcasts of 2 DORAs in the kernel (drops ${relay_drops:-?} -> ${relay_drops2:-?})" \
+	[ "$((${relay_drops2:-0} - ${relay_drops:-0}))" -ge 4 ]
 # --- a relay agent (giaddr) on the link: the reply goes back to it, port 67
 ip -n "${C[4]}" addr add 10.8.0.250/24 dev dh8c4
 out=$(sim 4 relay --giaddr 10.8.0.250 --server 10.8.0.1 --mac 02:08:00:00:02:50 --timeout 3)
@@ -372,6 +391,16 @@ printf "config dhcp 'bad'\n\toption device 'dh8nonexist'\n" >>"$T/dhcp"
 kill -HUP "$DPID"
 check "a bad config on reload is logged naming the option, the old one kept" \
 	wait_for 3 bash -c "grep -q 'reload: .*dhcp.bad.device.*keeping the running config' '$T/daemon.log' && kill -0 $DPID"
+# --- a flood of IPv6-only DISCOVERs (a lease event each): the log lines are rate-limited
+lines=$(log_count "is IPv6-only preferred")
+sim 4 flood --count 3000 --prl 1,3,6,108 >/dev/null
+sleep 0.5
+lines2=$(log_count "is IPv6-only preferred")
+suppressed=$(status_get 's["counters"]["log_suppressed"]')
+check "3000 IPv6-only DISCOVERs log at most 100 lines ($lines -> $lines2), the rest counted (log_suppressed ${suppressed:-?})" \
+	bash -c "[ $((lines2 - lines)) -le 100 ] && [ '${suppressed:-0}' -ge 2500 ]"
+check "status counts the pool socket's kernel drops (kernel_drops $(status_get 's["counters"]["kernel_drops"]'))" \
+	bash -c "[ \"\$(status_get 'type(s[\"counters\"][\"kernel_drops\"]).__name__')\" = int ]"
 stop_daemon
 
 # ---------------------------------------------------------------- exhaustion and flood
@@ -445,6 +474,29 @@ sim 4 reboot --pairs "$T/acked.ok" >"$T/reboot"
 check "each of the $n_acked clients gets an ACK for its address on INIT-REBOOT" [ "$(grep -c '^ACK' "$T/reboot")" = "$n_acked" ]
 stop_daemon
 
+# ---------------------------------------------------------------- log_leases 0
+
+write_config "$T/quiet" <<'EOF'
+config option108_dhcpd 'quiet'
+	option log_leases '0'
+config dhcp 'lan'
+	option device 'dh8br0'
+	option start '10'
+	option limit '20'
+EOF
+rm -f "$T/journal"
+start_daemon "$T/quiet"
+out=$(sim 4 dora --count 2 --base 700)
+check "log_leases 0: 2 DORAs ACKed" grep -q "done acked=2 failed=0" <<<"$out"
+check "log_leases 0: their DHCPACKs logged at debug, none at info" \
+	bash -c "[ \$(grep -c 'debug: lan: DHCPACK' '$T/daemon.log') = 2 ] && ! grep -q 'info: lan: DHCPACK' '$T/daemon.log'"
+sed -i "s/option log_leases '0'/option log_leases '1'/" "$T/quiet"
+kill -HUP "$DPID"
+wait_for 3 grep -q "reloaded" "$T/daemon.log"
+sim 4 dora --count 1 --base 710 >/dev/null
+check "log_leases 1 after SIGHUP: the next DHCPACK at info" wait_for 3 grep -q "info: lan: DHCPACK" "$T/daemon.log"
+stop_daemon
+
 # ---------------------------------------------------------------- configs
 
 bad_config() { # NAME EXPECTED-OPTION, sections on stdin
@@ -458,6 +510,12 @@ bad_config() { # NAME EXPECTED-OPTION, sections on stdin
 		fail "$1" "$(cat "$T/bad.out")"
 	fi
 }
+bad_config "log_leases not a boolean" "dhcp.quiet.log_leases" <<'EOF'
+config option108_dhcpd 'quiet'
+	option log_leases 'loud'
+config dhcp 'lan'
+	option device 'dh8br0'
+EOF
 bad_config "start outside the subnet" "dhcp.lan.start" <<'EOF'
 config dhcp 'lan'
 	option device 'dh8br0'

@@ -275,9 +275,10 @@ def malformed(a):
 
 def flood(a):
     s = sock(a.iface)
+    prl = bytes(int(c) for c in a.prl.split(","))
     for i in range(a.count):
         mac = bytes([0x02]) + os.urandom(5)
-        send(s, message(1, mac, random.getrandbits(32), opt(55, bytes([1, 3, 6]))))
+        send(s, message(1, mac, random.getrandbits(32), opt(55, prl)))
         if i % 200 == 199:
             time.sleep(0.01)
             try:
