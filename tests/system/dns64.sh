@@ -433,6 +433,10 @@ start_dns64 5300
 check "UDP on a :: listener: the answer comes from the address asked (IPv6, two addresses on lo)" tcp_py udpsource 6
 check "UDP on a :: listener: the answer comes from the address asked (IPv4-mapped)" tcp_py udpsource 4
 stop_dns64
+printf "config dns64 'main'\n list listen '0.0.0.0'\n option port '5300'\n list upstream '127.0.0.2'\n" >"$WORK/dns64"
+start_dns64 5300
+check "UDP on a 0.0.0.0 listener: the answer comes from the address asked (IP_PKTINFO)" tcp_py udpsource 4
+stop_dns64
 
 echo "$PASS passed, $FAIL failed"
 [ "$FAIL" = 0 ]

@@ -349,9 +349,11 @@ unsafe fn destination(hdr: &libc::msghdr) -> Option<IpAddr> {
                 return Some(IpAddr::from(info.ipi6_addr.s6_addr));
             }
             (libc::IPPROTO_IP, libc::IP_PKTINFO) => {
+                // The local address the packet came in on (ipi_addr would be the broadcast
+                // address for a broadcast, which cannot be a source).
                 let info = data.cast::<libc::in_pktinfo>().read_unaligned();
                 return Some(IpAddr::from(
-                    u32::from_be(info.ipi_addr.s_addr).to_be_bytes(),
+                    u32::from_be(info.ipi_spec_dst.s_addr).to_be_bytes(),
                 ));
             }
             _ => {}
