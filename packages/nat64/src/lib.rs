@@ -19,8 +19,15 @@
 //! - With TUN offloads (IFF_VNET_HDR, TSO), TCP super-packets of up to 64 KB are translated
 //!   as one: their partial checksum (pseudo-header only) is updated, and the kernel segments
 //!   and completes checksums on the way out.
-//! - Not done: the ADF filtering variant with stored SYNs, TCP keepalive probes when an
-//!   established session expires (it is simply removed), ICMP error translation for
+//! - An established TCP session whose lifetime (TCP_EST) runs out is probed as RFC 6146
+//!   §3.5.2.2 says: [`Nat64::expire`] hands back a TCP segment without data, sequence and
+//!   acknowledgment numbers zero and only ACK set, to the IPv6 end (from the IPv4 end under
+//!   the prefix), and the session moves to TRANS for TCP_TRANS. Being out of window, the
+//!   probe makes a live endpoint answer with an ACK, which brings the session back to
+//!   ESTABLISHED; without an answer (or with a RST) it is removed when TCP_TRANS runs out.
+//!   No per-session sequence numbers are needed. A host whose firewall drops out-of-window
+//!   segments (conntrack "invalid") never answers: its idle session goes after TCP_TRANS.
+//! - Not done: the ADF filtering variant with stored SYNs, ICMP error translation for
 //!   fragmented errors.
 
 pub mod checksum;

@@ -258,7 +258,11 @@ fn run(config_path: &Path, signals: Signals) -> Result<(), String> {
         }
         let now = Instant::now();
         if now >= next_expire {
-            nat.expire(now);
+            nat.expire(now, &mut |packet, offload| {
+                if tun.send(packet, offload).is_err() {
+                    write_errors += 1;
+                }
+            });
             next_expire = now + Duration::from_secs(1);
         }
     }
@@ -318,6 +322,7 @@ fn status_json(nat: &Nat64, c: &DaemonConfig, offload: bool, write_errors: u64) 
         .field_u64("hairpinned", stats.hairpinned)
         .field_u64("fragments_out", stats.fragments_out)
         .field_u64("icmp_errors_sent", stats.icmp_errors_sent)
+        .field_u64("tcp_probes", stats.tcp_probes)
         .end();
     j.begin_object("drops");
     for reason in Drop::ALL {

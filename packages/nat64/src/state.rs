@@ -124,6 +124,16 @@ pub const TCP_FIN: u8 = 0x01;
 pub const TCP_SYN: u8 = 0x02;
 pub const TCP_RST: u8 = 0x04;
 
+/// An established TCP session whose lifetime ran out (RFC 6146 §3.5.2.2): a probe goes to
+/// its IPv6 end, as if from the IPv4 end, and the session waits in TRANS for an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Probe {
+    pub host: [u8; 16],
+    pub host_port: u16,
+    pub remote: [u8; 4],
+    pub remote_port: u16,
+}
+
 /// Result of a successful lookup: the address and port on the other side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Mapped4 {
@@ -599,9 +609,13 @@ impl State {
     }
 
     /// Removes every session whose lifetime has passed, and bindings left without sessions.
-    /// Returns how many sessions were removed.
-    pub fn expire(&mut self, now: u64) -> usize {
+    /// An ESTABLISHED TCP session is not removed but probed (RFC 6146 §3.5.2.2): `probe` is
+    /// called for it and it moves to TRANS for TCP_TRANS, back to ESTABLISHED if the answer
+    /// (or any other non-RST packet) comes, removed otherwise. Returns how many sessions
+    /// were removed.
+    pub fn expire(&mut self, now: u64, probe: &mut dyn FnMut(Probe)) -> usize {
         let now = seconds(now);
+        let trans_until = seconds(now as u64 + self.config.timeouts.tcp_trans as u64);
         let before = self.sessions.len();
         let (bibs, hosts, counts, orphans) = (
             &mut self.bibs,
@@ -614,6 +628,22 @@ impl State {
                 return true;
             }
             let b = (key.bib_remote >> 32) as u32;
+            if session.tcp == Some(TcpState::Established) {
+                session.tcp = Some(TcpState::Trans);
+                session.expires = trans_until;
+                let bib = bibs[b as usize].as_ref();
+                if let Some((bib, host)) =
+                    bib.and_then(|bib| Some((bib, hosts[bib.host as usize]?)))
+                {
+                    probe(Probe {
+                        host: host.addr,
+                        host_port: bib.port6,
+                        remote: (key.bib_remote as u32).to_be_bytes(),
+                        remote_port: key.remote_port,
+                    });
+                }
+                return true;
+            }
             if let Some(bib) = bibs[b as usize].as_mut() {
                 bib.sessions -= 1;
                 counts[bib.proto as usize] -= 1;
@@ -872,7 +902,7 @@ mod tests {
             s.outbound(Proto::Udp, HOST2, 2, SERVER, 53, 0, 0),
             Err(Refusal::SessionLimit)
         );
-        assert_eq!(s.expire(1000), 3);
+        assert_eq!(s.expire(1000, &mut |_| {}), 3);
         assert!(s
             .outbound(Proto::Udp, HOST2, 2, SERVER, 53, 0, 1000)
             .is_ok());
@@ -885,9 +915,13 @@ mod tests {
             .unwrap();
         s.inbound(Proto::Udp, POOL, 5000, SERVER, 53, 0, 200)
             .unwrap();
-        assert_eq!(s.expire(499), 0, "refreshed at 200 by the IPv4 side");
+        assert_eq!(
+            s.expire(499, &mut |_| {}),
+            0,
+            "refreshed at 200 by the IPv4 side"
+        );
         assert_eq!(s.next_expiry(), Some(500));
-        assert_eq!(s.expire(500), 1);
+        assert_eq!(s.expire(500, &mut |_| {}), 1);
         assert_eq!(s.bib_count(), 0, "binding goes with its last session");
         assert_eq!(s.lookup4(Proto::Udp, POOL, 5000), None);
     }
@@ -931,7 +965,7 @@ mod tests {
             Some(4 + t.tcp_trans as u64),
             "closing session is not refreshed"
         );
-        assert_eq!(s.expire(4 + t.tcp_trans as u64), 1);
+        assert_eq!(s.expire(4 + t.tcp_trans as u64, &mut |_| {}), 1);
         assert_eq!(st(&s), None);
     }
 
@@ -983,7 +1017,7 @@ mod tests {
             s.tcp_state(HOST, 8080, SERVER, 5555),
             Some(TcpState::Established)
         );
-        s.expire(10_000_000);
+        s.expire(10_000_000, &mut |_| {});
         assert_eq!(
             s.lookup4(Proto::Tcp, POOL, 80),
             Some(Mapped6 {
@@ -1042,7 +1076,7 @@ mod tests {
             ),
             (1000, 1000, 50)
         );
-        assert_eq!(s.expire(300), 1000);
+        assert_eq!(s.expire(300, &mut |_| {}), 1000);
         assert_eq!(
             (
                 s.bib_count(),
@@ -1057,6 +1091,14 @@ mod tests {
             .unwrap();
         assert_eq!(s.bibs.len(), slots, "a freed slot is reused");
         assert_eq!(s.lookup6(Proto::Udp, HOST2, 7).map(|m| m.addr), Some(POOL));
+    }
+
+    #[test]
+    fn session_entry_stays_small() {
+        // 10,000 sessions within the 4 MB RSS budget: the TCP probe needs no sequence
+        // numbers (RFC 6146 sends zeros), so a session is still its key and 8 bytes.
+        assert_eq!(std::mem::size_of::<SessionKey>(), 16);
+        assert_eq!(std::mem::size_of::<Session>(), 8);
     }
 
     #[test]

@@ -641,9 +641,9 @@ fn fragments_v6_to_v4() {
     let mut stray = frag2(2000, &l4[2000..], false);
     stray[47] = 78; // an identification never seen
     assert_eq!(h.run(&stray).0, Verdict::Translated { packets: 0 });
-    h.nat.expire(h.t0 + Duration::from_secs(3));
+    h.nat.expire(h.t0 + Duration::from_secs(3), &mut |_, _| {});
     assert_eq!(h.nat.stats().dropped(Drop::FragmentNoState), 0);
-    h.nat.expire(h.t0 + Duration::from_secs(6));
+    h.nat.expire(h.t0 + Duration::from_secs(6), &mut |_, _| {});
     assert_eq!(h.nat.stats().dropped(Drop::FragmentNoState), 1);
 }
 
@@ -791,7 +791,11 @@ fn session_limit_refuses_new_flows_only() {
     h.run_at(&udp6_packet(&HOST, &v6(SERVER), 3001, 53, b"x"), 10);
     assert_eq!(h.nat.refusal_log(), (0, Some(10)));
     // After expiry there is room again.
-    assert_eq!(h.nat.expire(h.t0 + Duration::from_secs(301)), 2);
+    assert_eq!(
+        h.nat
+            .expire(h.t0 + Duration::from_secs(301), &mut |_, _| {}),
+        2
+    );
     assert!(matches!(
         h.run_at(&udp6_packet(&HOST, &v6(SERVER), 1003, 53, b"x"), 301)
             .0,
@@ -1115,5 +1119,203 @@ fn tso_super_packets_keep_a_correct_partial_checksum() {
     assert_eq!(
         h.nat.process(&mut h.buf, h.t0, &mut |_, _| {}),
         Verdict::Dropped(Drop::Malformed)
+    );
+}
+
+/// An established TCP session from HOST:40000 to SERVER:80 (SYN out, SYN+ACK back at 0 s).
+fn established(h: &mut Harness) {
+    let mut l4 = tcp(40000, 80, 0x02);
+    l4_checksum_v6(&HOST, &v6(SERVER), PROTO_TCP, &mut l4);
+    h.one(&ip6(&HOST, &v6(SERVER), PROTO_TCP, 64, &l4));
+    let mut l4 = tcp(80, 40000, 0x12);
+    l4_checksum_v4(SERVER, POOL, PROTO_TCP, &mut l4);
+    h.one(&ip4(SERVER, POOL, PROTO_TCP, 64, 0x4000, 0, &l4));
+}
+
+fn get_u32(b: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+/// Runs expiry at `secs` and returns (sessions removed, packets sent).
+fn expire_at(h: &mut Harness, secs: u64) -> (usize, Vec<Vec<u8>>) {
+    let mut sent = Vec::new();
+    let removed = h
+        .nat
+        .expire(h.t0 + Duration::from_secs(secs), &mut |p, offload| {
+            assert_eq!(offload, crate::Offload::NONE);
+            sent.push(p.to_vec())
+        });
+    (removed, sent)
+}
+
+/// The RFC 6146 §3.5.2.2 probe for the session of `established`, byte for byte: IPv6 from
+/// the server's address under the prefix to the host, TCP 80 -> 40000, sequence and
+/// acknowledgment numbers 0, only ACK, window 8192, checksum 0xd568 (computed apart).
+const PROBE: [u8; 60] = [
+    0x60, 0x00, 0x00, 0x00, 0x00, 0x14, 0x06, 0x40, // version, length 20, TCP, hop limit 64
+    0x20, 0x01, 0x0d, 0xb8, 0x00, 0x64, 0x00, 0x00, // 2001:db8:64::192.0.2.2
+    0x00, 0x00, 0x00, 0x00, 0xc0, 0x00, 0x02, 0x02, //
+    0x20, 0x01, 0x0d, 0xb8, 0x00, 0x01, 0x00, 0x00, // 2001:db8:1::2
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, //
+    0x00, 0x50, 0x9c, 0x40, 0x00, 0x00, 0x00, 0x00, // ports 80 -> 40000, seq 0
+    0x00, 0x00, 0x00, 0x00, 0x50, 0x10, 0x20, 0x00, // ack 0, offset 5, ACK, window
+    0xd5, 0x68, 0x00, 0x00, // checksum, urgent pointer
+];
+
+#[test]
+fn expired_established_tcp_session_is_probed_and_kept_by_the_answer() {
+    use crate::state::TcpState;
+    let mut h = Harness::new(config());
+    let t = Timeouts::default();
+    established(&mut h);
+    let st = |h: &Harness| h.nat.state().tcp_state(HOST, 40000, SERVER, 80);
+    assert_eq!(expire_at(&mut h, t.tcp_est as u64 - 1), (0, vec![]));
+    assert_eq!(st(&h), Some(TcpState::Established));
+
+    let (removed, sent) = expire_at(&mut h, t.tcp_est as u64);
+    assert_eq!((removed, sent.len()), (0, 1), "probed, not removed");
+    assert_eq!(sent[0], PROBE);
+    let ip = check6(&sent[0]);
+    let segment = ip.upper();
+    assert_eq!(
+        (get_u32(segment, 4), get_u32(segment, 8), segment[13]),
+        (0, 0, 0x10),
+        "sequence and acknowledgment numbers zero, ACK only"
+    );
+    assert_eq!(st(&h), Some(TcpState::Trans));
+    assert_eq!(
+        h.nat.next_expiry(),
+        Some(h.t0 + Duration::from_secs((t.tcp_est + t.tcp_trans) as u64)),
+        "TRANS for TCP_TRANS"
+    );
+    assert_eq!(h.nat.stats().tcp_probes, 1);
+    assert_eq!(h.nat.state().session_count(Proto::Tcp), 1);
+    // No second probe while it waits.
+    assert_eq!(expire_at(&mut h, t.tcp_est as u64 + 1), (0, vec![]));
+
+    // The live host answers the out-of-window segment with an ACK of its own: translated
+    // to the server as any packet, and the session is ESTABLISHED again for TCP_EST.
+    let answer_at = t.tcp_est as u64 + 2;
+    let mut l4 = tcp(40000, 80, 0x10);
+    l4_checksum_v6(&HOST, &v6(SERVER), PROTO_TCP, &mut l4);
+    let (v, out) = h.run_at(&ip6(&HOST, &v6(SERVER), PROTO_TCP, 64, &l4), answer_at);
+    assert_eq!(v, Verdict::Translated { packets: 1 });
+    let ip = check4(&out[0]);
+    assert_eq!(
+        (ip.src(), ip.dst(), ports(ip.payload())),
+        (POOL, SERVER, Some((40000, 80)))
+    );
+    assert_eq!(st(&h), Some(TcpState::Established));
+    let trans_end = (t.tcp_est + t.tcp_trans) as u64;
+    assert_eq!(
+        expire_at(&mut h, trans_end),
+        (0, vec![]),
+        "kept past TCP_TRANS"
+    );
+    assert_eq!(
+        h.nat.next_expiry(),
+        Some(h.t0 + Duration::from_secs(answer_at + t.tcp_est as u64))
+    );
+    // Idle again for TCP_EST: probed again.
+    let (removed, sent) = expire_at(&mut h, answer_at + t.tcp_est as u64);
+    assert_eq!((removed, sent), (0, vec![PROBE.to_vec()]));
+    assert_eq!(h.nat.stats().tcp_probes, 2);
+}
+
+#[test]
+fn probed_session_without_answer_is_removed_after_tcp_trans() {
+    let mut h = Harness::new(config());
+    let t = Timeouts::default();
+    established(&mut h);
+    let (_, sent) = expire_at(&mut h, t.tcp_est as u64);
+    assert_eq!(sent, vec![PROBE.to_vec()]);
+    assert_eq!(
+        expire_at(&mut h, (t.tcp_est + t.tcp_trans) as u64 - 1),
+        (0, vec![])
+    );
+    assert_eq!(
+        expire_at(&mut h, (t.tcp_est + t.tcp_trans) as u64),
+        (1, vec![]),
+        "removed after TCP_TRANS, without another probe"
+    );
+    assert_eq!(h.nat.state().session_count(Proto::Tcp), 0);
+    assert_eq!(
+        h.nat.state().lookup6(Proto::Tcp, HOST, 40000),
+        None,
+        "binding gone too"
+    );
+    // A RST answer (the host no longer has the connection) leaves it in TRANS: removed too.
+    established(&mut h);
+    let base = (t.tcp_est + t.tcp_trans) as u64;
+    let (_, sent) = expire_at(&mut h, base + t.tcp_est as u64);
+    assert_eq!(sent.len(), 1);
+    let mut l4 = tcp(40000, 80, 0x04);
+    l4_checksum_v6(&HOST, &v6(SERVER), PROTO_TCP, &mut l4);
+    h.run_at(
+        &ip6(&HOST, &v6(SERVER), PROTO_TCP, 64, &l4),
+        base + t.tcp_est as u64 + 1,
+    );
+    assert_eq!(
+        expire_at(&mut h, base + (t.tcp_est + t.tcp_trans) as u64),
+        (1, vec![])
+    );
+}
+
+#[test]
+fn only_established_tcp_sessions_are_probed() {
+    let mut h = Harness::new(config());
+    let t = Timeouts::default();
+    // A UDP session, a half-open TCP one (V6 INIT) and one closing (V6 FIN RCV, which has
+    // the established lifetime): all removed at expiry, none probed.
+    h.one(&udp6_packet(&HOST, &v6(SERVER), 5000, 53, b"q"));
+    let mut l4 = tcp(40001, 80, 0x02);
+    l4_checksum_v6(&HOST, &v6(SERVER), PROTO_TCP, &mut l4);
+    h.one(&ip6(&HOST, &v6(SERVER), PROTO_TCP, 64, &l4));
+    established(&mut h);
+    let mut l4 = tcp(40000, 80, 0x11);
+    l4_checksum_v6(&HOST, &v6(SERVER), PROTO_TCP, &mut l4);
+    h.one(&ip6(&HOST, &v6(SERVER), PROTO_TCP, 64, &l4));
+    assert_eq!(
+        h.nat.state().tcp_state(HOST, 40000, SERVER, 80),
+        Some(crate::state::TcpState::V6FinRcv)
+    );
+    assert_eq!(expire_at(&mut h, t.tcp_est as u64), (3, vec![]));
+    assert_eq!(h.nat.stats().tcp_probes, 0);
+}
+
+#[test]
+fn probes_for_a_hairpinned_connection_come_from_the_pool_address() {
+    // HOST2 has a binding at POOL:40000; HOST reaches it through the pool address. Both
+    // ends are IPv6 hosts with a session each: each is probed from its peer's pool address.
+    let mut h = Harness::new(config());
+    let t = Timeouts::default();
+    let mut l4 = tcp(40000, 7000, 0x02);
+    l4_checksum_v6(&HOST2, &v6(SERVER), PROTO_TCP, &mut l4);
+    h.one(&ip6(&HOST2, &v6(SERVER), PROTO_TCP, 64, &l4));
+    let mut l4 = tcp(41000, 40000, 0x02);
+    l4_checksum_v6(&HOST, &v6(POOL), PROTO_TCP, &mut l4);
+    h.one(&ip6(&HOST, &v6(POOL), PROTO_TCP, 64, &l4));
+    let mut l4 = tcp(40000, 41000, 0x12);
+    l4_checksum_v6(&HOST2, &v6(POOL), PROTO_TCP, &mut l4);
+    h.one(&ip6(&HOST2, &v6(POOL), PROTO_TCP, 64, &l4));
+    assert_eq!(h.nat.stats().hairpinned, 2);
+    let (removed, sent) = expire_at(&mut h, t.tcp_est as u64);
+    assert_eq!(removed, 1, "HOST2's half-open session to the server");
+    let mut probes: Vec<_> = sent
+        .iter()
+        .map(|p| {
+            let ip = check6(p);
+            let tcp = ip.upper();
+            assert_eq!((get_u32(tcp, 4), get_u32(tcp, 8), tcp[13]), (0, 0, 0x10));
+            (ip.src(), ip.dst(), ports(tcp).unwrap())
+        })
+        .collect();
+    probes.sort();
+    assert_eq!(
+        probes,
+        vec![
+            (v6(POOL), HOST, (40000, 41000)),
+            (v6(POOL), HOST2, (41000, 40000)),
+        ]
     );
 }

@@ -13,7 +13,7 @@ use std::time::Instant;
 use crate::checksum::{self, add};
 use crate::icmp::{self, Extra, Mapping};
 use crate::prefix::{is_bad_v4, is_global_v4, Prefix};
-use crate::state::{Proto, Refusal, State, StateConfig};
+use crate::state::{Probe, Proto, Refusal, State, StateConfig};
 use crate::wire::*;
 
 /// Bytes kept free before a received packet for the IPv6 header growth.
@@ -221,6 +221,8 @@ pub struct Stats {
     pub hairpinned: u64,
     pub fragments_out: u64,
     pub icmp_errors_sent: u64,
+    /// Probes sent for established TCP sessions whose lifetime ran out.
+    pub tcp_probes: u64,
     pub drops: [u64; Drop::ALL.len()],
 }
 
@@ -386,8 +388,10 @@ impl Nat64 {
         now.saturating_duration_since(self.epoch).as_secs()
     }
 
-    /// Expires sessions; call about once a second. Returns the number removed.
-    pub fn expire(&mut self, now: Instant) -> usize {
+    /// Expires sessions; call about once a second. Established TCP sessions whose lifetime
+    /// ran out are probed (RFC 6146 §3.5.2.2): the probes go to `out`, for the TUN device.
+    /// Returns the number of sessions removed.
+    pub fn expire(&mut self, now: Instant, out: Out) -> usize {
         let now = self.seconds(now);
         for slot in &mut self.parked {
             if slot.is_some_and(|p| p.expires <= now) {
@@ -395,7 +399,12 @@ impl Nat64 {
                 self.stats.drops[Drop::FragmentNoState as usize] += 1;
             }
         }
-        self.state.expire(now)
+        let (prefix, scratch, stats) = (&self.config.prefix, &mut self.scratch, &mut self.stats);
+        self.state.expire(now, &mut |probe| {
+            let len = emit_tcp_probe(scratch, prefix, &probe);
+            out(&scratch[..len], Offload::NONE);
+            stats.tcp_probes += 1;
+        })
     }
 
     /// When [`Nat64::expire`] next has something to do.
@@ -1591,6 +1600,33 @@ fn has_source_route(options: &[u8]) -> bool {
         }
     }
     false
+}
+
+/// Bytes of an RFC 6146 §3.5.2.2 probe.
+pub const TCP_PROBE_LEN: usize = IPV6_HEADER + 20;
+
+/// Writes the probe for an expired established session into `s` and returns its length:
+/// a TCP segment without data from the IPv4 end (under the prefix) to the IPv6 end, with
+/// sequence and acknowledgment numbers zero and only ACK set. Its sequence number is
+/// outside the receiver's window, so a live endpoint answers with an ACK for the
+/// connection (RFC 9293 §3.10.7.4), which brings the session back to ESTABLISHED. An
+/// endpoint without the connection answers with a RST, a gone one not at all: either way
+/// the session stays in TRANS until it is removed.
+fn emit_tcp_probe(s: &mut [u8], prefix: &Prefix, probe: &Probe) -> usize {
+    let src = prefix.embed(probe.remote);
+    emit_ipv6_header(s, 0, 20, PROTO_TCP, 64, &src, &probe.host);
+    let tcp = &mut s[IPV6_HEADER..TCP_PROBE_LEN];
+    tcp.fill(0);
+    set_u16(tcp, 0, probe.remote_port);
+    set_u16(tcp, 2, probe.host_port);
+    tcp[12] = 5 << 4; // data offset: 20 bytes, no options
+    tcp[13] = 0x10; // ACK
+                    // The RFC leaves the window open; not zero, so that no stack reads it as closed.
+    set_u16(tcp, 14, 8192);
+    let csum =
+        checksum::finish(checksum::pseudo_v6(&src, &probe.host, PROTO_TCP, 20) + add(0, tcp));
+    set_u16(tcp, 16, csum);
+    TCP_PROBE_LEN
 }
 
 /// The IPv6 packet quoted in an ICMPv6 error: possibly truncated, so only the headers

@@ -47,6 +47,21 @@ fn config(well_known: bool) -> Config {
     }
 }
 
+fn check_emitted(out: &[u8]) {
+    match out.first().map(|b| b >> 4) {
+        Some(4) => {
+            let ip = Ipv4Packet::new_checked(out).expect("emitted IPv4 parses");
+            assert!(ip.header_checksum_ok());
+            assert_eq!(ip.total_len(), out.len());
+        }
+        Some(6) => {
+            let ip = Ipv6Packet::new_checked(out).expect("emitted IPv6 parses");
+            assert_eq!(ip.total_len(), out.len());
+        }
+        _ => panic!("emitted a non-IP packet"),
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     let Some((&mode, mut rest)) = data.split_first() else {
         return;
@@ -71,23 +86,9 @@ fuzz_target!(|data: &[u8]| {
                 gso_ecn: false,
             };
         }
-        nat.process(
-            &mut buf,
-            now,
-            &mut |out, _| match out.first().map(|b| b >> 4) {
-                Some(4) => {
-                    let ip = Ipv4Packet::new_checked(out).expect("emitted IPv4 parses");
-                    assert!(ip.header_checksum_ok());
-                    assert_eq!(ip.total_len(), out.len());
-                }
-                Some(6) => {
-                    let ip = Ipv6Packet::new_checked(out).expect("emitted IPv6 parses");
-                    assert_eq!(ip.total_len(), out.len());
-                }
-                _ => panic!("emitted a non-IP packet"),
-            },
-        );
+        nat.process(&mut buf, now, &mut |out, _| check_emitted(out));
         now += Duration::from_millis((mode as u64 >> 1) * 50);
-        nat.expire(now);
+        // Expiry emits the probes of established TCP sessions (tcp_est is 50 s here).
+        nat.expire(now, &mut |out, _| check_emitted(out));
     }
 });
