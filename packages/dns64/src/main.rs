@@ -38,6 +38,9 @@ const MAX_TCP_CLIENTS: usize = 64;
 /// the ports an attacker must guess among are as many as before (one per query in flight).
 const SOCKET_USES: u32 = 16;
 const MAX_IDLE_SOCKETS: usize = 256;
+/// Datagrams read and dropped from an idle upstream socket before it is reused (its receive
+/// buffer holds a few hundred at most; the bound only guards against a livelock).
+const MAX_STALE_DATAGRAMS: usize = 4096;
 /// Per TCP client and direction: bounds memory at 64 x 2 x 128 KiB.
 const MAX_TCP_BUFFER: usize = 128 * 1024;
 /// A TCP client that neither sends nor takes our bytes for this long is closed.
@@ -192,6 +195,8 @@ struct Daemon {
     /// Connected upstream sockets between two queries, per server.
     idle: HashMap<SocketAddr, Vec<(UdpSocket, u32)>>,
     idle_count: usize,
+    /// Datagrams found waiting on idle upstream sockets and dropped before reuse.
+    stale_datagrams: u64,
     /// Answers to UDP clients, sent together by `send_udp`.
     udp_out: Vec<UdpAnswer>,
 }
@@ -496,6 +501,7 @@ fn run(config_path: &Path, control_path: &Path) -> Result<(), String> {
         epoll: Epoll::new().map_err(|e| format!("epoll: {e}"))?,
         idle: HashMap::new(),
         idle_count: 0,
+        stale_datagrams: 0,
         udp_out: Vec::new(),
     };
     d.refresh_upstreams(true);
@@ -610,6 +616,20 @@ fn listen_addrs(config: &Config) -> Vec<IpAddr> {
     } else {
         from_env
     }
+}
+
+/// Reads and drops what waits on a non-blocking socket; returns how many datagrams (a pending
+/// ICMP error counts as one: reading reports and clears it).
+fn drain_stale(socket: &UdpSocket) -> u64 {
+    let mut stale = [0u8; 1];
+    let mut dropped = 0;
+    for _ in 0..MAX_STALE_DATAGRAMS {
+        match socket.recv(&mut stale) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            _ => dropped += 1,
+        }
+    }
+    dropped
 }
 
 fn bind(config: &Config) -> Result<(Vec<UdpSocket>, Vec<TcpListener>), String> {
@@ -1003,6 +1023,9 @@ impl Daemon {
     fn reuse_udp(&mut self, token: u64, server: SocketAddr, data: &[u8]) -> Option<Upstream> {
         let (socket, uses) = self.idle.get_mut(&server)?.pop()?;
         self.idle_count -= 1;
+        // Whatever arrived while the socket sat idle (late answers, or forged ones sent ahead
+        // to wait for the next ID) must not be read as an answer to the new query.
+        self.stale_datagrams += drain_stale(&socket);
         self.epoll
             .set(socket.as_raw_fd(), libc::EPOLLIN, token, false)
             .ok()?;
@@ -1105,6 +1128,7 @@ impl Daemon {
             .field_u64("malformed_queries", s.malformed_queries)
             .field_u64("malformed_responses", s.malformed_responses)
             .field_u64("mismatched_responses", s.mismatched_responses)
+            .field_u64("stale_datagrams", self.stale_datagrams)
             .field_u64("overload_drops", s.overload_drops)
             .field_u64("pending", self.core.pending_len() as u64)
             .field_u64("tcp_clients", self.clients.len() as u64);
@@ -1187,7 +1211,29 @@ fn write_out(stream: &mut TcpStream, out: &mut Vec<u8>) -> io::Result<usize> {
 
 #[cfg(test)]
 mod tests {
-    use super::take_messages;
+    use super::{drain_stale, take_messages};
+    use std::net::UdpSocket;
+
+    #[test]
+    fn an_idle_upstream_socket_is_drained_before_reuse() {
+        let server = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let upstream = UdpSocket::bind("127.0.0.1:0").unwrap();
+        upstream.connect(server.local_addr().unwrap()).unwrap();
+        upstream.set_nonblocking(true).unwrap();
+        assert_eq!(drain_stale(&upstream), 0);
+        // Forged or late answers queued while idle.
+        for id in 0..5u8 {
+            server.send_to(&[id, 0x81], upstream.local_addr().unwrap()).unwrap();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert_eq!(drain_stale(&upstream), 5);
+        let mut buf = [0u8; 4];
+        assert_eq!(upstream.recv(&mut buf).unwrap_err().kind(), std::io::ErrorKind::WouldBlock);
+        // The socket still works for the next query's answer.
+        server.send_to(&[9, 9], upstream.local_addr().unwrap()).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert_eq!(upstream.recv(&mut buf).unwrap(), 2);
+    }
 
     #[test]
     fn take_messages_splits_pipelined_queries_and_keeps_a_partial_one() {
