@@ -12,15 +12,8 @@ if [ -z "${BIN_DIR:-}" ]; then
 fi
 DNS64=$BIN_DIR/dns64
 
-need() {
-  local missing=() p
-  for p in "$@"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
-  ((${#missing[@]})) || return 0
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends "${missing[@]}" >/dev/null 2>&1 ||
-    { apt-get -o DPkg::Lock::Timeout=600 update >/dev/null && apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends "${missing[@]}" >/dev/null; }
-}
-need nsd dnsutils ldnsutils dnsperf python3 iproute2 procps
+. "$ROOT/tests/system/lib.sh"
+setup_or_finish nsd dnsutils ldnsutils dnsperf python3 iproute2 procps
 
 NS=d64sys
 WORK=$(mktemp -d /tmp/d64sys.XXXXXX)
@@ -40,12 +33,6 @@ in_ns() { ip netns exec $NS "$@"; }
 in_ns ip link set lo up
 in_ns ip addr add fd64::53/128 dev lo
 
-PASS=0 FAIL=0
-check() { # check NAME COMMAND...
-  local name=$1; shift
-  if "$@" >"$WORK/check.out" 2>&1; then PASS=$((PASS + 1)); echo "ok: $name"
-  else FAIL=$((FAIL + 1)); echo "FAIL: $name"; sed 's/^/    /' "$WORK/check.out" | head -20; fi
-}
 
 # ---- zones -------------------------------------------------------------------------------
 cat >"$WORK/d64.test.zone" <<'EOF'
@@ -438,5 +425,4 @@ start_dns64 5300
 check "UDP on a 0.0.0.0 listener: the answer comes from the address asked (IP_PKTINFO)" tcp_py udpsource 4
 stop_dns64
 
-echo "$PASS passed, $FAIL failed"
-[ "$FAIL" = 0 ]
+finish

@@ -6,8 +6,12 @@ PASS=0
 FAIL=0
 pass() { PASS=$((PASS + 1)); echo "PASS $1"; }
 fail() { FAIL=$((FAIL + 1)); echo "FAIL $1${2:+: $2}"; }
-# check NAME COMMAND...: passes when COMMAND succeeds (its output is dropped).
-check() { local name="$1"; shift; if "$@" >/dev/null 2>&1; then pass "$name"; else fail "$name"; fi; }
+# check NAME COMMAND...: passes when COMMAND succeeds; on failure its first lines are shown.
+check() {
+  local name="$1" out
+  shift
+  if out=$("$@" 2>&1); then pass "$name"; else fail "$name"; printf '%s\n' "$out" | head -20 | sed 's/^/    /'; fi
+}
 finish() { echo "$PASS passed, $FAIL failed"; [ "$FAIL" -eq 0 ]; exit $?; }
 
 # setup_or_finish PACKAGE...: root, and the Debian packages installed; else a failed setup.
