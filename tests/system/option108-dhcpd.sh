@@ -399,8 +399,20 @@ lines2=$(log_count "is IPv6-only preferred")
 suppressed=$(status_get 's["counters"]["log_suppressed"]')
 check "3000 IPv6-only DISCOVERs log at most 100 lines ($lines -> $lines2), the rest counted (log_suppressed ${suppressed:-?})" \
 	bash -c "[ $((lines2 - lines)) -le 100 ] && [ '${suppressed:-0}' -ge 2500 ]"
+# --- kernel drops: a stopped daemon's socket overflows; the status then reports the count
+kill -STOP "$DPID"
+sim 4 flood --count 6000 --prl 1,3,6,108 >/dev/null
+kill -CONT "$DPID"
+sleep 1
+# One more datagram carries the socket's drop count up to now.
+sim 4 flood --count 1 --prl 1,3,6,108 >/dev/null
+sleep 0.5
+kd=$(status_get 's["counters"]["kernel_drops"]')
+ss_d=$(sock_mem d dh8br0)
+check "6000 DISCOVERs to a stopped daemon overflow its 1 MiB buffer: status kernel_drops ${kd:-?} = the kernel's count ${ss_d:-?}" \
+	[ "${kd:-0}" -ge 1 -a "${kd:-0}" = "${ss_d:-x}" ]
 check "status counts the pool socket's kernel drops (kernel_drops $(status_get 's["counters"]["kernel_drops"]'))" \
-	bash -c "[ \"\$(status_get 'type(s[\"counters\"][\"kernel_drops\"]).__name__')\" = int ]"
+	bash -c "[ \"\$(status_get 'type(s[\"counters\"][\"kernel_drops\"]).__name__ + str(s[\"counters\"][\"kernel_drops_counted\"])')\" = intTrue ]"
 stop_daemon
 
 # ---------------------------------------------------------------- exhaustion and flood

@@ -547,6 +547,11 @@ impl Daemon {
                 "kernel_drops",
                 self.sockets.iter().map(DhcpSocket::drops).sum(),
             )
+            // false: this kernel gives no drop counter, kernel_drops stays 0.
+            .field_bool(
+                "kernel_drops_counted",
+                self.sockets.iter().all(DhcpSocket::counts_drops),
+            )
             .field_u64("journal_errors", self.journal_errors)
             .field_u64(
                 "log_suppressed",
