@@ -17,7 +17,10 @@ impl log::Log for Capture {
         true
     }
     fn log(&self, r: &log::Record) {
-        self.0.lock().unwrap().push((r.level(), r.args().to_string()));
+        self.0
+            .lock()
+            .unwrap()
+            .push((r.level(), r.args().to_string()));
     }
     fn flush(&self) {}
 }
