@@ -7,10 +7,13 @@ FAIL=0
 pass() { PASS=$((PASS + 1)); echo "PASS $1"; }
 fail() { FAIL=$((FAIL + 1)); echo "FAIL $1${2:+: $2}"; }
 # check NAME COMMAND...: passes when COMMAND succeeds; on failure its first lines are shown.
+# COMMAND runs in this shell (it may start daemons or set variables).
 check() {
   local name="$1" out
   shift
-  if out=$("$@" 2>&1); then pass "$name"; else fail "$name"; printf '%s\n' "$out" | head -20 | sed 's/^/    /'; fi
+  out=$(mktemp)
+  if "$@" >"$out" 2>&1; then pass "$name"; else fail "$name"; head -20 "$out" | sed 's/^/    /'; fi
+  rm -f "$out"
 }
 finish() { echo "$PASS passed, $FAIL failed"; [ "$FAIL" -eq 0 ]; exit $?; }
 

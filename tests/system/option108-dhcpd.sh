@@ -13,45 +13,8 @@
 set -u
 REPO="$(cd "$(dirname "$0")/../.." && pwd)"
 SIM="$REPO/tests/system/option108-dhcpd/dhcpsim.py"
-PASS=0
-FAIL=0
-
-pass() { PASS=$((PASS + 1)); echo "PASS $1"; }
-fail() { FAIL=$((FAIL + 1)); echo "FAIL $1${2:+: $2}"; }
-check() {
-	local name=$1
-	shift
-	if "$@"; then pass "$name"; else fail "$name"; fi
-}
-finish() {
-	echo "$PASS passed, $FAIL failed"
-	[ "$FAIL" -eq 0 ]
-	exit $?
-}
-
-if [ "$(id -u)" != 0 ]; then
-	echo "must run as root"
-	FAIL=1
-	finish
-fi
-
-need=""
-command -v ip >/dev/null || need="$need iproute2"
-command -v python3 >/dev/null || need="$need python3"
-command -v dhcpcd >/dev/null || need="$need dhcpcd-base"
-command -v dhclient >/dev/null || need="$need isc-dhcp-client"
-command -v busybox >/dev/null || need="$need busybox"
-command -v pgrep >/dev/null || need="$need procps"
-if [ -n "$need" ]; then
-	echo "installing:$need"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends $need >/dev/null 2>&1 ||
-		{ apt-get -o DPkg::Lock::Timeout=600 update -q >/dev/null 2>&1 &&
-			apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends $need >/dev/null 2>&1; }
-fi
-for c in ip python3 dhcpcd dhclient busybox pgrep; do
-	command -v $c >/dev/null || { fail "setup" "$c missing and not installable"; finish; }
-done
+. "$REPO/tests/system/lib.sh"
+setup_or_finish iproute2 python3 dhcpcd-base isc-dhcp-client busybox procps
 
 if [ -z "${O108:-}" ]; then
 	for cand in ${BIN_DIR:+"$BIN_DIR/option108-dhcpd"} "$REPO/target/h-option108/release/option108-dhcpd" \
