@@ -357,6 +357,85 @@ sleep 0.5
 routes="$(n64routes)"
 [ "$routes" = "198.51.100.0/30 2001:db8:64::/96 " ] && pass "reload back: the routes follow again" || fail "routes after reload back" "$routes"
 
+# --- RFC 6146 §3.5.2.2: an established TCP session idle for TCP_EST (4 s here) is probed
+# (to the IPv6 end: no data, sequence and acknowledgment numbers 0, only ACK) and waits in
+# TRANS for TCP_TRANS (3 s). Two idle connections from the client: a live one, whose
+# answer to the probe keeps the session, and one behind a host gone silent (its input
+# dropped), whose session goes after TCP_TRANS. nft counters in the client count the
+# probes as they arrive, matching every field the RFC sets.
+sed -i "s/option tcp_trans_timeout '3'/option tcp_trans_timeout '3'\n\toption tcp_est_timeout '4'/; s/option max_sessions '2'/option max_sessions '1000'/" "$T/nat64"
+kill -HUP "$DAEMON"
+sleep 0.5
+inc nft -f - <<NFT
+table inet n64probe {
+	chain input {
+		type filter hook input priority filter;
+		ip6 saddr 2001:db8:64::c000:202 tcp sport 8100 tcp dport 40111 tcp sequence 0 tcp ackseq 0 tcp flags == ack counter
+		ip6 saddr 2001:db8:64::c000:202 tcp sport 8100 tcp dport 40112 tcp sequence 0 tcp ackseq 0 tcp flags == ack counter
+	}
+}
+NFT
+# probes_to PORT: probes the client received for that port
+probes_to() { inc nft list chain inet n64probe input | awk -v p="dport $1 " 'index($0, p) && /counter/ { for (i = 1; i < NF; i++) if ($i == "packets") print $(i + 1) }'; }
+ip netns exec "$S" python3 -c "import socket, threading
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('0.0.0.0', 8100)); s.listen(4)
+def echo(c):
+    for line in c.makefile('rb'):
+        c.sendall(line)
+while True:
+    threading.Thread(target=echo, args=(s.accept()[0],), daemon=True).start()" & PIDS="$PIDS $!"
+sleep 0.3
+# idle_client.py PORT: connects from that port, one echo, waits for $T/go.PORT, one more echo.
+cat >"$T/idle_client.py" <<PY
+import os, socket, sys, time
+port = int(sys.argv[1])
+s = socket.socket(socket.AF_INET6); s.bind(('::', port)); s.settimeout(5)
+s.connect(('$SERVER6', 8100)); f = s.makefile('rb')
+s.sendall(b'one\n'); assert f.readline() == b'one\n'
+print('connected', flush=True)
+while not os.path.exists('$T/go.%d' % port): time.sleep(0.1)
+s.sendall(b'two\n'); print('ok' if f.readline() == b'two\n' else 'no echo', flush=True)
+PY
+ip netns exec "$C" python3 "$T/idle_client.py" 40111 >"$T/live.out" 2>&1 & PIDS="$PIDS $!"
+ip netns exec "$C" python3 "$T/idle_client.py" 40112 >"$T/dead.out" 2>&1 & PIDS="$PIDS $!"
+sleep 1
+# The second client's host goes silent now that its connection is established.
+inc nft add rule inet n64probe input tcp dport 40112 drop
+tcp0="$(json_get sessions.tcp)"
+probes0="$(json_get translations.tcp_probes)"
+if grep -q connected "$T/live.out" && grep -q connected "$T/dead.out" && [ "$tcp0" = 2 ]; then
+	# Wait for the silent host's probe, then for its session to go.
+	for _ in $(seq 80); do [ "$(probes_to 40112)" -ge 1 ] && break; sleep 0.1; done
+	probed=$SECONDS
+	for _ in $(seq 80); do [ "$(json_get sessions.tcp)" -lt 2 ] && break; sleep 0.1; done
+	waited=$((SECONDS - probed))
+	probes="$(json_get translations.tcp_probes)"
+	if [ "$(probes_to 40112)" = 1 ] && [ "$(probes_to 40111)" -ge 1 ] && [ "$probes" -ge $((probes0 + 2)) ]; then
+		pass "idle established TCP sessions probed: one segment with seq 0, ack 0, ACK only to each IPv6 end (status tcp_probes $probes)"
+	else
+		fail "TCP probes" "live $(probes_to 40111), dead $(probes_to 40112), status $probes0 -> $probes"
+	fi
+	tcp1="$(json_get sessions.tcp)"
+	if [ "$tcp1" = 1 ] && [ "$waited" -ge 2 ] && [ "$waited" -le 5 ]; then
+		pass "probe unanswered (host gone silent): session removed after TCP_TRANS (${waited} s)"
+	else
+		fail "unanswered probe" "tcp sessions $tcp1 after ${waited} s"
+	fi
+	# By now the live connection has been probed and has outlived TCP_TRANS since.
+	sleep 1
+	touch "$T/go.40111"
+	for _ in $(seq 50); do grep -q '^ok\|no echo' "$T/live.out" && break; sleep 0.1; done
+	if [ "$(json_get sessions.tcp)" = 1 ] && grep -q '^ok' "$T/live.out"; then
+		pass "probe answered by the live host: session kept past TCP_TRANS, the idle connection still works"
+	else
+		fail "answered probe" "$(cat "$T/live.out") $(status)"
+	fi
+else
+	fail "idle TCP connections for the probe" "$(cat "$T/live.out" "$T/dead.out") tcp sessions $tcp0"
+fi
+inc nft delete table inet n64probe
+cp "$T/nat64.good" "$T/nat64"
+
 # --- clean stop
 kill "$DAEMON"
 for _ in $(seq 30); do kill -0 "$DAEMON" 2>/dev/null || break; sleep 0.1; done
