@@ -13,33 +13,9 @@ REPO="$(cd "$(dirname "$0")/../.." && pwd)"
 HERE="$REPO/tests/system/nat64"
 NAT64="${NAT64:-${BIN_DIR:+$BIN_DIR/nat64}}"
 NAT64="${NAT64:-$REPO/target/debug/nat64}"
-PASS=0
-FAIL=0
+. "$REPO/tests/system/lib.sh"
+setup_or_finish iproute2 iputils-ping traceroute python3 nftables
 
-pass() { PASS=$((PASS + 1)); echo "PASS $1"; }
-fail() { FAIL=$((FAIL + 1)); echo "FAIL $1${2:+: $2}"; }
-check() { local name="$1"; shift; if "$@" >/dev/null 2>&1; then pass "$name"; else fail "$name"; fi; }
-finish() { echo "$PASS passed, $FAIL failed"; [ "$FAIL" -eq 0 ]; exit $?; }
-
-if [ "$(id -u)" != 0 ]; then
-	echo "must run as root"
-	FAIL=1
-	finish
-fi
-need=""
-command -v ip >/dev/null || need="$need iproute2"
-command -v ping >/dev/null || need="$need iputils-ping"
-command -v traceroute >/dev/null || need="$need traceroute"
-command -v python3 >/dev/null || need="$need python3"
-command -v nft >/dev/null || need="$need nftables"
-if [ -n "$need" ]; then
-	echo "installing:$need"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q $need >/dev/null 2>&1 ||
-		{ apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $need >/dev/null 2>&1; }
-fi
-for c in ip ping traceroute python3 nft; do
-	command -v $c >/dev/null || { fail "setup" "$c missing and not installable"; finish; }
-done
 [ -x "$NAT64" ] || { fail "setup" "no nat64 binary at $NAT64 (set NAT64 or BIN_DIR)"; finish; }
 NAT64="$(cd "$(dirname "$NAT64")" && pwd)/$(basename "$NAT64")"
 
