@@ -504,6 +504,7 @@ pub fn load(package: &Package, resolver: &dyn Resolver) -> Result<Config, Config
             extra_options: extra,
             v6only_wait,
             rapid_commit: s.get_or("rapid_commit", false)?,
+            authoritative: s.get_or("authoritative", true)?,
             hosts: Vec::new(),
         });
     }

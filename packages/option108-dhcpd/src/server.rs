@@ -54,6 +54,11 @@ pub struct Pool {
     /// RFC 8925 V6ONLY_WAIT; `None` when disabled on this pool.
     pub v6only_wait: Option<u32>,
     pub rapid_commit: bool,
+    /// Answer INIT-REBOOT requests of clients we have no record of (ACK a free address of
+    /// the pool) instead of staying silent as RFC 2131 §4.3.2 has it, so clients whose lease
+    /// was lost with a reboot (leases live in RAM) need not wait for their timeout. OpenWrt's
+    /// dnsmasq does the same by default (`authoritative 1`).
+    pub authoritative: bool,
     pub hosts: Vec<StaticHost>,
 }
 
@@ -551,6 +556,12 @@ impl<'s, 'r> Ctx<'s, 'r> {
     }
 
     /// Whether the client may have `ip` (its static address, or a free/its own pool address).
+    /// A static host, or a lease (current or remembered) of this client.
+    fn knows_client(&self) -> bool {
+        self.pool().static_for(&self.request.chaddr).is_some()
+            || self.state.table.of_client(&self.client).is_some()
+    }
+
     fn may_have(&self, ip: Ipv4Addr) -> bool {
         if let Some(host) = self.pool().static_for(&self.request.chaddr) {
             return host.ip == ip;
@@ -717,6 +728,11 @@ impl<'s, 'r> Ctx<'s, 'r> {
                 }
                 if !self.pool().contains(ip) {
                     return Some(self.nak("address not on this network"));
+                }
+                if !self.pool().authoritative && !self.knows_client() {
+                    // RFC 2131 §4.3.2: no record of this client, so another server may have one.
+                    self.counters.ignored += 1;
+                    return None;
                 }
                 ip
             }

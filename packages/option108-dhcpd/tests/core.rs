@@ -30,6 +30,7 @@ fn pool(v6only_wait: Option<u32>, count: u32) -> Pool {
         extra_options: vec![(42, vec![192, 168, 1, 5])],
         v6only_wait,
         rapid_commit: false,
+        authoritative: true,
         hosts: vec![],
     }
 }
@@ -429,6 +430,32 @@ fn init_reboot_acks_known_address_and_naks_wrong_network() {
         MessageType::Nak as u8,
         "an address held by another client"
     );
+}
+
+#[test]
+fn init_reboot_of_an_unknown_client_is_acked_only_when_authoritative() {
+    let free = Ipv4Addr::new(192, 168, 1, 104);
+    let mut s = Server::new(vec![pool(None, 10)]);
+    let ack = send(&mut s, &request_init_reboot(7, free, &[1])).unwrap();
+    assert_eq!((ack.kind, ack.yiaddr), (MessageType::Ack as u8, free));
+
+    let mut p = pool(None, 10);
+    p.authoritative = false;
+    let mut s = Server::new(vec![p]);
+    assert!(
+        send(&mut s, &request_init_reboot(7, free, &[1])).is_none(),
+        "RFC 2131 4.3.2: silent"
+    );
+    // A client we do know is still answered, and a wrong network still NAKed.
+    let ip = dora(&mut s, 1);
+    let ack = send(&mut s, &request_init_reboot(1, ip, &[1])).unwrap();
+    assert_eq!((ack.kind, ack.yiaddr), (MessageType::Ack as u8, ip));
+    let nak = send(
+        &mut s,
+        &request_init_reboot(7, Ipv4Addr::new(10, 0, 0, 5), &[1]),
+    )
+    .unwrap();
+    assert_eq!(nak.kind, MessageType::Nak as u8);
 }
 
 #[test]

@@ -48,6 +48,7 @@ fn server(v6only_wait: Option<u32>, count: u32) -> Server {
         extra_options: vec![],
         v6only_wait,
         rapid_commit: false,
+        authoritative: true,
         hosts: vec![],
     }])
 }

@@ -58,6 +58,7 @@ fn handle_does_not_allocate() {
         extra_options: vec![(42, vec![10, 0, 0, 2])],
         v6only_wait: Some(1800),
         rapid_commit: false,
+        authoritative: true,
         hosts: vec![],
     };
     let mut server = Server::new(vec![pool]);

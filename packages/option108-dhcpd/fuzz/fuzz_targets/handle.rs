@@ -26,6 +26,7 @@ fn pool(name: &str, ifindex: u32, net: u8, v6only: Option<u32>) -> Pool {
         extra_options: vec![(42, vec![10, net, 0, 2]), (252, vec![b'x'; 300])],
         v6only_wait: v6only,
         rapid_commit: net == 2,
+        authoritative: net != 2,
         hosts: vec![],
     }
 }
