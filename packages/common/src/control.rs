@@ -177,6 +177,21 @@ fn serve_client(stream: &UnixStream, handle: &mut dyn FnMut(&str) -> String) -> 
     })
 }
 
+/// What `<daemon> status` does: asks the daemon at `path`, prints its reply on stdout, or the
+/// error on stderr as `<program>: <error>`. Returns whether it got a reply.
+pub fn print_reply(program: &str, path: &Path, command: &str) -> bool {
+    match request(path, command, Duration::from_secs(2)) {
+        Ok(reply) => {
+            println!("{}", reply.trim_end());
+            true
+        }
+        Err(e) => {
+            eprintln!("{program}: {e}");
+            false
+        }
+    }
+}
+
 /// The client side: sends `command`, returns the daemon's reply. The error names the socket
 /// and says plainly when the daemon is not running.
 ///

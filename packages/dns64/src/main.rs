@@ -63,16 +63,7 @@ fn main() {
         .unwrap_or_else(|| control::default_path("dns64"));
     let command = args.rest.first().map(String::as_str).unwrap_or("run");
     let code = match command {
-        "status" => match control::request(&control_path, "status", Duration::from_secs(2)) {
-            Ok(reply) => {
-                println!("{}", reply.trim_end());
-                0
-            }
-            Err(e) => {
-                eprintln!("dns64: {e}");
-                1
-            }
-        },
+        "status" => i32::from(!control::print_reply("dns64", &control_path, "status")),
         "check" => match Config::load(&args.config) {
             Ok(_) => 0,
             Err(e) => {

@@ -68,15 +68,10 @@ fn main() -> ExitCode {
             let socket = config::load(&args.config)
                 .map(|c| c.control_socket)
                 .unwrap_or_else(|_| control::default_path("nat64"));
-            match control::request(&socket, "status", Duration::from_secs(2)) {
-                Ok(reply) => {
-                    println!("{}", reply.trim_end());
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("nat64: {e}");
-                    ExitCode::FAILURE
-                }
+            if control::print_reply("nat64", &socket, "status") {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
             }
         }
         other => {

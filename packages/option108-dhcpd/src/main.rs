@@ -65,12 +65,8 @@ fn main() {
     let command = args.rest.first().map(String::as_str).unwrap_or("run");
     match command {
         "status" => {
-            match control::request(&control_path(), "status", Duration::from_secs(2)) {
-                Ok(reply) => println!("{}", reply.trim_end()),
-                Err(e) => {
-                    eprintln!("{}: {e}", PROGRAM.name);
-                    exit(1)
-                }
+            if !control::print_reply(PROGRAM.name, &control_path(), "status") {
+                exit(1)
             }
             return;
         }
