@@ -1,0 +1,57 @@
+# lib.sh - sourced by the OpenWrt tests (tests/openwrt/*.sh): the result helpers of the system
+# tests, the project's lab (tests/openwrt/lab/), and labs that are stopped however the test ends.
+#
+#   V6ONLY_LAB   where tests/openwrt/lab/build.sh built the userland (default /var/cache/v6only-lab):
+#                $V6ONLY_LAB/root is the rootfs, $V6ONLY_LAB/hostbin/ its tools for the host
+#                (apk, opkg, usign, uci, jsonfilter, validate_data ...)
+#   DIST         the feed that `make -f Makefile.openwrt` wrote (default dist/ of the checkout)
+. "$(dirname "${BASH_SOURCE[0]}")/../system/lib.sh"
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+export V6ONLY_LAB=${V6ONLY_LAB:-/var/cache/v6only-lab}
+LAB_SH=${LAB_SH:-$REPO/tests/openwrt/lab/lab.sh}
+HOSTBIN=$V6ONLY_LAB/hostbin
+DIST=${DIST:-$REPO/dist}
+
+# lab_start [lab.sh start options]: start a lab, set L to its directory; stopped at exit.
+LABS=()
+lab_start() {
+  L=$("$LAB_SH" start "$@") || { fail "lab start $*"; return 1; }
+  LABS+=("$L")
+}
+lab_stop() { # DIR: stop one lab now
+  "$LAB_SH" stop "$1" >/dev/null 2>&1
+  local keep=() d
+  for d in ${LABS[@]+"${LABS[@]}"}; do [ "$d" = "$1" ] || keep+=("$d"); done
+  LABS=(${keep[@]+"${keep[@]}"})
+}
+labs_cleanup() {
+  local d
+  for d in ${LABS[@]+"${LABS[@]}"}; do "$LAB_SH" stop "$d" >/dev/null 2>&1; done
+  LABS=()
+}
+trap labs_cleanup EXIT
+
+# lsh 'snippet': busybox ash -c in the current lab ($L); lexec CMD...: a command in it;
+# lnet CMD...: a host program in the lab's network namespace (labs started with --net).
+lsh() { "$LAB_SH" sh "$L" "$1"; }
+lexec() { "$LAB_SH" exec "$L" "$@"; }
+lnet() { "$LAB_SH" net "$L" "$@"; }
+lroot() { "$LAB_SH" root "$L"; }
+
+# lab_ready_or_finish: the lab's userland is built; else a failed setup (never a skip).
+lab_ready_or_finish() {
+  [ "$(id -u)" = 0 ] || { fail "setup" "must run as root"; finish; }
+  [ -x "$V6ONLY_LAB/root/sbin/procd" ] || { fail "setup" "no lab in $V6ONLY_LAB: run tests/openwrt/lab/build.sh"; finish; }
+}
+
+# wait_for SECONDS COMMAND...: poll COMMAND every 0.2 s until it succeeds or time runs out.
+wait_for() {
+  local t=$1 n=0
+  shift
+  while ! "$@" >/dev/null 2>&1; do
+    n=$((n + 1))
+    [ "$n" -ge $((t * 5)) ] && return 1
+    sleep 0.2
+  done
+}
