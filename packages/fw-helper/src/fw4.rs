@@ -1,12 +1,19 @@
 //! fw4 include snippets (sans-IO planning). fw4 includes every readable
 //! `<root>/chain-pre/<chain>/*.nft` at the top of the chain of that name in `table inet fw4`
-//! (before its `ct state established,related accept`), with the zone defines
-//! (`$<zone>_devices`) in scope. We own one file name in each chain directory.
+//! (before its `ct state established,related accept`). We own one file name in each chain
+//! directory.
+//!
+//! The snippets name devices literally, never fw4's `$<zone>_devices`: fw4 writes
+//! `define lan_devices = { }` for a zone without devices and no define for a zone that is not
+//! configured, and either makes nft reject fw4's whole ruleset (`fw4 reload` still exits 0 and
+//! keeps the old one). A zone's devices are read from `fw4 print` (a fresh render of the
+//! current config, not the state of the last reload) each time fw-helper applies, which the
+//! init script's firewall reload trigger and the iface hotplug script do after zone changes.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::model::Chain;
+use crate::model::{Chain, Zones};
 
 pub const DEFAULT_ROOT: &str = "/usr/share/nftables.d";
 pub const SNIPPET: &str = "v6only-fw-helper.nft";
@@ -51,9 +58,59 @@ pub fn plan(
     p
 }
 
+/// The zones of `fw4 print` output: its `define <zone>_devices = { "a", "b" }` lines (fw4
+/// prefixes zone names starting with a digit with '_').
+pub fn zones(print: &str) -> Zones {
+    let mut z = Zones::new();
+    for l in print.lines() {
+        let Some((name, set)) = l
+            .trim()
+            .strip_prefix("define ")
+            .and_then(|r| r.split_once("_devices = "))
+        else {
+            continue;
+        };
+        let name = match name.strip_prefix('_') {
+            Some(n) if n.starts_with(|c: char| c.is_ascii_digit()) => n,
+            _ => name,
+        };
+        let devs = set
+            .trim()
+            .trim_start_matches('{')
+            .trim_end_matches('}')
+            .split(',')
+            .map(|d| d.trim().trim_matches('"'))
+            .filter(|d| !d.is_empty())
+            .map(String::from)
+            .collect();
+        z.insert(name.to_string(), devs);
+    }
+    z
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn zones_from_fw4_print() {
+        let print = "table inet fw4 {\n\t#\n\t# Defines\n\t#\n\n\
+            \tdefine lan_devices = { \"br-lan\", \"wlan0\" }\n\
+            \tdefine lan_subnets = { 192.168.1.0/24, fd00::/64 }\n\n\
+            \tdefine wan_devices = { \"eth1\" }\n\
+            \tdefine wan_subnets = {  }\n\
+            \tdefine guest_devices = {  }\n\
+            \tdefine _1x_devices = { \"eth*\", 1234 }\n\
+            \tdefine _x_devices = { \"x\" }\n\
+            \tchain input {\n";
+        let z = zones(print);
+        assert_eq!(z.len(), 5, "{z:?}");
+        assert_eq!(z["lan"], vec!["br-lan", "wlan0"]);
+        assert_eq!(z["wan"], vec!["eth1"]);
+        assert!(z["guest"].is_empty());
+        assert_eq!(z["1x"], vec!["eth*", "1234"]);
+        assert_eq!(z["_x"], vec!["x"]);
+    }
 
     #[test]
     fn only_changes_are_planned() {

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use config::{Backend, Config};
-use model::{Ruleset, Zones};
+use model::Ruleset;
 use v6only_common::{cli, log as vlog, uci::Package};
 
 const PROGRAM: cli::Program = cli::Program {
@@ -169,16 +169,41 @@ fn backend(env: &Env, cfg: &Config) -> Backend {
     }
 }
 
-/// The model for a backend; a disabled config has no rules.
-fn ruleset(cfg: &Config, b: Backend) -> Result<Ruleset, String> {
+/// The model for a backend; a disabled config has no rules. Under fw4 the zones are fw4's as
+/// it renders them now; a zone it lacks or that has no devices leaves its rules out (warned).
+fn ruleset(env: &Env, cfg: &Config, b: Backend) -> Result<Ruleset, String> {
     if !cfg.enabled {
         return Ok(Ruleset::default());
     }
-    match b {
-        Backend::Fw4 => model::build(cfg, Zones::Fw4, false),
-        _ => model::build(cfg, Zones::Resolve(&cfg.zones), true),
+    if b != Backend::Fw4 {
+        return model::build(cfg, &cfg.zones, true).map_err(|e| e.to_string());
     }
-    .map_err(|e| e.to_string())
+    let zones = fw4::zones(&run_fw4(env, &["-q", "print"])?);
+    let refs = cfg
+        .dhcp
+        .iter()
+        .map(|d| &d.ifaces)
+        .chain(cfg.dns.iter().map(|d| &d.ifaces))
+        .chain(cfg.ripng.iter().map(|d| &d.ifaces))
+        .chain(cfg.nat64.iter().flat_map(|n| [&n.wan, &n.lan]))
+        .flat_map(|i| i.zones.iter());
+    for z in refs {
+        match zones.get(&z.name) {
+            Some(d) if !d.is_empty() => {}
+            d => log::warn!(
+                "{}:{}: zone '{}' {} in fw4; its rules are left out",
+                z.undefined.path.display(),
+                z.undefined.line,
+                z.name,
+                if d.is_some() {
+                    "has no devices"
+                } else {
+                    "is not defined"
+                }
+            ),
+        }
+    }
+    model::build(cfg, &zones, false).map_err(|e| e.to_string())
 }
 
 // ---------------------------------------------------------------- processes
@@ -350,7 +375,7 @@ fn delete_snippets(env: &Env) -> Result<bool, String> {
 fn show(env: &Env) -> Result<(), String> {
     let cfg = load_config(env)?;
     let b = backend(env, &cfg);
-    let rs = ruleset(&cfg, b)?;
+    let rs = ruleset(env, &cfg, b)?;
     let mut out = String::new();
     if rs.is_empty() {
         out.push_str(if cfg.enabled {
@@ -375,36 +400,9 @@ fn show(env: &Env) -> Result<(), String> {
 fn check(env: &Env) -> Result<(), String> {
     let cfg = load_config(env)?;
     let b = backend(env, &cfg);
-    let rs = ruleset(&cfg, b)?;
-    if b == Backend::Fw4 && cfg.enabled {
-        // fw4 cannot check snippets that are not installed; resolve its zones and let nft check
-        // the same rules as a standalone table instead.
-        let mut zones = cfg.zones.clone();
-        let refs = cfg
-            .dhcp
-            .iter()
-            .map(|d| &d.ifaces)
-            .chain(cfg.dns.iter().map(|d| &d.ifaces))
-            .chain(cfg.ripng.iter().map(|d| &d.ifaces))
-            .chain(cfg.nat64.iter().flat_map(|n| [&n.wan, &n.lan]))
-            .flat_map(|i| i.zones.iter());
-        for z in refs {
-            let mut e = z.undefined.clone();
-            e.expected = "a zone of /etc/config/firewall with devices".into();
-            let out = run_fw4(env, &["-q", "zone", &z.name]).map_err(|_| e.to_string())?;
-            let devs: Vec<String> = out.split_whitespace().map(String::from).collect();
-            if devs.is_empty() {
-                return Err(e.to_string());
-            }
-            zones.insert(z.name.clone(), devs);
-        }
-        let standalone =
-            model::build(&cfg, Zones::Resolve(&zones), false).map_err(|e| e.to_string())?;
-        run_nft(env, true, &standalone.nft_batch(&cfg.table))?;
-    } else {
-        run_nft(env, true, &rs.nft_batch(&cfg.table))
-            .map_err(|e| diagnose(env, &cfg.table, &rs, e))?;
-    }
+    let rs = ruleset(env, &cfg, b)?;
+    // The snippets hold literal devices only: nft checks the same rules as a table of ours.
+    run_nft(env, true, &rs.nft_batch(&cfg.table)).map_err(|e| diagnose(env, &cfg.table, &rs, e))?;
     println!(
         "{}: configuration and rules are valid ({} rules, backend {})",
         PROGRAM.name,
@@ -424,7 +422,7 @@ fn name(b: Backend) -> &'static str {
 fn apply(env: &Env) -> Result<(), String> {
     let cfg = load_config(env)?;
     let b = backend(env, &cfg);
-    let rs = ruleset(&cfg, b)?;
+    let rs = ruleset(env, &cfg, b)?;
     if b == Backend::Nft {
         run_nft(env, false, &rs.nft_batch(&cfg.table))
             .map_err(|e| diagnose(env, &cfg.table, &rs, e))?;

@@ -76,10 +76,9 @@ impl Chain {
     }
 }
 
-/// An interface match operand: a fw4 zone's device set, or literal devices.
+/// An interface match operand: device names (zones are resolved when the model is built).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ifs {
-    Zone(String),
     Devices(Vec<String>),
 }
 
@@ -150,65 +149,48 @@ const COMMENT_PREFIX: &str = "!v6only: ";
 pub const RIPNG_PORT: u16 = 521;
 pub const DHCP_SERVER_PORT: u16 = 67;
 
-/// How zone references are treated when building the model.
-pub enum Zones<'a> {
-    /// fw4: `$<zone>_devices`.
-    Fw4,
-    /// nft backend: resolved through `config zone`; an unknown zone is the section's error.
-    Resolve(&'a BTreeMap<String, Vec<String>>),
-}
+/// Zone name -> its devices: `config zone` (nft backend) or fw4's zones as it renders them.
+pub type Zones = BTreeMap<String, Vec<String>>;
 
-fn ifs(ifaces: &Ifaces, zones: &Zones<'_>) -> Result<Vec<Ifs>, ConfigError> {
-    match zones {
-        Zones::Fw4 => {
-            let mut v: Vec<Ifs> = ifaces
-                .zones
-                .iter()
-                .map(|z| Ifs::Zone(z.name.clone()))
-                .collect();
-            if !ifaces.devices.is_empty() {
-                v.push(Ifs::Devices(ifaces.devices.clone()));
-            }
-            Ok(v)
-        }
-        Zones::Resolve(defs) => {
-            let mut devs: Vec<String> = Vec::new();
-            for z in &ifaces.zones {
-                let d = defs
-                    .get(&z.name)
-                    .filter(|d| !d.is_empty())
-                    .ok_or_else(|| z.undefined.clone())?;
-                devs.extend(d.iter().cloned());
-            }
-            devs.extend(ifaces.devices.iter().cloned());
-            let mut seen = Vec::new();
-            devs.retain(|d| {
-                if seen.contains(d) {
-                    false
-                } else {
-                    seen.push(d.clone());
-                    true
-                }
-            });
-            // No interfaces (an optional side left out): no rule, not `iifname { }`.
-            Ok(if devs.is_empty() {
-                Vec::new()
-            } else {
-                vec![Ifs::Devices(devs)]
-            })
+/// The devices of `ifaces`: its zones resolved, then its own devices. An unknown or empty zone
+/// is the section's error when `strict` (nft backend); under fw4 it adds no device, so that
+/// the snippets hold literal device names only and stay valid whatever the zones hold.
+fn ifs(ifaces: &Ifaces, zones: &Zones, strict: bool) -> Result<Vec<Ifs>, ConfigError> {
+    let mut devs: Vec<String> = Vec::new();
+    for z in &ifaces.zones {
+        match zones.get(&z.name).filter(|d| !d.is_empty()) {
+            Some(d) => devs.extend(d.iter().cloned()),
+            None if strict => return Err(z.undefined.clone()),
+            None => {}
         }
     }
+    devs.extend(ifaces.devices.iter().cloned());
+    let mut seen = Vec::new();
+    devs.retain(|d| {
+        if seen.contains(d) {
+            false
+        } else {
+            seen.push(d.clone());
+            true
+        }
+    });
+    // No interfaces (an optional side left out, an empty zone): no rule, not `iifname { }`.
+    Ok(if devs.is_empty() {
+        Vec::new()
+    } else {
+        vec![Ifs::Devices(devs)]
+    })
 }
 
 fn ifs_label(i: &Ifs) -> String {
     match i {
-        Ifs::Zone(z) => format!("zone {z}"),
         Ifs::Devices(d) => d.join(","),
     }
 }
 
-/// Builds the model. `standalone` adds the guards and the loopback accept.
-pub fn build(cfg: &Config, zones: Zones<'_>, standalone: bool) -> Result<Ruleset, ConfigError> {
+/// Builds the model. `standalone` (the nft backend) adds the guards and the loopback accept,
+/// and makes an unknown or empty zone an error.
+pub fn build(cfg: &Config, zones: &Zones, standalone: bool) -> Result<Ruleset, ConfigError> {
     let mut rules = Vec::new();
     let mut push =
         |chain: Chain, matches: Vec<Match>, verdict: Verdict, comment: String, guard: bool| {
@@ -234,7 +216,7 @@ pub fn build(cfg: &Config, zones: Zones<'_>, standalone: bool) -> Result<Ruleset
 
     // DHCP
     for d in &cfg.dhcp {
-        for i in ifs(&d.ifaces, &zones)? {
+        for i in ifs(&d.ifaces, zones, standalone)? {
             let c = format!("DHCP from {}", ifs_label(&i));
             push(
                 Chain::Input,
@@ -265,7 +247,7 @@ pub fn build(cfg: &Config, zones: Zones<'_>, standalone: bool) -> Result<Ruleset
     // DNS
     let mut ports: Vec<u16> = Vec::new();
     for d in &cfg.dns {
-        for i in ifs(&d.ifaces, &zones)? {
+        for i in ifs(&d.ifaces, zones, standalone)? {
             for l4 in [L4::Udp, L4::Tcp] {
                 let c = format!("DNS/{} from {}", l4.name(), ifs_label(&i));
                 push(
@@ -296,7 +278,7 @@ pub fn build(cfg: &Config, zones: Zones<'_>, standalone: bool) -> Result<Ruleset
 
     // RIPng (RFC 2080 2.4.2: link-local source, hop limit 255)
     for r in &cfg.ripng {
-        for i in ifs(&r.ifaces, &zones)? {
+        for i in ifs(&r.ifaces, zones, standalone)? {
             let c = format!("RIPng from {}", ifs_label(&i));
             push(
                 Chain::Input,
@@ -325,7 +307,7 @@ pub fn build(cfg: &Config, zones: Zones<'_>, standalone: bool) -> Result<Ruleset
     // NAT64
     for n in &cfg.nat64 {
         let tun = || Ifs::Devices(vec![n.tun.clone()]);
-        let wans = ifs(&n.wan, &zones)?;
+        let wans = ifs(&n.wan, zones, standalone)?;
         for w in &wans {
             let c = format!("NAT64 {} to {}", n.tun, ifs_label(w));
             push(
@@ -336,7 +318,7 @@ pub fn build(cfg: &Config, zones: Zones<'_>, standalone: bool) -> Result<Ruleset
                 false,
             );
         }
-        for l in ifs(&n.lan, &zones)? {
+        for l in ifs(&n.lan, zones, standalone)? {
             let c = format!("NAT64 {} to {}", ifs_label(&l), n.tun);
             push(
                 Chain::Forward,
@@ -437,9 +419,6 @@ fn quote(s: &str) -> String {
 
 fn text_ifs(i: &Ifs) -> String {
     match i {
-        // fw4 prefixes zone names starting with a digit with '_' in its defines.
-        Ifs::Zone(z) if z.starts_with(|c: char| c.is_ascii_digit()) => format!("$_{z}_devices"),
-        Ifs::Zone(z) => format!("${z}_devices"),
         Ifs::Devices(d) if d.len() == 1 => quote(&d[0]),
         Ifs::Devices(d) => format!(
             "{{ {} }}",
@@ -629,8 +608,6 @@ fn set_or_single(mut items: Vec<Expression<'static>>) -> Expression<'static> {
 fn json_ifs(i: &Ifs) -> Expression<'static> {
     match i {
         Ifs::Devices(d) => set_or_single(d.iter().map(|x| s(x)).collect()),
-        // `build` with Zones::Resolve never produces zones for the nft backend.
-        Ifs::Zone(z) => panic!("zone '{z}' not resolved for the nft backend"),
     }
 }
 
@@ -791,7 +768,7 @@ mod tests {
 
     #[test]
     fn fw4_snippets() {
-        let rs = build(&cfg(), Zones::Fw4, false).unwrap();
+        let rs = build(&cfg(), &cfg().zones, false).unwrap();
         assert!(rs.rules.iter().all(|r| !r.guard));
         let sn = rs.fw4_snippets();
         assert_eq!(
@@ -803,38 +780,40 @@ mod tests {
             input.contains("meta nfproto ipv4 iifname \"br-lan\" udp dport 67 accept"),
             "{input}"
         );
-        assert!(input.contains("iifname $lan_devices udp dport 53 accept"));
-        assert!(input.contains("iifname $lan_devices tcp dport 53 accept"));
+        assert!(input.contains("iifname { \"br-lan\", \"wlan0\" } udp dport 53 accept"));
+        assert!(input.contains("iifname { \"br-lan\", \"wlan0\" } tcp dport 53 accept"));
         assert!(input.contains(
-            "iifname $lan_devices ip6 saddr fe80::/10 ip6 hoplimit 255 udp dport 521 accept"
+            "iifname { \"br-lan\", \"wlan0\" } ip6 saddr fe80::/10 ip6 hoplimit 255 udp dport 521 accept"
         ));
         assert!(input.contains("meta nfproto ipv6 udp dport 521 drop"));
         assert!(!input.contains("dport 53 drop"));
-        assert!(sn["forward"].contains("iifname \"nat64\" oifname $wan_devices accept"));
-        assert!(sn["forward"].contains("iifname $lan_devices oifname \"nat64\" accept"));
-        assert!(sn["srcnat"].contains("oifname $wan_devices ip saddr 192.168.255.0/24 masquerade"));
+        assert!(sn["forward"].contains("iifname \"nat64\" oifname \"eth1\" accept"));
+        assert!(
+            sn["forward"].contains("iifname { \"br-lan\", \"wlan0\" } oifname \"nat64\" accept")
+        );
+        assert!(sn["srcnat"].contains("oifname \"eth1\" ip saddr 192.168.255.0/24 masquerade"));
         assert!(sn["mangle_forward"]
             .contains("oifname \"nat64\" tcp flags syn tcp option maxseg size set rt mtu"));
         // RIPng accept comes before the RIPng drop.
         assert!(input.find("521 accept").unwrap() < input.find("521 drop").unwrap());
         // Static BIB entries: both reachable, only the masqueraded one DNATed.
         assert!(sn["forward"].contains(
-            "iifname $wan_devices oifname \"nat64\" ip daddr 192.168.255.1 tcp dport 8080 accept"
+            "iifname \"eth1\" oifname \"nat64\" ip daddr 192.168.255.1 tcp dport 8080 accept"
         ));
         assert!(sn["forward"].contains(
-            "iifname $wan_devices oifname \"nat64\" ip daddr 203.0.113.5 udp dport 5000 accept"
+            "iifname \"eth1\" oifname \"nat64\" ip daddr 203.0.113.5 udp dport 5000 accept"
         ));
         let dnat = &sn["dstnat"];
         assert_eq!(dnat.lines().count(), 2, "{dnat}");
         assert!(dnat.contains(
-            "meta nfproto ipv4 iifname $wan_devices fib daddr type local tcp dport 8080 dnat ip to 192.168.255.1:8080 comment"
+            "meta nfproto ipv4 iifname \"eth1\" fib daddr type local tcp dport 8080 dnat ip to 192.168.255.1:8080 comment"
         ), "{dnat}");
     }
 
     #[test]
     fn statics_before_the_guard_in_standalone() {
         let c = cfg();
-        let rs = build(&c, Zones::Resolve(&c.zones), true).unwrap();
+        let rs = build(&c, &c.zones, true).unwrap();
         let t = rs.nft_text("v6only");
         let accept = t
             .find("iifname \"eth1\" oifname \"nat64\" ip daddr 192.168.255.1 tcp dport 8080 accept")
@@ -849,7 +828,7 @@ mod tests {
         // Without statics: no dstnat chain at all.
         let mut c = cfg();
         c.nat64[0].statics.clear();
-        let rs = build(&c, Zones::Resolve(&c.zones), true).unwrap();
+        let rs = build(&c, &c.zones, true).unwrap();
         assert!(!rs.chains().contains(&Chain::Dstnat));
         assert!(!rs.nft_text("v6only").contains("daddr"));
     }
@@ -863,7 +842,7 @@ mod tests {
             addr: [192, 168, 255, 2].into(),
             port: 0,
         });
-        let rs = build(&c, Zones::Resolve(&c.zones), true).unwrap();
+        let rs = build(&c, &c.zones, true).unwrap();
         let t = rs.nft_text("v6only");
         let ping = t
             .find("iifname \"eth1\" oifname \"nat64\" ip daddr 192.168.255.2 icmp type echo-request accept comment \"!v6only: NAT64 static 192.168.255.2/icmp from eth1\"")
@@ -877,9 +856,9 @@ mod tests {
             json.contains(r#"{"match":{"left":{"payload":{"protocol":"icmp","field":"type"}},"right":"echo-request","op":"=="}}"#),
             "{json}"
         );
-        let fw4 = build(&c, Zones::Fw4, false).unwrap().fw4_snippets();
+        let fw4 = build(&c, &c.zones, false).unwrap().fw4_snippets();
         assert!(fw4["forward"].contains(
-            "iifname $wan_devices oifname \"nat64\" ip daddr 192.168.255.2 icmp type echo-request accept"
+            "iifname \"eth1\" oifname \"nat64\" ip daddr 192.168.255.2 icmp type echo-request accept"
         ));
     }
 
@@ -887,8 +866,8 @@ mod tests {
     fn nat64_without_lan_has_no_lan_rule() {
         let mut c = cfg();
         c.nat64[0].lan = Ifaces::default();
-        for zones in [Zones::Resolve(&c.zones), Zones::Fw4] {
-            let rs = build(&c, zones, true).unwrap();
+        for standalone in [true, false] {
+            let rs = build(&c, &c.zones, standalone).unwrap();
             let fwd: Vec<String> = rs.in_chain(Chain::Forward).map(text_rule).collect();
             assert!(
                 fwd.iter()
@@ -902,7 +881,7 @@ mod tests {
     #[test]
     fn standalone_resolves_zones_and_guards() {
         let c = cfg();
-        let rs = build(&c, Zones::Resolve(&c.zones), true).unwrap();
+        let rs = build(&c, &c.zones, true).unwrap();
         let t = rs.nft_text("v6only");
         assert!(t.starts_with("table inet v6only {\n\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n\t\tiifname \"lo\" accept"), "{t}");
         assert!(t.contains("iifname { \"br-lan\", \"wlan0\" } udp dport 53 accept"));
@@ -919,17 +898,80 @@ mod tests {
     fn unknown_zone_is_the_sections_error() {
         let mut c = cfg();
         c.dns[0].ifaces = ifz("guest");
-        let e = build(&c, Zones::Resolve(&c.zones), true).unwrap_err();
+        let e = build(&c, &c.zones, true).unwrap_err();
         assert_eq!(e.value.as_deref(), Some("guest"));
         assert_eq!(e.line, 3);
-        // fw4 does not need the zone defined here.
-        assert!(build(&c, Zones::Fw4, false).is_ok());
+        // An empty zone too.
+        c.zones.insert("guest".into(), vec![]);
+        assert!(build(&c, &c.zones, true).is_err());
+    }
+
+    /// Under fw4 every zone match is rendered as literal device names, so that the snippets
+    /// are valid whatever the zones hold: an empty or missing zone only leaves its rules out.
+    #[test]
+    fn fw4_missing_and_empty_zones_leave_rules_out() {
+        let mut c = cfg();
+        c.dns.push(Dns {
+            ifaces: Ifaces {
+                zones: vec![zref("guest"), zref("lan")],
+                devices: vec!["wlan0".into(), "tap0".into()],
+            },
+            port: 5353,
+        });
+        for lan in [None, Some(vec![])] {
+            let mut z = c.zones.clone();
+            match lan.clone() {
+                None => z.remove("lan"),
+                Some(d) => z.insert("lan".into(), d),
+            };
+            let sn = build(&c, &z, false).unwrap().fw4_snippets();
+            let all: String = sn.values().cloned().collect();
+            assert!(!all.contains('$') && !all.contains("{ }") && !all.contains("{  }"));
+            let input = &sn["input"];
+            // dhcp names its device; the lan-only DNS and RIPng rules are gone.
+            assert!(
+                input.contains("iifname \"br-lan\" udp dport 67 accept"),
+                "{input}"
+            );
+            assert!(!input.contains("dport 53 "), "{input}");
+            assert!(!input.contains("521 accept"), "{input}");
+            // The RIPng guard is zone-free and stays.
+            assert!(
+                input.contains("meta nfproto ipv6 udp dport 521 drop"),
+                "{input}"
+            );
+            // Devices given literally stay, without the missing zones'.
+            assert!(
+                input.contains("iifname { \"wlan0\", \"tap0\" } udp dport 5353 accept"),
+                "{input}"
+            );
+            // NAT64 keeps TUN -> WAN, loses LAN -> TUN.
+            assert!(sn["forward"].contains("iifname \"nat64\" oifname \"eth1\" accept"));
+            assert!(!sn["forward"].contains("oifname \"nat64\" accept"));
+        }
+        // No WAN at all: nothing of NAT64 but the MSS clamp on the TUN.
+        let mut z = c.zones.clone();
+        z.remove("wan");
+        let sn = build(&c, &z, false).unwrap().fw4_snippets();
+        assert!(
+            !sn.contains_key("srcnat") && !sn.contains_key("dstnat"),
+            "{sn:?}"
+        );
+        assert!(!sn["forward"].contains("\"eth1\""), "{sn:?}");
+        assert!(sn["mangle_forward"].contains("oifname \"nat64\" tcp flags syn"));
+        // A zone of several devices, shared devices listed once.
+        let sn = build(&c, &c.zones, false).unwrap().fw4_snippets();
+        assert!(
+            sn["input"]
+                .contains("iifname { \"br-lan\", \"wlan0\", \"tap0\" } udp dport 5353 accept"),
+            "{sn:?}"
+        );
     }
 
     #[test]
     fn json_batch_shape() {
         let c = cfg();
-        let rs = build(&c, Zones::Resolve(&c.zones), true).unwrap();
+        let rs = build(&c, &c.zones, true).unwrap();
         let j = serde_json::to_value(rs.nft_batch("v6only")).unwrap();
         let objs = j["nftables"].as_array().unwrap();
         assert_eq!(
@@ -1023,14 +1065,13 @@ mod tests {
         c.dns.clear();
         c.ripng.clear();
         c.nat64.clear();
-        let rs = build(&c, Zones::Resolve(&c.zones), true).unwrap();
+        let rs = build(&c, &c.zones, true).unwrap();
         assert!(rs.is_empty());
         assert!(rs.fw4_snippets().is_empty());
     }
 
     #[test]
-    fn digit_zone_and_multi_pool() {
-        assert_eq!(text_ifs(&Ifs::Zone("1x".into())), "$_1x_devices");
+    fn multi_pool() {
         let m = Match::IpSaddr(vec![
             Cidr4 {
                 addr: [10, 0, 0, 0].into(),
