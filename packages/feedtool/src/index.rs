@@ -190,7 +190,11 @@ LicenseFiles: L\nRequire-User: u\nMaintainer: m\nArchitecture: x\nDescription:  
         let ctl = write(
             &[
                 Entry::dir("./", 0o755),
-                Entry::file("./control", 0o644, b"Package: a\nInstalled-Size: 3\nDescription:  x\n y\n".to_vec()),
+                Entry::file(
+                    "./control",
+                    0o644,
+                    b"Package: a\nInstalled-Size: 3\nDescription:  x\n y\n".to_vec(),
+                ),
             ],
             0,
         )

@@ -47,6 +47,8 @@ pub struct Options {
     /// Overrides the whole `Source:` value.
     pub source: Option<String>,
     pub epoch: u64,
+    /// Overrides PKG_RELEASE (a test feed with a newer version of the same package).
+    pub release: Option<String>,
 }
 
 /// PKG_SOURCE_DATE_EPOCH, then SOURCE_DATE_EPOCH (the order ipkg-build uses), else the constant.
@@ -271,6 +273,19 @@ pub fn render_control(c: &ControlInfo) -> String {
     s
 }
 
+/// `Source:` (ipk) and `origin` (apk): feeds/<feed>/<directory of the Makefile>.
+pub fn source(pkg: &Package, opts: &Options, mk: &Makefile) -> String {
+    let dir_name = mk
+        .dir
+        .canonicalize()
+        .ok()
+        .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| pkg.pkg_name.clone());
+    opts.source
+        .clone()
+        .unwrap_or_else(|| format!("feeds/{}/{dir_name}", opts.feed))
+}
+
 pub struct Built {
     pub path: PathBuf,
 }
@@ -304,16 +319,7 @@ pub fn assemble(pkg: &Package, opts: &Options, mk: &Makefile) -> Result<(String,
 
     let data_tar = tar::write(&root.entries(MODE_DIR), opts.epoch)?;
     let installed_size = data_tar.len() as u64;
-    let dir_name = mk
-        .dir
-        .canonicalize()
-        .ok()
-        .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .unwrap_or_else(|| pkg.pkg_name.clone());
-    let source = opts
-        .source
-        .clone()
-        .unwrap_or_else(|| format!("feeds/{}/{dir_name}", opts.feed));
+    let source = source(pkg, opts, mk);
     let control = render_control(&ControlInfo {
         pkg,
         arch: &opts.arch,
@@ -351,10 +357,22 @@ pub fn pack(data_tar: &[u8], control_tar: &[u8], epoch: u64) -> Result<Vec<u8>, 
     Ok(gzip(&outer, 6))
 }
 
+/// The Makefile with `--release` applied.
+pub fn load_makefile(opts: &Options) -> Result<Makefile, String> {
+    let mut mk = Makefile::load(&opts.makefile)?;
+    if let Some(r) = &opts.release {
+        if r.is_empty() || !r.chars().all(|c| c.is_ascii_digit()) {
+            return Err(format!("release {r:?} is not a number"));
+        }
+        mk.set_var("PKG_RELEASE", r)?;
+    }
+    Ok(mk)
+}
+
 /// Builds every requested package of the Makefile into `out_dir`; replaces older versions of
 /// the same package for the same architecture there.
 pub fn build(opts: &Options) -> Result<Vec<Built>, String> {
-    let mk = Makefile::load(&opts.makefile)?;
+    let mk = load_makefile(opts)?;
     let names: Vec<String> = match &opts.package {
         Some(n) => vec![n.clone()],
         None => mk.packages.clone(),

@@ -2,6 +2,9 @@
 //! `.ipk` packages from the packages' own OpenWrt Makefiles, indexes a package directory and
 //! signs the index with usign-compatible Ed25519 keys. Never cross-built, never on a router.
 
+mod adb;
+mod apk;
+mod eckey;
 mod index;
 mod ipk;
 mod makefile;
@@ -15,11 +18,22 @@ use std::process::ExitCode;
 const USAGE: &str = "\
 usage:
   feedtool ipk --makefile FEED/PKG/Makefile --arch ARCH --bin-dir DIR --out-dir DIR
-               [--package NAME] [--feed NAME] [--source TEXT]
+               [--package NAME] [--feed NAME] [--source TEXT] [--release N]
       Build <name>_<version>_<arch>.ipk from the Makefile's package define and install
       recipe ($(PKG_INSTALL_DIR)/bin/NAME is NAME in --bin-dir). Member mtimes are
       PKG_SOURCE_DATE_EPOCH or SOURCE_DATE_EPOCH from the environment, else 1704067200.
       Source: defaults to feeds/<feed>/<makefile dir name>, feed defaulting to v6only.
+      --release N overrides PKG_RELEASE (a newer build of the same package).
+  feedtool apk --makefile FEED/PKG/Makefile --arch ARCH --bin-dir DIR --out-dir DIR
+               [--package NAME] [--feed NAME] [--source TEXT] [--release N]
+      Build <name>-<version>.apk (apk v3, OpenWrt 25.12) from the same Makefile and files.
+  feedtool apk-index --key PRIVATE.pem DIR
+      Write DIR/packages.adb for the *.apk in DIR, signed with the EC P-256 key.
+  feedtool apk-keygen --secret PRIVATE.pem [--public PUBLIC.pem]
+      Create an EC P-256 key unless PRIVATE.pem exists (SEC1 PEM as `openssl ecparam
+      -genkey -noout` writes; PKCS#8 is read too); write its SPKI public key to PUBLIC.pem.
+  feedtool apk-verify --public PUBLIC.pem packages.adb
+      Check the index signature.
   feedtool index DIR
       Write DIR/Packages.manifest, DIR/Packages and DIR/Packages.gz for the *.ipk in DIR
       (and removes a now stale DIR/Packages.sig).
@@ -103,9 +117,9 @@ fn read(p: &Path) -> Result<String, String> {
     fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))
 }
 
-fn cmd_ipk(a: &Args) -> Result<(), String> {
+fn pkg_options(a: &Args) -> Result<ipk::Options, String> {
     a.no_words()?;
-    let opts = ipk::Options {
+    Ok(ipk::Options {
         makefile: PathBuf::from(a.need("makefile")?),
         arch: a.need("arch")?,
         bin_dir: PathBuf::from(a.need("bin-dir")?),
@@ -114,10 +128,78 @@ fn cmd_ipk(a: &Args) -> Result<(), String> {
         feed: a.get("feed").unwrap_or_else(|| "v6only".into()),
         source: a.get("source"),
         epoch: ipk::epoch_from_env()?,
-    };
-    for b in ipk::build(&opts)? {
+        release: a.get("release"),
+    })
+}
+
+fn cmd_ipk(a: &Args) -> Result<(), String> {
+    for b in ipk::build(&pkg_options(a)?)? {
         println!("{}", b.path.display());
     }
+    Ok(())
+}
+
+fn cmd_apk(a: &Args) -> Result<(), String> {
+    for p in apk::build(&pkg_options(a)?)? {
+        println!("{}", p.display());
+    }
+    Ok(())
+}
+
+fn read_secret_pem(p: &Path) -> Result<p256::SecretKey, String> {
+    eckey::secret_from_pem(&read(p)?).map_err(|e| format!("{}: {e}", p.display()))
+}
+
+fn cmd_apk_index(a: &Args) -> Result<(), String> {
+    let dir = PathBuf::from(a.one_word("package directory")?);
+    let key = read_secret_pem(Path::new(&a.need("key")?))?;
+    let n = apk::write_index(&dir, &key)?;
+    eprintln!(
+        "feedtool: {} package(s) in {}/packages.adb, signed by key {}",
+        n,
+        dir.display(),
+        hex(&eckey::key_id(&key.public_key()))
+    );
+    Ok(())
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn cmd_apk_keygen(a: &Args) -> Result<(), String> {
+    a.no_words()?;
+    let sec = PathBuf::from(a.need("secret")?);
+    let key = if sec.exists() {
+        read_secret_pem(&sec)?
+    } else {
+        if let Some(d) = sec.parent().filter(|d| !d.as_os_str().is_empty()) {
+            fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
+        }
+        let k = eckey::generate()?;
+        ipk::write_atomic(&sec, eckey::secret_to_pem(&k)?.as_bytes(), 0o600)?;
+        eprintln!("feedtool: new apk signing key {}", sec.display());
+        k
+    };
+    if let Some(public) = a.get("public").map(PathBuf::from) {
+        if let Some(d) = public.parent().filter(|d| !d.as_os_str().is_empty()) {
+            fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
+        }
+        let pem = eckey::public_to_pem(&key.public_key())?;
+        ipk::write_atomic(&public, pem.as_bytes(), 0o644)?;
+    }
+    println!("{}", hex(&eckey::key_id(&key.public_key())));
+    Ok(())
+}
+
+fn cmd_apk_verify(a: &Args) -> Result<(), String> {
+    let file = PathBuf::from(a.one_word("index file")?);
+    let public = PathBuf::from(a.need("public")?);
+    let pk = eckey::public_from_pem(&read(&public)?)
+        .map_err(|e| format!("{}: {e}", public.display()))?;
+    let bytes = fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+    apk::verify_index(&bytes, &pk).map_err(|e| format!("{}: {e}", file.display()))?;
+    eprintln!("OK");
     Ok(())
 }
 
@@ -234,15 +316,18 @@ fn cmd_fingerprint(a: &Args) -> Result<(), String> {
     Ok(())
 }
 
+const PKG_OPTS: &[&str] = &[
+    "makefile", "arch", "bin-dir", "out-dir", "package", "feed", "source", "release",
+];
+
 fn run(args: &[String]) -> Result<(), String> {
     let (cmd, rest) = args.split_first().ok_or("no command given")?;
     match cmd.as_str() {
-        "ipk" => cmd_ipk(&parse(
-            rest,
-            &[
-                "makefile", "arch", "bin-dir", "out-dir", "package", "feed", "source",
-            ],
-        )?),
+        "ipk" => cmd_ipk(&parse(rest, PKG_OPTS)?),
+        "apk" => cmd_apk(&parse(rest, PKG_OPTS)?),
+        "apk-index" => cmd_apk_index(&parse(rest, &["key"])?),
+        "apk-keygen" => cmd_apk_keygen(&parse(rest, &["secret", "public"])?),
+        "apk-verify" => cmd_apk_verify(&parse(rest, &["public"])?),
         "index" => cmd_index(&parse(rest, &[])?),
         "keygen" => cmd_keygen(&parse(rest, &["secret", "public", "comment"])?),
         "sign" => cmd_sign(&parse(rest, &["secret", "sig"])?),

@@ -36,7 +36,7 @@ pub struct Makefile {
 }
 
 /// What one `define Package/<name>` (plus its description/conffiles/install defines) says.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Package {
     pub name: String,
     pub version: String,
@@ -261,6 +261,18 @@ impl Makefile {
         match self.vars.get(name) {
             Some((v, l)) => self.expand(v, l),
             None => Ok(String::new()),
+        }
+    }
+
+    /// Replaces the value of a variable set in the Makefile (e.g. PKG_RELEASE for a rebuild
+    /// with a higher release); an error when the Makefile does not set it.
+    pub fn set_var(&mut self, name: &str, value: &str) -> Result<(), String> {
+        match self.vars.get_mut(name) {
+            Some((v, _)) => {
+                *v = value.to_string();
+                Ok(())
+            }
+            None => Err(format!("{}: {name} is not set", self.path.display())),
         }
     }
 

@@ -30,10 +30,18 @@ pub struct Entry {
 
 impl Entry {
     pub fn dir(name: impl Into<String>, mode: u32) -> Entry {
-        Entry { name: name.into(), mode, kind: Kind::Dir }
+        Entry {
+            name: name.into(),
+            mode,
+            kind: Kind::Dir,
+        }
     }
     pub fn file(name: impl Into<String>, mode: u32, data: impl Into<Vec<u8>>) -> Entry {
-        Entry { name: name.into(), mode, kind: Kind::File(data.into()) }
+        Entry {
+            name: name.into(),
+            mode,
+            kind: Kind::File(data.into()),
+        }
     }
 }
 
@@ -124,6 +132,22 @@ impl Tree {
 
     pub fn is_file(&self, path: &str) -> bool {
         matches!(self.nodes.get(path), Some((_, Some(_))))
+    }
+
+    /// A regular file's mode and bytes.
+    pub fn file(&self, path: &str) -> Option<(u32, &[u8])> {
+        match self.nodes.get(path) {
+            Some((mode, Some(d))) => Some((*mode, d.as_slice())),
+            _ => None,
+        }
+    }
+
+    /// A directory's mode.
+    pub fn dir_mode(&self, path: &str) -> Option<u32> {
+        match self.nodes.get(path) {
+            Some((mode, None)) => Some(*mode),
+            _ => None,
+        }
     }
 
     /// All regular files at or below `path`.
@@ -305,17 +329,9 @@ mod tests {
 
     #[test]
     fn archive_is_padded_to_records() {
-        let t = write(
-            &[Entry::file("./a", 0o644, b"x".to_vec())],
-            0,
-        )
-        .unwrap();
+        let t = write(&[Entry::file("./a", 0o644, b"x".to_vec())], 0).unwrap();
         assert_eq!(t.len(), RECORD);
-        let t = write(
-            &[Entry::file("./a", 0o644, vec![1; 20 * 512])],
-            0,
-        )
-        .unwrap();
+        let t = write(&[Entry::file("./a", 0o644, vec![1; 20 * 512])], 0).unwrap();
         assert_eq!(t.len(), 2 * RECORD);
     }
 
