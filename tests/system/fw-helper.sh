@@ -391,6 +391,8 @@ table inet fw4 {
 	define lan_subnets = { 2001:db8:1::/64 }
 	define wan_devices = { "veth-wan" }
 	define wan_subnets = { 2001:db8:2::/64 }
+	define guest_devices = {  }
+	define guest_subnets = {  }
 
 	chain input {
 		type filter hook input priority filter; policy accept;
@@ -419,7 +421,10 @@ table inet fw4 {
 EOT
 }
 case "\$1" in
-check) render | nft -c -f - && echo "Ruleset passes nftables check." ;;
+check)
+	[ -e "$T/fw4.reject" ] && { echo "Error: stub fw4 rejects the ruleset" >&2; exit 1; }
+	render | nft -c -f - && echo "Ruleset passes nftables check." ;;
+print) render ;;
 reload|start) render | nft -f - ;;
 zone)
 	case "\$2" in
@@ -435,8 +440,8 @@ FH_ENV=(env FW_HELPER_DROPIN_DIRS="$T/d" FW_HELPER_FW4_ROOT="$T/fw4root" FW_HELP
 sed -i "s/option backend 'nft'/option backend 'auto'/" "$T/config"
 ip netns exec "$R" "$T/fw4" start >/dev/null 2>&1 || fail "fw4 stub start"
 
-if fh show && grep -q "iifname \$lan_devices udp dport 53 accept" "$T/out" && grep -q "$T/fw4root/chain-pre/input/v6only-fw-helper.nft" "$T/out"; then
-	pass "fw4: auto selects fw4 when it exists; show prints the snippets with \$zone_devices"
+if fh show && grep -q 'iifname "veth-lan" udp dport 53 accept' "$T/out" && grep -q "$T/fw4root/chain-pre/input/v6only-fw-helper.nft" "$T/out" && ! grep -q '\$' "$T/out"; then
+	pass "fw4: auto selects fw4 when it exists; show prints the snippets with the zones' devices (from fw4 print), no \$zone_devices"
 else
 	fail "fw4: show" "$(cat "$T/out")"
 fi
@@ -480,20 +485,41 @@ else
 	fail "fw4: apply twice" "$(cat "$T/out" "$T/fw4.calls")"
 fi
 
-# nft rejects a snippet (zone unknown to fw4): snippets restored, fw4 not reloaded.
+# A zone fw4 does not have and a zone without devices: their rules are left out (warned),
+# the rest stays; nothing changes on disk or in the ruleset.
 cp -r "$T/fw4root" "$T/fw4root.saved"
 cat >"$T/d/zz-guest" <<'CFG'
 config dns
 	option zone 'guest'
+	option port '5353'
+
+config ripng
+	option zone 'nosuchzone'
 CFG
 : >"$T/fw4.calls"
-if ! fh apply && grep -q "guest_devices" "$T/out" && grep -q "restored" "$T/out" && diff -r "$T/fw4root" "$T/fw4root.saved" >/dev/null &&
+if fh apply && grep -q "zz-guest:2: zone 'guest' has no devices" "$T/out" && grep -q "zz-guest:6: zone 'nosuchzone' is not defined" "$T/out" &&
+	diff -r "$T/fw4root" "$T/fw4root.saved" >/dev/null && ! grep -q reload "$T/fw4.calls" && [ "$(ruleset)" = "$FW4RULES" ]; then
+	pass "fw4: empty and undefined zones: apply warns naming them, leaves their rules out, changes nothing"
+else
+	fail "fw4: empty/undefined zone" "$(cat "$T/out"; diff -r "$T/fw4root" "$T/fw4root.saved")"
+fi
+if fh check && grep -q "guest" "$T/out" && grep -q nosuchzone "$T/out"; then pass "fw4: check warns about both zones and passes"; else fail "fw4: check empty/undefined zone" "$(cat "$T/out")"; fi
+# fw4 check rejects the new snippets: the previous ones are restored, fw4 is not reloaded.
+cat >>"$T/d/zz-guest" <<'CFG'
+
+config dns
+	option zone 'lan'
+	option port '5353'
+CFG
+touch "$T/fw4.reject"
+: >"$T/fw4.calls"
+if ! fh apply && grep -q "stub fw4 rejects" "$T/out" && grep -q "restored" "$T/out" && diff -r "$T/fw4root" "$T/fw4root.saved" >/dev/null &&
 	! grep -q reload "$T/fw4.calls" && [ "$(ruleset)" = "$FW4RULES" ]; then
-	pass "fw4: snippet nft rejects (unknown zone): apply fails with nft's message, snippets restored, ruleset unchanged"
+	pass "fw4: fw4 check rejects: apply fails with its message, snippets restored, ruleset unchanged"
 else
 	fail "fw4: rejected snippet" "$(cat "$T/out"; diff -r "$T/fw4root" "$T/fw4root.saved")"
 fi
-if ! fh check && grep -q "guest" "$T/out" && diff -r "$T/fw4root" "$T/fw4root.saved" >/dev/null; then pass "fw4: check names the unknown zone, changes nothing"; else fail "fw4: check unknown zone" "$(cat "$T/out")"; fi
+rm -f "$T/fw4.reject"
 rm -f "$T/d/zz-guest"
 
 : >"$T/fw4.calls"
