@@ -49,10 +49,32 @@ pub fn generate() -> Result<SecretKey, String> {
     }
 }
 
+/// SEC1 "EC PRIVATE KEY" PEM with the named-curve parameters and the public key, the layout
+/// `openssl ecparam -name prime256v1 -genkey -noout` writes (openssl refuses a SEC1 key
+/// without the curve).
 pub fn secret_to_pem(k: &SecretKey) -> Result<String, String> {
-    k.to_sec1_pem(LineEnding::LF)
-        .map(|s| s.to_string())
-        .map_err(|e| format!("encoding the key: {e}"))
+    use base64::Engine;
+    let point = k.public_key().to_encoded_point(false);
+    let mut der = vec![0x30, 0x77, 0x02, 0x01, 0x01, 0x04, 0x20];
+    der.extend_from_slice(&k.to_bytes());
+    // [0] namedCurve prime256v1 (1.2.840.10045.3.1.7)
+    der.extend_from_slice(&[
+        0xa0, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07,
+    ]);
+    // [1] BIT STRING with the uncompressed point
+    der.extend_from_slice(&[0xa1, 0x44, 0x03, 0x42, 0x00]);
+    der.extend_from_slice(point.as_bytes());
+    if der.len() != 0x79 {
+        return Err("unexpected P-256 key encoding length".into());
+    }
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&der);
+    let mut pem = String::from("-----BEGIN EC PRIVATE KEY-----\n");
+    for chunk in b64.as_bytes().chunks(64) {
+        pem.push_str(std::str::from_utf8(chunk).expect("base64 is ASCII"));
+        pem.push('\n');
+    }
+    pem.push_str("-----END EC PRIVATE KEY-----\n");
+    Ok(pem)
 }
 
 pub fn public_to_pem(k: &PublicKey) -> Result<String, String> {
@@ -97,8 +119,9 @@ mod tests {
         let sk = secret_from_pem(FIXTURE_KEY).unwrap();
         let pk = public_from_pem(FIXTURE_PUB).unwrap();
         assert_eq!(sk.public_key(), pk);
-        // openssl's SPKI PEM, byte for byte.
+        // openssl's SPKI PEM and SEC1 private key PEM, byte for byte.
         assert_eq!(public_to_pem(&pk).unwrap(), FIXTURE_PUB);
+        assert_eq!(secret_to_pem(&sk).unwrap(), FIXTURE_KEY);
     }
 
     #[test]
