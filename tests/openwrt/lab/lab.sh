@@ -33,8 +33,14 @@ lab_pid() {
 	local pid
 	pid=$(cat "$1/pid" 2>/dev/null) || return 1
 	[[ $pid =~ ^[0-9]+$ ]] || return 1
-	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -Eq 'lab-init|lab\.sh _inside' || return 1
+	{ tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -Eq 'lab-init|lab\.sh _inside' || return 1
 	echo "$pid"
+}
+# alive PID: the process exists and is not a zombie
+alive() {
+	local state
+	state=$({ awk '{print $3}' "/proc/$1/stat"; } 2>/dev/null) || return 1
+	[ -n "$state" ] && [ "$state" != Z ]
 }
 lab_has_net() { grep -qx 'NET=1' "$1/state" 2>/dev/null; }
 
@@ -181,13 +187,15 @@ cmd_stop() {
 	[ -f "$dir/state" ] || die "stop: $dir is not a lab directory"
 	if pid=$(lab_pid "$dir"); then
 		kill -TERM "$pid" 2>/dev/null || true # lab-init TERMs the others and exits
-		for n in $(seq 40); do [ -d "/proc/$pid" ] || break; sleep 0.05; done
+		for n in $(seq 40); do alive "$pid" || break; sleep 0.05; done
 		# PID 1 gone = the kernel kills the rest of its pid namespace
-		[ ! -d "/proc/$pid" ] || kill -KILL "$pid" 2>/dev/null || true
+		! alive "$pid" || kill -KILL "$pid" 2>/dev/null || true
 	fi
+	# unshare holds the mount namespace (the overlay) until it exits; once it is a zombie, that is
+	# gone too (its reaper is whoever adopted it, not us)
 	upid=$(cat "$dir/unshare.pid" 2>/dev/null || true)
 	if [ -n "$upid" ]; then
-		for n in $(seq 100); do kill -0 "$upid" 2>/dev/null || break; sleep 0.05; done
+		for n in $(seq 100); do alive "$upid" || break; sleep 0.05; done
 	fi
 	rm -f "$dir/pid"
 	[ "$keep" = 1 ] || rm -rf "$dir"
