@@ -78,8 +78,9 @@ fetch() {
 	if [ -n "${PATHS[$n]}" ]; then
 		# only some paths of a large repository at a tag: shallow, blobless, sparse
 		# shellcheck disable=SC2086 # PATHS is a list
-		git clone -q --depth 1 --branch "${REF[$n]}" --filter=blob:none --sparse "${URL[$n]}" "$g/r" &&
-			git -C "$g/r" sparse-checkout set --no-cone ${PATHS[$n]} &&
+		git -c advice.detachedHead=false clone -q --depth 1 --branch "${REF[$n]}" --filter=blob:none \
+			--sparse "${URL[$n]}" "$g/r" &&
+			git -C "$g/r" sparse-checkout set --no-cone $(printf '/%s ' ${PATHS[$n]}) &&
 			git -C "$g/r" archive --format=tar --prefix="${TGZ[$n]%.tar.gz}/" HEAD -- ${PATHS[$n]} |
 			gzip -n >"$out.part"
 	else

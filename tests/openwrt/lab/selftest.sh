@@ -105,6 +105,29 @@ check "apk: base packages installed, provides resolve (nftables, uci-firewall)" 
 	apk add --no-network --virtual .selftest libc kmod-tun nftables uci-firewall libubox >/dev/null &&
 	apk del .selftest >/dev/null && apk info -e libc >/dev/null'
 
+# a tiny package for each manager, depending on base packages (one through a provides),
+# with a post-install script: installed from a local file, then removed
+P=$L1/lab/share/pkg
+mkdir -p "$P/data/usr/share/demo" "$P/control"
+echo hello >"$P/data/usr/share/demo/file"
+printf '#!/bin/sh\necho "$0" >/tmp/demo.postinst\n' >"$P/postinst"
+printf '%s\n' 'Package: demo' 'Version: 1.0-r1' 'Depends: libc, kmod-tun, nftables' \
+	'Architecture: x86_64' 'Description: lab selftest' >"$P/control/control"
+install -m755 "$P/postinst" "$P/control/postinst"
+echo 2.0 >"$P/debian-binary"
+tar -C "$P/control" -czf "$P/control.tar.gz" ./control ./postinst &&
+	tar -C "$P/data" -czf "$P/data.tar.gz" . &&
+	tar -C "$P" -czf "$L1/lab/share/demo_1.0-r1_x86_64.ipk" ./debian-binary ./data.tar.gz ./control.tar.gz
+"$HOSTBIN/apk" mkpkg --info name:demo --info version:1.0-r1 --info arch:x86_64 --info description:selftest \
+	--info 'depends:libc kmod-tun nftables' --script "post-install:$P/postinst" --files "$P/data" \
+	--output "$L1/lab/share/demo-1.0-r1.apk" >/dev/null
+check "opkg install of a local .ipk: Depends resolved by the base packages, postinst run; remove" lsh '
+	opkg install /lab/share/demo_1.0-r1_x86_64.ipk >/dev/null && [ -f /usr/share/demo/file ] &&
+	[ -s /tmp/demo.postinst ] && opkg remove demo >/dev/null && [ ! -e /usr/share/demo/file ] && rm /tmp/demo.postinst'
+check "apk add of a local .apk (apk mkpkg): same, and apk del" lsh '
+	apk add --allow-untrusted /lab/share/demo-1.0-r1.apk >/dev/null && [ -f /usr/share/demo/file ] &&
+	[ -s /tmp/demo.postinst ] && apk del demo >/dev/null && [ ! -e /usr/share/demo/file ]'
+
 # ------------------------------------------------------------------ host-side tools
 H=$(mktemp -d)
 check "hostbin: uci -c, jsonfilter, validate_data, ucode, jshn run on the host" bash -c "
