@@ -8,7 +8,7 @@ set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/../lib.sh"
 
-[ "$(id -u)" = 0 ] || { fail "setup" "must run as root"; finish; }
+setup_or_finish iproute2 nftables # the host's ip and nft, in the --net lab's namespace
 "$HERE/build.sh" >&2 || { fail "build.sh"; finish; }
 lab_ready_or_finish
 
@@ -142,8 +142,13 @@ check "hostbin: usign signs and verifies, apk and opkg run" bash -c "
 rm -rf "$H"
 
 # ------------------------------------------------------------------ fw4 in its own network
-lab_start --net || finish
+BD=$(mktemp -d)
+echo from-the-host >"$BD/note"
+lab_start --net --bind "$BD:/mnt/host:ro" || finish
 L2=$L
+check "--bind HOST:GUEST:ro: readable, not writable" \
+	lsh '[ "$(cat /mnt/host/note)" = from-the-host ] && ! touch /mnt/host/x 2>/dev/null'
+check "/dev/net/tun is there (nat64)" lsh '[ -c /dev/net/tun ]'
 check "two labs at once, separate (a file of lab 1 is not in lab 2)" \
 	eval '[ -e "$L1/ns/upper/etc/init.d/demo" ] && lsh "[ ! -e /etc/init.d/demo ]"'
 check "--net: only lo" lsh '[ "$(ls /sys/class/net)" = lo ]'
@@ -162,6 +167,8 @@ check "fw4 check fails on a broken snippet" lsh '
 check "the host's nftables tables are untouched" eval '[ "$(nft list tables 2>/dev/null)" = "$host_tables" ]'
 
 # ------------------------------------------------------------------ stop
+init_pid=$(cat "$L1/pid")
 lab_stop "$L1"
-check "stop: the lab's directory and processes are gone" eval '[ ! -e "$L1" ] && ! pgrep -f "$L1/" >/dev/null'
+check "stop: the lab's directory is gone, its PID 1 too" eval '[ ! -e "$L1" ] && [ ! -d "/proc/$init_pid" ]'
+rm -rf "$BD"
 finish
