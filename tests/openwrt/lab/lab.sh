@@ -132,7 +132,12 @@ cmd__inside() {
 	for b in ${BINDS[@]+"${BINDS[@]}"}; do
 		IFS=: read -r src dst mode <<<"$b"
 		dst=${dst:-$src}
-		if [ -d "$src" ]; then mkdir -p "$M$dst"; else mkdir -p "$(dirname "$M$dst")"; touch "$M$dst"; fi
+		if [ -d "$src" ]; then
+			mkdir -p "$M$dst"
+		elif [ ! -e "$M$dst" ]; then
+			mkdir -p "$(dirname "$M$dst")"
+			touch "$M$dst"
+		fi
 		mount --bind "$src" "$M$dst"
 		[ "$mode" != ro ] || mount -o remount,bind,ro "$M$dst"
 	done
