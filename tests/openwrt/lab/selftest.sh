@@ -3,7 +3,7 @@
 # logd/logread, jsonfilter and jshn, a procd service (start, respawn, reload trigger,
 # validation, stop), the opkg and apk databases of the base packages, the host-side tools,
 # and fw4 with a snippet in a lab with its own network. Builds the lab first (seconds when
-# built). One line per check, then "N passed, N failed". As root; about 20-40 s.
+# built). One line per check, then "N passed, N failed". As root; about 5-10 s.
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/../lib.sh"
