@@ -234,21 +234,42 @@ for item in $COMPONENTS; do
 		md5sum <"$(tarball "$c")"
 		for d in ${deps//,/ }; do echo "${KEY[$d]}"; done
 	} | sha256sum | cut -c1-20)
-	[ "$(cat "$ST/$c" 2>/dev/null)" = "${KEY[$c]}" ] && continue
+done
+outdated() { [ "$(cat "$ST/$1" 2>/dev/null)" != "${KEY[$1]}" ]; }
+
+# build_component NAME: build it (log in $LOG/NAME.log), stamp it; its status. Call it with
+# errexit off and never under if, || or &&: only then does the subshell's set -e hold.
+build_component() {
+	local c=$1 rc
 	say "building $c"
 	rm -f "$ST/$c"
-	# (errexit holds in the subshell only when it is not tested by if/||, hence rc)
-	set +e
 	(set -e; "build_$c") >"$LOG/$c.log" 2>&1
 	rc=$?
-	set -e
 	if [ "$rc" != 0 ]; then
 		echo "build.sh: error: building $c failed; the end of $LOG/$c.log:" >&2
 		tail -n 25 "$LOG/$c.log" >&2
-		exit 1
+		return 1
 	fi
 	echo "${KEY[$c]}" >"$ST/$c"
+}
+
+# busybox (half of a cold build, needs nothing else) builds beside the others
+openwrt_tree
+set +e
+bg_pid="" failed=""
+if outdated busybox; then
+	build_component busybox &
+	bg_pid=$!
+fi
+for item in $COMPONENTS; do
+	c=${item%%:*}
+	[ "$c" != busybox ] && outdated "$c" || continue
+	build_component "$c"
+	[ $? = 0 ] || { failed=$c; break; }
 done
+[ -z "$bg_pid" ] || wait "$bg_pid" || failed="$failed busybox"
+set -e
+[ -z "$failed" ] || die "failed to build:$failed"
 
 # ------------------------------------------------------------------ the rootfs
 . "$HERE/rootfs.sh"
