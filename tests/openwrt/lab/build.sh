@@ -89,7 +89,7 @@ fetch() {
 			{ git -C "$g/r" fetch -q --depth 1 "${URL[$n]}" "${REF[$n]}" ||
 				git -C "$g/r" fetch -q "${URL[$n]}" '+refs/heads/*:refs/heads/*' '+refs/tags/*:refs/tags/*'; } &&
 			git -C "$g/r" archive --format=tar --prefix="${TGZ[$n]%.tar.gz}/" "${REF[$n]}" | gzip -n >"$out.part"
-	fi || { rm -rf "$g" "$out.part"; die "could not fetch $n from ${URL[$n]} at ${REF[$n]}"; }
+	fi || { rm -rf "$g" "$out.part"; die "could not fetch $n from ${URL[$n]} at ${REF[$n]} (offline? the vendored tarballs are looked for in $VENDOR, V6ONLY_VENDOR to change)"; }
 	rm -rf "$g"
 	mv "$out.part" "$out"
 }
@@ -217,6 +217,9 @@ COMPONENTS="libubox: ubus:libubox uci:libubox ucode:libubox,ubus,uci udebug:libu
  opkg:libubox firewall4: apk: busybox:"
 
 # ------------------------------------------------------------------ build what changed
+# every source first (a fetch that fails stops here, not inside a $(...))
+for item in openwrt: $COMPONENTS; do tarball "${item%%:*}" >/dev/null; done
+
 # Every stamp is a hash of: the recipe's text (and the helpers it uses), the source tarball's
 # bytes, the OpenWrt files tarball's name, and the stamps of what the component builds on.
 COMMON_KEY=$(
