@@ -77,7 +77,7 @@ fetch() {
 	say "fetching $n (${REF[$n]}) from ${URL[$n]}"
 	if [ -n "${PATHS[$n]}" ]; then
 		# only some paths of a large repository at a tag: shallow, blobless, sparse
-		# shellcheck disable=SC2086 # PATHS is a list
+		# shellcheck disable=SC2086,SC2046 # PATHS is a list
 		git -c advice.detachedHead=false clone -q --depth 1 --branch "${REF[$n]}" --filter=blob:none \
 			--sparse "${URL[$n]}" "$g/r" &&
 			git -C "$g/r" sparse-checkout set --no-cone $(printf '/%s ' ${PATHS[$n]}) &&
@@ -266,7 +266,7 @@ if outdated busybox; then
 fi
 for item in $COMPONENTS; do
 	c=${item%%:*}
-	[ "$c" != busybox ] && outdated "$c" || continue
+	if [ "$c" = busybox ] || ! outdated "$c"; then continue; fi
 	build_component "$c"
 	[ $? = 0 ] || { failed=$c; break; }
 done

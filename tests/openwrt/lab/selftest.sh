@@ -145,7 +145,6 @@ rm -rf "$H"
 BD=$(mktemp -d)
 echo from-the-host >"$BD/note"
 lab_start --net --bind "$BD:/mnt/host:ro" || finish
-L2=$L
 check "--bind HOST:GUEST:ro: readable, not writable" \
 	lsh '[ "$(cat /mnt/host/note)" = from-the-host ] && ! touch /mnt/host/x 2>/dev/null'
 check "/dev/net/tun is there (nat64)" lsh '[ -c /dev/net/tun ]'
