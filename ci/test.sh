@@ -66,6 +66,18 @@ system_tests() {
   return $rc
 }
 
+# The OpenWrt tests: each tests/openwrt/*.sh against the project's lab (the real OpenWrt
+# userland built from source by tests/openwrt/lab/build.sh).
+openwrt_tests() {
+  local t rc=0
+  for t in tests/openwrt/*.sh; do
+    [ "$(basename "$t")" = lib.sh ] && continue
+    echo "--- $t"
+    bash "$t" || { echo "FAIL: $t"; rc=1; }
+  done
+  return $rc
+}
+
 run tools install_test_tools
 run build make -f Makefile.openwrt
 run host-unit cargo test --workspace --locked
@@ -74,6 +86,9 @@ run packages python3 tests/packages/test_feed.py
 run feed-test-sh feed_test_sh
 run fuzz ci/fuzz.sh
 run system system_tests
+run openwrt-lab tests/openwrt/lab/build.sh
+run openwrt-lab-selftest bash tests/openwrt/lab/selftest.sh
+run openwrt openwrt_tests
 
 echo
 ((failed)) && echo "failed suites: ${failures[*]} (logs in $LOGDIR)"
