@@ -37,6 +37,8 @@ lexec reload_config
 opkg_install() { lsh "opkg install /lab/share/$1_*_$ARCH.ipk" 2>&1; lexec reload_config; }
 
 # --- helpers (ubus answers read with the lab's jsonfilter, run on the host)
+# has TEXT PATTERN: TEXT contains PATTERN (else TEXT is shown)
+has() { grep -q -- "$2" <<<"$1" || { echo "$1"; return 1; }; }
 svc_json() { lexec ubus call service list "{\"name\":\"$1\"}"; }
 # inst PKG FIELD: FIELD of the service's instance(s)
 inst() { svc_json "$1" | "$JF" -e "@['$1'].instances.*.$2"; }
@@ -110,7 +112,7 @@ cycle() {
 
 # --- dns64: postinst enables and starts it (port 53 is free in this lab: no dnsmasq)
 out=$(opkg_install dns64)
-check "dns64: opkg install" grep -q "Configuring dns64" <<<"$out"
+check "dns64: opkg install" has "$out" "Configuring dns64"
 check "dns64: postinst enabled it (/etc/rc.d/S60dns64)" test -L "$R/etc/rc.d/S60dns64"
 check "dns64: postinst started it under procd" wait_for 5 running dns64
 lsh "/etc/init.d/dns64 stop; /etc/init.d/dns64 disable"
@@ -135,7 +137,7 @@ check "dns64: opkg remove (prerm) -> stopped, no links, binary gone" removed dns
 
 # --- nat64: its TUN device 'nat64' (validated as an interface name, not a device file)
 out=$(opkg_install nat64)
-check "nat64: opkg install" grep -q "Configuring nat64" <<<"$out"
+check "nat64: opkg install" has "$out" "Configuring nat64"
 check "nat64: postinst enabled it (/etc/rc.d/S60nat64)" test -L "$R/etc/rc.d/S60nat64"
 check "nat64: postinst started it under procd (tun_device 'nat64' accepted)" wait_for 5 running nat64
 check "nat64: its TUN device is up in the lab" lnet ip link show nat64 up
@@ -163,7 +165,7 @@ printf "config dhcp 'lan'\n\toption device 'o108s'\n\toption start '100'\n\topti
   >"$R/etc/config/dhcp"
 lexec reload_config
 out=$(opkg_install option108-dhcpd)
-check "option108-dhcpd: opkg install" grep -q "Configuring option108-dhcpd" <<<"$out"
+check "option108-dhcpd: opkg install" has "$out" "Configuring option108-dhcpd"
 check "option108-dhcpd: postinst enabled it (/etc/rc.d/S60option108-dhcpd)" test -L "$R/etc/rc.d/S60option108-dhcpd"
 sleep 0.5
 check "option108-dhcpd: shipped disabled (enabled '0'): no instance after install" gone option108-dhcpd
@@ -178,7 +180,7 @@ check "option108-dhcpd: opkg remove (prerm) -> stopped, no links" removed option
 
 # --- fw-helper (a oneshot; its rules are the fw4 test's): postinst enables it
 out=$(opkg_install fw-helper)
-check "fw-helper: opkg install" grep -q "Configuring fw-helper" <<<"$out"
+check "fw-helper: opkg install" has "$out" "Configuring fw-helper"
 check "fw-helper: postinst enabled it (/etc/rc.d/S20fw-helper)" test -L "$R/etc/rc.d/S20fw-helper"
 check "fw-helper: oneshot: no procd instance left" no_instance fw-helper
 
