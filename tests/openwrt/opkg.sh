@@ -11,8 +11,11 @@ lab_ready_or_finish
 setup_or_finish python3
 FEED=$DIST/x86_64
 FEEDTOOL=${FEEDTOOL:-$REPO/target/host/release/feedtool}
-KEYFILE=$(ls "$DIST"/keys/* 2>/dev/null | grep -v '/apk$' | head -1)
-for f in "$FEED/Packages" "$FEED/Packages.gz" "$FEED/Packages.sig" "$KEYFILE" "$FEEDTOOL" "$REPO/keys/v6only.sec"; do
+KEY=${KEY:-$REPO/keys/v6only.sec} # the key that signed dist/ (as in Makefile.openwrt): signs the second feed
+# The usign public key in dist/keys/, named by its fingerprint (that of $KEY's public half).
+KEYFILE=$(find "$DIST/keys" -maxdepth 1 -type f 2>/dev/null | head -1)
+[ -x "$FEEDTOOL" ] && [ -f "${KEY%.*}.pub" ] && KEYFILE=$DIST/keys/$("$FEEDTOOL" fingerprint "${KEY%.*}.pub")
+for f in "$FEED/Packages" "$FEED/Packages.gz" "$FEED/Packages.sig" "$KEYFILE" "$FEEDTOOL" "$KEY"; do
   [ -n "$f" ] && [ -e "$f" ] || { fail "setup" "missing ${f:-dist/keys/<fingerprint>}: run make -f Makefile.openwrt"; finish; }
 done
 FP=$(basename "$KEYFILE")
@@ -125,7 +128,7 @@ else # a copy of the feed with PKG_RELEASE raised
       --bin-dir "$REPO/target/xc/dist/x86_64-unknown-linux-musl" --out-dir "$TMPD/feed2" >/dev/null
   done
 fi
-"$FEEDTOOL" index "$TMPD/feed2" >/dev/null 2>&1 && "$FEEDTOOL" sign --secret "$REPO/keys/v6only.sec" "$TMPD/feed2/Packages" >/dev/null
+"$FEEDTOOL" index "$TMPD/feed2" >/dev/null 2>&1 && "$FEEDTOOL" sign --secret "$KEY" "$TMPD/feed2/Packages" >/dev/null
 check "second feed built: every package one release higher, signed" \
   bash -c "ls '$TMPD/feed2/Packages.sig' && [ \$(ls '$TMPD/feed2'/*.ipk | wc -l) = $(echo $PKGS | wc -w) ]"
 mkdir -p "$L/lab/share/feed2" && cp "$TMPD/feed2"/* "$L/lab/share/feed2/"
