@@ -8,8 +8,9 @@
 #   NL (LAN host) eth0 -- veth-lan [lab] veth-wan -- eth0 NW (WAN host, 192.0.2.3)
 #                                   [lab] fwstun  -- eth0 NP (stands for the NAT64 TUN side:
 #                                                   pool4 192.168.255.1, 64:ff9b::1)
-# Zones: lan = veth-lan (+ veth-lan2 later), wan = veth-wan, guest (by network, no netifd in the
-# lab: no devices). Policies drop everything; what passes is what fw-helper's rules accept.
+# Zones: lan = veth-lan (+ veth-lan2 for a while), wan = veth-wan, guest (by network: no device
+# until a netifd stand-in brings it up on veth-lan2). Policies drop everything; what passes is
+# what fw-helper's rules accept.
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 lab_ready_or_finish
@@ -45,6 +46,8 @@ ip -n "$NL" -6 addr add fe80::2/64 dev eth0 nodad
 ip -n "$NL" -6 addr add 2001:db8:1::2/64 dev eth0 nodad
 ip -n "$NL" addr add 192.168.1.2/24 dev eth0
 ip -n "$NL" -6 route add default via 2001:db8:1::1
+ip -n "$NL" -6 addr add 2001:db8:3::2/64 dev eth1 nodad
+lnet ip -6 addr add 2001:db8:3::1/64 dev veth-lan2 nodad
 ip -n "$NW" link set eth0 up
 ip -n "$NW" -6 addr add 2001:db8:2::3/64 dev eth0 nodad
 ip -n "$NW" addr add 192.0.2.3/24 dev eth0 # no route back to the pool: replies need masquerade
@@ -66,6 +69,7 @@ neigh() { # NS DEV ADDR PEER-NS PEER-DEV: ADDR (on PEER-DEV) resolved permanentl
 }
 neigh lab veth-lan fe80::2 "$NL" eth0; neigh lab veth-lan 2001:db8:1::2 "$NL" eth0
 neigh "$NL" eth0 fe80::1 lab veth-lan; neigh "$NL" eth0 2001:db8:1::1 lab veth-lan
+neigh lab veth-lan2 2001:db8:3::2 "$NL" eth1; neigh "$NL" eth1 2001:db8:3::1 lab veth-lan2
 neigh lab veth-wan 2001:db8:2::3 "$NW" eth0; neigh "$NW" eth0 2001:db8:2::1 lab veth-wan
 neigh lab fwstun fd99::2 "$NP" eth0; neigh "$NP" eth0 fd99::1 lab fwstun
 
@@ -275,6 +279,39 @@ check "hotplug ifdown: snippets left as they are" lsh '! grep -q veth-lan2 /usr/
 check "hotplug ifup (30-fw-helper): the new device is in the rules" \
   lsh 'ACTION=ifup INTERFACE=lan DEVICE=veth-lan2 sh /etc/hotplug.d/iface/30-fw-helper &&
        nft list chain inet fw4 input | grep -qF "iifname { \"veth-lan\", \"veth-lan2\" } udp dport 53 accept"'
+
+# ---------------------------------------------------------------- zones by network
+# netifd's `network.interface dump` (where fw4 finds a network's device) played by a ucode stub
+# on ubus (the lab has no netifd), answering what the test writes to /tmp/interfaces.json:
+# zone guest (network 'guest') first without a device, then up on veth-lan2, as when an
+# interface comes up after boot: fw4 reloads (20-firewall), then 30-fw-helper re-renders.
+cat >"$L/lab/share/netifd.uc" <<'EOF'
+import { connect } from 'ubus';
+import * as uloop from 'uloop';
+import { readfile } from 'fs';
+uloop.init();
+let bus = connect();
+bus.publish("network.interface", {
+	dump: {
+		call: function(req) { return json(readfile("/tmp/interfaces.json") || '{ "interface": [] }'); },
+		args: {}
+	}
+});
+uloop.run();
+EOF
+lsh 'cp /lab/share/firewall /etc/config/firewall; echo "{ \"interface\": [] }" >/tmp/interfaces.json
+     (ucode /lab/share/netifd.uc </dev/null >/dev/null 2>&1 &)'
+check "netifd stand-in: ubus network.interface dump answers" wait_for 5 lsh 'ubus call network.interface dump'
+lsh 'fw4 -q reload; fw-helper apply' >/dev/null 2>&1
+expect "guest (by network) without a device: DNS 5353 on veth-lan2 dropped" no lab "udp 2001:db8:3::1 5353" "$NL" "udp 2001:db8:3::2 2001:db8:3::1 5353"
+lsh 'echo "{ \"interface\": [ { \"interface\": \"guest\", \"up\": true, \"device\": \"veth-lan2\", \"l3_device\": \"veth-lan2\" } ] }" >/tmp/interfaces.json
+     fw4 -q reload; ACTION=ifup INTERFACE=guest DEVICE=veth-lan2 sh /etc/hotplug.d/iface/30-fw-helper' >/dev/null 2>&1
+check "guest up on veth-lan2: fw4 resolves the network (define guest_devices = { \"veth-lan2\" })" \
+  lsh 'fw4 -q print | grep -qF "define guest_devices = { \"veth-lan2\" }"'
+check "guest up: the guest rule names veth-lan2, fw4 check exits 0" \
+  lsh 'nft list chain inet fw4 input | grep -qF "iifname \"veth-lan2\" udp dport 5353 accept" && fw4 check'
+expect "guest up: DNS 5353 from veth-lan2 accepted" yes lab "udp 2001:db8:3::1 5353" "$NL" "udp 2001:db8:3::2 2001:db8:3::1 5353"
+expect "guest up: DNS 53 from veth-lan2 still dropped (only lan has 53)" no lab "udp 2001:db8:3::1 53" "$NL" "udp 2001:db8:3::2 2001:db8:3::1 53"
 
 # ---------------------------------------------------------------- removal
 check "fw-helper remove: snippets gone" \
