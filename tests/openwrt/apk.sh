@@ -21,7 +21,9 @@
 #
 # Environment (see lib.sh): V6ONLY_LAB, DIST; FEEDTOOL (default target/host/release/feedtool),
 # XC_DIST (the binaries the feed was packed from, default target/xc/dist).
+# shellcheck disable=SC2016 # make's $(...) and snippets for eval are meant literally
 set -uo pipefail
+# shellcheck source=tests/openwrt/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 APK=$HOSTBIN/apk
@@ -35,8 +37,10 @@ lab_ready_or_finish
 for need in "$APK" "$FEEDTOOL"; do
 	[ -x "$need" ] || { fail "setup" "$need missing (build the lab and the feed first)"; finish; }
 done
-[ -f "$PUB" ] && [ -f "$FEED/packages.adb" ] ||
-	{ fail "setup" "no apk feed in $DIST (make -f Makefile.openwrt)"; finish; }
+if [ ! -f "$PUB" ] || [ ! -f "$FEED/packages.adb" ]; then
+	fail "setup" "no apk feed in $DIST (make -f Makefile.openwrt)"
+	finish
+fi
 
 T=$(mktemp -d /tmp/v6only-apk.XXXXXX)
 trap 'labs_cleanup; rm -rf "$T"' EXIT
@@ -325,30 +329,50 @@ lab_apk() {
 	cp "$PUB" "$(lroot)/etc/apk/keys/v6only.pem" || return 1
 	lsh 'mkdir -p /etc/apk/repositories.d &&
 		echo "file:///lab/share/feed/packages.adb" >/etc/apk/repositories.d/customfeeds.list' || return 1
-	# The lab's apk database is empty (a router's has its firmware's packages): create it.
-	lexec apk add --initdb >/dev/null 2>&1 || return 1
-	for p in "${STANDINS[@]}"; do lexec apk add --virtual "$p" >/dev/null 2>&1 || return 1; done
+	# A router's apk database lists its firmware's packages; a lab's may be empty or missing.
+	lsh '[ -f /lib/apk/db/installed ]' || lexec apk add --initdb >/dev/null 2>&1 || return 1
+	for p in "${STANDINS[@]}"; do
+		lexec apk info -e "$p" >/dev/null 2>&1 || lexec apk add --virtual "$p" >/dev/null 2>&1 || return 1
+	done
+}
+# svc PKG: procd's entry for the service (empty when procd has none).
+svc() { lsh "ubus call service list '{\"name\":\"$1\"}'" 2>/dev/null | grep -F "\"$1\""; }
+lab_upgrade() {
+	local p
+	for p in "${PKGS[@]}"; do lsh "echo '# edited by the user' >>/etc/config/$p" || return 1; done
+	cp -r "$UP" "$L/lab/share/up" && cp "$T/up.pub.pem" "$(lroot)/etc/apk/keys/" &&
+		lsh 'echo "file:///lab/share/up/packages.adb" >>/etc/apk/repositories.d/customfeeds.list' &&
+		lexec apk update >/dev/null 2>&1 && lexec apk upgrade >"$T/lab-upgrade" 2>&1
 }
 if lab_start --net; then
 	check "lab: feed key in /etc/apk/keys, repository line in customfeeds.list" lab_apk
 	check "lab: apk update reads the signed index" eval \
 		'lexec apk update >"$T/update" 2>&1 && ! grep -q UNTRUSTED "$T/update" && grep -q "OK:" "$T/update"'
 	before=$FAIL
-	check "lab: apk add ${PKGS[*]}" lexec apk add "${PKGS[@]}"
+	check "lab: apk add ${PKGS[*]}" eval 'lexec apk add "${PKGS[@]}" >"$T/lab-add" 2>&1'
 	for pkg in "${PKGS[@]}"; do
-		check "lab: $pkg post-install enabled the service (/etc/rc.d/S??$pkg)" \
-			lsh "ls /etc/rc.d/S??$pkg"
-		check "lab: $pkg post-install ran (procd knows the service)" \
-			lsh "ubus call service list '{\"name\":\"$pkg\"}' | grep -q '\"$pkg\"'"
+		check "lab: $pkg post-install executed" grep -qF "Executing $pkg-$(version "$pkg").post-install" "$T/lab-add"
+		check "lab: $pkg post-install enabled the service (/etc/rc.d/S??$pkg)" lsh "ls /etc/rc.d/S??$pkg"
+		check "lab: $pkg post-install started it (procd has the service)" svc "$pkg"
 	done
-	check "lab: apk del ${PKGS[*]}" lexec apk del "${PKGS[@]}"
+	check "lab: apk upgrade from a second repository line (PKG_RELEASE+1)" lab_upgrade
+	for pkg in "${PKGS[@]}"; do
+		ver2=$(version "$pkg" $(($(mk_var "$pkg" PKG_RELEASE) + 1)))
+		check "lab: $pkg post-upgrade executed" grep -qF "Executing $pkg-$ver2.post-upgrade" "$T/lab-upgrade"
+		check "lab: $pkg $ver2 installed" test "$(installed_version "$(lroot)" "$pkg")" = "$ver2"
+		check "lab: $pkg edited /etc/config/$pkg kept" lsh "tail -n 1 /etc/config/$pkg | grep -qx '# edited by the user'"
+		check "lab: $pkg still enabled and known to procd" eval 'lsh "ls /etc/rc.d/S??$pkg" && svc "$pkg"'
+	done
+	check "lab: apk del ${PKGS[*]}" eval 'lexec apk del "${PKGS[@]}" >"$T/lab-del" 2>&1'
 	# What pre-deinstall undid is only shown when post-install had done it.
 	[ "$FAIL" -eq "$before" ] || fail "lab: pre-deinstall" "not checked: the install above failed"
 	[ "$FAIL" -eq "$before" ] && for pkg in "${PKGS[@]}"; do
+		ver2=$(version "$pkg" $(($(mk_var "$pkg" PKG_RELEASE) + 1)))
+		check "lab: $pkg pre-deinstall executed" grep -qF "Executing $pkg-$ver2.pre-deinstall" "$T/lab-del"
 		check "lab: $pkg pre-deinstall disabled the service" lsh "! ls /etc/rc.d/*$pkg 2>/dev/null"
-		check "lab: $pkg pre-deinstall stopped it (no instance)" \
-			lsh "! ubus call service list '{\"name\":\"$pkg\"}' | grep -q '\"running\": true'"
-		check "lab: $pkg files gone" lsh "[ ! -e /usr/sbin/$pkg ] && [ ! -e /etc/init.d/$pkg ]"
+		check "lab: $pkg pre-deinstall stopped it (procd has no such service)" eval '! svc "$pkg"'
+		check "lab: $pkg files gone but the edited config" \
+			lsh "[ ! -e /usr/sbin/$pkg ] && [ ! -e /etc/init.d/$pkg ] && [ -f /etc/config/$pkg ]"
 	done
 else
 	fail "lab: start"
