@@ -112,7 +112,7 @@ impl Datatype for DevName {
     }
 }
 
-/// A zone name usable as fw4's `$<zone>_devices` define: letters, digits, '_'.
+/// A zone name (fw4 names its device define `<zone>_devices`): letters, digits, '_'.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ZoneName(pub String);
 
