@@ -13,6 +13,12 @@ directory: Packages against the packages, Packages.gz, and Packages.sig with sig
 against the public key that dist/keys/ names by its usign key id. Finally one package is rebuilt
 with feedtool from its own binary and must come out byte-identical (twice).
 
+The apk feed (dist/apk/<arch>/, OpenWrt 25.12) with an ADB reader written here: every package's
+info against its Makefile, its files against the .ipk of the same package (bytes, modes),
+lib/apk/packages/<name>.list/.conffiles/.conffiles_static, scripts, DATA blocks and hashes;
+packages.adb's entries against the packages (SHA-256 of each ADB block, file size), and its
+ECDSA signature verified with `openssl dgst -sha512` against dist/keys/apk/v6only.pem.
+
 Environment: DIST (default: <repo>/dist), FEED_ARCHS (space-separated; default: all eight
 OpenWrt architectures the feed ships), FEED_DIR (default <repo>/feed), FEEDTOOL (a feedtool
 binary; default <repo>/target/host/release/feedtool, built with cargo when missing).
@@ -31,6 +37,7 @@ import subprocess
 import tarfile
 import tempfile
 import unittest
+import zlib
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DIST = os.environ.get("DIST", os.path.join(REPO, "dist"))
@@ -668,6 +675,312 @@ class UsignInteropTest(unittest.TestCase):
             f.write(b"x")
         r = run([self.exe, "verify", "--public", self.p("s.pub"), self.msg])
         self.assertNotEqual(r.returncode, 0)
+
+
+# ---------------------------------------------------------------- apk v3 (OpenWrt 25.12)
+# An ADB reader written from the format description (shared/design/apk-v3.md), not from
+# feedtool: blocks, values, the pkginfo/dependency/dir/file/scripts schemas.
+
+PI_FIELDS = {1: "name", 2: "version", 3: "hashes", 4: "description", 5: "arch", 6: "license",
+             7: "origin", 8: "maintainer", 9: "url", 12: "installed-size", 13: "file-size",
+             15: "depends", 16: "provides"}
+
+# include/package-pack.mk (apk branch) for a package without scripts of its own.
+def apk_post_install(name):
+    return ("#!/bin/sh\n"
+            '[ "${IPKG_NO_SCRIPT}" = "1" ] && exit 0\n'
+            "[ -s ${IPKG_INSTROOT}/lib/functions.sh ] || exit 0\n"
+            ". ${IPKG_INSTROOT}/lib/functions.sh\n"
+            'export root="${IPKG_INSTROOT}"\n'
+            'export pkgname="%s"\n'
+            "add_group_and_user\n"
+            "default_postinst\n" % name)
+
+
+def apk_pre_deinstall(name):
+    return ("#!/bin/sh\n"
+            "[ -s ${IPKG_INSTROOT}/lib/functions.sh ] || exit 0\n"
+            ". ${IPKG_INSTROOT}/lib/functions.sh\n"
+            'export root="${IPKG_INSTROOT}"\n'
+            'export pkgname="%s"\n'
+            "default_prerm\n" % name)
+
+
+def adb_stream(raw):
+    if raw[:4] == b"ADBd":
+        return zlib.decompress(raw[4:], -15)
+    return raw
+
+
+def adb_blocks(stream):
+    """(schema, [(type, payload)]) of an uncompressed ADB stream."""
+    assert stream[:4] == b"ADB.", "no ADB. magic"
+    pos, blocks = 8, []
+    while pos < len(stream):
+        h = struct.unpack_from("<I", stream, pos)[0]
+        t, n = h >> 30, h & 0x3FFFFFFF
+        assert t != 3 and n >= 4 and pos + n <= len(stream), "bad block header at %d" % pos
+        blocks.append((t, stream[pos + 4:pos + n]))
+        pos += (n + 7) // 8 * 8
+    return stream[4:8], blocks
+
+
+class Adb:
+    def __init__(self, payload):
+        self.b = payload
+        assert payload[0] == 0, "ADB compat version"
+
+    def u32(self, o):
+        return struct.unpack_from("<I", self.b, o)[0]
+
+    def root(self):
+        return self.u32(4)
+
+    def value(self, v):
+        t, o = v >> 28, v & 0x0FFFFFFF
+        if v == 0:
+            return None
+        if t == 0x1:
+            return o
+        if t in (0x2, 0x3):
+            assert o % 4 == 0, "unaligned integer"
+            return struct.unpack_from("<I" if t == 2 else "<Q", self.b, o)[0]
+        if t in (0x8, 0x9, 0xA):
+            w = {0x8: 1, 0x9: 2, 0xA: 4}[t]
+            assert o % w == 0, "unaligned blob"
+            n = int.from_bytes(self.b[o:o + w], "little")
+            return bytes(self.b[o + w:o + w + n])
+        raise AssertionError("not a scalar: %#x" % v)
+
+    def slots(self, v):
+        """Slots 1.. of an object or array (value types 0xd/0xe)."""
+        if v == 0:
+            return []
+        t, o = v >> 28, v & 0x0FFFFFFF
+        assert t in (0xD, 0xE), "not an object: %#x" % v
+        assert o % 4 == 0, "unaligned object"
+        n = self.u32(o)
+        return [self.u32(o + 4 * i) for i in range(1, n)]
+
+    def field(self, obj, i):
+        sl = self.slots(obj)
+        return sl[i - 1] if i <= len(sl) else 0
+
+    def deps(self, v):
+        out = []
+        for d in self.slots(v):
+            name = self.value(self.field(d, 1)).decode()
+            ver = self.value(self.field(d, 2))
+            match = self.value(self.field(d, 3))
+            out.append(name if ver is None and match is None else (name, ver, match))
+        return out
+
+    def pkginfo(self, v):
+        info = {}
+        for i, name in PI_FIELDS.items():
+            f = self.field(v, i)
+            if name in ("depends", "provides"):
+                info[name] = self.deps(f)
+            else:
+                x = self.value(f)
+                info[name] = x.decode() if isinstance(x, bytes) and name != "hashes" else x
+        return info
+
+
+class ApkPackage:
+    def __init__(self, arch, path):
+        self.arch, self.path, self.file = arch, path, os.path.basename(path)
+        with open(path, "rb") as f:
+            self.raw = f.read()
+        self.stream = adb_stream(self.raw)
+        self.schema, self.blocks = adb_blocks(self.stream)
+        self.payload = self.blocks[0][1]
+        a = self.adb = Adb(self.payload)
+        pkg = a.root()
+        self.info = a.pkginfo(a.field(pkg, 1))
+        self.files = []  # (path, mode, size, mtime, sha256, path index, file index)
+        self.dirs = []
+        for di, d in enumerate(a.slots(a.field(pkg, 2)), 1):
+            dname = (a.value(a.field(d, 1)) or b"").decode()
+            dacl = a.field(d, 2)
+            self.dirs.append((dname, a.value(a.field(dacl, 1)), a.value(a.field(dacl, 2)), a.value(a.field(dacl, 3))))
+            for fi, f in enumerate(a.slots(a.field(d, 3)), 1):
+                acl = a.field(f, 2)
+                name = a.value(a.field(f, 1)).decode()
+                self.files.append(("/" + (dname + "/" if dname else "") + name, a.value(a.field(acl, 1)),
+                                   a.value(a.field(f, 3)) or 0, a.value(a.field(f, 4)), a.value(a.field(f, 5)),
+                                   di, fi, a.value(a.field(acl, 2)), a.value(a.field(acl, 3))))
+        sc = a.field(pkg, 3)
+        names = {2: "pre-install", 3: "post-install", 4: "pre-deinstall", 5: "post-deinstall",
+                 6: "pre-upgrade", 7: "post-upgrade"}
+        self.scripts = {n: a.value(a.field(sc, i)).decode() for i, n in names.items() if a.field(sc, i)}
+        self.data = [(struct.unpack_from("<II", b, 0), b[8:]) for t, b in self.blocks if t == 2]
+
+    def content(self, path):
+        for f in self.files:
+            if f[0] == path:
+                for (di, fi), d in self.data:
+                    if (di, fi) == (f[5], f[6]):
+                        return d
+                return b""
+        return None
+
+
+class ApkFeedTest(unittest.TestCase):
+    """dist/apk/<arch>/: packages and the signed packages.adb, checked with this reader, the
+    .ipk of the same package (same files, bytes, modes) and openssl (the signature)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.feed_pkgs = sorted(d for d in os.listdir(FEED_DIR) if os.path.isfile(os.path.join(FEED_DIR, d, "Makefile")))
+        cls.mks = {p: MakefileInfo(p) for p in cls.feed_pkgs}
+        cls.pub = os.path.join(DIST, "keys", "apk", "v6only.pem")
+
+    def apks(self, arch):
+        d = os.path.join(DIST, "apk", arch)
+        return [ApkPackage(arch, os.path.join(d, f)) for f in sorted(os.listdir(d)) if f.endswith(".apk")]
+
+    def ipk(self, arch, name):
+        d = os.path.join(DIST, arch)
+        f = [x for x in os.listdir(d) if x.startswith(name + "_") and x.endswith(".ipk")]
+        self.assertEqual(len(f), 1, "one %s ipk in %s" % (name, d))
+        return Package(arch, os.path.join(d, f[0]))
+
+    def test_apk_layout(self):
+        for arch in ARCHS:
+            with self.subTest(arch=arch):
+                d = os.path.join(DIST, "apk", arch)
+                want = sorted(["%s-%s.apk" % (p, self.mks[p].version) for p in self.feed_pkgs] + ["packages.adb"])
+                self.assertEqual(sorted(os.listdir(d)), want)
+        self.assertTrue(os.path.isfile(self.pub), "no %s" % self.pub)
+
+    def test_apk_packages_against_makefile_and_ipk(self):
+        for arch in ARCHS:
+            for p in self.apks(arch):
+                with self.subTest(apk="%s/%s" % (arch, p.file)):
+                    name = p.file.rsplit("-", 2)[0]
+                    mk = self.mks[name]
+                    ipk = self.ipk(arch, name)
+                    self.assertEqual(p.raw[:4], b"ADBd", "deflated like apk mkpkg")
+                    self.assertEqual(p.schema, b"pckg")
+                    self.assertEqual([t for t, _ in p.blocks], [0] + [2] * len(p.data), "ADB, then DATA, no SIG")
+                    i = p.info
+                    self.assertEqual((i["name"], i["version"], i["arch"]), (name, mk.version, arch))
+                    self.assertEqual(i["license"], mk.license)
+                    self.assertEqual(i["maintainer"], mk.maintainer)
+                    self.assertEqual(i["origin"], "feeds/v6only/%s" % name)
+                    self.assertEqual(i["description"], " ".join(" ".join(mk.description).split()))
+                    self.assertEqual(i["depends"], sorted(mk.depends), "Makefile DEPENDS, libc, sorted")
+                    self.assertEqual(i["provides"], ["%s-any" % name])
+                    # The unique id: SHA-256 of the payload with the id zeroed, first 20 bytes.
+                    uid = i["hashes"]
+                    self.assertEqual(len(uid), 20)
+                    at = p.payload.find(uid)
+                    zeroed = p.payload[:at] + bytes(20) + p.payload[at + 20:]
+                    self.assertEqual(hashlib.sha256(zeroed).digest()[:20], uid)
+                    # Directories: the root first, sorted, all 0755 root:root.
+                    names = [d[0] for d in p.dirs]
+                    self.assertEqual(names[0], "")
+                    self.assertEqual(names, sorted(names, key=lambda n: n.encode()))
+                    self.assertTrue(all(d[1:] == (0o755, b"root", b"root") for d in p.dirs), p.dirs)
+                    # Files: the ipk's data files with the same bytes and modes, plus lib/apk/packages.
+                    ipk_files = {n[1:]: (m.mode & 0o7777, ipk.data_files[n]) for n, m in
+                                 ((m.name, m) for m in ipk.data_members) if m.isfile()}
+                    meta = {"/lib/apk/packages/%s.%s" % (name, x) for x in ("list", "conffiles", "conffiles_static")}
+                    self.assertEqual({f[0] for f in p.files}, set(ipk_files) | meta)
+                    total = 0
+                    for path, mode, size, mtime, digest, di, fi, user, group in p.files:
+                        data = p.content(path)
+                        self.assertEqual(len(data), size, path)
+                        self.assertEqual(hashlib.sha256(data).digest(), digest, path)
+                        self.assertEqual(mtime, ipk.epoch, "%s: mtime is SOURCE_DATE_EPOCH" % path)
+                        self.assertEqual((user, group), (b"root", b"root"))
+                        total += size
+                        if path in ipk_files:
+                            self.assertEqual((mode, data), ipk_files[path], path)
+                    self.assertEqual(i["installed-size"], total)
+                    self.assertEqual([k for k, _ in p.data], [(f[5], f[6]) for f in p.files if f[2] > 0],
+                                     "one DATA block per non-empty file, in order")
+                    lst = p.content("/lib/apk/packages/%s.list" % name).decode()
+                    self.assertEqual(lst, "".join(x + "\n" for x in sorted(ipk_files, key=str.encode)))
+                    conf = p.content("/lib/apk/packages/%s.conffiles" % name).decode()
+                    self.assertEqual(conf.split(), mk.conffiles)
+                    static = p.content("/lib/apk/packages/%s.conffiles_static" % name).decode()
+                    self.assertEqual(static, "".join("%s %s\n" % (c, hashlib.sha256(ipk_files[c][1]).hexdigest())
+                                                     for c in mk.conffiles if c in ipk_files))
+                    self.assertEqual(p.scripts, {
+                        "post-install": apk_post_install(name),
+                        "pre-deinstall": apk_pre_deinstall(name),
+                        "post-upgrade": "#!/bin/sh\nexport PKG_UPGRADE=1\n" + apk_post_install(name).split("\n", 1)[1],
+                    })
+
+    def test_apk_index_and_signature(self):
+        with open(self.pub, "rb") as f:
+            self.assertTrue(f.read().startswith(b"-----BEGIN PUBLIC KEY-----\n"))
+        r = run(["openssl", "pkey", "-pubin", "-in", self.pub, "-outform", "DER"])
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        spki = r.stdout
+        self.assertEqual(len(spki), 91, "an EC P-256 SPKI")
+        key_id = hashlib.sha512(spki[-65:]).digest()[:16]
+        for arch in ARCHS:
+            with self.subTest(arch=arch):
+                path = os.path.join(DIST, "apk", arch, "packages.adb")
+                with open(path, "rb") as f:
+                    raw = f.read()
+                self.assertEqual(raw[:4], b"ADBd")
+                schema, blocks = adb_blocks(adb_stream(raw))
+                self.assertEqual(schema, b"indx")
+                self.assertEqual([t for t, _ in blocks], [0, 1], "ADB block and one signature")
+                payload, sig = blocks[0][1], blocks[1][1]
+                a = Adb(payload)
+                entries = [a.pkginfo(v) for v in a.slots(a.field(a.root(), 2))]
+                pkgs = {p.info["name"]: p for p in self.apks(arch)}
+                self.assertEqual([e["name"] for e in entries], sorted(pkgs, key=str.encode))
+                for e in entries:
+                    p = pkgs[e["name"]]
+                    self.assertEqual(e["hashes"], hashlib.sha256(p.payload).digest(), "hash of the ADB block")
+                    self.assertEqual(e["file-size"], len(p.raw))
+                    want = dict(p.info, hashes=e["hashes"], **{"file-size": len(p.raw)})
+                    self.assertEqual(e, want)
+                self.assertEqual(sig[:2], bytes([0, 4]), "sign_ver 0, SHA-512")
+                self.assertEqual(sig[2:18], key_id, "signed by dist/keys/apk/v6only.pem")
+                with tempfile.TemporaryDirectory() as d:
+                    msg, der = os.path.join(d, "msg"), os.path.join(d, "sig")
+                    body = b"indx" + sig[:18] + hashlib.sha512(payload).digest()
+                    for name, data in ((msg, body), (der, sig[18:])):
+                        with open(name, "wb") as f:
+                            f.write(data)
+                    r = run(["openssl", "dgst", "-sha512", "-verify", self.pub, "-signature", der, msg])
+                    self.assertEqual(r.returncode, 0, (r.stdout + r.stderr).decode())
+                    with open(msg, "r+b") as f:
+                        f.seek(40)
+                        f.write(b"\0")
+                    r = run(["openssl", "dgst", "-sha512", "-verify", self.pub, "-signature", der, msg])
+                    self.assertNotEqual(r.returncode, 0, "a changed message must not verify")
+
+    def test_apk_rebuild_is_byte_identical(self):
+        exe = FeedTest.feedtool(self)
+        arch = "x86_64" if "x86_64" in ARCHS else ARCHS[0]
+        p = self.apks(arch)[0]
+        name = p.info["name"]
+        ipk = self.ipk(arch, name)
+        with tempfile.TemporaryDirectory() as d:
+            bindir = os.path.join(d, "bin")
+            os.mkdir(bindir)
+            with open(os.path.join(bindir, name), "wb") as f:
+                f.write(ipk.data_files["./usr/sbin/%s" % name])
+            env = dict(os.environ, SOURCE_DATE_EPOCH=str(ipk.epoch))
+            env.pop("PKG_SOURCE_DATE_EPOCH", None)
+            outs = []
+            for i in range(2):
+                out = os.path.join(d, "out%d" % i)
+                r = run([exe, "apk", "--makefile", os.path.join(FEED_DIR, name, "Makefile"), "--arch", arch,
+                         "--bin-dir", bindir, "--out-dir", out], env=env)
+                self.assertEqual(r.returncode, 0, r.stderr.decode())
+                with open(os.path.join(out, p.file), "rb") as f:
+                    outs.append(f.read())
+            self.assertEqual(outs[0], outs[1], "two runs differ")
+            self.assertEqual(outs[0], p.raw, "rebuilding %s/%s gives other bytes" % (arch, p.file))
 
 
 if __name__ == "__main__":
