@@ -150,6 +150,7 @@ flip() {
 	n=$(stat -c %s "$f")
 	off=${2:-$((n / 2))}
 	b=$(od -An -tu1 -j "$off" -N1 "$f" | tr -d ' ')
+	# shellcheck disable=SC2059 # the format is the octal escape of the new byte
 	printf "$(printf '\\%03o' $((b ^ 1)))" | dd of="$f" bs=1 seek="$off" conv=notrunc 2>/dev/null
 }
 
@@ -240,39 +241,48 @@ else
 fi
 
 # --- what must be refused, with nothing installed
-# refused NAME REPO_DIR PKG...: apk add fails, no feed package is installed and none of their
-# files exists; OUT gets apk's messages.
+# refused NAME REPO_DIR all|one PKG...: apk add of PKG... fails; with `all` no feed package is
+# installed and no file left, with `one` the (single, tampered) PKG is not installed and none of
+# its files exists (apk still installs its untouched feed dependencies, as it should).
+# $T/out-NAME gets apk's messages.
 refused() {
-	local name=$1 repo=$2 r p
-	shift 2
+	local name=$1 repo=$2 scope=$3 r p path
+	shift 3
 	r=$T/refused-$name
 	new_root "$r" "$X86" || { echo "new root"; return 1; }
 	if ap "$r" "$X86" --repository "$repo/packages.adb" add --no-scripts "$@" >"$T/out-$name" 2>&1; then
 		echo "apk add succeeded:"; cat "$T/out-$name"; return 1
 	fi
-	[ -z "$(feed_installed "$r")" ] || { echo "installed: $(feed_installed "$r")"; return 1; }
-	[ -z "$(leftovers "$r")" ] || { echo "files: $(leftovers "$r")"; return 1; }
-	for p in "$@"; do [ ! -e "$r/lib/apk/packages/$p.list" ] || return 1; done
+	if [ "$scope" = all ]; then
+		[ -z "$(feed_installed "$r")" ] || { echo "installed: $(feed_installed "$r")"; return 1; }
+		[ -z "$(leftovers "$r")" ] || { echo "files: $(leftovers "$r")"; return 1; }
+	fi
+	for p in "$@"; do
+		[ -z "$(installed_version "$r" "$p")" ] || { echo "$p installed"; return 1; }
+		for path in $(expected "$p" "$bin_x86" | cut -d' ' -f1) "/lib/apk/packages/$p.list"; do
+			[ ! -e "$r$path" ] || { echo "$path exists"; return 1; }
+		done
+	done
 }
 for pkg in "${PKGS[@]}"; do
 	ver=$(version "$pkg")
 	cp -r "$FEED" "$T/tp-$pkg"
 	flip "$T/tp-$pkg/$pkg-$ver.apk"
-	check "$pkg: a package with one byte changed is refused" refused "tp-$pkg" "$T/tp-$pkg" "$pkg"
+	check "$pkg: a package with one byte changed is refused" refused "tp-$pkg" "$T/tp-$pkg" one "$pkg"
 	cp -r "$FEED" "$T/tc-$pkg"
 	adb_edit "$FEED/$pkg-$ver.apk" "$T/tc-$pkg/$pkg-$ver.apk" data-byte
 	check "$pkg: a package with changed file content (recompressed) is refused" \
-		refused "tc-$pkg" "$T/tc-$pkg" "$pkg"
+		refused "tc-$pkg" "$T/tc-$pkg" one "$pkg"
 done
 untrusted() { grep -q "UNTRUSTED signature" "$T/out-$1"; }
 cp -r "$FEED" "$T/ti" && adb_edit "$FEED/packages.adb" "$T/ti/packages.adb" adb-byte
-check "index with one byte changed: refused" refused ti "$T/ti" "${PKGS[@]}"
+check "index with one byte changed: refused" refused ti "$T/ti" all "${PKGS[@]}"
 check "index with one byte changed: apk says UNTRUSTED signature" untrusted ti
 cp -r "$FEED" "$T/tu" && adb_edit "$FEED/packages.adb" "$T/tu/packages.adb" unsigned
-check "unsigned index: refused" refused tu "$T/tu" "${PKGS[@]}"
+check "unsigned index: refused" refused tu "$T/tu" all "${PKGS[@]}"
 check "unsigned index: apk says UNTRUSTED signature" untrusted tu
 cp -r "$FEED" "$T/tk" && "$FEEDTOOL" apk-index --key "$T/up.pem" "$T/tk" 2>/dev/null
-check "index signed by another key: refused" refused tk "$T/tk" "${PKGS[@]}"
+check "index signed by another key: refused" refused tk "$T/tk" all "${PKGS[@]}"
 check "index signed by another key: apk says UNTRUSTED signature" untrusted tk
 # The same index, uncompressed but unchanged, is accepted: the edits above are what apk refuses.
 cp -r "$FEED" "$T/tn" && adb_edit "$FEED/packages.adb" "$T/tn/packages.adb" none
