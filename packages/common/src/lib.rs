@@ -1,12 +1,14 @@
 //! Code every v6only daemon shares, and nothing else: reading UCI config files with
 //! OpenWrt's datatypes, logging to syslog, signals, the command line, the poll loop, the
-//! control socket behind `<daemon> status`, and the JSON its replies use.
+//! control socket behind `<daemon> status`, the JSON its replies use, and the RFC 6052 NAT64
+//! prefix dns64 and nat64 must agree on.
 
 pub mod cli;
 pub mod control;
 pub mod json;
 pub mod log;
 pub mod poll;
+pub mod rfc6052;
 pub mod signals;
 pub mod uci;
 pub mod validate;
