@@ -24,7 +24,7 @@ use v6only_common::uci::{ConfigError, Package, SectionRef};
 use v6only_common::validate::{Cidr6, Device, Port};
 
 use crate::netlink::Route;
-use crate::prefix::Prefix;
+use crate::rfc6052::Prefix;
 use crate::state::{PoolRange, Proto, StateConfig, StaticEntry, Timeouts};
 use crate::translate;
 
@@ -195,7 +195,7 @@ fn from_package(package: &Package) -> Result<DaemonConfig, ConfigError> {
         let addr4: Ipv4Addr = s.require("ipv4")?;
         let port6: Port = s.require("port6")?;
         let port4: Port = s.require("port4")?;
-        if prefix.contains(&addr6.octets()) {
+        if prefix.contains(addr6) {
             return Err(s.error("ipv6", "an IPv6 host address outside the NAT64 prefix"));
         }
         let entry = StaticEntry {

@@ -34,13 +34,14 @@ pub mod checksum;
 pub mod config;
 pub mod icmp;
 pub mod netlink;
-pub mod prefix;
 pub mod state;
 pub mod translate;
 pub mod tun;
 pub mod wire;
 
 pub use translate::{Config, Drop, Nat64, Offload, PacketBuf, Stats, Verdict};
+/// The RFC 6052 prefix of [`Config`], shared with dns64 so the two agree.
+pub use v6only_common::rfc6052;
 
 #[cfg(test)]
 mod tests;

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use crate::checksum::{self, add};
-use crate::prefix::Prefix;
+use crate::rfc6052::Prefix;
 use crate::state::{PoolRange, Proto, StateConfig, StaticEntry, Timeouts};
 use crate::translate::{Config, Drop, Nat64, PacketBuf, Verdict};
 use crate::wire::*;
@@ -81,7 +81,7 @@ impl Harness {
 }
 
 fn v6(prefix_v4: [u8; 4]) -> [u8; 16] {
-    nsp().embed(prefix_v4)
+    nsp().embed(prefix_v4.into()).octets()
 }
 
 // ------------------------------------------------------------------ packet builders
@@ -730,12 +730,12 @@ fn well_known_prefix_and_non_global() {
     c.prefix = Prefix::well_known();
     let mut h = Harness::new(c.clone());
     let private = [192, 168, 1, 1];
-    let dst = Prefix::well_known().embed(private);
+    let dst = Prefix::well_known().embed(private.into()).octets();
     assert_eq!(
         h.run(&udp6_packet(&HOST, &dst, 1, 53, b"x")).0,
         Verdict::Dropped(Drop::NonGlobal)
     );
-    let global = Prefix::well_known().embed([8, 8, 8, 8]);
+    let global = Prefix::well_known().embed([8, 8, 8, 8].into()).octets();
     assert!(matches!(
         h.run(&udp6_packet(&HOST, &global, 1, 53, b"x")).0,
         Verdict::Translated { .. }
@@ -752,7 +752,7 @@ fn well_known_prefix_and_non_global() {
         Verdict::Dropped(Drop::NotInPrefix)
     );
     // Loopback / multicast are never translated.
-    let mc = Prefix::well_known().embed([224, 0, 0, 1]);
+    let mc = Prefix::well_known().embed([224, 0, 0, 1].into()).octets();
     assert_eq!(
         h.run(&udp6_packet(&HOST, &mc, 1, 53, b"x")).0,
         Verdict::Dropped(Drop::BadAddress)

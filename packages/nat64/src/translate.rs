@@ -8,11 +8,12 @@
 //! Fragment header) extra bytes; transport checksums are updated incrementally. ICMP errors,
 //! generated errors and IPv6 fragments are built in a scratch buffer allocated once.
 
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::Instant;
 
 use crate::checksum::{self, add};
 use crate::icmp::{self, Extra, Mapping};
-use crate::prefix::{is_bad_v4, is_global_v4, Prefix};
+use crate::rfc6052::{self, Prefix};
 use crate::state::{Probe, Proto, Refusal, State, StateConfig};
 use crate::wire::*;
 
@@ -490,17 +491,17 @@ impl Nat64 {
     }
 
     /// An IPv4 address on the far side (destination of IPv6 packets, source of IPv4 ones).
+    /// The same rule dns64 applies before it synthesizes an AAAA record.
     fn check_remote4(&self, addr: [u8; 4]) -> Result<(), Drop> {
-        if is_bad_v4(addr) {
-            return Err(Drop::BadAddress);
-        }
-        if self.config.prefix.is_well_known()
-            && !self.config.allow_non_global
-            && !is_global_v4(addr)
+        match self
+            .config
+            .prefix
+            .check_v4(Ipv4Addr::from(addr), self.config.allow_non_global)
         {
-            return Err(Drop::NonGlobal);
+            Ok(()) => Ok(()),
+            Err(rfc6052::Refusal::NotUnicastPeer) => Err(Drop::BadAddress),
+            Err(rfc6052::Refusal::NonGlobal) => Err(Drop::NonGlobal),
         }
-        Ok(())
     }
 
     fn next_ident(&mut self) -> u16 {
@@ -517,7 +518,7 @@ impl Nat64 {
             .pool
             .first()
             .map_or([192, 0, 0, 1], |r| r.addr);
-        self.config.prefix.embed(v4)
+        embed(&self.config.prefix, v4)
     }
 
     // ---------------------------------------------------------------- IPv6 -> IPv4
@@ -537,7 +538,7 @@ impl Nat64 {
             )
         };
         buf.end = buf.start + total;
-        let dst4 = self.config.prefix.extract(&dst6).ok_or(Drop::NotInPrefix)?;
+        let dst4 = extract(&self.config.prefix, dst6)?;
         self.check_remote4(dst4)?;
         let first = frag.map_or(true, |(offset, _, _)| offset == 0);
         let fragmented = frag.is_some_and(|(offset, more, _)| offset != 0 || more);
@@ -774,7 +775,7 @@ impl Nat64 {
             let ip = Ipv6Packet::new_checked(packet)?;
             (ip.src(), ip.dst(), ip.hop_limit())
         };
-        let dst4 = self.config.prefix.extract(&dst6).ok_or(Drop::NotInPrefix)?;
+        let dst4 = extract(&self.config.prefix, dst6)?;
         let message = &packet[l4_off..];
         if message.len() < 8 + IPV6_HEADER {
             return Err(Drop::Malformed);
@@ -790,11 +791,7 @@ impl Nat64 {
         };
         let inner = &message[8..];
         let inner_ip = InnerV6::parse(inner).ok_or(Drop::Malformed)?;
-        let inner_src4 = self
-            .config
-            .prefix
-            .extract(&inner_ip.src)
-            .ok_or(Drop::NotInPrefix)?;
+        let inner_src4 = extract(&self.config.prefix, inner_ip.src)?;
         let inner_l4 = &inner[inner_ip.l4_off..];
         let (kind_l4, host_port) = match inner_ip.protocol {
             PROTO_TCP => (Proto::Tcp, ports(inner_l4).ok_or(Drop::Malformed)?.1),
@@ -994,7 +991,7 @@ impl Nat64 {
             }
             return self.icmp_error_v4_to_v6(buf, ihl, out);
         }
-        let src6 = self.config.prefix.embed(src4);
+        let src6 = embed(&self.config.prefix, src4);
         let mut hold = None;
         let partial = buf.offload.partial;
         let dst6 = if first {
@@ -1456,8 +1453,8 @@ impl Nat64 {
             ],
             Extra::FixedPointer(p) => p.to_be_bytes(),
         };
-        let src6 = self.config.prefix.embed(src4);
-        let inner_dst6 = self.config.prefix.embed(inner_dst4);
+        let src6 = embed(&self.config.prefix, src4);
+        let inner_dst6 = embed(&self.config.prefix, inner_dst4);
         let inner_next = if inner_proto == PROTO_ICMP {
             PROTO_ICMPV6
         } else {
@@ -1602,6 +1599,19 @@ fn has_source_route(options: &[u8]) -> bool {
     false
 }
 
+/// The IPv4-embedded address of `v4`, on the byte arrays the packet code works with.
+fn embed(prefix: &Prefix, v4: [u8; 4]) -> [u8; 16] {
+    prefix.embed(Ipv4Addr::from(v4)).octets()
+}
+
+/// The IPv4 address inside an IPv6 destination (or inner source) under the prefix.
+fn extract(prefix: &Prefix, v6: [u8; 16]) -> Result<[u8; 4], Drop> {
+    prefix
+        .extract(Ipv6Addr::from(v6))
+        .map(|v4| v4.octets())
+        .ok_or(Drop::NotInPrefix)
+}
+
 /// Bytes of an RFC 6146 §3.5.2.2 probe.
 pub const TCP_PROBE_LEN: usize = IPV6_HEADER + 20;
 
@@ -1613,7 +1623,7 @@ pub const TCP_PROBE_LEN: usize = IPV6_HEADER + 20;
 /// endpoint without the connection answers with a RST, a gone one not at all: either way
 /// the session stays in TRANS until it is removed.
 fn emit_tcp_probe(s: &mut [u8], prefix: &Prefix, probe: &Probe) -> usize {
-    let src = prefix.embed(probe.remote);
+    let src = embed(prefix, probe.remote);
     emit_ipv6_header(s, 0, 20, PROTO_TCP, 64, &src, &probe.host);
     let tcp = &mut s[IPV6_HEADER..TCP_PROBE_LEN];
     tcp.fill(0);

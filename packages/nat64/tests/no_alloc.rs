@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use nat64::checksum::{self, add};
-use nat64::prefix::Prefix;
+use nat64::rfc6052::Prefix;
 use nat64::state::{PoolRange, StateConfig, Timeouts};
 use nat64::wire::*;
 use nat64::{Config, Nat64, PacketBuf, Verdict};
@@ -41,7 +41,7 @@ fn prefix() -> Prefix {
 }
 
 fn udp6(payload_len: usize) -> Vec<u8> {
-    let dst = prefix().embed(SERVER);
+    let dst = prefix().embed(SERVER.into()).octets();
     let mut l4 = vec![0u8; 8 + payload_len];
     set_u16(&mut l4, 0, 40000);
     set_u16(&mut l4, 2, 53);

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use libfuzzer_sys::fuzz_target;
-use nat64::prefix::Prefix;
+use nat64::rfc6052::Prefix;
 use nat64::state::{PoolRange, Proto, StateConfig, StaticEntry, Timeouts};
 use nat64::wire::{Ipv4Packet, Ipv6Packet};
 use nat64::{Config, Nat64, Offload, PacketBuf};
