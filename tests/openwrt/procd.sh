@@ -23,6 +23,46 @@ for p in fw-helper dns64 nat64 option108-dhcpd; do
 done
 [ -c /dev/net/tun ] || { fail "setup" "no /dev/net/tun on this host (modprobe tun)"; finish; }
 
+# --- the init scripts' datatypes as ubox's validate_data reads them (validate.c: 'device' is
+# a device file, 'network' a UCI name or host ...): per option, values that must pass and
+# values that must fail, the type taken from the init script itself
+dtype() { sed -n "s/.*'$2:\([^:']*\)[:'].*/\1/p" "$REPO/feed/$1/files/$1.init" | head -n 1; }
+# types_ok TYPE GOOD BAD: comma-separated values; prints the ones validate_data gets wrong
+types_ok() {
+  local v wrong="" IFS=,
+  for v in $2; do "$HOSTBIN/validate_data" "$1" "$v" >/dev/null 2>&1 || wrong+=" '$v' refused"; done
+  for v in $3; do "$HOSTBIN/validate_data" "$1" "$v" >/dev/null 2>&1 && wrong+=" '$v' accepted"; done
+  [ -z "$wrong" ] || { echo "$1:$wrong"; return 1; }
+}
+while read -r pkg opt good bad; do
+  t=$(dtype "$pkg" "$opt")
+  if [ -z "$t" ]; then fail "validate_data: $pkg $opt" "no such option in $pkg.init"; continue; fi
+  check "validate_data: $pkg $opt as $t" types_ok "$t" "$good" "$bad"
+done <<'TYPES'
+nat64 tun_device nat64,n64-lab.0,wan_6,123456789012345 /dev/null,lo:1,1234567890123456,a/b,.,..
+nat64 prefix 64:ff9b::/96,2001:db8:64::/96 64:ff9b::/129,192.0.2.0/24,64:ff9b::x
+nat64 mtu 1280,1500,65535 1279,65536,1500b
+nat64 max_sessions 1,65536,4000000 0,4000001,many
+nat64 proto tcp,udp,icmp sctp,TCP
+nat64 ipv6 2001:db8::10 192.0.2.1,2001:db8::/64
+nat64 ipv4 192.168.255.1 192.168.255.300,2001:db8::1
+nat64 port4 0,8080,65535 65536,http
+nat64 offload 0,1 2,maybe
+dns64 prefix 64:ff9b::/96,2001:db8:64::/64 64:ff9b::/129,10.0.0.0/8
+dns64 listen 192.168.1.1,fd00::1 lan,192.168.1.1:53
+dns64 port 53,5353 65536,dns
+dns64 exclude ::ffff:0:0/96 10.0.0.0/8
+dns64 cache_size 0,4096,1048576 -1,1048577
+dns64 timeout 200,3500,60000 199,60001
+option108-dhcpd dhcpv4 server,disabled on,yes
+option108-dhcpd start 100,1 abc,-1
+option108-dhcpd limit 150 x
+option108-dhcpd ipv6_only_preferred 0,1800 -5,30m
+option108-dhcpd ip 10.0.0.7 10.0.0.256,fd00::7
+option108-dhcpd mac 00:11:22:33:44:55 00:11:22:33:44,00:11:22:33:44:gg
+option108-dhcpd log_leases 0,1 2
+TYPES
+
 lab_start --net --bind /dev/net/tun:/dev/net/tun || finish
 for p in fw-helper dns64 nat64 option108-dhcpd; do cp "$(ipk "$p")" "$L/lab/share/"; done
 # nat64 depends on kmod-tun: the lab's kernel is the host's, whose TUN is bound in above.
