@@ -748,6 +748,122 @@ mod tests {
     }
 
     #[test]
+    fn metadata_for_conffiles_that_are_not_files() {
+        let mut t = demo_tree();
+        t.remove("lib/apk");
+        t.mkdir_p("etc/demo.d", MODE_DIR).unwrap();
+        t.put_file("etc/demo.d/a", 0o644, b"a".to_vec()).unwrap();
+        let pkg = Package {
+            name: "demo".into(),
+            conffiles: vec![
+                "/etc/config/demo".into(),
+                "/etc/demo.d".into(),
+                "/etc/missing".into(),
+            ],
+            ..Default::default()
+        };
+        ipk::conffiles(&pkg, &mut t).unwrap();
+        add_apk_metadata(&pkg, &mut t).unwrap();
+        // package-pack.mk: keep.d for what is not a regular file, made before the .list ...
+        assert_eq!(
+            t.file("lib/upgrade/keep.d/demo").unwrap().1,
+            b"/etc/demo.d\n/etc/missing\n"
+        );
+        assert!(
+            String::from_utf8_lossy(t.file("lib/apk/packages/demo.list").unwrap().1)
+                .ends_with("/lib/upgrade/keep.d/demo\n/usr/sbin/demo\n")
+        );
+        // ... .conffiles is the define's text, .conffiles_static only its regular files.
+        assert_eq!(
+            t.file("lib/apk/packages/demo.conffiles").unwrap().1,
+            b"/etc/config/demo\n/etc/demo.d\n/etc/missing\n"
+        );
+        assert_eq!(
+            t.file("lib/apk/packages/demo.conffiles_static")
+                .unwrap()
+                .1
+                .split(|&b| b == b'\n')
+                .filter(|l| !l.is_empty())
+                .count(),
+            1
+        );
+    }
+
+    #[test]
+    fn build_from_a_makefile_with_a_release_override() {
+        let d = std::env::temp_dir().join(format!("feedtool-apk-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        fs::create_dir_all(d.join("feed/demo/files")).unwrap();
+        fs::create_dir_all(d.join("bin")).unwrap();
+        fs::write(
+            d.join("feed/v6only.mk"),
+            "PKG_MAINTAINER:=v6only developers\nPKG_LICENSE:=MIT\n",
+        )
+        .unwrap();
+        fs::write(
+            d.join("feed/demo/Makefile"),
+            "include $(TOPDIR)/rules.mk\n\nPKG_NAME:=demo\nPKG_VERSION:=1.2.3\nPKG_RELEASE:=4\n\n\
+include ../v6only.mk\ninclude $(INCLUDE_DIR)/package.mk\n\ndefine Package/demo\n  SECTION:=net\n\
+  CATEGORY:=Network\n  TITLE:=Demo\n  DEPENDS:=$(RUST_ARCH_DEPENDS) +fw-helper\nendef\n\n\
+define Package/demo/description\n  A demo package\n\tfor the fixtures.\nendef\n\n\
+define Package/demo/conffiles\n/etc/config/demo\nendef\n\n\
+define Package/demo/install\n\t$(INSTALL_DIR) $(1)/usr/sbin $(1)/etc/config\n\
+\t$(INSTALL_BIN) $(PKG_INSTALL_DIR)/bin/demo $(1)/usr/sbin/\n\
+\t$(INSTALL_CONF) ./files/demo.config $(1)/etc/config/demo\nendef\n\n\
+$(eval $(call BuildPackage,demo))\n",
+        )
+        .unwrap();
+        fs::write(
+            d.join("feed/demo/files/demo.config"),
+            "config demo 'main'\n",
+        )
+        .unwrap();
+        fs::write(d.join("bin/demo"), "ELF").unwrap();
+        let mut opts = Options {
+            makefile: d.join("feed/demo/Makefile"),
+            arch: "mips_24kc".into(),
+            bin_dir: d.join("bin"),
+            out_dir: d.join("out"),
+            package: None,
+            feed: "v6only".into(),
+            source: None,
+            epoch: EPOCH,
+            release: None,
+        };
+        let first = build(&opts).unwrap();
+        assert_eq!(first, [d.join("out/demo-1.2.3-r4.apk")]);
+        opts.release = Some("5".into());
+        let second = build(&opts).unwrap();
+        assert_eq!(second, [d.join("out/demo-1.2.3-r5.apk")]);
+        assert!(!first[0].exists(), "the older version is replaced");
+        let file = fs::read(&second[0]).unwrap();
+        assert_eq!(&file[..4], b"ADBd");
+        let payload = package_adb(&file).unwrap();
+        let r = Reader::new(&payload).unwrap();
+        let info = r.field(r.root(), 1).unwrap();
+        let s = |i| {
+            String::from_utf8(r.blob(r.field(info, i).unwrap()).unwrap().unwrap().to_vec()).unwrap()
+        };
+        assert_eq!(s(pi::NAME), "demo");
+        assert_eq!(s(pi::VERSION), "1.2.3-r5");
+        assert_eq!(s(pi::ARCH), "mips_24kc");
+        assert_eq!(s(pi::DESCRIPTION), "A demo package for the fixtures.");
+        assert_eq!(s(pi::ORIGIN), "feeds/v6only/demo");
+        let deps = r.slots(r.field(info, pi::DEPENDS).unwrap()).unwrap();
+        let names: Vec<String> = deps
+            .iter()
+            .map(|&o| {
+                String::from_utf8(r.blob(r.field(o, 1).unwrap()).unwrap().unwrap().to_vec())
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(names, ["fw-helper", "libc"]);
+        opts.release = Some("x".into());
+        assert!(build(&opts).unwrap_err().contains("not a number"));
+        fs::remove_dir_all(&d).ok();
+    }
+
+    #[test]
     fn scripts_match_package_pack_mk() {
         let pi = post_install("dns64");
         assert!(pi.starts_with("#!/bin/sh\n[ \"${IPKG_NO_SCRIPT}\" = \"1\" ] && exit 0\n"));
