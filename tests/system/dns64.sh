@@ -135,7 +135,10 @@ q() { in_ns dig +time=3 +tries=1 "$@"; }
 status() { in_ns "$DNS64" status; }
 field() { status | python3 -c "import json,sys; d=json.load(sys.stdin); print(eval('d' + ''.join('[%r]' % k for k in sys.argv[1].split('.'))))" "$1"; }
 
-write_config 64:ff9b::/96
+# The zones hold documentation addresses (RFC 5737), which the Well-Known Prefix does not
+# carry (RFC 6052 3.1): allow_non_global, nat64's lab option, lets them through. Checked
+# without it below.
+write_config 64:ff9b::/96 "option allow_non_global '1'"
 start_dns64
 
 # dig output helpers
@@ -164,8 +167,8 @@ check "CNAME chain into an A-only name is kept" \
 check "NXDOMAIN is not synthesized" rcode_is NXDOMAIN @127.0.0.1 AAAA nope.d64.test
 check "NODATA for A and AAAA: NOERROR, no answer, SOA in authority" \
   bash -c "out=\$(ip netns exec $NS dig +time=3 +tries=1 @127.0.0.1 AAAA txtonly.d64.test); echo \"\$out\"; echo \"\$out\" | grep -q 'status: NOERROR' && echo \"\$out\" | grep -q 'ANSWER: 0' && echo \"\$out\" | grep -A1 'AUTHORITY SECTION' | grep -q SOA"
-check "Well-Known Prefix never carries private IPv4 (RFC 6052 3.1)" \
-  bash -c "[ -z \"\$(ip netns exec $NS dig +short @127.0.0.1 AAAA private.d64.test)\" ]"
+check "allow_non_global: the Well-Known Prefix carries private IPv4 too" \
+  expect_answers 'private.d64.test. 300 AAAA 64:ff9b::a01:203' @127.0.0.1 AAAA private.d64.test
 check "A queries pass unchanged" expect_answers 'short.d64.test. 60 A 198.51.100.12' @127.0.0.1 A short.d64.test
 check "ipv4only.arpa AAAA: 192.0.0.170/171 in the prefix (RFC 7050)" \
   expect_answers $'ipv4only.arpa. 3600 AAAA 64:ff9b::c000:aa\nipv4only.arpa. 3600 AAAA 64:ff9b::c000:ab' @127.0.0.1 AAAA ipv4only.arpa
@@ -190,6 +193,14 @@ hits=$(field cache_hits)
 reload_dns64
 q @127.0.0.1 AAAA v4only.d64.test >/dev/null
 check "SIGHUP reload keeps the cache" bash -c "[ \$(DNS64_CONTROL=$DNS64_CONTROL ip netns exec $NS $DNS64 status | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"cache_hits\"])') -gt $hits ]"
+
+# Without allow_non_global (the default), as nat64 translates: no AAAA for non-global IPv4.
+write_config 64:ff9b::/96
+reload_dns64
+check "Well-Known Prefix never carries private or documentation IPv4 (RFC 6052 3.1)" \
+  bash -c "for n in private v4only rfc; do [ -z \"\$(ip netns exec $NS dig +short @127.0.0.1 AAAA \$n.d64.test)\" ] || exit 1; done"
+check "Well-Known Prefix: ipv4only.arpa still answered (RFC 7050)" \
+  expect_answers $'ipv4only.arpa. 3600 AAAA 64:ff9b::c000:aa\nipv4only.arpa. 3600 AAAA 64:ff9b::c000:ab' @127.0.0.1 AAAA ipv4only.arpa
 
 # Every RFC 6052 prefix length (RFC 6052 2.4 table, 192.0.2.33), switched by reload.
 for pl in "2001:db8::/32 2001:db8:c000:221::" "2001:db8:100::/40 2001:db8:1c0:2:21::" \
@@ -217,7 +228,7 @@ check "bad config on start: exit status 1, option named" \
 stop_dns64
 
 # Malformed input: garbage, compression loops, wrong counts, truncated.
-write_config 64:ff9b::/96
+write_config 64:ff9b::/96 "option allow_non_global '1'"
 start_dns64
 in_ns python3 - <<'EOF'
 import socket, os, struct

@@ -7,8 +7,9 @@ use std::time::Duration;
 use v6only_common::uci::{ConfigError, Package};
 use v6only_common::validate::{Cidr6, Port};
 
-use crate::prefix::{Prefix, Range6};
+use crate::exclude::Range6;
 use crate::resolver;
+use crate::rfc6052::Prefix;
 
 pub const DEFAULT_RESOLV: &str = "/tmp/resolv.conf.d/resolv.conf.auto";
 
@@ -27,6 +28,7 @@ pub struct Config {
 const KNOWN: &[&str] = &[
     "enabled",
     "prefix",
+    "allow_non_global",
     "listen",
     "port",
     "upstream",
@@ -46,8 +48,10 @@ impl Config {
         }
         let mut core = resolver::Config::default();
         if let Some(p) = s.get::<Cidr6>("prefix")? {
-            core.prefix = Prefix::new(p.addr, p.len).map_err(|why| s.error("prefix", why))?;
+            core.prefix =
+                Prefix::new(p.addr, p.len).map_err(|why| s.error("prefix", why.to_string()))?;
         }
+        core.allow_non_global = s.get_or("allow_non_global", false)?;
         let exclude: Vec<Cidr6> = s.list("exclude")?;
         if !exclude.is_empty() {
             core.exclude = exclude
@@ -199,6 +203,9 @@ mod tests {
         );
         assert_eq!(c.core.exclude.len(), 2);
         assert_eq!(c.core.cache_bytes, 512 * 1024);
+        assert!(!c.core.allow_non_global);
+        let c = parse("config dns64 'main'\n option allow_non_global '1'\n").unwrap();
+        assert!(c.core.allow_non_global);
     }
 
     #[test]
@@ -208,6 +215,14 @@ mod tests {
             e.contains("dns64.main.prefix") && e.contains("RFC 6052"),
             "{e}"
         );
+        // Bits after the length are refused, as nat64 does (they used to be cleared).
+        let e = parse("config dns64 'main'\n option prefix '2001:db8::1/96'\n").unwrap_err();
+        assert!(
+            e.contains("dns64.main.prefix") && e.contains("beyond"),
+            "{e}"
+        );
+        let e = parse("config dns64 'main'\n option allow_non_global 'maybe'\n").unwrap_err();
+        assert!(e.contains("dns64.main.allow_non_global"), "{e}");
         let e = parse("config dns64 'main'\n list upstream '192.0.2.1#x'\n").unwrap_err();
         assert!(e.contains("dns64.main.upstream"), "{e}");
         let e = parse("config dns64 'main'\n option port '70000'\n").unwrap_err();

@@ -4,8 +4,9 @@
 //! caches answers, and synthesizes AAAA records from A records with the NAT64 prefix.
 //!
 //! Layout: [`wire`] (DNS messages, checked and zero-copy, modelled on smoltcp's `wire`),
-//! [`prefix`] (RFC 6052 address synthesis), [`cache`] (byte-bounded LRU), [`resolver`] (the
-//! sans-IO state machine), [`config`] (UCI). `main.rs` owns the sockets and the poll loop.
+//! [`rfc6052`] (address synthesis, shared with nat64), [`exclude`] (the AAAA exclusion list),
+//! [`cache`] (byte-bounded LRU), [`resolver`] (the sans-IO state machine), [`config`] (UCI).
+//! `main.rs` owns the sockets and the poll loop.
 //!
 //! Why an own wire parser and not hickory-proto: measured on mips (our size budget is 400 KB
 //! stripped per daemon), a std-only program that reads a message is 145 KB; the same program
@@ -21,8 +22,10 @@
 //!   upstream's answer for the target is appended).
 //! - ipv4only.arpa (RFC 7050, RFC 8880): answered locally (A: 192.0.0.170/171; AAAA: those in
 //!   our prefix), so prefix discovery works whatever the upstream says.
-//! - The Well-Known Prefix never carries private, loopback, link-local or unspecified IPv4
-//!   addresses (RFC 6052 §3.1); a network-specific prefix carries everything.
+//! - An A record gets an AAAA record exactly when nat64 would translate to it
+//!   ([`rfc6052::Prefix::check_v4`]): never for 0/8, 127/8, 224/4, 240/4; with the
+//!   Well-Known Prefix not for non-global addresses either (RFC 6052 §3.1: private, CGNAT,
+//!   documentation, benchmarking, ...) unless `allow_non_global` is set, as in nat64.
 //! - We do not validate DNSSEC: synthesized answers have AD clear and no RRSIG over A;
 //!   DO+CD queries (a validating client) get the upstream answers unsynthesized (§5.5).
 //!   Answers passed through unchanged keep the upstream's flags, AD included.
@@ -31,8 +34,10 @@
 
 pub mod cache;
 pub mod config;
-pub mod prefix;
+pub mod exclude;
 pub mod resolver;
 pub mod wire;
 
 pub use resolver::{Client, Dns64, Output, Stats};
+/// The RFC 6052 prefix of [`resolver::Config`], shared with nat64 so the two agree.
+pub use v6only_common::rfc6052;

@@ -23,7 +23,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use crate::cache::Cache;
-use crate::prefix::{self, Prefix, Range6};
+use crate::exclude::Range6;
+use crate::rfc6052::{self, Prefix};
 use crate::wire::{self, Edns, Message, Name, Writer};
 
 /// Our EDNS UDP payload size towards upstreams and clients (the DNS flag day 2020 value).
@@ -38,6 +39,9 @@ pub const MAX_CACHE_TTL: u32 = 86400;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub prefix: Prefix,
+    /// Synthesize non-global IPv4 addresses with the Well-Known Prefix too (a lab); mirrors
+    /// nat64's option of the same name, which must be set alike.
+    pub allow_non_global: bool,
     pub exclude: Vec<Range6>,
     pub cache_bytes: usize,
     pub max_pending: usize,
@@ -49,6 +53,7 @@ impl Default for Config {
     fn default() -> Config {
         Config {
             prefix: Prefix::well_known(),
+            allow_non_global: false,
             exclude: vec![Range6::mapped()],
             cache_bytes: 4 << 20,
             max_pending: 2048,
@@ -233,7 +238,11 @@ impl Dns64 {
 
     /// A new configuration, keeping the cache unless what synthesis depends on changed.
     pub fn reconfigure(&mut self, config: Config) {
-        if config.prefix != self.config.prefix || config.exclude != self.config.exclude {
+        // Cached answers hold synthesized records, which these three decide.
+        if config.prefix != self.config.prefix
+            || config.allow_non_global != self.config.allow_non_global
+            || config.exclude != self.config.exclude
+        {
             self.cache.clear();
         }
         self.cache.set_limit(config.cache_bytes);
@@ -576,7 +585,7 @@ impl Dns64 {
         for v4 in [Ipv4Addr::new(192, 0, 0, 170), Ipv4Addr::new(192, 0, 0, 171)] {
             match query.qtype {
                 wire::TYPE_AAAA => {
-                    let v6 = self.config.prefix.synthesize(v4);
+                    let v6 = self.config.prefix.embed(v4);
                     write_rr(
                         &mut w,
                         &query.qname,
@@ -607,11 +616,8 @@ impl Dns64 {
 
     /// The in-addr.arpa name for a full ip6.arpa name inside our prefix (§5.3.1).
     fn ptr_target(&self, qname: &Name) -> Option<Name> {
-        if !qname.ends_with(&self.config.prefix.reverse_zone()) {
-            return None;
-        }
-        let v6 = prefix::parse_ip6_arpa(qname)?;
-        self.config.prefix.extract(v6).map(prefix::in_addr_arpa)
+        let v4 = self.config.prefix.ptr_v4(qname.labels())?;
+        Name::from_text(rfc6052::in_addr_arpa(v4).as_str())
     }
 
     fn pass_through(&mut self, p: &Pending, response: &Message, now: Instant) {
@@ -681,11 +687,13 @@ impl Dns64 {
             if rr.rtype == wire::TYPE_A && rr.class == wire::CLASS_IN && rr.rdata_len == 4 {
                 let d = rr.rdata(bytes);
                 let v4 = Ipv4Addr::new(d[0], d[1], d[2], d[3]);
-                if self.config.prefix.is_well_known() && prefix::non_global_v4(v4) {
-                    continue; // RFC 6052 §3.1: not with the Well-Known Prefix.
+                // Only what nat64 translates (RFC 6052 §3.1 for the Well-Known Prefix).
+                let prefix = &self.config.prefix;
+                if prefix.check_v4(v4, self.config.allow_non_global).is_err() {
+                    continue;
                 }
                 let (owner, _) = wire::read_name(bytes, rr.name_at).ok()?;
-                let v6 = self.config.prefix.synthesize(v4);
+                let v6 = prefix.embed(v4);
                 write_rr(
                     &mut w,
                     &owner,

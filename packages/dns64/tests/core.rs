@@ -4,8 +4,8 @@
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use dns64::prefix::Prefix;
 use dns64::resolver::Config;
+use dns64::rfc6052::Prefix;
 use dns64::wire::{self, Message, Name, Writer};
 use dns64::{Client, Dns64, Output};
 
@@ -33,8 +33,18 @@ fn core_with(config: Config) -> Dns64 {
     )
 }
 
+/// The default config, except that the documentation addresses (RFC 5737) these tests
+/// answer with get AAAA records: the Well-Known Prefix does not carry them (RFC 6052 §3.1,
+/// see `well_known_prefix_carries_what_nat64_translates`).
+fn lab() -> Config {
+    Config {
+        allow_non_global: true,
+        ..Config::default()
+    }
+}
+
 fn core() -> Dns64 {
-    core_with(Config::default())
+    core_with(lab())
 }
 
 fn query(name: &str, qtype: u16, edns: Option<(bool, bool)>) -> Vec<u8> {
@@ -491,6 +501,68 @@ fn truncated_answers_are_retried_over_tcp() {
     assert_eq!(answers(&down[0]).len(), 40);
 }
 
+/// The AAAA records `c` synthesizes for an A-only name whose A records are `v4s`.
+fn synthesized(c: &mut Dns64, v4s: &[&str]) -> Vec<Vec<u8>> {
+    let t0 = Instant::now();
+    c.handle_query(&query("v4.example", wire::TYPE_AAAA, None), client(), t0);
+    let (up, _) = outputs(c);
+    let soa = [("example", wire::TYPE_SOA, 3600, soa(300))];
+    let nodata = answer(&up[0].data, 0, &[], &soa);
+    c.handle_response(up[0].token, up[0].server, &nodata, t0);
+    let (up, _) = outputs(c);
+    let records: Vec<_> = v4s
+        .iter()
+        .map(|v4| ("v4.example", wire::TYPE_A, 60, a(v4)))
+        .collect();
+    let resp = answer(&up[0].data, 0, &records, &[]);
+    c.handle_response(up[0].token, up[0].server, &resp, t0);
+    let (_, down) = outputs(c);
+    answers(&down[0]).into_iter().map(|r| r.3).collect()
+}
+
+#[test]
+fn well_known_prefix_carries_what_nat64_translates() {
+    // RFC 6052 §3.1: not private, CGNAT, documentation, benchmarking, IETF protocol
+    // assignments (but 192.0.0.9, global); never loopback, "this network", multicast.
+    let all = [
+        "10.1.2.3",
+        "100.64.0.1",
+        "8.8.8.8",
+        "192.0.0.8",
+        "192.0.0.9",
+        "198.18.0.1",
+        "198.51.100.7",
+        "127.0.0.1",
+        "0.1.2.3",
+        "224.0.0.1",
+        "240.0.0.1",
+    ];
+    let mut c = core_with(Config::default());
+    assert_eq!(
+        synthesized(&mut c, &all),
+        vec![aaaa("64:ff9b::8.8.8.8"), aaaa("64:ff9b::192.0.0.9")]
+    );
+    // Only non-global ones: an empty answer, as for a name without A records.
+    assert_eq!(
+        synthesized(&mut core_with(Config::default()), &all[..2]),
+        Vec::<Vec<u8>>::new()
+    );
+
+    // allow_non_global, as nat64's: everything a NAT64 can reach.
+    let got = synthesized(&mut core_with(lab()), &all);
+    assert_eq!(got.len(), 7);
+    assert_eq!(got[1], aaaa("64:ff9b::100.64.0.1"));
+
+    // A network-specific prefix carries non-global addresses (§3.1), not unreachable ones.
+    let nsp = Config {
+        prefix: "2001:db8:64::/96".parse().unwrap(),
+        ..Config::default()
+    };
+    let got = synthesized(&mut core_with(nsp), &all);
+    assert_eq!(got.len(), 7);
+    assert_eq!(got[6], aaaa("2001:db8:64::198.51.100.7"));
+}
+
 #[test]
 fn ipv4only_arpa_and_ptr_in_the_prefix() {
     let mut c = core_with(Config {
@@ -666,8 +738,17 @@ fn reconfiguring_keeps_the_cache_unless_synthesis_changes() {
     outputs(&mut c);
     c.reconfigure(Config {
         max_pending: 99,
-        ..Config::default()
+        ..lab()
     });
+    assert_eq!(c.cache_entries(), 1);
+    c.reconfigure(Config::default());
+    assert_eq!(c.cache_entries(), 0, "allow_non_global changed");
+    c.handle_query(&query("keep.example", wire::TYPE_A, None), client(), t0);
+    let (up, _) = outputs(&mut c);
+    let records = [("keep.example", wire::TYPE_A, 300, a("198.51.100.9"))];
+    let resp = answer(&up[0].data, 0, &records, &[]);
+    c.handle_response(up[0].token, up[0].server, &resp, t0);
+    outputs(&mut c);
     assert_eq!(c.cache_entries(), 1);
     c.reconfigure(Config {
         prefix: Prefix::new("2001:db8::".parse().unwrap(), 32).unwrap(),
