@@ -12,7 +12,8 @@
 #   - refused, with nothing installed: a package with one byte changed, a package whose file
 #     content was changed and recompressed, an index with one byte changed, an index without
 #     its signature, an index signed by another key;
-#   - every architecture's packages install into a root of that --arch (and not into another);
+#   - every architecture's packages install into a root of that --arch (and not into another),
+#     and its packages.adb has the same ADB block as `apk mkndx` writes for those packages;
 #   - two builds of a feed give the same bytes, and dist/'s packages are such a build.
 # A running lab (procd, the package's post-install and pre-deinstall run as on a router):
 #   the key in /etc/apk/keys, the feed in /etc/apk/repositories.d/customfeeds.list as a
@@ -157,7 +158,7 @@ flip() {
 # adb_edit IN OUT MODE: the ADB stream of IN (ADBd inflated) changed per MODE, written
 # uncompressed (apk reads "ADB." files as well): data-byte flips a byte of the last DATA block
 # (a file's content), adb-byte flips a byte inside the ADB block, unsigned drops every block
-# after the ADB block.
+# after the ADB block; adb-block writes only the ADB block's payload.
 adb_edit() {
 	python3 - "$@" <<'EOF'
 import struct, sys, zlib
@@ -178,6 +179,9 @@ elif mode == "adb-byte":
 elif mode == "unsigned":
     t, p, n = blocks[0]
     s = s[:p + (n + 7) // 8 * 8]
+elif mode == "adb-block":
+    t, p, n = blocks[0]
+    s = s[p + 4:p + n]
 open(dst, "wb").write(bytes(s))
 EOF
 }
@@ -308,6 +312,18 @@ other=mips_24kc
 R=$T/arch-wrong
 check "x86_64 packages are not installable into a $other root" eval \
 	'new_root "$R" "$other" && ! ap "$R" "$other" --repository "$FEED/packages.adb" add --no-scripts "${PKGS[0]}" >/dev/null 2>&1 && test -z "$(feed_installed "$R")"'
+
+# --- the index is what the real `apk mkndx` makes of the same packages (ADB block, byte for byte)
+same_as_mkndx() { # ARCH
+	local d=$T/mkndx-$1
+	mkdir -p "$d"
+	"$APK" mkndx --allow-untrusted --output "$d/packages.adb" "$DIST/apk/$1"/*.apk >/dev/null || return 1
+	adb_edit "$d/packages.adb" "$d/theirs" adb-block && adb_edit "$DIST/apk/$1/packages.adb" "$d/ours" adb-block &&
+		cmp "$d/theirs" "$d/ours"
+}
+for a in "${ARCHS[@]}"; do
+	check "$a: packages.adb equals apk mkndx's index of the same packages" same_as_mkndx "$a"
+done
 
 # --- reproducible: dist's packages are what feedtool makes from the same inputs, twice
 epoch=$("$APK" adbdump "$FEED/${PKGS[0]}-$(version "${PKGS[0]}").apk" 2>/dev/null |
