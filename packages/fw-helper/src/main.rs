@@ -10,16 +10,13 @@
 //!   FW_HELPER_NFT          the nft program (default nft from PATH)
 //!   FW_HELPER_LOCK         lock file serialising apply/remove (default /var/run/fw-helper.lock)
 
-mod config;
-mod fw4;
-mod model;
-
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use config::{Backend, Config};
-use model::Ruleset;
+use fw_helper::config::{self, Backend, Config};
+use fw_helper::fw4;
+use fw_helper::model::{self, Ruleset};
 use v6only_common::{cli, log as vlog, uci::Package};
 
 const PROGRAM: cli::Program = cli::Program {

@@ -1,0 +1,12 @@
+//! fw-helper: the nftables rules the v6only daemons need, as firewall4 include snippets or as
+//! a table of its own.
+//!
+//! The library is the pure core: [`config`] (UCI packages -> [`config::Config`]), [`model`]
+//! (config -> [`model::Ruleset`], the rules in evaluation order) and [`fw4`] (which snippet
+//! files change, fw4's zones as it prints them). `main.rs` reads the files and runs nft and fw4.
+
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod fw4;
+pub mod model;
