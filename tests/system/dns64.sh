@@ -253,7 +253,7 @@ ip netns exec $NS python3 -c "
 import socket, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('127.0.0.9', 53)); time.sleep(120)" &
 PIDS+=($!)
-printf "config dns64 'main'\n list listen '127.0.0.1'\n list upstream '127.0.0.9'\n option timeout '2000'\n" >"$WORK/dns64"
+printf "config dns64 'main'\n option allow_non_global '1'\n list listen '127.0.0.1'\n list upstream '127.0.0.9'\n option timeout '2000'\n" >"$WORK/dns64"
 start_dns64
 elapsed_servfail() {
   local t0 t1 out; t0=$(date +%s%N)
@@ -263,16 +263,16 @@ elapsed_servfail() {
   echo "elapsed $(( (t1 - t0) / 1000000 )) ms"; [ $(( (t1 - t0) / 1000000 )) -le 3000 ]
 }
 check "upstream silent: SERVFAIL within 3 s (timeout 2000 ms)" elapsed_servfail v4only.d64.test
-printf "config dns64 'main'\n list listen '127.0.0.1'\n list upstream '127.0.0.8'\n option timeout '2000'\n" >"$WORK/dns64"
+printf "config dns64 'main'\n option allow_non_global '1'\n list listen '127.0.0.1'\n list upstream '127.0.0.8'\n option timeout '2000'\n" >"$WORK/dns64"
 reload_dns64
 check "upstream down (port unreachable): SERVFAIL within 3 s" elapsed_servfail short.d64.test
-printf "config dns64 'main'\n list listen '127.0.0.1'\n list upstream '127.0.0.9'\n list upstream '127.0.0.2'\n" >"$WORK/dns64"
+printf "config dns64 'main'\n option allow_non_global '1'\n list listen '127.0.0.1'\n list upstream '127.0.0.9'\n list upstream '127.0.0.2'\n" >"$WORK/dns64"
 reload_dns64
 check "failover: silent first upstream, answer from the second" \
   expect_answers 'short.d64.test. 60 AAAA 64:ff9b::c633:640c' @127.0.0.1 AAAA short.d64.test
 # Flood towards the silent upstream: the pending table and memory stay bounded, every query
 # still gets an answer (SERVFAIL) in bounded time.
-printf "config dns64 'main'\n list listen '127.0.0.1'\n list upstream '127.0.0.9'\n option timeout '1000'\n" >"$WORK/dns64"
+printf "config dns64 'main'\n option allow_non_global '1'\n list listen '127.0.0.1'\n list upstream '127.0.0.9'\n option timeout '1000'\n" >"$WORK/dns64"
 reload_dns64
 for i in $(seq 1 20000); do echo "flood$i.d64.test AAAA"; done >"$WORK/flood"
 in_ns dnsperf -s 127.0.0.1 -d "$WORK/flood" -n 1 -l 4 -c 4 -q 3000 -t 3 >"$WORK/flood.out" 2>&1 &
@@ -282,7 +282,7 @@ rss=$(awk '/VmRSS/{print $2}' /proc/$DNS64_PID/status)
 wait $! 2>/dev/null
 check "flood at a silent upstream: pending ${pending} <= 2048, RSS ${rss} KB <= 16 MB, answered (SERVFAIL)" \
   bash -c "grep -E 'Queries (sent|completed)|SERVFAIL' $WORK/flood.out; [ $pending -le 2048 ] && [ $rss -le 16384 ] && grep -q 'SERVFAIL' $WORK/flood.out"
-printf "config dns64 'main'\n list listen '127.0.0.1'\n list upstream '127.0.0.9'\n list upstream '127.0.0.2'\n" >"$WORK/dns64"
+printf "config dns64 'main'\n option allow_non_global '1'\n list listen '127.0.0.1'\n list upstream '127.0.0.9'\n list upstream '127.0.0.2'\n" >"$WORK/dns64"
 reload_dns64
 check "status counts upstream failures and timeouts" \
   bash -c "DNS64_CONTROL=$DNS64_CONTROL ip netns exec $NS $DNS64 status | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d); assert d[\"upstream_failures\"] >= 2 and d[\"upstream_timeouts\"] >= 3'"
@@ -302,7 +302,7 @@ while True:
     data, client = s.recvfrom(4096)
     threading.Thread(target=relay, args=(data, client), daemon=True).start()" &
 PIDS+=($!)
-printf "config dns64 'main'\n list listen '127.0.0.1'\n list upstream '127.0.0.7'\n option timeout '4000'\n" >"$WORK/dns64"
+printf "config dns64 'main'\n option allow_non_global '1'\n list listen '127.0.0.1'\n list upstream '127.0.0.7'\n option timeout '4000'\n" >"$WORK/dns64"
 start_dns64
 check "slow upstream (1.2 s per answer): answered, not SERVFAIL" \
   expect_answers $'v4only.d64.test. 300 AAAA 64:ff9b::c633:640a\nv4only.d64.test. 300 AAAA 64:ff9b::c633:640b' +time=8 @127.0.0.1 AAAA v4only.d64.test
@@ -310,7 +310,7 @@ stop_dns64
 
 # resolv.conf.auto: no UCI upstream; the file changes under the running daemon.
 echo "nameserver 127.0.0.8" >"$WORK/resolv.conf.auto"
-printf "config dns64 'main'\n list listen '127.0.0.1'\n option resolv_file '%s'\n option timeout '1000'\n" "$WORK/resolv.conf.auto" >"$WORK/dns64"
+printf "config dns64 'main'\n option allow_non_global '1'\n list listen '127.0.0.1'\n option resolv_file '%s'\n option timeout '1000'\n" "$WORK/resolv.conf.auto" >"$WORK/dns64"
 start_dns64
 check "resolv.conf.auto: dead upstream -> SERVFAIL" rcode_is SERVFAIL @127.0.0.1 AAAA v4only.d64.test
 printf "# Interface wan\nnameserver 127.0.0.2\n" >"$WORK/resolv.conf.auto"
@@ -320,7 +320,7 @@ check "resolv.conf.auto re-read when it changes" \
 stop_dns64
 
 # Memory bound: 256 KiB cache under 30000 distinct names.
-printf "config dns64 'main'\n list listen '127.0.0.1'\n list upstream '127.0.0.2'\n option cache_size '256'\n" >"$WORK/dns64"
+printf "config dns64 'main'\n option allow_non_global '1'\n list listen '127.0.0.1'\n list upstream '127.0.0.2'\n option cache_size '256'\n" >"$WORK/dns64"
 start_dns64
 for i in $(seq 1 30000); do echo "n$i.d64.test AAAA"; done >"$WORK/names"
 in_ns dnsperf -q 200 -s 127.0.0.1 -d "$WORK/names" -n 1 -l 20 >"$WORK/dnsperf.out" 2>&1
@@ -410,7 +410,7 @@ elif cmd == "udpsource":
     assert src[0] == b and data[:2] == b"\x00\x0b"
 PYEOF
 tcp_py() { in_ns python3 "$WORK/tcp.py" "$1" "$DNS64" "${2:-$DNS64_PID}"; }
-printf "config dns64 'main'\n list listen '127.0.0.1'\n list upstream '127.0.0.2'\n" >"$WORK/dns64"
+printf "config dns64 'main'\n option allow_non_global '1'\n list listen '127.0.0.1'\n list upstream '127.0.0.2'\n" >"$WORK/dns64"
 start_dns64
 q +tcp @127.0.0.1 AAAA big.d64.test >/dev/null
 check "TCP half-close after 3 queries: all 3 answered, then closed (RFC 7766 6.2.4)" tcp_py halfclose
@@ -426,12 +426,12 @@ in_ns ip addr add fd64::1:2/128 dev lo
 in_ns ip addr add 127.0.0.3/8 dev lo
 in_ns ip addr add 127.0.0.4/8 dev lo
 # Port 5300: NSD holds port 53 on two of the addresses, which a wildcard bind would clash with.
-printf "config dns64 'main'\n list listen '::'\n option port '5300'\n list upstream '127.0.0.2'\n" >"$WORK/dns64"
+printf "config dns64 'main'\n option allow_non_global '1'\n list listen '::'\n option port '5300'\n list upstream '127.0.0.2'\n" >"$WORK/dns64"
 start_dns64 5300
 check "UDP on a :: listener: the answer comes from the address asked (IPv6, two addresses on lo)" tcp_py udpsource 6
 check "UDP on a :: listener: the answer comes from the address asked (IPv4-mapped)" tcp_py udpsource 4
 stop_dns64
-printf "config dns64 'main'\n list listen '0.0.0.0'\n option port '5300'\n list upstream '127.0.0.2'\n" >"$WORK/dns64"
+printf "config dns64 'main'\n option allow_non_global '1'\n list listen '0.0.0.0'\n option port '5300'\n list upstream '127.0.0.2'\n" >"$WORK/dns64"
 start_dns64 5300
 check "UDP on a 0.0.0.0 listener: the answer comes from the address asked (IP_PKTINFO)" tcp_py udpsource 4
 stop_dns64
