@@ -12,8 +12,8 @@ cd "$ROOT"
 LOGDIR=${LOGDIR:-$ROOT/target/test-logs}
 mkdir -p "$LOGDIR"
 # Test tools from Debian: nft and ip for the system tests, signify for an independent
-# signature check, python3 for the package checks.
-TEST_PACKAGES="nftables iproute2 signify-openbsd python3 file tar gzip"
+# signature check (usign, and openssl for the apk index), python3 for the package checks.
+TEST_PACKAGES="nftables iproute2 signify-openbsd openssl python3 file tar gzip"
 X86_BIN=target/xc/dist/x86_64-unknown-linux-musl
 
 passed=0 failed=0 failures=()
