@@ -13,6 +13,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::config::Config;
 use crate::model::{Chain, Zones};
 
 pub const DEFAULT_ROOT: &str = "/usr/share/nftables.d";
@@ -86,6 +87,34 @@ pub fn zones(print: &str) -> Zones {
         z.insert(name.to_string(), devs);
     }
     z
+}
+
+/// A warning (file:line of the reference) for each zone the config names that fw4 does not
+/// define or that has no devices: the rules for it are left out of the snippets.
+pub fn unresolved_zones(cfg: &Config, zones: &Zones) -> Vec<String> {
+    let refs = cfg
+        .dhcp
+        .iter()
+        .map(|d| &d.ifaces)
+        .chain(cfg.dns.iter().map(|d| &d.ifaces))
+        .chain(cfg.ripng.iter().map(|d| &d.ifaces))
+        .chain(cfg.nat64.iter().flat_map(|n| [&n.wan, &n.lan]))
+        .flat_map(|i| i.zones.iter());
+    let mut out = Vec::new();
+    for z in refs {
+        let why = match zones.get(&z.name) {
+            Some(d) if !d.is_empty() => continue,
+            Some(_) => "has no devices",
+            None => "is not defined",
+        };
+        out.push(format!(
+            "{}:{}: zone '{}' {why} in fw4; its rules are left out",
+            z.undefined.path.display(),
+            z.undefined.line,
+            z.name
+        ));
+    }
+    out
 }
 
 #[cfg(test)]

@@ -2,11 +2,13 @@
 //! a table of its own.
 //!
 //! The library is the pure core: [`config`] (UCI packages -> [`config::Config`]), [`model`]
-//! (config -> [`model::Ruleset`], the rules in evaluation order) and [`fw4`] (which snippet
-//! files change, fw4's zones as it prints them). `main.rs` reads the files and runs nft and fw4.
+//! (config -> [`model::Ruleset`], the rules in evaluation order), [`render`] (the ruleset as
+//! nft text, for both backends) and [`fw4`] (which snippet files change, fw4's zones as it
+//! prints them). `main.rs` reads the files and runs nft and fw4.
 
 #![forbid(unsafe_code)]
 
 pub mod config;
 pub mod fw4;
 pub mod model;
+pub mod render;

@@ -1,5 +1,5 @@
 //! fw-helper: the v6only bundle's firewall needs in one place. The core (config -> rule
-//! model -> nft text / JSON, fw4 snippet planning) is pure; this file does the file and
+//! model -> nft text, fw4 snippet planning) is the library; this file does the file and
 //! process I/O.
 //!
 //! Overrides for tests (environment):
@@ -17,6 +17,7 @@ use std::process::{Command, Stdio};
 use fw_helper::config::{self, Backend, Config};
 use fw_helper::fw4;
 use fw_helper::model::{self, Ruleset};
+use fw_helper::render;
 use v6only_common::{cli, log as vlog, uci::Package};
 
 const PROGRAM: cli::Program = cli::Program {
@@ -176,44 +177,24 @@ fn ruleset(env: &Env, cfg: &Config, b: Backend) -> Result<Ruleset, String> {
         return model::build(cfg, &cfg.zones, true).map_err(|e| e.to_string());
     }
     let zones = fw4::zones(&run_fw4(env, &["-q", "print"])?);
-    let refs = cfg
-        .dhcp
-        .iter()
-        .map(|d| &d.ifaces)
-        .chain(cfg.dns.iter().map(|d| &d.ifaces))
-        .chain(cfg.ripng.iter().map(|d| &d.ifaces))
-        .chain(cfg.nat64.iter().flat_map(|n| [&n.wan, &n.lan]))
-        .flat_map(|i| i.zones.iter());
-    for z in refs {
-        match zones.get(&z.name) {
-            Some(d) if !d.is_empty() => {}
-            d => log::warn!(
-                "{}:{}: zone '{}' {} in fw4; its rules are left out",
-                z.undefined.path.display(),
-                z.undefined.line,
-                z.name,
-                if d.is_some() {
-                    "has no devices"
-                } else {
-                    "is not defined"
-                }
-            ),
-        }
+    for w in fw4::unresolved_zones(cfg, &zones) {
+        log::warn!("{w}");
     }
     model::build(cfg, &zones, false).map_err(|e| e.to_string())
 }
 
 // ---------------------------------------------------------------- processes
 
-fn run_nft(env: &Env, check: bool, batch: &nftables::schema::Nftables<'_>) -> Result<(), String> {
-    let payload = serde_json::to_string(batch).map_err(|e| e.to_string())?;
-    log::debug!("nft{} -j -f -: {payload}", if check { " -c" } else { "" });
+/// Runs an nft script (`nft -f -`: one transaction, all or nothing); `check` only validates
+/// it (`nft -c`), changing nothing.
+fn run_nft(env: &Env, check: bool, script: &str) -> Result<(), String> {
+    log::debug!("nft{} -f -:\n{script}", if check { " -c" } else { "" });
     let mut cmd = Command::new(&env.nft);
     if check {
         cmd.arg("-c");
     }
     let mut child = cmd
-        .args(["-j", "-f", "-"])
+        .args(["-f", "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -222,7 +203,7 @@ fn run_nft(env: &Env, check: bool, batch: &nftables::schema::Nftables<'_>) -> Re
     let written = child
         .stdin
         .take()
-        .map(|mut i| i.write_all(payload.as_bytes()));
+        .map(|mut i| i.write_all(script.as_bytes()));
     let out = child
         .wait_with_output()
         .map_err(|e| format!("{}: {e}", env.nft))?;
@@ -232,46 +213,24 @@ fn run_nft(env: &Env, check: bool, batch: &nftables::schema::Nftables<'_>) -> Re
         }
         return Ok(());
     }
-    let msg = String::from_utf8_lossy(&out.stderr);
-    let msg = msg.trim();
+    // nft names its input /dev/stdin (or -); the positions are in the script, not a file.
+    let msg: Vec<String> = String::from_utf8_lossy(&out.stderr)
+        .trim()
+        .lines()
+        .map(
+            |l| match l.strip_prefix("/dev/stdin:").or(l.strip_prefix("-:")) {
+                Some(rest) => format!("rules:{rest}"),
+                None => l.to_string(),
+            },
+        )
+        .collect();
+    let msg = msg.join("\n");
     Err(format!(
         "nft {} the ruleset ({}): {}",
         if check { "rejects" } else { "did not apply" },
         out.status,
-        if msg.is_empty() { "no message" } else { msg }
+        if msg.is_empty() { "no message" } else { &msg }
     ))
-}
-
-/// nft's JSON errors carry no position; checking the same rules as text (check mode, nothing
-/// changes) shows the offending rule.
-fn diagnose(env: &Env, table: &str, rs: &Ruleset, err: String) -> String {
-    let text = format!(
-        "table inet {table}\ndelete table inet {table}\n{}",
-        rs.nft_text(table)
-    );
-    let out = Command::new(&env.nft)
-        .args(["-c", "-f", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .and_then(|mut c| {
-            if let Some(mut i) = c.stdin.take() {
-                let _ = i.write_all(text.as_bytes());
-            }
-            c.wait_with_output()
-        });
-    match out {
-        Ok(o) if !o.status.success() => {
-            let msg = String::from_utf8_lossy(&o.stderr);
-            let msg = msg
-                .trim()
-                .replace("/dev/stdin", "rule")
-                .replace("-:", "rule:");
-            format!("{err}\nthe same rules as nft text:\n{msg}")
-        }
-        _ => err,
-    }
 }
 
 fn run_fw4(env: &Env, args: &[&str]) -> Result<String, String> {
@@ -381,14 +340,14 @@ fn show(env: &Env) -> Result<(), String> {
             "# disabled\n"
         });
     } else if b == Backend::Fw4 {
-        for (chain, text) in rs.fw4_snippets() {
+        for (chain, text) in render::fw4_snippets(&rs) {
             out.push_str(&format!(
                 "# {}\n{text}\n",
                 fw4::snippet_path(&env.fw4_root, chain).display()
             ));
         }
     } else {
-        out = rs.nft_text(&cfg.table);
+        out = render::own_table(&rs, &cfg.table);
     }
     print!("{out}");
     Ok(())
@@ -399,7 +358,7 @@ fn check(env: &Env) -> Result<(), String> {
     let b = backend(env, &cfg);
     let rs = ruleset(env, &cfg, b)?;
     // The snippets hold literal devices only: nft checks the same rules as a table of ours.
-    run_nft(env, true, &rs.nft_batch(&cfg.table)).map_err(|e| diagnose(env, &cfg.table, &rs, e))?;
+    run_nft(env, true, &render::apply_script(&rs, &cfg.table))?;
     println!(
         "{}: configuration and rules are valid ({} rules, backend {})",
         PROGRAM.name,
@@ -421,8 +380,7 @@ fn apply(env: &Env) -> Result<(), String> {
     let b = backend(env, &cfg);
     let rs = ruleset(env, &cfg, b)?;
     if b == Backend::Nft {
-        run_nft(env, false, &rs.nft_batch(&cfg.table))
-            .map_err(|e| diagnose(env, &cfg.table, &rs, e))?;
+        run_nft(env, false, &render::apply_script(&rs, &cfg.table))?;
         log::info!(
             "table inet {} installed ({} rules)",
             cfg.table,
@@ -434,7 +392,7 @@ fn apply(env: &Env) -> Result<(), String> {
         }
         return Ok(());
     }
-    let plan = fw4::plan(&env.fw4_root, &rs.fw4_snippets(), read_opt);
+    let plan = fw4::plan(&env.fw4_root, &render::fw4_snippets(&rs), read_opt);
     if !plan.is_empty() {
         let mut res = Ok(());
         for (p, c) in &plan.writes {
@@ -467,7 +425,7 @@ fn apply(env: &Env) -> Result<(), String> {
         log::info!("fw4 snippets unchanged");
     }
     // Switched from the nft backend: take our own table away.
-    run_nft(env, false, &model::nft_remove_batch(&cfg.table))
+    run_nft(env, false, &render::remove_script(&cfg.table))
 }
 
 fn remove(env: &Env) -> Result<(), String> {
@@ -488,7 +446,7 @@ fn remove(env: &Env) -> Result<(), String> {
         Ok(_) => {}
         Err(e) => errs.push(e),
     }
-    if let Err(e) = run_nft(env, false, &model::nft_remove_batch(&table)) {
+    if let Err(e) = run_nft(env, false, &render::remove_script(&table)) {
         errs.push(e);
     }
     if errs.is_empty() {
