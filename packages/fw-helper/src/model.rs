@@ -55,10 +55,16 @@ impl Chain {
     }
 }
 
-/// An interface match operand: device names (zones are resolved when the model is built).
+/// An interface match operand: one or more device names or `name*` patterns, never empty
+/// (zones are resolved to their devices when the model is built).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Ifs {
-    Devices(Vec<String>),
+pub struct Devices(pub Vec<String>);
+
+impl Devices {
+    /// For comments: `br-lan,wlan0`.
+    fn label(&self) -> String {
+        self.0.join(",")
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -80,8 +86,8 @@ impl L4 {
 pub enum Match {
     /// `meta nfproto ipv4|ipv6`
     Nfproto6(bool),
-    Iif(Ifs),
-    Oif(Ifs),
+    Iif(Devices),
+    Oif(Devices),
     Dport(L4, u16),
     Ip6Saddr(Ipv6Addr, u8),
     Ip6Hoplimit(u8),
@@ -133,8 +139,9 @@ pub type Zones = BTreeMap<String, Vec<String>>;
 
 /// The devices of `ifaces`: its zones resolved, then its own devices. An unknown or empty zone
 /// is the section's error when `strict` (nft backend); under fw4 it adds no device, so that
-/// the snippets hold literal device names only and stay valid whatever the zones hold.
-fn ifs(ifaces: &Ifaces, zones: &Zones, strict: bool) -> Result<Vec<Ifs>, ConfigError> {
+/// the snippets hold literal device names only and stay valid whatever the zones hold. None
+/// when no device is left: then there is no rule, rather than an empty `iifname { }`.
+fn devices(ifaces: &Ifaces, zones: &Zones, strict: bool) -> Result<Option<Devices>, ConfigError> {
     let mut devs: Vec<String> = Vec::new();
     for z in &ifaces.zones {
         match zones.get(&z.name).filter(|d| !d.is_empty()) {
@@ -153,18 +160,7 @@ fn ifs(ifaces: &Ifaces, zones: &Zones, strict: bool) -> Result<Vec<Ifs>, ConfigE
             true
         }
     });
-    // No interfaces (an optional side left out, an empty zone): no rule, not `iifname { }`.
-    Ok(if devs.is_empty() {
-        Vec::new()
-    } else {
-        vec![Ifs::Devices(devs)]
-    })
-}
-
-fn ifs_label(i: &Ifs) -> String {
-    match i {
-        Ifs::Devices(d) => d.join(","),
-    }
+    Ok((!devs.is_empty()).then_some(Devices(devs)))
 }
 
 /// Builds the model. `standalone` (the nft backend) adds the guards and the loopback accept,
@@ -186,7 +182,7 @@ pub fn build(cfg: &Config, zones: &Zones, standalone: bool) -> Result<Ruleset, C
     if !cfg.dhcp.is_empty() || !cfg.dns.is_empty() || !cfg.ripng.is_empty() {
         push(
             Chain::Input,
-            vec![Match::Iif(Ifs::Devices(vec!["lo".into()]))],
+            vec![Match::Iif(Devices(vec!["lo".into()]))],
             Verdict::Accept,
             "loopback".into(),
             true,
@@ -195,8 +191,8 @@ pub fn build(cfg: &Config, zones: &Zones, standalone: bool) -> Result<Ruleset, C
 
     // DHCP
     for d in &cfg.dhcp {
-        for i in ifs(&d.ifaces, zones, standalone)? {
-            let c = format!("DHCP from {}", ifs_label(&i));
+        if let Some(i) = devices(&d.ifaces, zones, standalone)? {
+            let c = format!("DHCP from {}", i.label());
             push(
                 Chain::Input,
                 vec![
@@ -226,9 +222,9 @@ pub fn build(cfg: &Config, zones: &Zones, standalone: bool) -> Result<Ruleset, C
     // DNS
     let mut ports: Vec<u16> = Vec::new();
     for d in &cfg.dns {
-        for i in ifs(&d.ifaces, zones, standalone)? {
+        if let Some(i) = devices(&d.ifaces, zones, standalone)? {
             for l4 in [L4::Udp, L4::Tcp] {
-                let c = format!("DNS/{} from {}", l4.name(), ifs_label(&i));
+                let c = format!("DNS/{} from {}", l4.name(), i.label());
                 push(
                     Chain::Input,
                     vec![Match::Iif(i.clone()), Match::Dport(l4, d.port)],
@@ -257,8 +253,8 @@ pub fn build(cfg: &Config, zones: &Zones, standalone: bool) -> Result<Ruleset, C
 
     // RIPng (RFC 2080 2.4.2: link-local source, hop limit 255)
     for r in &cfg.ripng {
-        for i in ifs(&r.ifaces, zones, standalone)? {
-            let c = format!("RIPng from {}", ifs_label(&i));
+        if let Some(i) = devices(&r.ifaces, zones, standalone)? {
+            let c = format!("RIPng from {}", i.label());
             push(
                 Chain::Input,
                 vec![
@@ -285,10 +281,10 @@ pub fn build(cfg: &Config, zones: &Zones, standalone: bool) -> Result<Ruleset, C
 
     // NAT64
     for n in &cfg.nat64 {
-        let tun = || Ifs::Devices(vec![n.tun.clone()]);
-        let wans = ifs(&n.wan, zones, standalone)?;
-        for w in &wans {
-            let c = format!("NAT64 {} to {}", n.tun, ifs_label(w));
+        let tun = || Devices(vec![n.tun.clone()]);
+        let wans = devices(&n.wan, zones, standalone)?;
+        if let Some(w) = &wans {
+            let c = format!("NAT64 {} to {}", n.tun, w.label());
             push(
                 Chain::Forward,
                 vec![Match::Iif(tun()), Match::Oif(w.clone())],
@@ -297,8 +293,8 @@ pub fn build(cfg: &Config, zones: &Zones, standalone: bool) -> Result<Ruleset, C
                 false,
             );
         }
-        for l in ifs(&n.lan, zones, standalone)? {
-            let c = format!("NAT64 {} to {}", ifs_label(&l), n.tun);
+        if let Some(l) = devices(&n.lan, zones, standalone)? {
+            let c = format!("NAT64 {} to {}", l.label(), n.tun);
             push(
                 Chain::Forward,
                 vec![Match::Iif(l), Match::Oif(tun())],
@@ -316,8 +312,8 @@ pub fn build(cfg: &Config, zones: &Zones, standalone: bool) -> Result<Ruleset, C
                 ),
                 None => (format!("{}/icmp", e.addr), Match::IcmpEchoRequest),
             };
-            for w in &wans {
-                let c = format!("NAT64 static {to} from {}", ifs_label(w));
+            if let Some(w) = &wans {
+                let c = format!("NAT64 static {to} from {}", w.label());
                 push(
                     Chain::Forward,
                     vec![
@@ -331,7 +327,7 @@ pub fn build(cfg: &Config, zones: &Zones, standalone: bool) -> Result<Ruleset, C
                     false,
                 );
                 if let (Some(l4), true) = (e.l4, n.masqueraded(e.addr)) {
-                    let c = format!("NAT64 static {to} at the address of {}", ifs_label(w));
+                    let c = format!("NAT64 static {to} at the address of {}", w.label());
                     push(
                         Chain::Dstnat,
                         vec![
@@ -347,8 +343,8 @@ pub fn build(cfg: &Config, zones: &Zones, standalone: bool) -> Result<Ruleset, C
                 }
             }
         }
-        for w in &wans {
-            let c = format!("NAT64 new from {} to {}", ifs_label(w), n.tun);
+        if let Some(w) = &wans {
+            let c = format!("NAT64 new from {} to {}", w.label(), n.tun);
             push(
                 Chain::Forward,
                 vec![Match::Iif(w.clone()), Match::Oif(tun()), Match::CtNew],
@@ -358,8 +354,8 @@ pub fn build(cfg: &Config, zones: &Zones, standalone: bool) -> Result<Ruleset, C
             );
         }
         if !n.masquerade.is_empty() {
-            for w in &wans {
-                let c = format!("NAT64 pool masquerade to {}", ifs_label(w));
+            if let Some(w) = &wans {
+                let c = format!("NAT64 pool masquerade to {}", w.label());
                 push(
                     Chain::Srcnat,
                     vec![Match::Oif(w.clone()), Match::IpSaddr(n.masquerade.clone())],

@@ -21,8 +21,7 @@ fn check_line(line: &str) {
     let quoted = pieces.len() / 2;
     for (n, piece) in pieces.iter().enumerate() {
         if n % 2 == 0 {
-            let own_syntax =
-                |c: char| c.is_ascii_alphanumeric() || " \t{},./:!_-;".contains(c);
+            let own_syntax = |c: char| c.is_ascii_alphanumeric() || " \t{},./:!_-;".contains(c);
             assert!(piece.chars().all(own_syntax), "unquoted: {line}");
             assert!(
                 !piece.contains("{ }") && !piece.contains("{  }"),
@@ -34,7 +33,10 @@ fn check_line(line: &str) {
         if n == 2 * quoted - 1 {
             // The last quoted string is the rule's comment, at the end of the line.
             assert!(before.ends_with(" comment ") && after.is_empty(), "{line}");
-            assert!(piece.starts_with("!v6only: ") && !piece.contains('\\'), "{line}");
+            assert!(
+                piece.starts_with("!v6only: ") && !piece.contains('\\'),
+                "{line}"
+            );
         } else {
             // Any other is a device name, alone or in a set, after iifname/oifname.
             let opens = ["iifname ", "oifname ", "iifname { ", "oifname { ", ", "];
