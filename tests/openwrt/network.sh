@@ -11,8 +11,9 @@
 #
 #   tests/openwrt/network.sh      (as root; DIST, V6ONLY_LAB and LAB_SH as in lib.sh)
 #
-# The lab is the router; the clients and the IPv4 server are namespaces made here, joined to
-# the lab by veth pairs. dnsmasq, dig, ping and dhcpcd are Debian's, run on the host inside
+# The lab is the router, with firewall4 dropping what is not allowed and fw-helper opening
+# what the daemons declare; the clients and the IPv4 server are namespaces made here, joined
+# to the lab by veth pairs. dnsmasq, dig, ping and dhcpcd are Debian's, run on the host inside
 # those namespaces (dnsmasq in the lab's: `lab.sh net`).
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -22,7 +23,7 @@ setup_or_finish iproute2 iputils-ping bind9-dnsutils dnsmasq-base dhcpcd-base
 ARCH=x86_64
 JF=$HOSTBIN/jsonfilter
 ipk() { ls "$DIST/$ARCH/$1"_*_"$ARCH.ipk" 2>/dev/null | head -n 1; }
-for p in dns64 nat64 option108-dhcpd; do
+for p in fw-helper dns64 nat64 option108-dhcpd; do
   [ -f "$(ipk "$p")" ] || { fail "setup" "no $p package in $DIST/$ARCH (make -f Makefile.openwrt)"; finish; }
 done
 [ -c /dev/net/tun ] || { fail "setup" "no /dev/net/tun on this host (modprobe tun)"; finish; }
@@ -47,7 +48,7 @@ trap 'exit 1' INT TERM
 lab_start --net --bind /dev/net/tun:/dev/net/tun || finish
 LABPID=$(cat "$L/pid")
 R=$(lroot)
-for p in dns64 nat64 option108-dhcpd; do cp "$(ipk "$p")" "$L/lab/share/"; done
+for p in fw-helper dns64 nat64 option108-dhcpd; do cp "$(ipk "$p")" "$L/lab/share/"; done
 # nat64 depends on kmod-tun: the lab's kernel is the host's, whose TUN is bound in above.
 printf 'Package: kmod-tun\nVersion: 6.6.110-1\nStatus: install user installed\nArchitecture: %s\n\n' \
   "$ARCH" >>"$R/usr/lib/opkg/status"
@@ -85,12 +86,49 @@ lnet ip addr add 192.0.2.1/24 dev wan4
 lnet ip link set o108s up
 lnet ip addr add 10.108.0.1/24 dev o108s
 
+# --- the router's firewall as OpenWrt ships it (zones by device: no netifd here): lan accepts,
+# wan rejects and is masqueraded, lan may forward to wan. The NAT64's TUN device is in no zone:
+# what crosses it needs the rules fw-helper (a dependency of nat64) makes from nat64's drop-in.
+cat >"$R/etc/config/firewall" <<'EOF'
+config defaults
+	option input 'REJECT'
+	option output 'ACCEPT'
+	option forward 'REJECT'
+	option synflood_protect '1'
+
+config zone 'lan'
+	option name 'lan'
+	list device 'lan6'
+	list device 'o108s'
+	option input 'ACCEPT'
+	option output 'ACCEPT'
+	option forward 'ACCEPT'
+
+config zone 'wan'
+	option name 'wan'
+	list device 'wan4'
+	option input 'REJECT'
+	option output 'ACCEPT'
+	option forward 'REJECT'
+	option masq '1'
+	option mtu_fix '1'
+
+config forwarding
+	option src 'lan'
+	option dest 'wan'
+EOF
+lsh "/etc/init.d/firewall start" >/dev/null 2>&1
+check "firewall4 running with the lan and wan zones" lnet nft list chain inet fw4 input_lan
+out=$(lsh "opkg install /lab/share/fw-helper_*_$ARCH.ipk" 2>&1)
+check "fw-helper: opkg install" has "$out" "Configuring fw-helper"
+
 # --- dns64 next to dnsmasq: dnsmasq answers on port 53 first (wildcard, as `dnsmasq` does by
-# default), with a name that has an A record only
+# default), with a local name that has an A record only (a router's dnsmasq has local=/lan/:
+# it answers such names itself, NODATA for AAAA)
 start_dnsmasq() { # PORT
   # lab.sh net and nsenter exec it: $! is dnsmasq's pid
   "$LAB_SH" net "$L" dnsmasq -k -C /dev/null --port="$1" --no-resolv --no-hosts --pid-file= \
-    --host-record=v4only.test,198.51.100.10 --log-facility=- 2>>"$T/dnsmasq.log" &
+    --local=/test/ --host-record=v4only.test,198.51.100.10 --log-facility=- 2>>"$T/dnsmasq.log" &
   DNSMASQ=$!
   wait_for 5 lnet dig +short +time=1 +tries=1 -p "$1" @127.0.0.1 v4only.test A
 }
@@ -110,11 +148,13 @@ stop_dnsmasq
 check "dnsmasq restarted on port 5353" start_dnsmasq 5353
 # (the config arrived with the package: reload_config's first run after that only records it)
 lexec reload_config
-lsh "uci add_list dns64.main.upstream='127.0.0.1#5353' && uci commit dns64 && reload_config" >/dev/null 2>&1
+# The network-specific prefix nat64 uses below (the well-known one is for global IPv4 only).
+lsh "uci add_list dns64.main.upstream='127.0.0.1#5353' && uci set dns64.main.prefix=2001:db8:64::/96 &&
+  uci commit dns64 && reload_config" >/dev/null 2>&1
 check "dns64: uci commit + reload_config -> procd starts it" wait_for 10 running dns64
 out=$(ip netns exec "$C" dig +short +time=2 +tries=2 @2001:db8:1::1 v4only.test AAAA 2>&1)
 check "dig AAAA from the IPv6-only client: synthesized from dnsmasq's A record ($out)" \
-  test "$out" = 64:ff9b::c633:640a
+  test "$out" = 2001:db8:64::c633:640a
 check "dns64 status counts the synthesis" status_ge dns64 @.synthesized 1
 out=$(lnet dig +short +time=2 +tries=1 -p 5353 @127.0.0.1 v4only.test A 2>&1)
 check "dnsmasq still answers on port 5353 ($out)" test "$out" = 198.51.100.10

@@ -126,6 +126,11 @@ cycle() {
   pid2=$(inst "$pkg" pid)
   if [ "$pid2" = "$pid" ]; then pass "$pkg: reloaded in place (same pid $pid, SIGHUP)"; else fail "$pkg: reload kept the pid" "$pid -> $pid2"; fi
 
+  lsh "/etc/init.d/$pkg restart" >/dev/null 2>&1
+  check "$pkg: restart -> running again, new pid" wait_for 10 new_pid "$pkg" "$pid"
+  check "$pkg: ... with the reloaded config ($path = $new)" wait_for 5 status_is "$pkg" "$path" "$new"
+  pid=$(inst "$pkg" pid)
+
   mark
   uci_commit "$pkg" "$bad"
   check "$pkg: reload with a bad $badopt: logread names it" wait_for 10 logged "$badopt"
@@ -149,6 +154,13 @@ cycle() {
   uci_commit "$pkg" "$good"
   check "$pkg: config fixed + reload_config -> running again" wait_for 10 status_is "$pkg" "$path" "$new"
 }
+
+# --- fw-helper first (nat64 depends on it; the others use it when present). A oneshot, its
+# rules are the fw4 test's: postinst enables it and leaves no instance. No firewall runs here.
+out=$(opkg_install fw-helper)
+check "fw-helper: opkg install" has "$out" "Configuring fw-helper"
+check "fw-helper: postinst enabled it (/etc/rc.d/S20fw-helper)" test -L "$R/etc/rc.d/S20fw-helper"
+check "fw-helper: oneshot: no procd instance left" no_instance fw-helper
 
 # --- dns64: postinst enables and starts it (port 53 is free in this lab: no dnsmasq)
 out=$(opkg_install dns64)
@@ -217,11 +229,5 @@ cycle option108-dhcpd @.pools[0].size 50 60 \
   dhcp.lan.start "uci set dhcp.lan.start=abc" "uci set dhcp.lan.start=100"
 lsh "opkg remove option108-dhcpd" >/dev/null 2>&1
 check "option108-dhcpd: opkg remove (prerm) -> stopped, no links" removed option108-dhcpd
-
-# --- fw-helper (a oneshot; its rules are the fw4 test's): postinst enables it
-out=$(opkg_install fw-helper)
-check "fw-helper: opkg install" has "$out" "Configuring fw-helper"
-check "fw-helper: postinst enabled it (/etc/rc.d/S20fw-helper)" test -L "$R/etc/rc.d/S20fw-helper"
-check "fw-helper: oneshot: no procd instance left" no_instance fw-helper
 
 finish
