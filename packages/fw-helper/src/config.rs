@@ -63,7 +63,7 @@ pub struct Nat64 {
     /// Where IPv6 traffic into the TUN may come from (may be empty: then fw4's zone
     /// forwarding rules or the default policy decide).
     pub lan: Ifaces,
-    pub masquerade: Vec<Cidr4>,
+    pub masquerade: Vec<Net4>,
     pub mss_clamp: bool,
     /// Static BIB entries' IPv4 sides, reachable from the WAN (sorted, no duplicates).
     pub statics: Vec<StaticPort>,
@@ -99,16 +99,16 @@ pub const DEFAULT_TABLE: &str = "v6only";
 /// what would break nft's syntax (quotes, '\', '$', braces, ';', '#'), '*' only as the last
 /// character (nft's wildcard). The length limit (15 bytes) is left to nft, which reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DevName(pub String);
+pub struct DevPattern(pub String);
 
-impl Datatype for DevName {
+impl Datatype for DevPattern {
     const EXPECTED: &'static str =
         "network device name (no whitespace, quotes, '/', ':', '\\', '$', braces, ';', '#'; '*' only at the end)";
     fn parse_value(s: &str) -> Option<Self> {
         let bad = |c: char| c.is_whitespace() || c.is_control() || "\"'/:\\${};#,".contains(c);
         let star_ok = s.find('*').map_or(true, |i| i == s.len() - 1 && i > 0);
         (!s.is_empty() && !s.chars().any(bad) && star_ok && s != "." && s != "..")
-            .then(|| DevName(s.to_string()))
+            .then(|| DevPattern(s.to_string()))
     }
 }
 
@@ -154,14 +154,15 @@ impl Datatype for Backend {
     }
 }
 
-/// `cidr4` as a network: host bits must be zero (nft would silently clear them).
+/// An IPv4 network (`cidr4` with host bits zero: nft would silently clear them; unlike
+/// `v6only_common::validate::Cidr4`, which keeps an address and its prefix length).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Cidr4 {
+pub struct Net4 {
     pub addr: Ipv4Addr,
     pub len: u8,
 }
 
-impl Datatype for Cidr4 {
+impl Datatype for Net4 {
     const EXPECTED: &'static str = "IPv4 network address/length, length 0-32, no host bits set";
     fn parse_value(s: &str) -> Option<Self> {
         let (a, l) = s.split_once('/')?;
@@ -177,11 +178,11 @@ impl Datatype for Cidr4 {
         } else {
             return None;
         };
-        (u32::from(addr) & !mask == 0).then_some(Cidr4 { addr, len })
+        (u32::from(addr) & !mask == 0).then_some(Net4 { addr, len })
     }
 }
 
-impl Cidr4 {
+impl Net4 {
     pub fn contains(&self, a: Ipv4Addr) -> bool {
         let mask = u32::MAX.checked_shl(32 - u32::from(self.len)).unwrap_or(0);
         u32::from(a) & mask == u32::from(self.addr)
@@ -290,7 +291,7 @@ pub fn from_packages(main: &Package, dropins: &[Package]) -> Result<Config, Conf
                 "zone" => {
                     warn_unknown(&mut cfg, &s, ZONE_OPTS);
                     let name = s.require::<ZoneName>("name")?.0;
-                    let devs = s.list::<DevName>("device")?;
+                    let devs = s.list::<DevPattern>("device")?;
                     let entry = cfg.zones.entry(name).or_default();
                     for d in devs {
                         if !entry.contains(&d.0) {
@@ -329,7 +330,7 @@ pub fn from_packages(main: &Package, dropins: &[Package]) -> Result<Config, Conf
                     if !s.get_or("enabled", true)? {
                         continue;
                     }
-                    let tun = s.require::<DevName>("tun_device")?.0;
+                    let tun = s.require::<DevPattern>("tun_device")?.0;
                     if tun.ends_with('*') {
                         return Err(s.error("tun_device", "a device name without wildcard"));
                     }
@@ -338,7 +339,7 @@ pub fn from_packages(main: &Package, dropins: &[Package]) -> Result<Config, Conf
                         return Err(s.error("wan_zone", "at least one 'wan_zone' or 'wan_device'"));
                     }
                     let lan = ifaces(&s, "lan_zone", "lan_device")?;
-                    let mut masquerade = s.list::<Cidr4>("masquerade")?;
+                    let mut masquerade = s.list::<Net4>("masquerade")?;
                     masquerade.sort();
                     masquerade.dedup();
                     let mss_clamp = s.get_or("mss_clamp", true)?;
@@ -400,7 +401,7 @@ fn ifaces(s: &SectionRef<'_>, zone_opt: &str, dev_opt: &str) -> Result<Ifaces, C
             undefined,
         });
     }
-    for d in s.list::<DevName>(dev_opt)? {
+    for d in s.list::<DevPattern>(dev_opt)? {
         if !out.devices.contains(&d.0) {
             out.devices.push(d.0);
         }
@@ -431,29 +432,29 @@ mod tests {
 
     #[test]
     fn datatypes() {
-        assert!(DevName::parse_value("br-lan").is_some());
-        assert!(DevName::parse_value("eth*").is_some());
-        assert!(DevName::parse_value("*").is_none());
-        assert!(DevName::parse_value("e*h").is_none());
-        assert!(DevName::parse_value("a b").is_none());
-        assert!(DevName::parse_value("a\"b").is_none());
-        assert!(DevName::parse_value("").is_none());
+        assert!(DevPattern::parse_value("br-lan").is_some());
+        assert!(DevPattern::parse_value("eth*").is_some());
+        assert!(DevPattern::parse_value("*").is_none());
+        assert!(DevPattern::parse_value("e*h").is_none());
+        assert!(DevPattern::parse_value("a b").is_none());
+        assert!(DevPattern::parse_value("a\"b").is_none());
+        assert!(DevPattern::parse_value("").is_none());
         assert!(ZoneName::parse_value("lan_2").is_some());
         assert!(ZoneName::parse_value("la-n").is_none());
         assert!(TableName::parse_value("v6only").is_some());
         assert!(TableName::parse_value("6only").is_none());
         assert_eq!(
-            Cidr4::parse_value("192.168.255.0/24"),
-            Some(Cidr4 {
+            Net4::parse_value("192.168.255.0/24"),
+            Some(Net4 {
                 addr: [192, 168, 255, 0].into(),
                 len: 24
             })
         );
-        assert!(Cidr4::parse_value("192.168.255.1/24").is_none());
-        assert!(Cidr4::parse_value("0.0.0.0/0").is_some());
-        assert!(Cidr4::parse_value("10.0.0.0/33").is_none());
-        assert!(Cidr4::parse_value("10.0.0.0").is_none());
-        assert!(Cidr4::parse_value("10.0.0.0/+8").is_none());
+        assert!(Net4::parse_value("192.168.255.1/24").is_none());
+        assert!(Net4::parse_value("0.0.0.0/0").is_some());
+        assert!(Net4::parse_value("10.0.0.0/33").is_none());
+        assert!(Net4::parse_value("10.0.0.0").is_none());
+        assert!(Net4::parse_value("10.0.0.0/+8").is_none());
         assert_eq!(ServicePort::parse_value("53"), Some(ServicePort(53)));
         assert!(ServicePort::parse_value("0").is_none());
         assert!(ServicePort::parse_value("65536").is_none());
@@ -491,13 +492,13 @@ mod tests {
         ] {
             assert!(StaticPort::parse_value(bad).is_none(), "{bad}");
         }
-        let c = Cidr4::parse_value("192.168.255.0/24").unwrap();
+        let c = Net4::parse_value("192.168.255.0/24").unwrap();
         assert!(c.contains([192, 168, 255, 77].into()));
         assert!(!c.contains([192, 168, 254, 1].into()));
-        assert!(Cidr4::parse_value("0.0.0.0/0")
+        assert!(Net4::parse_value("0.0.0.0/0")
             .unwrap()
             .contains([8, 8, 8, 8].into()));
-        assert!(Cidr4::parse_value("10.0.0.1/32")
+        assert!(Net4::parse_value("10.0.0.1/32")
             .unwrap()
             .contains([10, 0, 0, 1].into()));
         assert_eq!(Backend::parse_value("fw4"), Some(Backend::Fw4));

@@ -22,7 +22,7 @@
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use crate::config::{Cidr4, Config, Ifaces};
+use crate::config::{Config, Ifaces, Net4};
 use v6only_common::uci::ConfigError;
 
 /// The chains we put rules in. Named as fw4 names them; the nft backend creates base chains
@@ -91,7 +91,7 @@ pub enum Match {
     Dport(L4, u16),
     Ip6Saddr(Ipv6Addr, u8),
     Ip6Hoplimit(u8),
-    IpSaddr(Vec<Cidr4>),
+    IpSaddr(Vec<Net4>),
     IpDaddr(Ipv4Addr),
     /// `fib daddr type local`: addressed to the router itself
     FibDaddrLocal,

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use fw_helper::config::{
-    self, Backend, Cidr4, Config, Dhcp, Dns, Ifaces, Nat64, Ripng, StaticPort, ZoneRef,
+    self, Backend, Config, Dhcp, Dns, Ifaces, Nat64, Net4, Ripng, StaticPort, ZoneRef,
 };
 use fw_helper::model::{build, Chain, Match, Rule, Verdict, L4};
 use fw_helper::render::{apply_script, fw4_snippets, own_table, remove_script, rule_line};
@@ -57,7 +57,7 @@ fn cfg() -> Config {
             tun: "nat64".into(),
             wan: ifz("wan"),
             lan: ifz("lan"),
-            masquerade: vec![Cidr4 {
+            masquerade: vec![Net4 {
                 addr: [192, 168, 255, 0].into(),
                 len: 24,
             }],
@@ -322,11 +322,11 @@ fn multi_pool() {
     let rule = Rule {
         chain: Chain::Srcnat,
         matches: vec![Match::IpSaddr(vec![
-            Cidr4 {
+            Net4 {
                 addr: [10, 0, 0, 0].into(),
                 len: 8,
             },
-            Cidr4 {
+            Net4 {
                 addr: [192, 168, 0, 0].into(),
                 len: 16,
             },

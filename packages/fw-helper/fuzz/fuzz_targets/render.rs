@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use fw_helper::config::{self, DevName};
+use fw_helper::config::{self, DevPattern};
 use fw_helper::model;
 use fw_helper::render::{fw4_snippets, own_table};
 use libfuzzer_sys::fuzz_target;
@@ -42,7 +42,7 @@ fn check_line(line: &str) {
             let opens = ["iifname ", "oifname ", "iifname { ", "oifname { ", ", "];
             assert!(opens.iter().any(|o| before.ends_with(o)), "{line}");
             assert!(after.starts_with(' ') || after.starts_with(", "), "{line}");
-            assert!(DevName::parse_value(piece).is_some(), "device: {line}");
+            assert!(DevPattern::parse_value(piece).is_some(), "device: {line}");
         }
     }
     // ';' is the base chain header's, never a rule's.
