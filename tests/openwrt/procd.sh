@@ -227,6 +227,12 @@ lsh "/etc/init.d/option108-dhcpd stop; /etc/init.d/option108-dhcpd disable"
 cycle option108-dhcpd @.pools[0].size 50 60 \
   "uci set dhcp.lan.limit=60" \
   dhcp.lan.start "uci set dhcp.lan.start=abc" "uci set dhcp.lan.start=100"
+# its own config's options are named the same way
+mark
+uci_commit option108-dhcpd "uci set option108-dhcpd.main.log_leases=sometimes"
+check "option108-dhcpd: bad option108-dhcpd.main.log_leases: logread names it" \
+  wait_for 10 logged "option108-dhcpd.main.log_leases: 'sometimes' is not a valid bool"
+check "option108-dhcpd: ... and the daemon keeps running" status_is option108-dhcpd @.pools[0].size 60
 lsh "opkg remove option108-dhcpd" >/dev/null 2>&1
 check "option108-dhcpd: opkg remove (prerm) -> stopped, no links" removed option108-dhcpd
 
