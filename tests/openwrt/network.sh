@@ -4,17 +4,21 @@
 #
 #   dns64   with a real dnsmasq holding port 53 (as on a stock router): installing dns64
 #           leaves it alone (start refused, logread says why, dnsmasq still answers); after
-#           the README's steps (dnsmasq on 5353 as dns64's upstream) dig gets an AAAA
-#           synthesized from dnsmasq's A record, through dns64 on port 53.
-#   nat64   ping from an IPv6-only namespace to <prefix>:<IPv4> reaches an IPv4-only one.
-#   option108-dhcpd  dhcpcd in a namespace gets a lease over a veth pair.
+#           the README's steps (dnsmasq on 5353 as dns64's upstream) dig from an IPv6-only
+#           client gets an AAAA synthesized from dnsmasq's A record, from dns64 on the LAN's
+#           addresses; a new LAN address (an interface event) restarts it listening there too.
+#   nat64   ping from an IPv6-only namespace to <prefix>:<IPv4> reaches an IPv4-only one
+#           through firewall4 and the rules fw-helper makes from nat64's drop-in.
+#   option108-dhcpd  dhcpcd in a namespace gets a lease on the LAN, the pool configured by
+#           its logical interface ('lan') as on a router.
 #
 #   tests/openwrt/network.sh      (as root; DIST, V6ONLY_LAB and LAB_SH as in lib.sh)
 #
-# The lab is the router, with firewall4 dropping what is not allowed and fw-helper opening
-# what the daemons declare; the clients and the IPv4 server are namespaces made here, joined
-# to the lab by veth pairs. dnsmasq, dig, ping and dhcpcd are Debian's, run on the host inside
-# those namespaces (dnsmasq in the lab's: `lab.sh net`).
+# The lab is the router: br-lan (a bridge of two veth ports) and wan4, firewall4 with
+# OpenWrt's stock zones, and a stand-in for netifd (none runs in the lab) that answers
+# `network.interface` on ubus from a JSON file and notifies procd of changes as netifd does.
+# The clients and the IPv4 server are namespaces made here. dnsmasq, dig, ping and dhcpcd are
+# Debian's, run on the host inside those namespaces (dnsmasq in the lab's: `lab.sh net`).
 set -u
 . "$(dirname "$0")/lib.sh"
 lab_ready_or_finish
@@ -29,13 +33,13 @@ done
 [ -c /dev/net/tun ] || { fail "setup" "no /dev/net/tun on this host (modprobe tun)"; finish; }
 
 T=$(mktemp -d /tmp/v6only-network.XXXXXX)
-C=v6o-c-$$ # IPv6-only client (nat64, dns64)
-S=v6o-s-$$ # IPv4-only server
-D=v6o-d-$$ # DHCP client
+C=v6o-c-$$ # IPv6-only client (nat64, dns64), on br-lan
+S=v6o-s-$$ # IPv4-only server, behind wan4
+D=v6o-d-$$ # DHCP client, on br-lan
 DNSMASQ=""
 DHCPCD=""
 cleanup() {
-  [ -n "$DHCPCD" ] && { ip netns exec "$D" dhcpcd -4 -x o108c >/dev/null 2>&1; kill "$DHCPCD" 2>/dev/null; }
+  [ -n "$DHCPCD" ] && { ip netns exec "$D" dhcpcd -4 -x d0 >/dev/null 2>&1; kill "$DHCPCD" 2>/dev/null; }
   [ -n "$DNSMASQ" ] && kill "$DNSMASQ" 2>/dev/null
   wait 2>/dev/null
   labs_cleanup
@@ -58,16 +62,20 @@ lexec reload_config
 # has TEXT PATTERN: TEXT contains PATTERN (else TEXT is shown)
 has() { grep -q -- "$2" <<<"$1" || { echo "$1"; return 1; }; }
 svc_json() { lexec ubus call service list "{\"name\":\"$1\"}"; }
-running() { [ "$(svc_json "$1" | "$JF" -e "@['$1'].instances.*.running")" = true ]; }
+inst() { svc_json "$1" | "$JF" -e "@['$1'].instances.*.$2"; }
+running() { [ "$(inst "$1" running)" = true ]; }
 no_instance() { [ -z "$(svc_json "$1" | "$JF" -e "@['$1'].instances.*")" ]; }
+new_pid() { local p; p=$(inst "$1" pid); [ -n "$p" ] && [ "$p" != "$2" ] && running "$1"; }
 status_of() { lexec "$1" status 2>/dev/null | "$JF" -e "$2"; }
 status_ge() { local v; v=$(status_of "$1" "$2"); [ "${v:-0}" -ge "$3" ]; }
+# dig_aaaa SERVER: the AAAA answer for v4only.test from SERVER, asked by the IPv6-only client
+dig_aaaa() { ip netns exec "$C" dig +short +time=2 +tries=2 @"$1" v4only.test AAAA 2>&1; }
 
-# The namespaces and links (the lab side is configured as netifd would: addresses, forwarding)
+# --- the links: the lab side is set up as netifd would (bridge, addresses, forwarding)
 for n in "$C" "$S" "$D"; do ip netns add "$n" || { fail "setup" "ip netns add $n"; finish; }; done
-ip link add c0 netns "$C" type veth peer name lan6 netns "$LABPID"
+ip link add c0 netns "$C" type veth peer name lan1 netns "$LABPID"
+ip link add d0 netns "$D" type veth peer name lan2 netns "$LABPID"
 ip link add s0 netns "$S" type veth peer name wan4 netns "$LABPID"
-ip link add o108c netns "$D" type veth peer name o108s netns "$LABPID"
 for n in "$C" "$S" "$D"; do ip -n "$n" link set lo up; done
 ip -n "$C" link set c0 up
 ip -n "$C" addr add 2001:db8:1::2/64 dev c0 nodad
@@ -76,19 +84,81 @@ ip -n "$S" link set s0 up
 ip -n "$S" addr add 192.0.2.2/24 dev s0
 ip -n "$S" route add default via 192.0.2.1
 ip netns exec "$S" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
-ip -n "$D" link set o108c up
+ip -n "$D" link set d0 up
 lnet sysctl -qw net.ipv6.conf.all.forwarding=1 net.ipv4.ip_forward=1
 lnet ip link set lo up
-lnet ip link set lan6 up
-lnet ip addr add 2001:db8:1::1/64 dev lan6 nodad
+lnet ip link add br-lan type bridge
+lnet ip link set lan1 master br-lan up
+lnet ip link set lan2 master br-lan up
+lnet ip link set br-lan up
+lnet ip addr add 10.108.0.1/24 dev br-lan
+lnet ip addr add 2001:db8:1::1/64 dev br-lan nodad
 lnet ip link set wan4 up
 lnet ip addr add 192.0.2.1/24 dev wan4
-lnet ip link set o108s up
-lnet ip addr add 10.108.0.1/24 dev o108s
 
-# --- the router's firewall as OpenWrt ships it (zones by device: no netifd here): lan accepts,
-# wan rejects and is masqueraded, lan may forward to wan. The NAT64's TUN device is in no zone:
-# what crosses it needs the rules fw-helper (a dependency of nat64) makes from nat64's drop-in.
+# --- netifd's part on ubus: network.interface (dump, and lab_notify to send netifd's
+# "interface.update" notification) and network.interface.<name> (status), from JSON files;
+# run by procd with `watch network.interface`, as /etc/init.d/network runs netifd, so that
+# procd subscribes and fires the init scripts' interface triggers.
+mkdir -p "$L/lab/share/netifd"
+lan_state() { # IPV6-ADDRESS...: lan up on br-lan with 10.108.0.1/24 and these /64 addresses
+  local a v6=""
+  for a in "$@"; do v6+="${v6:+,}{\"address\":\"$a\",\"mask\":64}"; done
+  printf '{"interface":"lan","up":true,"device":"br-lan","l3_device":"br-lan","ipv4-address":[{"address":"10.108.0.1","mask":24}],"ipv6-address":[%s]}\n' \
+    "$v6" >"$L/lab/share/netifd/lan.json"
+}
+lan_state 2001:db8:1::1
+cat >"$L/lab/share/netifd-lab.uc" <<'EOF'
+'use strict';
+import * as ubus from 'ubus';
+import * as uloop from 'uloop';
+import { readfile, lsdir } from 'fs';
+
+const dir = ARGV[0];
+const iface = (name) => json(readfile(`${dir}/${name}.json`));
+const names = () => map(filter(lsdir(dir), (f) => match(f, /\.json$/)), (f) => replace(f, /\.json$/, ''));
+
+uloop.init();
+const conn = ubus.connect();
+let top;
+top = conn.publish('network.interface', {
+	dump: { call: () => ({ interface: map(names(), iface) }), args: {} },
+	lab_notify: {
+		call: (req) => {
+			let st = iface(req.args.interface);
+			top.notify(st.up ? 'interface.update' : 'interface.down', st);
+			return {};
+		},
+		args: { interface: '' }
+	}
+});
+for (let n in names())
+	conn.publish(`network.interface.${n}`, { status: { call: () => iface(n), args: {} } });
+uloop.run();
+EOF
+cat >"$R/etc/init.d/netifd-lab" <<'EOF'
+#!/bin/sh /etc/rc.common
+USE_PROCD=1
+start_service() {
+	procd_open_instance
+	procd_set_param command /usr/bin/ucode /lab/share/netifd-lab.uc /lab/share/netifd
+	procd_set_param watch network.interface
+	procd_set_param stderr 1
+	procd_close_instance
+}
+EOF
+chmod +x "$R/etc/init.d/netifd-lab"
+lsh "/etc/init.d/netifd-lab start" >/dev/null 2>&1
+lan_is() { # ADDRESSES: what /lib/functions/network.sh reads for lan
+  [ "$(lsh '. /lib/functions/network.sh; network_get_ipaddrs_all a lan; echo $a')" = "$1" ]
+}
+check "netifd stand-in: network_get_ipaddrs_all lan = 10.108.0.1 2001:db8:1::1" \
+  wait_for 5 lan_is "10.108.0.1 2001:db8:1::1"
+lan_event() { lsh "ubus call network.interface lab_notify '{\"interface\":\"lan\"}'" >/dev/null; }
+
+# --- the router's firewall as OpenWrt ships it (zones by device): lan accepts, wan rejects
+# and is masqueraded, lan may forward to wan. The NAT64's TUN device is in no zone: what
+# crosses it needs the rules fw-helper (a dependency of nat64) makes from nat64's drop-in.
 cat >"$R/etc/config/firewall" <<'EOF'
 config defaults
 	option input 'REJECT'
@@ -98,8 +168,7 @@ config defaults
 
 config zone 'lan'
 	option name 'lan'
-	list device 'lan6'
-	list device 'o108s'
+	list device 'br-lan'
 	option input 'ACCEPT'
 	option output 'ACCEPT'
 	option forward 'ACCEPT'
@@ -152,12 +221,29 @@ lexec reload_config
 lsh "uci add_list dns64.main.upstream='127.0.0.1#5353' && uci set dns64.main.prefix=2001:db8:64::/96 &&
   uci commit dns64 && reload_config" >/dev/null 2>&1
 check "dns64: uci commit + reload_config -> procd starts it" wait_for 10 running dns64
-out=$(ip netns exec "$C" dig +short +time=2 +tries=2 @2001:db8:1::1 v4only.test AAAA 2>&1)
+env=$(inst dns64 env.DNS64_LISTEN)
+check "dns64: listens on the LAN's addresses from netifd (DNS64_LISTEN=$env)" test "$env" = "10.108.0.1 2001:db8:1::1"
+out=$(dig_aaaa 2001:db8:1::1)
 check "dig AAAA from the IPv6-only client: synthesized from dnsmasq's A record ($out)" \
   test "$out" = 2001:db8:64::c633:640a
 check "dns64 status counts the synthesis" status_ge dns64 @.synthesized 1
 out=$(lnet dig +short +time=2 +tries=1 -p 5353 @127.0.0.1 v4only.test A 2>&1)
 check "dnsmasq still answers on port 5353 ($out)" test "$out" = 198.51.100.10
+
+# An interface event without a change: a reload in place. A new LAN address: a restart.
+pid=$(inst dns64 pid)
+lan_event
+sleep 2
+check "dns64: lan interface event, same addresses: reloaded in place (same pid $pid)" \
+  eval '[ "$(inst dns64 pid)" = "$pid" ] && lexec logread | grep -q "dns64\[$pid\]: reloaded"'
+lnet ip addr add 2001:db8:1::53/64 dev br-lan nodad
+lan_state 2001:db8:1::1 2001:db8:1::53
+lan_event
+check "dns64: lan gains 2001:db8:1::53 (interface event) -> restarted by procd (new pid)" wait_for 10 new_pid dns64 "$pid"
+env=$(inst dns64 env.DNS64_LISTEN)
+check "dns64: ... with the new address (DNS64_LISTEN=$env)" test "$env" = "10.108.0.1 2001:db8:1::1 2001:db8:1::53"
+out=$(dig_aaaa 2001:db8:1::53)
+check "dig AAAA at the new address 2001:db8:1::53 ($out)" test "$out" = 2001:db8:64::c633:640a
 
 # --- nat64: installed as shipped (postinst starts it), then a network-specific prefix
 # 2001:db8:64::/96 (the well-known one refuses non-global IPv4 such as 192.0.2.2); pool4 as
@@ -174,31 +260,39 @@ check "ping from the IPv6-only client to 2001:db8:64::192.0.2.2 reaches the IPv4
 check "nat64 status: v6_to_v4 and v4_to_v6 translations counted" \
   eval 'status_ge nat64 @.translations.v6_to_v4 3 && status_ge nat64 @.translations.v4_to_v6 3'
 
-# --- option108-dhcpd: a pool on o108s (no netifd in the lab: the pool names its device)
-printf "config dhcp 'lan'\n\toption device 'o108s'\n\toption start '100'\n\toption limit '50'\n\toption leasetime '2m'\n" \
+# --- option108-dhcpd: a pool for the logical interface 'lan', as in a router's
+# /etc/config/dhcp; the daemon asks netifd (here its stand-in) for lan's device and subnet
+printf "config dhcp 'lan'\n\toption interface 'lan'\n\toption start '100'\n\toption limit '50'\n\toption leasetime '2m'\n" \
   >"$R/etc/config/dhcp"
 out=$(lsh "opkg install /lab/share/option108-dhcpd_*_$ARCH.ipk" 2>&1)
 check "option108-dhcpd: opkg install" has "$out" "Configuring option108-dhcpd"
 lexec reload_config
 lsh "uci set option108-dhcpd.main.enabled=1 && uci commit option108-dhcpd && reload_config" >/dev/null 2>&1
 check "option108-dhcpd: enabled + reload_config -> running under procd" wait_for 10 running option108-dhcpd
+check "option108-dhcpd: pool 'lan' on br-lan, as netifd says" \
+  eval '[ "$(status_of option108-dhcpd @.pools[0].device)" = br-lan ]'
 cat >"$T/hook.sh" <<EOF
 #!/bin/sh
 env | grep -E '^(reason|interface|new_)' | sort >"$T/dhcpcd.\$interface.\$reason"
 EOF
 chmod +x "$T/hook.sh"
 printf 'noipv4ll\n' >"$T/dhcpcd.conf"
-ip netns exec "$D" dhcpcd -4 -B -f "$T/dhcpcd.conf" -c "$T/hook.sh" -j "$T/dhcpcd.log" o108c >/dev/null 2>&1 &
+ip netns exec "$D" dhcpcd -4 -B -f "$T/dhcpcd.conf" -c "$T/hook.sh" -j "$T/dhcpcd.log" d0 >/dev/null 2>&1 &
 DHCPCD=$!
-if wait_for 20 test -f "$T/dhcpcd.o108c.BOUND"; then
-  ip4=$(sed -n 's/^new_ip_address=//p' "$T/dhcpcd.o108c.BOUND")
-  pass "dhcpcd gets a lease over the veth ($ip4)"
+if wait_for 20 test -f "$T/dhcpcd.d0.BOUND"; then
+  ip4=$(sed -n 's/^new_ip_address=//p' "$T/dhcpcd.d0.BOUND")
+  pass "dhcpcd gets a lease on the LAN ($ip4)"
   check "dhcpcd: the address is in the pool (10.108.0.100-149) and on its interface" \
-    eval '[ "${ip4%.*}" = 10.108.0 ] && [ "${ip4##*.}" -ge 100 ] && [ "${ip4##*.}" -le 149 ] && ip -n "$D" -4 addr show dev o108c | grep -q "inet $ip4/24"'
+    eval '[ "${ip4%.*}" = 10.108.0 ] && [ "${ip4##*.}" -ge 100 ] && [ "${ip4##*.}" -le 149 ] && ip -n "$D" -4 addr show dev d0 | grep -q "inet $ip4/24"'
   check "the lab's /tmp/dhcp.leases lists it" grep -q " $ip4 " "$R/tmp/dhcp.leases"
   check "option108-dhcpd status: one ack" status_ge option108-dhcpd @.counters.acks 1
 else
-  fail "dhcpcd gets a lease over the veth" "$(tail -n 5 "$T/dhcpcd.log" 2>/dev/null)"
+  fail "dhcpcd gets a lease on the LAN" "$(tail -n 5 "$T/dhcpcd.log" 2>/dev/null)"
 fi
+pid=$(inst option108-dhcpd pid)
+lan_event
+sleep 2
+check "option108-dhcpd: lan interface event -> reloaded in place (same pid $pid)" \
+  eval '[ "$(inst option108-dhcpd pid)" = "$pid" ] && lexec logread | grep -q "option108-dhcpd\[$pid\]: reloaded"'
 
 finish
