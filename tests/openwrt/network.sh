@@ -107,6 +107,10 @@ lan_state() { # IPV6-ADDRESS...: lan up on br-lan with 10.108.0.1/24 and these /
   printf '{"interface":"lan","up":true,"device":"br-lan","l3_device":"br-lan","ipv4-address":[{"address":"10.108.0.1","mask":24}],"ipv6-address":[%s]}\n' \
     "$v6" >"$L/lab/share/netifd/lan.json"
 }
+lan_down() {
+  echo '{"interface":"lan","up":false,"device":"br-lan","ipv4-address":[],"ipv6-address":[]}' \
+    >"$L/lab/share/netifd/lan.json"
+}
 lan_state 2001:db8:1::1
 cat >"$L/lab/share/netifd-lab.uc" <<'EOF'
 'use strict';
@@ -267,8 +271,17 @@ printf "config dhcp 'lan'\n\toption interface 'lan'\n\toption start '100'\n\topt
 out=$(lsh "opkg install /lab/share/option108-dhcpd_*_$ARCH.ipk" 2>&1)
 check "option108-dhcpd: opkg install" has "$out" "Configuring option108-dhcpd"
 lexec reload_config
+# As at boot, lan is not up yet when the daemon is started: refused, then started by the
+# interface trigger when netifd says lan is up.
+lan_down
+lan_event
 lsh "uci set option108-dhcpd.main.enabled=1 && uci commit option108-dhcpd && reload_config" >/dev/null 2>&1
-check "option108-dhcpd: enabled + reload_config -> running under procd" wait_for 10 running option108-dhcpd
+sleep 2
+check "option108-dhcpd: enabled while lan is down: not started" no_instance option108-dhcpd
+check "option108-dhcpd: ... logread names dhcp.lan.interface" eval 'lexec logread | grep -q "option108-dhcpd.*dhcp.lan.interface"'
+lan_state 2001:db8:1::1 2001:db8:1::53
+lan_event
+check "option108-dhcpd: lan up (interface event) -> procd starts it" wait_for 10 running option108-dhcpd
 check "option108-dhcpd: pool 'lan' on br-lan, as netifd says" \
   eval '[ "$(status_of option108-dhcpd @.pools[0].device)" = br-lan ]'
 cat >"$T/hook.sh" <<EOF
