@@ -40,8 +40,15 @@ pub enum Parsed {
 }
 
 /// Parses `args` (without argv[0]). An error is a message for stderr (exit status 2).
-pub fn parse(program: &Program, args: impl IntoIterator<Item = OsString>) -> Result<Parsed, String> {
-    let mut parsed = Args { config: PathBuf::from(program.default_config), verbose: false, rest: Vec::new() };
+pub fn parse(
+    program: &Program,
+    args: impl IntoIterator<Item = OsString>,
+) -> Result<Parsed, String> {
+    let mut parsed = Args {
+        config: PathBuf::from(program.default_config),
+        verbose: false,
+        rest: Vec::new(),
+    };
     let mut args = args.into_iter();
     let mut options_done = false;
     while let Some(arg) = args.next() {
@@ -53,7 +60,10 @@ pub fn parse(program: &Program, args: impl IntoIterator<Item = OsString>) -> Res
         }
         // Paths need not be UTF-8 (checked before this); everything else here is ours to name.
         let Some(word) = arg.to_str() else {
-            return Err(format!("argument is not valid UTF-8: {}", arg.to_string_lossy()));
+            return Err(format!(
+                "argument is not valid UTF-8: {}",
+                arg.to_string_lossy()
+            ));
         };
         if options_done || word == "-" || !word.starts_with('-') {
             parsed.rest.push(word.to_string());
@@ -62,10 +72,17 @@ pub fn parse(program: &Program, args: impl IntoIterator<Item = OsString>) -> Res
         match word {
             "--" => options_done = true,
             "--help" | "-h" => return Ok(Parsed::Print(usage(program))),
-            "--version" => return Ok(Parsed::Print(format!("{} {}\n", program.name, program.version))),
+            "--version" => {
+                return Ok(Parsed::Print(format!(
+                    "{} {}\n",
+                    program.name, program.version
+                )))
+            }
             "-v" | "--verbose" => parsed.verbose = true,
             "-c" | "--config" => {
-                let path = args.next().ok_or_else(|| format!("option '{word}' needs a PATH argument"))?;
+                let path = args
+                    .next()
+                    .ok_or_else(|| format!("option '{word}' needs a PATH argument"))?;
                 parsed.config = PathBuf::from(path);
             }
             "--config=" => return Err(format!("option '{word}' needs a PATH argument")),
@@ -78,7 +95,9 @@ pub fn parse(program: &Program, args: impl IntoIterator<Item = OsString>) -> Res
 /// The path of `-cPATH` or `--config=PATH`, as bytes: a path need not be UTF-8.
 fn attached_config(arg: &OsStr) -> Option<&OsStr> {
     let bytes = arg.as_bytes();
-    let path = bytes.strip_prefix(b"--config=").or_else(|| bytes.strip_prefix(b"-c"))?;
+    let path = bytes
+        .strip_prefix(b"--config=")
+        .or_else(|| bytes.strip_prefix(b"-c"))?;
     (!path.is_empty()).then(|| OsStr::from_bytes(path))
 }
 
@@ -146,21 +165,46 @@ mod tests {
     #[test]
     fn defaults() {
         let a = args(&[]);
-        assert_eq!(a, Args { config: "/etc/config/fw-helper".into(), verbose: false, rest: vec![] });
+        assert_eq!(
+            a,
+            Args {
+                config: "/etc/config/fw-helper".into(),
+                verbose: false,
+                rest: vec![]
+            }
+        );
     }
 
     #[test]
     fn version() {
-        assert_eq!(run(&["--version"]), Ok(Parsed::Print("fw-helper 0.1.0\n".into())));
-        assert_eq!(run(&["reload", "--version"]), Ok(Parsed::Print("fw-helper 0.1.0\n".into())));
+        assert_eq!(
+            run(&["--version"]),
+            Ok(Parsed::Print("fw-helper 0.1.0\n".into()))
+        );
+        assert_eq!(
+            run(&["reload", "--version"]),
+            Ok(Parsed::Print("fw-helper 0.1.0\n".into()))
+        );
     }
 
     #[test]
     fn help() {
-        let Ok(Parsed::Print(text)) = run(&["--help"]) else { panic!() };
-        assert!(text.starts_with("Usage: fw-helper [OPTIONS] COMMAND [ARGS...]\nRenders and applies"), "{text}");
-        for needle in ["-c, --config PATH", "/etc/config/fw-helper", "-v, --verbose", "--version", "--help",
-            "\nCommands:\n  reload          apply the rules", "\n  status          show what is applied\n"] {
+        let Ok(Parsed::Print(text)) = run(&["--help"]) else {
+            panic!()
+        };
+        assert!(
+            text.starts_with("Usage: fw-helper [OPTIONS] COMMAND [ARGS...]\nRenders and applies"),
+            "{text}"
+        );
+        for needle in [
+            "-c, --config PATH",
+            "/etc/config/fw-helper",
+            "-v, --verbose",
+            "--version",
+            "--help",
+            "\nCommands:\n  reload          apply the rules",
+            "\n  status          show what is applied\n",
+        ] {
             assert!(text.contains(needle), "{needle:?} missing in:\n{text}");
         }
         assert!(text.ends_with('\n'));
@@ -169,11 +213,24 @@ mod tests {
 
     #[test]
     fn config_forms() {
-        for form in [&["-c", "/tmp/x"][..], &["-c/tmp/x"], &["--config", "/tmp/x"], &["--config=/tmp/x"]] {
+        for form in [
+            &["-c", "/tmp/x"][..],
+            &["-c/tmp/x"],
+            &["--config", "/tmp/x"],
+            &["--config=/tmp/x"],
+        ] {
             assert_eq!(args(form).config, PathBuf::from("/tmp/x"), "{form:?}");
         }
-        assert_eq!(args(&["-c", "a", "-c", "b"]).config, PathBuf::from("b"), "the last one wins");
-        assert_eq!(args(&["-c", "-v"]).config, PathBuf::from("-v"), "the next word is the path, whatever it is");
+        assert_eq!(
+            args(&["-c", "a", "-c", "b"]).config,
+            PathBuf::from("b"),
+            "the last one wins"
+        );
+        assert_eq!(
+            args(&["-c", "-v"]).config,
+            PathBuf::from("-v"),
+            "the next word is the path, whatever it is"
+        );
     }
 
     #[test]
@@ -188,28 +245,54 @@ mod tests {
     #[test]
     fn double_dash_ends_options() {
         let a = args(&["-v", "--", "add", "-c", "--help", "--"]);
-        assert_eq!((a.verbose, a.rest), (true, rest(&["add", "-c", "--help", "--"])));
+        assert_eq!(
+            (a.verbose, a.rest),
+            (true, rest(&["add", "-c", "--help", "--"]))
+        );
         assert_eq!(a.config, PathBuf::from("/etc/config/fw-helper"));
     }
 
     #[test]
     fn errors() {
         assert_eq!(run(&["-x"]), Err("unknown option '-x'".into()));
-        assert_eq!(run(&["reload", "--force"]), Err("unknown option '--force'".into()));
-        assert_eq!(run(&["--verbose=1"]), Err("unknown option '--verbose=1'".into()));
+        assert_eq!(
+            run(&["reload", "--force"]),
+            Err("unknown option '--force'".into())
+        );
+        assert_eq!(
+            run(&["--verbose=1"]),
+            Err("unknown option '--verbose=1'".into())
+        );
         assert_eq!(run(&["-vc"]), Err("unknown option '-vc'".into()));
-        assert_eq!(run(&["-c"]), Err("option '-c' needs a PATH argument".into()));
-        assert_eq!(run(&["--config"]), Err("option '--config' needs a PATH argument".into()));
-        assert_eq!(run(&["--config="]), Err("option '--config=' needs a PATH argument".into()));
+        assert_eq!(
+            run(&["-c"]),
+            Err("option '-c' needs a PATH argument".into())
+        );
+        assert_eq!(
+            run(&["--config"]),
+            Err("option '--config' needs a PATH argument".into())
+        );
+        assert_eq!(
+            run(&["--config="]),
+            Err("option '--config=' needs a PATH argument".into())
+        );
     }
 
     #[test]
     fn non_utf8_path_is_kept() {
         use std::os::unix::ffi::OsStringExt;
         let raw = || OsString::from_vec(b"/tmp/\xff".to_vec());
-        let expected = Parsed::Run(Args { config: raw().into(), verbose: false, rest: vec![] });
-        assert_eq!(parse(&PROGRAM, [OsString::from("-c"), raw()]), Ok(expected.clone()));
-        let attached = |prefix: &str| OsString::from_vec([prefix.as_bytes(), b"/tmp/\xff"].concat());
+        let expected = Parsed::Run(Args {
+            config: raw().into(),
+            verbose: false,
+            rest: vec![],
+        });
+        assert_eq!(
+            parse(&PROGRAM, [OsString::from("-c"), raw()]),
+            Ok(expected.clone())
+        );
+        let attached =
+            |prefix: &str| OsString::from_vec([prefix.as_bytes(), b"/tmp/\xff"].concat());
         assert_eq!(parse(&PROGRAM, [attached("-c")]), Ok(expected.clone()));
         assert_eq!(parse(&PROGRAM, [attached("--config=")]), Ok(expected));
         // A subcommand word must be text.

@@ -66,9 +66,14 @@ impl ControlServer {
                 Ok(_) => return Err(in_use(path)),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Err(in_use(path)),
                 Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => {
-                    log::debug!("{}: removing the stale socket of a dead daemon", path.display());
+                    log::debug!(
+                        "{}: removing the stale socket of a dead daemon",
+                        path.display()
+                    );
                     match std::fs::remove_file(path) {
-                        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(with_path(path, e)),
+                        Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                            return Err(with_path(path, e))
+                        }
                         _ => {}
                     }
                 }
@@ -86,9 +91,16 @@ impl ControlServer {
         unsafe { libc::umask(old_mask) };
         let listener = bound.map_err(|e| with_path(path, e))?;
         // From here on, dropping the server on an error removes the socket file.
-        let server = ControlServer { listener, path: path.to_path_buf() };
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(|e| with_path(path, e))?;
-        server.listener.set_nonblocking(true).map_err(|e| with_path(path, e))?;
+        let server = ControlServer {
+            listener,
+            path: path.to_path_buf(),
+        };
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| with_path(path, e))?;
+        server
+            .listener
+            .set_nonblocking(true)
+            .map_err(|e| with_path(path, e))?;
         Ok(server)
     }
     /// Serves every pending connection: reads the command line, replies with `handle(command)`.
@@ -105,7 +117,11 @@ impl ControlServer {
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if matches!(e.kind(), io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted
+                    ) => {}
                 Err(e) => {
                     // EMFILE and the like: give the loop back; the listener stays readable.
                     log::debug!("{}: accept: {e}", self.path.display());
@@ -199,7 +215,10 @@ pub fn print_reply(program: &str, path: &Path, command: &str) -> bool {
 /// it (without the newline that ends it on the wire).
 pub fn request(path: &Path, command: &str, timeout: Duration) -> io::Result<String> {
     if command.contains('\n') {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, "a control command is one line"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "a control command is one line",
+        ));
     }
     let deadline = deadline_after(timeout);
     let stream = loop {
@@ -211,7 +230,10 @@ pub fn request(path: &Path, command: &str, timeout: Duration) -> io::Result<Stri
                 if left.is_zero() {
                     return Err(io::Error::new(
                         io::ErrorKind::TimedOut,
-                        format!("{}: the daemon does not accept connections (busy?)", path.display()),
+                        format!(
+                            "{}: the daemon does not accept connections (busy?)",
+                            path.display()
+                        ),
                     ));
                 }
                 std::thread::sleep(left.min(Duration::from_millis(10)));
@@ -219,17 +241,27 @@ pub fn request(path: &Path, command: &str, timeout: Duration) -> io::Result<Stri
             Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ECONNREFUSED)) => {
                 return Err(io::Error::new(
                     e.kind(),
-                    format!("{}: no daemon is listening (is it running?)", path.display()),
+                    format!(
+                        "{}: no daemon is listening (is it running?)",
+                        path.display()
+                    ),
                 ))
             }
             Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
-                return Err(io::Error::new(e.kind(), format!("{}: {e} (only root may ask)", path.display())))
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!("{}: {e} (only root may ask)", path.display()),
+                ))
             }
             Err(e) => return Err(with_path(path, e)),
         }
     };
-    let no_reply =
-        || io::Error::new(io::ErrorKind::TimedOut, format!("{}: no reply within {timeout:?}", path.display()));
+    let no_reply = || {
+        io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("{}: no reply within {timeout:?}", path.display()),
+        )
+    };
 
     let mut line = Vec::with_capacity(command.len() + 1);
     line.extend_from_slice(command.as_bytes());
@@ -239,7 +271,12 @@ pub fn request(path: &Path, command: &str, timeout: Duration) -> io::Result<Stri
     let sent = send_all(&stream, &line, deadline);
     match &sent {
         Err(e) if is_timeout(e) => return Err(no_reply()),
-        Err(e) if !matches!(e.kind(), io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset) => {
+        Err(e)
+            if !matches!(
+                e.kind(),
+                io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset
+            ) =>
+        {
             return Err(with_path(path, io::Error::new(e.kind(), e.to_string())))
         }
         _ => {}
@@ -262,7 +299,10 @@ pub fn request(path: &Path, command: &str, timeout: Duration) -> io::Result<Stri
     if reply.is_empty() {
         return Err(io::Error::new(
             io::ErrorKind::UnexpectedEof,
-            format!("{}: the daemon closed the connection without a reply", path.display()),
+            format!(
+                "{}: the daemon closed the connection without a reply",
+                path.display()
+            ),
         ));
     }
     if reply.last() == Some(&b'\n') {
@@ -279,15 +319,25 @@ fn connect(path: &Path) -> io::Result<UnixStream> {
     let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
     // One byte left for the terminating NUL.
     if bytes.is_empty() || bytes.len() >= addr.sun_path.len() || bytes.contains(&0) {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, "unusable Unix socket path (empty or too long)"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "unusable Unix socket path (empty or too long)",
+        ));
     }
     addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
     for (dst, &src) in addr.sun_path.iter_mut().zip(bytes) {
         *dst = src as libc::c_char;
     }
-    let len = (std::mem::offset_of!(libc::sockaddr_un, sun_path) + bytes.len() + 1) as libc::socklen_t;
+    let len =
+        (std::mem::offset_of!(libc::sockaddr_un, sun_path) + bytes.len() + 1) as libc::socklen_t;
     // SAFETY: plain socket creation; the fd is owned right after the check.
-    let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK, 0) };
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_UNIX,
+            libc::SOCK_STREAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
+            0,
+        )
+    };
     if fd < 0 {
         return Err(io::Error::last_os_error());
     }
@@ -295,7 +345,14 @@ fn connect(path: &Path) -> io::Result<UnixStream> {
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
     // SAFETY: addr is an initialised sockaddr_un and len is within it. A non-blocking Unix
     // stream connect completes at once or fails (EAGAIN when the backlog is full).
-    if unsafe { libc::connect(fd.as_raw_fd(), (&addr as *const libc::sockaddr_un).cast(), len) } != 0 {
+    if unsafe {
+        libc::connect(
+            fd.as_raw_fd(),
+            (&addr as *const libc::sockaddr_un).cast(),
+            len,
+        )
+    } != 0
+    {
         return Err(io::Error::last_os_error());
     }
     let stream = UnixStream::from(fd);
@@ -306,7 +363,8 @@ fn connect(path: &Path) -> io::Result<UnixStream> {
 /// `now + timeout`, or far in the future when that overflows.
 fn deadline_after(timeout: Duration) -> Instant {
     let now = Instant::now();
-    now.checked_add(timeout).unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 86400))
+    now.checked_add(timeout)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 86400))
 }
 
 /// Time left until `deadline`, a timeout error when there is none.
@@ -324,7 +382,10 @@ fn timed_out(what: &str) -> io::Error {
 
 /// A socket timeout shows as EAGAIN (`WouldBlock`) from read and write.
 fn is_timeout(e: &io::Error) -> bool {
-    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
 }
 
 /// One read that returns by `deadline` (the socket timeout is the time left, so a client
@@ -345,7 +406,14 @@ fn send_all(stream: &UnixStream, mut data: &[u8], deadline: Instant) -> io::Resu
     while !data.is_empty() {
         stream.set_write_timeout(Some(time_left(deadline)?))?;
         // SAFETY: sends from a valid buffer of data.len() bytes on a socket we hold.
-        let n = unsafe { libc::send(stream.as_raw_fd(), data.as_ptr().cast(), data.len(), libc::MSG_NOSIGNAL) };
+        let n = unsafe {
+            libc::send(
+                stream.as_raw_fd(),
+                data.as_ptr().cast(),
+                data.len(),
+                libc::MSG_NOSIGNAL,
+            )
+        };
         if n < 0 {
             let e = io::Error::last_os_error();
             if e.kind() == io::ErrorKind::Interrupted {
@@ -359,8 +427,14 @@ fn send_all(stream: &UnixStream, mut data: &[u8], deadline: Instant) -> io::Resu
 }
 
 fn in_use(path: &Path) -> io::Error {
-    let name = path.file_stem().map(|s| s.to_string_lossy()).unwrap_or_else(|| "daemon".into());
-    io::Error::new(io::ErrorKind::AddrInUse, format!("{}: another {name} is running", path.display()))
+    let name = path
+        .file_stem()
+        .map(|s| s.to_string_lossy())
+        .unwrap_or_else(|| "daemon".into());
+    io::Error::new(
+        io::ErrorKind::AddrInUse,
+        format!("{}: another {name} is running", path.display()),
+    )
 }
 
 fn with_path(path: &Path, e: io::Error) -> io::Error {
@@ -381,7 +455,8 @@ mod tests {
         fn new() -> TempDir {
             static N: AtomicUsize = AtomicUsize::new(0);
             let n = N.fetch_add(1, Ordering::SeqCst);
-            let dir = std::env::temp_dir().join(format!("v6only-control-{}-{n}", std::process::id()));
+            let dir =
+                std::env::temp_dir().join(format!("v6only-control-{}-{n}", std::process::id()));
             let _ = std::fs::remove_dir_all(&dir);
             std::fs::create_dir(&dir).unwrap();
             TempDir(dir)
@@ -406,7 +481,10 @@ mod tests {
         let mut poller = Poller::new();
         let start = Instant::now();
         while !client.is_finished() {
-            assert!(start.elapsed() < Duration::from_secs(20), "client did not finish");
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "client did not finish"
+            );
             poller.clear();
             let t = poller.register(server.as_raw_fd(), Interest::Read);
             if poller.wait(Some(Duration::from_millis(20))).unwrap() > 0 && poller.readable(t) {
@@ -432,7 +510,9 @@ mod tests {
 
     /// A client speaking the wire format by hand; returns what the daemon sent.
     fn read_reply(mut stream: &UnixStream) -> String {
-        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
         let mut reply = Vec::new();
         let mut buf = [0u8; 1024];
         loop {
@@ -474,7 +554,10 @@ mod tests {
         });
         let mut seen = Vec::new();
         let (status, other) = serve_until_done(&server, client, &mut status_handler(&mut seen));
-        assert_eq!(status, r#"{"queries":3}"#, "the handler's reply, without the newline");
+        assert_eq!(
+            status, r#"{"queries":3}"#,
+            "the handler's reply, without the newline"
+        );
         assert_eq!(other, "unknown command: flush");
         assert_eq!(seen, ["status", "flush"], "commands arrive trimmed");
 
@@ -491,7 +574,13 @@ mod tests {
         let server = ControlServer::bind(&path).unwrap();
 
         let mut clients = Vec::new();
-        for line in [&b"  status \r\n"[..], b"stats\n", b"\n", b"status\nextra after the line", b"status"] {
+        for line in [
+            &b"  status \r\n"[..],
+            b"stats\n",
+            b"\n",
+            b"status\nextra after the line",
+            b"status",
+        ] {
             let mut c = UnixStream::connect(&path).unwrap();
             c.write_all(line).unwrap();
             c.shutdown(Shutdown::Write).unwrap();
@@ -499,7 +588,11 @@ mod tests {
         }
         let mut seen = Vec::new();
         server.serve(&mut status_handler(&mut seen));
-        assert_eq!(seen, ["status", "stats", "", "status", "status"], "EOF ends a line too");
+        assert_eq!(
+            seen,
+            ["status", "stats", "", "status", "status"],
+            "EOF ends a line too"
+        );
         let replies: Vec<String> = clients.iter().map(read_reply).collect();
         assert_eq!(
             replies,
@@ -521,15 +614,25 @@ mod tests {
         assert!(path.exists());
         let e = request(&path, "status", Duration::from_secs(1)).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused);
-        assert_eq!(e.to_string(), format!("{}: no daemon is listening (is it running?)", path.display()));
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "{}: no daemon is listening (is it running?)",
+                path.display()
+            )
+        );
 
         let server = ControlServer::bind(&path).unwrap();
         let meta = std::fs::symlink_metadata(&path).unwrap();
         assert_eq!(meta.permissions().mode() & 0o777, 0o600);
         let client_path = path.clone();
-        let client = std::thread::spawn(move || request(&client_path, "status", Duration::from_secs(5)));
+        let client =
+            std::thread::spawn(move || request(&client_path, "status", Duration::from_secs(5)));
         let mut seen = Vec::new();
-        assert_eq!(serve_until_done(&server, client, &mut status_handler(&mut seen)).unwrap(), r#"{"queries":3}"#);
+        assert_eq!(
+            serve_until_done(&server, client, &mut status_handler(&mut seen)).unwrap(),
+            r#"{"queries":3}"#
+        );
     }
 
     #[test]
@@ -538,9 +641,14 @@ mod tests {
         let path = dir.sock("option108-dhcpd.sock");
         let first = ControlServer::bind(&path).unwrap();
 
-        let e = ControlServer::bind(&path).err().expect("second bind must fail");
+        let e = ControlServer::bind(&path)
+            .err()
+            .expect("second bind must fail");
         assert_eq!(e.kind(), io::ErrorKind::AddrInUse);
-        assert_eq!(e.to_string(), format!("{}: another option108-dhcpd is running", path.display()));
+        assert_eq!(
+            e.to_string(),
+            format!("{}: another option108-dhcpd is running", path.display())
+        );
         assert!(path.exists(), "the live daemon's socket stays");
 
         // The probe reaches the live daemon as a connection that sends nothing: served
@@ -550,14 +658,21 @@ mod tests {
         assert!(start.elapsed() < Duration::from_secs(1));
 
         let client_path = path.clone();
-        let client = std::thread::spawn(move || request(&client_path, "status", Duration::from_secs(5)));
+        let client =
+            std::thread::spawn(move || request(&client_path, "status", Duration::from_secs(5)));
         let mut seen = Vec::new();
-        assert_eq!(serve_until_done(&first, client, &mut status_handler(&mut seen)).unwrap(), r#"{"queries":3}"#);
+        assert_eq!(
+            serve_until_done(&first, client, &mut status_handler(&mut seen)).unwrap(),
+            r#"{"queries":3}"#
+        );
 
         // Anything that accepts connections counts as alive, not just a ControlServer.
         let other = dir.sock("other.sock");
         let _listener = UnixListener::bind(&other).unwrap();
-        assert_eq!(ControlServer::bind(&other).err().unwrap().kind(), io::ErrorKind::AddrInUse);
+        assert_eq!(
+            ControlServer::bind(&other).err().unwrap().kind(),
+            io::ErrorKind::AddrInUse
+        );
     }
 
     #[test]
@@ -575,13 +690,25 @@ mod tests {
     fn unusable_paths_are_errors() {
         let long = PathBuf::from(format!("/tmp/{}", "x".repeat(200)));
         assert!(ControlServer::bind(&long).is_err());
-        assert_eq!(request(&long, "status", Duration::from_secs(1)).unwrap_err().kind(), io::ErrorKind::InvalidInput);
-        let dir = TempDir::new();
-        let e = ControlServer::bind(&dir.sock("no/such/dir.sock")).err().unwrap();
-        assert_eq!(e.kind(), io::ErrorKind::NotFound);
-        assert!(e.to_string().contains("no/such/dir.sock"), "names the path: {e}");
         assert_eq!(
-            request(&dir.sock("d.sock"), "two\nlines", Duration::from_secs(1)).unwrap_err().kind(),
+            request(&long, "status", Duration::from_secs(1))
+                .unwrap_err()
+                .kind(),
+            io::ErrorKind::InvalidInput
+        );
+        let dir = TempDir::new();
+        let e = ControlServer::bind(&dir.sock("no/such/dir.sock"))
+            .err()
+            .unwrap();
+        assert_eq!(e.kind(), io::ErrorKind::NotFound);
+        assert!(
+            e.to_string().contains("no/such/dir.sock"),
+            "names the path: {e}"
+        );
+        assert_eq!(
+            request(&dir.sock("d.sock"), "two\nlines", Duration::from_secs(1))
+                .unwrap_err()
+                .kind(),
             io::ErrorKind::InvalidInput
         );
     }
@@ -612,15 +739,26 @@ mod tests {
         });
         assert_eq!(read_reply(&long), "error: command too long\n");
         assert_eq!(read_reply(&exactly_too_long), "error: command too long\n");
-        assert_eq!(read_reply(&longest), format!("unknown command ({} bytes)\n", MAX_COMMAND - 1));
+        assert_eq!(
+            read_reply(&longest),
+            format!("unknown command ({} bytes)\n", MAX_COMMAND - 1)
+        );
         assert_eq!(read_reply(&binary), "error: command is not UTF-8\n");
         assert_eq!(read_reply(&control_chars), "unknown command (11 bytes)\n");
-        assert_eq!(seen, ["c".repeat(MAX_COMMAND - 1), "sta\0tus\x1b[2J".to_string()]);
+        assert_eq!(
+            seen,
+            ["c".repeat(MAX_COMMAND - 1), "sta\0tus\x1b[2J".to_string()]
+        );
 
         // Through request(): the daemon replies and closes with most of the command unread.
         let client_path = path.clone();
-        let client = std::thread::spawn(move || request(&client_path, &"x".repeat(300_000), Duration::from_secs(5)));
-        assert_eq!(serve_until_done(&server, client, &mut never_called).unwrap(), REPLY_TOO_LONG);
+        let client = std::thread::spawn(move || {
+            request(&client_path, &"x".repeat(300_000), Duration::from_secs(5))
+        });
+        assert_eq!(
+            serve_until_done(&server, client, &mut never_called).unwrap(),
+            REPLY_TOO_LONG
+        );
     }
 
     #[test]
@@ -634,7 +772,10 @@ mod tests {
         let start = Instant::now();
         server.serve(&mut never_called);
         let elapsed = start.elapsed();
-        assert!(elapsed >= CLIENT_TIMEOUT - Duration::from_millis(10), "{elapsed:?}");
+        assert!(
+            elapsed >= CLIENT_TIMEOUT - Duration::from_millis(10),
+            "{elapsed:?}"
+        );
         assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
         assert_eq!(read_reply(&silent), "", "closed without a reply");
 
@@ -643,14 +784,22 @@ mod tests {
         partial.write_all(b"sta").unwrap();
         let start = Instant::now();
         server.serve(&mut never_called);
-        assert!(start.elapsed() < Duration::from_secs(2), "{:?}", start.elapsed());
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            start.elapsed()
+        );
         drop(partial);
 
         // The daemon still works.
         let client_path = path.clone();
-        let client = std::thread::spawn(move || request(&client_path, "status", Duration::from_secs(5)));
+        let client =
+            std::thread::spawn(move || request(&client_path, "status", Duration::from_secs(5)));
         let mut seen = Vec::new();
-        assert_eq!(serve_until_done(&server, client, &mut status_handler(&mut seen)).unwrap(), r#"{"queries":3}"#);
+        assert_eq!(
+            serve_until_done(&server, client, &mut status_handler(&mut seen)).unwrap(),
+            r#"{"queries":3}"#
+        );
     }
 
     #[test]
@@ -671,7 +820,11 @@ mod tests {
         });
         let start = Instant::now();
         server.serve(&mut never_called);
-        assert!(start.elapsed() < Duration::from_secs(2), "{:?}", start.elapsed());
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            start.elapsed()
+        );
         assert!(trickle.join().unwrap(), "the daemon closed the connection");
     }
 
@@ -701,7 +854,13 @@ mod tests {
         let path = dir.sock("dns64.sock");
         let e = request(&path, "status", Duration::from_secs(1)).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::NotFound);
-        assert_eq!(e.to_string(), format!("{}: no daemon is listening (is it running?)", path.display()));
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "{}: no daemon is listening (is it running?)",
+                path.display()
+            )
+        );
 
         // Something listens but never accepts: the timeout bounds the whole request.
         let listener = UnixListener::bind(&path).unwrap();
@@ -710,7 +869,10 @@ mod tests {
         let elapsed = start.elapsed();
         assert_eq!(e.kind(), io::ErrorKind::TimedOut);
         assert!(e.to_string().contains("no reply within"), "{e}");
-        assert!(elapsed >= Duration::from_millis(140) && elapsed < Duration::from_secs(3), "{elapsed:?}");
+        assert!(
+            elapsed >= Duration::from_millis(140) && elapsed < Duration::from_secs(3),
+            "{elapsed:?}"
+        );
 
         // Accepts and closes without a word. A fresh listener: the timed-out connection above is
         // still queued on the old one, and accepting that instead would race with the request.

@@ -30,7 +30,13 @@ impl Json {
     pub fn object() -> Json {
         let mut out = String::with_capacity(256);
         out.push('{');
-        Json { out, stack: vec![Open { array: false, has_member: false }] }
+        Json {
+            out,
+            stack: vec![Open {
+                array: false,
+                has_member: false,
+            }],
+        }
     }
     pub fn field_u64(&mut self, name: &str, value: u64) -> &mut Json {
         self.name(name);
@@ -146,7 +152,10 @@ impl Json {
     }
     fn open(&mut self, array: bool) {
         self.out.push(if array { '[' } else { '{' });
-        self.stack.push(Open { array, has_member: false });
+        self.stack.push(Open {
+            array,
+            has_member: false,
+        });
     }
     fn number(&mut self, value: impl std::fmt::Display) {
         use std::fmt::Write;
@@ -207,8 +216,14 @@ mod tests {
     #[test]
     fn scalar_fields_in_call_order() {
         let mut j = Json::object();
-        j.field_u64("max", u64::MAX).field_i64("min", i64::MIN).field_i64("neg", -1).field_u64("zero", 0);
-        j.field_bool("up", true).field_bool("down", false).field_null("since").field_str("empty", "");
+        j.field_u64("max", u64::MAX)
+            .field_i64("min", i64::MIN)
+            .field_i64("neg", -1)
+            .field_u64("zero", 0);
+        j.field_bool("up", true)
+            .field_bool("down", false)
+            .field_null("since")
+            .field_str("empty", "");
         assert_eq!(
             j.finish(),
             r#"{"max":18446744073709551615,"min":-9223372036854775808,"neg":-1,"zero":0,"up":true,"down":false,"since":null,"empty":""}"#
@@ -220,11 +235,26 @@ mod tests {
         assert_eq!(escaped(r#"say "hi""#), r#"say \"hi\""#);
         assert_eq!(escaped(r"C:\dir\"), r"C:\\dir\\");
         assert_eq!(escaped("a\nb\tc\rd"), r"a\nb\tc\rd");
-        assert_eq!(escaped("\u{0}\u{1}\u{8}\u{c}\u{1b}\u{1f}"), r"\u0000\u0001\u0008\u000c\u001b\u001f");
-        assert_eq!(escaped(" ~\u{7f}"), " ~\u{7f}", "space, tilde and DEL need no escape");
+        assert_eq!(
+            escaped("\u{0}\u{1}\u{8}\u{c}\u{1b}\u{1f}"),
+            r"\u0000\u0001\u0008\u000c\u001b\u001f"
+        );
+        assert_eq!(
+            escaped(" ~\u{7f}"),
+            " ~\u{7f}",
+            "space, tilde and DEL need no escape"
+        );
         assert_eq!(escaped("64:ff9b::/96"), "64:ff9b::/96");
-        assert_eq!(escaped("grüße, 日本, 🦀"), "grüße, 日本, 🦀", "non-ASCII is copied as UTF-8");
-        assert_eq!(escaped("é\"é\u{1}é"), r#"é\"é\u0001é"#, "escapes next to multi-byte characters");
+        assert_eq!(
+            escaped("grüße, 日本, 🦀"),
+            "grüße, 日本, 🦀",
+            "non-ASCII is copied as UTF-8"
+        );
+        assert_eq!(
+            escaped("é\"é\u{1}é"),
+            r#"é\"é\u0001é"#,
+            "escapes next to multi-byte characters"
+        );
         assert_eq!(escaped(""), "");
         assert_eq!(escaped("\\"), r"\\");
     }
@@ -232,7 +262,10 @@ mod tests {
     #[test]
     fn names_and_items_are_escaped_too() {
         let mut j = Json::object();
-        j.field_str("we\"ird\n", "v\\al").begin_array("l").item_str("\t\"").end();
+        j.field_str("we\"ird\n", "v\\al")
+            .begin_array("l")
+            .item_str("\t\"")
+            .end();
         assert_eq!(j.finish(), r#"{"we\"ird\n":"v\\al","l":["\t\""]}"#);
     }
 
@@ -241,9 +274,28 @@ mod tests {
         let mut j = Json::object();
         j.begin_object("a").end();
         j.begin_array("b").end();
-        j.begin_object("c").field_u64("x", 1).begin_object("d").field_u64("y", 2).field_u64("z", 3).end().end();
-        j.begin_array("e").item_u64(1).item_i64(-2).item_str("three").item_bool(true).end();
-        j.begin_array("f").item_array().item_u64(1).end().item_array().end().item_object().end().end();
+        j.begin_object("c")
+            .field_u64("x", 1)
+            .begin_object("d")
+            .field_u64("y", 2)
+            .field_u64("z", 3)
+            .end()
+            .end();
+        j.begin_array("e")
+            .item_u64(1)
+            .item_i64(-2)
+            .item_str("three")
+            .item_bool(true)
+            .end();
+        j.begin_array("f")
+            .item_array()
+            .item_u64(1)
+            .end()
+            .item_array()
+            .end()
+            .item_object()
+            .end()
+            .end();
         j.field_u64("last", 9);
         assert_eq!(
             j.finish(),
@@ -256,22 +308,35 @@ mod tests {
         let mut j = Json::object();
         j.begin_array("pools");
         for (name, leases) in [("lan", 3), ("guest", 0)] {
-            j.item_object().field_str("name", name).field_u64("leases", leases).end();
+            j.item_object()
+                .field_str("name", name)
+                .field_u64("leases", leases)
+                .end();
         }
         j.end();
-        assert_eq!(j.finish(), r#"{"pools":[{"name":"lan","leases":3},{"name":"guest","leases":0}]}"#);
+        assert_eq!(
+            j.finish(),
+            r#"{"pools":[{"name":"lan","leases":3},{"name":"guest","leases":0}]}"#
+        );
     }
 
     #[test]
     fn finish_closes_everything_still_open() {
         let mut j = Json::object();
-        j.begin_object("a").begin_array("b").item_object().field_u64("c", 1);
+        j.begin_object("a")
+            .begin_array("b")
+            .item_object()
+            .field_u64("c", 1);
         assert_eq!(j.finish(), r#"{"a":{"b":[{"c":1}]}}"#);
         assert_eq!(j.finish(), "", "empty afterwards");
 
         let mut j = Json::object();
         j.field_u64("n", 1).end();
-        assert_eq!(j.finish(), r#"{"n":1}"#, "top level closed by end: finish adds nothing");
+        assert_eq!(
+            j.finish(),
+            r#"{"n":1}"#,
+            "top level closed by end: finish adds nothing"
+        );
     }
 
     #[test]

@@ -48,9 +48,21 @@ struct DaemonLogger {
 
 impl DaemonLogger {
     fn new(ident: &'static str, to_stderr: bool, socket: &Path) -> DaemonLogger {
-        let syslog = if to_stderr { None } else { Syslog::connect(ident, socket).ok().map(Mutex::new) };
-        let level = if to_stderr { LevelFilter::Debug } else { LevelFilter::Info };
-        DaemonLogger { ident, level, syslog }
+        let syslog = if to_stderr {
+            None
+        } else {
+            Syslog::connect(ident, socket).ok().map(Mutex::new)
+        };
+        let level = if to_stderr {
+            LevelFilter::Debug
+        } else {
+            LevelFilter::Info
+        };
+        DaemonLogger {
+            ident,
+            level,
+            syslog,
+        }
     }
     fn sink(&self) -> Sink {
         if self.syslog.is_some() {
@@ -81,12 +93,21 @@ impl Log for DaemonLogger {
                 }
                 Err(e) if !syslog.outage_reported => {
                     syslog.outage_reported = true;
-                    let _ = writeln!(io::stderr(), "{}: syslog: {e}; logging to stderr until it is back", self.ident);
+                    let _ = writeln!(
+                        io::stderr(),
+                        "{}: syslog: {e}; logging to stderr until it is back",
+                        self.ident
+                    );
                 }
                 Err(_) => {}
             }
         }
-        let _ = writeln!(io::stderr(), "{}: {}: {message}", self.ident, level_word(record.level()));
+        let _ = writeln!(
+            io::stderr(),
+            "{}: {}: {message}",
+            self.ident,
+            level_word(record.level())
+        );
     }
 
     fn flush(&self) {}
@@ -113,9 +134,17 @@ struct Syslog {
 
 impl Syslog {
     fn connect(ident: &'static str, path: &Path) -> io::Result<Syslog> {
-        let formatter = LogdFormat { ident, pid: std::process::id() };
+        let formatter = LogdFormat {
+            ident,
+            pid: std::process::id(),
+        };
         let conn = open(&formatter, path)?;
-        Ok(Syslog { path: path.to_path_buf(), formatter, conn: Some(conn), outage_reported: false })
+        Ok(Syslog {
+            path: path.to_path_buf(),
+            formatter,
+            conn: Some(conn),
+            outage_reported: false,
+        })
     }
 
     fn send(&mut self, level: Level, message: &str) -> io::Result<()> {
@@ -147,7 +176,12 @@ impl<T: std::fmt::Display> LogFormat<T> for LogdFormat {
     fn format<W: Write>(&self, w: &mut W, severity: Severity, message: T) -> syslog::Result<()> {
         let priority = Facility::LOG_DAEMON as u8 | severity as u8;
         let stamp = Rfc3164Time::now();
-        write!(w, "<{priority}>{stamp} {}[{}]: {message}", self.ident, self.pid).map_err(syslog::Error::Write)
+        write!(
+            w,
+            "<{priority}>{stamp} {}[{}]: {message}",
+            self.ident, self.pid
+        )
+        .map_err(syslog::Error::Write)
     }
 }
 
@@ -160,7 +194,9 @@ struct Rfc3164Time {
 
 impl Rfc3164Time {
     fn now() -> Rfc3164Time {
-        let unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let unix = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
         Rfc3164Time::from_unix(unix)
     }
 
@@ -171,20 +207,39 @@ impl Rfc3164Time {
         let z = days + 719_468;
         let era = z / 146_097;
         let day_of_era = z - era * 146_097;
-        let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+        let year_of_era =
+            (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
         let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
         let shifted_month = (5 * day_of_year + 2) / 153; // 0 = March
         let day = (day_of_year - (153 * shifted_month + 2) / 5 + 1) as u32;
-        let month = if shifted_month < 10 { shifted_month + 2 } else { shifted_month - 10 } as usize;
-        Rfc3164Time { month, day, seconds_of_day: unix % 86_400 }
+        let month = if shifted_month < 10 {
+            shifted_month + 2
+        } else {
+            shifted_month - 10
+        } as usize;
+        Rfc3164Time {
+            month,
+            day,
+            seconds_of_day: unix % 86_400,
+        }
     }
 }
 
 impl std::fmt::Display for Rfc3164Time {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+        const MONTHS: [&str; 12] = [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+        ];
         let s = self.seconds_of_day;
-        write!(f, "{} {:2} {:02}:{:02}:{:02}", MONTHS[self.month], self.day, s / 3600, s / 60 % 60, s % 60)
+        write!(
+            f,
+            "{} {:2} {:02}:{:02}:{:02}",
+            MONTHS[self.month],
+            self.day,
+            s / 3600,
+            s / 60 % 60,
+            s % 60
+        )
     }
 }
 
@@ -192,7 +247,11 @@ fn open(formatter: &LogdFormat, path: &Path) -> io::Result<Logger<LoggerBackend,
     syslog::unix_custom(formatter.clone(), path).map_err(into_io)
 }
 
-fn write(conn: &mut Logger<LoggerBackend, LogdFormat>, level: Level, message: &str) -> io::Result<()> {
+fn write(
+    conn: &mut Logger<LoggerBackend, LogdFormat>,
+    level: Level,
+    message: &str,
+) -> io::Result<()> {
     match level {
         Level::Error => conn.err(message),
         Level::Warn => conn.warning(message),
@@ -241,7 +300,9 @@ mod tests {
     fn bind(path: &Path) -> UnixDatagram {
         let _ = std::fs::remove_file(path);
         let server = UnixDatagram::bind(path).unwrap();
-        server.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        server
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
         server
     }
     fn receive(server: &UnixDatagram) -> String {
@@ -255,10 +316,24 @@ mod tests {
         let rest = datagram.strip_prefix('<').expect("<PRI>");
         let (priority, rest) = rest.split_once('>').unwrap();
         let stamp = &rest.as_bytes()[..16];
-        assert_eq!(stamp[15], b' ', "logd drops the timestamp only when byte 15 is a space: {rest:?}");
-        let shape = stamp.iter().map(|&c| if c.is_ascii_digit() { b'9' } else if c.is_ascii_alphabetic() { b'a' } else { c });
+        assert_eq!(
+            stamp[15], b' ',
+            "logd drops the timestamp only when byte 15 is a space: {rest:?}"
+        );
+        let shape = stamp.iter().map(|&c| {
+            if c.is_ascii_digit() {
+                b'9'
+            } else if c.is_ascii_alphabetic() {
+                b'a'
+            } else {
+                c
+            }
+        });
         let shape = String::from_utf8(shape.collect()).unwrap();
-        assert!(["aaa 99 99:99:99 ", "aaa  9 99:99:99 "].contains(&shape.as_str()), "{rest:?}");
+        assert!(
+            ["aaa 99 99:99:99 ", "aaa  9 99:99:99 "].contains(&shape.as_str()),
+            "{rest:?}"
+        );
         (priority.parse().unwrap(), rest[16..].to_string())
     }
 
@@ -280,7 +355,10 @@ mod tests {
         syslog.send(Level::Info, "ruleset applied").unwrap();
         let (priority, message) = as_logd_reads_it(&receive(&server));
         assert_eq!(priority, 30, "daemon.info");
-        assert_eq!(message, format!("fw-helper[{}]: ruleset applied", std::process::id()));
+        assert_eq!(
+            message,
+            format!("fw-helper[{}]: ruleset applied", std::process::id())
+        );
     }
 
     #[test]
@@ -288,7 +366,13 @@ mod tests {
         let dir = TempDir::new();
         let server = bind(&dir.socket());
         let mut syslog = Syslog::connect("dns64", &dir.socket()).unwrap();
-        for (level, priority) in [(Level::Error, 27), (Level::Warn, 28), (Level::Info, 30), (Level::Debug, 31), (Level::Trace, 31)] {
+        for (level, priority) in [
+            (Level::Error, 27),
+            (Level::Warn, 28),
+            (Level::Info, 30),
+            (Level::Debug, 31),
+            (Level::Trace, 31),
+        ] {
             syslog.send(level, "x").unwrap();
             assert_eq!(as_logd_reads_it(&receive(&server)).0, priority, "{level}");
         }
@@ -323,22 +407,37 @@ mod tests {
         let dir = TempDir::new();
         let server = bind(&dir.socket());
         let logger = DaemonLogger::new("ripng", false, &dir.socket());
-        assert_eq!((logger.sink(), logger.level), (Sink::Syslog, LevelFilter::Info));
+        assert_eq!(
+            (logger.sink(), logger.level),
+            (Sink::Syslog, LevelFilter::Info)
+        );
         let record = |level, args| logger.log(&Record::builder().level(level).args(args).build());
         record(Level::Debug, format_args!("hidden"));
         record(Level::Info, format_args!("route {} added", "2001:db8::/32"));
         let (priority, message) = as_logd_reads_it(&receive(&server));
-        assert_eq!((priority, message), (30, format!("ripng[{}]: route 2001:db8::/32 added", std::process::id())));
+        assert_eq!(
+            (priority, message),
+            (
+                30,
+                format!("ripng[{}]: route 2001:db8::/32 added", std::process::id())
+            )
+        );
     }
 
     #[test]
     fn stderr_when_asked_or_without_syslog() {
         let dir = TempDir::new();
         let verbose = DaemonLogger::new("x", true, &dir.socket());
-        assert_eq!((verbose.sink(), verbose.level), (Sink::Stderr, LevelFilter::Debug));
+        assert_eq!(
+            (verbose.sink(), verbose.level),
+            (Sink::Stderr, LevelFilter::Debug)
+        );
         assert!(verbose.enabled(&Metadata::builder().level(Level::Debug).build()));
         let no_socket = DaemonLogger::new("x", false, &dir.socket());
-        assert_eq!((no_socket.sink(), no_socket.level), (Sink::Stderr, LevelFilter::Info));
+        assert_eq!(
+            (no_socket.sink(), no_socket.level),
+            (Sink::Stderr, LevelFilter::Info)
+        );
         assert!(!no_socket.enabled(&Metadata::builder().level(Level::Debug).build()));
     }
 }

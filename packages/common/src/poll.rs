@@ -53,7 +53,11 @@ impl Poller {
             Interest::Write => libc::POLLOUT,
             Interest::ReadWrite => libc::POLLIN | libc::POLLOUT,
         };
-        self.fds.push(libc::pollfd { fd, events, revents: 0 });
+        self.fds.push(libc::pollfd {
+            fd,
+            events,
+            revents: 0,
+        });
         Token(self.fds.len() - 1)
     }
     /// Waits until an fd is ready or `timeout` passes (`None`: no timeout). Returns the number
@@ -68,7 +72,13 @@ impl Poller {
         }
         // SAFETY: the pointer and length describe our own initialised pollfd array (a dangling
         // but aligned pointer when it is empty, which poll does not read with nfds 0).
-        let n = unsafe { libc::poll(self.fds.as_mut_ptr(), self.fds.len() as libc::nfds_t, timeout_ms(timeout)) };
+        let n = unsafe {
+            libc::poll(
+                self.fds.as_mut_ptr(),
+                self.fds.len() as libc::nfds_t,
+                timeout_ms(timeout),
+            )
+        };
         if n < 0 {
             let err = io::Error::last_os_error();
             if err.kind() == io::ErrorKind::Interrupted {
@@ -110,13 +120,19 @@ impl Poller {
 fn timeout_ms(timeout: Option<Duration>) -> libc::c_int {
     match timeout {
         None => -1,
-        Some(t) => t.as_nanos().div_ceil(1_000_000).min(libc::c_int::MAX as u128) as libc::c_int,
+        Some(t) => t
+            .as_nanos()
+            .div_ceil(1_000_000)
+            .min(libc::c_int::MAX as u128) as libc::c_int,
     }
 }
 
 /// The time until `deadline` from `now`, for [`Poller::wait`]: `None` stays `None` (no timer),
 /// a deadline in the past gives zero.
-pub fn timeout_until(now: std::time::Instant, deadline: Option<std::time::Instant>) -> Option<Duration> {
+pub fn timeout_until(
+    now: std::time::Instant,
+    deadline: Option<std::time::Instant>,
+) -> Option<Duration> {
     deadline.map(|d| d.saturating_duration_since(now))
 }
 
@@ -141,19 +157,36 @@ mod tests {
 
     fn write_byte(fd: &OwnedFd) {
         // SAFETY: one byte from a valid buffer to an fd we own.
-        assert_eq!(unsafe { libc::write(fd.as_raw_fd(), b"x".as_ptr().cast(), 1) }, 1);
+        assert_eq!(
+            unsafe { libc::write(fd.as_raw_fd(), b"x".as_ptr().cast(), 1) },
+            1
+        );
     }
 
     #[test]
     fn timeouts_round_up_to_whole_milliseconds_and_are_capped() {
         assert_eq!(timeout_ms(None), -1);
         assert_eq!(timeout_ms(Some(Duration::ZERO)), 0);
-        assert_eq!(timeout_ms(Some(Duration::from_nanos(1))), 1, "never 0 for a timer not yet due");
+        assert_eq!(
+            timeout_ms(Some(Duration::from_nanos(1))),
+            1,
+            "never 0 for a timer not yet due"
+        );
         assert_eq!(timeout_ms(Some(Duration::from_micros(300))), 1);
-        assert_eq!(timeout_ms(Some(Duration::from_millis(5))), 5, "exact milliseconds stay");
+        assert_eq!(
+            timeout_ms(Some(Duration::from_millis(5))),
+            5,
+            "exact milliseconds stay"
+        );
         assert_eq!(timeout_ms(Some(Duration::from_nanos(5_000_001))), 6);
-        assert_eq!(timeout_ms(Some(Duration::from_millis(i32::MAX as u64))), i32::MAX);
-        assert_eq!(timeout_ms(Some(Duration::from_millis(i32::MAX as u64 + 1))), i32::MAX);
+        assert_eq!(
+            timeout_ms(Some(Duration::from_millis(i32::MAX as u64))),
+            i32::MAX
+        );
+        assert_eq!(
+            timeout_ms(Some(Duration::from_millis(i32::MAX as u64 + 1))),
+            i32::MAX
+        );
         assert_eq!(timeout_ms(Some(Duration::from_secs(u64::MAX))), i32::MAX);
         assert_eq!(timeout_ms(Some(Duration::MAX)), i32::MAX);
     }
@@ -162,8 +195,15 @@ mod tests {
     fn timeout_until_deadline() {
         let now = Instant::now();
         assert_eq!(timeout_until(now, None), None);
-        assert_eq!(timeout_until(now, Some(now + Duration::from_millis(7))), Some(Duration::from_millis(7)));
-        assert_eq!(timeout_until(now + Duration::from_secs(1), Some(now)), Some(Duration::ZERO), "past: zero");
+        assert_eq!(
+            timeout_until(now, Some(now + Duration::from_millis(7))),
+            Some(Duration::from_millis(7))
+        );
+        assert_eq!(
+            timeout_until(now + Duration::from_secs(1), Some(now)),
+            Some(Duration::ZERO),
+            "past: zero"
+        );
     }
 
     #[test]
@@ -182,7 +222,10 @@ mod tests {
         // Drain, then hang up: POLLHUP alone reads as readable (the read returns EOF).
         let mut buf = [0u8; 4];
         // SAFETY: reads into our own buffer from an fd we own.
-        assert_eq!(unsafe { libc::read(r.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) }, 1);
+        assert_eq!(
+            unsafe { libc::read(r.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) },
+            1
+        );
         assert_eq!(poller.wait(Some(Duration::ZERO)).unwrap(), 0);
         drop(w);
         assert_eq!(poller.wait(Some(Duration::from_secs(5))).unwrap(), 1);
@@ -215,7 +258,11 @@ mod tests {
         // A sub-millisecond timeout waits (at least) that long instead of returning at once.
         let start = Instant::now();
         assert_eq!(poller.wait(Some(Duration::from_micros(400))).unwrap(), 0);
-        assert!(start.elapsed() >= Duration::from_micros(400), "{:?}", start.elapsed());
+        assert!(
+            start.elapsed() >= Duration::from_micros(400),
+            "{:?}",
+            start.elapsed()
+        );
     }
 
     #[test]
@@ -267,7 +314,10 @@ mod tests {
         assert_eq!(t, Token(0));
         assert_eq!(poller.wait(Some(Duration::ZERO)).unwrap(), 0);
         assert!(!poller.readable(t));
-        assert!(!poller.readable(Token(1)), "out of range: never ready, no panic");
+        assert!(
+            !poller.readable(Token(1)),
+            "out of range: never ready, no panic"
+        );
     }
 
     #[test]
@@ -296,7 +346,10 @@ mod tests {
             let mut action: libc::sigaction = std::mem::zeroed();
             action.sa_sigaction = ignore_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
             libc::sigemptyset(&mut action.sa_mask);
-            assert_eq!(libc::sigaction(libc::SIGUSR2, &action, std::ptr::null_mut()), 0);
+            assert_eq!(
+                libc::sigaction(libc::SIGUSR2, &action, std::ptr::null_mut()),
+                0
+            );
         }
         let done = Arc::new(AtomicBool::new(false));
         let (r, _w) = pipe();

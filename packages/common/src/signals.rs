@@ -39,7 +39,9 @@ impl Signals {
             if fd < 0 {
                 return Err(io::Error::last_os_error());
             }
-            Ok(Signals { fd: OwnedFd::from_raw_fd(fd) })
+            Ok(Signals {
+                fd: OwnedFd::from_raw_fd(fd),
+            })
         }
     }
     /// The next pending signal, or `None` when none is pending.
@@ -48,7 +50,13 @@ impl Signals {
             // SAFETY: signalfd_siginfo is plain data; read writes at most its size into it.
             let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
             let size = std::mem::size_of::<libc::signalfd_siginfo>();
-            let n = unsafe { libc::read(self.fd.as_raw_fd(), (&mut info as *mut libc::signalfd_siginfo).cast(), size) };
+            let n = unsafe {
+                libc::read(
+                    self.fd.as_raw_fd(),
+                    (&mut info as *mut libc::signalfd_siginfo).cast(),
+                    size,
+                )
+            };
             if n < 0 {
                 let err = io::Error::last_os_error();
                 match err.kind() {
@@ -58,7 +66,10 @@ impl Signals {
                 }
             }
             if n as usize != size {
-                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "short read from signalfd"));
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "short read from signalfd",
+                ));
             }
             match info.ssi_signo as libc::c_int {
                 libc::SIGTERM | libc::SIGINT => return Ok(Some(Signal::Terminate)),
@@ -84,11 +95,18 @@ mod tests {
     /// to another thread and kill the test run.
     fn raise_here(signal: libc::c_int) {
         // SAFETY: plain syscall wrappers on our own thread.
-        assert_eq!(unsafe { libc::pthread_kill(libc::pthread_self(), signal) }, 0);
+        assert_eq!(
+            unsafe { libc::pthread_kill(libc::pthread_self(), signal) },
+            0
+        );
     }
 
     fn poll_readable(fd: RawFd) -> bool {
-        let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
         // SAFETY: one valid pollfd.
         unsafe { libc::poll(&mut pfd, 1, 0) == 1 && pfd.revents & libc::POLLIN != 0 }
     }
@@ -103,7 +121,10 @@ mod tests {
             assert!(!poll_readable(signals.as_raw_fd()));
 
             raise_here(libc::SIGHUP);
-            assert!(poll_readable(signals.as_raw_fd()), "the fd wakes up a poll loop");
+            assert!(
+                poll_readable(signals.as_raw_fd()),
+                "the fd wakes up a poll loop"
+            );
             assert_eq!(signals.next().unwrap(), Some(Signal::Reload));
             assert_eq!(signals.next().unwrap(), None);
 
@@ -122,7 +143,10 @@ mod tests {
             // The fd is close-on-exec and non-blocking.
             // SAFETY: fcntl queries on a valid fd.
             let (fd_flags, fl_flags) = unsafe {
-                (libc::fcntl(signals.as_raw_fd(), libc::F_GETFD), libc::fcntl(signals.as_raw_fd(), libc::F_GETFL))
+                (
+                    libc::fcntl(signals.as_raw_fd(), libc::F_GETFD),
+                    libc::fcntl(signals.as_raw_fd(), libc::F_GETFL),
+                )
             };
             assert_ne!(fd_flags & libc::FD_CLOEXEC, 0);
             assert_ne!(fl_flags & libc::O_NONBLOCK, 0);

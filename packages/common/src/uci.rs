@@ -94,18 +94,45 @@ impl Package {
         Ok(Package::parse(path, &String::from_utf8_lossy(&bytes))?)
     }
     pub fn parse(path: &Path, text: &str) -> Result<Package, ParseError> {
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let mut parser = Parser { lexer: Lexer::new(text.as_bytes()), sections: Vec::new(), current: None };
-        parser.run().map_err(|(line, message)| ParseError { path: path.to_path_buf(), line, message })?;
-        Ok(Package { path: path.to_path_buf(), name, sections: parser.sections })
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let mut parser = Parser {
+            lexer: Lexer::new(text.as_bytes()),
+            sections: Vec::new(),
+            current: None,
+        };
+        parser.run().map_err(|(line, message)| ParseError {
+            path: path.to_path_buf(),
+            line,
+            message,
+        })?;
+        Ok(Package {
+            path: path.to_path_buf(),
+            name,
+            sections: parser.sections,
+        })
     }
     /// Sections of one type, in file order.
     pub fn sections<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = SectionRef<'a>> + 'a {
-        self.sections.iter().filter(move |s| s.kind == kind).map(move |s| SectionRef { package: self, section: s })
+        self.sections
+            .iter()
+            .filter(move |s| s.kind == kind)
+            .map(move |s| SectionRef {
+                package: self,
+                section: s,
+            })
     }
     /// The section with this name, whatever its type.
     pub fn named<'a>(&'a self, name: &str) -> Option<SectionRef<'a>> {
-        self.sections.iter().find(|s| s.name.as_deref() == Some(name)).map(|s| SectionRef { package: self, section: s })
+        self.sections
+            .iter()
+            .find(|s| s.name.as_deref() == Some(name))
+            .map(|s| SectionRef {
+                package: self,
+                section: s,
+            })
     }
 }
 
@@ -121,7 +148,10 @@ impl<'a> SectionRef<'a> {
     pub fn label(&self) -> String {
         match &self.section.name {
             Some(name) => format!("{}.{}", self.package.name, name),
-            None => format!("{}.@{}[{}]", self.package.name, self.section.kind, self.section.index),
+            None => format!(
+                "{}.@{}[{}]",
+                self.package.name, self.section.kind, self.section.index
+            ),
         }
     }
     pub fn entry(&self, option: &str) -> Option<&'a Entry> {
@@ -136,7 +166,9 @@ impl<'a> SectionRef<'a> {
     }
     /// A typed value; `Ok(None)` when the option is absent.
     pub fn get<T: Datatype>(&self, option: &str) -> Result<Option<T>, ConfigError> {
-        let Some(raw) = self.raw(option) else { return Ok(None) };
+        let Some(raw) = self.raw(option) else {
+            return Ok(None);
+        };
         match T::parse_value(&raw) {
             Some(v) => Ok(Some(v)),
             None => Err(self.invalid(option, raw, T::EXPECTED)),
@@ -147,11 +179,14 @@ impl<'a> SectionRef<'a> {
     }
     /// A required typed value: missing is an error naming the option.
     pub fn require<T: Datatype>(&self, option: &str) -> Result<T, ConfigError> {
-        self.get(option)?.ok_or_else(|| self.config_error(option, None, T::EXPECTED.to_string()))
+        self.get(option)?
+            .ok_or_else(|| self.config_error(option, None, T::EXPECTED.to_string()))
     }
     /// An unsigned integer within `min..=max` (OpenWrt's `range(min,max)`).
     pub fn get_range(&self, option: &str, min: u64, max: u64) -> Result<Option<u64>, ConfigError> {
-        let Some(raw) = self.raw(option) else { return Ok(None) };
+        let Some(raw) = self.raw(option) else {
+            return Ok(None);
+        };
         match crate::validate::parse_uinteger(&raw) {
             Some(n) if (min..=max).contains(&n) => Ok(Some(n)),
             _ => Err(self.invalid(option, raw, &format!("integer ({min}-{max})"))),
@@ -161,19 +196,30 @@ impl<'a> SectionRef<'a> {
     /// Like the validator's `list()`, each item is split at spaces and tabs too, and an
     /// empty item gives nothing. An absent option is an empty list.
     pub fn list<T: Datatype>(&self, option: &str) -> Result<Vec<T>, ConfigError> {
-        let Some(entry) = self.entry(option) else { return Ok(Vec::new()) };
+        let Some(entry) = self.entry(option) else {
+            return Ok(Vec::new());
+        };
         let items: &[String] = match &entry.value {
             Value::Option(v) => std::slice::from_ref(v),
             Value::List(items) => items,
         };
-        let words = items.iter().flat_map(|item| item.split([' ', '\t'])).filter(|w| !w.is_empty());
+        let words = items
+            .iter()
+            .flat_map(|item| item.split([' ', '\t']))
+            .filter(|w| !w.is_empty());
         words
-            .map(|w| T::parse_value(w).ok_or_else(|| self.invalid(option, w.to_string(), T::EXPECTED)))
+            .map(|w| {
+                T::parse_value(w).ok_or_else(|| self.invalid(option, w.to_string(), T::EXPECTED))
+            })
             .collect()
     }
     /// Entries whose names are not in `known`, for a warning about likely typos.
     pub fn unknown_options(&self, known: &[&str]) -> Vec<&'a Entry> {
-        self.section.entries.iter().filter(|e| !known.contains(&e.name.as_str())).collect()
+        self.section
+            .entries
+            .iter()
+            .filter(|e| !known.contains(&e.name.as_str()))
+            .collect()
     }
     /// An error about `option` of this section with a custom expectation (for cross-field checks).
     pub fn error(&self, option: &str, expected: impl Into<String>) -> ConfigError {
@@ -202,9 +248,17 @@ impl fmt::Display for ParseError {
 }
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}: {}: ", self.path.display(), self.line, self.option)?;
+        write!(
+            f,
+            "{}:{}: {}: ",
+            self.path.display(),
+            self.line,
+            self.option
+        )?;
         match &self.value {
-            Some(v) if has_determiner(&self.expected) => write!(f, "'{}' is not {}", OneLine(v), self.expected),
+            Some(v) if has_determiner(&self.expected) => {
+                write!(f, "'{}' is not {}", OneLine(v), self.expected)
+            }
             Some(v) => write!(f, "'{}' is not a valid {}", OneLine(v), self.expected),
             None => write!(f, "missing (required: {})", self.expected),
         }
@@ -238,7 +292,10 @@ impl From<ConfigError> for Error {
 /// fw4, nft") reads "is not a device name without wildcard".
 fn has_determiner(expected: &str) -> bool {
     let first = expected.split(' ').next().unwrap_or_default();
-    matches!(first, "a" | "an" | "the" | "one" | "either" | "at" | "any" | "no")
+    matches!(
+        first,
+        "a" | "an" | "the" | "one" | "either" | "at" | "any" | "no"
+    )
 }
 
 /// Shows control characters escaped, so that a multi-line value still gives a one-line message.
@@ -283,7 +340,14 @@ fn is_space(c: u8) -> bool {
 
 impl<'t> Lexer<'t> {
     fn new(text: &'t [u8]) -> Self {
-        Lexer { text, pos: 0, end: 0, next_line: 0, line: 0, statement_line: 0 }
+        Lexer {
+            text,
+            pos: 0,
+            end: 0,
+            next_line: 0,
+            line: 0,
+            statement_line: 0,
+        }
     }
     fn at(&self, i: usize) -> u8 {
         if i < self.end {
@@ -302,7 +366,10 @@ impl<'t> Lexer<'t> {
             return false;
         }
         let start = self.next_line;
-        let end = self.text[start..].iter().position(|&c| c == b'\n').map_or(self.text.len(), |i| start + i + 1);
+        let end = self.text[start..]
+            .iter()
+            .position(|&c| c == b'\n')
+            .map_or(self.text.len(), |i| start + i + 1);
         (self.pos, self.end, self.next_line) = (start, end, end);
         self.line += 1;
         true
@@ -415,7 +482,10 @@ impl<'t> Lexer<'t> {
     fn end_of_statement(&mut self) -> Result<(), Fail> {
         let extra = self.argument()?;
         if !extra.is_empty() {
-            return Err((self.line, format!("too many arguments: unexpected '{}'", OneLine(&extra))));
+            return Err((
+                self.line,
+                format!("too many arguments: unexpected '{}'", OneLine(&extra)),
+            ));
         }
         Ok(())
     }
@@ -449,7 +519,8 @@ impl<'t> Lexer<'t> {
 /// UCI's rules for names: section and option names are letters, digits and '_'; package
 /// names may also have '-'; section types any printable ASCII but space.
 fn valid_name(s: &str, dash_ok: bool) -> bool {
-    s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || (dash_ok && b == b'-'))
+    s.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || (dash_ok && b == b'-'))
 }
 fn valid_type(s: &str) -> bool {
     s.bytes().all(|b| b.is_ascii_graphic())
@@ -474,7 +545,9 @@ impl Parser<'_> {
         loop {
             let line = self.lexer.line;
             self.lexer.statement_line = line;
-            let Some(keyword) = self.lexer.keyword() else { return Ok(()) };
+            let Some(keyword) = self.lexer.keyword() else {
+                return Ok(());
+            };
             match keyword {
                 [b'#', ..] => return Ok(()),
                 b"p" | b"package" => self.package()?,
@@ -485,7 +558,9 @@ impl Parser<'_> {
                     let word = String::from_utf8_lossy(keyword);
                     let message = match word.trim() {
                         "" => "empty statement after ';'".to_string(),
-                        word => format!("invalid command '{word}' (expected package, config, option or list)"),
+                        word => format!(
+                            "invalid command '{word}' (expected package, config, option or list)"
+                        ),
                     };
                     return Err((line, message));
                 }
@@ -495,22 +570,38 @@ impl Parser<'_> {
     fn package(&mut self) -> Result<(), Fail> {
         let name = self.lexer.required("package name")?;
         if !valid_name(&name, true) {
-            return Err((self.lexer.line, format!("invalid package name '{name}' (letters, digits, '_', '-')")));
+            return Err((
+                self.lexer.line,
+                format!("invalid package name '{name}' (letters, digits, '_', '-')"),
+            ));
         }
         self.lexer.end_of_statement()
     }
     fn config(&mut self, line: usize) -> Result<(), Fail> {
         let kind = self.lexer.required("section type after 'config'")?;
         if !valid_type(&kind) {
-            return Err((self.lexer.line, format!("invalid section type '{}'", OneLine(&kind))));
+            return Err((
+                self.lexer.line,
+                format!("invalid section type '{}'", OneLine(&kind)),
+            ));
         }
         let name = self.lexer.argument()?;
         if !name.is_empty() && !valid_name(&name, false) {
-            return Err((self.lexer.line, format!("invalid section name '{}' (letters, digits, '_')", OneLine(&name))));
+            return Err((
+                self.lexer.line,
+                format!(
+                    "invalid section name '{}' (letters, digits, '_')",
+                    OneLine(&name)
+                ),
+            ));
         }
         self.lexer.end_of_statement()?;
         if !name.is_empty() {
-            if let Some(i) = self.sections.iter().position(|s| s.name.as_deref() == Some(name.as_str())) {
+            if let Some(i) = self
+                .sections
+                .iter()
+                .position(|s| s.name.as_deref() == Some(name.as_str()))
+            {
                 let earlier = &self.sections[i];
                 if earlier.kind != kind {
                     let message = format!(
@@ -525,17 +616,32 @@ impl Parser<'_> {
         }
         let index = self.sections.iter().filter(|s| s.kind == kind).count();
         let name = (!name.is_empty()).then_some(name);
-        self.sections.push(Section { kind, name, index, line, entries: Vec::new() });
+        self.sections.push(Section {
+            kind,
+            name,
+            index,
+            line,
+            entries: Vec::new(),
+        });
         self.current = Some(self.sections.len() - 1);
         Ok(())
     }
     fn option(&mut self, line: usize, list: bool) -> Result<(), Fail> {
         let Some(current) = self.current else {
-            return Err((line, "option/list before the first 'config' section".to_string()));
+            return Err((
+                line,
+                "option/list before the first 'config' section".to_string(),
+            ));
         };
         let name = self.lexer.required("option name")?;
         if !valid_name(&name, false) {
-            return Err((self.lexer.line, format!("invalid option name '{}' (letters, digits, '_')", OneLine(&name))));
+            return Err((
+                self.lexer.line,
+                format!(
+                    "invalid option name '{}' (letters, digits, '_')",
+                    OneLine(&name)
+                ),
+            ));
         }
         let value = self.lexer.argument()?;
         self.lexer.end_of_statement()?;
@@ -549,10 +655,18 @@ impl Parser<'_> {
                         // libuci makes a new list, placed last, starting with the option's value.
                         let first = std::mem::take(first);
                         let old = entries.remove(i);
-                        entries.push(Entry { name, value: Value::List(vec![first, value]), line: old.line });
+                        entries.push(Entry {
+                            name,
+                            value: Value::List(vec![first, value]),
+                            line: old.line,
+                        });
                     }
                 },
-                None => entries.push(Entry { name, value: Value::List(vec![value]), line }),
+                None => entries.push(Entry {
+                    name,
+                    value: Value::List(vec![value]),
+                    line,
+                }),
             }
         } else if !value.is_empty() {
             if let Some(i) = existing {
@@ -561,7 +675,11 @@ impl Parser<'_> {
                 }
                 entries.remove(i);
             }
-            entries.push(Entry { name, value: Value::Option(value), line });
+            entries.push(Entry {
+                name,
+                value: Value::Option(value),
+                line,
+            });
         }
         Ok(())
     }
@@ -583,13 +701,20 @@ mod tests {
     fn entries(text: &str) -> Vec<(String, Value)> {
         let p = parse(text);
         assert_eq!(p.sections.len(), 1, "{:?}", p.sections);
-        p.sections[0].entries.iter().map(|e| (e.name.clone(), e.value.clone())).collect()
+        p.sections[0]
+            .entries
+            .iter()
+            .map(|e| (e.name.clone(), e.value.clone()))
+            .collect()
     }
     fn opt(name: &str, v: &str) -> (String, Value) {
         (name.to_string(), Value::Option(v.to_string()))
     }
     fn list(name: &str, v: &[&str]) -> (String, Value) {
-        (name.to_string(), Value::List(v.iter().map(|s| s.to_string()).collect()))
+        (
+            name.to_string(),
+            Value::List(v.iter().map(|s| s.to_string()).collect()),
+        )
     }
     fn value_of(text: &str) -> String {
         match &entries(&format!("config t\n{text}\n"))[..] {
@@ -603,10 +728,19 @@ mod tests {
         assert_eq!(value_of("option a plain"), "plain");
         assert_eq!(value_of("option a 'single quoted'"), "single quoted");
         assert_eq!(value_of("option a \"double quoted\""), "double quoted");
-        assert_eq!(value_of(r"option a 'no \escapes here'"), r"no \escapes here");
-        assert_eq!(value_of(r#"option a "say \"hi\" \\ \n""#), r#"say "hi" \ n"#);
+        assert_eq!(
+            value_of(r"option a 'no \escapes here'"),
+            r"no \escapes here"
+        );
+        assert_eq!(
+            value_of(r#"option a "say \"hi\" \\ \n""#),
+            r#"say "hi" \ n"#
+        );
         assert_eq!(value_of(r"option a back\ slash\'"), "back slash'");
-        assert_eq!(value_of(r#"option a pre'mid dle'"post"fix"#), "premid dlepostfix");
+        assert_eq!(
+            value_of(r#"option a pre'mid dle'"post"fix"#),
+            "premid dlepostfix"
+        );
         assert_eq!(value_of(r#"option a "it's""#), "it's");
         assert_eq!(value_of(r"option a 'it'\''s'"), "it's"); // how `uci export` writes a quote
         assert_eq!(value_of("option\ta\t\t'tabs'\t"), "tabs");
@@ -635,7 +769,10 @@ mod tests {
         assert_eq!(value_of("option a one\\\r\ntwo"), "onetwo");
         // The continuation line starting with a space ends the word there (libuci checks for
         // space right after joining), and the rest of that line is the next argument.
-        assert_eq!(parse_err("config t\noption a one\\\n two\n"), (3, "too many arguments: unexpected 'two'".into()));
+        assert_eq!(
+            parse_err("config t\noption a one\\\n two\n"),
+            (3, "too many arguments: unexpected 'two'".into())
+        );
         // Line numbers keep counting the joined lines.
         let p = parse("config t\noption a x\\\ny\noption b z\n");
         assert_eq!(p.sections[0].entries[1].line, 4);
@@ -648,21 +785,38 @@ mod tests {
         assert_eq!(value_of("option a 'line1\nline2'"), "line1\nline2");
         assert_eq!(value_of("option a \"x\r\ny\""), "x\r\ny");
         let p = parse("config t\noption a 'x\ny'\noption b c\n");
-        assert_eq!((p.sections[0].entries[0].line, p.sections[0].entries[1].line), (2, 4));
+        assert_eq!(
+            (p.sections[0].entries[0].line, p.sections[0].entries[1].line),
+            (2, 4)
+        );
     }
 
     #[test]
     fn semicolons_separate_statements() {
         let p = parse("config t 'n'; option a b; list l x;list l y\n");
-        assert_eq!(p.sections[0].entries, vec![
-            Entry { name: "a".into(), value: Value::Option("b".into()), line: 1 },
-            Entry { name: "l".into(), value: Value::List(vec!["x".into(), "y".into()]), line: 1 },
-        ]);
+        assert_eq!(
+            p.sections[0].entries,
+            vec![
+                Entry {
+                    name: "a".into(),
+                    value: Value::Option("b".into()),
+                    line: 1
+                },
+                Entry {
+                    name: "l".into(),
+                    value: Value::List(vec!["x".into(), "y".into()]),
+                    line: 1
+                },
+            ]
+        );
         assert_eq!(value_of("option a 'x;y'"), "x;y");
         // `;` right after `config TYPE` fills the name slot, so the next word is one too many.
         assert_eq!(parse_err("config t; option a b\n").0, 1);
         // libuci rejects a `;` that ends a line.
-        assert_eq!(parse_err("config t 'n'\noption a b;\n"), (2, "empty statement after ';'".into()));
+        assert_eq!(
+            parse_err("config t 'n'\noption a b;\n"),
+            (2, "empty statement after ';'".into())
+        );
     }
 
     #[test]
@@ -673,7 +827,8 @@ mod tests {
 
     #[test]
     fn crlf_files() {
-        let p = parse("config interface 'lan'\r\n\toption proto 'static'\r\n\tlist dns 1.1.1.1\r\n");
+        let p =
+            parse("config interface 'lan'\r\n\toption proto 'static'\r\n\tlist dns 1.1.1.1\r\n");
         let s = p.named("lan").unwrap();
         assert_eq!(s.raw("proto").as_deref(), Some("static"));
         assert_eq!(s.raw("dns").as_deref(), Some("1.1.1.1"));
@@ -684,34 +839,49 @@ mod tests {
         let got = entries("config t\noption a 1\noption b 2\noption a 3\n");
         assert_eq!(got, vec![opt("b", "2"), opt("a", "3")]);
         // Same value again: nothing changes, not even the order.
-        assert_eq!(entries("config t\noption a 1\noption b 2\noption a 1\n"), vec![opt("a", "1"), opt("b", "2")]);
+        assert_eq!(
+            entries("config t\noption a 1\noption b 2\noption a 1\n"),
+            vec![opt("a", "1"), opt("b", "2")]
+        );
         let p = parse("config t\noption a 1\noption a 3\n");
-        assert_eq!(p.sections[0].entries[0].line, 3, "the line of the value in use");
+        assert_eq!(
+            p.sections[0].entries[0].line, 3,
+            "the line of the value in use"
+        );
     }
 
     #[test]
     fn empty_option_value_is_ignored() {
-        assert_eq!(entries("config t\noption a 1\noption a ''\noption b\n"), vec![opt("a", "1")]);
+        assert_eq!(
+            entries("config t\noption a 1\noption a ''\noption b\n"),
+            vec![opt("a", "1")]
+        );
     }
 
     #[test]
     fn lists_keep_order_and_empty_items() {
-        assert_eq!(entries("config t\nlist a x\nlist b 1\nlist a y\nlist a ''\nlist a x\n"), vec![
-            list("a", &["x", "y", "", "x"]),
-            list("b", &["1"]),
-        ]);
+        assert_eq!(
+            entries("config t\nlist a x\nlist b 1\nlist a y\nlist a ''\nlist a x\n"),
+            vec![list("a", &["x", "y", "", "x"]), list("b", &["1"]),]
+        );
     }
 
     #[test]
     fn option_then_list_becomes_list() {
-        assert_eq!(entries("config t\noption a x\noption b 1\nlist a y\n"), vec![opt("b", "1"), list("a", &["x", "y"])]);
+        assert_eq!(
+            entries("config t\noption a x\noption b 1\nlist a y\n"),
+            vec![opt("b", "1"), list("a", &["x", "y"])]
+        );
         let p = parse("config t\noption a x\nlist a y\n");
         assert_eq!(p.sections[0].entries[0].line, 2);
     }
 
     #[test]
     fn list_then_option_replaces_list() {
-        assert_eq!(entries("config t\nlist a x\nlist a y\noption a z\n"), vec![opt("a", "z")]);
+        assert_eq!(
+            entries("config t\nlist a x\nlist a y\noption a z\n"),
+            vec![opt("a", "z")]
+        );
     }
 
     #[test]
@@ -719,8 +889,14 @@ mod tests {
         let p = parse("config host\nconfig host 'named'\nconfig dnsmasq\nconfig host\n");
         let labels: Vec<_> = p.sections("host").map(|s| s.label()).collect();
         assert_eq!(labels, ["test.@host[0]", "test.named", "test.@host[2]"]);
-        assert_eq!(p.sections("dnsmasq").next().unwrap().label(), "test.@dnsmasq[0]");
-        assert_eq!(p.sections.iter().map(|s| s.line).collect::<Vec<_>>(), [1, 2, 3, 4]);
+        assert_eq!(
+            p.sections("dnsmasq").next().unwrap().label(),
+            "test.@dnsmasq[0]"
+        );
+        assert_eq!(
+            p.sections.iter().map(|s| s.line).collect::<Vec<_>>(),
+            [1, 2, 3, 4]
+        );
         assert_eq!(p.name, "test");
         // An empty quoted name is anonymous.
         assert_eq!(parse("config t ''\n").sections[0].name, None);
@@ -731,7 +907,10 @@ mod tests {
         let p = parse("config t 'a'\noption x 1\nconfig t 'b'\nconfig t 'a'\noption y 2\n");
         assert_eq!(p.sections.len(), 2);
         let a = p.named("a").unwrap();
-        assert_eq!((a.raw("x").as_deref(), a.raw("y").as_deref()), (Some("1"), Some("2")));
+        assert_eq!(
+            (a.raw("x").as_deref(), a.raw("y").as_deref()),
+            (Some("1"), Some("2"))
+        );
         let (line, msg) = parse_err("config t 'a'\nconfig u 'a'\n");
         assert_eq!(line, 2);
         assert!(msg.contains("line 1"), "{msg}");
@@ -742,26 +921,51 @@ mod tests {
         let p = parse("package other\nconfig t\n");
         assert_eq!(p.name, "test");
         assert_eq!(parse_err("package\n").0, 1);
-        assert_eq!(parse_err("package 'a b'\n"), (1, "invalid package name 'a b' (letters, digits, '_', '-')".into()));
+        assert_eq!(
+            parse_err("package 'a b'\n"),
+            (
+                1,
+                "invalid package name 'a b' (letters, digits, '_', '-')".into()
+            )
+        );
         parse("package my-pkg\n");
     }
 
     #[test]
     fn errors_with_lines() {
-        assert_eq!(parse_err("\n# c\noption a b\n"), (3, "option/list before the first 'config' section".into()));
+        assert_eq!(
+            parse_err("\n# c\noption a b\n"),
+            (3, "option/list before the first 'config' section".into())
+        );
         assert_eq!(parse_err("config t\n\tlist a b\nsection x\n").0, 3);
-        assert!(parse_err("config t\nsection x\n").1.starts_with("invalid command 'section'"));
-        assert_eq!(parse_err("config t\noption a 'open\n\n\n"), (2, "unterminated ' quote".into()));
+        assert!(parse_err("config t\nsection x\n")
+            .1
+            .starts_with("invalid command 'section'"));
+        assert_eq!(
+            parse_err("config t\noption a 'open\n\n\n"),
+            (2, "unterminated ' quote".into())
+        );
         assert_eq!(parse_err("config t\noption a 'x\noption b 'y'\n"),
             (2, "unterminated ' quote (the statement runs to the end of the file; the last quote opens on line 3)".into()));
         assert_eq!(parse_err("config t\noption a \"x\\\"\n").0, 2);
-        assert_eq!(parse_err("config t\noption a b c\n"), (2, "too many arguments: unexpected 'c'".into()));
+        assert_eq!(
+            parse_err("config t\noption a b c\n"),
+            (2, "too many arguments: unexpected 'c'".into())
+        );
         assert_eq!(parse_err("config\n").0, 1);
         assert_eq!(parse_err("config t\noption\n").0, 2);
-        assert_eq!(parse_err("config t\noption a-b c\n"), (2, "invalid option name 'a-b' (letters, digits, '_')".into()));
+        assert_eq!(
+            parse_err("config t\noption a-b c\n"),
+            (2, "invalid option name 'a-b' (letters, digits, '_')".into())
+        );
         assert_eq!(parse_err("config t 'a-b'\n").0, 1);
-        assert_eq!(parse_err("config ''\n"), (1, "missing section type after 'config'".into()));
-        assert!(parse_err("config 'a b'\n").1.starts_with("invalid section type"));
+        assert_eq!(
+            parse_err("config ''\n"),
+            (1, "missing section type after 'config'".into())
+        );
+        assert!(parse_err("config 'a b'\n")
+            .1
+            .starts_with("invalid section type"));
         assert_eq!(parse_err("config t\n\n\toptions a b\n").0, 3);
     }
 
@@ -778,41 +982,79 @@ mod tests {
         let p = Package::parse(Path::new("/etc/config/dns64"), text).unwrap();
         let s = p.named("main").unwrap();
         let e = s.get::<crate::validate::Port>("port").unwrap_err();
-        assert_eq!(e.to_string(), "/etc/config/dns64:2: dns64.main.port: '70000' is not a valid port (0-65535)");
+        assert_eq!(
+            e.to_string(),
+            "/etc/config/dns64:2: dns64.main.port: '70000' is not a valid port (0-65535)"
+        );
         assert_eq!(s.get::<bool>("enabled"), Ok(Some(true)));
         assert_eq!(s.get::<bool>("absent"), Ok(None));
         assert_eq!(s.get_or("absent", 5u32), Ok(5));
         let e = s.require::<std::net::Ipv6Addr>("prefix").unwrap_err();
-        assert_eq!(e.to_string(), "/etc/config/dns64:1: dns64.main.prefix: missing (required: IPv6 address)");
+        assert_eq!(
+            e.to_string(),
+            "/etc/config/dns64:1: dns64.main.prefix: missing (required: IPv6 address)"
+        );
         assert_eq!(e.value, None);
         let servers: Vec<std::net::Ipv6Addr> = s.list("server").unwrap();
-        assert_eq!(servers, ["::1".parse::<std::net::Ipv6Addr>().unwrap(), "::2".parse().unwrap(), "::3".parse().unwrap()]);
+        assert_eq!(
+            servers,
+            [
+                "::1".parse::<std::net::Ipv6Addr>().unwrap(),
+                "::2".parse().unwrap(),
+                "::3".parse().unwrap()
+            ]
+        );
         assert_eq!(s.list::<String>("words").unwrap(), ["a", "b", "c"]);
         assert_eq!(s.list::<String>("absent").unwrap(), Vec::<String>::new());
         assert_eq!(s.raw("server").as_deref(), Some("::1 ::2 ::3"));
         let e = s.list::<u32>("words").unwrap_err();
         assert_eq!((e.line, e.value.as_deref()), (6, Some("a")));
-        assert_eq!(s.get_range("port", 1, 65535).unwrap_err().to_string(),
-            "/etc/config/dns64:2: dns64.main.port: '70000' is not a valid integer (1-65535)");
+        assert_eq!(
+            s.get_range("port", 1, 65535).unwrap_err().to_string(),
+            "/etc/config/dns64:2: dns64.main.port: '70000' is not a valid integer (1-65535)"
+        );
         assert_eq!(s.get_range("port", 1, 70000), Ok(Some(70000)));
         assert_eq!(s.get_range("absent", 1, 2), Ok(None));
         let anon = p.sections("x").next().unwrap();
         let e = anon.error("prefix", "prefix of /96 or shorter");
-        assert_eq!(e.to_string(), "/etc/config/dns64:7: dns64.@x[0].prefix: missing (required: prefix of /96 or shorter)");
+        assert_eq!(
+            e.to_string(),
+            "/etc/config/dns64:7: dns64.@x[0].prefix: missing (required: prefix of /96 or shorter)"
+        );
         let e = s.error("enabled", "setting when port is 0");
-        assert_eq!(e.to_string(), "/etc/config/dns64:3: dns64.main.enabled: 'yes' is not a valid setting when port is 0");
+        assert_eq!(
+            e.to_string(),
+            "/etc/config/dns64:3: dns64.main.enabled: 'yes' is not a valid setting when port is 0"
+        );
         let e = s.error("port", "a port below 1024");
-        assert_eq!(e.to_string(), "/etc/config/dns64:2: dns64.main.port: '70000' is not a port below 1024");
+        assert_eq!(
+            e.to_string(),
+            "/etc/config/dns64:2: dns64.main.port: '70000' is not a port below 1024"
+        );
         let e = s.error("port", "one of 53, 5353");
-        assert!(e.to_string().ends_with("'70000' is not one of 53, 5353"), "{e}");
-        let unknown: Vec<_> = s.unknown_options(&["port", "enabled"]).iter().map(|e| e.name.as_str()).collect();
+        assert!(
+            e.to_string().ends_with("'70000' is not one of 53, 5353"),
+            "{e}"
+        );
+        let unknown: Vec<_> = s
+            .unknown_options(&["port", "enabled"])
+            .iter()
+            .map(|e| e.name.as_str())
+            .collect();
         assert_eq!(unknown, ["server", "words"]);
     }
 
     #[test]
     fn multi_line_value_in_error_stays_one_line() {
         let p = parse("config t 'n'\noption port '1\n2'\n");
-        let e = p.named("n").unwrap().get::<crate::validate::Port>("port").unwrap_err();
-        assert_eq!(e.to_string(), r"/etc/config/test:2: test.n.port: '1\n2' is not a valid port (0-65535)");
+        let e = p
+            .named("n")
+            .unwrap()
+            .get::<crate::validate::Port>("port")
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            r"/etc/config/test:2: test.n.port: '1\n2' is not a valid port (0-65535)"
+        );
     }
 }

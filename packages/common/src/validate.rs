@@ -99,7 +99,9 @@ pub struct Port(pub u16);
 impl Datatype for Port {
     const EXPECTED: &'static str = "port (0-65535)";
     fn parse_value(s: &str) -> Option<Self> {
-        parse_decimal(s).and_then(|n| u16::try_from(n).ok()).map(Port)
+        parse_decimal(s)
+            .and_then(|n| u16::try_from(n).ok())
+            .map(Port)
     }
 }
 
@@ -120,7 +122,10 @@ impl Datatype for Cidr4 {
             return None;
         }
         let (addr, len) = split_prefix(s, 32)?;
-        Some(Cidr4 { addr: addr.parse().ok()?, len })
+        Some(Cidr4 {
+            addr: addr.parse().ok()?,
+            len,
+        })
     }
 }
 
@@ -138,7 +143,10 @@ impl Datatype for Cidr6 {
             return None;
         }
         let (addr, len) = split_prefix(s, 128)?;
-        Some(Cidr6 { addr: addr.parse().ok()?, len })
+        Some(Cidr6 {
+            addr: addr.parse().ok()?,
+            len,
+        })
     }
 }
 
@@ -165,7 +173,9 @@ impl Datatype for Hostname {
     const EXPECTED: &'static str = "hostname (letters, digits, '-', '_', dot-separated)";
     fn parse_value(s: &str) -> Option<Self> {
         let label_ok = |l: &str| {
-            (1..=63).contains(&l.len()) && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            (1..=63).contains(&l.len())
+                && l.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         };
         (s.len() <= 253 && s.split('.').all(label_ok)).then(|| Hostname(s.to_string()))
     }
@@ -200,7 +210,8 @@ pub struct Device(pub String);
 impl Datatype for Device {
     const EXPECTED: &'static str = "network device name (1-15 characters, no '/', ':' or spaces)";
     fn parse_value(s: &str) -> Option<Self> {
-        let bad_byte = |b: u8| matches!(b, b'/' | b':' | b'\0') || b.is_ascii_whitespace() || b == 0x0b;
+        let bad_byte =
+            |b: u8| matches!(b, b'/' | b':' | b'\0') || b.is_ascii_whitespace() || b == 0x0b;
         let ok = (1..=15).contains(&s.len()) && s != "." && s != ".." && !s.bytes().any(bad_byte);
         ok.then(|| Device(s.to_string()))
     }
@@ -246,15 +257,23 @@ mod tests {
         T::parse_value(s).unwrap_or_else(|| panic!("{s:?} should be a valid {}", T::EXPECTED))
     }
     fn bad<T: Datatype + fmt::Debug>(s: &str) {
-        assert_eq!(T::parse_value(s).map(|v| format!("{v:?}")), None, "{s:?} should be rejected");
+        assert_eq!(
+            T::parse_value(s).map(|v| format!("{v:?}")),
+            None,
+            "{s:?} should be rejected"
+        );
     }
 
     #[test]
     fn bool_words_any_case() {
-        for w in ["1", "on", "true", "yes", "enabled", "TRUE", "Yes", "ON", "Enabled"] {
+        for w in [
+            "1", "on", "true", "yes", "enabled", "TRUE", "Yes", "ON", "Enabled",
+        ] {
             assert!(ok::<bool>(w), "{w}");
         }
-        for w in ["0", "off", "false", "no", "disabled", "FALSE", "No", "Disabled"] {
+        for w in [
+            "0", "off", "false", "no", "disabled", "FALSE", "No", "Disabled",
+        ] {
             assert!(!ok::<bool>(w), "{w}");
         }
         for w in ["", "2", "y", "n", "enable", "disable", " 1", "1 ", "truee"] {
@@ -270,7 +289,20 @@ mod tests {
         assert_eq!(ok::<u32>("0X10"), 16);
         assert_eq!(ok::<u32>("010"), 8);
         assert_eq!(ok::<u32>("4294967295"), u32::MAX);
-        for s in ["", "-1", "+1", " 1", "1 ", "09", "0x", "0xg", "a1", "12h", "1.5", "4294967296"] {
+        for s in [
+            "",
+            "-1",
+            "+1",
+            " 1",
+            "1 ",
+            "09",
+            "0x",
+            "0xg",
+            "a1",
+            "12h",
+            "1.5",
+            "4294967296",
+        ] {
             bad::<u32>(s);
         }
     }
@@ -279,17 +311,37 @@ mod tests {
     fn ipv4_like_inet_pton() {
         assert_eq!(ok::<Ipv4Addr>("192.168.1.1"), Ipv4Addr::new(192, 168, 1, 1));
         assert_eq!(ok::<Ipv4Addr>("0.0.0.0"), Ipv4Addr::UNSPECIFIED);
-        for s in ["192.168.01.1", "1.2.3", "1.2.3.4.5", "256.1.1.1", "1.2.3.4/24", "0x1.2.3.4", " 1.2.3.4", ""] {
+        for s in [
+            "192.168.01.1",
+            "1.2.3",
+            "1.2.3.4.5",
+            "256.1.1.1",
+            "1.2.3.4/24",
+            "0x1.2.3.4",
+            " 1.2.3.4",
+            "",
+        ] {
             bad::<Ipv4Addr>(s);
         }
     }
 
     #[test]
     fn ipv6_like_inet_pton() {
-        assert_eq!(ok::<Ipv6Addr>("64:ff9b::"), "64:ff9b::".parse::<Ipv6Addr>().unwrap());
+        assert_eq!(
+            ok::<Ipv6Addr>("64:ff9b::"),
+            "64:ff9b::".parse::<Ipv6Addr>().unwrap()
+        );
         ok::<Ipv6Addr>("::ffff:192.0.2.1");
         ok::<Ipv6Addr>("fd00:0:0:0:0:0:0:1");
-        for s in ["fe80::1%eth0", "64:ff9b::/96", "1:2:3:4:5:6:7:8:9", "12345::", ":::", "", "::ffff:192.0.2.01"] {
+        for s in [
+            "fe80::1%eth0",
+            "64:ff9b::/96",
+            "1:2:3:4:5:6:7:8:9",
+            "12345::",
+            ":::",
+            "",
+            "::ffff:192.0.2.01",
+        ] {
             bad::<Ipv6Addr>(s);
         }
     }
@@ -299,24 +351,51 @@ mod tests {
         assert_eq!(ok::<Port>("0"), Port(0));
         assert_eq!(ok::<Port>("53"), Port(53));
         assert_eq!(ok::<Port>("65535"), Port(65535));
-        assert_eq!(ok::<Port>("080"), Port(80), "strtoul base 10 keeps leading zeros decimal");
-        for s in ["65536", "70000", "-1", "+53", "0x35", "", " 53", "53 ", "5a"] {
+        assert_eq!(
+            ok::<Port>("080"),
+            Port(80),
+            "strtoul base 10 keeps leading zeros decimal"
+        );
+        for s in [
+            "65536", "70000", "-1", "+53", "0x35", "", " 53", "53 ", "5a",
+        ] {
             bad::<Port>(s);
         }
     }
 
     #[test]
     fn cidr4_forms() {
-        assert_eq!(ok::<Cidr4>("192.168.1.1/24"), Cidr4 { addr: Ipv4Addr::new(192, 168, 1, 1), len: 24 });
+        assert_eq!(
+            ok::<Cidr4>("192.168.1.1/24"),
+            Cidr4 {
+                addr: Ipv4Addr::new(192, 168, 1, 1),
+                len: 24
+            }
+        );
         assert_eq!(ok::<Cidr4>("10.0.0.0/0").len, 0);
-        assert_eq!(ok::<Cidr4>("10.0.0.1").len, 32, "a bare address is accepted as /32");
+        assert_eq!(
+            ok::<Cidr4>("10.0.0.1").len,
+            32,
+            "a bare address is accepted as /32"
+        );
         assert_eq!(ok::<Cidr4>("10.0.0.0/08").len, 8);
-        for s in ["10.0.0.0/33", "10.0.0.0/", "10.0.0.0/-1", "10.0.0.0/+8", "10.0.0.0/8/8", "10.0.0/8", "::/0"] {
+        for s in [
+            "10.0.0.0/33",
+            "10.0.0.0/",
+            "10.0.0.0/-1",
+            "10.0.0.0/+8",
+            "10.0.0.0/8/8",
+            "10.0.0/8",
+            "::/0",
+        ] {
             bad::<Cidr4>(s);
         }
         assert_eq!(ok::<Cidr4>("255.255.255.255/032").len, 32);
         bad::<Cidr4>("255.255.255.255/0032"); // longer than the validator's buffer
-        assert_eq!(ok::<Cidr6>("ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255/0128").len, 128);
+        assert_eq!(
+            ok::<Cidr6>("ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255/0128").len,
+            128
+        );
         bad::<Cidr6>("ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255/00128");
         assert_eq!(ok::<Cidr4>("10.0.0.0/8").to_string(), "10.0.0.0/8");
     }
@@ -328,7 +407,13 @@ mod tests {
         assert_eq!(ok::<Cidr6>("::/0").len, 0);
         assert_eq!(ok::<Cidr6>("2001:db8::1").len, 128);
         assert_eq!(ok::<Cidr6>("::ffff:192.0.2.0/120").len, 120);
-        for s in ["2001:db8::/129", "2001:db8::/", "2001:db8::/x", "10.0.0.0/8", "fe80::1%lan/64"] {
+        for s in [
+            "2001:db8::/129",
+            "2001:db8::/",
+            "2001:db8::/x",
+            "10.0.0.0/8",
+            "fe80::1%lan/64",
+        ] {
             bad::<Cidr6>(s);
         }
         assert_eq!(ok::<Cidr6>("2001:db8::/32").to_string(), "2001:db8::/32");
@@ -336,7 +421,18 @@ mod tests {
 
     #[test]
     fn hostname_rules() {
-        for s in ["openwrt", "OpenWrt", "router-1", "_srv", "my_host", "-dash", "a.b.c", "lan.example.org", "1.2.3.4", "a"] {
+        for s in [
+            "openwrt",
+            "OpenWrt",
+            "router-1",
+            "_srv",
+            "my_host",
+            "-dash",
+            "a.b.c",
+            "lan.example.org",
+            "1.2.3.4",
+            "a",
+        ] {
             ok::<Hostname>(s);
         }
         let label63 = "a".repeat(63);
@@ -345,27 +441,65 @@ mod tests {
         let long = [label63.as_str(); 4].join("."); // 255 characters
         bad::<Hostname>(&long);
         ok::<Hostname>(&long[..253]);
-        for s in ["", ".", "a.", ".a", "a..b", "a b", "a/b", "über", "host:1", "a*"] {
+        for s in [
+            "", ".", "a.", ".a", "a..b", "a b", "a/b", "über", "host:1", "a*",
+        ] {
             bad::<Hostname>(s);
         }
     }
 
     #[test]
     fn macaddr_like_ether_aton() {
-        assert_eq!(ok::<MacAddr>("00:11:22:aa:BB:cc"), MacAddr([0, 0x11, 0x22, 0xaa, 0xbb, 0xcc]));
-        assert_eq!(ok::<MacAddr>("0:1:2:a:b:c"), MacAddr([0, 1, 2, 0xa, 0xb, 0xc]));
-        for s in ["00-11-22-33-44-55", "00:11:22:33:44", "00:11:22:33:44:55:66", "000:11:22:33:44:55", "00:11:22:33:44:5g", "::::::", "001122334455", ""] {
+        assert_eq!(
+            ok::<MacAddr>("00:11:22:aa:BB:cc"),
+            MacAddr([0, 0x11, 0x22, 0xaa, 0xbb, 0xcc])
+        );
+        assert_eq!(
+            ok::<MacAddr>("0:1:2:a:b:c"),
+            MacAddr([0, 1, 2, 0xa, 0xb, 0xc])
+        );
+        for s in [
+            "00-11-22-33-44-55",
+            "00:11:22:33:44",
+            "00:11:22:33:44:55:66",
+            "000:11:22:33:44:55",
+            "00:11:22:33:44:5g",
+            "::::::",
+            "001122334455",
+            "",
+        ] {
             bad::<MacAddr>(s);
         }
-        assert_eq!(MacAddr([0, 0x11, 0x22, 0xaa, 0xbb, 0xcc]).to_string(), "00:11:22:aa:bb:cc");
+        assert_eq!(
+            MacAddr([0, 0x11, 0x22, 0xaa, 0xbb, 0xcc]).to_string(),
+            "00:11:22:aa:bb:cc"
+        );
     }
 
     #[test]
     fn device_names_like_the_kernel() {
-        for s in ["br-lan", "eth0", "wan.2", "lan1", "wlan0-mesh", "phy0-ap0", "123456789012345", "@wan"] {
+        for s in [
+            "br-lan",
+            "eth0",
+            "wan.2",
+            "lan1",
+            "wlan0-mesh",
+            "phy0-ap0",
+            "123456789012345",
+            "@wan",
+        ] {
             ok::<Device>(s);
         }
-        for s in ["", ".", "..", "1234567890123456", "eth0:1", "a/b", "a b", "a\tb"] {
+        for s in [
+            "",
+            ".",
+            "..",
+            "1234567890123456",
+            "eth0:1",
+            "a/b",
+            "a b",
+            "a\tb",
+        ] {
             bad::<Device>(s);
         }
     }

@@ -1214,14 +1214,21 @@ mod tests {
         assert_eq!(drain_stale(&upstream), 0);
         // Forged or late answers queued while idle.
         for id in 0..5u8 {
-            server.send_to(&[id, 0x81], upstream.local_addr().unwrap()).unwrap();
+            server
+                .send_to(&[id, 0x81], upstream.local_addr().unwrap())
+                .unwrap();
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
         assert_eq!(drain_stale(&upstream), 5);
         let mut buf = [0u8; 4];
-        assert_eq!(upstream.recv(&mut buf).unwrap_err().kind(), std::io::ErrorKind::WouldBlock);
+        assert_eq!(
+            upstream.recv(&mut buf).unwrap_err().kind(),
+            std::io::ErrorKind::WouldBlock
+        );
         // The socket still works for the next query's answer.
-        server.send_to(&[9, 9], upstream.local_addr().unwrap()).unwrap();
+        server
+            .send_to(&[9, 9], upstream.local_addr().unwrap())
+            .unwrap();
         std::thread::sleep(std::time::Duration::from_millis(50));
         assert_eq!(upstream.recv(&mut buf).unwrap(), 2);
     }

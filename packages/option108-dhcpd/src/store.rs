@@ -296,7 +296,12 @@ pub fn snapshot(server: &Server, now: u64) -> Vec<LeaseChange> {
                 _ => {}
             }
         }
-        out.extend(p.static_leases.iter().flatten().map(|r| LeaseChange::Bound(*r)));
+        out.extend(
+            p.static_leases
+                .iter()
+                .flatten()
+                .map(|r| LeaseChange::Bound(*r)),
+        );
     }
     out
 }
