@@ -39,7 +39,7 @@ pub enum Parsed {
     Print(String),
 }
 
-/// Parses `args` (without argv[0]). An error is a message for stderr (exit status 2).
+/// Parses `args` (without `argv[0]`). An error is a message for stderr (exit status 2).
 pub fn parse(
     program: &Program,
     args: impl IntoIterator<Item = OsString>,

@@ -48,7 +48,7 @@ impl ControlServer {
     /// Binds `path` (replacing a stale socket left by a killed daemon; refusing when another
     /// live daemon answers on it), mode 0600, non-blocking.
     ///
-    /// Errors: `AddrInUse` ("another <name> is running") when something accepts connections on
+    /// Errors: `AddrInUse` ("another `<name>` is running") when something accepts connections on
     /// `path`; `AlreadyExists` when `path` is not a socket (it is left alone); others with the
     /// path in the message.
     pub fn bind(path: &Path) -> io::Result<ControlServer> {

@@ -273,7 +273,7 @@ pub fn render_control(c: &ControlInfo) -> String {
     s
 }
 
-/// `Source:` (ipk) and `origin` (apk): feeds/<feed>/<directory of the Makefile>.
+/// `Source:` (ipk) and `origin` (apk): `feeds/<feed>/<directory of the Makefile>`.
 pub fn source(pkg: &Package, opts: &Options, mk: &Makefile) -> String {
     let dir_name = mk
         .dir

@@ -2,14 +2,14 @@
 //!
 //! Every file is two lines: `untrusted comment: <text>` and the base64 of a binary record:
 //!
-//! * secret key, 104 bytes: "Ed", kdfalg "BK", kdfrounds (u32, 0 = not encrypted), salt[16],
-//!   checksum[8] = SHA-512(seckey)[..8], key id[8], seckey[64] = seed[32] || public key[32];
-//! * public key, 42 bytes: "Ed", key id[8], public key[32];
-//! * signature, 74 bytes: "Ed", key id[8], Ed25519 signature[64] over the message bytes.
+//! * secret key, 104 bytes: "Ed", kdfalg "BK", kdfrounds (u32, 0 = not encrypted), `salt[16]`,
+//!   `checksum[8]` = `SHA-512(seckey)[..8]`, `key_id[8]`, `seckey[64]` = `seed[32] || public_key[32]`;
+//! * public key, 42 bytes: "Ed", `key_id[8]`, `public_key[32]`;
+//! * signature, 74 bytes: "Ed", `key_id[8]`, Ed25519 `signature[64]` over the message bytes.
 //!
 //! `usign -G` draws the key id and the seed from /dev/urandom (the seed clamped like an
-//! X25519 scalar) and comments the files "private key <id>" / "public key <id>" (or with `-c`
-//! text); `usign -S` comments "signed by key <id>". The id is printed as `%PRIx64` of the 8
+//! X25519 scalar) and comments the files "private key `<id>`" / "public key `<id>`" (or with `-c`
+//! text); `usign -S` comments "signed by key `<id>`". The id is printed as `%PRIx64` of the 8
 //! bytes read big-endian: lower-case hex *without* zero padding. That string is the file name
 //! opkg looks for under /etc/opkg/keys/.
 
