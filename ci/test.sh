@@ -78,7 +78,15 @@ openwrt_tests() {
   return $rc
 }
 
+# The house rules: formatting, lints and docs are a gate, not a habit.
+lint() {
+  cargo fmt --all --check &&
+    cargo clippy --workspace --all-targets --locked -- -D warnings &&
+    RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --no-deps --locked
+}
+
 run tools install_test_tools
+run lint lint
 run build make -f Makefile.openwrt
 run host-unit cargo test --workspace --locked
 run qemu-unit ci/xc.sh test mips-unknown-linux-musl armv7-unknown-linux-musleabihf
