@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use crate::checksum::{self, add};
 use crate::rfc6052::Prefix;
 use crate::state::{PoolRange, Proto, StateConfig, StaticEntry, Timeouts};
-use crate::translate::{Config, Drop, Nat64, PacketBuf, Verdict};
+use crate::translate::{Config, DropReason, Nat64, PacketBuf, Verdict};
 use crate::wire::*;
 
 /// (type, code, the 4 bytes after the checksum) of an ICMP message.
@@ -283,12 +283,18 @@ fn ipv4_udp_zero_checksum() {
     // Fragmented without checksum: cannot be computed, dropped and counted.
     l4.extend_from_slice(&[0; 8]);
     let p = ip4(SERVER, POOL, PROTO_UDP, 64, 0x2000, 9, &l4);
-    assert_eq!(h.run(&p).0, Verdict::Dropped(Drop::UdpZeroChecksumFragment));
-    assert_eq!(h.nat.stats().dropped(Drop::UdpZeroChecksumFragment), 1);
+    assert_eq!(
+        h.run(&p).0,
+        Verdict::Dropped(DropReason::UdpZeroChecksumFragment)
+    );
+    assert_eq!(
+        h.nat.stats().dropped(DropReason::UdpZeroChecksumFragment),
+        1
+    );
     // IPv6 UDP without checksum is invalid.
     let mut p = udp6_packet(&HOST, &v6(SERVER), 40000, 53, b"q");
     set_u16(&mut p, 46, 0);
-    assert_eq!(h.run(&p).0, Verdict::Dropped(Drop::BadChecksum));
+    assert_eq!(h.run(&p).0, Verdict::Dropped(DropReason::BadChecksum));
 }
 
 #[test]
@@ -299,7 +305,7 @@ fn tcp_handshake_and_filtering() {
         l4_checksum_v6(&HOST, &v6(SERVER), PROTO_TCP, &mut l4);
         ip6(&HOST, &v6(SERVER), PROTO_TCP, 64, &l4)
     };
-    assert_eq!(h.run(&ack).0, Verdict::Dropped(Drop::NoSession));
+    assert_eq!(h.run(&ack).0, Verdict::Dropped(DropReason::NoSession));
     let mut l4 = tcp(40000, 80, 0x02);
     l4_checksum_v6(&HOST, &v6(SERVER), PROTO_TCP, &mut l4);
     let ip = check4(&h.one(&ip6(&HOST, &v6(SERVER), PROTO_TCP, 64, &l4)))
@@ -321,14 +327,14 @@ fn tcp_handshake_and_filtering() {
     assert_eq!(
         h.run(&ip4([192, 0, 2, 9], POOL, PROTO_TCP, 64, 0, 0, &l4))
             .0,
-        Verdict::Dropped(Drop::NoSession)
+        Verdict::Dropped(DropReason::NoSession)
     );
     // Nobody bound to this port.
     let mut l4 = tcp(80, 40002, 0x02);
     l4_checksum_v4(SERVER, POOL, PROTO_TCP, &mut l4);
     assert_eq!(
         h.run(&ip4(SERVER, POOL, PROTO_TCP, 64, 0, 0, &l4)).0,
-        Verdict::Dropped(Drop::NoBinding)
+        Verdict::Dropped(DropReason::NoBinding)
     );
 }
 
@@ -355,20 +361,20 @@ fn echo_both_ways() {
     // Bad ICMP checksums are refused (the checksum is recomputed, so it must be verified).
     let mut p = echo6(&HOST, &v6(SERVER), 128, 0x1234, 2, 64);
     p[50] ^= 1;
-    assert_eq!(h.run(&p).0, Verdict::Dropped(Drop::BadChecksum));
+    assert_eq!(h.run(&p).0, Verdict::Dropped(DropReason::BadChecksum));
     // ICMPv6 informational messages other than echo (here MLD) are not translated.
     let mut l4 = icmp_msg(130, 0, [0; 4], &[0; 16]);
     l4_checksum_v6(&HOST, &v6(SERVER), PROTO_ICMPV6, &mut l4);
     assert_eq!(
         h.run(&ip6(&HOST, &v6(SERVER), PROTO_ICMPV6, 64, &l4)).0,
-        Verdict::Dropped(Drop::UnsupportedIcmp)
+        Verdict::Dropped(DropReason::UnsupportedIcmp)
     );
     // ICMPv4 timestamp neither.
     let mut l4 = icmp_msg(13, 0, [0x12, 0x34, 0, 1], &[0; 12]);
     l4_checksum_v4(SERVER, POOL, PROTO_ICMP, &mut l4);
     assert_eq!(
         h.run(&ip4(SERVER, POOL, PROTO_ICMP, 64, 0, 0, &l4)).0,
-        Verdict::Dropped(Drop::UnsupportedIcmp)
+        Verdict::Dropped(DropReason::UnsupportedIcmp)
     );
 }
 
@@ -377,7 +383,7 @@ fn hop_limit_exceeded_sends_time_exceeded() {
     let mut h = Harness::new(config());
     let original = echo6(&HOST, &v6(SERVER), 128, 7, 1, 1);
     let (v, sent) = h.run(&original);
-    assert_eq!(v, Verdict::Dropped(Drop::HopLimit));
+    assert_eq!(v, Verdict::Dropped(DropReason::HopLimit));
     assert_eq!(sent.len(), 1);
     let ip = check6(&sent[0]);
     assert_eq!(
@@ -398,7 +404,7 @@ fn hop_limit_exceeded_sends_time_exceeded() {
     let c = checksum::finish(add(0, &p[..20]));
     set_u16(&mut p, 10, c);
     let (v, sent) = h.run(&p);
-    assert_eq!(v, Verdict::Dropped(Drop::HopLimit));
+    assert_eq!(v, Verdict::Dropped(DropReason::HopLimit));
     let ip = check4(&sent[0]);
     assert_eq!(
         (ip.src(), ip.dst(), ip.payload()[0], ip.payload()[1]),
@@ -463,7 +469,7 @@ fn icmpv4_errors_with_embedded_packet() {
     for (t, c, r) in [(4, 0, [0; 4]), (5, 1, [0; 4]), (12, 0, [21, 0, 0, 0])] {
         assert_eq!(
             h.run(&icmp4_error(ROUTER4, t, c, r, &out)).0,
-            Verdict::Dropped(Drop::UnsupportedIcmp),
+            Verdict::Dropped(DropReason::UnsupportedIcmp),
             "{t}/{c}"
         );
     }
@@ -472,21 +478,21 @@ fn icmpv4_errors_with_embedded_packet() {
     set_u16(&mut other, 20, pool_port.wrapping_add(1));
     assert_eq!(
         h.run(&icmp4_error(ROUTER4, 3, 3, [0; 4], &other)).0,
-        Verdict::Dropped(Drop::NoBinding)
+        Verdict::Dropped(DropReason::NoBinding)
     );
     // Truncated embedded packet.
     assert_eq!(
         h.run(&icmp4_error(ROUTER4, 3, 3, [0; 4], &out[..12])).0,
-        Verdict::Dropped(Drop::Malformed)
+        Verdict::Dropped(DropReason::Malformed)
     );
     assert_eq!(
         h.run(&icmp4_error(ROUTER4, 3, 3, [0; 4], &out[..22])).0,
-        Verdict::Dropped(Drop::Malformed)
+        Verdict::Dropped(DropReason::Malformed)
     );
     // Bad checksum.
     let mut bad = icmp4_error(ROUTER4, 3, 3, [0; 4], &out);
     bad[30] ^= 0xff;
-    assert_eq!(h.run(&bad).0, Verdict::Dropped(Drop::BadChecksum));
+    assert_eq!(h.run(&bad).0, Verdict::Dropped(DropReason::BadChecksum));
 }
 
 fn icmp6_error(
@@ -552,7 +558,7 @@ fn icmpv6_errors_with_embedded_packet() {
         assert_eq!(
             h.run(&icmp6_error(&ROUTER6, &v6(SERVER), t, c, r, &inner))
                 .0,
-            Verdict::Dropped(Drop::UnsupportedIcmp),
+            Verdict::Dropped(DropReason::UnsupportedIcmp),
             "{t}/{c}"
         );
     }
@@ -566,7 +572,7 @@ fn icmpv6_errors_with_embedded_packet() {
             &inner[..30]
         ))
         .0,
-        Verdict::Dropped(Drop::Malformed)
+        Verdict::Dropped(DropReason::Malformed)
     );
     // Errors about a quoted echo request also find the ICMP binding.
     let out = h.one(&echo6(&HOST, &v6(SERVER), 128, 0x4242, 1, 64));
@@ -642,9 +648,9 @@ fn fragments_v6_to_v4() {
     stray[47] = 78; // an identification never seen
     assert_eq!(h.run(&stray).0, Verdict::Translated { packets: 0 });
     h.nat.expire(h.t0 + Duration::from_secs(3), &mut |_, _| {});
-    assert_eq!(h.nat.stats().dropped(Drop::FragmentNoState), 0);
+    assert_eq!(h.nat.stats().dropped(DropReason::FragmentNoState), 0);
     h.nat.expire(h.t0 + Duration::from_secs(6), &mut |_, _| {});
-    assert_eq!(h.nat.stats().dropped(Drop::FragmentNoState), 1);
+    assert_eq!(h.nat.stats().dropped(DropReason::FragmentNoState), 1);
 }
 
 #[test]
@@ -733,7 +739,7 @@ fn well_known_prefix_and_non_global() {
     let dst = Prefix::well_known().embed(private.into()).octets();
     assert_eq!(
         h.run(&udp6_packet(&HOST, &dst, 1, 53, b"x")).0,
-        Verdict::Dropped(Drop::NonGlobal)
+        Verdict::Dropped(DropReason::NonGlobal)
     );
     let global = Prefix::well_known().embed([8, 8, 8, 8].into()).octets();
     assert!(matches!(
@@ -749,13 +755,13 @@ fn well_known_prefix_and_non_global() {
     // Outside the prefix.
     assert_eq!(
         h.run(&udp6_packet(&HOST, &HOST2, 1, 53, b"x")).0,
-        Verdict::Dropped(Drop::NotInPrefix)
+        Verdict::Dropped(DropReason::NotInPrefix)
     );
     // Loopback / multicast are never translated.
     let mc = Prefix::well_known().embed([224, 0, 0, 1].into()).octets();
     assert_eq!(
         h.run(&udp6_packet(&HOST, &mc, 1, 53, b"x")).0,
-        Verdict::Dropped(Drop::BadAddress)
+        Verdict::Dropped(DropReason::BadAddress)
     );
 }
 
@@ -767,12 +773,12 @@ fn session_limit_refuses_new_flows_only() {
     h.one(&udp6_packet(&HOST, &v6(SERVER), 1001, 53, b"x"));
     h.one(&udp6_packet(&HOST, &v6(SERVER), 1002, 53, b"x"));
     let (v, sent) = h.run(&udp6_packet(&HOST, &v6(SERVER), 1003, 53, b"x"));
-    assert_eq!(v, Verdict::Dropped(Drop::SessionLimit));
+    assert_eq!(v, Verdict::Dropped(DropReason::SessionLimit));
     // RFC 6146 §3.5.1.1: Destination Unreachable, Address Unreachable, to the host.
     let ip = check6(&sent[0]);
     assert_eq!((ip.dst(), ip.upper()[0], ip.upper()[1]), (HOST, 1, 3));
     h.one(&udp6_packet(&HOST, &v6(SERVER), 1001, 53, b"still works"));
-    assert_eq!(h.nat.stats().dropped(Drop::SessionLimit), 1);
+    assert_eq!(h.nat.stats().dropped(DropReason::SessionLimit), 1);
     // Rate-limited: at most 50 errors a second (one already sent in this second).
     let errors: usize = (0..80)
         .map(|i| {
@@ -782,7 +788,7 @@ fn session_limit_refuses_new_flows_only() {
         })
         .sum();
     assert_eq!(errors, 49);
-    assert_eq!(h.nat.stats().dropped(Drop::SessionLimit), 81);
+    assert_eq!(h.nat.stats().dropped(DropReason::SessionLimit), 81);
     // Syslog is rate limited too: the first refusal was logged, the other 80 wait for the
     // next message, at most one per 10 s, which reports them.
     assert_eq!(h.nat.refusal_log(), (80, Some(0)));
@@ -809,26 +815,26 @@ fn malformed_packets_are_counted_and_leave_state_intact() {
     h.one(&udp6_packet(&HOST, &v6(SERVER), 40000, 53, b"q"));
     let good4 = udp4_packet(SERVER, POOL, 53, 40000, b"a");
     let good6 = udp6_packet(&HOST, &v6(SERVER), 40000, 53, b"q");
-    let mut cases: Vec<(Vec<u8>, Drop)> = vec![
-        (vec![], Drop::Malformed),
-        (vec![0x45], Drop::Malformed),
-        (good4[..19].to_vec(), Drop::Malformed),
-        (good4[..25].to_vec(), Drop::Malformed), // total length beyond the data
-        (good6[..39].to_vec(), Drop::Malformed),
-        (good6[..45].to_vec(), Drop::Malformed),
-        (vec![0x15; 60], Drop::Malformed), // version 1
+    let mut cases: Vec<(Vec<u8>, DropReason)> = vec![
+        (vec![], DropReason::Malformed),
+        (vec![0x45], DropReason::Malformed),
+        (good4[..19].to_vec(), DropReason::Malformed),
+        (good4[..25].to_vec(), DropReason::Malformed), // total length beyond the data
+        (good6[..39].to_vec(), DropReason::Malformed),
+        (good6[..45].to_vec(), DropReason::Malformed),
+        (vec![0x15; 60], DropReason::Malformed), // version 1
     ];
     let mut bad_ihl = good4.clone();
     bad_ihl[0] = 0x43;
-    cases.push((bad_ihl, Drop::Malformed));
+    cases.push((bad_ihl, DropReason::Malformed));
     let mut bad_sum = good4.clone();
     bad_sum[10] ^= 1;
-    cases.push((bad_sum, Drop::BadChecksum));
+    cases.push((bad_sum, DropReason::BadChecksum));
     let mut short_udp = ip4(SERVER, POOL, PROTO_UDP, 64, 0, 0, &[0, 53, 0x9c]);
     short_udp.truncate(23);
-    cases.push((short_udp, Drop::Malformed));
+    cases.push((short_udp, DropReason::Malformed));
     let gre = ip4(SERVER, POOL, 47, 64, 0, 0, &[0; 8]);
-    cases.push((gre, Drop::UnsupportedProtocol));
+    cases.push((gre, DropReason::UnsupportedProtocol));
     let mut lsrr = vec![0u8; 28];
     emit_ipv4_header(&mut lsrr, 0, 28, 0, 0, 64, PROTO_UDP, SERVER, POOL);
     lsrr[0] = 0x46;
@@ -836,7 +842,7 @@ fn malformed_packets_are_counted_and_leave_state_intact() {
     lsrr[10..12].copy_from_slice(&[0, 0]);
     let c = checksum::finish(add(0, &lsrr[..24]));
     set_u16(&mut lsrr, 10, c);
-    cases.push((lsrr, Drop::SourceRoute));
+    cases.push((lsrr, DropReason::SourceRoute));
     for (packet, reason) in &cases {
         let (v, sent) = h.run(packet);
         assert_eq!(v, Verdict::Dropped(*reason), "{packet:02x?}");
@@ -1118,7 +1124,7 @@ fn tso_super_packets_keep_a_correct_partial_checksum() {
     };
     assert_eq!(
         h.nat.process(&mut h.buf, h.t0, &mut |_, _| {}),
-        Verdict::Dropped(Drop::Malformed)
+        Verdict::Dropped(DropReason::Malformed)
     );
 }
 

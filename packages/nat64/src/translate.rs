@@ -110,7 +110,7 @@ impl PacketBuf {
 
 /// Why a packet was not translated. Each has a counter in [`Stats`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Drop {
+pub enum DropReason {
     Malformed,
     BadChecksum,
     /// IPv6 destination outside the prefix.
@@ -140,66 +140,66 @@ pub enum Drop {
     HopLimit,
 }
 
-impl Drop {
-    pub const ALL: [Drop; 17] = [
-        Drop::Malformed,
-        Drop::BadChecksum,
-        Drop::NotInPrefix,
-        Drop::NonGlobal,
-        Drop::BadAddress,
-        Drop::UnsupportedProtocol,
-        Drop::UnsupportedIcmp,
-        Drop::SourceRoute,
-        Drop::NoBinding,
-        Drop::NoSession,
-        Drop::PoolExhausted,
-        Drop::SessionLimit,
-        Drop::HostLimit,
-        Drop::FragmentNoState,
-        Drop::UdpZeroChecksumFragment,
-        Drop::IcmpFragment,
-        Drop::HopLimit,
+impl DropReason {
+    pub const ALL: [DropReason; 17] = [
+        DropReason::Malformed,
+        DropReason::BadChecksum,
+        DropReason::NotInPrefix,
+        DropReason::NonGlobal,
+        DropReason::BadAddress,
+        DropReason::UnsupportedProtocol,
+        DropReason::UnsupportedIcmp,
+        DropReason::SourceRoute,
+        DropReason::NoBinding,
+        DropReason::NoSession,
+        DropReason::PoolExhausted,
+        DropReason::SessionLimit,
+        DropReason::HostLimit,
+        DropReason::FragmentNoState,
+        DropReason::UdpZeroChecksumFragment,
+        DropReason::IcmpFragment,
+        DropReason::HopLimit,
     ];
     pub fn name(self) -> &'static str {
         match self {
-            Drop::Malformed => "malformed",
-            Drop::BadChecksum => "bad_checksum",
-            Drop::NotInPrefix => "not_in_prefix",
-            Drop::NonGlobal => "non_global",
-            Drop::BadAddress => "bad_address",
-            Drop::UnsupportedProtocol => "unsupported_protocol",
-            Drop::UnsupportedIcmp => "unsupported_icmp",
-            Drop::SourceRoute => "source_route",
-            Drop::NoBinding => "no_binding",
-            Drop::NoSession => "no_session",
-            Drop::PoolExhausted => "pool_exhausted",
-            Drop::SessionLimit => "session_limit",
-            Drop::HostLimit => "host_limit",
-            Drop::FragmentNoState => "fragment_no_state",
-            Drop::UdpZeroChecksumFragment => "udp_zero_checksum_fragment",
-            Drop::IcmpFragment => "icmp_fragment",
-            Drop::HopLimit => "hop_limit",
+            DropReason::Malformed => "malformed",
+            DropReason::BadChecksum => "bad_checksum",
+            DropReason::NotInPrefix => "not_in_prefix",
+            DropReason::NonGlobal => "non_global",
+            DropReason::BadAddress => "bad_address",
+            DropReason::UnsupportedProtocol => "unsupported_protocol",
+            DropReason::UnsupportedIcmp => "unsupported_icmp",
+            DropReason::SourceRoute => "source_route",
+            DropReason::NoBinding => "no_binding",
+            DropReason::NoSession => "no_session",
+            DropReason::PoolExhausted => "pool_exhausted",
+            DropReason::SessionLimit => "session_limit",
+            DropReason::HostLimit => "host_limit",
+            DropReason::FragmentNoState => "fragment_no_state",
+            DropReason::UdpZeroChecksumFragment => "udp_zero_checksum_fragment",
+            DropReason::IcmpFragment => "icmp_fragment",
+            DropReason::HopLimit => "hop_limit",
         }
     }
 }
 
-impl From<WireError> for Drop {
-    fn from(e: WireError) -> Drop {
+impl From<WireError> for DropReason {
+    fn from(e: WireError) -> DropReason {
         match e {
-            WireError::BadChecksum => Drop::BadChecksum,
-            _ => Drop::Malformed,
+            WireError::BadChecksum => DropReason::BadChecksum,
+            _ => DropReason::Malformed,
         }
     }
 }
 
-impl From<Refusal> for Drop {
-    fn from(r: Refusal) -> Drop {
+impl From<Refusal> for DropReason {
+    fn from(r: Refusal) -> DropReason {
         match r {
-            Refusal::NoBinding => Drop::NoBinding,
-            Refusal::NoSession => Drop::NoSession,
-            Refusal::PoolExhausted => Drop::PoolExhausted,
-            Refusal::SessionLimit => Drop::SessionLimit,
-            Refusal::HostLimit => Drop::HostLimit,
+            Refusal::NoBinding => DropReason::NoBinding,
+            Refusal::NoSession => DropReason::NoSession,
+            Refusal::PoolExhausted => DropReason::PoolExhausted,
+            Refusal::SessionLimit => DropReason::SessionLimit,
+            Refusal::HostLimit => DropReason::HostLimit,
         }
     }
 }
@@ -212,7 +212,7 @@ pub enum Verdict {
     Translated {
         packets: usize,
     },
-    Dropped(Drop),
+    Dropped(DropReason),
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -224,11 +224,11 @@ pub struct Stats {
     pub icmp_errors_sent: u64,
     /// Probes sent for established TCP sessions whose lifetime ran out.
     pub tcp_probes: u64,
-    pub drops: [u64; Drop::ALL.len()],
+    pub drops: [u64; DropReason::ALL.len()],
 }
 
 impl Stats {
-    pub fn dropped(&self, reason: Drop) -> u64 {
+    pub fn dropped(&self, reason: DropReason) -> u64 {
         self.drops[reason as usize]
     }
 }
@@ -397,7 +397,7 @@ impl Nat64 {
         for slot in &mut self.parked {
             if slot.is_some_and(|p| p.expires <= now) {
                 *slot = None;
-                self.stats.drops[Drop::FragmentNoState as usize] += 1;
+                self.stats.drops[DropReason::FragmentNoState as usize] += 1;
             }
         }
         let (prefix, scratch, stats) = (&self.config.prefix, &mut self.scratch, &mut self.stats);
@@ -422,14 +422,14 @@ impl Nat64 {
         // Only TCP super-packets are left partial: everything else is completed here, so
         // that every other path sees ordinary checksums.
         if buf.offload.partial && buf.offload.gso_size == 0 && !buf.complete_checksum() {
-            self.stats.drops[Drop::Malformed as usize] += 1;
-            return Verdict::Dropped(Drop::Malformed);
+            self.stats.drops[DropReason::Malformed as usize] += 1;
+            return Verdict::Dropped(DropReason::Malformed);
         }
         self.first_fragment = None;
         let mut result = match buf.packet().first().map(|b| b >> 4) {
             Some(6) => self.translate_v6(buf, now, out),
             Some(4) => self.translate_v4(buf, now, out, false),
-            _ => Err(Drop::Malformed),
+            _ => Err(DropReason::Malformed),
         };
         if let (Ok(sent), Some(key)) = (&mut result, self.first_fragment.take()) {
             *sent += self.replay(key, now, out);
@@ -440,7 +440,7 @@ impl Nat64 {
                 self.stats.drops[reason as usize] += 1;
                 if matches!(
                     reason,
-                    Drop::SessionLimit | Drop::HostLimit | Drop::PoolExhausted
+                    DropReason::SessionLimit | DropReason::HostLimit | DropReason::PoolExhausted
                 ) {
                     self.log_refusal(reason, now);
                     // RFC 6146 §3.5.1.1: tell the IPv6 host (Address Unreachable), so that
@@ -469,7 +469,7 @@ impl Nat64 {
 
     /// Per-packet path: one warning per REFUSAL_LOG_INTERVAL at most, carrying the count of
     /// refusals since the previous one (every refusal is counted in the stats as well).
-    fn log_refusal(&mut self, reason: Drop, now: u64) {
+    fn log_refusal(&mut self, reason: DropReason, now: u64) {
         self.refusals_unlogged += 1;
         if self
             .last_refusal_log
@@ -492,15 +492,15 @@ impl Nat64 {
 
     /// An IPv4 address on the far side (destination of IPv6 packets, source of IPv4 ones).
     /// The same rule dns64 applies before it synthesizes an AAAA record.
-    fn check_remote4(&self, addr: [u8; 4]) -> Result<(), Drop> {
+    fn check_remote4(&self, addr: [u8; 4]) -> Result<(), DropReason> {
         match self
             .config
             .prefix
             .check_v4(Ipv4Addr::from(addr), self.config.allow_non_global)
         {
             Ok(()) => Ok(()),
-            Err(rfc6052::Refusal::NotUnicastPeer) => Err(Drop::BadAddress),
-            Err(rfc6052::Refusal::NonGlobal) => Err(Drop::NonGlobal),
+            Err(rfc6052::Refusal::NotUnicastPeer) => Err(DropReason::BadAddress),
+            Err(rfc6052::Refusal::NonGlobal) => Err(DropReason::NonGlobal),
         }
     }
 
@@ -523,7 +523,12 @@ impl Nat64 {
 
     // ---------------------------------------------------------------- IPv6 -> IPv4
 
-    fn translate_v6(&mut self, buf: &mut PacketBuf, now: u64, out: Out) -> Result<usize, Drop> {
+    fn translate_v6(
+        &mut self,
+        buf: &mut PacketBuf,
+        now: u64,
+        out: Out,
+    ) -> Result<usize, DropReason> {
         let (src6, dst6, total, l4_off, proto, frag, hop_limit, tc) = {
             let ip = Ipv6Packet::new_checked(buf.packet())?;
             (
@@ -544,7 +549,7 @@ impl Nat64 {
         let fragmented = frag.is_some_and(|(offset, more, _)| offset != 0 || more);
         let p = buf.start;
         if total - l4_off > 0xffff - IPV4_HEADER {
-            return Err(Drop::Malformed);
+            return Err(DropReason::Malformed);
         }
         let is_icmp_error =
             proto == PROTO_ICMPV6 && first && buf.data.get(p + l4_off).is_some_and(|&t| t < 128);
@@ -552,11 +557,11 @@ impl Nat64 {
             if !is_icmp_error {
                 self.time_exceeded_v6(buf.packet(), &src6, now, out);
             }
-            return Err(Drop::HopLimit);
+            return Err(DropReason::HopLimit);
         }
         if is_icmp_error {
             if fragmented {
-                return Err(Drop::IcmpFragment);
+                return Err(DropReason::IcmpFragment);
             }
             return self.icmp_error_v6_to_v4(buf, l4_off, now, out);
         }
@@ -568,13 +573,13 @@ impl Nat64 {
             let mapped = match proto {
                 PROTO_TCP | PROTO_UDP => {
                     if l4.len() < min_upper_len(proto) {
-                        return Err(Drop::Malformed);
+                        return Err(DropReason::Malformed);
                     }
-                    let (sport, dport) = ports(l4).ok_or(Drop::Malformed)?;
+                    let (sport, dport) = ports(l4).ok_or(DropReason::Malformed)?;
                     let csum_at = checksum_offset(proto);
                     let csum = get_u16(l4, csum_at);
                     if proto == PROTO_UDP && csum == 0 && !partial {
-                        return Err(Drop::BadChecksum); // mandatory in IPv6
+                        return Err(DropReason::BadChecksum); // mandatory in IPv6
                     }
                     let (kind, flags) = if proto == PROTO_TCP {
                         (Proto::Tcp, l4[13])
@@ -604,13 +609,13 @@ impl Nat64 {
                         l4.first().copied().unwrap_or(0),
                         l4.get(1).copied().unwrap_or(0),
                     ) else {
-                        return Err(Drop::UnsupportedIcmp);
+                        return Err(DropReason::UnsupportedIcmp);
                     };
                     if l4.len() < 8 {
-                        return Err(Drop::Malformed);
+                        return Err(DropReason::Malformed);
                     }
                     if fragmented && self.state.in_pool(dst4) {
-                        return Err(Drop::IcmpFragment); // no hairpinning of fragmented echo
+                        return Err(DropReason::IcmpFragment); // no hairpinning of fragmented echo
                     }
                     let length = l4.len() as u32;
                     // A fragment's checksum covers the whole message: it is checked by the receiver.
@@ -619,7 +624,7 @@ impl Nat64 {
                             checksum::pseudo_v6(&src6, &dst6, PROTO_ICMPV6, length) + add(0, l4),
                         ) != 0xffff
                     {
-                        return Err(Drop::BadChecksum);
+                        return Err(DropReason::BadChecksum);
                     }
                     let id = get_u16(l4, 4);
                     let m = self
@@ -653,7 +658,7 @@ impl Nat64 {
                     }
                     m
                 }
-                _ => return Err(Drop::UnsupportedProtocol),
+                _ => return Err(DropReason::UnsupportedProtocol),
             };
             if let Some((_, true, ident)) = frag {
                 self.first_fragment = Some(FragKey::V6(src6, dst6, ident));
@@ -768,7 +773,7 @@ impl Nat64 {
         l4_off: usize,
         now: u64,
         out: Out,
-    ) -> Result<usize, Drop> {
+    ) -> Result<usize, DropReason> {
         let _ = now;
         let packet = &buf.data[buf.start..buf.end];
         let (src6, dst6, hop_limit) = {
@@ -778,33 +783,33 @@ impl Nat64 {
         let dst4 = extract(&self.config.prefix, dst6)?;
         let message = &packet[l4_off..];
         if message.len() < 8 + IPV6_HEADER {
-            return Err(Drop::Malformed);
+            return Err(DropReason::Malformed);
         }
         if checksum::fold(
             checksum::pseudo_v6(&src6, &dst6, PROTO_ICMPV6, message.len() as u32) + add(0, message),
         ) != 0xffff
         {
-            return Err(Drop::BadChecksum);
+            return Err(DropReason::BadChecksum);
         }
         let Mapping::Error { kind, code, extra } = icmp::v6_to_v4(message[0], message[1]) else {
-            return Err(Drop::UnsupportedIcmp);
+            return Err(DropReason::UnsupportedIcmp);
         };
         let inner = &message[8..];
-        let inner_ip = InnerV6::parse(inner).ok_or(Drop::Malformed)?;
+        let inner_ip = InnerV6::parse(inner).ok_or(DropReason::Malformed)?;
         let inner_src4 = extract(&self.config.prefix, inner_ip.src)?;
         let inner_l4 = &inner[inner_ip.l4_off..];
         let (kind_l4, host_port) = match inner_ip.protocol {
-            PROTO_TCP => (Proto::Tcp, ports(inner_l4).ok_or(Drop::Malformed)?.1),
-            PROTO_UDP => (Proto::Udp, ports(inner_l4).ok_or(Drop::Malformed)?.1),
+            PROTO_TCP => (Proto::Tcp, ports(inner_l4).ok_or(DropReason::Malformed)?.1),
+            PROTO_UDP => (Proto::Udp, ports(inner_l4).ok_or(DropReason::Malformed)?.1),
             PROTO_ICMPV6 if inner_l4.len() >= 8 && inner_l4[0] >= 128 => {
                 (Proto::Icmp, get_u16(inner_l4, 4))
             }
-            _ => return Err(Drop::UnsupportedProtocol),
+            _ => return Err(DropReason::UnsupportedProtocol),
         };
         let mapped = self
             .state
             .lookup6(kind_l4, inner_ip.dst, host_port)
-            .ok_or(Drop::NoBinding)?;
+            .ok_or(DropReason::NoBinding)?;
 
         let extra_bytes: [u8; 4] = match extra {
             Extra::Zero => [0; 4],
@@ -818,7 +823,7 @@ impl Nat64 {
             Extra::Pointer => {
                 let ptr = u32::from_be_bytes([message[4], message[5], message[6], message[7]]);
                 [
-                    icmp::pointer_v6_to_v4(ptr).ok_or(Drop::UnsupportedIcmp)?,
+                    icmp::pointer_v6_to_v4(ptr).ok_or(DropReason::UnsupportedIcmp)?,
                     0,
                     0,
                     0,
@@ -940,14 +945,14 @@ impl Nat64 {
         now: u64,
         out: Out,
         hairpin: bool,
-    ) -> Result<usize, Drop> {
+    ) -> Result<usize, DropReason> {
         let (ihl, total, tos, ident, dont_frag, more, offset, ttl, proto, src4, dst4) = {
             let ip = Ipv4Packet::new_checked(buf.packet())?;
             if !ip.header_checksum_ok() {
-                return Err(Drop::BadChecksum);
+                return Err(DropReason::BadChecksum);
             }
             if has_source_route(ip.options()) {
-                return Err(Drop::SourceRoute);
+                return Err(DropReason::SourceRoute);
             }
             (
                 ip.header_len(),
@@ -965,7 +970,7 @@ impl Nat64 {
         };
         buf.end = buf.start + total;
         if !self.state.in_pool(dst4) {
-            return Err(Drop::NoBinding);
+            return Err(DropReason::NoBinding);
         }
         if !hairpin {
             self.check_remote4(src4)?;
@@ -983,11 +988,11 @@ impl Nat64 {
             if !is_icmp_error && first {
                 self.time_exceeded_v4(buf.packet(), src4, dst4, now, out);
             }
-            return Err(Drop::HopLimit);
+            return Err(DropReason::HopLimit);
         }
         if is_icmp_error {
             if fragmented {
-                return Err(Drop::IcmpFragment);
+                return Err(DropReason::IcmpFragment);
             }
             return self.icmp_error_v4_to_v6(buf, ihl, out);
         }
@@ -999,14 +1004,14 @@ impl Nat64 {
             let mapped = match proto {
                 PROTO_TCP | PROTO_UDP => {
                     if l4.len() < min_upper_len(proto) {
-                        return Err(Drop::Malformed);
+                        return Err(DropReason::Malformed);
                     }
-                    let (sport, dport) = ports(l4).ok_or(Drop::Malformed)?;
+                    let (sport, dport) = ports(l4).ok_or(DropReason::Malformed)?;
                     let csum_at = checksum_offset(proto);
                     let csum = get_u16(l4, csum_at);
                     let zero_udp = proto == PROTO_UDP && csum == 0 && !partial;
                     if zero_udp && fragmented {
-                        return Err(Drop::UdpZeroChecksumFragment);
+                        return Err(DropReason::UdpZeroChecksumFragment);
                     }
                     let (kind, flags) = if proto == PROTO_TCP {
                         (Proto::Tcp, l4[13])
@@ -1055,13 +1060,13 @@ impl Nat64 {
                         l4.first().copied().unwrap_or(0),
                         l4.get(1).copied().unwrap_or(0),
                     ) else {
-                        return Err(Drop::UnsupportedIcmp);
+                        return Err(DropReason::UnsupportedIcmp);
                     };
                     if l4.len() < 8 {
-                        return Err(Drop::Malformed);
+                        return Err(DropReason::Malformed);
                     }
                     if !fragmented && checksum::fold(add(0, l4)) != 0xffff {
-                        return Err(Drop::BadChecksum);
+                        return Err(DropReason::BadChecksum);
                     }
                     let id = get_u16(l4, 4);
                     let m = self.state.inbound(Proto::Icmp, dst4, id, src4, 0, 0, now)?;
@@ -1092,7 +1097,7 @@ impl Nat64 {
                     }
                     m
                 }
-                _ => return Err(Drop::UnsupportedProtocol),
+                _ => return Err(DropReason::UnsupportedProtocol),
             };
             if more {
                 self.first_fragment = Some(FragKey::V4(src4, dst4, ident, proto));
@@ -1205,9 +1210,9 @@ impl Nat64 {
     }
 
     /// Keeps a fragment that came before its first fragment.
-    fn park(&mut self, packet: &[u8], key: FragKey, now: u64) -> Result<(), Drop> {
+    fn park(&mut self, packet: &[u8], key: FragKey, now: u64) -> Result<(), DropReason> {
         if packet.len() > PARK_BYTES {
-            return Err(Drop::FragmentNoState);
+            return Err(DropReason::FragmentNoState);
         }
         let slot = match self
             .parked
@@ -1216,11 +1221,12 @@ impl Nat64 {
         {
             Some(slot) => {
                 if self.parked[slot].is_some() {
-                    self.stats.drops[Drop::FragmentNoState as usize] += 1; // expired unclaimed
+                    self.stats.drops[DropReason::FragmentNoState as usize] += 1;
+                    // expired unclaimed
                 }
                 slot
             }
-            None => return Err(Drop::FragmentNoState),
+            None => return Err(DropReason::FragmentNoState),
         };
         self.park_data[slot * PARK_BYTES..slot * PARK_BYTES + packet.len()].copy_from_slice(packet);
         self.parked[slot] = Some(Parked {
@@ -1259,9 +1265,9 @@ impl Nat64 {
 
     /// Keeps the translated first fragment of an ICMP echo until the last fragment tells
     /// the message length its checksum needs (the IPv6 pseudo-header has it).
-    fn hold(&mut self, packet: &[u8], mut h: Hold) -> Result<(), Drop> {
+    fn hold(&mut self, packet: &[u8], mut h: Hold) -> Result<(), DropReason> {
         if packet.len() > HOLD_BYTES {
-            return Err(Drop::IcmpFragment);
+            return Err(DropReason::IcmpFragment);
         }
         let now = h.expires - FRAG_LIFETIME;
         let slot = self
@@ -1381,27 +1387,27 @@ impl Nat64 {
         buf: &mut PacketBuf,
         ihl: usize,
         out: Out,
-    ) -> Result<usize, Drop> {
+    ) -> Result<usize, DropReason> {
         let packet = &buf.data[buf.start..buf.end];
         let ip = Ipv4Packet::new_unchecked(packet);
         let (src4, ttl) = (ip.src(), ip.ttl());
         let message = &packet[ihl..];
         if message.len() < 8 + IPV4_HEADER {
-            return Err(Drop::Malformed);
+            return Err(DropReason::Malformed);
         }
         if checksum::fold(add(0, message)) != 0xffff {
-            return Err(Drop::BadChecksum);
+            return Err(DropReason::BadChecksum);
         }
         let Mapping::Error { kind, code, extra } = icmp::v4_to_v6(message[0], message[1]) else {
-            return Err(Drop::UnsupportedIcmp);
+            return Err(DropReason::UnsupportedIcmp);
         };
         let inner = &message[8..];
         if inner[0] >> 4 != 4 {
-            return Err(Drop::Malformed);
+            return Err(DropReason::Malformed);
         }
         let inner_ihl = (inner[0] & 0xf) as usize * 4;
         if inner_ihl < IPV4_HEADER || inner_ihl > inner.len() {
-            return Err(Drop::Malformed);
+            return Err(DropReason::Malformed);
         }
         let inner_ip = Ipv4Packet::new_unchecked(inner);
         let (inner_src4, inner_dst4, inner_proto) =
@@ -1415,24 +1421,24 @@ impl Nat64 {
         );
         let (inner_tos, inner_ttl) = (inner_ip.tos(), inner_ip.ttl());
         if inner_total < inner_ihl {
-            return Err(Drop::Malformed);
+            return Err(DropReason::Malformed);
         }
         let inner_l4 = &inner[inner_ihl..];
         let (kind_l4, pool_port) = match inner_proto {
-            PROTO_TCP => (Proto::Tcp, ports(inner_l4).ok_or(Drop::Malformed)?.0),
-            PROTO_UDP => (Proto::Udp, ports(inner_l4).ok_or(Drop::Malformed)?.0),
+            PROTO_TCP => (Proto::Tcp, ports(inner_l4).ok_or(DropReason::Malformed)?.0),
+            PROTO_UDP => (Proto::Udp, ports(inner_l4).ok_or(DropReason::Malformed)?.0),
             PROTO_ICMP
                 if inner_l4.len() >= 8
                     && matches!(inner_l4[0], icmp::V4_ECHO_REQUEST | icmp::V4_ECHO_REPLY) =>
             {
                 (Proto::Icmp, get_u16(inner_l4, 4))
             }
-            _ => return Err(Drop::UnsupportedProtocol),
+            _ => return Err(DropReason::UnsupportedProtocol),
         };
         let mapped = self
             .state
             .lookup4(kind_l4, inner_src4, pool_port)
-            .ok_or(Drop::NoBinding)?;
+            .ok_or(DropReason::NoBinding)?;
         let extra_bytes: [u8; 4] = match extra {
             Extra::Zero => [0; 4],
             Extra::Mtu => {
@@ -1449,7 +1455,7 @@ impl Nat64 {
                 0,
                 0,
                 0,
-                icmp::pointer_v4_to_v6(message[4]).ok_or(Drop::UnsupportedIcmp)?,
+                icmp::pointer_v4_to_v6(message[4]).ok_or(DropReason::UnsupportedIcmp)?,
             ],
             Extra::FixedPointer(p) => p.to_be_bytes(),
         };
@@ -1605,11 +1611,11 @@ fn embed(prefix: &Prefix, v4: [u8; 4]) -> [u8; 16] {
 }
 
 /// The IPv4 address inside an IPv6 destination (or inner source) under the prefix.
-fn extract(prefix: &Prefix, v6: [u8; 16]) -> Result<[u8; 4], Drop> {
+fn extract(prefix: &Prefix, v6: [u8; 16]) -> Result<[u8; 4], DropReason> {
     prefix
         .extract(Ipv6Addr::from(v6))
         .map(|v4| v4.octets())
-        .ok_or(Drop::NotInPrefix)
+        .ok_or(DropReason::NotInPrefix)
 }
 
 /// Bytes of an RFC 6146 §3.5.2.2 probe.

@@ -12,7 +12,7 @@ use nat64::checksum::{self, add};
 use nat64::rfc6052::{Prefix, LENGTHS};
 use nat64::state::{PoolRange, StateConfig, Timeouts};
 use nat64::wire::*;
-use nat64::{Config, Drop, Nat64, PacketBuf, Verdict};
+use nat64::{Config, DropReason, Nat64, PacketBuf, Verdict};
 
 const HOST: [u8; 16] = [0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
 const POOL: [u8; 4] = [198, 51, 100, 1];
@@ -190,7 +190,7 @@ impl Nat64Side {
         }
     }
 
-    fn translate(&mut self, dst: Ipv6Addr) -> Result<Ipv4Addr, Drop> {
+    fn translate(&mut self, dst: Ipv6Addr) -> Result<Ipv4Addr, DropReason> {
         let dst = dst.octets();
         let mut l4 = [0u8; 12];
         set_u16(&mut l4, 0, 40000);
@@ -256,7 +256,7 @@ fn dns64_synthesizes_exactly_what_nat64_translates() {
                         assert_eq!(to, v4, "{case}: nat64's IPv4 destination");
                         synthesized += 1;
                     }
-                    ([], Err(Drop::NonGlobal | Drop::BadAddress)) => refused += 1,
+                    ([], Err(DropReason::NonGlobal | DropReason::BadAddress)) => refused += 1,
                     (aaaa, translated) => {
                         panic!("{case}: dns64 synthesized {aaaa:?}, nat64 {translated:?}")
                     }
