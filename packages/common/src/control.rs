@@ -1,18 +1,24 @@
-//! The control socket: how `<daemon> status` (a second process) asks the running daemon.
+//! The control socket: how `<daemon> status` and `<daemon> reload` (a second process) ask the
+//! running daemon.
 //!
-//! The daemon listens on a Unix stream socket (`/var/run/<name>.sock`); the client sends one
-//! line (a command word such as `status`) and reads the reply until EOF. Replies are JSON
-//! for `status`. The listener is non-blocking and polled in the daemon's loop; a client that
-//! stalls cannot block the daemon (short timeouts, one request per connection).
+//! The daemon listens on a Unix stream socket (the UCI option `control_socket`, by default
+//! `/var/run/<name>.sock`); the client sends one line (a command word such as `status`) and
+//! reads the reply until EOF. Every reply is one JSON document; the error replies are
+//! `{"error":"..."}`.
+//!
+//! Nothing here blocks the daemon: the listener and every client are non-blocking and sit in
+//! the daemon's poll set ([`ControlServer::register`], then [`ControlServer::serve`] after the
+//! wait). A client that sends slowly, or never reads its reply, holds one of
+//! [`MAX_CLIENTS`] slots until [`CLIENT_TIMEOUT`] and costs the loop nothing meanwhile.
 //!
 //! Wire format: the client writes `command\n` and shuts down its writing side; the daemon
 //! reads at most [`MAX_COMMAND`] bytes up to the newline (or EOF), calls the daemon's handler
 //! with the command trimmed, writes `reply\n` and closes. A connection that sends nothing and
 //! closes is a liveness probe (how [`ControlServer::bind`] tells a live daemon from a stale
-//! socket) and gets no reply. An over-long or non-UTF-8 command gets an `error: ...` line
-//! without reaching the handler.
+//! socket) and gets no reply. An over-long or non-UTF-8 command gets an error reply without
+//! reaching the handler.
 //!
-//! The socket is mode 0600: only root asks for status.
+//! The socket is mode 0600: only root asks.
 
 use std::io::{self, Read};
 use std::net::Shutdown;
@@ -23,25 +29,65 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// How long the daemon waits for a client's command line, and again for the reply to be
-/// written: a stalled client costs the daemon at most twice this.
-pub const CLIENT_TIMEOUT: Duration = Duration::from_millis(200);
+use crate::json;
+use crate::poll::{Interest, Poller, Token};
+
+/// How long a client may take from connecting to having taken its whole reply.
+pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Clients served at once; more connections are closed at once (they see no reply).
+pub const MAX_CLIENTS: usize = 8;
 /// The longest command line the daemon reads, newline included.
 pub const MAX_COMMAND: usize = 256;
 /// The reply to a command longer than [`MAX_COMMAND`].
-pub const REPLY_TOO_LONG: &str = "error: command too long";
+pub const REPLY_TOO_LONG: &str = r#"{"error":"command too long"}"#;
 /// The reply to a command that is not UTF-8.
-pub const REPLY_NOT_UTF8: &str = "error: command is not UTF-8";
+pub const REPLY_NOT_UTF8: &str = r#"{"error":"command is not UTF-8"}"#;
 
 /// Default socket path of a program: `/var/run/<name>.sock`.
 pub fn default_path(program: &str) -> PathBuf {
     PathBuf::from(format!("/var/run/{program}.sock"))
 }
 
+/// The reply to a command the daemon does not know: `{"error":"unknown command '...'"}`,
+/// escaped as JSON wants it.
+pub fn unknown_command(command: &str) -> String {
+    error_reply(&format!("unknown command '{command}'"))
+}
+
+/// `{"error":"<message>"}`, escaped as JSON wants it.
+pub fn error_reply(message: &str) -> String {
+    let mut reply = String::from(r#"{"error":""#);
+    json::escape_into(&mut reply, message);
+    reply.push_str("\"}");
+    reply
+}
+
 /// The daemon side.
 pub struct ControlServer {
-    listener: std::os::unix::net::UnixListener,
+    listener: UnixListener,
     path: PathBuf,
+    clients: Vec<Client>,
+    /// The listener's token in the current poll round.
+    token: Option<Token>,
+    client_timeout: Duration,
+}
+
+/// One connection in progress.
+struct Client {
+    stream: UnixStream,
+    deadline: Instant,
+    /// The command line as it arrives.
+    input: Vec<u8>,
+    /// The reply (with its newline) once the handler has made it, and how much is sent.
+    reply: Option<Vec<u8>>,
+    sent: usize,
+    token: Option<Token>,
+}
+
+/// What is left to do with a client after some I/O.
+enum Progress {
+    Waiting,
+    Done,
 }
 
 impl ControlServer {
@@ -94,6 +140,9 @@ impl ControlServer {
         let server = ControlServer {
             listener,
             path: path.to_path_buf(),
+            clients: Vec::new(),
+            token: None,
+            client_timeout: CLIENT_TIMEOUT,
         };
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
             .map_err(|e| with_path(path, e))?;
@@ -103,17 +152,107 @@ impl ControlServer {
             .map_err(|e| with_path(path, e))?;
         Ok(server)
     }
-    /// Serves every pending connection: reads the command line, replies with `handle(command)`.
-    /// Errors of single clients are logged at debug level and never returned.
+
+    /// Moves to a new path (a reload changed `control_socket`): binds it first, so that on an
+    /// error the old socket keeps working. Clients in progress are dropped.
+    pub fn rebind(&mut self, path: &Path) -> io::Result<()> {
+        if path != self.path {
+            let mut new = ControlServer::bind(path)?;
+            new.client_timeout = self.client_timeout;
+            *self = new;
+        }
+        Ok(())
+    }
+
+    /// The time a client gets from connecting to having taken its reply ([`CLIENT_TIMEOUT`]
+    /// by default; tests shorten it).
+    pub fn set_client_timeout(&mut self, timeout: Duration) {
+        self.client_timeout = timeout;
+    }
+
+    /// Adds the listener and every client to `poller` for this round.
+    pub fn register(&mut self, poller: &mut Poller) {
+        self.token = Some(poller.register(self.listener.as_raw_fd(), Interest::Read));
+        for c in &mut self.clients {
+            let interest = if c.reply.is_some() {
+                Interest::Write
+            } else {
+                Interest::Read
+            };
+            c.token = Some(poller.register(c.stream.as_raw_fd(), interest));
+        }
+    }
+
+    /// The earliest client deadline, for the daemon's poll timeout: `None` without clients.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.clients.iter().map(|c| c.deadline).min()
+    }
+
+    /// After the poll round's wait: accepts new clients, moves every ready one along and drops
+    /// the ones past their deadline. `handle` answers a command (trimmed), `None` when it does
+    /// not know it (the client then gets [`unknown_command`]).
     ///
-    /// Each client gets [`CLIENT_TIMEOUT`] to send its line and again to take the reply, so a
-    /// silent, trickling or non-reading client delays the daemon by at most that much.
-    pub fn serve(&self, handle: &mut dyn FnMut(&str) -> String) {
+    /// Cheap when nothing is ready: no system call, no clock read without clients. Errors of
+    /// single clients are logged at debug level and never returned.
+    pub fn serve(&mut self, poller: &Poller, handle: &mut dyn FnMut(&str) -> Option<String>) {
+        if self.token.take().is_some_and(|t| poller.readable(t)) {
+            self.accept(handle);
+        }
+        if self.clients.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        let path = &self.path;
+        self.clients.retain_mut(|c| {
+            let ready = c
+                .token
+                .take()
+                .is_some_and(|t| poller.readable(t) || poller.writable(t));
+            if ready {
+                match c.progress(handle) {
+                    Ok(Progress::Done) => return false,
+                    Ok(Progress::Waiting) => {}
+                    Err(e) => {
+                        log::debug!("{}: client: {e}", path.display());
+                        return false;
+                    }
+                }
+            }
+            if now >= c.deadline {
+                log::debug!("{}: client timed out", path.display());
+                return false;
+            }
+            true
+        });
+    }
+
+    /// Accepts what is pending; each new client gets a first try at once (its command is
+    /// usually there already, and its reply fits the socket buffer).
+    fn accept(&mut self, handle: &mut dyn FnMut(&str) -> Option<String>) {
         loop {
             match self.listener.accept() {
                 Ok((stream, _)) => {
-                    if let Err(e) = serve_client(&stream, handle) {
+                    if self.clients.len() >= MAX_CLIENTS {
+                        log::debug!("{}: too many clients, closing one", self.path.display());
+                        continue;
+                    }
+                    // Accepted sockets do not inherit O_NONBLOCK on Linux.
+                    if let Err(e) = stream.set_nonblocking(true) {
                         log::debug!("{}: client: {e}", self.path.display());
+                        continue;
+                    }
+                    let mut client = Client {
+                        stream,
+                        deadline: Instant::now() + self.client_timeout,
+                        input: Vec::new(),
+                        reply: None,
+                        sent: 0,
+                        token: None,
+                    };
+                    match client.progress(handle) {
+                        Ok(Progress::Waiting) => self.clients.push(client),
+                        Ok(Progress::Done) => {}
+                        Err(e) => log::debug!("{}: client: {e}", self.path.display()),
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -130,6 +269,7 @@ impl ControlServer {
             }
         }
     }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -148,58 +288,87 @@ impl Drop for ControlServer {
     }
 }
 
-/// One client: read the line, handle it, reply.
-fn serve_client(stream: &UnixStream, handle: &mut dyn FnMut(&str) -> String) -> io::Result<()> {
-    // Accepted sockets do not inherit O_NONBLOCK on Linux, but do elsewhere.
-    stream.set_nonblocking(false)?;
-    let deadline = deadline_after(CLIENT_TIMEOUT);
-    let mut buf = [0u8; MAX_COMMAND];
-    let mut len = 0;
-    let line = loop {
-        let n = read_until(stream, &mut buf[len..], deadline).map_err(|e| {
-            if is_timeout(&e) {
-                timed_out("no command line in time")
-            } else {
-                e
+impl Client {
+    /// Reads what has come of the command line, answers it once complete, sends what the
+    /// socket takes of the reply. Never blocks.
+    fn progress(&mut self, handle: &mut dyn FnMut(&str) -> Option<String>) -> io::Result<Progress> {
+        if self.reply.is_none() {
+            let mut buf = [0u8; MAX_COMMAND];
+            let eof = loop {
+                let room = MAX_COMMAND - self.input.len();
+                match (&self.stream).read(&mut buf[..room]) {
+                    Ok(0) => break true,
+                    Ok(n) => {
+                        self.input.extend_from_slice(&buf[..n]);
+                        if self.input.contains(&b'\n') || self.input.len() >= MAX_COMMAND {
+                            break false;
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        return Ok(Progress::Waiting)
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            };
+            let line = match self.input.iter().position(|&b| b == b'\n') {
+                Some(end) => Some(&self.input[..end]),
+                None if eof && self.input.is_empty() => return Ok(Progress::Done), // a probe
+                None if eof && self.input.len() < MAX_COMMAND => Some(&self.input[..]),
+                None => None,
+            };
+            let mut reply = match line.map(std::str::from_utf8) {
+                None => REPLY_TOO_LONG.to_string(),
+                Some(Err(_)) => REPLY_NOT_UTF8.to_string(),
+                Some(Ok(command)) => {
+                    let command = command.trim();
+                    handle(command).unwrap_or_else(|| unknown_command(command))
+                }
+            };
+            if !reply.ends_with('\n') {
+                reply.push('\n');
             }
-        })?;
-        if n == 0 {
-            if len == 0 {
-                return Ok(()); // connected and closed: a liveness probe
+            self.reply = Some(reply.into_bytes());
+        }
+        let reply = self.reply.as_deref().unwrap_or_default();
+        while self.sent < reply.len() {
+            match send_nosignal(&self.stream, &reply[self.sent..]) {
+                Ok(n) => self.sent += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Progress::Waiting),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
             }
-            break Some(&buf[..len]); // EOF ends the line too
         }
-        if let Some(end) = buf[len..len + n].iter().position(|&b| b == b'\n') {
-            break Some(&buf[..len + end]);
-        }
-        len += n;
-        if len == buf.len() {
-            break None;
-        }
+        Ok(Progress::Done)
+    }
+}
+
+/// One send with MSG_NOSIGNAL: a client gone away gives EPIPE, never a SIGPIPE that would
+/// kill a daemon that did not ignore it.
+fn send_nosignal(stream: &UnixStream, data: &[u8]) -> io::Result<usize> {
+    // SAFETY: sends from a valid buffer of data.len() bytes on a socket we hold.
+    let n = unsafe {
+        libc::send(
+            stream.as_raw_fd(),
+            data.as_ptr().cast(),
+            data.len(),
+            libc::MSG_NOSIGNAL,
+        )
     };
-    let reply = match line.map(std::str::from_utf8) {
-        None => REPLY_TOO_LONG.to_string(),
-        Some(Err(_)) => REPLY_NOT_UTF8.to_string(),
-        Some(Ok(command)) => handle(command.trim()),
-    };
-    let mut out = reply.into_bytes();
-    out.push(b'\n');
-    send_all(stream, &out, deadline_after(CLIENT_TIMEOUT)).map_err(|e| {
-        if is_timeout(&e) {
-            timed_out("the reply was not taken in time")
-        } else {
-            e
-        }
-    })
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as usize)
 }
 
 /// What `<daemon> status` does: asks the daemon at `path`, prints its reply on stdout, or the
-/// error on stderr as `<program>: <error>`. Returns whether it got a reply.
+/// error on stderr as `<program>: <error>`. Returns whether it got a reply that is not an
+/// `{"error":...}` one.
 pub fn print_reply(program: &str, path: &Path, command: &str) -> bool {
-    match request(path, command, Duration::from_secs(2)) {
+    match request(path, command, Duration::from_secs(5)) {
         Ok(reply) => {
             println!("{}", reply.trim_end());
-            true
+            !reply.starts_with(r#"{"error":"#)
         }
         Err(e) => {
             eprintln!("{program}: {e}");
@@ -400,28 +569,15 @@ fn read_until(mut stream: &UnixStream, buf: &mut [u8], deadline: Instant) -> io:
     }
 }
 
-/// Writes all of `data` by `deadline`, with MSG_NOSIGNAL: a client gone away gives EPIPE,
-/// never a SIGPIPE that would kill a daemon that did not ignore it.
+/// Writes all of `data` by `deadline`.
 fn send_all(stream: &UnixStream, mut data: &[u8], deadline: Instant) -> io::Result<()> {
     while !data.is_empty() {
         stream.set_write_timeout(Some(time_left(deadline)?))?;
-        // SAFETY: sends from a valid buffer of data.len() bytes on a socket we hold.
-        let n = unsafe {
-            libc::send(
-                stream.as_raw_fd(),
-                data.as_ptr().cast(),
-                data.len(),
-                libc::MSG_NOSIGNAL,
-            )
-        };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e);
+        match send_nosignal(stream, data) {
+            Ok(n) => data = &data[n..],
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
         }
-        data = &data[n as usize..];
     }
     Ok(())
 }
@@ -444,8 +600,8 @@ fn with_path(path: &Path, e: io::Error) -> io::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::poll::{Interest, Poller};
     use std::io::Write;
+    use std::net::UdpSocket;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     /// A private directory for a test's sockets, removed afterwards.
@@ -472,39 +628,41 @@ mod tests {
         }
     }
 
+    type Handler<'a> = dyn FnMut(&str) -> Option<String> + 'a;
+
+    /// One round of a daemon's loop: register, wait up to `wait`, serve.
+    fn round(server: &mut ControlServer, wait: Duration, handle: &mut Handler) {
+        let mut poller = Poller::new();
+        server.register(&mut poller);
+        poller.wait(Some(wait)).unwrap();
+        server.serve(&poller, handle);
+    }
+
     /// The daemon's loop in small: serves until `client` (a thread) has finished.
     fn serve_until_done<T>(
-        server: &ControlServer,
+        server: &mut ControlServer,
         client: std::thread::JoinHandle<T>,
-        handle: &mut dyn FnMut(&str) -> String,
+        handle: &mut Handler,
     ) -> T {
-        let mut poller = Poller::new();
         let start = Instant::now();
         while !client.is_finished() {
             assert!(
                 start.elapsed() < Duration::from_secs(20),
                 "client did not finish"
             );
-            poller.clear();
-            let t = poller.register(server.as_raw_fd(), Interest::Read);
-            if poller.wait(Some(Duration::from_millis(20))).unwrap() > 0 && poller.readable(t) {
-                server.serve(handle);
-            }
+            round(server, Duration::from_millis(20), handle);
         }
         client.join().unwrap()
     }
 
-    fn status_handler(seen: &mut Vec<String>) -> impl FnMut(&str) -> String + '_ {
+    fn status_handler(seen: &mut Vec<String>) -> impl FnMut(&str) -> Option<String> + '_ {
         move |command| {
             seen.push(command.to_string());
-            match command {
-                "status" => r#"{"queries":3}"#.to_string(),
-                other => format!("unknown command: {other}"),
-            }
+            (command == "status").then(|| r#"{"queries":3}"#.to_string())
         }
     }
 
-    fn never_called(command: &str) -> String {
+    fn never_called(command: &str) -> Option<String> {
         panic!("handler called with {command:?}")
     }
 
@@ -532,10 +690,24 @@ mod tests {
     }
 
     #[test]
+    fn error_replies_are_json() {
+        assert_eq!(
+            unknown_command("flush"),
+            r#"{"error":"unknown command 'flush'"}"#
+        );
+        assert_eq!(
+            unknown_command("a\"b\\c\u{1b}[2J\u{0}é"),
+            r#"{"error":"unknown command 'a\"b\\c\u001b[2J\u0000é'"}"#,
+            "RFC 8259: quotes, backslash and control characters escaped, UTF-8 kept"
+        );
+        assert_eq!(error_reply("x\ny"), r#"{"error":"x\ny"}"#);
+    }
+
+    #[test]
     fn round_trip_with_a_thread_as_client() {
         let dir = TempDir::new();
         let path = dir.sock("dns64.sock");
-        let server = ControlServer::bind(&path).unwrap();
+        let mut server = ControlServer::bind(&path).unwrap();
         assert_eq!(server.path(), path);
 
         let meta = std::fs::symlink_metadata(&path).unwrap();
@@ -544,7 +716,8 @@ mod tests {
         // SAFETY: F_GETFL only queries the fd.
         let flags = unsafe { libc::fcntl(server.as_raw_fd(), libc::F_GETFL) };
         assert_ne!(flags & libc::O_NONBLOCK, 0, "non-blocking listener");
-        server.serve(&mut never_called); // nothing pending: returns at once
+        round(&mut server, Duration::ZERO, &mut never_called); // nothing pending
+        assert_eq!(server.next_deadline(), None, "no clients, no timer");
 
         let client_path = path.clone();
         let client = std::thread::spawn(move || {
@@ -553,12 +726,12 @@ mod tests {
             (status, other)
         });
         let mut seen = Vec::new();
-        let (status, other) = serve_until_done(&server, client, &mut status_handler(&mut seen));
+        let (status, other) = serve_until_done(&mut server, client, &mut status_handler(&mut seen));
         assert_eq!(
             status, r#"{"queries":3}"#,
             "the handler's reply, without the newline"
         );
-        assert_eq!(other, "unknown command: flush");
+        assert_eq!(other, r#"{"error":"unknown command 'flush'"}"#);
         assert_eq!(seen, ["status", "flush"], "commands arrive trimmed");
 
         drop(server);
@@ -568,10 +741,10 @@ mod tests {
     }
 
     #[test]
-    fn all_pending_connections_are_served_in_one_call() {
+    fn all_pending_connections_are_served_in_one_round() {
         let dir = TempDir::new();
         let path = dir.sock("d.sock");
-        let server = ControlServer::bind(&path).unwrap();
+        let mut server = ControlServer::bind(&path).unwrap();
 
         let mut clients = Vec::new();
         for line in [
@@ -587,7 +760,11 @@ mod tests {
             clients.push(c);
         }
         let mut seen = Vec::new();
-        server.serve(&mut status_handler(&mut seen));
+        round(
+            &mut server,
+            Duration::from_secs(1),
+            &mut status_handler(&mut seen),
+        );
         assert_eq!(
             seen,
             ["status", "stats", "", "status", "status"],
@@ -598,12 +775,13 @@ mod tests {
             replies,
             [
                 "{\"queries\":3}\n",
-                "unknown command: stats\n",
-                "unknown command: \n",
+                "{\"error\":\"unknown command 'stats'\"}\n",
+                "{\"error\":\"unknown command ''\"}\n",
                 "{\"queries\":3}\n",
                 "{\"queries\":3}\n"
             ]
         );
+        assert_eq!(server.next_deadline(), None, "all done");
     }
 
     #[test]
@@ -622,7 +800,7 @@ mod tests {
             )
         );
 
-        let server = ControlServer::bind(&path).unwrap();
+        let mut server = ControlServer::bind(&path).unwrap();
         let meta = std::fs::symlink_metadata(&path).unwrap();
         assert_eq!(meta.permissions().mode() & 0o777, 0o600);
         let client_path = path.clone();
@@ -630,7 +808,7 @@ mod tests {
             std::thread::spawn(move || request(&client_path, "status", Duration::from_secs(5)));
         let mut seen = Vec::new();
         assert_eq!(
-            serve_until_done(&server, client, &mut status_handler(&mut seen)).unwrap(),
+            serve_until_done(&mut server, client, &mut status_handler(&mut seen)).unwrap(),
             r#"{"queries":3}"#
         );
     }
@@ -639,7 +817,7 @@ mod tests {
     fn live_socket_is_refused_and_left_working() {
         let dir = TempDir::new();
         let path = dir.sock("option108-dhcpd.sock");
-        let first = ControlServer::bind(&path).unwrap();
+        let mut first = ControlServer::bind(&path).unwrap();
 
         let e = ControlServer::bind(&path)
             .err()
@@ -653,16 +831,15 @@ mod tests {
 
         // The probe reaches the live daemon as a connection that sends nothing: served
         // silently, without calling the handler.
-        let start = Instant::now();
-        first.serve(&mut never_called);
-        assert!(start.elapsed() < Duration::from_secs(1));
+        round(&mut first, Duration::from_millis(100), &mut never_called);
+        assert_eq!(first.next_deadline(), None, "the probe is done");
 
         let client_path = path.clone();
         let client =
             std::thread::spawn(move || request(&client_path, "status", Duration::from_secs(5)));
         let mut seen = Vec::new();
         assert_eq!(
-            serve_until_done(&first, client, &mut status_handler(&mut seen)).unwrap(),
+            serve_until_done(&mut first, client, &mut status_handler(&mut seen)).unwrap(),
             r#"{"queries":3}"#
         );
 
@@ -672,6 +849,58 @@ mod tests {
         assert_eq!(
             ControlServer::bind(&other).err().unwrap().kind(),
             io::ErrorKind::AddrInUse
+        );
+    }
+
+    #[test]
+    fn two_daemons_with_different_paths_run_side_by_side() {
+        let dir = TempDir::new();
+        let mut a = ControlServer::bind(&dir.sock("a.sock")).unwrap();
+        let mut b = ControlServer::bind(&dir.sock("b.sock")).unwrap();
+        let (pa, pb) = (dir.sock("a.sock"), dir.sock("b.sock"));
+        let client = std::thread::spawn(move || {
+            (
+                request(&pa, "status", Duration::from_secs(5)).unwrap(),
+                request(&pb, "status", Duration::from_secs(5)).unwrap(),
+            )
+        });
+        let start = Instant::now();
+        while !client.is_finished() {
+            assert!(start.elapsed() < Duration::from_secs(20));
+            round(&mut a, Duration::from_millis(10), &mut |_| {
+                Some("\"a\"".into())
+            });
+            round(&mut b, Duration::from_millis(10), &mut |_| {
+                Some("\"b\"".into())
+            });
+        }
+        assert_eq!(
+            client.join().unwrap(),
+            ("\"a\"".to_string(), "\"b\"".to_string())
+        );
+    }
+
+    #[test]
+    fn rebind_moves_the_socket() {
+        let dir = TempDir::new();
+        let (old, new) = (dir.sock("old.sock"), dir.sock("new.sock"));
+        let mut server = ControlServer::bind(&old).unwrap();
+        server.rebind(&old).unwrap();
+        assert!(old.exists(), "the same path: nothing happens");
+        let _blocker = UnixListener::bind(&new).unwrap();
+        assert!(server.rebind(&new).is_err());
+        assert_eq!(server.path(), old, "an error keeps the old socket");
+        drop(_blocker);
+        std::fs::remove_file(&new).unwrap();
+        server.rebind(&new).unwrap();
+        assert!(!old.exists() && new.exists());
+        let client_path = new.clone();
+        let client =
+            std::thread::spawn(move || request(&client_path, "status", Duration::from_secs(5)));
+        let mut seen = Vec::new();
+        assert_eq!(
+            serve_until_done(&mut server, client, &mut status_handler(&mut seen)).unwrap(),
+            r#"{"queries":3}"#
         );
     }
 
@@ -717,7 +946,7 @@ mod tests {
     fn oversized_and_garbage_commands_get_an_error_reply() {
         let dir = TempDir::new();
         let path = dir.sock("d.sock");
-        let server = ControlServer::bind(&path).unwrap();
+        let mut server = ControlServer::bind(&path).unwrap();
 
         let mut long = UnixStream::connect(&path).unwrap();
         long.write_all(&[b'a'; 1000]).unwrap();
@@ -733,18 +962,21 @@ mod tests {
         control_chars.write_all(b"sta\x00tus\x1b[2J\n").unwrap();
 
         let mut seen = Vec::new();
-        server.serve(&mut |command: &str| {
+        round(&mut server, Duration::from_secs(1), &mut |command: &str| {
             seen.push(command.to_string());
-            format!("unknown command ({} bytes)", command.len())
+            None
         });
-        assert_eq!(read_reply(&long), "error: command too long\n");
-        assert_eq!(read_reply(&exactly_too_long), "error: command too long\n");
+        assert_eq!(read_reply(&long), format!("{REPLY_TOO_LONG}\n"));
+        assert_eq!(read_reply(&exactly_too_long), format!("{REPLY_TOO_LONG}\n"));
         assert_eq!(
             read_reply(&longest),
-            format!("unknown command ({} bytes)\n", MAX_COMMAND - 1)
+            format!("{}\n", unknown_command(&"c".repeat(MAX_COMMAND - 1)))
         );
-        assert_eq!(read_reply(&binary), "error: command is not UTF-8\n");
-        assert_eq!(read_reply(&control_chars), "unknown command (11 bytes)\n");
+        assert_eq!(read_reply(&binary), format!("{REPLY_NOT_UTF8}\n"));
+        assert_eq!(
+            read_reply(&control_chars),
+            "{\"error\":\"unknown command 'sta\\u0000tus\\u001b[2J'\"}\n"
+        );
         assert_eq!(
             seen,
             ["c".repeat(MAX_COMMAND - 1), "sta\0tus\x1b[2J".to_string()]
@@ -756,59 +988,59 @@ mod tests {
             request(&client_path, &"x".repeat(300_000), Duration::from_secs(5))
         });
         assert_eq!(
-            serve_until_done(&server, client, &mut never_called).unwrap(),
+            serve_until_done(&mut server, client, &mut never_called).unwrap(),
             REPLY_TOO_LONG
         );
     }
 
     #[test]
-    fn a_silent_client_does_not_block_beyond_the_timeout() {
+    fn a_silent_client_holds_a_slot_until_its_deadline_and_nothing_else() {
         let dir = TempDir::new();
         let path = dir.sock("d.sock");
-        let server = ControlServer::bind(&path).unwrap();
+        let mut server = ControlServer::bind(&path).unwrap();
+        server.set_client_timeout(Duration::from_millis(300));
 
         // Connects, sends nothing, stays connected.
         let silent = UnixStream::connect(&path).unwrap();
-        let start = Instant::now();
-        server.serve(&mut never_called);
-        let elapsed = start.elapsed();
-        assert!(
-            elapsed >= CLIENT_TIMEOUT - Duration::from_millis(10),
-            "{elapsed:?}"
-        );
-        assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
-        assert_eq!(read_reply(&silent), "", "closed without a reply");
-
-        // Half a line, then nothing.
         let mut partial = UnixStream::connect(&path).unwrap();
         partial.write_all(b"sta").unwrap();
         let start = Instant::now();
-        server.serve(&mut never_called);
-        assert!(
-            start.elapsed() < Duration::from_secs(2),
-            "{:?}",
-            start.elapsed()
-        );
-        drop(partial);
+        round(&mut server, Duration::from_secs(1), &mut never_called);
+        assert!(start.elapsed() < Duration::from_millis(100), "not blocked");
+        let deadline = server.next_deadline().expect("a timer for the clients");
+        assert!(deadline > Instant::now());
 
-        // The daemon still works.
+        // The daemon still answers others meanwhile.
         let client_path = path.clone();
         let client =
             std::thread::spawn(move || request(&client_path, "status", Duration::from_secs(5)));
         let mut seen = Vec::new();
         assert_eq!(
-            serve_until_done(&server, client, &mut status_handler(&mut seen)).unwrap(),
+            serve_until_done(&mut server, client, &mut status_handler(&mut seen)).unwrap(),
             r#"{"queries":3}"#
         );
+
+        // The loop sleeps until the deadline, then the two are dropped without a reply.
+        while server.next_deadline().is_some() {
+            assert!(start.elapsed() < Duration::from_secs(5));
+            let wait = server
+                .next_deadline()
+                .unwrap()
+                .saturating_duration_since(Instant::now());
+            round(&mut server, wait, &mut never_called);
+        }
+        assert_eq!(read_reply(&silent), "", "closed without a reply");
+        assert_eq!(read_reply(&partial), "");
     }
 
     #[test]
-    fn a_trickling_client_cannot_stretch_the_timeout() {
+    fn a_trickling_client_cannot_stretch_its_deadline() {
         let dir = TempDir::new();
         let path = dir.sock("d.sock");
-        let server = ControlServer::bind(&path).unwrap();
+        let mut server = ControlServer::bind(&path).unwrap();
+        server.set_client_timeout(Duration::from_millis(300));
         let mut stream = UnixStream::connect(&path).unwrap();
-        // One byte every 20 ms: each read would finish well within 200 ms, the line never.
+        // One byte every 20 ms: the line never ends.
         let trickle = std::thread::spawn(move || {
             for _ in 0..500 {
                 if stream.write_all(b"s").is_err() {
@@ -819,33 +1051,97 @@ mod tests {
             false
         });
         let start = Instant::now();
-        server.serve(&mut never_called);
-        assert!(
-            start.elapsed() < Duration::from_secs(2),
-            "{:?}",
-            start.elapsed()
-        );
+        while !trickle.is_finished() {
+            assert!(start.elapsed() < Duration::from_secs(5));
+            let wait = server
+                .next_deadline()
+                .map_or(Duration::from_millis(20), |d| {
+                    d.saturating_duration_since(Instant::now())
+                });
+            round(&mut server, wait, &mut never_called);
+        }
         assert!(trickle.join().unwrap(), "the daemon closed the connection");
+        assert!(start.elapsed() < Duration::from_secs(2));
+    }
+
+    /// The point of the design: a status client that never reads a large reply does not
+    /// delay the daemon's traffic (here, UDP echoes served by the same loop).
+    #[test]
+    fn a_client_that_never_reads_does_not_delay_the_loop() {
+        let dir = TempDir::new();
+        let path = dir.sock("d.sock");
+        let mut server = ControlServer::bind(&path).unwrap();
+        let mut stuck = UnixStream::connect(&path).unwrap();
+        stuck.write_all(b"status\n").unwrap();
+
+        let echo = UdpSocket::bind("127.0.0.1:0").unwrap();
+        echo.set_nonblocking(true).unwrap();
+        let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
+        peer.connect(echo.local_addr().unwrap()).unwrap();
+        peer.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let pinger = std::thread::spawn(move || {
+            let mut worst = Duration::ZERO;
+            for i in 0..50u8 {
+                let sent = Instant::now();
+                peer.send(&[i]).unwrap();
+                let mut buf = [0u8; 1];
+                assert_eq!(peer.recv(&mut buf).unwrap(), 1);
+                assert_eq!(buf[0], i);
+                worst = worst.max(sent.elapsed());
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            worst
+        });
+
+        let big = "x".repeat(8 << 20); // far more than the socket buffers hold
+        let mut calls = 0;
+        let mut longest_serve = Duration::ZERO;
+        let start = Instant::now();
+        while !pinger.is_finished() {
+            assert!(start.elapsed() < Duration::from_secs(20));
+            let mut poller = Poller::new();
+            let udp = poller.register(echo.as_raw_fd(), Interest::Read);
+            server.register(&mut poller);
+            poller.wait(Some(Duration::from_millis(100))).unwrap();
+            let served = Instant::now();
+            server.serve(&poller, &mut |_| {
+                calls += 1;
+                Some(big.clone())
+            });
+            longest_serve = longest_serve.max(served.elapsed());
+            if poller.readable(udp) {
+                let mut buf = [0u8; 16];
+                while let Ok((n, from)) = echo.recv_from(&mut buf) {
+                    echo.send_to(&buf[..n], from).unwrap();
+                }
+            }
+        }
+        let worst_echo = pinger.join().unwrap();
+        assert_eq!(calls, 1);
+        assert!(
+            longest_serve < Duration::from_millis(50),
+            "{longest_serve:?}"
+        );
+        assert!(worst_echo < Duration::from_millis(200), "{worst_echo:?}");
+        assert!(
+            server.next_deadline().is_some(),
+            "the stuck client is still waiting for its deadline"
+        );
+        drop(stuck);
     }
 
     #[test]
-    fn a_client_that_does_not_read_its_reply_does_not_block() {
+    fn connections_beyond_the_limit_are_closed() {
         let dir = TempDir::new();
         let path = dir.sock("d.sock");
-        let server = ControlServer::bind(&path).unwrap();
-        let mut stream = UnixStream::connect(&path).unwrap();
-        stream.write_all(b"status\n").unwrap();
-        let start = Instant::now();
-        let mut calls = 0;
-        // Far more than the socket buffers hold.
-        server.serve(&mut |_: &str| {
-            calls += 1;
-            "x".repeat(8 << 20)
-        });
-        let elapsed = start.elapsed();
-        assert_eq!(calls, 1);
-        assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
-        drop(stream);
+        let mut server = ControlServer::bind(&path).unwrap();
+        let silent: Vec<UnixStream> = (0..MAX_CLIENTS)
+            .map(|_| UnixStream::connect(&path).unwrap())
+            .collect();
+        let extra = UnixStream::connect(&path).unwrap();
+        round(&mut server, Duration::from_secs(1), &mut never_called);
+        assert_eq!(read_reply(&extra), "", "closed at once");
+        drop(silent);
     }
 
     #[test]

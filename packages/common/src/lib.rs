@@ -8,6 +8,7 @@ pub mod control;
 pub mod json;
 pub mod log;
 pub mod poll;
+pub mod ratelimit;
 pub mod rfc6052;
 pub mod signals;
 pub mod uci;

@@ -472,7 +472,7 @@ fn run(config_path: &Path, control_path: &Path) -> Result<(), String> {
     raise_fd_limit();
     let signals = Signals::install().map_err(|e| format!("signals: {e}"))?;
     let (udp, tcp) = bind(&config)?;
-    let control = ControlServer::bind(control_path)
+    let mut control = ControlServer::bind(control_path)
         .map_err(|e| format!("control socket {}: {e}", control_path.display()))?;
     let now = Instant::now();
     let mut d = Daemon {
@@ -508,7 +508,7 @@ fn run(config_path: &Path, control_path: &Path) -> Result<(), String> {
         let now = Instant::now();
         poller.clear();
         let t_signals = poller.register(signals.as_raw_fd(), Interest::Read);
-        let t_control = poller.register(control.as_raw_fd(), Interest::Read);
+        control.register(&mut poller);
         let t_udp: Vec<_> = d
             .udp
             .iter()
@@ -527,6 +527,9 @@ fn run(config_path: &Path, control_path: &Path) -> Result<(), String> {
         let t_epoll = poller.register(d.epoll.fd.as_raw_fd(), Interest::Read);
         let mut deadline = d.resolv_checked + RESOLV_CHECK;
         if let Some(t) = d.core.poll_timeout() {
+            deadline = deadline.min(t);
+        }
+        if let Some(t) = control.next_deadline() {
             deadline = deadline.min(t);
         }
         if let Some(oldest) = d.clients.values().map(|c| c.last_active).min() {
@@ -548,9 +551,7 @@ fn run(config_path: &Path, control_path: &Path) -> Result<(), String> {
                 }
             }
         }
-        if poller.readable(t_control) {
-            control.serve(&mut |command| d.control(command));
-        }
+        control.serve(&poller, &mut |command| d.control(command));
         for (i, t) in t_udp.into_iter().enumerate() {
             if poller.readable(t) {
                 d.read_udp_clients(i, now);
@@ -1093,12 +1094,9 @@ impl Daemon {
         self.core.set_upstreams(list);
     }
 
-    fn control(&self, command: &str) -> String {
-        if command.trim() != "status" {
-            return format!(
-                "{{\"error\":\"unknown command '{}'\"}}\n",
-                command.trim().escape_default()
-            );
+    fn control(&self, command: &str) -> Option<String> {
+        if command != "status" {
+            return None;
         }
         let s = self.core.stats();
         let mut j = Json::object();
@@ -1133,9 +1131,7 @@ impl Daemon {
             j.item_str(&u.to_string());
         }
         j.end();
-        let mut text = j.finish();
-        text.push('\n');
-        text
+        Some(j.finish())
     }
 }
 

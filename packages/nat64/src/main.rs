@@ -155,7 +155,7 @@ fn run(config_path: &Path, signals: Signals) -> Result<(), String> {
         added: Vec::new(),
     };
     configure_device(&tun, &current, &mut own_routes)?;
-    let control = ControlServer::bind(&current.control_socket)
+    let mut control = ControlServer::bind(&current.control_socket)
         .map_err(|e| format!("control socket {}: {e}", current.control_socket.display()))?;
     let mut nat = Nat64::new(current.translator.clone(), Instant::now());
     if tun.vnet {
@@ -179,10 +179,12 @@ fn run(config_path: &Path, signals: Signals) -> Result<(), String> {
         let tun_token = poller.register(std::os::fd::AsRawFd::as_raw_fd(&tun), Interest::Read);
         let signal_token =
             poller.register(std::os::fd::AsRawFd::as_raw_fd(&signals), Interest::Read);
-        let control_token =
-            poller.register(std::os::fd::AsRawFd::as_raw_fd(&control), Interest::Read);
+        control.register(&mut poller);
+        let deadline = control
+            .next_deadline()
+            .map_or(next_expire, |d| d.min(next_expire));
         poller
-            .wait(Some(next_expire.saturating_duration_since(Instant::now())))
+            .wait(Some(deadline.saturating_duration_since(Instant::now())))
             .map_err(|e| format!("poll: {e}"))?;
 
         if poller.readable(tun_token) {
@@ -242,15 +244,9 @@ fn run(config_path: &Path, signals: Signals) -> Result<(), String> {
                 }
             }
         }
-        if poller.readable(control_token) {
-            control.serve(&mut |command| match command.trim() {
-                "status" => status_json(&nat, &current, tun.vnet, write_errors),
-                other => format!(
-                    "{{\"error\":\"unknown command '{}'\"}}\n",
-                    other.escape_default()
-                ),
-            });
-        }
+        control.serve(&poller, &mut |command| {
+            (command == "status").then(|| status_json(&nat, &current, tun.vnet, write_errors))
+        });
         let now = Instant::now();
         if now >= next_expire {
             nat.expire(now, &mut |packet, offload| {

@@ -170,7 +170,7 @@ fn run(config_path: &Path) -> Result<(), String> {
         server.restore(change, t);
     }
     let signals = Signals::install().map_err(|e| format!("signals: {e}"))?;
-    let control = ControlServer::bind(&control_path())
+    let mut control = ControlServer::bind(&control_path())
         .map_err(|e| format!("{}: {e}", control_path().display()))?;
     let relay = match DhcpSocket::bind("", server_port()) {
         Ok(s) => {
@@ -224,7 +224,7 @@ fn run(config_path: &Path) -> Result<(), String> {
     loop {
         poller.clear();
         let sig = poller.register(signals.as_raw_fd(), Interest::Read);
-        let ctl = poller.register(control.as_raw_fd(), Interest::Read);
+        control.register(&mut poller);
         tokens.clear();
         tokens.extend(
             d.sockets
@@ -235,9 +235,11 @@ fn run(config_path: &Path) -> Result<(), String> {
             .relay
             .as_ref()
             .map(|s| poller.register(s.as_raw_fd(), Interest::Read));
-        poller
-            .wait(Some(Duration::from_secs(1)))
-            .map_err(|e| format!("poll: {e}"))?;
+        let wait = control.next_deadline().map_or(Duration::from_secs(1), |d| {
+            d.saturating_duration_since(Instant::now())
+                .min(Duration::from_secs(1))
+        });
+        poller.wait(Some(wait)).map_err(|e| format!("poll: {e}"))?;
         if poller.readable(sig) {
             while let Ok(Some(signal)) = signals.next() {
                 match signal {
@@ -283,16 +285,9 @@ fn run(config_path: &Path) -> Result<(), String> {
             }
             d.flush();
         }
-        if poller.readable(ctl) {
-            let status = d.status();
-            control.serve(&mut |command| {
-                if command.trim() == "status" {
-                    status.clone()
-                } else {
-                    "{\"error\":\"unknown command\"}".into()
-                }
-            });
-        }
+        control.serve(&poller, &mut |command| {
+            (command == "status").then(|| d.status())
+        });
         if last_housekeeping.elapsed() >= Duration::from_secs(1) {
             last_housekeeping = Instant::now();
             if d.leasefile_dirty {
