@@ -68,6 +68,9 @@ no_instance() { [ -z "$(svc_json "$1" | "$JF" -e "@['$1'].instances.*")" ]; }
 new_pid() { local p; p=$(inst "$1" pid); [ -n "$p" ] && [ "$p" != "$2" ] && running "$1"; }
 status_of() { lexec "$1" status 2>/dev/null | "$JF" -e "$2"; }
 status_ge() { local v; v=$(status_of "$1" "$2"); [ "${v:-0}" -ge "$3" ]; }
+# reloaded_in_place SERVICE PID: the daemon PID logs its SIGHUP reload and is still the instance
+logged_reload() { lexec logread | grep -q "$1\[$2\]: reloaded"; }
+reloaded_in_place() { wait_for 10 logged_reload "$1" "$2" && [ "$(inst "$1" pid)" = "$2" ]; }
 # dig_aaaa SERVER: the AAAA answer for v4only.test from SERVER, asked by the IPv6-only client
 dig_aaaa() { ip netns exec "$C" dig +short +time=2 +tries=2 @"$1" v4only.test AAAA 2>&1; }
 
@@ -237,9 +240,8 @@ check "dnsmasq still answers on port 5353 ($out)" test "$out" = 198.51.100.10
 # An interface event without a change: a reload in place. A new LAN address: a restart.
 pid=$(inst dns64 pid)
 lan_event
-sleep 2
 check "dns64: lan interface event, same addresses: reloaded in place (same pid $pid)" \
-  eval '[ "$(inst dns64 pid)" = "$pid" ] && lexec logread | grep -q "dns64\[$pid\]: reloaded"'
+  reloaded_in_place dns64 "$pid"
 lnet ip addr add 2001:db8:1::53/64 dev br-lan nodad
 lan_state 2001:db8:1::1 2001:db8:1::53
 lan_event
@@ -304,8 +306,7 @@ else
 fi
 pid=$(inst option108-dhcpd pid)
 lan_event
-sleep 2
 check "option108-dhcpd: lan interface event -> reloaded in place (same pid $pid)" \
-  eval '[ "$(inst option108-dhcpd pid)" = "$pid" ] && lexec logread | grep -q "option108-dhcpd\[$pid\]: reloaded"'
+  reloaded_in_place option108-dhcpd "$pid"
 
 finish
