@@ -1,10 +1,12 @@
 //! Code every v6only daemon shares, and nothing else: reading UCI config files with
-//! OpenWrt's datatypes, logging to syslog, signals, the command line, the poll loop, the
-//! control socket behind `<daemon> status`, the JSON its replies use, and the RFC 6052 NAT64
-//! prefix dns64 and nat64 must agree on.
+//! OpenWrt's datatypes, logging to syslog (and its rate limit), signals, the command line,
+//! the daemon skeleton (`run | check | status | reload`), the poll loop, the control socket
+//! behind `<daemon> status`, the JSON its replies use, and the RFC 6052 NAT64 prefix dns64
+//! and nat64 must agree on.
 
 pub mod cli;
 pub mod control;
+pub mod daemon;
 pub mod json;
 pub mod log;
 pub mod poll;
