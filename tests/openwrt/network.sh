@@ -278,9 +278,9 @@ lexec reload_config
 lan_down
 lan_event
 lsh "uci set option108-dhcpd.main.enabled=1 && uci commit option108-dhcpd && reload_config" >/dev/null 2>&1
-sleep 2
-check "option108-dhcpd: enabled while lan is down: not started" no_instance option108-dhcpd
-check "option108-dhcpd: ... logread names dhcp.lan.interface" eval 'lexec logread | grep -q "option108-dhcpd.*dhcp.lan.interface"'
+o108_refused() { lexec logread | grep -q "option108-dhcpd: error: .*dhcp.lan.interface"; }
+check "option108-dhcpd: enabled while lan is down: logread names dhcp.lan.interface" wait_for 10 o108_refused
+check "option108-dhcpd: ... not started" no_instance option108-dhcpd
 lan_state 2001:db8:1::1 2001:db8:1::53
 lan_event
 check "option108-dhcpd: lan up (interface event) -> procd starts it" wait_for 10 running option108-dhcpd
