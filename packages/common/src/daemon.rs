@@ -7,18 +7,27 @@
 //! ```no_run
 //! use std::path::Path;
 //! use v6only_common::cli::Program;
-//! use v6only_common::daemon::{self, Context, Loaded};
+//! use v6only_common::daemon::{self, Context, Loaded, Spec};
 //!
-//! const PROGRAM: Program = Program {
-//!     name: "exampled",
-//!     version: "0.1.0",
-//!     default_config: "/etc/config/exampled",
-//!     about: "An example.",
-//!     commands: daemon::COMMANDS,
+//! static DAEMON: Spec<()> = Spec {
+//!     program: Program {
+//!         name: "exampled",
+//!         version: "0.1.0",
+//!         default_config: "/etc/config/exampled",
+//!         about: "An example.",
+//!         commands: daemon::COMMANDS,
+//!     },
+//!     load,
+//!     control_socket,
+//!     run,
 //! };
 //!
 //! fn load(path: &Path) -> Result<Loaded<()>, String> {
-//!     Ok(Loaded::new((), daemon::default_control_socket(&PROGRAM)))
+//!     Ok(Loaded::new((), control_socket(path)))
+//! }
+//!
+//! fn control_socket(path: &Path) -> std::path::PathBuf {
+//!     daemon::control_socket_option(&DAEMON.program, path, "exampled")
 //! }
 //!
 //! fn run(ctx: Context, loaded: Loaded<()>) -> Result<(), String> {
@@ -28,7 +37,7 @@
 //! }
 //!
 //! fn main() -> std::process::ExitCode {
-//!     daemon::main(&PROGRAM, load, run)
+//!     daemon::main(&DAEMON)
 //! }
 //! ```
 
@@ -40,6 +49,19 @@ use crate::cli::{self, Program};
 use crate::control::{self, ControlServer};
 use crate::json::Json;
 use crate::signals::Signals;
+use crate::uci::Package;
+
+/// What a daemon tells the skeleton; a `static`, so that [`Context::program`] can point at it.
+pub struct Spec<C: 'static> {
+    pub program: Program,
+    /// Reads and checks the whole config.
+    pub load: fn(&Path) -> Result<Loaded<C>, String>,
+    /// Only the control socket's path, for `status` and `reload`: reading the whole config
+    /// may need what only the running daemon has (its network namespace, netifd).
+    pub control_socket: fn(&Path) -> PathBuf,
+    /// The daemon proper, with the config `load` read.
+    pub run: fn(Context, Loaded<C>) -> Result<(), String>,
+}
 
 /// The help lines of the commands every daemon has, for [`Program::commands`].
 pub const COMMANDS: &str = "run     run the daemon (the default)\n\
@@ -113,15 +135,11 @@ pub fn default_control_socket(program: &Program) -> PathBuf {
 /// (0, 1 on errors, 2 on a bad command line).
 ///
 /// - `run`: installs the signals, logging (syslog, or stderr with `-v`), loads the config
-///   (warnings logged), binds the control socket and calls `run`.
+///   (warnings logged), binds the control socket and calls the daemon's `run`.
 /// - `check`: loads the config and prints what [`report_check`] prints.
-/// - `status`, `reload`: asks the daemon on the config's control socket (the default one
-///   when the config cannot be read) and prints its reply.
-pub fn main<C>(
-    program: &'static Program,
-    load: fn(&Path) -> Result<Loaded<C>, String>,
-    run: fn(Context, Loaded<C>) -> Result<(), String>,
-) -> ExitCode {
+/// - `status`, `reload`: asks the daemon on the config's control socket and prints its reply.
+pub fn main<C>(spec: &'static Spec<C>) -> ExitCode {
+    let program = &spec.program;
     let args = cli::parse_or_exit(program);
     let command = match args.rest.as_slice() {
         [] => "run",
@@ -139,7 +157,7 @@ pub fn main<C>(
                 }
             };
             crate::log::init(program.name, args.verbose);
-            match start(program, &args.config, signals, load, run) {
+            match start(spec, &args.config, signals) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     log::error!("{e}");
@@ -153,20 +171,11 @@ pub fn main<C>(
             report_check(
                 program,
                 &args.config,
-                load(&args.config).as_ref().map(|l| &l.warnings[..]),
+                (spec.load)(&args.config).as_ref().map(|l| &l.warnings[..]),
             )
         }
         "status" | "reload" => {
-            let socket = match load(&args.config) {
-                Ok(l) => l.control_socket,
-                Err(e) => {
-                    eprintln!(
-                        "{}: warning: {e}; asking on the default control socket",
-                        program.name
-                    );
-                    default_control_socket(program)
-                }
-            };
+            let socket = (spec.control_socket)(&args.config);
             if control::print_reply(program.name, &socket, command) {
                 ExitCode::SUCCESS
             } else {
@@ -177,27 +186,37 @@ pub fn main<C>(
     }
 }
 
-fn start<C>(
-    program: &'static Program,
-    config_path: &Path,
-    signals: Signals,
-    load: fn(&Path) -> Result<Loaded<C>, String>,
-    run: fn(Context, Loaded<C>) -> Result<(), String>,
-) -> Result<(), String> {
-    let loaded = load(config_path)?;
+fn start<C>(spec: &'static Spec<C>, config_path: &Path, signals: Signals) -> Result<(), String> {
+    let loaded = (spec.load)(config_path)?;
     for w in &loaded.warnings {
         log::warn!("{w}");
     }
     let control =
         ControlServer::bind(&loaded.control_socket).map_err(|e| format!("control socket: {e}"))?;
     let context = Context {
-        program,
+        program: &spec.program,
         config_path: config_path.to_path_buf(),
         signals,
         control,
         started: Instant::now(),
     };
-    run(context, loaded)
+    (spec.run)(context, loaded)
+}
+
+/// The option `control_socket` of the first `section_type` section in the UCI file at
+/// `path` (the `main` one when there is such a section), else [`default_control_socket`]:
+/// for [`Spec::control_socket`]. A file that cannot be read gives the default too.
+pub fn control_socket_option(program: &Program, path: &Path, section_type: &str) -> PathBuf {
+    let package = Package::load(path).ok();
+    package
+        .as_ref()
+        .and_then(|p| {
+            p.named("main")
+                .filter(|s| s.section.kind == section_type)
+                .or_else(|| p.sections(section_type).next())
+        })
+        .and_then(|s| s.get::<String>("control_socket").ok().flatten())
+        .map_or_else(|| default_control_socket(program), PathBuf::from)
 }
 
 /// What `check` prints, for daemons and one-shot tools alike: every warning on stderr as
@@ -278,6 +297,35 @@ mod tests {
             reload_reply(Err("dns64.main.port: \"x\"".into())),
             r#"{"error":"dns64.main.port: \"x\""}"#
         );
+    }
+
+    #[test]
+    fn control_socket_from_the_config() {
+        let dir = std::env::temp_dir().join(format!("v6only-daemon-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("exampled");
+        let read = |text: &str| {
+            std::fs::write(&file, text).unwrap();
+            control_socket_option(&PROGRAM, &file, "exampled")
+        };
+        assert_eq!(
+            read("config exampled 'main'\n\toption control_socket '/tmp/a.sock'\n"),
+            Path::new("/tmp/a.sock")
+        );
+        assert_eq!(
+            read("config other 'main'\n\toption control_socket '/tmp/x.sock'\nconfig exampled\n\toption control_socket '/tmp/b.sock'\n"),
+            Path::new("/tmp/b.sock"),
+            "a main section of another type does not count"
+        );
+        assert_eq!(
+            read("config exampled 'main'\n"),
+            Path::new("/var/run/exampled.sock")
+        );
+        assert_eq!(
+            control_socket_option(&PROGRAM, &dir.join("absent"), "exampled"),
+            Path::new("/var/run/exampled.sock")
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! nat64: the daemon around the sans-IO core. Owns the TUN device, its netlink setup, the
-//! poll loop, signals (SIGTERM stops, SIGHUP reloads keeping state) and the control socket.
+//! poll loop, signals (SIGTERM stops, SIGHUP reloads keeping state) and the control socket;
+//! the command line and the control socket's setup are `common::daemon`'s.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -10,83 +11,45 @@ use nat64::netlink::{Netlink, Route};
 use nat64::state::Proto;
 use nat64::tun::Tun;
 use nat64::{Drop, Nat64, PacketBuf};
-use v6only_common::cli::{self, Program};
-use v6only_common::control::{self, ControlServer};
-use v6only_common::json::Json;
-use v6only_common::poll::{Interest, Poller};
-use v6only_common::signals::{Signal, Signals};
+use v6only_common::cli::Program;
+use v6only_common::daemon::{self, Context, Loaded, Spec};
+use v6only_common::poll::{self, Interest, Poller};
+use v6only_common::signals::Signal;
 
-const PROGRAM: Program = Program {
-    name: "nat64",
-    version: env!("CARGO_PKG_VERSION"),
-    default_config: "/etc/config/nat64",
-    about: "Stateful NAT64 (RFC 6146, RFC 7915) on a TUN device.",
-    commands: "run             run the translator (default)\n  \
-               status          print the running daemon's counters as JSON\n  \
-               check           validate the config and exit\n",
+static DAEMON: Spec<DaemonConfig> = Spec {
+    program: Program {
+        name: "nat64",
+        version: env!("CARGO_PKG_VERSION"),
+        default_config: "/etc/config/nat64",
+        about: "Stateful NAT64 (RFC 6146, RFC 7915) on a TUN device.",
+        commands: daemon::COMMANDS,
+    },
+    load,
+    control_socket,
+    run,
 };
 
 /// Packets handled per wake-up before looking at signals and the control socket again.
 const BATCH: usize = 256;
+/// While packets flow, how often the earliest session expiry is looked up again (new
+/// sessions may expire before the one known; the lookup walks every session).
+const EXPIRY_RECHECK: Duration = Duration::from_secs(1);
 
 fn main() -> ExitCode {
-    let args = cli::parse_or_exit(&PROGRAM);
-    let command = args.rest.first().map(String::as_str).unwrap_or("run");
-    match command {
-        "run" => {
-            // Before anything may start a thread: the signals must be blocked in all of them.
-            let signals = match Signals::install() {
-                Ok(s) => s,
-                Err(e) => {
-                    eprintln!("nat64: signals: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            v6only_common::log::init("nat64", args.verbose);
-            match run(&args.config, signals) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(msg) => {
-                    log::error!("{msg}");
-                    ExitCode::FAILURE
-                }
-            }
-        }
-        "check" => match config::load(&args.config) {
-            Ok(c) => {
-                for w in &c.warnings {
-                    eprintln!("nat64: warning: {w}");
-                }
-                println!("{}: ok", args.config.display());
-                ExitCode::SUCCESS
-            }
-            Err(msg) => {
-                eprintln!("nat64: {msg}");
-                ExitCode::FAILURE
-            }
-        },
-        "status" => {
-            let socket = config::load(&args.config)
-                .map(|c| c.control_socket)
-                .unwrap_or_else(|_| control::default_path("nat64"));
-            if control::print_reply("nat64", &socket, "status") {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            }
-        }
-        other => {
-            eprintln!("nat64: unknown command '{other}'\nTry 'nat64 --help'.");
-            ExitCode::from(2)
-        }
-    }
+    daemon::main(&DAEMON)
 }
 
-fn load(path: &Path) -> Result<DaemonConfig, String> {
-    let c = config::load(path)?;
-    for w in &c.warnings {
-        log::warn!("{w}");
-    }
-    Ok(c)
+fn control_socket(path: &Path) -> PathBuf {
+    daemon::control_socket_option(&DAEMON.program, path, "nat64")
+}
+
+fn load(path: &Path) -> Result<Loaded<DaemonConfig>, String> {
+    let config = config::load(path)?;
+    Ok(Loaded {
+        warnings: config.warnings.clone(),
+        control_socket: config.control_socket.clone(),
+        config,
+    })
 }
 
 /// The routes this daemon added through its TUN device, so that a reload can take back
@@ -118,7 +81,8 @@ impl OwnRoutes {
 /// On every exit, clean or not: closing the TUN device (it is not persistent) unregisters
 /// it, and the kernel flushes the routes through it anyway (tests/system/nat64.sh checks
 /// that after a SIGKILL). Deleting them here first keeps a clean exit independent of that,
-/// e.g. of another process holding the TUN open. Declared after the `Tun`, so dropped first.
+/// e.g. of another process holding the TUN open. Declared before the `Tun` in `Daemon`, so
+/// dropped first.
 impl std::ops::Drop for OwnRoutes {
     fn drop(&mut self) {
         if let Ok(mut nl) = Netlink::open() {
@@ -146,8 +110,57 @@ fn configure_device(tun: &Tun, c: &DaemonConfig, own: &mut OwnRoutes) -> Result<
     Ok(())
 }
 
-fn run(config_path: &Path, signals: Signals) -> Result<(), String> {
-    let mut current = load(config_path)?;
+struct Daemon {
+    nat: Nat64,
+    current: DaemonConfig,
+    /// Declared before the `Tun`: dropped first (see its `Drop`).
+    own_routes: OwnRoutes,
+    tun: Tun,
+    write_errors: u64,
+}
+
+impl Daemon {
+    /// A new config for the same TUN device; the sessions stay. On an error the old config
+    /// stays in force.
+    /// A new `control_socket` is the loop's to bind (see [`follow_control_socket`]).
+    fn reload(&mut self, config_path: &Path) -> Result<(), String> {
+        let new = load(config_path)?.config;
+        for w in &new.warnings {
+            log::warn!("{w}");
+        }
+        if new.tun_device != self.current.tun_device || new.offload != self.current.offload {
+            return Err("tun_device and offload need a restart".into());
+        }
+        if let Err(e) = configure_device(&self.tun, &new, &mut self.own_routes) {
+            // Take back what the new config got to add (the old config's routes are all
+            // still there).
+            if let Ok(mut nl) = Netlink::open() {
+                self.own_routes
+                    .remove_except(&mut nl, &self.current.routes());
+            }
+            return Err(e);
+        }
+        self.nat.reconfigure(new.translator.clone());
+        log::info!(
+            "reloaded: {} <-> pool4 {}",
+            new.translator.prefix,
+            pool_text(&new)
+        );
+        self.current = new;
+        Ok(())
+    }
+
+    fn reload_logged(&mut self, config_path: &Path) -> Result<(), String> {
+        let result = self.reload(config_path);
+        if let Err(e) = &result {
+            log::error!("reload: {e}; keeping the old config");
+        }
+        result
+    }
+}
+
+fn run(mut ctx: Context, loaded: Loaded<DaemonConfig>) -> Result<(), String> {
+    let current = loaded.config;
     let tun = Tun::open(&current.tun_device, current.offload)
         .map_err(|e| format!("creating TUN device {}: {e}", current.tun_device))?;
     let mut own_routes = OwnRoutes {
@@ -155,18 +168,11 @@ fn run(config_path: &Path, signals: Signals) -> Result<(), String> {
         added: Vec::new(),
     };
     configure_device(&tun, &current, &mut own_routes)?;
-    let mut control = ControlServer::bind(&current.control_socket)
-        .map_err(|e| format!("control socket {}: {e}", current.control_socket.display()))?;
-    let mut nat = Nat64::new(current.translator.clone(), Instant::now());
     if tun.vnet {
         log::info!(
             "TUN offloads on: TCP super-packets translated whole, checksums left to the kernel"
         );
     }
-    let mut buf = PacketBuf::new();
-    let mut poller = Poller::new();
-    let mut write_errors: u64 = 0;
-    let mut next_expire = Instant::now() + Duration::from_secs(1);
     log::info!(
         "translating {} <-> pool4 {} on {} (max {} sessions)",
         current.translator.prefix,
@@ -174,29 +180,56 @@ fn run(config_path: &Path, signals: Signals) -> Result<(), String> {
         tun.name,
         current.translator.state.max_sessions
     );
+    let mut d = Daemon {
+        nat: Nat64::new(current.translator.clone(), Instant::now()),
+        current,
+        own_routes,
+        tun,
+        write_errors: 0,
+    };
+    let mut buf = PacketBuf::new();
+    let mut poller = Poller::new();
+    // The timer is the core's next session expiry, known as of `expiry_checked`. Packets
+    // since then may have added sessions that expire earlier: while they flow, the expiry is
+    // looked up again every EXPIRY_RECHECK. An idle translator sleeps until the expiry (or
+    // for good, without sessions). Parked fragments are reclaimed at the next look.
+    let mut next_expiry: Option<Instant> = None;
+    let mut expiry_checked = Instant::now();
+    let mut traffic = false;
     loop {
         poller.clear();
-        let tun_token = poller.register(std::os::fd::AsRawFd::as_raw_fd(&tun), Interest::Read);
-        let signal_token =
-            poller.register(std::os::fd::AsRawFd::as_raw_fd(&signals), Interest::Read);
-        control.register(&mut poller);
-        let deadline = control
-            .next_deadline()
-            .map_or(next_expire, |d| d.min(next_expire));
+        let tun_token = poller.register(std::os::fd::AsRawFd::as_raw_fd(&d.tun), Interest::Read);
+        let signal_token = poller.register(
+            std::os::fd::AsRawFd::as_raw_fd(&ctx.signals),
+            Interest::Read,
+        );
+        ctx.control.register(&mut poller);
+        let recheck = traffic.then_some(expiry_checked + EXPIRY_RECHECK);
+        let deadline = [next_expiry, recheck, ctx.control.next_deadline()]
+            .into_iter()
+            .flatten()
+            .min();
         poller
-            .wait(Some(deadline.saturating_duration_since(Instant::now())))
+            .wait(poll::timeout_until(Instant::now(), deadline))
             .map_err(|e| format!("poll: {e}"))?;
 
         if poller.readable(tun_token) {
             let now = Instant::now();
+            let Daemon {
+                nat,
+                tun,
+                write_errors,
+                ..
+            } = &mut d;
             for _ in 0..BATCH {
                 match tun.recv(buf.recv_area()) {
                     Ok(Some((n, offload))) => {
+                        traffic = true;
                         buf.set_received(n);
                         buf.offload = offload;
                         nat.process(&mut buf, now, &mut |packet, offload| {
                             if tun.send(packet, offload).is_err() {
-                                write_errors += 1;
+                                *write_errors += 1;
                             }
                         });
                     }
@@ -206,55 +239,56 @@ fn run(config_path: &Path, signals: Signals) -> Result<(), String> {
             }
         }
         if poller.readable(signal_token) {
-            while let Some(signal) = signals.next().map_err(|e| format!("signals: {e}"))? {
+            while let Some(signal) = ctx.signals.next().map_err(|e| format!("signals: {e}"))? {
                 match signal {
                     Signal::Terminate => {
                         log::info!("stopping");
                         return Ok(());
                     }
-                    Signal::Reload => match load(config_path) {
-                        Ok(new)
-                            if new.tun_device != current.tun_device
-                                || new.control_socket != current.control_socket
-                                || new.offload != current.offload =>
-                        {
-                            log::error!("reload: tun_device, control_socket and offload need a restart; keeping the old config");
-                        }
-                        Ok(new) => match configure_device(&tun, &new, &mut own_routes) {
-                            Ok(()) => {
-                                nat.reconfigure(new.translator.clone());
-                                log::info!(
-                                    "reloaded: {} <-> pool4 {}",
-                                    new.translator.prefix,
-                                    pool_text(&new)
-                                );
-                                current = new;
-                            }
-                            Err(e) => {
-                                log::error!("reload: {e}; keeping the old config");
-                                // Take back what the new config got to add (the old
-                                // config's routes are all still there).
-                                if let Ok(mut nl) = Netlink::open() {
-                                    own_routes.remove_except(&mut nl, &current.routes());
-                                }
-                            }
-                        },
-                        Err(e) => log::error!("reload: {e}; keeping the old config"),
-                    },
+                    Signal::Reload => {
+                        let _ = d.reload_logged(&ctx.config_path);
+                        traffic = true; // new timeouts: look at the expiry again
+                    }
                 }
             }
         }
-        control.serve(&poller, &mut |command| {
-            (command == "status").then(|| status_json(&nat, &current, tun.vnet, write_errors))
+        let (started, config_path) = (ctx.started, &ctx.config_path);
+        ctx.control.serve(&poller, &mut |command| match command {
+            "status" => Some(status_json(&d, started)),
+            "reload" => {
+                traffic = true;
+                Some(daemon::reload_reply(d.reload_logged(config_path)))
+            }
+            _ => None,
         });
+        follow_control_socket(&mut ctx, &d.current.control_socket);
         let now = Instant::now();
-        if now >= next_expire {
+        let expiry_due = next_expiry.is_some_and(|t| now >= t);
+        if expiry_due || (traffic && now >= expiry_checked + EXPIRY_RECHECK) {
+            let Daemon {
+                nat,
+                tun,
+                write_errors,
+                ..
+            } = &mut d;
             nat.expire(now, &mut |packet, offload| {
                 if tun.send(packet, offload).is_err() {
-                    write_errors += 1;
+                    *write_errors += 1;
                 }
             });
-            next_expire = now + Duration::from_secs(1);
+            next_expiry = nat.next_expiry();
+            expiry_checked = now;
+            traffic = false;
+        }
+    }
+}
+
+/// Moves the control socket where a reloaded config wants it.
+fn follow_control_socket(ctx: &mut Context, path: &Path) {
+    if ctx.control.path() != path {
+        match ctx.control.rebind(path) {
+            Ok(()) => log::info!("control socket now {}", path.display()),
+            Err(e) => log::error!("control socket: {e}"),
         }
     }
 }
@@ -278,10 +312,11 @@ fn pool_text(c: &DaemonConfig) -> String {
     parts.join(", ")
 }
 
-fn status_json(nat: &Nat64, c: &DaemonConfig, offload: bool, write_errors: u64) -> String {
+fn status_json(d: &Daemon, started: Instant) -> String {
+    let (nat, c, offload, write_errors) = (&d.nat, &d.current, d.tun.vnet, d.write_errors);
     let stats = nat.stats();
     let state = nat.state();
-    let mut j = Json::object();
+    let mut j = daemon::status_object(&DAEMON.program, started);
     j.field_str("prefix", &c.translator.prefix.to_string())
         .field_str("tun_device", &c.tun_device)
         .field_bool("offload", offload);
@@ -320,7 +355,5 @@ fn status_json(nat: &Nat64, c: &DaemonConfig, offload: bool, write_errors: u64) 
         j.field_u64(reason.name(), stats.dropped(reason));
     }
     j.field_u64("tun_write_errors", write_errors).end();
-    let mut text = j.finish();
-    text.push('\n');
-    text
+    j.finish()
 }
