@@ -1,20 +1,9 @@
 #!/bin/sh
-# Called by the packages CI as: test.sh <package name> <package version>.
-# The version may carry the release suffix (0.1.0-r1 or 0.1.0-1); the program
-# prints the upstream version only.
+# openwrt/packages CI runs this as: test.sh <package name> <package version>.
+# The binary must run and print its version (without a release suffix such as -r1).
 
 case "$1" in
 dns64)
-	version="${2%-r[0-9]*}"
-	version="${version%-[0-9]*}"
-	out="$(dns64 --version 2>&1)" || { echo "dns64 --version failed: $out"; exit 1; }
-	case "$out" in
-	*"$version"*) echo "ok: $out" ;;
-	*) echo "dns64 --version prints '$out', expected version $version"; exit 1 ;;
-	esac
-	;;
-*)
-	echo "unknown package $1"
-	exit 1
+	dns64 --version 2>&1 | grep -F "${2%-*}"
 	;;
 esac
