@@ -32,7 +32,8 @@ echo "binary: $O108"
 S="dh8-s-$$"
 C=("" "dh8-c1-$$" "dh8-c2-$$" "dh8-c3-$$" "dh8-c4-$$")
 T="$(mktemp -d /tmp/dh8-test.XXXXXX)"
-export OPTION108_DHCPD_SOCKET="$T/ctl.sock"
+# The config the daemon runs with: `status` reads its control_socket.
+export CONF=""
 DPID=""
 CLIENT_PIDS=()
 
@@ -69,17 +70,18 @@ write_config() { # FILE, then the dhcp sections on stdin
 	local f=$1
 	{
 		printf "config dnsmasq\n\toption domain 'lan'\n"
-		printf "config option108_dhcpd\n\toption journal '%s'\n\toption leasefile '%s'\n" "$T/journal" "$T/dhcp.leases"
+		printf "config option108_dhcpd\n\toption journal '%s'\n\toption leasefile '%s'\n\toption control_socket '%s'\n" "$T/journal" "$T/dhcp.leases" "$T/ctl.sock"
 		cat
 	} >"$f"
 }
 
 start_daemon() { # CONFIG
 	: >"$T/daemon.log"
+	CONF=$1
 	ip netns exec "$S" "$O108" -v -c "$1" run 2>>"$T/daemon.log" &
 	DPID=$!
 	for _ in $(seq 50); do
-		"$O108" status >/dev/null 2>&1 && return 0
+		"$O108" -c "$CONF" status >/dev/null 2>&1 && return 0
 		kill -0 "$DPID" 2>/dev/null || return 1
 		sleep 0.1
 	done
@@ -92,7 +94,7 @@ stop_daemon() {
 }
 
 status_get() { # PYTHON-EXPR over the status JSON as s
-	"$O108" status 2>/dev/null | python3 -c "import json,sys; s=json.load(sys.stdin); print($1)" 2>/dev/null
+	"$O108" -c "$CONF" status 2>/dev/null | python3 -c "import json,sys; s=json.load(sys.stdin); print($1)" 2>/dev/null
 }
 export -f status_get
 export O108
@@ -350,10 +352,14 @@ sed -i "s/option leasetime '1h'/option leasetime '2h'/" "$T/dhcp"
 kill -HUP "$DPID"
 check "SIGHUP reloads and keeps the leases ($leases active)" \
 	wait_for 3 bash -c "[ '${leases:-0}' -ge 3 ] && grep -q 'reloaded: 1 pool' '$T/daemon.log' && [ \"\$(status_get 's[\"pools\"][0][\"active_leases\"]')\" = '$leases' ]"
+check "'option108-dhcpd reload' on the control socket replies {\"reloaded\":true}" \
+	bash -c "[ \"\$('$O108' -c '$CONF' reload)\" = '{\"reloaded\":true}' ]"
 printf "config dhcp 'bad'\n\toption device 'dh8nonexist'\n" >>"$T/dhcp"
 kill -HUP "$DPID"
 check "a bad config on reload is logged naming the option, the old one kept" \
 	wait_for 3 bash -c "grep -q 'reload: .*dhcp.bad.device.*keeping the running config' '$T/daemon.log' && kill -0 $DPID"
+check "'reload' of the bad config: exit 1, a JSON error naming the option" \
+	bash -c "out=\$('$O108' -c '$CONF' reload); [ \$? = 1 ] && echo \"\$out\" | python3 -c 'import json,sys; assert \"dhcp.bad.device\" in json.load(sys.stdin)[\"error\"]'"
 # --- a flood of IPv6-only DISCOVERs (a lease event each): the log lines are rate-limited
 lines=$(log_count "is IPv6-only preferred")
 sim 4 flood --count 3000 --prl 1,3,6,108 >/dev/null

@@ -14,6 +14,7 @@ use crate::wire::opt;
 
 pub const DEFAULT_JOURNAL: &str = "/tmp/option108-dhcpd.journal";
 pub const DEFAULT_LEASEFILE: &str = "/tmp/dhcp.leases";
+pub const DEFAULT_CONTROL_SOCKET: &str = "/var/run/option108-dhcpd.sock";
 
 /// An interface as netifd (or the kernel) knows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +42,8 @@ pub struct Config {
     /// `log_leases`: lease events (DHCPACK, release, NAK...) at info like dnsmasq (`1`, the
     /// default) or at debug (`0`).
     pub log_leases: bool,
+    /// The Unix socket behind `option108-dhcpd status` and `reload`.
+    pub control_socket: PathBuf,
     /// Things worth a warning that do not stop the server (V6ONLY_WAIT under 300, skipped
     /// tagged options).
     pub warnings: Vec<String>,
@@ -308,8 +311,8 @@ fn item_error(
     }
 }
 
-/// The daemon's own settings (`config option108_dhcpd`: `journal`, `leasefile`, `log_leases`), from
-/// `/etc/config/option108-dhcpd` or from the dhcp file itself.
+/// The daemon's own settings (`config option108_dhcpd`: `journal`, `leasefile`, `log_leases`,
+/// `control_socket`), from `/etc/config/option108-dhcpd` or from the dhcp file itself.
 pub fn apply_settings(config: &mut Config, package: &Package) -> Result<(), ConfigError> {
     for s in package.sections("option108_dhcpd") {
         if let Some(f) = s.get::<String>("journal")? {
@@ -320,6 +323,9 @@ pub fn apply_settings(config: &mut Config, package: &Package) -> Result<(), Conf
         }
         if let Some(on) = s.get::<bool>("log_leases")? {
             config.log_leases = on;
+        }
+        if let Some(f) = s.get::<String>("control_socket")? {
+            config.control_socket = PathBuf::from(f);
         }
     }
     Ok(())
@@ -332,6 +338,7 @@ pub fn load(package: &Package, resolver: &dyn Resolver) -> Result<Config, Config
         journal: PathBuf::from(DEFAULT_JOURNAL),
         leasefile: PathBuf::from(DEFAULT_LEASEFILE),
         log_leases: true,
+        control_socket: PathBuf::from(DEFAULT_CONTROL_SOCKET),
         warnings: Vec::new(),
     };
     let mut default_domain: Option<String> = None;
@@ -688,6 +695,20 @@ mod tests {
     }
 
     const BASE: &str = "config dhcp 'lan'\n\toption interface 'lan'\n";
+
+    #[test]
+    fn control_socket_setting() {
+        let pool = "config dhcp 'lan'\n\toption device 'dh8r0'\n";
+        assert_eq!(
+            load_text(pool).unwrap().control_socket,
+            Path::new("/var/run/option108-dhcpd.sock")
+        );
+        let mut c = load_text(pool).unwrap();
+        let text = "config option108_dhcpd 'main'\n\toption control_socket '/tmp/b.sock'\n";
+        let package = Package::parse(Path::new("/etc/config/option108-dhcpd"), text).unwrap();
+        apply_settings(&mut c, &package).unwrap();
+        assert_eq!(c.control_socket, Path::new("/tmp/b.sock"));
+    }
 
     #[test]
     fn log_leases_setting() {

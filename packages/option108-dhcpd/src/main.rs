@@ -4,7 +4,7 @@
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::process::exit;
+use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use log::Level;
@@ -14,32 +14,36 @@ use option108_dhcpd::server::{Destination, Mac, Server};
 use option108_dhcpd::store::{self, Journal};
 use option108_dhcpd::sys::{DhcpSocket, SystemResolver};
 use option108_dhcpd::wire::{CLIENT_PORT, MAX_MESSAGE, SERVER_PORT};
-use v6only_common::cli::{self, Program};
-use v6only_common::control::{self, ControlServer};
-use v6only_common::json::Json;
-use v6only_common::poll::{Interest, Poller};
-use v6only_common::signals::{Signal, Signals};
+use v6only_common::cli::Program;
+use v6only_common::daemon::{self, Context, Loaded, Spec};
+use v6only_common::poll::{self, Interest, Poller};
+use v6only_common::signals::Signal;
 use v6only_common::uci::Package;
 
-const PROGRAM: Program = Program {
-    name: "option108-dhcpd",
-    version: env!("CARGO_PKG_VERSION"),
-    default_config: "/etc/config/dhcp",
-    about: "DHCPv4 server for mostly-IPv6-only networks (RFC 2131, RFC 8925 IPv6-Only Preferred).",
-    commands: "run             serve DHCPv4 (the default)\n  check           validate the config and exit\n  status          print the running server's pools as JSON\n",
+static DAEMON: Spec<Config> = Spec {
+    program: Program {
+        name: "option108-dhcpd",
+        version: env!("CARGO_PKG_VERSION"),
+        default_config: "/etc/config/dhcp",
+        about:
+            "DHCPv4 server for mostly-IPv6-only networks (RFC 2131, RFC 8925 IPv6-Only Preferred).",
+        commands: daemon::COMMANDS,
+    },
+    load: load_daemon_config,
+    control_socket,
+    run,
 };
+
+/// How long a changed lease file waits for more changes before it is written.
+const LEASEFILE_DELAY: Duration = Duration::from_secs(1);
+/// After a failed write (a full /tmp): not so often that a broken file keeps us awake.
+const LEASEFILE_RETRY: Duration = Duration::from_secs(10);
 
 fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
-}
-
-fn control_path() -> PathBuf {
-    std::env::var_os("OPTION108_DHCPD_SOCKET")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| control::default_path(PROGRAM.name))
 }
 
 /// The package's own settings file; absent is fine (defaults).
@@ -60,46 +64,29 @@ fn load(path: &Path) -> Result<Config, String> {
     Ok(config)
 }
 
-fn main() {
-    let args = cli::parse_or_exit(&PROGRAM);
-    let command = args.rest.first().map(String::as_str).unwrap_or("run");
-    match command {
-        "status" => {
-            if !control::print_reply(PROGRAM.name, &control_path(), "status") {
-                exit(1)
-            }
-            return;
-        }
-        "check" => {
-            v6only_common::log::init(PROGRAM.name, true);
-            match load(&args.config) {
-                Ok(c) => {
-                    for w in &c.warnings {
-                        log::warn!("{w}");
-                    }
-                    println!("{}: {} pool(s) ok", args.config.display(), c.pools.len());
-                }
-                Err(e) => {
-                    log::error!("{e}");
-                    exit(1)
-                }
-            }
-            return;
-        }
-        "run" => {}
-        other => {
-            eprintln!(
-                "{}: unknown command '{other}'\nTry '{} --help'.",
-                PROGRAM.name, PROGRAM.name
-            );
-            exit(2)
-        }
+fn load_daemon_config(path: &Path) -> Result<Loaded<Config>, String> {
+    let config = load(path)?;
+    Ok(Loaded {
+        warnings: config.warnings.clone(),
+        control_socket: config.control_socket.clone(),
+        config,
+    })
+}
+
+/// `control_socket` as [`load`] would find it (the settings file wins), without resolving
+/// interfaces: `status` may run where they do not exist (another network namespace).
+fn control_socket(path: &Path) -> PathBuf {
+    let program = &DAEMON.program;
+    let default = daemon::default_control_socket(program);
+    let settings = daemon::control_socket_option(program, &settings_path(), "option108_dhcpd");
+    if settings != default {
+        return settings;
     }
-    v6only_common::log::init(PROGRAM.name, args.verbose);
-    if let Err(e) = run(&args.config) {
-        log::error!("{e}");
-        exit(1)
-    }
+    daemon::control_socket_option(program, path, "option108_dhcpd")
+}
+
+fn main() -> ExitCode {
+    daemon::main(&DAEMON)
 }
 
 struct Pending {
@@ -122,7 +109,8 @@ struct Daemon {
     pending_len: usize,
     unsynced: bool,
     journal: Journal,
-    leasefile_dirty: bool,
+    /// When the lease file is to be written next (changes pending), else `None`.
+    leasefile_due: Option<Instant>,
     journal_errors: u64,
     oversized: u64,
     /// For the lines of the I/O paths that can repeat per packet (send, receive, journal).
@@ -148,11 +136,8 @@ fn open_sockets(config: &Config) -> Result<Vec<DhcpSocket>, String> {
         .collect()
 }
 
-fn run(config_path: &Path) -> Result<(), String> {
-    let config = load(config_path)?;
-    for w in &config.warnings {
-        log::warn!("{w}");
-    }
+fn run(mut ctx: Context, loaded: Loaded<Config>) -> Result<(), String> {
+    let config = loaded.config;
     let sockets = open_sockets(&config)?;
     let (journal, loaded) =
         Journal::open(&config.journal).map_err(|e| format!("{}: {e}", config.journal.display()))?;
@@ -169,9 +154,6 @@ fn run(config_path: &Path) -> Result<(), String> {
     for change in &loaded.changes {
         server.restore(change, t);
     }
-    let signals = Signals::install().map_err(|e| format!("signals: {e}"))?;
-    let mut control = ControlServer::bind(&control_path())
-        .map_err(|e| format!("{}: {e}", control_path().display()))?;
     let relay = match DhcpSocket::bind("", server_port()) {
         Ok(s) => {
             // Without the filter it still works: the loop below drops what is not relayed.
@@ -194,7 +176,7 @@ fn run(config_path: &Path) -> Result<(), String> {
         pending_len: 0,
         unsynced: false,
         journal,
-        leasefile_dirty: true,
+        leasefile_due: Some(Instant::now()),
         journal_errors: 0,
         oversized: 0,
         io_log: RateLimit::new(10, 20),
@@ -218,13 +200,12 @@ fn run(config_path: &Path) -> Result<(), String> {
 
     let mut poller = Poller::new();
     let mut buf = vec![0u8; 4096];
-    let mut last_housekeeping = Instant::now();
     // Reused every round: the loop does not allocate.
     let mut tokens = Vec::new();
     loop {
         poller.clear();
-        let sig = poller.register(signals.as_raw_fd(), Interest::Read);
-        control.register(&mut poller);
+        let sig = poller.register(ctx.signals.as_raw_fd(), Interest::Read);
+        ctx.control.register(&mut poller);
         tokens.clear();
         tokens.extend(
             d.sockets
@@ -235,20 +216,26 @@ fn run(config_path: &Path) -> Result<(), String> {
             .relay
             .as_ref()
             .map(|s| poller.register(s.as_raw_fd(), Interest::Read));
-        let wait = control.next_deadline().map_or(Duration::from_secs(1), |d| {
-            d.saturating_duration_since(Instant::now())
-                .min(Duration::from_secs(1))
-        });
-        poller.wait(Some(wait)).map_err(|e| format!("poll: {e}"))?;
+        // Leases expire by the clock alone (nothing to do then): the only timers are the
+        // lease file's write and the control clients'. An idle server sleeps.
+        let deadline = [d.leasefile_due, ctx.control.next_deadline()]
+            .into_iter()
+            .flatten()
+            .min();
+        poller
+            .wait(poll::timeout_until(Instant::now(), deadline))
+            .map_err(|e| format!("poll: {e}"))?;
         if poller.readable(sig) {
-            while let Ok(Some(signal)) = signals.next() {
+            while let Ok(Some(signal)) = ctx.signals.next() {
                 match signal {
                     Signal::Terminate => {
                         d.write_leasefile();
                         log::info!("stopping");
                         return Ok(());
                     }
-                    Signal::Reload => d.reload(config_path),
+                    Signal::Reload => {
+                        let _ = d.reload_logged(&ctx.config_path);
+                    }
                 }
             }
         }
@@ -285,14 +272,20 @@ fn run(config_path: &Path) -> Result<(), String> {
             }
             d.flush();
         }
-        control.serve(&poller, &mut |command| {
-            (command == "status").then(|| d.status())
+        let (started, config_path) = (ctx.started, &ctx.config_path);
+        ctx.control.serve(&poller, &mut |command| match command {
+            "status" => Some(d.status(started)),
+            "reload" => Some(daemon::reload_reply(d.reload_logged(config_path))),
+            _ => None,
         });
-        if last_housekeeping.elapsed() >= Duration::from_secs(1) {
-            last_housekeeping = Instant::now();
-            if d.leasefile_dirty {
-                d.write_leasefile();
+        if ctx.control.path() != d.config.control_socket {
+            match ctx.control.rebind(&d.config.control_socket) {
+                Ok(()) => log::info!("control socket now {}", d.config.control_socket.display()),
+                Err(e) => log::error!("control socket: {e}"),
             }
+        }
+        if d.leasefile_due.is_some_and(|t| Instant::now() >= t) {
+            d.write_leasefile();
             let live = d
                 .server
                 .pools()
@@ -333,7 +326,9 @@ impl Daemon {
                 return;
             }
             self.unsynced = true;
-            self.leasefile_dirty = true;
+            // `outcome` borrows the server: the field directly, not mark_leasefile.
+            self.leasefile_due
+                .get_or_insert_with(|| Instant::now() + LEASEFILE_DELAY);
         }
         let Some(reply) = outcome.reply else { return };
         if self.pending_len == self.pending.len() {
@@ -423,10 +418,18 @@ impl Daemon {
         }
     }
 
+    /// A lease changed: the lease file is written a little later, with what else changes.
+    fn mark_leasefile(&mut self) {
+        if self.leasefile_due.is_none() {
+            self.leasefile_due = Some(Instant::now() + LEASEFILE_DELAY);
+        }
+    }
+
     fn write_leasefile(&mut self) {
-        match store::write_dnsmasq_leases(&self.config.leasefile, &self.server, now()) {
-            Ok(()) => self.leasefile_dirty = false,
-            Err(e) => log::warn!("{}: {e}", self.config.leasefile.display()),
+        self.leasefile_due = None;
+        if let Err(e) = store::write_dnsmasq_leases(&self.config.leasefile, &self.server, now()) {
+            log::warn!("{}: {e}", self.config.leasefile.display());
+            self.leasefile_due = Some(Instant::now() + LEASEFILE_RETRY);
         }
     }
 
@@ -437,15 +440,18 @@ impl Daemon {
         }
     }
 
-    /// SIGHUP: a new config; leases are kept. A bad new config is logged and the old kept.
-    fn reload(&mut self, path: &Path) {
-        let config = match load(path) {
-            Ok(c) => c,
-            Err(e) => {
-                log::error!("reload: {e}; keeping the running config");
-                return;
-            }
-        };
+    fn reload_logged(&mut self, path: &Path) -> Result<(), String> {
+        let result = self.reload(path);
+        if let Err(e) = &result {
+            log::error!("reload: {e}; keeping the running config");
+        }
+        result
+    }
+
+    /// SIGHUP or `reload`: a new config; leases are kept. On an error the old config stays.
+    /// A new `control_socket` is the loop's to bind.
+    fn reload(&mut self, path: &Path) -> Result<(), String> {
+        let config = load(path)?;
         let sockets = if config.pools.iter().map(|p| &p.device).eq(self
             .config
             .pools
@@ -455,13 +461,7 @@ impl Daemon {
             None
         } else {
             // Closed first: the new sockets bind the same port.
-            match open_sockets(&config) {
-                Ok(s) => Some(s),
-                Err(e) => {
-                    log::error!("reload: {e}; keeping the running config");
-                    return;
-                }
-            }
+            Some(open_sockets(&config)?)
         };
         for w in &config.warnings {
             log::warn!("{w}");
@@ -477,15 +477,15 @@ impl Daemon {
             self.sockets = s;
         }
         self.config = config;
-        self.leasefile_dirty = true;
+        self.mark_leasefile();
         log::info!("reloaded: {} pool(s), leases kept", self.config.pools.len());
+        Ok(())
     }
 
-    fn status(&self) -> String {
+    fn status(&self, started: Instant) -> String {
         let t = now();
         let c = &self.server.counters;
-        let mut j = Json::object();
-        j.field_str("version", PROGRAM.version);
+        let mut j = daemon::status_object(&DAEMON.program, started);
         j.begin_array("pools");
         for p in self.server.pools() {
             let in_use = p.table.in_use(t) as u64;
