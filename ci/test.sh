@@ -91,6 +91,7 @@ run build make -f Makefile.openwrt
 run host-unit cargo test --workspace --locked
 run qemu-unit ci/xc.sh test mips-unknown-linux-musl armv7-unknown-linux-musleabihf
 run packages python3 tests/packages/test_feed.py
+run init-options python3 tests/packages/test_init_options.py
 run feed-test-sh feed_test_sh
 run fuzz ci/fuzz.sh
 run system system_tests
