@@ -126,6 +126,7 @@ class MakefileInfo:
             if m:
                 fields[m.group(1)] = m.group(2).strip()
         self.section = fields["SECTION"]
+        self.userid = fields.get("USERID", "")
         deps = [w[1:] for w in fields.get("DEPENDS", "").split() if w.startswith("+") and w != "+libc"]
         self.depends = ["libc"] + deps
         self.license = v.get("PKG_LICENSE", inc.get("PKG_LICENSE", ""))
@@ -383,6 +384,7 @@ class FeedTest(unittest.TestCase):
                 self.assertEqual(f["SourceName"], mk.name)
                 self.assertEqual(f["License"], mk.license)
                 self.assertEqual(f["Section"], mk.section)
+                self.assertEqual(f.get("Require-User", ""), mk.userid, "Require-User is USERID")
                 self.assertEqual(f["Maintainer"], mk.maintainer)
                 self.assertEqual(f["Architecture"], p.arch)
                 self.assertRegex(f["SourceDateEpoch"], r"^[0-9]+$")
@@ -887,6 +889,11 @@ class ApkFeedTest(unittest.TestCase):
                     ipk_files = {n[1:]: (m.mode & 0o7777, ipk.data_files[n]) for n, m in
                                  ((m.name, m) for m in ipk.data_members) if m.isfile()}
                     meta = {"/lib/apk/packages/%s.%s" % (name, x) for x in ("list", "conffiles", "conffiles_static")}
+                    if mk.userid:
+                        meta.add("/lib/apk/packages/%s.rusers" % name)
+                        # `echo $(USERID) > <name>.rusers`, read by add_group_and_user
+                        self.assertEqual(p.content("/lib/apk/packages/%s.rusers" % name).decode(),
+                                         " ".join(mk.userid.split()) + "\n")
                     self.assertEqual({f[0] for f in p.files}, set(ipk_files) | meta)
                     total = 0
                     for path, mode, size, mtime, digest, di, fi, user, group in p.files:

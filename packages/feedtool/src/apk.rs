@@ -357,6 +357,16 @@ pub fn add_apk_metadata(pkg: &Package, t: &mut Tree) -> Result<(), String> {
         0o644,
         body.into_bytes(),
     )?;
+    if !pkg.userid.trim().is_empty() {
+        // `echo $(USERID) > <name>.rusers`: add_group_and_user reads it in place of the ipk's
+        // Require-User field.
+        let words: Vec<&str> = pkg.userid.split_whitespace().collect();
+        t.put_file(
+            &format!("{dir}/{}.rusers", pkg.name),
+            0o644,
+            format!("{}\n", words.join(" ")).into_bytes(),
+        )?;
+    }
     if !pkg.conffiles.is_empty() {
         // `echo "$(Package/<name>/conffiles)" > conffiles`, then a line per regular file.
         let mut c = pkg.conffiles.join("\n");
@@ -745,6 +755,24 @@ mod tests {
         let mut tampered = mine.clone();
         tampered[20] ^= 1;
         assert!(verify_index(&tampered, &pk).is_err());
+    }
+
+    #[test]
+    fn rusers_for_add_group_and_user() {
+        let mut t = demo_tree();
+        assert!(
+            t.file("lib/apk/packages/demo.rusers").is_none(),
+            "no USERID, no file"
+        );
+        let pkg = Package {
+            name: "demo".into(),
+            userid: "demo=6000:demo=6000  other=6001:other=6001".into(),
+            ..Default::default()
+        };
+        add_apk_metadata(&pkg, &mut t).unwrap();
+        let (mode, data) = t.file("lib/apk/packages/demo.rusers").unwrap();
+        assert_eq!(data, b"demo=6000:demo=6000 other=6001:other=6001\n");
+        assert_eq!(mode, 0o644);
     }
 
     #[test]

@@ -247,6 +247,7 @@ pub fn render_control(c: &ControlInfo) -> String {
     field("License", &p.license);
     field("LicenseFiles", &p.license_files);
     field("Section", &p.section);
+    field("Require-User", &p.userid);
     field("SourceDateEpoch", &c.epoch.to_string());
     field("URL", &p.url);
     field("Maintainer", &p.maintainer);
@@ -454,6 +455,7 @@ mod tests {
                 "\tand more.".into(),
             ],
             conffiles: vec!["/etc/config/fw-helper".into()],
+            userid: String::new(),
             install: vec![],
         }
     }
@@ -473,6 +475,25 @@ mod tests {
             "Package: fw-helper\nVersion: 0.1.0-r1\nDepends: libc, nftables-json\nSource: feeds/v6only/fw-helper\n\
 SourceName: fw-helper\nLicense: MIT\nSection: net\nSourceDateEpoch: 1704067200\nMaintainer: v6only developers\n\
 Architecture: mips_24kc\nInstalled-Size: 10240\nDescription:  Renders the rules,\n \n and more.\n"
+        );
+    }
+
+    #[test]
+    fn require_user_after_section() {
+        let p = Package {
+            userid: "nat64=6146:nat64=6146".into(),
+            ..pkg()
+        };
+        let c = render_control(&ControlInfo {
+            pkg: &p,
+            arch: "x86_64",
+            source: "feeds/v6only/nat64",
+            epoch: 1,
+            installed_size: 1,
+        });
+        assert!(
+            c.contains("\nSection: net\nRequire-User: nat64=6146:nat64=6146\nSourceDateEpoch: 1\n"),
+            "{c}"
         );
     }
 

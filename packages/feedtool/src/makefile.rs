@@ -55,6 +55,10 @@ pub struct Package {
     pub description: Vec<String>,
     /// Words of the conffiles define.
     pub conffiles: Vec<String>,
+    /// The `USERID` field: `user=uid:group=gid` tuples, space-separated, as package-pack.mk
+    /// passes them on (ipk `Require-User`, apk `<name>.rusers`) for the postinst's
+    /// `add_group_and_user`.
+    pub userid: String,
     pub install: Vec<Install>,
 }
 
@@ -352,6 +356,7 @@ impl Makefile {
                 "VERSION",
                 "LICENSE",
                 "LICENSE_FILES",
+                "USERID",
             ];
             if !KNOWN.contains(&k.as_str()) {
                 let (_, l) = &fields[k];
@@ -460,6 +465,14 @@ impl Makefile {
             Some(_) => field("LICENSE_FILES")?,
             None => self.var("PKG_LICENSE_FILES")?,
         };
+        let userid = match fields.get("USERID") {
+            Some((_, l)) => {
+                let v = field("USERID")?;
+                check_userid(&v, l)?;
+                v
+            }
+            None => String::new(),
+        };
         let url = match fields.get("URL") {
             Some(_) => field("URL")?,
             None => self.var("PKG_URL")?,
@@ -480,9 +493,44 @@ impl Makefile {
             depends,
             description,
             conffiles,
+            userid,
             install,
         })
     }
+}
+
+/// `USERID` as base-files' `add_group_and_user` reads it: space-separated
+/// `user[=uid]:group[=gid][:group2[=gid],...]` tuples; names a passwd line can hold, ids
+/// decimal. Anything else would reach the router's /etc/passwd as it is.
+fn check_userid(v: &str, l: &Line) -> Result<(), String> {
+    let name_ok = |n: &str| {
+        !n.is_empty()
+            && n.len() <= 32
+            && n.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+    };
+    let part_ok = |p: &str| match p.split_once('=') {
+        Some((n, id)) => name_ok(n) && (id.is_empty() || id.parse::<u32>().is_ok()),
+        None => name_ok(p),
+    };
+    for tuple in v.split_whitespace() {
+        let mut parts = tuple.split(':');
+        let user = parts.next().unwrap_or("");
+        let group = parts.next().unwrap_or("");
+        let extra = parts.next();
+        let ok = parts.next().is_none()
+            && (user.is_empty() || part_ok(user))
+            && (group.is_empty() || part_ok(group))
+            && !(user.is_empty() && group.is_empty())
+            && extra.map_or(true, |e| e.split(',').all(part_ok));
+        if !ok {
+            return Err(err(
+                l,
+                format!("USERID {tuple:?} is not user=uid:group=gid"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// `NAME:=value` (also `=`, `?=`, `+=`); NAME must look like a make variable.
@@ -739,6 +787,53 @@ mod tests {
         match &p.install[3] {
             Install::Copy { mode, .. } => assert_eq!(*mode, 0o600),
             x => panic!("{x:?}"),
+        }
+    }
+
+    #[test]
+    fn userid_of_the_package() {
+        let mk = load(
+            &MK.replace(
+                "  SUBMENU:=v6only\n",
+                "  SUBMENU:=v6only\n  USERID:=dns64=6147:dns64=6147\n",
+            ),
+            Some(INC),
+        )
+        .unwrap();
+        assert_eq!(mk.package(None).unwrap().userid, "dns64=6147:dns64=6147");
+        assert_eq!(
+            load(MK, Some(INC)).unwrap().package(None).unwrap().userid,
+            ""
+        );
+        // procd's form (groups only) and dynamic ids pass; what passwd cannot hold does not.
+        for good in [
+            ":dialout=20 :audio=29",
+            "a=:b=",
+            "u:g:x=1,y",
+            "logd=514:logd=514",
+        ] {
+            let mk = load(
+                &MK.replace("  SUBMENU:=v6only\n", &format!("  USERID:={good}\n")),
+                Some(INC),
+            )
+            .unwrap();
+            assert_eq!(mk.package(None).unwrap().userid, good);
+        }
+        for bad in [
+            "dns64=x:dns64",
+            "Root=0:root=0",
+            "d=-1:d",
+            "a:b:c:d",
+            ":",
+            "a=1:b=2;c",
+        ] {
+            let mk = load(
+                &MK.replace("  SUBMENU:=v6only\n", &format!("  USERID:={bad}\n")),
+                Some(INC),
+            )
+            .unwrap();
+            let e = mk.package(None).unwrap_err();
+            assert!(e.contains("USERID"), "{bad}: {e}");
         }
     }
 
