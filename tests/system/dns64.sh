@@ -107,10 +107,12 @@ in_ns nsd -c "$WORK/nsd.conf" || { echo "nsd did not start"; cat "$WORK/nsd.log"
 for _ in $(seq 50); do in_ns dig +short +time=1 +tries=1 @127.0.0.2 ns.d64.test A 2>/dev/null | grep -q 127.0.0.2 && break; sleep 0.1; done
 
 # ---- dns64 ---------------------------------------------------------------------------------
-export DNS64_CONTROL=$WORK/dns64.sock
+# Every config names its control socket (the option every daemon has), so that `status` with
+# the same config finds this instance, whatever else runs on the machine.
 write_config() { # write_config PREFIX [extra UCI lines]
   {
     echo "config dns64 'main'"
+    echo "  option control_socket '$WORK/dns64.sock'"
     echo "  option prefix '$1'"
     echo "  list listen '127.0.0.1'"
     echo "  list listen '::1'"
@@ -132,7 +134,7 @@ start_dns64() { # start_dns64 [PORT]
 stop_dns64() { kill "$DNS64_PID" 2>/dev/null; wait "$DNS64_PID" 2>/dev/null; }
 reload_dns64() { kill -HUP "$DNS64_PID"; sleep 0.3; }
 q() { in_ns dig +time=3 +tries=1 "$@"; }
-status() { in_ns "$DNS64" status; }
+status() { in_ns "$DNS64" -c "$WORK/dns64" status; }
 field() { status | python3 -c "import json,sys; d=json.load(sys.stdin); print(eval('d' + ''.join('[%r]' % k for k in sys.argv[1].split('.'))))" "$1"; }
 
 # The zones hold documentation addresses (RFC 5737), which the Well-Known Prefix does not
@@ -180,7 +182,7 @@ check "signed zone, DO without CD: synthesized, no RRSIG over A, no AD, DO echoe
   bash -c "out=\$(ip netns exec $NS dig +dnssec @127.0.0.1 AAAA v4.signed.test); echo \"\$out\"; echo \"\$out\" | grep -q 'AAAA.*64:ff9b::c633:6432' && ! echo \"\$out\" | grep -q 'RRSIG.*A 13' && ! echo \"\$out\" | grep -q 'flags:.* ad' && echo \"\$out\" | grep -q 'flags: do'"
 check "large answer: upstream truncation retried over TCP, client gets TC over UDP and all 100 over TCP" \
   bash -c "ip netns exec $NS dig +ignore +time=3 @127.0.0.1 AAAA big.d64.test | grep -q 'flags:.* tc' && [ \$(ip netns exec $NS dig +tcp +noall +answer @127.0.0.1 AAAA big.d64.test | grep -c AAAA) = 100 ]"
-check "status: tcp_retries counted" bash -c "[ \$(DNS64_CONTROL=$DNS64_CONTROL ip netns exec $NS $DNS64 status | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"tcp_retries\"])') -ge 1 ]"
+check "status: tcp_retries counted" bash -c "[ \$(ip netns exec $NS $DNS64 -c $WORK/dns64 status | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"tcp_retries\"])') -ge 1 ]"
 
 # Reverse: PTR in the prefix via CNAME to in-addr.arpa (5.3.1), for the WKP and below per length.
 check "PTR under 64:ff9b::/96: CNAME to 33.2.0.192.in-addr.arpa and its PTR" \
@@ -192,7 +194,7 @@ check "PTR outside the prefix is forwarded (NXDOMAIN from upstream root-less NSD
 hits=$(field cache_hits)
 reload_dns64
 q @127.0.0.1 AAAA v4only.d64.test >/dev/null
-check "SIGHUP reload keeps the cache" bash -c "[ \$(DNS64_CONTROL=$DNS64_CONTROL ip netns exec $NS $DNS64 status | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"cache_hits\"])') -gt $hits ]"
+check "SIGHUP reload keeps the cache" bash -c "[ \$(ip netns exec $NS $DNS64 -c $WORK/dns64 status | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"cache_hits\"])') -gt $hits ]"
 
 # Without allow_non_global (the default), as nat64 translates: no AAAA for non-global IPv4.
 write_config 64:ff9b::/96
@@ -218,11 +220,18 @@ reload_dns64
 check "prefix 2001:db8:122::/48 carries a private A (only the WKP may not)" \
   expect_answers 'private.d64.test. 300 AAAA 2001:db8:122:a01:2:300::' @127.0.0.1 AAAA private.d64.test
 
+check "'dns64 reload' on the control socket replies {\"reloaded\":true}" \
+  bash -c "[ \"\$(ip netns exec $NS $DNS64 -c $WORK/dns64 reload)\" = '{\"reloaded\":true}' ]"
 # Bad config: reload keeps the old one; start refuses with the option named.
 write_config 2001:db8::/33
 reload_dns64
 check "bad config on reload: old config kept, error logged" \
   bash -c "grep -q 'dns64.main.prefix' $WORK/dns64.log && ip netns exec $NS dig +short @127.0.0.1 AAAA rfc.d64.test | grep -q 2001:db8:122:c000:2:2100::"
+check "'dns64 reload' of the bad config: exit 1, a JSON error naming the option" \
+  bash -c "out=\$(ip netns exec $NS $DNS64 -c $WORK/dns64 reload); [ \$? = 1 ] && echo \"\$out\" | python3 -c 'import json,sys; assert \"dns64.main.prefix\" in json.load(sys.stdin)[\"error\"]'"
+printf "config dns64 'main'\n option colour 'blue'\n" >"$WORK/warn"
+check "check: an unknown option is a warning on stderr (not syslog), '<path>: ok', exit 0" \
+  bash -c "$DNS64 -c $WORK/warn check 2>$WORK/warn.err >$WORK/warn.out && grep -q \"dns64: warning: warn.main: unknown option 'colour' ignored\" $WORK/warn.err && grep -qx '$WORK/warn: ok' $WORK/warn.out"
 check "bad config on start: exit status 1, option named" \
   bash -c "! ip netns exec $NS $DNS64 -v -c $WORK/dns64 run 2>$WORK/bad.log; grep -q 'dns64.main.prefix' $WORK/bad.log"
 stop_dns64
@@ -243,9 +252,9 @@ for m in msgs:
 EOF
 sleep 0.3
 check "malformed queries never crash it; counted" \
-  bash -c "kill -0 $DNS64_PID && ip netns exec $NS dig +short @127.0.0.1 AAAA v4only.d64.test | grep -q 64:ff9b:: && [ \$(DNS64_CONTROL=$DNS64_CONTROL ip netns exec $NS $DNS64 status | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"malformed_queries\"])') -ge 5 ]"
+  bash -c "kill -0 $DNS64_PID && ip netns exec $NS dig +short @127.0.0.1 AAAA v4only.d64.test | grep -q 64:ff9b:: && [ \$(ip netns exec $NS $DNS64 -c $WORK/dns64 status | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"malformed_queries\"])') -ge 5 ]"
 check "status is JSON with the counters" \
-  bash -c "DNS64_CONTROL=$DNS64_CONTROL ip netns exec $NS $DNS64 status | python3 -c 'import json,sys; d=json.load(sys.stdin); [d[k] for k in (\"queries\",\"synthesized\",\"cache_hits\",\"upstream_failures\")]; print(d)'"
+  bash -c "ip netns exec $NS $DNS64 -c $WORK/dns64 status | python3 -c 'import json,sys; d=json.load(sys.stdin); [d[k] for k in (\"queries\",\"synthesized\",\"cache_hits\",\"upstream_failures\")]; print(d)'"
 stop_dns64
 
 # Upstream down / slow: SERVFAIL in bounded time; failover to a working one.
@@ -253,7 +262,7 @@ ip netns exec $NS python3 -c "
 import socket, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('127.0.0.9', 53)); time.sleep(120)" &
 PIDS+=($!)
-printf "config dns64 'main'\n option allow_non_global '1'\n list listen '127.0.0.1'\n list upstream '127.0.0.9'\n option timeout '2000'\n" >"$WORK/dns64"
+printf "config dns64 'main'\n option control_socket '$WORK/dns64.sock'\n option allow_non_global '1'\n list listen '127.0.0.1'\n list upstream '127.0.0.9'\n option timeout '2000'\n" >"$WORK/dns64"
 start_dns64
 elapsed_servfail() {
   local t0 t1 out; t0=$(date +%s%N)
@@ -263,16 +272,16 @@ elapsed_servfail() {
   echo "elapsed $(( (t1 - t0) / 1000000 )) ms"; [ $(( (t1 - t0) / 1000000 )) -le 3000 ]
 }
 check "upstream silent: SERVFAIL within 3 s (timeout 2000 ms)" elapsed_servfail v4only.d64.test
-printf "config dns64 'main'\n option allow_non_global '1'\n list listen '127.0.0.1'\n list upstream '127.0.0.8'\n option timeout '2000'\n" >"$WORK/dns64"
+printf "config dns64 'main'\n option control_socket '$WORK/dns64.sock'\n option allow_non_global '1'\n list listen '127.0.0.1'\n list upstream '127.0.0.8'\n option timeout '2000'\n" >"$WORK/dns64"
 reload_dns64
 check "upstream down (port unreachable): SERVFAIL within 3 s" elapsed_servfail short.d64.test
-printf "config dns64 'main'\n option allow_non_global '1'\n list listen '127.0.0.1'\n list upstream '127.0.0.9'\n list upstream '127.0.0.2'\n" >"$WORK/dns64"
+printf "config dns64 'main'\n option control_socket '$WORK/dns64.sock'\n option allow_non_global '1'\n list listen '127.0.0.1'\n list upstream '127.0.0.9'\n list upstream '127.0.0.2'\n" >"$WORK/dns64"
 reload_dns64
 check "failover: silent first upstream, answer from the second" \
   expect_answers 'short.d64.test. 60 AAAA 64:ff9b::c633:640c' @127.0.0.1 AAAA short.d64.test
 # Flood towards the silent upstream: the pending table and memory stay bounded, every query
 # still gets an answer (SERVFAIL) in bounded time.
-printf "config dns64 'main'\n option allow_non_global '1'\n list listen '127.0.0.1'\n list upstream '127.0.0.9'\n option timeout '1000'\n" >"$WORK/dns64"
+printf "config dns64 'main'\n option control_socket '$WORK/dns64.sock'\n option allow_non_global '1'\n list listen '127.0.0.1'\n list upstream '127.0.0.9'\n option timeout '1000'\n" >"$WORK/dns64"
 reload_dns64
 for i in $(seq 1 20000); do echo "flood$i.d64.test AAAA"; done >"$WORK/flood"
 in_ns dnsperf -s 127.0.0.1 -d "$WORK/flood" -n 1 -l 4 -c 4 -q 3000 -t 3 >"$WORK/flood.out" 2>&1 &
@@ -282,10 +291,10 @@ rss=$(awk '/VmRSS/{print $2}' /proc/$DNS64_PID/status)
 wait $! 2>/dev/null
 check "flood at a silent upstream: pending ${pending} <= 2048, RSS ${rss} KB <= 16 MB, answered (SERVFAIL)" \
   bash -c "grep -E 'Queries (sent|completed)|SERVFAIL' $WORK/flood.out; [ $pending -le 2048 ] && [ $rss -le 16384 ] && grep -q 'SERVFAIL' $WORK/flood.out"
-printf "config dns64 'main'\n option allow_non_global '1'\n list listen '127.0.0.1'\n list upstream '127.0.0.9'\n list upstream '127.0.0.2'\n" >"$WORK/dns64"
+printf "config dns64 'main'\n option control_socket '$WORK/dns64.sock'\n option allow_non_global '1'\n list listen '127.0.0.1'\n list upstream '127.0.0.9'\n list upstream '127.0.0.2'\n" >"$WORK/dns64"
 reload_dns64
 check "status counts upstream failures and timeouts" \
-  bash -c "DNS64_CONTROL=$DNS64_CONTROL ip netns exec $NS $DNS64 status | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d); assert d[\"upstream_failures\"] >= 2 and d[\"upstream_timeouts\"] >= 3'"
+  bash -c "ip netns exec $NS $DNS64 -c $WORK/dns64 status | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d); assert d[\"upstream_failures\"] >= 2 and d[\"upstream_timeouts\"] >= 3'"
 stop_dns64
 
 # A slow upstream (every answer 1.2 s late, after our 1 s retry): the late answer is taken.
@@ -302,7 +311,7 @@ while True:
     data, client = s.recvfrom(4096)
     threading.Thread(target=relay, args=(data, client), daemon=True).start()" &
 PIDS+=($!)
-printf "config dns64 'main'\n option allow_non_global '1'\n list listen '127.0.0.1'\n list upstream '127.0.0.7'\n option timeout '4000'\n" >"$WORK/dns64"
+printf "config dns64 'main'\n option control_socket '$WORK/dns64.sock'\n option allow_non_global '1'\n list listen '127.0.0.1'\n list upstream '127.0.0.7'\n option timeout '4000'\n" >"$WORK/dns64"
 start_dns64
 check "slow upstream (1.2 s per answer): answered, not SERVFAIL" \
   expect_answers $'v4only.d64.test. 300 AAAA 64:ff9b::c633:640a\nv4only.d64.test. 300 AAAA 64:ff9b::c633:640b' +time=8 @127.0.0.1 AAAA v4only.d64.test
@@ -310,7 +319,7 @@ stop_dns64
 
 # resolv.conf.auto: no UCI upstream; the file changes under the running daemon.
 echo "nameserver 127.0.0.8" >"$WORK/resolv.conf.auto"
-printf "config dns64 'main'\n option allow_non_global '1'\n list listen '127.0.0.1'\n option resolv_file '%s'\n option timeout '1000'\n" "$WORK/resolv.conf.auto" >"$WORK/dns64"
+printf "config dns64 'main'\n option control_socket '$WORK/dns64.sock'\n option allow_non_global '1'\n list listen '127.0.0.1'\n option resolv_file '%s'\n option timeout '1000'\n" "$WORK/resolv.conf.auto" >"$WORK/dns64"
 start_dns64
 check "resolv.conf.auto: dead upstream -> SERVFAIL" rcode_is SERVFAIL @127.0.0.1 AAAA v4only.d64.test
 printf "# Interface wan\nnameserver 127.0.0.2\n" >"$WORK/resolv.conf.auto"
@@ -320,13 +329,13 @@ check "resolv.conf.auto re-read when it changes" \
 stop_dns64
 
 # Memory bound: 256 KiB cache under 30000 distinct names.
-printf "config dns64 'main'\n option allow_non_global '1'\n list listen '127.0.0.1'\n list upstream '127.0.0.2'\n option cache_size '256'\n" >"$WORK/dns64"
+printf "config dns64 'main'\n option control_socket '$WORK/dns64.sock'\n option allow_non_global '1'\n list listen '127.0.0.1'\n list upstream '127.0.0.2'\n option cache_size '256'\n" >"$WORK/dns64"
 start_dns64
 for i in $(seq 1 30000); do echo "n$i.d64.test AAAA"; done >"$WORK/names"
 in_ns dnsperf -q 200 -s 127.0.0.1 -d "$WORK/names" -n 1 -l 20 >"$WORK/dnsperf.out" 2>&1
 rss=$(awk '/VmRSS/{print $2}' /proc/$DNS64_PID/status)
 check "cache bytes <= 256 KiB and RSS ${rss} KB <= 8 MB after 30000 distinct names" \
-  bash -c "grep 'Queries completed' $WORK/dnsperf.out; DNS64_CONTROL=$DNS64_CONTROL ip netns exec $NS $DNS64 status | python3 -c 'import json,sys; d=json.load(sys.stdin); c=d[\"cache\"]; print(c); assert 0 < c[\"bytes\"] <= 262144 and c[\"entries\"] > 100' && [ $rss -le 8192 ]"
+  bash -c "grep 'Queries completed' $WORK/dnsperf.out; ip netns exec $NS $DNS64 -c $WORK/dns64 status | python3 -c 'import json,sys; d=json.load(sys.stdin); c=d[\"cache\"]; print(c); assert 0 < c[\"bytes\"] <= 262144 and c[\"entries\"] > 100' && [ $rss -le 8192 ]"
 stop_dns64
 
 # TCP clients (RFC 7766) and a wildcard listener on an interface with several addresses.
@@ -354,7 +363,9 @@ def read_answers(s, want, timeout=5, until_eof=False):
         if not chunk: eof = True; break
         data += chunk
     return ids, eof
-def status(): return json.loads(subprocess.run([sys.argv[2], "status"], capture_output=True, text=True).stdout)
+# The daemon's config is next to this script.
+CONFIG = sys.argv[0].rsplit("/", 1)[0] + "/dns64"
+def status(): return json.loads(subprocess.run([sys.argv[2], "-c", CONFIG, "status"], capture_output=True, text=True).stdout)
 def conn(host="127.0.0.1"): return socket.create_connection((host, 53), timeout=5)
 def closed_by_peer(s, timeout):
     s.settimeout(timeout)
@@ -410,7 +421,7 @@ elif cmd == "udpsource":
     assert src[0] == b and data[:2] == b"\x00\x0b"
 PYEOF
 tcp_py() { in_ns python3 "$WORK/tcp.py" "$1" "$DNS64" "${2:-$DNS64_PID}"; }
-printf "config dns64 'main'\n option allow_non_global '1'\n list listen '127.0.0.1'\n list upstream '127.0.0.2'\n" >"$WORK/dns64"
+printf "config dns64 'main'\n option control_socket '$WORK/dns64.sock'\n option allow_non_global '1'\n list listen '127.0.0.1'\n list upstream '127.0.0.2'\n" >"$WORK/dns64"
 start_dns64
 q +tcp @127.0.0.1 AAAA big.d64.test >/dev/null
 check "TCP half-close after 3 queries: all 3 answered, then closed (RFC 7766 6.2.4)" tcp_py halfclose
@@ -426,12 +437,12 @@ in_ns ip addr add fd64::1:2/128 dev lo
 in_ns ip addr add 127.0.0.3/8 dev lo
 in_ns ip addr add 127.0.0.4/8 dev lo
 # Port 5300: NSD holds port 53 on two of the addresses, which a wildcard bind would clash with.
-printf "config dns64 'main'\n option allow_non_global '1'\n list listen '::'\n option port '5300'\n list upstream '127.0.0.2'\n" >"$WORK/dns64"
+printf "config dns64 'main'\n option control_socket '$WORK/dns64.sock'\n option allow_non_global '1'\n list listen '::'\n option port '5300'\n list upstream '127.0.0.2'\n" >"$WORK/dns64"
 start_dns64 5300
 check "UDP on a :: listener: the answer comes from the address asked (IPv6, two addresses on lo)" tcp_py udpsource 6
 check "UDP on a :: listener: the answer comes from the address asked (IPv4-mapped)" tcp_py udpsource 4
 stop_dns64
-printf "config dns64 'main'\n option allow_non_global '1'\n list listen '0.0.0.0'\n option port '5300'\n list upstream '127.0.0.2'\n" >"$WORK/dns64"
+printf "config dns64 'main'\n option control_socket '$WORK/dns64.sock'\n option allow_non_global '1'\n list listen '0.0.0.0'\n option port '5300'\n list upstream '127.0.0.2'\n" >"$WORK/dns64"
 start_dns64 5300
 check "UDP on a 0.0.0.0 listener: the answer comes from the address asked (IP_PKTINFO)" tcp_py udpsource 4
 stop_dns64

@@ -15,3 +15,4 @@ pub mod rfc6052;
 pub mod signals;
 pub mod uci;
 pub mod validate;
+pub mod watch;

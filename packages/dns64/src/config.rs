@@ -1,4 +1,4 @@
-//! `/etc/config/dns64` and resolv.conf reading (pure: text in, values out).
+//! `/etc/config/dns64` and resolv.conf reading (pure: text in, values and warnings out).
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -23,7 +23,13 @@ pub struct Config {
     /// Upstreams from UCI; `None`: read `resolv_file`.
     pub upstreams: Option<Vec<SocketAddr>>,
     pub resolv_file: PathBuf,
+    /// The Unix socket behind `dns64 status` and `reload`.
+    pub control_socket: PathBuf,
+    /// Things worth a warning that do not stop the daemon (unknown options).
+    pub warnings: Vec<String>,
 }
+
+pub const DEFAULT_CONTROL_SOCKET: &str = "/var/run/dns64.sock";
 
 const KNOWN: &[&str] = &[
     "enabled",
@@ -36,6 +42,7 @@ const KNOWN: &[&str] = &[
     "cache_size",
     "resolv_file",
     "timeout",
+    "control_socket",
 ];
 
 impl Config {
@@ -43,9 +50,11 @@ impl Config {
         let Some(s) = pkg.named("main").or_else(|| pkg.sections("dns64").next()) else {
             return Ok(Config::default());
         };
-        for e in s.unknown_options(KNOWN) {
-            log::warn!("{}: unknown option '{}' ignored", s.label(), e.name);
-        }
+        let warnings = s
+            .unknown_options(KNOWN)
+            .iter()
+            .map(|e| format!("{}: unknown option '{}' ignored", s.label(), e.name))
+            .collect();
         let mut core = resolver::Config::default();
         if let Some(p) = s.get::<Cidr6>("prefix")? {
             core.prefix =
@@ -100,6 +109,10 @@ impl Config {
                 .get::<String>("resolv_file")?
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_RESOLV)),
+            control_socket: s
+                .get::<String>("control_socket")?
+                .map_or_else(|| PathBuf::from(DEFAULT_CONTROL_SOCKET), PathBuf::from),
+            warnings,
         })
     }
 
@@ -118,6 +131,8 @@ impl Default for Config {
             port: 53,
             upstreams: None,
             resolv_file: PathBuf::from(DEFAULT_RESOLV),
+            control_socket: PathBuf::from(DEFAULT_CONTROL_SOCKET),
+            warnings: Vec::new(),
         }
     }
 }
@@ -206,6 +221,15 @@ mod tests {
         assert!(!c.core.allow_non_global);
         let c = parse("config dns64 'main'\n option allow_non_global '1'\n").unwrap();
         assert!(c.core.allow_non_global);
+        assert_eq!(c.control_socket, Path::new("/var/run/dns64.sock"));
+        let c = parse("config dns64 'main'\n option control_socket '/tmp/d.sock'\n").unwrap();
+        assert_eq!(c.control_socket, Path::new("/tmp/d.sock"));
+    }
+
+    #[test]
+    fn unknown_options_are_warnings_not_log_lines() {
+        let c = parse("config dns64 'main'\n option colour 'blue'\n").unwrap();
+        assert_eq!(c.warnings, ["dns64.main: unknown option 'colour' ignored"]);
     }
 
     #[test]

@@ -2,9 +2,9 @@
 //! upstream query (a kernel-chosen random source port, connected so that the kernel drops
 //! datagrams from other addresses), TCP to upstreams on truncation, the poll loop, signals
 //! (SIGHUP reloads, keeping the cache), the control socket and resolv.conf.auto watching.
+//! The command line and the control socket's setup are `common::daemon`'s.
 //!
-//! Overrides for tests (environment):
-//!   DNS64_CONTROL  control socket path (default /var/run/dns64.sock)
+//! Override (environment):
 //!   DNS64_LISTEN   default listen addresses when UCI has none (the init script sets the LAN's)
 
 use std::collections::HashMap;
@@ -12,24 +12,28 @@ use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::fd::{AsRawFd, FromRawFd};
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime};
 
 use dns64::config::{self, Config};
 use dns64::{Client, Dns64, Output};
-use v6only_common::control::{self, ControlServer};
-use v6only_common::json::Json;
+use v6only_common::cli::Program;
+use v6only_common::daemon::{self, Context, Loaded, Spec};
 use v6only_common::poll::{self, Interest, Poller};
-use v6only_common::signals::{Signal, Signals};
-use v6only_common::{cli, log as vlog};
+use v6only_common::signals::Signal;
+use v6only_common::watch::FileWatch;
 
-const PROGRAM: cli::Program = cli::Program {
-    name: "dns64",
-    version: env!("CARGO_PKG_VERSION"),
-    default_config: "/etc/config/dns64",
-    about: "A DNS64 forwarder for IPv6-only networks (RFC 6147, RFC 6052, RFC 7050).",
-    commands: "  run     run the daemon (the default)\n\
-               \x20 check   validate the config and exit\n\
-               \x20 status  print the running daemon's counters as JSON\n",
+static DAEMON: Spec<Config> = Spec {
+    program: Program {
+        name: "dns64",
+        version: env!("CARGO_PKG_VERSION"),
+        default_config: "/etc/config/dns64",
+        about: "A DNS64 forwarder for IPv6-only networks (RFC 6147, RFC 6052, RFC 7050).",
+        commands: daemon::COMMANDS,
+    },
+    load,
+    control_socket,
+    run,
 };
 
 const MAX_TCP_CLIENTS: usize = 64;
@@ -47,7 +51,9 @@ const MAX_TCP_BUFFER: usize = 128 * 1024;
 const TCP_IDLE: Duration = Duration::from_secs(10);
 /// Queries of one TCP client in the core at a time: more pipelined ones wait in its socket.
 const MAX_PIPELINED: usize = 32;
-const RESOLV_CHECK: Duration = Duration::from_secs(1);
+/// How often the resolv file is looked at when its directory cannot be watched (it does not
+/// exist yet); a watched one is read when it changes.
+const RESOLV_CHECK: Duration = Duration::from_secs(10);
 /// Datagrams per recvmmsg/sendmmsg call on the listening sockets (one syscall for many
 /// queries is most of what the cached path costs), and calls per socket per poll round.
 const BATCH: usize = 32;
@@ -55,35 +61,21 @@ const BATCHES_PER_ROUND: usize = 4;
 /// Largest UDP query we take (bigger ones are truncated by the kernel and then malformed).
 const MAX_UDP_QUERY: usize = 4096;
 
-fn main() {
-    let args = cli::parse_or_exit(&PROGRAM);
-    vlog::init("dns64", args.verbose);
-    let control_path = std::env::var_os("DNS64_CONTROL")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| control::default_path("dns64"));
-    let command = args.rest.first().map(String::as_str).unwrap_or("run");
-    let code = match command {
-        "status" => i32::from(!control::print_reply("dns64", &control_path, "status")),
-        "check" => match Config::load(&args.config) {
-            Ok(_) => 0,
-            Err(e) => {
-                eprintln!("dns64: {e}");
-                1
-            }
-        },
-        "run" => match run(&args.config, &control_path) {
-            Ok(()) => 0,
-            Err(e) => {
-                log::error!("{e}");
-                1
-            }
-        },
-        other => {
-            eprintln!("dns64: unknown command '{other}'\nTry 'dns64 --help'.");
-            2
-        }
-    };
-    std::process::exit(code);
+fn main() -> ExitCode {
+    daemon::main(&DAEMON)
+}
+
+fn load(path: &Path) -> Result<Loaded<Config>, String> {
+    let config = Config::load(path)?;
+    Ok(Loaded {
+        warnings: config.warnings.clone(),
+        control_socket: config.control_socket.clone(),
+        config,
+    })
+}
+
+fn control_socket(path: &Path) -> PathBuf {
+    daemon::control_socket_option(&DAEMON.program, path, "dns64")
 }
 
 /// Unpredictable query IDs from getrandom(2), fetched in blocks.
@@ -179,7 +171,8 @@ struct Daemon {
     resolv_seen: Option<(SystemTime, u64)>,
     resolv_checked: Instant,
     buf: Vec<u8>,
-    started: Instant,
+    /// Changes of the resolv file, when it is the upstreams' source and its directory exists.
+    resolv_watch: Option<FileWatch>,
     batch: Batch,
     /// The upstream sockets (one per query in flight: many, so epoll rather than poll).
     epoll: Epoll,
@@ -463,22 +456,19 @@ fn send_batch(fd: i32, out: &[UdpAnswer]) {
     }
 }
 
-fn run(config_path: &Path, control_path: &Path) -> Result<(), String> {
-    let config = Config::load(config_path)?;
+fn run(mut ctx: Context, loaded: Loaded<Config>) -> Result<(), String> {
+    let config = loaded.config;
     if !config.enabled {
-        log::info!("disabled in {}", config_path.display());
+        log::info!("disabled in {}", ctx.config_path.display());
         return Ok(());
     }
     raise_fd_limit();
-    let signals = Signals::install().map_err(|e| format!("signals: {e}"))?;
     let (udp, tcp) = bind(&config)?;
-    let mut control = ControlServer::bind(control_path)
-        .map_err(|e| format!("control socket {}: {e}", control_path.display()))?;
     let now = Instant::now();
     let mut d = Daemon {
         core: Dns64::new(config.core.clone(), Vec::new(), random_ids()),
         config,
-        config_path: config_path.to_path_buf(),
+        config_path: ctx.config_path.clone(),
         udp,
         tcp,
         clients: HashMap::new(),
@@ -487,7 +477,7 @@ fn run(config_path: &Path, control_path: &Path) -> Result<(), String> {
         resolv_seen: None,
         resolv_checked: now,
         buf: vec![0; 65536],
-        started: now,
+        resolv_watch: None,
         batch: Batch::new(),
         epoll: Epoll::new().map_err(|e| format!("epoll: {e}"))?,
         idle: HashMap::new(),
@@ -495,6 +485,7 @@ fn run(config_path: &Path, control_path: &Path) -> Result<(), String> {
         stale_datagrams: 0,
         udp_out: Vec::new(),
     };
+    d.watch_resolv();
     d.refresh_upstreams(true);
     log::info!(
         "serving on port {} ({} UDP sockets), prefix {}, upstreams {:?}",
@@ -507,8 +498,12 @@ fn run(config_path: &Path, control_path: &Path) -> Result<(), String> {
     loop {
         let now = Instant::now();
         poller.clear();
-        let t_signals = poller.register(signals.as_raw_fd(), Interest::Read);
-        control.register(&mut poller);
+        let t_signals = poller.register(ctx.signals.as_raw_fd(), Interest::Read);
+        ctx.control.register(&mut poller);
+        let t_resolv = d
+            .resolv_watch
+            .as_ref()
+            .map(|w| poller.register(w.as_raw_fd(), Interest::Read));
         let t_udp: Vec<_> = d
             .udp
             .iter()
@@ -525,33 +520,52 @@ fn run(config_path: &Path, control_path: &Path) -> Result<(), String> {
             .filter_map(|(&id, c)| Some((id, poller.register(c.stream.as_raw_fd(), c.interest()?))))
             .collect();
         let t_epoll = poller.register(d.epoll.fd.as_raw_fd(), Interest::Read);
-        let mut deadline = d.resolv_checked + RESOLV_CHECK;
-        if let Some(t) = d.core.poll_timeout() {
-            deadline = deadline.min(t);
-        }
-        if let Some(t) = control.next_deadline() {
-            deadline = deadline.min(t);
-        }
-        if let Some(oldest) = d.clients.values().map(|c| c.last_active).min() {
-            deadline = deadline.min(oldest + TCP_IDLE);
-        }
+        // The core's timers, the TCP clients' idle limit, the control clients', and the resolv
+        // file's only while it cannot be watched: an idle daemon sleeps.
+        let deadline = [
+            d.core.poll_timeout(),
+            ctx.control.next_deadline(),
+            d.clients.values().map(|c| c.last_active + TCP_IDLE).min(),
+            d.resolv_polled().then_some(d.resolv_checked + RESOLV_CHECK),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         poller
-            .wait(poll::timeout_until(now, Some(deadline)))
+            .wait(poll::timeout_until(now, deadline))
             .map_err(|e| format!("poll: {e}"))?;
         let now = Instant::now();
 
         if poller.readable(t_signals) {
-            while let Ok(Some(signal)) = signals.next() {
+            while let Ok(Some(signal)) = ctx.signals.next() {
                 match signal {
                     Signal::Terminate => {
                         log::info!("terminating");
                         return Ok(());
                     }
-                    Signal::Reload => d.reload(),
+                    Signal::Reload => {
+                        let _ = d.reload_logged();
+                    }
                 }
             }
         }
-        control.serve(&poller, &mut |command| d.control(command));
+        let started = ctx.started;
+        ctx.control.serve(&poller, &mut |command| match command {
+            "status" => Some(d.status(started)),
+            "reload" => Some(daemon::reload_reply(d.reload_logged())),
+            _ => None,
+        });
+        if ctx.control.path() != d.config.control_socket {
+            match ctx.control.rebind(&d.config.control_socket) {
+                Ok(()) => log::info!("control socket now {}", d.config.control_socket.display()),
+                Err(e) => log::error!("control socket: {e}"),
+            }
+        }
+        if let Some(t) = t_resolv {
+            if poller.readable(t) {
+                d.resolv_changed();
+            }
+        }
         for (i, t) in t_udp.into_iter().enumerate() {
             if poller.readable(t) {
                 d.read_udp_clients(i, now);
@@ -575,8 +589,11 @@ fn run(config_path: &Path, control_path: &Path) -> Result<(), String> {
         // Idle (stalled mid-message, or not reading its answers) or done after a half-close.
         d.clients
             .retain(|_, c| now < c.last_active + TCP_IDLE && !c.finished());
-        if now >= d.resolv_checked + RESOLV_CHECK {
+        if d.resolv_polled() && now >= d.resolv_checked + RESOLV_CHECK {
             d.resolv_checked = now;
+            if let Some(w) = &mut d.resolv_watch {
+                w.complete();
+            }
             d.refresh_upstreams(false);
         }
     }
@@ -1025,33 +1042,76 @@ impl Daemon {
         Some(Upstream::Udp(socket, uses + 1))
     }
 
-    fn reload(&mut self) {
-        match Config::load(&self.config_path) {
-            Ok(config) => {
-                if config.listen != self.config.listen || config.port != self.config.port {
-                    match bind(&config) {
-                        Ok((udp, tcp)) => {
-                            self.udp = udp;
-                            self.tcp = tcp;
-                        }
-                        Err(e) => {
-                            log::error!("reload: {e}; keeping the old sockets and config");
-                            return;
-                        }
-                    }
-                }
-                self.core.reconfigure(config.core.clone());
-                self.config = config;
-                self.resolv_seen = None;
-                self.refresh_upstreams(true);
-                log::info!(
-                    "reloaded: prefix {}, upstreams {:?}, cache kept ({} entries)",
-                    self.config.core.prefix,
-                    self.core.upstreams(),
-                    self.core.cache_entries()
-                );
+    fn reload_logged(&mut self) -> Result<(), String> {
+        let result = self.reload();
+        if let Err(e) = &result {
+            log::error!("reload: {e}; keeping the old config");
+        }
+        result
+    }
+
+    /// SIGHUP or `reload`: a new config, the cache kept. On an error the old config stays.
+    /// A new `control_socket` is the loop's to bind.
+    fn reload(&mut self) -> Result<(), String> {
+        let config = Config::load(&self.config_path)?;
+        for w in &config.warnings {
+            log::warn!("{w}");
+        }
+        if config.listen != self.config.listen || config.port != self.config.port {
+            let (udp, tcp) = bind(&config).map_err(|e| format!("{e}; the old sockets stay"))?;
+            self.udp = udp;
+            self.tcp = tcp;
+        }
+        self.core.reconfigure(config.core.clone());
+        self.config = config;
+        self.resolv_seen = None;
+        self.watch_resolv();
+        self.refresh_upstreams(true);
+        log::info!(
+            "reloaded: prefix {}, upstreams {:?}, cache kept ({} entries)",
+            self.config.core.prefix,
+            self.core.upstreams(),
+            self.core.cache_entries()
+        );
+        Ok(())
+    }
+
+    /// Watches the resolv file when it is the upstreams' source.
+    fn watch_resolv(&mut self) {
+        self.resolv_watch = None;
+        if self.config.upstreams.is_none() {
+            match FileWatch::new(&self.config.resolv_file) {
+                Ok(w) => self.resolv_watch = Some(w),
+                Err(e) => log::warn!(
+                    "{}: cannot watch ({e}); looking every {} s",
+                    self.config.resolv_file.display(),
+                    RESOLV_CHECK.as_secs()
+                ),
             }
-            Err(e) => log::error!("reload: {e}; keeping the old config"),
+        }
+    }
+
+    /// Whether the resolv file must be looked at now and then: it is the source, and its
+    /// directory is not watched (yet).
+    fn resolv_polled(&self) -> bool {
+        self.config.upstreams.is_none()
+            && !self
+                .resolv_watch
+                .as_ref()
+                .is_some_and(FileWatch::is_complete)
+    }
+
+    fn resolv_changed(&mut self) {
+        let Some(watch) = &mut self.resolv_watch else {
+            return;
+        };
+        match watch.changed() {
+            Ok(true) => self.refresh_upstreams(false),
+            Ok(false) => {}
+            Err(e) => {
+                log::warn!("{}: watch: {e}", self.config.resolv_file.display());
+                self.resolv_watch = None;
+            }
         }
     }
 
@@ -1094,15 +1154,10 @@ impl Daemon {
         self.core.set_upstreams(list);
     }
 
-    fn control(&self, command: &str) -> Option<String> {
-        if command != "status" {
-            return None;
-        }
+    fn status(&self, started: Instant) -> String {
         let s = self.core.stats();
-        let mut j = Json::object();
-        j.field_str("version", env!("CARGO_PKG_VERSION"))
-            .field_u64("uptime", self.started.elapsed().as_secs())
-            .field_str("prefix", &self.config.core.prefix.to_string())
+        let mut j = daemon::status_object(&DAEMON.program, started);
+        j.field_str("prefix", &self.config.core.prefix.to_string())
             .field_u64("queries", s.queries)
             .field_u64("synthesized", s.synthesized)
             .field_u64("ptr_synthesized", s.ptr_synthesized)
@@ -1131,7 +1186,7 @@ impl Daemon {
             j.item_str(&u.to_string());
         }
         j.end();
-        Some(j.finish())
+        j.finish()
     }
 }
 
