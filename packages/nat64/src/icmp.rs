@@ -26,6 +26,8 @@ pub enum Extra {
 
 pub const V4_ECHO_REPLY: u8 = 0;
 pub const V4_DEST_UNREACH: u8 = 3;
+pub const V4_SOURCE_QUENCH: u8 = 4;
+pub const V4_REDIRECT: u8 = 5;
 pub const V4_ECHO_REQUEST: u8 = 8;
 pub const V4_TIME_EXCEEDED: u8 = 11;
 pub const V4_PARAM_PROBLEM: u8 = 12;
@@ -35,6 +37,19 @@ pub const V6_TIME_EXCEEDED: u8 = 3;
 pub const V6_PARAM_PROBLEM: u8 = 4;
 pub const V6_ECHO_REQUEST: u8 = 128;
 pub const V6_ECHO_REPLY: u8 = 129;
+
+/// Is this ICMPv4 type an error, which quotes a packet (RFC 792)?
+pub fn v4_is_error(kind: u8) -> bool {
+    matches!(
+        kind,
+        V4_DEST_UNREACH | V4_SOURCE_QUENCH | V4_REDIRECT | V4_TIME_EXCEEDED | V4_PARAM_PROBLEM
+    )
+}
+
+/// Is this ICMPv6 type an error (RFC 4443 §2.1: the high-order bit is clear)?
+pub fn v6_is_error(kind: u8) -> bool {
+    kind < 128
+}
 
 /// RFC 7915 §4.2: ICMPv4 -> ICMPv6.
 pub fn v4_to_v6(kind: u8, code: u8) -> Mapping {

@@ -32,9 +32,12 @@
 
 pub mod checksum;
 pub mod config;
+mod frag;
 pub mod icmp;
 pub mod netlink;
+pub mod packet_buf;
 pub mod state;
+pub mod stats;
 pub mod translate;
 pub mod tun;
 pub mod wire;

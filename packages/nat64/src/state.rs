@@ -123,6 +123,7 @@ pub enum TcpState {
 pub const TCP_FIN: u8 = 0x01;
 pub const TCP_SYN: u8 = 0x02;
 pub const TCP_RST: u8 = 0x04;
+pub const TCP_ACK: u8 = 0x10;
 
 /// An established TCP session whose lifetime ran out (RFC 6146 §3.5.2.2): a probe goes to
 /// its IPv6 end, as if from the IPv4 end, and the session waits in TRANS for an answer.
@@ -133,6 +134,25 @@ pub struct Probe {
     pub remote: [u8; 4],
     pub remote_port: u16,
 }
+
+/// A packet's transport flow: protocol, source and destination with their ports. For ICMP
+/// echo, the identifier stands for the port on the translated side (the IPv6 host's source
+/// port outbound, the pool's destination port inbound) and the other port is 0. `Src` is the
+/// address type of the side the packet comes from; the destination is IPv4 either way (the
+/// IPv4 peer, or the pool address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flow<Src> {
+    pub proto: Proto,
+    pub src: Src,
+    pub sport: u16,
+    pub dst: [u8; 4],
+    pub dport: u16,
+}
+
+/// From an IPv6 host to an IPv4 peer.
+pub type OutboundFlow = Flow<[u8; 16]>;
+/// From an IPv4 peer to a pool address.
+pub type InboundFlow = Flow<[u8; 4]>;
 
 /// Result of a successful lookup: the address and port on the other side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -381,19 +401,21 @@ impl State {
         self.bibs[index as usize].expect("indexed binding exists")
     }
 
-    /// An IPv6 packet from `src:sport` to the IPv4 `dst:dport`: finds or creates the
-    /// binding and session, runs the TCP state machine, and returns the IPv4 source.
-    #[allow(clippy::too_many_arguments)]
+    /// An IPv6 packet of `flow`: finds or creates the binding and session, runs the TCP
+    /// state machine on `tcp_flags`, and returns the IPv4 source.
     pub fn outbound(
         &mut self,
-        proto: Proto,
-        src: [u8; 16],
-        sport: u16,
-        dst: [u8; 4],
-        dport: u16,
+        flow: OutboundFlow,
         tcp_flags: u8,
         now: u64,
     ) -> Result<Mapped4, Refusal> {
+        let Flow {
+            proto,
+            src,
+            sport,
+            dst,
+            dport,
+        } = flow;
         let existing = self.find6(proto, &src, sport);
         if let Some(b) = existing {
             if let Some(session) = self.sessions.get_mut(&session_key(b, dst, dport)) {
@@ -428,19 +450,21 @@ impl State {
         })
     }
 
-    /// An IPv4 packet from `src:sport` to the pool's `dst:dport`: endpoint-independent
-    /// filtering lets it in when a binding exists.
-    #[allow(clippy::too_many_arguments)]
+    /// An IPv4 packet of `flow`, to a pool address: endpoint-independent filtering lets it
+    /// in when a binding exists.
     pub fn inbound(
         &mut self,
-        proto: Proto,
-        dst: [u8; 4],
-        dport: u16,
-        src: [u8; 4],
-        sport: u16,
+        flow: InboundFlow,
         tcp_flags: u8,
         now: u64,
     ) -> Result<Mapped6, Refusal> {
+        let Flow {
+            proto,
+            src,
+            sport,
+            dst,
+            dport,
+        } = flow;
         let b = *self
             .bib4
             .get(&key4(proto, dst, dport))
@@ -799,6 +823,28 @@ mod tests {
     const POOL: [u8; 4] = [198, 51, 100, 1];
     const SERVER: [u8; 4] = [192, 0, 2, 2];
 
+    /// A flow from the IPv6 host `src:sport` to the IPv4 `dst:dport`.
+    fn out6(proto: Proto, src: [u8; 16], sport: u16, dst: [u8; 4], dport: u16) -> OutboundFlow {
+        Flow {
+            proto,
+            src,
+            sport,
+            dst,
+            dport,
+        }
+    }
+
+    /// A flow from the IPv4 `src:sport` to the pool's `dst:dport`.
+    fn in4(proto: Proto, src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16) -> InboundFlow {
+        Flow {
+            proto,
+            src,
+            sport,
+            dst,
+            dport,
+        }
+    }
+
     fn config() -> StateConfig {
         StateConfig {
             pool: vec![PoolRange {
@@ -817,7 +863,7 @@ mod tests {
     fn udp_mapping_is_endpoint_independent() {
         let mut s = State::new(config());
         let m1 = s
-            .outbound(Proto::Udp, HOST, 5000, SERVER, 53, 0, 0)
+            .outbound(out6(Proto::Udp, HOST, 5000, SERVER, 53), 0, 0)
             .unwrap();
         assert_eq!(
             m1,
@@ -828,12 +874,12 @@ mod tests {
             "port preserved when free"
         );
         let m2 = s
-            .outbound(Proto::Udp, HOST, 5000, [192, 0, 2, 3], 53, 0, 0)
+            .outbound(out6(Proto::Udp, HOST, 5000, [192, 0, 2, 3], 53), 0, 0)
             .unwrap();
         assert_eq!(m1, m2, "same mapping towards another destination (EIM)");
         // EIF: a third IPv4 host may reach the binding.
         assert_eq!(
-            s.inbound(Proto::Udp, POOL, 5000, [203, 0, 113, 9], 999, 0, 1),
+            s.inbound(in4(Proto::Udp, [203, 0, 113, 9], 999, POOL, 5000), 0, 1),
             Ok(Mapped6 {
                 addr: HOST,
                 port: 5000
@@ -841,7 +887,7 @@ mod tests {
         );
         assert_eq!(s.session_count(Proto::Udp), 3);
         assert_eq!(
-            s.inbound(Proto::Udp, POOL, 5001, SERVER, 53, 0, 1),
+            s.inbound(in4(Proto::Udp, SERVER, 53, POOL, 5001), 0, 1),
             Err(Refusal::NoBinding)
         );
     }
@@ -849,21 +895,21 @@ mod tests {
     #[test]
     fn port_collision_keeps_parity_and_range() {
         let mut s = State::new(config());
-        s.outbound(Proto::Udp, HOST, 5000, SERVER, 53, 0, 0)
+        s.outbound(out6(Proto::Udp, HOST, 5000, SERVER, 53), 0, 0)
             .unwrap();
         let m = s
-            .outbound(Proto::Udp, HOST2, 5000, SERVER, 53, 0, 0)
+            .outbound(out6(Proto::Udp, HOST2, 5000, SERVER, 53), 0, 0)
             .unwrap();
         assert_ne!(m.port, 5000);
         assert_eq!(m.port % 2, 0, "parity kept");
         assert!(m.port >= 1024);
         let m = s
-            .outbound(Proto::Udp, HOST2, 5001, SERVER, 53, 0, 0)
+            .outbound(out6(Proto::Udp, HOST2, 5001, SERVER, 53), 0, 0)
             .unwrap();
         assert_eq!(m.port, 5001);
         // A privileged source port from a pool without privileged ports gets a pool port.
         let m = s
-            .outbound(Proto::Udp, HOST2, 123, SERVER, 123, 0, 0)
+            .outbound(out6(Proto::Udp, HOST2, 123, SERVER, 123), 0, 0)
             .unwrap();
         assert!(m.port >= 1024 && m.port % 2 == 1, "{m:?}");
     }
@@ -874,11 +920,11 @@ mod tests {
         c.pool[0].ports = (2000, 2001);
         let mut s = State::new(c);
         for p in 0..2 {
-            s.outbound(Proto::Udp, HOST, 3000 + p, SERVER, 53, 0, 0)
+            s.outbound(out6(Proto::Udp, HOST, 3000 + p, SERVER, 53), 0, 0)
                 .unwrap();
         }
         assert_eq!(
-            s.outbound(Proto::Udp, HOST, 3002, SERVER, 53, 0, 0),
+            s.outbound(out6(Proto::Udp, HOST, 3002, SERVER, 53), 0, 0),
             Err(Refusal::PoolExhausted)
         );
     }
@@ -889,31 +935,36 @@ mod tests {
         c.max_sessions = 3;
         c.max_sessions_per_host = 2;
         let mut s = State::new(c);
-        s.outbound(Proto::Udp, HOST, 1, SERVER, 53, 0, 0).unwrap();
-        s.outbound(Proto::Udp, HOST, 2, SERVER, 53, 0, 0).unwrap();
+        s.outbound(out6(Proto::Udp, HOST, 1, SERVER, 53), 0, 0)
+            .unwrap();
+        s.outbound(out6(Proto::Udp, HOST, 2, SERVER, 53), 0, 0)
+            .unwrap();
         assert_eq!(
-            s.outbound(Proto::Udp, HOST, 3, SERVER, 53, 0, 0),
+            s.outbound(out6(Proto::Udp, HOST, 3, SERVER, 53), 0, 0),
             Err(Refusal::HostLimit)
         );
         // Existing sessions keep working.
-        assert!(s.outbound(Proto::Udp, HOST, 1, SERVER, 53, 0, 1).is_ok());
-        s.outbound(Proto::Udp, HOST2, 1, SERVER, 53, 0, 0).unwrap();
+        assert!(s
+            .outbound(out6(Proto::Udp, HOST, 1, SERVER, 53), 0, 1)
+            .is_ok());
+        s.outbound(out6(Proto::Udp, HOST2, 1, SERVER, 53), 0, 0)
+            .unwrap();
         assert_eq!(
-            s.outbound(Proto::Udp, HOST2, 2, SERVER, 53, 0, 0),
+            s.outbound(out6(Proto::Udp, HOST2, 2, SERVER, 53), 0, 0),
             Err(Refusal::SessionLimit)
         );
         assert_eq!(s.expire(1000, &mut |_| {}), 3);
         assert!(s
-            .outbound(Proto::Udp, HOST2, 2, SERVER, 53, 0, 1000)
+            .outbound(out6(Proto::Udp, HOST2, 2, SERVER, 53), 0, 1000)
             .is_ok());
     }
 
     #[test]
     fn udp_expiry_and_refresh() {
         let mut s = State::new(config());
-        s.outbound(Proto::Udp, HOST, 5000, SERVER, 53, 0, 0)
+        s.outbound(out6(Proto::Udp, HOST, 5000, SERVER, 53), 0, 0)
             .unwrap();
-        s.inbound(Proto::Udp, POOL, 5000, SERVER, 53, 0, 200)
+        s.inbound(in4(Proto::Udp, SERVER, 53, POOL, 5000), 0, 200)
             .unwrap();
         assert_eq!(
             s.expire(499, &mut |_| {}),
@@ -931,34 +982,34 @@ mod tests {
         let mut s = State::new(config());
         let t = Timeouts::default();
         assert_eq!(
-            s.outbound(Proto::Tcp, HOST, 40000, SERVER, 80, 0x10, 0),
+            s.outbound(out6(Proto::Tcp, HOST, 40000, SERVER, 80), 0x10, 0),
             Err(Refusal::NoSession),
             "ACK creates nothing"
         );
-        s.outbound(Proto::Tcp, HOST, 40000, SERVER, 80, TCP_SYN, 0)
+        s.outbound(out6(Proto::Tcp, HOST, 40000, SERVER, 80), TCP_SYN, 0)
             .unwrap();
         let st = |s: &State| s.tcp_state(HOST, 40000, SERVER, 80);
         assert_eq!(st(&s), Some(TcpState::V6Init));
         assert_eq!(s.next_expiry(), Some(t.tcp_trans as u64));
-        s.inbound(Proto::Tcp, POOL, 40000, SERVER, 80, TCP_SYN | 0x10, 1)
+        s.inbound(in4(Proto::Tcp, SERVER, 80, POOL, 40000), TCP_SYN | 0x10, 1)
             .unwrap();
         assert_eq!(st(&s), Some(TcpState::Established));
         assert_eq!(s.next_expiry(), Some(1 + t.tcp_est as u64));
-        s.outbound(Proto::Tcp, HOST, 40000, SERVER, 80, TCP_FIN | 0x10, 2)
+        s.outbound(out6(Proto::Tcp, HOST, 40000, SERVER, 80), TCP_FIN | 0x10, 2)
             .unwrap();
         assert_eq!(st(&s), Some(TcpState::V6FinRcv));
-        s.outbound(Proto::Tcp, HOST, 40000, SERVER, 80, 0x10, 3)
+        s.outbound(out6(Proto::Tcp, HOST, 40000, SERVER, 80), 0x10, 3)
             .unwrap();
         assert_eq!(
             st(&s),
             Some(TcpState::V6FinRcv),
             "a v6 packet does not move V6 FIN RCV"
         );
-        s.inbound(Proto::Tcp, POOL, 40000, SERVER, 80, TCP_FIN | 0x10, 4)
+        s.inbound(in4(Proto::Tcp, SERVER, 80, POOL, 40000), TCP_FIN | 0x10, 4)
             .unwrap();
         assert_eq!(st(&s), Some(TcpState::V4FinV6FinRcv));
         assert_eq!(s.next_expiry(), Some(4 + t.tcp_trans as u64));
-        s.outbound(Proto::Tcp, HOST, 40000, SERVER, 80, 0x10, 10)
+        s.outbound(out6(Proto::Tcp, HOST, 40000, SERVER, 80), 0x10, 10)
             .unwrap();
         assert_eq!(
             s.next_expiry(),
@@ -972,14 +1023,14 @@ mod tests {
     #[test]
     fn tcp_rst_and_trans() {
         let mut s = State::new(config());
-        s.outbound(Proto::Tcp, HOST, 40001, SERVER, 80, TCP_SYN, 0)
+        s.outbound(out6(Proto::Tcp, HOST, 40001, SERVER, 80), TCP_SYN, 0)
             .unwrap();
-        s.inbound(Proto::Tcp, POOL, 40001, SERVER, 80, TCP_SYN | 0x10, 0)
+        s.inbound(in4(Proto::Tcp, SERVER, 80, POOL, 40001), TCP_SYN | 0x10, 0)
             .unwrap();
-        s.inbound(Proto::Tcp, POOL, 40001, SERVER, 80, TCP_RST, 5)
+        s.inbound(in4(Proto::Tcp, SERVER, 80, POOL, 40001), TCP_RST, 5)
             .unwrap();
         assert_eq!(s.tcp_state(HOST, 40001, SERVER, 80), Some(TcpState::Trans));
-        s.outbound(Proto::Tcp, HOST, 40001, SERVER, 80, 0x10, 6)
+        s.outbound(out6(Proto::Tcp, HOST, 40001, SERVER, 80), 0x10, 6)
             .unwrap();
         assert_eq!(
             s.tcp_state(HOST, 40001, SERVER, 80),
@@ -1000,19 +1051,23 @@ mod tests {
         });
         let mut s = State::new(c);
         assert_eq!(
-            s.inbound(Proto::Tcp, POOL, 80, SERVER, 5555, 0x10, 0),
+            s.inbound(in4(Proto::Tcp, SERVER, 5555, POOL, 80), 0x10, 0),
             Err(Refusal::NoSession)
         );
         assert_eq!(
-            s.inbound(Proto::Tcp, POOL, 80, SERVER, 5555, TCP_SYN, 0),
+            s.inbound(in4(Proto::Tcp, SERVER, 5555, POOL, 80), TCP_SYN, 0),
             Ok(Mapped6 {
                 addr: HOST,
                 port: 8080
             })
         );
         assert_eq!(s.next_expiry(), Some(6), "V4 INIT lives TCP_INCOMING_SYN");
-        s.outbound(Proto::Tcp, HOST, 8080, SERVER, 5555, TCP_SYN | 0x10, 1)
-            .unwrap();
+        s.outbound(
+            out6(Proto::Tcp, HOST, 8080, SERVER, 5555),
+            TCP_SYN | 0x10,
+            1,
+        )
+        .unwrap();
         assert_eq!(
             s.tcp_state(HOST, 8080, SERVER, 5555),
             Some(TcpState::Established)
@@ -1028,7 +1083,11 @@ mod tests {
         );
         // The IPv6 host's own outbound flows from that port use the static mapping.
         assert_eq!(
-            s.outbound(Proto::Tcp, HOST, 8080, [203, 0, 113, 1], 443, TCP_SYN, 1),
+            s.outbound(
+                out6(Proto::Tcp, HOST, 8080, [203, 0, 113, 1], 443),
+                TCP_SYN,
+                1
+            ),
             Ok(Mapped4 {
                 addr: POOL,
                 port: 80
@@ -1047,7 +1106,7 @@ mod tests {
             port4: 53,
         });
         let mut s = State::new(c.clone());
-        s.outbound(Proto::Udp, HOST2, 7000, SERVER, 53, 0, 0)
+        s.outbound(out6(Proto::Udp, HOST2, 7000, SERVER, 53), 0, 0)
             .unwrap();
         c.statics.clear();
         s.reconfigure(c);
@@ -1064,7 +1123,7 @@ mod tests {
             let mut addr = HOST;
             addr[15] = host;
             for port in 0..20u16 {
-                s.outbound(Proto::Udp, addr, 2000 + port, SERVER, 53, 0, 0)
+                s.outbound(out6(Proto::Udp, addr, 2000 + port, SERVER, 53), 0, 0)
                     .unwrap();
             }
         }
@@ -1087,7 +1146,7 @@ mod tests {
             (0, 0, 0, 0)
         );
         let slots = s.bibs.len();
-        s.outbound(Proto::Udp, HOST2, 7, SERVER, 53, 0, 300)
+        s.outbound(out6(Proto::Udp, HOST2, 7, SERVER, 53), 0, 300)
             .unwrap();
         assert_eq!(s.bibs.len(), slots, "a freed slot is reused");
         assert_eq!(s.lookup6(Proto::Udp, HOST2, 7).map(|m| m.addr), Some(POOL));

@@ -9,6 +9,45 @@ use crate::state::{PoolRange, Proto, StateConfig, StaticEntry, Timeouts};
 use crate::translate::{Config, DropReason, Nat64, PacketBuf, Verdict};
 use crate::wire::*;
 
+/// Test packets are written and read field by field at the RFCs' offsets.
+fn get_u16(b: &[u8], at: usize) -> u16 {
+    u16::from_be_bytes([b[at], b[at + 1]])
+}
+
+fn set_u16(b: &mut [u8], at: usize, value: u16) {
+    b[at..at + 2].copy_from_slice(&value.to_be_bytes());
+}
+
+/// The ports of a TCP or UDP header (or the ICMP type, code and checksum).
+fn ports(l4: &[u8]) -> Option<(u16, u16)> {
+    (l4.len() >= 4).then(|| (get_u16(l4, 0), get_u16(l4, 2)))
+}
+
+/// Where the checksum of a transport header is.
+fn checksum_offset(protocol: u8) -> usize {
+    match protocol {
+        PROTO_TCP => 16,
+        PROTO_UDP => 6,
+        _ => 2,
+    }
+}
+
+/// An IPv4 header with the flags and fragment offset given as the raw 16-bit field.
+fn ipv4_repr(flags_frag: u16, ident: u16, ttl: u8, protocol: u8, total_len: u16) -> Ipv4Repr {
+    Ipv4Repr {
+        tos: 0x28,
+        total_len,
+        ident,
+        dont_frag: flags_frag & 0x4000 != 0,
+        more_frags: flags_frag & 0x2000 != 0,
+        frag_offset: (flags_frag & 0x1fff) as usize * 8,
+        ttl,
+        protocol,
+        src: [0; 4],
+        dst: [0; 4],
+    }
+}
+
 /// (type, code, the 4 bytes after the checksum) of an ICMP message.
 type IcmpHead = (u8, u8, [u8; 4]);
 
@@ -113,7 +152,15 @@ fn l4_checksum_v4(src: [u8; 4], dst: [u8; 4], proto: u8, l4: &mut [u8]) {
 
 fn ip6(src: &[u8; 16], dst: &[u8; 16], nh: u8, hop_limit: u8, l4: &[u8]) -> Vec<u8> {
     let mut p = vec![0; 40];
-    emit_ipv6_header(&mut p, 0x28, l4.len() as u16, nh, hop_limit, src, dst);
+    Ipv6Repr {
+        traffic_class: 0x28,
+        payload_len: l4.len() as u16,
+        next_header: nh,
+        hop_limit,
+        src: *src,
+        dst: *dst,
+    }
+    .emit(&mut p);
     p.extend_from_slice(l4);
     p
 }
@@ -128,17 +175,12 @@ fn ip4(
     l4: &[u8],
 ) -> Vec<u8> {
     let mut p = vec![0; 20];
-    emit_ipv4_header(
-        &mut p,
-        0x28,
-        (20 + l4.len()) as u16,
-        ident,
-        flags_frag,
-        ttl,
-        proto,
+    Ipv4Repr {
         src,
         dst,
-    );
+        ..ipv4_repr(flags_frag, ident, ttl, proto, (20 + l4.len()) as u16)
+    }
+    .emit(&mut p);
     p.extend_from_slice(l4);
     p
 }
@@ -664,8 +706,22 @@ fn fragments_v4_to_v6() {
     let a = h.one(&ip4(SERVER, POOL, PROTO_UDP, 64, 0x2000, 77, &l4[..1000]));
     let b = h.one(&ip4(SERVER, POOL, PROTO_UDP, 64, 1000 / 8, 77, &l4[1000..]));
     let (a, b) = (check6(&a), check6(&b));
-    assert_eq!(a.fragment(), Some((0, true, 77)));
-    assert_eq!(b.fragment(), Some((1000, false, 77)));
+    assert_eq!(
+        a.fragment(),
+        Some(Fragment {
+            offset: 0,
+            more: true,
+            ident: 77
+        })
+    );
+    assert_eq!(
+        b.fragment(),
+        Some(Fragment {
+            offset: 1000,
+            more: false,
+            ident: 77
+        })
+    );
     assert_eq!((b.dst(), b.upper_protocol()), (HOST, PROTO_UDP));
     let whole = [a.upper(), b.upper()].concat();
     assert_eq!(
@@ -682,7 +738,7 @@ fn fragments_v4_to_v6() {
     for (i, f) in sent.iter().enumerate() {
         assert!(f.len() <= 1280);
         let ip = check6(f);
-        let (offset, more, _) = ip.fragment().unwrap();
+        let Fragment { offset, more, .. } = ip.fragment().unwrap();
         assert_eq!((offset, more), (whole.len(), i == 0));
         whole.extend_from_slice(ip.upper());
     }
@@ -836,7 +892,13 @@ fn malformed_packets_are_counted_and_leave_state_intact() {
     let gre = ip4(SERVER, POOL, 47, 64, 0, 0, &[0; 8]);
     cases.push((gre, DropReason::UnsupportedProtocol));
     let mut lsrr = vec![0u8; 28];
-    emit_ipv4_header(&mut lsrr, 0, 28, 0, 0, 64, PROTO_UDP, SERVER, POOL);
+    Ipv4Repr {
+        tos: 0,
+        src: SERVER,
+        dst: POOL,
+        ..ipv4_repr(0, 0, 64, PROTO_UDP, 28)
+    }
+    .emit(&mut lsrr);
     lsrr[0] = 0x46;
     lsrr[20..24].copy_from_slice(&[131, 3, 4, 0]);
     lsrr[10..12].copy_from_slice(&[0, 0]);
@@ -936,7 +998,7 @@ fn fragmented_echo_v4_to_v6() {
             assert!(p.len() <= 1280);
             let ip = check6(p);
             assert_eq!(ip.dst(), HOST);
-            (ip.fragment().unwrap().0, ip.upper().to_vec())
+            (ip.fragment().unwrap().offset, ip.upper().to_vec())
         })
         .collect();
     pieces.sort();
@@ -967,7 +1029,7 @@ fn fragmented_echo_v4_to_v6() {
         .iter()
         .map(|p| {
             let ip = check6(p);
-            (ip.fragment().unwrap().0, ip.upper().to_vec())
+            (ip.fragment().unwrap().offset, ip.upper().to_vec())
         })
         .collect();
     pieces.sort();
@@ -987,7 +1049,7 @@ fn fragmented_echo_v4_to_v6() {
 /// and the NIC's checksum completion produce correct segments.
 #[test]
 fn tso_super_packets_keep_a_correct_partial_checksum() {
-    use crate::translate::Offload;
+    use crate::packet_buf::Offload;
     let same = |a: u16, b: u16| a == b || (a == 0 && b == 0xffff) || (a == 0xffff && b == 0);
     let mut h = Harness::new(config());
     let mut l4 = tcp(40000, 80, 0x02);

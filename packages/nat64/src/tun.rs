@@ -5,7 +5,7 @@
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
-use crate::translate::Offload;
+use crate::packet_buf::Offload;
 
 /// `struct virtio_net_hdr` (legacy, host byte order), which prefixes every packet.
 const VNET_HDR: usize = 10;

@@ -12,7 +12,13 @@ use nat64::checksum::{self, add};
 use nat64::rfc6052::{Prefix, LENGTHS};
 use nat64::state::{PoolRange, StateConfig, Timeouts};
 use nat64::wire::*;
+// Not wire::Result: translations fail with a DropReason.
 use nat64::{Config, DropReason, Nat64, PacketBuf, Verdict};
+use std::result::Result;
+
+fn set_u16(b: &mut [u8], at: usize, value: u16) {
+    b[at..at + 2].copy_from_slice(&value.to_be_bytes());
+}
 
 const HOST: [u8; 16] = [0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
 const POOL: [u8; 4] = [198, 51, 100, 1];
@@ -203,7 +209,15 @@ impl Nat64Side {
         // A zero sum goes out as 0xffff: zero means "no checksum", which IPv6 forbids.
         set_u16(&mut l4, 6, if sum == 0 { 0xffff } else { sum });
         let mut packet = vec![0u8; IPV6_HEADER];
-        emit_ipv6_header(&mut packet, 0, l4.len() as u16, PROTO_UDP, 64, &HOST, &dst);
+        Ipv6Repr {
+            traffic_class: 0,
+            payload_len: l4.len() as u16,
+            next_header: PROTO_UDP,
+            hop_limit: 64,
+            src: HOST,
+            dst,
+        }
+        .emit(&mut packet);
         packet.extend_from_slice(&l4);
         self.buf.load(&packet);
         let mut sent_to = None;

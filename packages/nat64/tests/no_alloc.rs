@@ -36,6 +36,10 @@ const HOST: [u8; 16] = [0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 const POOL: [u8; 4] = [198, 51, 100, 1];
 const SERVER: [u8; 4] = [192, 0, 2, 2];
 
+fn set_u16(b: &mut [u8], at: usize, value: u16) {
+    b[at..at + 2].copy_from_slice(&value.to_be_bytes());
+}
+
 fn prefix() -> Prefix {
     Prefix::new("2001:db8:64::".parse().unwrap(), 96).unwrap()
 }
@@ -52,12 +56,20 @@ fn udp6(payload_len: usize) -> Vec<u8> {
     );
     set_u16(&mut l4, 6, c);
     let mut p = vec![0u8; 40];
-    emit_ipv6_header(&mut p, 0, l4.len() as u16, PROTO_UDP, 64, &HOST, &dst);
+    Ipv6Repr {
+        traffic_class: 0,
+        payload_len: l4.len() as u16,
+        next_header: PROTO_UDP,
+        hop_limit: 64,
+        src: HOST,
+        dst,
+    }
+    .emit(&mut p);
     p.extend_from_slice(&l4);
     p
 }
 
-fn udp4(payload_len: usize, flags_frag: u16) -> Vec<u8> {
+fn udp4(payload_len: usize, dont_frag: bool) -> Vec<u8> {
     let mut l4 = vec![0u8; 8 + payload_len];
     set_u16(&mut l4, 0, 53);
     set_u16(&mut l4, 2, 40000);
@@ -68,17 +80,17 @@ fn udp4(payload_len: usize, flags_frag: u16) -> Vec<u8> {
     );
     set_u16(&mut l4, 6, c);
     let mut p = vec![0u8; 20];
-    emit_ipv4_header(
-        &mut p,
-        0,
-        (20 + l4.len()) as u16,
-        5,
-        flags_frag,
-        64,
-        PROTO_UDP,
-        SERVER,
-        POOL,
-    );
+    Ipv4Repr {
+        total_len: (20 + l4.len()) as u16,
+        ident: 5,
+        dont_frag,
+        ttl: 64,
+        protocol: PROTO_UDP,
+        src: SERVER,
+        dst: POOL,
+        ..Ipv4Repr::default()
+    }
+    .emit(&mut p);
     p.extend_from_slice(&l4);
     p
 }
@@ -106,9 +118,9 @@ fn established_flows_translate_without_allocating() {
     let mut nat = Nat64::new(config, t0);
     let mut buf = PacketBuf::new();
     let mut sent = 0usize;
-    let packets = [udp6(100), udp4(100, 0x4000), udp4(3000, 0), udp6(1400)];
+    let packets = [udp6(100), udp4(100, true), udp4(3000, false), udp6(1400)];
     // A packet to a pool port nobody is bound to: dropped.
-    let mut stray = udp4(10, 0);
+    let mut stray = udp4(10, false);
     set_u16(&mut stray, 22, 9999);
     // First round creates the session (allocates); later rounds must not.
     for round in 0..3 {
