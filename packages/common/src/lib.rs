@@ -2,7 +2,7 @@
 //! OpenWrt's datatypes, logging to syslog (and its rate limit), signals, the command line,
 //! the daemon skeleton (`run | check | status | reload`), the poll loop, the control socket
 //! behind `<daemon> status`, the JSON its replies use, and the RFC 6052 NAT64 prefix dns64
-//! and nat64 must agree on.
+//! and nat64 must agree on, and dropping root for the daemon's own user.
 
 pub mod cli;
 pub mod control;
@@ -10,6 +10,7 @@ pub mod daemon;
 pub mod json;
 pub mod log;
 pub mod poll;
+pub mod privilege;
 pub mod ratelimit;
 pub mod rfc6052;
 pub mod signals;
