@@ -20,6 +20,7 @@ use dns64::{Client, Dns64, Output};
 use v6only_common::cli::Program;
 use v6only_common::daemon::{self, Context, Loaded, Spec};
 use v6only_common::poll::{self, Interest, Poller};
+use v6only_common::privilege::{self, Cap};
 use v6only_common::signals::Signal;
 use v6only_common::watch::FileWatch;
 
@@ -464,6 +465,8 @@ fn run(mut ctx: Context, loaded: Loaded<Config>) -> Result<(), String> {
     }
     raise_fd_limit();
     let (udp, tcp) = bind(&config)?;
+    // Root was for port 53; a reload may bind it on other addresses.
+    privilege::drop_to("dns64", &[Cap::NetBindService], &[])?;
     let now = Instant::now();
     let mut d = Daemon {
         core: Dns64::new(config.core.clone(), Vec::new(), random_ids()),

@@ -14,6 +14,7 @@ use nat64::{Drop, Nat64, PacketBuf};
 use v6only_common::cli::Program;
 use v6only_common::daemon::{self, Context, Loaded, Spec};
 use v6only_common::poll::{self, Interest, Poller};
+use v6only_common::privilege::{self, Cap};
 use v6only_common::signals::Signal;
 
 static DAEMON: Spec<DaemonConfig> = Spec {
@@ -168,6 +169,8 @@ fn run(mut ctx: Context, loaded: Loaded<DaemonConfig>) -> Result<(), String> {
         added: Vec::new(),
     };
     configure_device(&tun, &current, &mut own_routes)?;
+    // Root was for the TUN device; a reload changes routes and the MTU.
+    privilege::drop_to("nat64", &[Cap::NetAdmin], &[])?;
     if tun.vnet {
         log::info!(
             "TUN offloads on: TCP super-packets translated whole, checksums left to the kernel"

@@ -17,6 +17,7 @@ use option108_dhcpd::wire::{CLIENT_PORT, MAX_MESSAGE, SERVER_PORT};
 use v6only_common::cli::Program;
 use v6only_common::daemon::{self, Context, Loaded, Spec};
 use v6only_common::poll::{self, Interest, Poller};
+use v6only_common::privilege::{self, Cap};
 use v6only_common::signals::Signal;
 use v6only_common::uci::Package;
 
@@ -167,6 +168,14 @@ fn run(mut ctx: Context, loaded: Loaded<Config>) -> Result<(), String> {
             None
         }
     };
+    // Root was for port 67; a reload may bind it for a new pool, and leases set ARP
+    // entries. The lease files (and their temporary files) are replaced by rename.
+    let files = [&config.journal, &config.leasefile].map(|p| [p.clone(), p.with_extension("tmp")]);
+    privilege::drop_to(
+        "option108",
+        &[Cap::NetAdmin, Cap::NetBindService],
+        &files.concat(),
+    )?;
     let mut d = Daemon {
         server,
         config,
