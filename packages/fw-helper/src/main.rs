@@ -12,13 +12,13 @@
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, ExitCode, Stdio};
 
 use fw_helper::config::{self, Backend, Config};
 use fw_helper::fw4;
 use fw_helper::model::{self, Ruleset};
 use fw_helper::render;
-use v6only_common::{cli, log as vlog, uci::Package};
+use v6only_common::{cli, daemon, log as vlog, uci::Package};
 
 const PROGRAM: cli::Program = cli::Program {
     name: "fw-helper",
@@ -34,6 +34,9 @@ const PROGRAM: cli::Program = cli::Program {
 const DEFAULT_DROPINS: &str = "/usr/share/v6only/fw.d:/var/run/v6only/fw.d";
 
 struct Env {
+    /// `check` collects the warnings to print them with its verdict; the other commands log
+    /// them as they come.
+    warnings: Option<std::cell::RefCell<Vec<String>>>,
     config: PathBuf,
     dropins: Vec<PathBuf>,
     fw4_root: PathBuf,
@@ -51,6 +54,7 @@ impl Env {
                 .unwrap_or_else(|| d.to_string())
         };
         Env {
+            warnings: None,
             config,
             dropins: var("FW_HELPER_DROPIN_DIRS", DEFAULT_DROPINS)
                 .split(':')
@@ -63,9 +67,16 @@ impl Env {
             lock: var("FW_HELPER_LOCK", "/var/run/fw-helper.lock").into(),
         }
     }
+
+    fn warn(&self, warning: String) {
+        match &self.warnings {
+            Some(collected) => collected.borrow_mut().push(warning),
+            None => log::warn!("{warning}"),
+        }
+    }
 }
 
-fn main() {
+fn main() -> ExitCode {
     let args = cli::parse_or_exit(&PROGRAM);
     let sink = vlog::init(PROGRAM.name, args.verbose);
     let cmd = match args.rest.as_slice() {
@@ -74,14 +85,24 @@ fn main() {
         [c] => usage(&format!("unknown command '{c}'")),
         _ => usage("too many arguments"),
     };
-    let env = Env::new(args.config);
+    let mut env = Env::new(args.config);
+    if cmd == "check" {
+        // The daemons' check output: warnings, then the verdict, on the terminal.
+        env.warnings = Some(Default::default());
+        let result = check(&env);
+        let warnings = env.warnings.take().unwrap_or_default().into_inner();
+        return daemon::report_check(
+            &PROGRAM,
+            &env.config,
+            result.as_ref().map(|()| &warnings[..]),
+        );
+    }
     // Daemons' init scripts may reload us concurrently: one apply/remove at a time.
     let _lock = match cmd.as_str() {
         "apply" | "remove" => Some(lock(&env.lock)),
         _ => None,
     };
     let res = match cmd.as_str() {
-        "check" => check(&env),
         "apply" => apply(&env),
         "remove" => remove(&env),
         _ => show(&env),
@@ -91,8 +112,9 @@ fn main() {
         if sink != vlog::Sink::Stderr {
             eprintln!("{}: {cmd}: {msg}", PROGRAM.name);
         }
-        std::process::exit(1);
+        return ExitCode::FAILURE;
     }
+    ExitCode::SUCCESS
 }
 
 /// An exclusive flock on `path`, held until the returned file is dropped. Without a usable
@@ -154,7 +176,7 @@ fn load_config(env: &Env) -> Result<Config, String> {
     }
     let cfg = config::from_packages(&main, &dropins).map_err(|e| e.to_string())?;
     for w in &cfg.warnings {
-        log::warn!("{w}");
+        env.warn(w.clone());
     }
     Ok(cfg)
 }
@@ -178,7 +200,7 @@ fn ruleset(env: &Env, cfg: &Config, b: Backend) -> Result<Ruleset, String> {
     }
     let zones = fw4::zones(&run_fw4(env, &["-q", "print"])?);
     for w in fw4::unresolved_zones(cfg, &zones) {
-        log::warn!("{w}");
+        env.warn(w);
     }
     model::build(cfg, &zones, false).map_err(|e| e.to_string())
 }
@@ -359,9 +381,8 @@ fn check(env: &Env) -> Result<(), String> {
     let rs = ruleset(env, &cfg, b)?;
     // The snippets hold literal devices only: nft checks the same rules as a table of ours.
     run_nft(env, true, &render::apply_script(&rs, &cfg.table))?;
-    println!(
-        "{}: configuration and rules are valid ({} rules, backend {})",
-        PROGRAM.name,
+    log::info!(
+        "configuration and rules are valid ({} rules, backend {})",
         rs.rules.len(),
         name(b)
     );
