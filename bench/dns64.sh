@@ -8,39 +8,24 @@
 #
 # Prints qps and server CPU time per query (utime+stime from /proc/<pid>/stat) for both, and
 # the ratios. Parameters (environment): SECONDS_PER_RUN (default 10), NAMES (default 1000000),
-# CLIENTS (dnsperf -c, default 4), OUTSTANDING (dnsperf -q, default 200). Run as root.
+# CLIENTS (dnsperf -c, default 4), OUTSTANDING (dnsperf -q, default 200); DNS64 (the binary) or
+# BIN_DIR (a directory holding it), else a host release build. Run as root.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/tests/lib/netns.sh"
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
 NAMES=${NAMES:-1000000}
 CLIENTS=${CLIENTS:-4}
 OUTSTANDING=${OUTSTANDING:-200}
-if [ -z "${BIN_DIR:-}" ]; then
-  export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target/h-dns64}
-  (cd "$ROOT" && cargo build -q --release -p dns64)
-  BIN_DIR=$CARGO_TARGET_DIR/release
-fi
-for p in nsd unbound dnsperf dnsutils; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
-    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$p" >/dev/null
-done
+need_root
+need_pkgs nsd unbound dnsperf dnsutils iproute2
+need_bin DNS64 dns64
 
-NS=d64bench
-WORK=$(mktemp -d /tmp/d64bench.XXXXXX)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  [ -f "$WORK/nsd.pid" ] && kill "$(cat "$WORK/nsd.pid")" 2>/dev/null
-  sleep 0.3
-  ip netns del $NS 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-ip netns del $NS 2>/dev/null || true
-ip netns add $NS
-ip netns exec $NS ip link set lo up
-in_ns() { ip netns exec $NS "$@"; }
+NS=d64bench-$$
+workdir WORK d64bench
+netns_add "$NS"
+in_ns() { ip netns exec "$NS" "$@"; }
 
 cat >"$WORK/bench.test.zone" <<'EOF'
 $ORIGIN bench.test.
@@ -71,14 +56,13 @@ zone:
   name: "bench.test"
   zonefile: "bench.test.zone"
 EOF
-in_ns nsd -c "$WORK/nsd.conf"
+in_ns nsd -c "$WORK/nsd.conf" || die "nsd did not start: $(cat "$WORK/nsd.log" 2>/dev/null)"
 
 # allow_non_global: the bench zone's 198.51.100.1 is a documentation address, which the
 # Well-Known Prefix does not carry (RFC 6052 3.1); unbound synthesizes it, so must we.
 printf "config dns64 'main'\n list listen '127.0.0.1'\n list upstream '127.0.0.2'\n option allow_non_global '1'\n" >"$WORK/dns64"
-DNS64_CONTROL=$WORK/dns64.sock ip netns exec $NS "$BIN_DIR/dns64" -c "$WORK/dns64" run 2>"$WORK/dns64.log" &
-DNS64_PID=$!
-PIDS+=("$DNS64_PID")
+DNS64_CONTROL=$WORK/dns64.sock spawn "$NS" "$DNS64" -c "$WORK/dns64" run 2>"$WORK/dns64.log"
+DNS64_PID=$SPAWNED_PID
 
 cat >"$WORK/unbound.conf" <<EOF
 server:
@@ -104,12 +88,12 @@ forward-zone:
   name: "."
   forward-addr: 127.0.0.2
 EOF
-ip netns exec $NS unbound -d -c "$WORK/unbound.conf" &
-UNBOUND_PID=$!
-PIDS+=("$UNBOUND_PID")
+spawn "$NS" unbound -d -c "$WORK/unbound.conf"
+UNBOUND_PID=$SPAWNED_PID
 for server in 127.0.0.1 127.0.0.3; do
   for _ in $(seq 50); do in_ns dig +short +time=1 +tries=1 @$server AAAA probe.bench.test | grep -q 64:ff9b && break; sleep 0.2; done
-  in_ns dig +short @$server AAAA probe.bench.test | grep -q 64:ff9b:: || { echo "$server does not synthesize"; in_ns dig @$server AAAA probe.bench.test; cat "$WORK"/*.log; exit 1; }
+  in_ns dig +short @$server AAAA probe.bench.test | grep -q 64:ff9b:: ||
+    die "$server does not synthesize: $(in_ns dig @$server AAAA probe.bench.test; cat "$WORK"/*.log)"
 done
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
@@ -120,12 +104,14 @@ rss_kb() { awk '/VmRSS/{print $2}' "/proc/$1/status"; }
 run() {
   local pid=$2 server=$3 data=$4; shift 4
   local before after out
+  kill -0 "$pid" 2>/dev/null || die "$1 is not running: $(tail -5 "$WORK/$1.log" 2>/dev/null)"
   before=$(cpu_ticks "$pid") ubefore=$(user_ticks "$pid")
   out=$(in_ns dnsperf -s "$server" -d "$data" -l "$SECONDS_PER_RUN" -c "$CLIENTS" -q "$OUTSTANDING" "$@" 2>&1)
   after=$(cpu_ticks "$pid") uafter=$(user_ticks "$pid")
   QPS=$(echo "$out" | awk '/Queries per second/{print $4}')
   DONE=$(echo "$out" | awk '/Queries completed/{print $3}')
   LOST=$(echo "$out" | awk '/Queries lost/{print $3}')
+  [ "${DONE:-0}" -gt 0 ] || die "dnsperf against $1 ($server) completed no query: $out"
   CPU_US=$(awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$DONE" 'BEGIN{printf "%.2f", n ? t / hz * 1e6 / n : 0}')
   USER_US=$(awk -v t=$((uafter - ubefore)) -v hz="$(getconf CLK_TCK)" -v n="$DONE" 'BEGIN{printf "%.2f", n ? t / hz * 1e6 / n : 0}')
 }
@@ -166,7 +152,7 @@ for who in dns64:$DNS64_PID:127.0.0.1 unbound:$UNBOUND_PID:127.0.0.3; do
   printf 'RSS %-8s after %8d distinct names: %8d KB\n' "$name" "$done_already" "${R[rss_$name]}"
 done
 echo
-DNS64_CONTROL=$WORK/dns64.sock "$BIN_DIR/dns64" status 2>/dev/null || true
+DNS64_CONTROL=$WORK/dns64.sock "$DNS64" status 2>/dev/null || true
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", b ? a / b : 0}'; }
 echo

@@ -25,7 +25,7 @@
 #
 # The machine may be shared: the load average is printed first; the wall-clock rate needs
 # two free cores (client and server), the CPU per lease does not.
-set -u
+set -uo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 N=${N:-20000}
 # Exchanges in flight: at 96 neither server dropped a request in our runs. With the default
@@ -48,23 +48,15 @@ LOG_LEASES=${LOG_LEASES:-0}
 # Pool for the rate runs: room for every client plus a margin, same for both servers.
 POOL=$((N + N / 10))
 
-[ "$(id -u)" = 0 ] || { echo "must run as root"; exit 1; }
-if ! command -v kea-dhcp4 >/dev/null; then
-	echo "installing kea-dhcp4-server"
-	DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends kea-dhcp4-server >/dev/null 2>&1 ||
-		{ apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends kea-dhcp4-server >/dev/null 2>&1; }
-fi
-command -v kea-dhcp4 >/dev/null || { echo "kea-dhcp4 missing"; exit 1; }
+. "$REPO/tests/lib/netns.sh"
+need_root
+need_pkgs kea-dhcp4-server iproute2 python3
+command -v kea-dhcp4 >/dev/null || die "kea-dhcp4-server is installed, but there is no kea-dhcp4"
 # Debian starts Kea as a service on install; this benchmark runs its own instance only.
-if [ -z "${O108:-}" ]; then
-	# The static musl build (as shipped) first: its RSS is what a router sees.
-	for cand in "$REPO/target/xc/dist/x86_64-unknown-linux-musl/option108-dhcpd" \
-		"$REPO/target/h-option108-xc/dist/x86_64-unknown-linux-musl/option108-dhcpd" \
-		"$REPO/target/h-option108/release/option108-dhcpd" "$REPO/target/release/option108-dhcpd"; do
-		[ -x "$cand" ] && { O108="$cand"; break; }
-	done
-fi
-[ -x "${O108:-}" ] || { echo "no release option108-dhcpd binary (set O108)"; exit 1; }
+# The static musl build (as shipped) first: its RSS is what a router sees.
+XC_BIN=$REPO/target/xc/dist/x86_64-unknown-linux-musl
+[ -z "${O108:-}" ] && [ -z "${BIN_DIR:-}" ] && [ -x "$XC_BIN/option108-dhcpd" ] && BIN_DIR=$XC_BIN
+need_bin O108 option108-dhcpd
 
 # The load generator: a host release build of the crate's example.
 LOAD_TARGET=${LOAD_TARGET:-$REPO/target/h-option108-bench}
@@ -74,31 +66,18 @@ LOAD="$LOAD_TARGET/release/examples/dora_load"
 
 S="dhb-s-$$"
 C="dhb-c-$$"
-T="$(mktemp -d /tmp/dhb-bench.XXXXXX)"
+workdir T dhb-bench
 export OPTION108_DHCPD_SOCKET="$T/ctl.sock"
 SPID=""
-cleanup() {
-	[ -n "$SPID" ] && kill "$SPID" 2>/dev/null && sleep 0.3 && kill -9 "$SPID" 2>/dev/null
-	umount "$T/ram" 2>/dev/null
-	ip netns del "$S" 2>/dev/null
-	ip netns del "$C" 2>/dev/null
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
 
-ip netns add "$S"
-ip netns add "$C"
-ip -n "$S" link set lo up
-ip -n "$C" link set lo up
-ip -n "$S" link add dhbs type veth peer name dhbc netns "$C"
+netns_add "$S" "$C"
+veth "$S" dhbs "$C" dhbc
 ip -n "$S" addr add 10.9.0.1/16 dev dhbs
-ip -n "$S" link set dhbs up
-ip -n "$C" link set dhbc up
 sleep 0.5
 
 mkdir -p "$T/ram" "$T/disk"
-mount -t tmpfs -o size=64m dhbbench "$T/ram" || { echo "cannot mount a tmpfs"; exit 1; }
+mount -t tmpfs -o size=64m dhbbench "$T/ram" || die "cannot mount a tmpfs"
+at_exit "umount '$T/ram'"
 
 last_pool_addr() { # POOL-SIZE: the last address of a pool starting at 10.9.0.10
 	local n=$((10 + $1 - 1))
@@ -110,6 +89,7 @@ config option108_dhcpd
 	option journal '$1/o108.journal'
 	option leasefile '$1/dhcp.leases'
 	option log_leases '$LOG_LEASES'
+	option control_socket '$T/ctl.sock'
 config dhcp 'lan'
 	option device 'dhbs'
 	option start '10'
@@ -133,20 +113,19 @@ EOF
 port67_bound() { ip netns exec "$S" ss -H -uln 'sport = :67' | grep -q .; }
 start_ours() {
 	rm -f "$STATE"/o108.journal* "$STATE/dhcp.leases"
-	ip netns exec "$S" "$O108" -c "$T/dhcp" run 2>"$T/o108.log" &
-	SPID=$!
-	for _ in $(seq 50); do "$O108" status >/dev/null 2>&1 && return 0; sleep 0.1; done
-	echo "option108-dhcpd did not start: $(cat "$T/o108.log")"
-	exit 1
+	spawn "$S" "$O108" -c "$T/dhcp" run 2>"$T/o108.log"
+	SPID=$SPAWNED_PID
+	for _ in $(seq 50); do "$O108" -c "$T/dhcp" status >/dev/null 2>&1 && return 0; sleep 0.1; done
+	die "option108-dhcpd did not start: $(cat "$T/o108.log")"
 }
 start_kea() {
 	rm -f "$STATE"/kea-leases4.csv*
-	KEA_LOCKFILE_DIR="$T" KEA_PIDFILE_DIR="$T" ip netns exec "$S" kea-dhcp4 -c "$T/kea.json" >"$T/kea.out" 2>&1 &
-	SPID=$!
+	KEA_LOCKFILE_DIR="$T" KEA_PIDFILE_DIR="$T" spawn "$S" kea-dhcp4 -c "$T/kea.json" >"$T/kea.out" 2>&1
+	SPID=$SPAWNED_PID
 	for _ in $(seq 100); do port67_bound && break; sleep 0.05; done
 	# Port 67 is bound while the interfaces are opened; a moment more for the rest.
 	sleep 0.3
-	kill -0 "$SPID" 2>/dev/null && port67_bound || { echo "kea-dhcp4 did not start: $(tail -5 "$T/kea.out")"; exit 1; }
+	{ kill -0 "$SPID" 2>/dev/null && port67_bound; } || die "kea-dhcp4 did not start: $(tail -5 "$T/kea.out")"
 }
 stop_server() {
 	kill "$SPID" 2>/dev/null
@@ -176,10 +155,11 @@ one_run() { # ours|kea
 	cpu=$(($(cpu_ticks "$SPID") - c0))
 	EXTRA=""
 	if [ "$1" = ours ]; then
-		EXTRA=$("$O108" status | python3 -c 'import json,sys; c=json.load(sys.stdin)["counters"]; print("kernel_drops=%d log_suppressed=%d" % (c["kernel_drops"], c["log_suppressed"]))')
+		EXTRA=$("$O108" -c "$T/dhcp" status | python3 -c 'import json,sys; c=json.load(sys.stdin)["counters"]; print("kernel_drops=%d log_suppressed=%d" % (c["kernel_drops"], c["log_suppressed"]))')
 	fi
 	stop_server
 	leases=$(kv leases "$LINE")
+	[ "${leases:-0}" -gt 0 ] || die "$1: no lease acked in the run: ${LINE:-no output from dora_load}"
 	RATE=$(kv rate "$LINE")
 	CPU=$(awk -v c="$cpu" -v n="$leases" -v t="$TICK" 'BEGIN { printf "%.1f", n ? c / t / n * 1e6 : 0 }')
 }
@@ -231,7 +211,7 @@ echo "RSS with $LEASES active leases"
 start_ours
 line=$(dora "$LEASES" 100000)
 o_rss=$(rss_kb "$SPID")
-active=$("$O108" status | python3 -c 'import json,sys; print(json.load(sys.stdin)["pools"][0]["active_leases"])')
+active=$("$O108" -c "$T/dhcp" status | python3 -c 'import json,sys; print(json.load(sys.stdin)["pools"][0]["active_leases"])')
 stop_server
 o_acked=$(kv leases "$line")
 start_kea

@@ -2,7 +2,8 @@
 # System tests for fw-helper, as root, with real nft and real traffic, inside network
 # namespaces created (and removed) here; nothing touches the host's ruleset or interfaces.
 #
-#   FW_HELPER=path/to/fw-helper tests/system/fw-helper.sh
+#   FW_HELPER=path/to/fw-helper tests/system/fw-helper.sh   (or BIN_DIR=dir holding fw-helper;
+#   neither: a host release build)
 #
 # Topology: namespace L (LAN host, eth0) -- veth-lan [R router] veth-wan -- eth0 (WAN host, W).
 # NAT64 static BIB entries: R fwstun -- eth0 (P, standing in for the NAT64 TUN: it holds
@@ -11,42 +12,21 @@
 # One result line per check, then exactly "N passed, N failed"; exit 1 on any failure.
 # A check that cannot run is counted as failed.
 
-set -u
+set -uo pipefail
 REPO="$(cd "$(dirname "$0")/../.." && pwd)"
-FW_HELPER="${FW_HELPER:-$REPO/target/debug/fw-helper}"
 . "$REPO/tests/system/lib.sh"
 setup_or_finish nftables iproute2 python3
-if [ ! -x "$FW_HELPER" ]; then
-	fail "setup" "no fw-helper binary at $FW_HELPER (set FW_HELPER)"
-	finish
-fi
-FW_HELPER="$(cd "$(dirname "$FW_HELPER")" && pwd)/$(basename "$FW_HELPER")"
+need_bin FW_HELPER fw-helper
 
 R="fwh-r-$$"
 L="fwh-l-$$"
 W="fwh-w-$$"
 P="fws-p-$$"
-T="$(mktemp -d /tmp/fw-helper-test.XXXXXX)"
-LISTENER=""
-LISTENER_P=""
+workdir T fw-helper-test
 
-cleanup() {
-	[ -n "$LISTENER" ] && kill "$LISTENER" 2>/dev/null
-	[ -n "$LISTENER_P" ] && kill "$LISTENER_P" 2>/dev/null
-	for n in "$R" "$L" "$W" "$P"; do ip netns del "$n" 2>/dev/null; done
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-ip netns add "$R" && ip netns add "$L" && ip netns add "$W" && ip netns add "$P" || { fail "setup" "ip netns add"; finish; }
-ip -n "$R" link add veth-lan type veth peer name eth0 netns "$L"
-ip -n "$R" link add veth-wan type veth peer name eth0 netns "$W"
-for n in "$R" "$L" "$W"; do ip -n "$n" link set lo up; done
-ip -n "$R" link set veth-lan up
-ip -n "$R" link set veth-wan up
-ip -n "$L" link set eth0 up
-ip -n "$W" link set eth0 up
+netns_add "$R" "$L" "$W" "$P"
+veth "$R" veth-lan "$L" eth0
+veth "$R" veth-wan "$W" eth0
 ip -n "$R" -6 addr add fe80::1/64 dev veth-lan nodad
 ip -n "$R" -6 addr add 2001:db8:1::1/64 dev veth-lan nodad
 ip -n "$R" -6 addr add fe80::1/64 dev veth-wan nodad
@@ -56,10 +36,7 @@ ip -n "$L" -6 addr add 2001:db8:1::2/64 dev eth0 nodad
 ip -n "$W" -6 addr add fe80::3/64 dev eth0 nodad
 ip -n "$W" -6 addr add 2001:db8:2::3/64 dev eth0 nodad
 # IPv4 for the static BIB entries: W -- R (WAN address 192.0.2.1) -- fwstun -- P (pool4).
-ip -n "$R" link add fwstun type veth peer name eth0 netns "$P"
-ip -n "$P" link set lo up
-ip -n "$R" link set fwstun up
-ip -n "$P" link set eth0 up
+veth "$R" fwstun "$P" eth0
 ip netns exec "$R" sysctl -qw net.ipv4.ip_forward=1
 ip -n "$R" addr add 192.0.2.1/24 dev veth-wan
 ip -n "$W" addr add 192.0.2.3/24 dev eth0
@@ -149,10 +126,8 @@ while True:
         log.write("p:%s:%d %s %s\n" % (local[0], local[1], peer[0], data.decode(errors="replace").strip()))
 PY
 
-ip netns exec "$R" python3 "$T/listen.py" "$T/got.log" "$T/ready" &
-LISTENER=$!
-ip netns exec "$P" python3 "$T/listen4.py" "$T/got.log" "$T/ready4" 8080 8081 9090 &
-LISTENER_P=$!
+spawn "$R" python3 "$T/listen.py" "$T/got.log" "$T/ready"
+spawn "$P" python3 "$T/listen4.py" "$T/got.log" "$T/ready4" 8080 8081 9090
 for _ in $(seq 50); do [ -f "$T/ready" ] && [ -f "$T/ready4" ] && break; sleep 0.1; done
 [ -f "$T/ready" ] && [ -f "$T/ready4" ] || { fail "setup" "listener did not start"; finish; }
 

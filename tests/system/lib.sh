@@ -1,6 +1,7 @@
-# lib.sh - sourced by the system tests: result lines, the closing "N passed, N failed",
-# root and Debian packages. A check that cannot run counts as failed, never as passed.
-. "$(dirname "${BASH_SOURCE[0]}")/../../ci/apt.sh"
+# lib.sh - sourced by the system tests: result lines, the closing "N passed, N failed", and
+# (from tests/lib/netns.sh) namespaces, processes, scratch directories and binaries that are
+# cleaned up at exit. A check that cannot run counts as failed, never as passed.
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/netns.sh"
 
 PASS=0
 FAIL=0
@@ -17,8 +18,11 @@ check() {
 }
 finish() { echo "$PASS passed, $FAIL failed"; [ "$FAIL" -eq 0 ]; exit $?; }
 
+# A setup that cannot be done (need_root, need_pkgs, need_bin, netns_add ...) is a failed check.
+die() { fail "setup" "$*"; finish; }
+
 # setup_or_finish PACKAGE...: root, and the Debian packages installed; else a failed setup.
 setup_or_finish() {
-  [ "$(id -u)" = 0 ] || { fail "setup" "must run as root"; finish; }
-  apt_install "$@" || { fail "setup" "cannot install: $*"; finish; }
+  need_root
+  need_pkgs "$@"
 }

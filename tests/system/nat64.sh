@@ -1,57 +1,41 @@
 #!/bin/bash
 # System tests for nat64, as root, in network namespaces created (and removed) here.
 #
-#   NAT64=path/to/nat64 tests/system/nat64.sh     (or BIN_DIR=dir holding nat64)
+#   NAT64=path/to/nat64 tests/system/nat64.sh   (or BIN_DIR=dir holding nat64; neither: a host
+#   release build)
 #
 # Topology (prefix 2001:db8:64::/96, pool4 198.51.100.0/30):
 #   client C (IPv6 only) 2001:db8:1::2 -- 2001:db8:1::1 [router R, nat64 on TUN n64tun]
 #   192.0.2.1 (MTU 1300) -- 192.0.2.2 server S (IPv4 only)
 # One line per check, then exactly "N passed, N failed"; exit 1 on any failure.
 
-set -u
+set -uo pipefail
 REPO="$(cd "$(dirname "$0")/../.." && pwd)"
 HERE="$REPO/tests/system/nat64"
-NAT64="${NAT64:-${BIN_DIR:+$BIN_DIR/nat64}}"
-NAT64="${NAT64:-$REPO/target/debug/nat64}"
 . "$REPO/tests/system/lib.sh"
 setup_or_finish iproute2 iputils-ping traceroute python3 nftables
-
-[ -x "$NAT64" ] || { fail "setup" "no nat64 binary at $NAT64 (set NAT64 or BIN_DIR)"; finish; }
-NAT64="$(cd "$(dirname "$NAT64")" && pwd)/$(basename "$NAT64")"
+need_bin NAT64 nat64
 
 C="n64c-$$"
 R="n64r-$$"
 S="n64s-$$"
-T="$(mktemp -d /tmp/nat64-test.XXXXXX)"
-PIDS=""
+workdir T nat64-test
 DAEMON=""
-
-cleanup() {
-	for p in $PIDS $DAEMON; do kill "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	for n in "$C" "$R" "$S"; do ip netns del "$n" 2>/dev/null; done
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
 
 inc() { ip netns exec "$C" "$@"; }
 inr() { ip netns exec "$R" "$@"; }
 ins() { ip netns exec "$S" "$@"; }
 
-ip netns add "$C" && ip netns add "$R" && ip netns add "$S" || { fail "setup" "ip netns add"; finish; }
-ip link add n64c0 netns "$C" type veth peer name n64rc netns "$R"
-ip link add n64s0 netns "$S" type veth peer name n64rs netns "$R"
-inc ip link set lo up; inr ip link set lo up; ins ip link set lo up
-inc ip link set n64c0 up
+netns_add "$C" "$R" "$S"
+veth "$C" n64c0 "$R" n64rc
+veth "$S" n64s0 "$R" n64rs
 inc ip addr add 2001:db8:1::2/64 dev n64c0 nodad
 inc ip -6 route add default via 2001:db8:1::1
 inr sysctl -qw net.ipv6.conf.all.forwarding=1 net.ipv4.ip_forward=1
-inr ip link set n64rc up
 inr ip addr add 2001:db8:1::1/64 dev n64rc nodad
-inr ip link set n64rs mtu 1300 up
+inr ip link set n64rs mtu 1300
 inr ip addr add 192.0.2.1/24 dev n64rs
-ins ip link set n64s0 mtu 1300 up
+ins ip link set n64s0 mtu 1300
 ins ip addr add 192.0.2.2/24 dev n64s0
 ins ip route add default via 192.0.2.1
 # IPv4 only on the server, IPv6 only on the client.
@@ -124,9 +108,8 @@ else
 fi
 
 # --- start the daemon
-# Started with ip netns exec directly (not a shell function) so that $! is the daemon.
-ip netns exec "$R" "$NAT64" -v -c "$T/nat64" run 2>"$T/daemon.log" &
-DAEMON=$!
+spawn "$R" "$NAT64" -v -c "$T/nat64" run 2>"$T/daemon.log"
+DAEMON=$SPAWNED_PID
 for _ in $(seq 50); do [ -S "$T/nat64.sock" ] && break; sleep 0.1; done
 if [ -S "$T/nat64.sock" ] && inr ip -6 route show 2001:db8:64::/96 | grep -q n64tun && inr ip route show 198.51.100.0/30 | grep -q n64tun; then
 	pass "daemon up: TUN n64tun with routes for the prefix and pool4 (netlink)"
@@ -136,9 +119,9 @@ else
 fi
 check "TUN MTU and link up" sh -c "ip netns exec $R ip link show n64tun | grep -q 'mtu 1500' && ip netns exec $R ip link show n64tun | grep -q ',UP'"
 
-ip netns exec "$S" python3 "$HERE/udp_echo.py" 0.0.0.0 7000 & PIDS="$PIDS $!"
-ip netns exec "$S" python3 "$HERE/tcp_server.py" 0.0.0.0 8000 1000000 & PIDS="$PIDS $!"
-ip netns exec "$C" python3 "$HERE/tcp_server.py" :: 8080 5000 & PIDS="$PIDS $!"
+spawn "$S" python3 "$HERE/udp_echo.py" 0.0.0.0 7000
+spawn "$S" python3 "$HERE/tcp_server.py" 0.0.0.0 8000 1000000
+spawn "$C" python3 "$HERE/tcp_server.py" :: 8080 5000
 sleep 0.5
 
 # --- ping
@@ -318,9 +301,9 @@ sleep 0.5
 routes="$(n64routes)"
 [ "$routes" = "198.51.100.1 198.51.100.2 2001:db8:46::/96 203.0.113.4/30 " ] && pass "reload with a new pool4 and prefix: only the new routes through the TUN" || fail "routes after reload" "$routes $(tail -3 "$T/daemon.log")"
 # The server tells where a datagram came from.
-ins timeout 5 python3 -c "import socket
+spawn "$S" timeout 5 python3 -c "import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('0.0.0.0', 7100))
-d, a = s.recvfrom(100); s.sendto(d, a); print(a[0])" >"$T/src4" 2>&1 & PIDS="$PIDS $!"
+d, a = s.recvfrom(100); s.sendto(d, a); print(a[0])" >"$T/src4" 2>&1
 sleep 0.3
 out="$(inc python3 "$HERE/udp_client.py" 2001:db8:46::192.0.2.2 7100 10 2 2>&1)"
 src="$(sleep 0.2; cat "$T/src4")"
@@ -353,13 +336,13 @@ table inet n64probe {
 NFT
 # probes_to PORT: probes the client received for that port
 probes_to() { inc nft list chain inet n64probe input | awk -v p="dport $1 " 'index($0, p) && /counter/ { for (i = 1; i < NF; i++) if ($i == "packets") print $(i + 1) }'; }
-ip netns exec "$S" python3 -c "import socket, threading
+spawn "$S" python3 -c "import socket, threading
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('0.0.0.0', 8100)); s.listen(4)
 def echo(c):
     for line in c.makefile('rb'):
         c.sendall(line)
 while True:
-    threading.Thread(target=echo, args=(s.accept()[0],), daemon=True).start()" & PIDS="$PIDS $!"
+    threading.Thread(target=echo, args=(s.accept()[0],), daemon=True).start()"
 sleep 0.3
 # idle_client.py PORT: connects from that port, one echo, waits for $T/go.PORT, one more echo.
 cat >"$T/idle_client.py" <<PY
@@ -372,8 +355,8 @@ print('connected', flush=True)
 while not os.path.exists('$T/go.%d' % port): time.sleep(0.1)
 s.sendall(b'two\n'); print('ok' if f.readline() == b'two\n' else 'no echo', flush=True)
 PY
-ip netns exec "$C" python3 "$T/idle_client.py" 40111 >"$T/live.out" 2>&1 & PIDS="$PIDS $!"
-ip netns exec "$C" python3 "$T/idle_client.py" 40112 >"$T/dead.out" 2>&1 & PIDS="$PIDS $!"
+spawn "$C" python3 "$T/idle_client.py" 40111 >"$T/live.out" 2>&1
+spawn "$C" python3 "$T/idle_client.py" 40112 >"$T/dead.out" 2>&1
 sleep 1
 # The second client's host goes silent now that its connection is established.
 inc nft add rule inet n64probe input tcp dport 40112 drop
@@ -421,8 +404,8 @@ DAEMON=""
 
 # --- the same traffic without TUN offloads (one packet per read, checksums in software)
 sed -i "s/option max_sessions '2'/option max_sessions '1000'\n\toption offload '0'/" "$T/nat64"
-ip netns exec "$R" "$NAT64" -v -c "$T/nat64" run 2>"$T/daemon2.log" &
-DAEMON=$!
+spawn "$R" "$NAT64" -v -c "$T/nat64" run 2>"$T/daemon2.log"
+DAEMON=$SPAWNED_PID
 for _ in $(seq 50); do [ -S "$T/nat64.sock" ] && break; sleep 0.1; done
 out="$(inc python3 "$HERE/tcp_client.py" $SERVER6 8000 1000000 2>&1)"
 [ "$out" = ok ] && pass "offload off: TCP 1 MB intact" || fail "offload off: TCP" "$out $(tail -2 "$T/daemon2.log")"

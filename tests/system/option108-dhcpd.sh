@@ -10,53 +10,30 @@
 # with one veth (dh8cN) into the bridge.
 # One result line per check, then exactly "N passed, N failed"; exit 1 on any failure.
 
-set -u
+set -uo pipefail
 REPO="$(cd "$(dirname "$0")/../.." && pwd)"
 SIM="$REPO/tests/system/option108-dhcpd/dhcpsim.py"
 . "$REPO/tests/system/lib.sh"
 setup_or_finish iproute2 python3 dhcpcd-base isc-dhcp-client busybox procps
-
-if [ -z "${O108:-}" ]; then
-	for cand in ${BIN_DIR:+"$BIN_DIR/option108-dhcpd"} "$REPO/target/h-option108/release/option108-dhcpd" \
-		"$REPO/target/release/option108-dhcpd" "$REPO/target/debug/option108-dhcpd"; do
-		[ -x "$cand" ] && { O108="$cand"; break; }
-	done
-fi
-if [ ! -x "${O108:-}" ]; then
-	fail "setup" "no option108-dhcpd binary (set BIN_DIR or O108)"
-	finish
-fi
-O108="$(cd "$(dirname "$O108")" && pwd)/$(basename "$O108")"
+need_bin O108 option108-dhcpd
 echo "binary: $O108"
 
 S="dh8-s-$$"
 C=("" "dh8-c1-$$" "dh8-c2-$$" "dh8-c3-$$" "dh8-c4-$$")
-T="$(mktemp -d /tmp/dh8-test.XXXXXX)"
+workdir T dh8-test
 # The config the daemon runs with: `status` reads its control_socket.
 export CONF=""
 DPID=""
-CLIENT_PIDS=()
 
-cleanup() {
-	# dhcpcd's privilege-separation helpers outlive a killed dhcpcd: ask each to exit.
-	for i in 1 2; do ip netns exec "${C[$i]}" dhcpcd -4 -x "dh8c$i" >/dev/null 2>&1; done
-	for p in "${CLIENT_PIDS[@]}" $DPID; do kill "$p" 2>/dev/null; done
-	sleep 0.2
-	for p in "${CLIENT_PIDS[@]}" $DPID; do kill -9 "$p" 2>/dev/null; done
-	for n in "$S" "${C[@]}"; do [ -n "$n" ] && ip netns del "$n" 2>/dev/null; done
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+# dhcpcd's privilege-separation helpers outlive a killed dhcpcd: ask each to exit.
+# shellcheck disable=SC2016 # expanded at exit
+at_exit 'for i in 1 2; do ip netns exec "${C[$i]}" dhcpcd -4 -x "dh8c$i"; done'
 
-ip netns add "$S" || { fail "setup" "ip netns add"; finish; }
-ip -n "$S" link set lo up
+netns_add "$S" "${C[@]:1}"
 ip -n "$S" link add dh8br0 type bridge forward_delay 0
 ip -n "$S" link set dh8br0 up
 ip -n "$S" addr add 10.8.0.1/24 dev dh8br0
 for i in 1 2 3 4; do
-	ip netns add "${C[$i]}"
-	ip -n "${C[$i]}" link set lo up
 	ip -n "$S" link add "dh8v$i" type veth peer name "dh8c$i" netns "${C[$i]}"
 	ip -n "$S" link set "dh8v$i" master dh8br0 up
 	ip -n "${C[$i]}" link set "dh8c$i" address "02:c0:00:00:00:0$i"
@@ -78,8 +55,8 @@ write_config() { # FILE, then the dhcp sections on stdin
 start_daemon() { # CONFIG
 	: >"$T/daemon.log"
 	CONF=$1
-	ip netns exec "$S" "$O108" -v -c "$1" run 2>>"$T/daemon.log" &
-	DPID=$!
+	spawn "$S" "$O108" -v -c "$1" run 2>>"$T/daemon.log"
+	DPID=$SPAWNED_PID
 	for _ in $(seq 50); do
 		"$O108" -c "$CONF" status >/dev/null 2>&1 && return 0
 		kill -0 "$DPID" 2>/dev/null || return 1
@@ -103,16 +80,6 @@ sim() { # NS-INDEX COMMAND ARGS...
 	local i=$1
 	shift
 	ip netns exec "${C[$i]}" python3 "$SIM" "$1" --iface "dh8c$i" "${@:2}"
-}
-
-wait_for() { # SECONDS CMD...
-	local n=$(($1 * 10))
-	shift
-	for _ in $(seq "$n"); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
 }
 
 no_ipv4() { ! ip -n "$1" -4 addr show dev "$2" | grep -q inet; }
@@ -158,9 +125,8 @@ env | grep -E '^(reason|interface|new_|old_)' | sort >"HOOKDIR/dhcpcd.$interface
 EOF
 sed -i "s|HOOKDIR|$T|" "$T/hook.sh"
 chmod +x "$T/hook.sh"
-ip netns exec "${C[1]}" dhcpcd -4 -B -f "$T/dhcpcd-v6.conf" -c "$T/hook.sh" -j "$T/dhcpcd1.log" dh8c1 >/dev/null 2>&1 &
-D1=$!
-CLIENT_PIDS+=($D1)
+spawn "${C[1]}" dhcpcd -4 -B -f "$T/dhcpcd-v6.conf" -c "$T/hook.sh" -j "$T/dhcpcd1.log" dh8c1 >/dev/null 2>&1
+D1=$SPAWNED_PID
 if wait_for 15 grep -qs "IPv6-Only Preferred received (1800 seconds)" "$T/dhcpcd1.log"; then
 	pass "dhcpcd (option ipv6_only_preferred) logs 'IPv6-Only Preferred received (1800 seconds)'"
 else
@@ -176,9 +142,8 @@ wait "$D1" 2>/dev/null
 
 # --- dhcpcd stock
 printf 'noipv4ll\n' >"$T/dhcpcd.conf"
-ip netns exec "${C[2]}" dhcpcd -4 -B -f "$T/dhcpcd.conf" -c "$T/hook.sh" -j "$T/dhcpcd2.log" dh8c2 >/dev/null 2>&1 &
-D2=$!
-CLIENT_PIDS+=($D2)
+spawn "${C[2]}" dhcpcd -4 -B -f "$T/dhcpcd.conf" -c "$T/hook.sh" -j "$T/dhcpcd2.log" dh8c2 >/dev/null 2>&1
+D2=$SPAWNED_PID
 if wait_for 15 test -f "$T/dhcpcd.dh8c2.BOUND"; then
 	ip2=$(sed -n 's/^new_ip_address=//p' "$T/dhcpcd.dh8c2.BOUND")
 	check "dhcpcd gets a lease from the pool ($ip2)" wait_for 3 has_ipv4 "${C[2]}" dh8c2 "$ip2"
@@ -198,18 +163,16 @@ wait "$D2" 2>/dev/null
 
 # --- INIT-REBOOT: a client with a lease restarts as IPv6-only capable (dhcpcd)
 rm -f "$T"/dhcpcd.dh8c2.*
-ip netns exec "${C[2]}" dhcpcd -4 -B -f "$T/dhcpcd.conf" -c "$T/hook.sh" -j "$T/dhcpcd2b.log" dh8c2 >/dev/null 2>&1 &
-D2=$!
-CLIENT_PIDS+=($D2)
+spawn "${C[2]}" dhcpcd -4 -B -f "$T/dhcpcd.conf" -c "$T/hook.sh" -j "$T/dhcpcd2b.log" dh8c2 >/dev/null 2>&1
+D2=$SPAWNED_PID
 if wait_for 15 test -f "$T/dhcpcd.dh8c2.BOUND"; then
 	ipr=$(sed -n 's/^new_ip_address=//p' "$T/dhcpcd.dh8c2.BOUND")
 	# Stopped without a release (-x): the lease stays in dhcpcd's lease file for INIT-REBOOT.
 	ip netns exec "${C[2]}" dhcpcd -4 -x dh8c2 >/dev/null 2>&1
 	wait "$D2" 2>/dev/null
 	ip -n "${C[2]}" addr flush dev dh8c2
-	ip netns exec "${C[2]}" dhcpcd -4 -B -f "$T/dhcpcd-v6.conf" -c "$T/hook.sh" -j "$T/dhcpcd2c.log" dh8c2 >/dev/null 2>&1 &
-	D2=$!
-	CLIENT_PIDS+=($D2)
+	spawn "${C[2]}" dhcpcd -4 -B -f "$T/dhcpcd-v6.conf" -c "$T/hook.sh" -j "$T/dhcpcd2c.log" dh8c2 >/dev/null 2>&1
+	D2=$SPAWNED_PID
 	check "dhcpcd in INIT-REBOOT ($ipr) with ipv6_only_preferred gets 108 in the ACK" \
 		wait_for 15 grep -qs "IPv6-Only Preferred received (1800 seconds)" "$T/dhcpcd2c.log"
 	if wait_for 3 bash -c "grep -q 'is IPv6-only preferred: DHCPACK' '$T/daemon.log' && [ \"\$(status_get 's[\"pools\"][0][\"active_leases\"]')\" = 0 ]"; then
@@ -237,9 +200,8 @@ EOF
 sed -i "s|HOOKDIR|$T|" "$T/dhclient.sh"
 chmod +x "$T/dhclient.sh"
 DHCLIENT=(dhclient -4 -d -sf "$T/dhclient.sh" -lf "$T/dhclient.leases" -pf "$T/dhclient.pid")
-ip netns exec "${C[3]}" "${DHCLIENT[@]}" dh8c3 >"$T/dhclient.out" 2>&1 &
-D3=$!
-CLIENT_PIDS+=($D3)
+spawn "${C[3]}" "${DHCLIENT[@]}" dh8c3 >"$T/dhclient.out" 2>&1
+D3=$SPAWNED_PID
 if wait_for 15 test -f "$T/dhclient.BOUND"; then
 	ip3=$(sed -n 's/^new_ip_address=//p' "$T/dhclient.BOUND")
 	check "dhclient gets a lease ($ip3)" wait_for 3 has_ipv4 "${C[3]}" dh8c3 "$ip3"
@@ -250,9 +212,8 @@ if wait_for 15 test -f "$T/dhclient.BOUND"; then
 	# Renewal after a restart of the client: INIT-REBOOT with the remembered address.
 	kill -9 "$D3" 2>/dev/null
 	wait "$D3" 2>/dev/null
-	ip netns exec "${C[3]}" "${DHCLIENT[@]}" dh8c3 >>"$T/dhclient.out" 2>&1 &
-	D3=$!
-	CLIENT_PIDS+=($D3)
+	spawn "${C[3]}" "${DHCLIENT[@]}" dh8c3 >>"$T/dhclient.out" 2>&1
+	D3=$SPAWNED_PID
 	check "dhclient renews its lease (REBOOT, same address)" wait_for 10 bash -c "test -f '$T/dhclient.REBOOT' && grep -qx new_ip_address=$ip3 '$T/dhclient.REBOOT'"
 	kill "$D3" 2>/dev/null
 	wait "$D3" 2>/dev/null
@@ -273,9 +234,8 @@ esac
 EOF
 sed -i "s|HOOKDIR|$T|" "$T/udhcpc.sh"
 chmod +x "$T/udhcpc.sh"
-ip netns exec "${C[4]}" busybox udhcpc -i dh8c4 -f -s "$T/udhcpc.sh" -t 5 -T 1 >"$T/udhcpc.out" 2>&1 &
-D4=$!
-CLIENT_PIDS+=($D4)
+spawn "${C[4]}" busybox udhcpc -i dh8c4 -f -s "$T/udhcpc.sh" -t 5 -T 1 >"$T/udhcpc.out" 2>&1
+D4=$SPAWNED_PID
 if wait_for 15 test -f "$T/udhcpc.dh8c4.bound"; then
 	ip4=$(sed -n 's/^ip=//p' "$T/udhcpc.dh8c4.bound")
 	check "udhcpc gets a lease ($ip4)" wait_for 3 has_ipv4 "${C[4]}" dh8c4 "$ip4"
