@@ -58,6 +58,16 @@ impl RateLimit {
         }
     }
 
+    /// Lines held back since the last one that went out.
+    pub fn held_back(&self) -> u64 {
+        self.held_back
+    }
+
+    /// When the current window began (`None` before the first line).
+    pub fn window_start(&self) -> Option<u64> {
+        (self.window_start != u64::MAX).then_some(self.window_start)
+    }
+
     /// Logs `args` at `level` unless the budget is spent, preceded by a warning with the
     /// number of lines held back before it. A level that is off costs no budget.
     pub fn log(&mut self, level: log::Level, now: u64, args: fmt::Arguments<'_>) {
@@ -128,9 +138,11 @@ mod tests {
     fn admit_counts_what_it_holds_back() {
         // nat64's refusal summary: one line per 10 s carrying the count.
         let mut limit = RateLimit::new(10, 1);
+        assert_eq!(limit.window_start(), None);
         assert_eq!(limit.admit(0), Some(0), "the first line at time 0 goes out");
         assert_eq!(limit.admit(0), None);
         assert_eq!(limit.admit(9), None);
+        assert_eq!((limit.held_back(), limit.window_start()), (2, Some(0)));
         assert_eq!(limit.admit(10), Some(2), "two held back before it");
         assert_eq!(limit.admit(25), Some(0));
         assert_eq!(limit.suppressed, 2);

@@ -25,6 +25,7 @@ use crate::icmp;
 use crate::rfc6052::{self, Prefix};
 use crate::state::{Proto, State, StateConfig};
 use crate::wire::*;
+use v6only_common::ratelimit::RateLimit;
 // Not wire::Result: the translator fails with a DropReason.
 use std::result::Result;
 
@@ -62,9 +63,8 @@ pub struct Nat64 {
     icmp_error_second: u64,
     icmp_error_tokens: u32,
     ident: u16,
-    /// Refusals since the last warning, and when it was (rate-limited syslog).
-    refusals_unlogged: u64,
-    last_refusal_log: Option<u64>,
+    /// The refusal warning: one per REFUSAL_LOG_INTERVAL, carrying the count.
+    refusal_limit: RateLimit,
 }
 
 const REFUSAL_LOG_INTERVAL: u64 = 10;
@@ -85,8 +85,7 @@ impl Nat64 {
             icmp_error_second: u64::MAX,
             icmp_error_tokens: 0,
             ident: 1,
-            refusals_unlogged: 0,
-            last_refusal_log: None,
+            refusal_limit: RateLimit::new(REFUSAL_LOG_INTERVAL, 1),
         }
     }
 
@@ -181,30 +180,27 @@ impl Nat64 {
     /// Refusals not yet reported, and the second of the last warning (for tests).
     #[cfg(test)]
     pub(crate) fn refusal_log(&self) -> (u64, Option<u64>) {
-        (self.refusals_unlogged, self.last_refusal_log)
+        (
+            self.refusal_limit.held_back(),
+            self.refusal_limit.window_start(),
+        )
     }
 
     /// Per-packet path: one warning per REFUSAL_LOG_INTERVAL at most, carrying the count of
     /// refusals since the previous one (every refusal is counted in the stats as well).
     fn log_refusal(&mut self, reason: DropReason, now: u64) {
-        self.refusals_unlogged += 1;
-        if self
-            .last_refusal_log
-            .is_some_and(|t| now < t + REFUSAL_LOG_INTERVAL)
-        {
+        let Some(held_back) = self.refusal_limit.admit(now) else {
             return;
-        }
+        };
         log::warn!(
             "refusing new flows ({}): {} refused since the last message; sessions tcp {} udp {} icmp {}, max {}",
             reason.name(),
-            self.refusals_unlogged,
+            held_back + 1,
             self.state.session_count(Proto::Tcp),
             self.state.session_count(Proto::Udp),
             self.state.session_count(Proto::Icmp),
             self.config.state.max_sessions
         );
-        self.refusals_unlogged = 0;
-        self.last_refusal_log = Some(now);
     }
 
     /// Translates the fragments parked for `key`, now that the first one has been.
