@@ -14,6 +14,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 . "$ROOT/tests/lib/netns.sh"
+. "$ROOT/tests/lib/nsd.sh"
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
 NAMES=${NAMES:-1000000}
 CLIENTS=${CLIENTS:-4}
@@ -35,32 +36,11 @@ $TTL 3600
 ns  IN A   127.0.0.2
 *   IN A   198.51.100.1
 EOF
-cat >"$WORK/nsd.conf" <<EOF
-server:
-  ip-address: 127.0.0.2
-  username: ""
-  chroot: ""
-  zonesdir: "$WORK"
-  pidfile: "$WORK/nsd.pid"
-  database: ""
-  zonelistfile: "$WORK/zone.list"
-  xfrdfile: "$WORK/xfrd.state"
-  xfrdir: "$WORK"
-  logfile: "$WORK/nsd.log"
-  server-count: 1
-  rrl-ratelimit: 0
-  verbosity: 0
-remote-control:
-  control-enable: no
-zone:
-  name: "bench.test"
-  zonefile: "bench.test.zone"
-EOF
-in_ns nsd -c "$WORK/nsd.conf" || die "nsd did not start: $(cat "$WORK/nsd.log" 2>/dev/null)"
+nsd_start "$NS" "$WORK" 127.0.0.2 -- bench.test || die "nsd did not start"
 
 # allow_non_global: the bench zone's 198.51.100.1 is a documentation address, which the
 # Well-Known Prefix does not carry (RFC 6052 3.1); unbound synthesizes it, so must we.
-printf "config dns64 'main'\n list listen '127.0.0.1'\n list upstream '127.0.0.2'\n option allow_non_global '1'\n" >"$WORK/dns64"
+printf "config dns64 'main'\n list listen '127.0.0.1'\n list upstream '127.0.0.2'\n option allow_non_global '1'\n option control_socket '%s'\n" "$WORK/dns64.sock" >"$WORK/dns64"
 DNS64_CONTROL=$WORK/dns64.sock spawn "$NS" "$DNS64" -c "$WORK/dns64" run 2>"$WORK/dns64.log"
 DNS64_PID=$SPAWNED_PID
 
@@ -152,7 +132,7 @@ for who in dns64:$DNS64_PID:127.0.0.1 unbound:$UNBOUND_PID:127.0.0.3; do
   printf 'RSS %-8s after %8d distinct names: %8d KB\n' "$name" "$done_already" "${R[rss_$name]}"
 done
 echo
-DNS64_CONTROL=$WORK/dns64.sock "$DNS64" status 2>/dev/null || true
+DNS64_CONTROL=$WORK/dns64.sock "$DNS64" -c "$WORK/dns64" status 2>/dev/null || true
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", b ? a / b : 0}'; }
 echo

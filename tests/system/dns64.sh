@@ -1,36 +1,20 @@
 #!/usr/bin/env bash
 # System tests of dns64 in a network namespace: NSD (Debian) serves test zones on 127.0.0.2
 # and fd64::53, dns64 answers on 127.0.0.1/::1, dig (dnsutils) asks over UDP and TCP.
-# Run as root. BIN_DIR: directory holding the dns64 binary (default: a host build).
+# Run as root. DNS64: the dns64 binary, or BIN_DIR: a directory holding it (default: a host
+# release build).
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-if [ -z "${BIN_DIR:-}" ]; then
-  export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target/h-dns64}
-  (cd "$ROOT" && cargo build -q --release -p dns64) || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
-  BIN_DIR=$CARGO_TARGET_DIR/release
-fi
-DNS64=$BIN_DIR/dns64
-
 . "$ROOT/tests/system/lib.sh"
+. "$ROOT/tests/lib/nsd.sh"
 setup_or_finish nsd dnsutils ldnsutils dnsperf python3 iproute2 procps
+need_bin DNS64 dns64
 
-NS=d64sys
-WORK=$(mktemp -d /tmp/d64sys.XXXXXX)
-PIDS=()
-cleanup() {
-  local p
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-  [ -f "$WORK/nsd.pid" ] && kill "$(cat "$WORK/nsd.pid")" 2>/dev/null
-  sleep 0.2
-  ip netns del $NS 2>/dev/null
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-ip netns del $NS 2>/dev/null
-ip netns add $NS
-in_ns() { ip netns exec $NS "$@"; }
-in_ns ip link set lo up
+NS=d64sys-$$
+workdir WORK d64sys
+netns_add "$NS"
+in_ns() { ip netns exec "$NS" "$@"; }
 in_ns ip addr add fd64::53/128 dev lo
 
 
@@ -79,32 +63,9 @@ EOF
 (cd "$WORK" && ksk=$(ldns-keygen -k -a ECDSAP256SHA256 signed.test) && zsk=$(ldns-keygen -a ECDSAP256SHA256 signed.test) &&
   ldns-signzone -f signed.test.zone signed.test.zone.in "$zsk" "$ksk") >/dev/null || echo "zone signing failed"
 
-cat >"$WORK/nsd.conf" <<EOF
-server:
-  ip-address: 127.0.0.2
-  ip-address: fd64::53
-  port: 53
-  username: ""
-  chroot: ""
-  zonesdir: "$WORK"
-  pidfile: "$WORK/nsd.pid"
-  database: ""
-  zonelistfile: "$WORK/zone.list"
-  xfrdfile: "$WORK/xfrd.state"
-  xfrdir: "$WORK"
-  logfile: "$WORK/nsd.log"
-  server-count: 1
-  rrl-ratelimit: 0
-  verbosity: 1
-remote-control:
-  control-enable: no
-EOF
-for z in d64.test neg30.test 2.0.192.in-addr.arpa signed.test; do
-  printf 'zone:\n  name: "%s"\n  zonefile: "%s.zone"\n' "$z" "$z" >>"$WORK/nsd.conf"
-done
 in_ns ip addr add 127.0.0.2/8 dev lo 2>/dev/null
-in_ns nsd -c "$WORK/nsd.conf" || { echo "nsd did not start"; cat "$WORK/nsd.log"; }
-for _ in $(seq 50); do in_ns dig +short +time=1 +tries=1 @127.0.0.2 ns.d64.test A 2>/dev/null | grep -q 127.0.0.2 && break; sleep 0.1; done
+nsd_start "$NS" "$WORK" 127.0.0.2 fd64::53 -- d64.test neg30.test 2.0.192.in-addr.arpa signed.test ||
+  fail "setup" "nsd did not start"
 
 # ---- dns64 ---------------------------------------------------------------------------------
 # Every config names its control socket (the option every daemon has), so that `status` with
@@ -124,10 +85,8 @@ write_config() { # write_config PREFIX [extra UCI lines]
   } >"$WORK/dns64"
 }
 start_dns64() { # start_dns64 [PORT]
-  # Not through in_ns: `ip netns exec` execs, so $! is the daemon itself.
-  ip netns exec $NS "$DNS64" -v -c "$WORK/dns64" run 2>>"$WORK/dns64.log" >/dev/null &
-  DNS64_PID=$!
-  PIDS+=("$DNS64_PID")
+  spawn "$NS" "$DNS64" -v -c "$WORK/dns64" run 2>>"$WORK/dns64.log" >/dev/null
+  DNS64_PID=$SPAWNED_PID
   for _ in $(seq 50); do in_ns dig +short +time=1 +tries=1 -p "${1:-53}" @127.0.0.1 ipv4only.arpa A >/dev/null 2>&1 && return 0; sleep 0.1; done
   echo "dns64 did not come up"; tail -5 "$WORK/dns64.log"
 }
@@ -258,10 +217,9 @@ check "status is JSON with the counters" \
 stop_dns64
 
 # Upstream down / slow: SERVFAIL in bounded time; failover to a working one.
-ip netns exec $NS python3 -c "
+spawn "$NS" python3 -c "
 import socket, time
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('127.0.0.9', 53)); time.sleep(120)" &
-PIDS+=($!)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('127.0.0.9', 53)); time.sleep(120)"
 printf "config dns64 'main'\n option control_socket '$WORK/dns64.sock'\n option allow_non_global '1'\n list listen '127.0.0.1'\n list upstream '127.0.0.9'\n option timeout '2000'\n" >"$WORK/dns64"
 start_dns64
 elapsed_servfail() {
@@ -298,7 +256,7 @@ check "status counts upstream failures and timeouts" \
 stop_dns64
 
 # A slow upstream (every answer 1.2 s late, after our 1 s retry): the late answer is taken.
-ip netns exec $NS python3 -c "
+spawn "$NS" python3 -c "
 import socket, threading, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('127.0.0.7', 53))
 def relay(data, client):
@@ -309,8 +267,7 @@ def relay(data, client):
     except OSError: pass
 while True:
     data, client = s.recvfrom(4096)
-    threading.Thread(target=relay, args=(data, client), daemon=True).start()" &
-PIDS+=($!)
+    threading.Thread(target=relay, args=(data, client), daemon=True).start()"
 printf "config dns64 'main'\n option control_socket '$WORK/dns64.sock'\n option allow_non_global '1'\n list listen '127.0.0.1'\n list upstream '127.0.0.7'\n option timeout '4000'\n" >"$WORK/dns64"
 start_dns64
 check "slow upstream (1.2 s per answer): answered, not SERVFAIL" \
