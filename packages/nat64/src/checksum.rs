@@ -3,6 +3,8 @@
 //! Sums are kept as unfolded `u32` accumulators of 16-bit big-endian words so that
 //! several pieces (pseudo-header, header, payload) can be added before folding.
 
+#![forbid(unsafe_code)]
+
 /// Adds `data` as big-endian 16-bit words to `sum` (an odd last byte is padded with zero).
 pub fn add(mut sum: u32, data: &[u8]) -> u32 {
     let mut chunks = data.chunks_exact(2);

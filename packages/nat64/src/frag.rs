@@ -8,6 +8,8 @@
 //!   the message length that the IPv6 pseudo-header, hence the checksum, needs (8 slots of
 //!   2 KB).
 
+#![forbid(unsafe_code)]
+
 use crate::packet_buf::PacketBuf;
 use crate::stats::{DropReason, Stats};
 

@@ -1,5 +1,7 @@
 //! ICMPv4 <-> ICMPv6 type/code mapping (RFC 7915 §4.2 and §5.2).
 
+#![forbid(unsafe_code)]
+
 /// What an ICMP message becomes on the other side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mapping {

@@ -3,6 +3,12 @@
 //! and the time, and hands back what to write; [`Nat64::expire`] ages the state. The binary
 //! (`main.rs`) owns the TUN device, netlink, the poll loop, signals and the control socket.
 //!
+//! The core: `translate` ([`Nat64`], one module per direction), `state` (the RFC 6146
+//! bindings and sessions), `frag` (what is remembered of fragmented packets), `wire` (checked
+//! header views), `icmp` (the RFC 7915 type mappings) and `checksum`; `packet_buf` and
+//! `stats` are what the driver hands in and reads out. These forbid `unsafe`; `tun`,
+//! `netlink` and `config` serve the binary.
+//!
 //! Choices worth knowing:
 //! - Translation is in place: the new IP header is written over the end of the old one in
 //!   the receive buffer (with headroom for IPv4 -> IPv6), transport checksums are updated

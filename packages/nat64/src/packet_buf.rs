@@ -1,6 +1,8 @@
 //! The buffer a packet is read into and translated in, and the TUN offload state that goes
 //! with it.
 
+#![forbid(unsafe_code)]
+
 use crate::checksum;
 use crate::wire::IPV6_HEADER;
 

@@ -4,6 +4,8 @@
 //!
 //! Times are whole seconds on the caller's monotonic clock.
 
+#![forbid(unsafe_code)]
+
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 

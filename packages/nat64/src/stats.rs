@@ -1,5 +1,7 @@
 //! What became of packets: the verdict on one, and the counters the status reply shows.
 
+#![forbid(unsafe_code)]
+
 use crate::state::Refusal;
 use crate::wire;
 

@@ -12,6 +12,8 @@
 //! `generated` writes what the translator sends of its own (ICMP errors, TCP probes);
 //! `frag` keeps fragment state, [`crate::wire`] has the header views.
 
+#![forbid(unsafe_code)]
+
 mod generated;
 mod v4_to_v6;
 mod v6_to_v4;
@@ -336,6 +338,7 @@ fn v4_protocol(v6_protocol: u8) -> u8 {
 }
 
 /// The pseudo-header sum of the two addresses alone (RFC 1624 updates of address changes).
+#[inline(always)]
 fn address_sum(src: &[u8], dst: &[u8]) -> u32 {
     checksum::add(checksum::add(0, src), dst)
 }
@@ -343,6 +346,7 @@ fn address_sum(src: &[u8], dst: &[u8]) -> u32 {
 /// The checksum of a TCP or UDP header after its addresses (pseudo-header) and one port
 /// change: the update both directions make. A partial checksum (TUN offload) holds only the
 /// pseudo-header, so the port is left out of it.
+#[inline(always)]
 fn updated_checksum(
     l4: &TransportPacket<&mut [u8]>,
     partial: bool,

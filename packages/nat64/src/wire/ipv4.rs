@@ -34,11 +34,13 @@ pub struct Ipv4Packet<T: AsRef<[u8]>> {
 }
 
 impl<T: AsRef<[u8]>> Ipv4Packet<T> {
+    #[inline(always)]
     pub fn new_unchecked(buffer: T) -> Self {
         Ipv4Packet { buffer }
     }
 
     /// Checks the version, the header length and that the total length is in the buffer.
+    #[inline(always)]
     pub fn new_checked(buffer: T) -> Result<Self> {
         let packet = Self::new_quoted(buffer)?;
         let total = packet.total_len();
@@ -50,6 +52,7 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
 
     /// For the packet quoted in an ICMP error, cut short by the error's size limit: checks
     /// only that the whole header is there. [`Ipv4Packet::payload`] is then not for use.
+    #[inline(always)]
     pub fn new_quoted(buffer: T) -> Result<Self> {
         let b = buffer.as_ref();
         if b.len() < IPV4_HEADER {
@@ -65,57 +68,74 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
         Ok(Ipv4Packet { buffer })
     }
 
+    #[inline(always)]
     fn b(&self) -> &[u8] {
         self.buffer.as_ref()
     }
+    #[inline(always)]
     pub fn header_len(&self) -> usize {
         (self.b()[field::VER_IHL] & 0xf) as usize * 4
     }
+    #[inline(always)]
     pub fn tos(&self) -> u8 {
         self.b()[field::TOS]
     }
+    #[inline(always)]
     pub fn total_len(&self) -> usize {
         be16(&self.b()[field::LENGTH]) as usize
     }
+    #[inline(always)]
     pub fn ident(&self) -> u16 {
         be16(&self.b()[field::IDENT])
     }
+    #[inline(always)]
     fn flags_frag(&self) -> u16 {
         be16(&self.b()[field::FLAGS_FRAG])
     }
+    #[inline(always)]
     pub fn dont_frag(&self) -> bool {
         self.flags_frag() & FLAG_DF != 0
     }
+    #[inline(always)]
     pub fn more_frags(&self) -> bool {
         self.flags_frag() & FLAG_MF != 0
     }
     /// Fragment offset in bytes.
+    #[inline(always)]
     pub fn frag_offset(&self) -> usize {
         (self.flags_frag() & FRAG_OFFSET) as usize * 8
     }
+    #[inline(always)]
     pub fn is_fragment(&self) -> bool {
         self.more_frags() || self.frag_offset() != 0
     }
+    #[inline(always)]
     pub fn ttl(&self) -> u8 {
         self.b()[field::TTL]
     }
+    #[inline(always)]
     pub fn protocol(&self) -> u8 {
         self.b()[field::PROTOCOL]
     }
+    #[inline(always)]
     pub fn checksum(&self) -> u16 {
         be16(&self.b()[field::CHECKSUM])
     }
+    #[inline(always)]
     pub fn src(&self) -> [u8; 4] {
         let b = &self.b()[field::SRC];
         [b[0], b[1], b[2], b[3]]
     }
+    #[inline(always)]
     pub fn dst(&self) -> [u8; 4] {
         let b = &self.b()[field::DST];
         [b[0], b[1], b[2], b[3]]
     }
+    #[inline(always)]
     pub fn header_checksum_ok(&self) -> bool {
         checksum::fold(checksum::add(0, &self.b()[..self.header_len()])) == 0xffff
     }
+    #[inline(always)]
     pub fn options(&self) -> &[u8] {
         &self.b()[IPV4_HEADER..self.header_len()]
     }
@@ -139,6 +159,7 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
         }
         false
     }
+    #[inline(always)]
     pub fn repr(&self) -> Ipv4Repr {
         Ipv4Repr {
             tos: self.tos(),
@@ -154,16 +175,19 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
         }
     }
     /// What follows the header, up to the total length.
+    #[inline(always)]
     pub fn payload(&self) -> &[u8] {
         &self.b()[self.header_len()..self.total_len()]
     }
     /// What follows the header, to the end of the buffer (a quoted packet's piece).
+    #[inline(always)]
     pub fn rest(&self) -> &[u8] {
         &self.b()[self.header_len()..]
     }
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
+    #[inline(always)]
     pub fn payload_mut(&mut self) -> &mut [u8] {
         let range = self.header_len()..self.total_len();
         &mut self.buffer.as_mut()[range]

@@ -33,6 +33,7 @@ mod frag_field {
 const FRAG_OFFSET: u16 = 0xfff8;
 const FRAG_MORE: u16 = 1;
 
+#[inline(always)]
 fn address(field: &[u8]) -> [u8; 16] {
     let mut a = [0; 16];
     a.copy_from_slice(field);
@@ -114,42 +115,54 @@ impl<T: AsRef<[u8]>> Ipv6Packet<T> {
         })
     }
 
+    #[inline(always)]
     fn b(&self) -> &[u8] {
         self.buffer.as_ref()
     }
+    #[inline(always)]
     pub fn traffic_class(&self) -> u8 {
         let b = self.b();
         (b[field::VER_TC] << 4) | (b[field::TC_FLOW] >> 4)
     }
+    #[inline(always)]
     pub fn payload_len(&self) -> usize {
         be16(&self.b()[field::PAYLOAD_LEN]) as usize
     }
+    #[inline(always)]
     pub fn total_len(&self) -> usize {
         IPV6_HEADER + self.payload_len()
     }
     /// The Next Header field of the fixed header (not the end of the chain).
+    #[inline(always)]
     pub fn next_header(&self) -> u8 {
         self.b()[field::NEXT_HEADER]
     }
+    #[inline(always)]
     pub fn hop_limit(&self) -> u8 {
         self.b()[field::HOP_LIMIT]
     }
+    #[inline(always)]
     pub fn src(&self) -> [u8; 16] {
         address(&self.b()[field::SRC])
     }
+    #[inline(always)]
     pub fn dst(&self) -> [u8; 16] {
         address(&self.b()[field::DST])
     }
+    #[inline(always)]
     pub fn upper_offset(&self) -> usize {
         self.upper_offset
     }
+    #[inline(always)]
     pub fn upper_protocol(&self) -> u8 {
         self.upper_protocol
     }
+    #[inline(always)]
     pub fn fragment(&self) -> Option<Fragment> {
         let at = self.frag_offset?;
         Some(FragmentHeader::new_unchecked(&self.b()[at..]).fragment())
     }
+    #[inline(always)]
     pub fn repr(&self) -> Ipv6Repr {
         Ipv6Repr {
             traffic_class: self.traffic_class(),
@@ -160,6 +173,7 @@ impl<T: AsRef<[u8]>> Ipv6Packet<T> {
             dst: self.dst(),
         }
     }
+    #[inline(always)]
     pub fn upper_layer(&self) -> UpperLayer {
         UpperLayer {
             offset: self.upper_offset,
@@ -168,12 +182,14 @@ impl<T: AsRef<[u8]>> Ipv6Packet<T> {
         }
     }
     /// The upper-layer header and data.
+    #[inline(always)]
     pub fn upper(&self) -> &[u8] {
         &self.b()[self.upper_offset..self.total_len()]
     }
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv6Packet<T> {
+    #[inline(always)]
     pub fn upper_mut(&mut self) -> &mut [u8] {
         let range = self.upper_offset..self.total_len();
         &mut self.buffer.as_mut()[range]
@@ -222,18 +238,22 @@ pub struct FragmentHeader<T: AsRef<[u8]>> {
 }
 
 impl<T: AsRef<[u8]>> FragmentHeader<T> {
+    #[inline(always)]
     pub fn new_unchecked(buffer: T) -> Self {
         FragmentHeader { buffer }
     }
+    #[inline(always)]
     pub fn new_checked(buffer: T) -> Result<Self> {
         if buffer.as_ref().len() < FRAGMENT_HEADER {
             return Err(Error::Truncated);
         }
         Ok(FragmentHeader { buffer })
     }
+    #[inline(always)]
     pub fn next_header(&self) -> u8 {
         self.buffer.as_ref()[frag_field::NEXT_HEADER]
     }
+    #[inline(always)]
     pub fn fragment(&self) -> Fragment {
         let b = self.buffer.as_ref();
         let offset_m = be16(&b[frag_field::OFFSET_M]);
@@ -258,6 +278,7 @@ pub struct Fragment {
 
 impl Fragment {
     /// Is this a piece of a larger packet (not offset 0 without more)?
+    #[inline(always)]
     pub fn is_fragment(&self) -> bool {
         self.offset != 0 || self.more
     }
@@ -338,6 +359,7 @@ impl QuotedIpv6 {
     }
 
     /// The upper-layer length the packet had, which its IPv4 translation carries.
+    #[inline(always)]
     pub fn upper_len(&self) -> usize {
         (self.payload_len + IPV6_HEADER).saturating_sub(self.upper_offset)
     }

@@ -4,6 +4,13 @@
 //! accessor relies on (after which accessors cannot panic), setters on `T: AsMut<[u8]>`
 //! limited to what in-place translation rewrites, and a `XxxRepr` with `emit` for the
 //! headers the translator writes whole.
+//!
+//! The small accessors are `#[inline(always)]`: at the release profile's opt-level "z" LLVM
+//! leaves them as calls, which cost the per-packet path 8% more instructions than the byte
+//! reads they replace (callgrind, a UDP flow both ways); inlined, it takes 1% fewer than
+//! before, and the binary is no larger.
+
+#![forbid(unsafe_code)]
 
 pub mod ipv4;
 pub mod ipv6;
@@ -44,6 +51,7 @@ pub enum Error {
 pub type Result<T> = core::result::Result<T, Error>;
 
 impl std::fmt::Display for Error {
+    #[inline(always)]
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Error::Truncated => "truncated header",
@@ -58,10 +66,12 @@ impl std::fmt::Display for Error {
 }
 
 /// A big-endian `u16` from the two bytes of a field.
+#[inline(always)]
 fn be16(field: &[u8]) -> u16 {
     u16::from_be_bytes([field[0], field[1]])
 }
 
+#[inline(always)]
 fn be32(field: &[u8]) -> u32 {
     u32::from_be_bytes([field[0], field[1], field[2], field[3]])
 }

@@ -44,6 +44,7 @@ pub struct TransportPacket<T: AsRef<[u8]>> {
 
 impl<T: AsRef<[u8]>> TransportPacket<T> {
     /// Checks that the fixed header of `protocol` (TCP or UDP) is there.
+    #[inline(always)]
     pub fn new_checked(buffer: T, protocol: u8) -> Result<Self> {
         let len = match protocol {
             PROTO_TCP => TCP_HEADER,
@@ -58,6 +59,7 @@ impl<T: AsRef<[u8]>> TransportPacket<T> {
 
     /// For the header quoted in an ICMP error, possibly cut short: checks only the ports.
     /// [`TransportPacket::checksum`] is then not for use unless [`TransportPacket::has_checksum`].
+    #[inline(always)]
     pub fn new_quoted(buffer: T, protocol: u8) -> Result<Self> {
         if !matches!(protocol, PROTO_TCP | PROTO_UDP) {
             return Err(Error::BadProtocol);
@@ -68,9 +70,11 @@ impl<T: AsRef<[u8]>> TransportPacket<T> {
         Ok(TransportPacket { buffer, protocol })
     }
 
+    #[inline(always)]
     fn b(&self) -> &[u8] {
         self.buffer.as_ref()
     }
+    #[inline(always)]
     fn checksum_field(&self) -> std::ops::Range<usize> {
         if self.protocol == PROTO_TCP {
             field::TCP_CHECKSUM
@@ -78,39 +82,49 @@ impl<T: AsRef<[u8]>> TransportPacket<T> {
             field::UDP_CHECKSUM
         }
     }
+    #[inline(always)]
     pub fn protocol(&self) -> u8 {
         self.protocol
     }
+    #[inline(always)]
     pub fn is_udp(&self) -> bool {
         self.protocol == PROTO_UDP
     }
+    #[inline(always)]
     pub fn src_port(&self) -> u16 {
         be16(&self.b()[field::SRC_PORT])
     }
+    #[inline(always)]
     pub fn dst_port(&self) -> u16 {
         be16(&self.b()[field::DST_PORT])
     }
     /// Whether the checksum field is in the buffer (always, unless quoted).
+    #[inline(always)]
     pub fn has_checksum(&self) -> bool {
         self.b().len() >= self.checksum_field().end
     }
+    #[inline(always)]
     pub fn checksum(&self) -> u16 {
         be16(&self.b()[self.checksum_field()])
     }
     /// A UDP datagram over IPv4 may go without checksum (RFC 768).
+    #[inline(always)]
     pub fn checksum_absent(&self) -> bool {
         self.is_udp() && self.checksum() == 0
     }
     /// The length of the segment or datagram: header and data.
+    #[inline(always)]
     pub fn segment_len(&self) -> usize {
         self.b().len()
     }
     /// The checksum computed over the whole segment (with the checksum field as it is),
     /// given the pseudo-header's sum.
+    #[inline(always)]
     pub fn compute_checksum(&self, pseudo: u32) -> u16 {
         checksum::finish(pseudo + checksum::add(0, self.b()))
     }
     /// TCP's control bits; none for UDP.
+    #[inline(always)]
     pub fn tcp_flags(&self) -> u8 {
         if self.protocol == PROTO_TCP {
             self.b()[field::TCP_FLAGS]
@@ -119,18 +133,22 @@ impl<T: AsRef<[u8]>> TransportPacket<T> {
         }
     }
     /// TCP's header length with options, in bytes.
+    #[inline(always)]
     pub fn tcp_header_len(&self) -> usize {
         (self.b()[field::TCP_DATA_OFFSET] >> 4) as usize * 4
     }
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> TransportPacket<T> {
+    #[inline(always)]
     pub fn set_src_port(&mut self, port: u16) {
         self.buffer.as_mut()[field::SRC_PORT].copy_from_slice(&port.to_be_bytes());
     }
+    #[inline(always)]
     pub fn set_dst_port(&mut self, port: u16) {
         self.buffer.as_mut()[field::DST_PORT].copy_from_slice(&port.to_be_bytes());
     }
+    #[inline(always)]
     pub fn set_checksum(&mut self, checksum: u16) {
         let at = self.checksum_field();
         self.buffer.as_mut()[at].copy_from_slice(&checksum.to_be_bytes());
@@ -174,66 +192,82 @@ pub struct IcmpPacket<T: AsRef<[u8]>> {
 }
 
 impl<T: AsRef<[u8]>> IcmpPacket<T> {
+    #[inline(always)]
     pub fn new_checked(buffer: T) -> Result<Self> {
         if buffer.as_ref().len() < ICMP_HEADER {
             return Err(Error::Truncated);
         }
         Ok(IcmpPacket { buffer })
     }
+    #[inline(always)]
     fn b(&self) -> &[u8] {
         self.buffer.as_ref()
     }
+    #[inline(always)]
     pub fn msg_type(&self) -> u8 {
         self.b()[icmp_field::TYPE]
     }
+    #[inline(always)]
     pub fn code(&self) -> u8 {
         self.b()[icmp_field::CODE]
     }
+    #[inline(always)]
     pub fn checksum(&self) -> u16 {
         be16(&self.b()[icmp_field::CHECKSUM])
     }
     /// Type and code as the one 16-bit word the checksum sums them as.
+    #[inline(always)]
     pub fn type_code_word(&self) -> u16 {
         be16(&self.b()[icmp_field::TYPE..])
     }
     /// The message's length: header and payload.
+    #[inline(always)]
     pub fn message_len(&self) -> usize {
         self.b().len()
     }
     /// Whether the checksum over the message, given the pseudo-header's sum (zero for
     /// ICMPv4), verifies.
+    #[inline(always)]
     pub fn checksum_ok(&self, pseudo: u32) -> bool {
         checksum::fold(pseudo + checksum::add(0, self.b())) == 0xffff
     }
     /// The identifier of an echo request or reply.
+    #[inline(always)]
     pub fn echo_ident(&self) -> u16 {
         be16(&self.b()[icmp_field::ECHO_IDENT])
     }
     /// The 4 bytes after the checksum, as one number (an ICMPv6 MTU or pointer).
+    #[inline(always)]
     pub fn rest_of_header(&self) -> u32 {
         be32(&self.b()[icmp_field::REST])
     }
     /// The first of the 4 bytes after the checksum (an ICMPv4 pointer).
+    #[inline(always)]
     pub fn rest_first_byte(&self) -> u8 {
         self.b()[icmp_field::REST.start]
     }
     /// The last two of the 4 bytes after the checksum (an ICMPv4 next-hop MTU).
+    #[inline(always)]
     pub fn rest_low_u16(&self) -> u16 {
         be16(&self.b()[icmp_field::REST.start + 2..])
     }
     /// After the header: an echo's data, an error's quoted packet.
+    #[inline(always)]
     pub fn payload(&self) -> &[u8] {
         &self.b()[ICMP_HEADER..]
     }
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> IcmpPacket<T> {
+    #[inline(always)]
     pub fn set_msg_type(&mut self, msg_type: u8) {
         self.buffer.as_mut()[icmp_field::TYPE] = msg_type;
     }
+    #[inline(always)]
     pub fn set_checksum(&mut self, checksum: u16) {
         self.buffer.as_mut()[icmp_field::CHECKSUM].copy_from_slice(&checksum.to_be_bytes());
     }
+    #[inline(always)]
     pub fn set_echo_ident(&mut self, ident: u16) {
         self.buffer.as_mut()[icmp_field::ECHO_IDENT].copy_from_slice(&ident.to_be_bytes());
     }
