@@ -1,5 +1,6 @@
 """Writes seed inputs for the translate target: mode byte, then length-prefixed packets
-(a UDP flow out and back, ICMP echo both ways, an ICMPv4 error quoting the flow)."""
+(a UDP flow out and back, ICMP echo both ways, an ICMPv4 error quoting the flow), and the
+same kinds of flows from the packets Linux sent in tests/fixtures/kernel.txt."""
 import ipaddress, os, struct
 
 def csum(data):
@@ -39,3 +40,19 @@ os.makedirs(here, exist_ok=True)
 for name, mode, packets in [("udp", 2, [udp_out, udp_back, error]), ("echo", 3, [echo_out, echo_back]), ("tcp", 0, [tcp_syn, frag])]:
     with open(os.path.join(here, name), "wb") as f:
         f.write(bytes([mode]) + b"".join(struct.pack("!H", len(p)) + p for p in packets))
+
+# Packets Linux sent (same addresses), in the order tests/fixtures.rs feeds them.
+kernel = {}
+with open(os.path.join(here, "..", "..", "..", "tests", "fixtures", "kernel.txt")) as f:
+    for line in f:
+        if not line.startswith("#"):
+            name, data = line.split()
+            kernel[name] = bytes.fromhex(data)
+for name, names in [
+    ("kernel-udp", ["udp6_query", "udp4_answer", "icmp4_unreachable", "icmp6_unreachable"]),
+    ("kernel-echo", ["echo6_request", "echo4_reply", "echo6_fragments.0", "echo6_fragments.1",
+                     "echo4_reply_fragments.0", "echo4_reply_fragments.1"]),
+    ("kernel-tcp", ["tcp6_syn"]),
+]:
+    with open(os.path.join(here, name), "wb") as f:
+        f.write(bytes([2]) + b"".join(struct.pack("!H", len(kernel[n])) + kernel[n] for n in names))
