@@ -214,6 +214,29 @@ check "malformed queries never crash it; counted" \
   bash -c "kill -0 $DNS64_PID && ip netns exec $NS dig +short @127.0.0.1 AAAA v4only.d64.test | grep -q 64:ff9b:: && [ \$(ip netns exec $NS $DNS64 -c $WORK/dns64 status | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"malformed_queries\"])') -ge 5 ]"
 check "status is JSON with the counters" \
   bash -c "ip netns exec $NS $DNS64 -c $WORK/dns64 status | python3 -c 'import json,sys; d=json.load(sys.stdin); [d[k] for k in (\"queries\",\"synthesized\",\"cache_hits\",\"upstream_failures\")]; print(d)'"
+# Control clients that hang on (seven that never send a command, one that asks for status and
+# never reads) cost the loop nothing: queries are answered as fast as without them.
+check "control clients that never send or never read do not delay queries" \
+  in_ns python3 - "$WORK/dns64.sock" <<'EOF'
+import socket, struct, sys, time
+path = sys.argv[1]
+held = []
+for _ in range(7):
+    c = socket.socket(socket.AF_UNIX); c.connect(path); held.append(c)
+greedy = socket.socket(socket.AF_UNIX); greedy.connect(path); greedy.sendall(b"status\n"); held.append(greedy)
+name = b"".join(bytes([len(l)]) + l for l in b"v4only.d64.test".split(b".")) + b"\0"
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2)
+worst = 0
+for i in range(50):
+    t = time.monotonic()
+    s.sendto(struct.pack(">HHHHHH", i, 0x0100, 1, 0, 0, 0) + name + struct.pack(">HH", 28, 1), ("127.0.0.1", 53))
+    assert s.recv(4096)[:2] == struct.pack(">H", i)
+    worst = max(worst, time.monotonic() - t)
+    time.sleep(0.02)
+print("slowest answer %.0f ms with 8 control clients holding on" % (worst * 1000))
+assert worst < 0.15
+EOF
+check "... and status still answers once they are gone" bash -c "ip netns exec $NS $DNS64 -c $WORK/dns64 status >/dev/null"
 stop_dns64
 
 # Upstream down / slow: SERVFAIL in bounded time; failover to a working one.
