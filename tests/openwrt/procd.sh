@@ -237,4 +237,78 @@ check "option108-dhcpd: ... and the daemon keeps running" status_is option108-dh
 lsh "opkg remove option108-dhcpd" >/dev/null 2>&1
 check "option108-dhcpd: opkg remove (prerm) -> stopped, no links" removed option108-dhcpd
 
+
+# --- least privilege: procd starts each daemon as root; it opens what needs root, then runs as
+# its package's user (USERID, made by the postinst) with exactly the capabilities it still
+# needs, no groups, nothing inheritable and no_new_privs, as /proc/<pid>/status shows. Then a
+# reload that needs those capabilities: dns64 binds another port below 1024, nat64 routes a new
+# pool4 address and sets a new MTU, option108-dhcpd binds port 67 on a new pool's device; the
+# same identity after it.
+# proc_line PKG FIELD: the values of FIELD in the daemon's /proc/<pid>/status (tabs as spaces)
+proc_line() { lexec cat "/proc/$(inst "$1" pid)/status" | awk -v f="$2:" '$1 == f {$1 = ""; sub(/^ /, ""); print}'; }
+# least_privilege PKG USER CAPEFF CAPNAMES: one result line with what the kernel says
+least_privilege() {
+  local pkg=$1 user=$2 caps=$3 names=$4 uid gid got want
+  uid=$(awk -F: -v u="$user" '$1 == u {print $3}' "$R/etc/passwd")
+  gid=$(awk -F: -v u="$user" '$1 == u {print $4}' "$R/etc/passwd")
+  if [ -z "$uid" ] || [ "$uid" = 0 ]; then fail "$pkg: user $user in /etc/passwd (postinst)" "'$uid'"; return; fi
+  got="uid $(proc_line "$pkg" Uid), gid $(proc_line "$pkg" Gid), groups '$(proc_line "$pkg" Groups)', CapEff $(proc_line "$pkg" CapEff), CapPrm $(proc_line "$pkg" CapPrm), CapInh $(proc_line "$pkg" CapInh), NoNewPrivs $(proc_line "$pkg" NoNewPrivs)"
+  want="uid $uid $uid $uid $uid, gid $gid $gid $gid $gid, groups '', CapEff $caps, CapPrm $caps, CapInh 0000000000000000, NoNewPrivs 1"
+  if [ "$got" = "$want" ]; then
+    pass "$pkg: pid $(inst "$pkg" pid) runs as $user: $got ($names)"
+  else
+    fail "$pkg: runs as $user with $names only" "got: $got; want: $want"
+  fi
+}
+udp_listening() { lnet ss -Hlnu "sport = :$1" | grep -q .; }
+has_route() { lnet ip route show dev nat64 | grep -q "^$1"; }
+has_mtu() { lnet ip link show nat64 | grep -q "mtu $1 "; }
+same_pid() { [ -n "$2" ] && [ "$(inst "$1" pid)" = "$2" ]; }
+journal_owner() { lexec ls -ln /tmp/option108-dhcpd.journal | awk '{print $3}'; }
+
+out=$(opkg_install dns64)
+check "dns64: reinstalled (user dns64 kept or made by the postinst)" has "$out" "Configuring dns64"
+check "dns64: running under procd" wait_for 5 running dns64
+least_privilege dns64 dns64 0000000000000400 CAP_NET_BIND_SERVICE
+pid=$(inst dns64 pid)
+uci_commit dns64 "uci set dns64.main.port=54 && uci set dns64.main.prefix=2001:db8:6::/96"
+check "dns64: reload as user dns64: binds port 54 (CAP_NET_BIND_SERVICE), prefix 2001:db8:6::/96" \
+  eval 'wait_for 10 status_is dns64 @.prefix 2001:db8:6::/96 && wait_for 5 udp_listening 54'
+check "dns64: ... in place (pid $pid)" same_pid dns64 "$pid"
+least_privilege dns64 dns64 0000000000000400 CAP_NET_BIND_SERVICE
+lsh "opkg remove dns64" >/dev/null 2>&1
+
+out=$(opkg_install nat64)
+check "nat64: reinstalled" has "$out" "Configuring nat64"
+check "nat64: running under procd" wait_for 5 running nat64
+least_privilege nat64 nat64 0000000000001000 CAP_NET_ADMIN
+pid=$(inst nat64 pid)
+uci_commit nat64 "uci add_list nat64.main.pool4=192.168.254.7 && uci set nat64.main.mtu=1400"
+check "nat64: reload as user nat64: route to 192.168.254.7 and MTU 1400 (CAP_NET_ADMIN)" \
+  eval 'wait_for 10 has_route 192.168.254.7 && wait_for 5 has_mtu 1400'
+check "nat64: ... in place (pid $pid)" same_pid nat64 "$pid"
+least_privilege nat64 nat64 0000000000001000 CAP_NET_ADMIN
+lsh "opkg remove nat64" >/dev/null 2>&1
+
+lnet ip link add o108t type veth peer name o108u
+lnet ip addr add 10.109.0.1/24 dev o108t
+lnet ip link set o108t up
+lnet ip link set o108u up
+chmod 600 "$R/etc/config/dhcp" # as dnsmasq's package installs it on a router
+out=$(opkg_install option108-dhcpd)
+check "option108-dhcpd: reinstalled" has "$out" "Configuring option108-dhcpd"
+# (the config kept from above still has the bad log_leases)
+uci_commit option108-dhcpd "uci set option108-dhcpd.main.enabled=1 && uci set option108-dhcpd.main.log_leases=1"
+check "option108-dhcpd: running under procd" wait_for 10 running option108-dhcpd
+least_privilege option108-dhcpd option108 0000000000001400 "CAP_NET_BIND_SERVICE, CAP_NET_ADMIN"
+check "option108-dhcpd: its lease journal is the user's (uid 8925)" \
+  eval '[ "$(journal_owner)" = 8925 ]'
+pid=$(inst option108-dhcpd pid)
+uci_commit dhcp "uci set dhcp.guest=dhcp && uci set dhcp.guest.device=o108t && uci set dhcp.guest.start=10 && uci set dhcp.guest.limit=20"
+check "option108-dhcpd: reload as user option108: a second pool on o108t, port 67 bound there" \
+  wait_for 10 status_is option108-dhcpd @.pools[1].size 20
+check "option108-dhcpd: ... in place (pid $pid)" same_pid option108-dhcpd "$pid"
+least_privilege option108-dhcpd option108 0000000000001400 "CAP_NET_BIND_SERVICE, CAP_NET_ADMIN"
+lsh "opkg remove option108-dhcpd" >/dev/null 2>&1
+
 finish
