@@ -102,6 +102,18 @@ pub struct Context {
 }
 
 impl Context {
+    /// Moves the control socket to `path` when a reload changed `control_socket`. An error
+    /// (e.g. a daemon that dropped root may not create sockets in /var/run) is logged, and the
+    /// old socket keeps working.
+    pub fn follow_control_socket(&mut self, path: &Path) {
+        if self.control.path() != path {
+            match self.control.rebind(path) {
+                Ok(()) => log::info!("control socket now {}", path.display()),
+                Err(e) => log::error!("control socket: {e}; still on the old one"),
+            }
+        }
+    }
+
     /// A status reply's first fields: `version`, `pid` and `uptime` (seconds); the daemon
     /// adds its own and calls `finish`.
     pub fn status(&self) -> Json {

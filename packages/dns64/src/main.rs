@@ -558,12 +558,7 @@ fn run(mut ctx: Context, loaded: Loaded<Config>) -> Result<(), String> {
             "reload" => Some(daemon::reload_reply(d.reload_logged())),
             _ => None,
         });
-        if ctx.control.path() != d.config.control_socket {
-            match ctx.control.rebind(&d.config.control_socket) {
-                Ok(()) => log::info!("control socket now {}", d.config.control_socket.display()),
-                Err(e) => log::error!("control socket: {e}"),
-            }
-        }
+        ctx.follow_control_socket(&d.config.control_socket);
         if let Some(t) = t_resolv {
             if poller.readable(t) {
                 d.resolv_changed();

@@ -123,7 +123,7 @@ struct Daemon {
 impl Daemon {
     /// A new config for the same TUN device; the sessions stay. On an error the old config
     /// stays in force.
-    /// A new `control_socket` is the loop's to bind (see [`follow_control_socket`]).
+    /// A new `control_socket` is the loop's to bind (see `Context::follow_control_socket`).
     fn reload(&mut self, config_path: &Path) -> Result<(), String> {
         let new = load(config_path)?.config;
         for w in &new.warnings {
@@ -264,7 +264,7 @@ fn run(mut ctx: Context, loaded: Loaded<DaemonConfig>) -> Result<(), String> {
             }
             _ => None,
         });
-        follow_control_socket(&mut ctx, &d.current.control_socket);
+        ctx.follow_control_socket(&d.current.control_socket);
         let now = Instant::now();
         let expiry_due = next_expiry.is_some_and(|t| now >= t);
         if expiry_due || (traffic && now >= expiry_checked + EXPIRY_RECHECK) {
@@ -282,16 +282,6 @@ fn run(mut ctx: Context, loaded: Loaded<DaemonConfig>) -> Result<(), String> {
             next_expiry = nat.next_expiry();
             expiry_checked = now;
             traffic = false;
-        }
-    }
-}
-
-/// Moves the control socket where a reloaded config wants it.
-fn follow_control_socket(ctx: &mut Context, path: &Path) {
-    if ctx.control.path() != path {
-        match ctx.control.rebind(path) {
-            Ok(()) => log::info!("control socket now {}", path.display()),
-            Err(e) => log::error!("control socket: {e}"),
         }
     }
 }

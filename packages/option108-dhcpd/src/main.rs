@@ -287,12 +287,7 @@ fn run(mut ctx: Context, loaded: Loaded<Config>) -> Result<(), String> {
             "reload" => Some(daemon::reload_reply(d.reload_logged(config_path))),
             _ => None,
         });
-        if ctx.control.path() != d.config.control_socket {
-            match ctx.control.rebind(&d.config.control_socket) {
-                Ok(()) => log::info!("control socket now {}", d.config.control_socket.display()),
-                Err(e) => log::error!("control socket: {e}"),
-            }
-        }
+        ctx.follow_control_socket(&d.config.control_socket);
         if d.leasefile_due.is_some_and(|t| Instant::now() >= t) {
             d.write_leasefile();
             let live = d
