@@ -13,6 +13,7 @@
 set -uo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 . "$REPO/tests/lib/netns.sh"
+. "$REPO/tests/lib/nat64.sh"
 DUR="${SECONDS_PER_RUN:-5}"
 need_root
 need_pkgs iperf3 tayga python3 iproute2 iputils-ping
@@ -24,18 +25,10 @@ inc() { ip netns exec "$C" "$@"; }
 inr() { ip netns exec "$R" "$@"; }
 ins() { ip netns exec "$S" "$@"; }
 
-netns_add "$C" "$R" "$S"
-veth "$C" b64c0 "$R" b64rc
-veth "$S" b64s0 "$R" b64rs
-inc ip addr add 2001:db8:1::2/64 dev b64c0 nodad
-inc ip -6 route add default via 2001:db8:1::1
-inr sysctl -qw net.ipv6.conf.all.forwarding=1 net.ipv4.ip_forward=1
-inr ip addr add 2001:db8:1::1/64 dev b64rc nodad
-inr ip addr add 192.0.2.1/24 dev b64rs
+nat64_net "$C" "$R" "$S" b64
+# IPv6 on the server side too, for the kernel's forwarding as the ceiling.
 inr ip addr add 2001:db8:2::1/64 dev b64rs nodad
-ins ip addr add 192.0.2.2/24 dev b64s0
 ins ip addr add 2001:db8:2::2/64 dev b64s0 nodad
-ins ip route add default via 192.0.2.1
 ins ip -6 route add default via 2001:db8:2::1
 sleep 0.3
 

@@ -13,6 +13,7 @@ set -uo pipefail
 REPO="$(cd "$(dirname "$0")/../.." && pwd)"
 HERE="$REPO/tests/system/nat64"
 . "$REPO/tests/system/lib.sh"
+. "$REPO/tests/lib/nat64.sh"
 setup_or_finish iproute2 iputils-ping traceroute python3 nftables
 need_bin NAT64 nat64
 
@@ -26,18 +27,9 @@ inc() { ip netns exec "$C" "$@"; }
 inr() { ip netns exec "$R" "$@"; }
 ins() { ip netns exec "$S" "$@"; }
 
-netns_add "$C" "$R" "$S"
-veth "$C" n64c0 "$R" n64rc
-veth "$S" n64s0 "$R" n64rs
-inc ip addr add 2001:db8:1::2/64 dev n64c0 nodad
-inc ip -6 route add default via 2001:db8:1::1
-inr sysctl -qw net.ipv6.conf.all.forwarding=1 net.ipv4.ip_forward=1
-inr ip addr add 2001:db8:1::1/64 dev n64rc nodad
+nat64_net "$C" "$R" "$S" n64
 inr ip link set n64rs mtu 1300
-inr ip addr add 192.0.2.1/24 dev n64rs
 ins ip link set n64s0 mtu 1300
-ins ip addr add 192.0.2.2/24 dev n64s0
-ins ip route add default via 192.0.2.1
 # IPv4 only on the server, IPv6 only on the client.
 ins sysctl -qw net.ipv6.conf.all.disable_ipv6=1
 
