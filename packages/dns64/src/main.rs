@@ -2,7 +2,8 @@
 //! upstream query (a kernel-chosen random source port, connected so that the kernel drops
 //! datagrams from other addresses), TCP to upstreams on truncation, the poll loop, signals
 //! (SIGHUP reloads, keeping the cache), the control socket and resolv.conf.auto watching.
-//! The command line and the control socket's setup are `common::daemon`'s.
+//! The command line and the control socket's setup are `common::daemon`'s; the system calls
+//! (batches, pktinfo, epoll, connects) are `sys`'s.
 //!
 //! Override (environment):
 //!   DNS64_LISTEN   default listen addresses when UCI has none (the init script sets the LAN's)
@@ -10,7 +11,7 @@
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime};
@@ -23,6 +24,9 @@ use v6only_common::poll::{self, Interest, Poller};
 use v6only_common::privilege::{self, Cap};
 use v6only_common::signals::Signal;
 use v6only_common::watch::FileWatch;
+
+mod sys;
+use sys::{drain_stale, tcp_connect, udp_query, write_out, Batch, Epoll, UdpAnswer, BATCH};
 
 static DAEMON: Spec<Config> = Spec {
     program: Program {
@@ -43,9 +47,6 @@ const MAX_TCP_CLIENTS: usize = 64;
 /// the ports an attacker must guess among are as many as before (one per query in flight).
 const SOCKET_USES: u32 = 16;
 const MAX_IDLE_SOCKETS: usize = 256;
-/// Datagrams read and dropped from an idle upstream socket before it is reused (its receive
-/// buffer holds a few hundred at most; the bound only guards against a livelock).
-const MAX_STALE_DATAGRAMS: usize = 4096;
 /// Per TCP client and direction: bounds memory at 64 x 2 x 128 KiB.
 const MAX_TCP_BUFFER: usize = 128 * 1024;
 /// A TCP client that neither sends nor takes our bytes for this long is closed.
@@ -55,12 +56,8 @@ const MAX_PIPELINED: usize = 32;
 /// How often the resolv file is looked at when its directory cannot be watched (it does not
 /// exist yet); a watched one is read when it changes.
 const RESOLV_CHECK: Duration = Duration::from_secs(10);
-/// Datagrams per recvmmsg/sendmmsg call on the listening sockets (one syscall for many
-/// queries is most of what the cached path costs), and calls per socket per poll round.
-const BATCH: usize = 32;
+/// recvmmsg calls (of `sys::BATCH` datagrams) per listening socket per poll round.
 const BATCHES_PER_ROUND: usize = 4;
-/// Largest UDP query we take (bigger ones are truncated by the kernel and then malformed).
-const MAX_UDP_QUERY: usize = 4096;
 
 fn main() -> ExitCode {
     daemon::main(&DAEMON)
@@ -85,16 +82,7 @@ fn random_ids() -> Box<dyn FnMut() -> u16> {
     let mut at = buf.len();
     Box::new(move || {
         if at + 2 > buf.len() {
-            let mut filled = 0;
-            while filled < buf.len() {
-                // SAFETY: the pointer and length describe the unfilled part of our buffer.
-                let n = unsafe {
-                    libc::getrandom(buf[filled..].as_mut_ptr().cast(), buf.len() - filled, 0)
-                };
-                if n > 0 {
-                    filled += n as usize;
-                }
-            }
+            sys::fill_random(&mut buf);
             at = 0;
         }
         at += 2;
@@ -186,284 +174,13 @@ struct Daemon {
     udp_out: Vec<UdpAnswer>,
 }
 
-struct Epoll {
-    fd: std::os::fd::OwnedFd,
-}
-
-impl Epoll {
-    fn new() -> io::Result<Epoll> {
-        // SAFETY: a fresh fd, owned right away.
-        let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: fd is a new, valid descriptor nobody else owns.
-        Ok(Epoll {
-            fd: unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) },
-        })
-    }
-    /// Adds (or with `modify`, changes) `fd`'s interest; closing the fd removes it.
-    fn set(&self, fd: i32, events: i32, token: u64, modify: bool) -> io::Result<()> {
-        let mut ev = libc::epoll_event {
-            events: events as u32,
-            u64: token,
-        };
-        let op = if modify {
-            libc::EPOLL_CTL_MOD
-        } else {
-            libc::EPOLL_CTL_ADD
-        };
-        // SAFETY: valid fds and a valid event struct.
-        if unsafe { libc::epoll_ctl(self.fd.as_raw_fd(), op, fd, &mut ev) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
-    }
-    fn remove(&self, fd: i32) -> io::Result<()> {
-        // SAFETY: valid fds; the event argument is ignored for DEL.
-        if unsafe {
-            libc::epoll_ctl(
-                self.fd.as_raw_fd(),
-                libc::EPOLL_CTL_DEL,
-                fd,
-                std::ptr::null_mut(),
-            )
-        } < 0
-        {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
-    }
-    /// The tokens of ready fds, without waiting.
-    fn ready(&self, tokens: &mut Vec<u64>) {
-        let mut events = [libc::epoll_event { events: 0, u64: 0 }; 128];
-        // SAFETY: the buffer holds 128 events.
-        let n = unsafe {
-            libc::epoll_wait(
-                self.fd.as_raw_fd(),
-                events.as_mut_ptr(),
-                events.len() as i32,
-                0,
-            )
-        };
-        tokens.clear();
-        tokens.extend(events[..n.max(0) as usize].iter().map(|e| e.u64));
-    }
-}
-
-/// An answer to a UDP client: listening socket index, client, our source address, message.
-type UdpAnswer = (u16, SocketAddr, Option<IpAddr>, Vec<u8>);
-
-/// Room for one IP_PKTINFO or IPV6_PKTINFO control message (aligned like cmsghdr).
-type Control = [u64; 8];
-
-/// Buffers for recvmmsg(2): BATCH datagrams with their source and destination addresses.
-struct Batch {
-    bufs: Vec<u8>,
-    lens: [usize; BATCH],
-    addrs: [Option<SocketAddr>; BATCH],
-    /// Where each datagram was sent to, when the socket reports it (wildcard sockets).
-    locals: [Option<IpAddr>; BATCH],
-}
-
-impl Batch {
-    fn new() -> Batch {
-        Batch {
-            bufs: vec![0; BATCH * MAX_UDP_QUERY],
-            lens: [0; BATCH],
-            addrs: [None; BATCH],
-            locals: [None; BATCH],
-        }
-    }
-
-    /// Receives up to BATCH datagrams; returns how many (0 when none is waiting).
-    fn receive(&mut self, fd: i32) -> io::Result<usize> {
-        // SAFETY: zeroed mmsghdr/iovec/sockaddr_storage are valid; every pointer set below
-        // points into self.bufs or the local arrays, which outlive the call.
-        unsafe {
-            let mut storage: [libc::sockaddr_storage; BATCH] = std::mem::zeroed();
-            let mut iov: [libc::iovec; BATCH] = std::mem::zeroed();
-            let mut hdrs: [libc::mmsghdr; BATCH] = std::mem::zeroed();
-            let mut control: [Control; BATCH] = [[0; 8]; BATCH];
-            for i in 0..BATCH {
-                hdrs[i].msg_hdr.msg_control = control[i].as_mut_ptr().cast();
-                hdrs[i].msg_hdr.msg_controllen = std::mem::size_of::<Control>() as _;
-                iov[i].iov_base = self.bufs.as_mut_ptr().add(i * MAX_UDP_QUERY).cast();
-                iov[i].iov_len = MAX_UDP_QUERY;
-                hdrs[i].msg_hdr.msg_name = (&mut storage[i] as *mut libc::sockaddr_storage).cast();
-                hdrs[i].msg_hdr.msg_namelen =
-                    std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-                hdrs[i].msg_hdr.msg_iov = &mut iov[i];
-                hdrs[i].msg_hdr.msg_iovlen = 1;
-            }
-            let n = libc::recvmmsg(
-                fd,
-                hdrs.as_mut_ptr(),
-                BATCH as _,
-                libc::MSG_DONTWAIT as _,
-                std::ptr::null_mut(),
-            );
-            if n < 0 {
-                let e = io::Error::last_os_error();
-                return if e.kind() == io::ErrorKind::WouldBlock {
-                    Ok(0)
-                } else {
-                    Err(e)
-                };
-            }
-            for i in 0..n as usize {
-                self.lens[i] = hdrs[i].msg_len as usize;
-                self.addrs[i] = socket_addr(&storage[i]);
-                self.locals[i] = destination(&hdrs[i].msg_hdr);
-            }
-            Ok(n as usize)
-        }
-    }
-
-    fn datagram(&self, i: usize) -> &[u8] {
-        &self.bufs[i * MAX_UDP_QUERY..i * MAX_UDP_QUERY + self.lens[i]]
-    }
-}
-
-/// The destination address from a received IP_PKTINFO / IPV6_PKTINFO control message.
-///
-/// # Safety
-/// `hdr` is a msghdr filled by recvmsg(2), its control buffer still alive.
-unsafe fn destination(hdr: &libc::msghdr) -> Option<IpAddr> {
-    let mut cmsg = libc::CMSG_FIRSTHDR(hdr);
-    while !cmsg.is_null() {
-        let data = libc::CMSG_DATA(cmsg);
-        match ((*cmsg).cmsg_level, (*cmsg).cmsg_type) {
-            (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO) => {
-                let info = data.cast::<libc::in6_pktinfo>().read_unaligned();
-                return Some(IpAddr::from(info.ipi6_addr.s6_addr));
-            }
-            (libc::IPPROTO_IP, libc::IP_PKTINFO) => {
-                // The local address the packet came in on (ipi_addr would be the broadcast
-                // address for a broadcast, which cannot be a source).
-                let info = data.cast::<libc::in_pktinfo>().read_unaligned();
-                return Some(IpAddr::from(
-                    u32::from_be(info.ipi_spec_dst.s_addr).to_be_bytes(),
-                ));
-            }
-            _ => {}
-        }
-        cmsg = libc::CMSG_NXTHDR(hdr, cmsg);
-    }
-    None
-}
-
-/// Puts a control message in `hdr` that makes `local` the source of the datagram sent.
-///
-/// # Safety
-/// `hdr.msg_control` points to a `Control` buffer that outlives the send.
-unsafe fn set_source(hdr: &mut libc::msghdr, local: IpAddr) {
-    hdr.msg_controllen = std::mem::size_of::<Control>() as _;
-    let cmsg = libc::CMSG_FIRSTHDR(hdr);
-    let len = match local {
-        IpAddr::V6(ip) => {
-            (*cmsg).cmsg_level = libc::IPPROTO_IPV6;
-            (*cmsg).cmsg_type = libc::IPV6_PKTINFO;
-            let mut info: libc::in6_pktinfo = std::mem::zeroed();
-            info.ipi6_addr.s6_addr = ip.octets();
-            libc::CMSG_DATA(cmsg)
-                .cast::<libc::in6_pktinfo>()
-                .write_unaligned(info);
-            std::mem::size_of::<libc::in6_pktinfo>()
-        }
-        IpAddr::V4(ip) => {
-            (*cmsg).cmsg_level = libc::IPPROTO_IP;
-            (*cmsg).cmsg_type = libc::IP_PKTINFO;
-            let mut info: libc::in_pktinfo = std::mem::zeroed();
-            info.ipi_spec_dst.s_addr = u32::from(ip).to_be();
-            libc::CMSG_DATA(cmsg)
-                .cast::<libc::in_pktinfo>()
-                .write_unaligned(info);
-            std::mem::size_of::<libc::in_pktinfo>()
-        }
-    };
-    (*cmsg).cmsg_len = libc::CMSG_LEN(len as u32) as _;
-    hdr.msg_controllen = libc::CMSG_SPACE(len as u32) as _;
-}
-
-fn socket_addr(storage: &libc::sockaddr_storage) -> Option<SocketAddr> {
-    // SAFETY: the family field says which sockaddr type the storage holds.
-    unsafe {
-        match storage.ss_family as i32 {
-            libc::AF_INET => {
-                let sin = &*(storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>();
-                Some(SocketAddr::new(
-                    IpAddr::from(u32::from_be(sin.sin_addr.s_addr).to_be_bytes()),
-                    u16::from_be(sin.sin_port),
-                ))
-            }
-            libc::AF_INET6 => {
-                let sin6 =
-                    &*(storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>();
-                Some(SocketAddr::V6(std::net::SocketAddrV6::new(
-                    Ipv6Addr::from(sin6.sin6_addr.s6_addr),
-                    u16::from_be(sin6.sin6_port),
-                    sin6.sin6_flowinfo,
-                    sin6.sin6_scope_id,
-                )))
-            }
-            _ => None,
-        }
-    }
-}
-
-/// Sends datagrams to their addresses from one socket with sendmmsg(2), BATCH at a time.
-fn send_batch(fd: i32, out: &[UdpAnswer]) {
-    for chunk in out.chunks(BATCH) {
-        // SAFETY: as in Batch::receive; the iovecs point into `chunk`'s buffers, which are
-        // only read.
-        unsafe {
-            let mut storage: [(libc::sockaddr_storage, libc::socklen_t); BATCH] =
-                std::mem::zeroed();
-            let mut iov: [libc::iovec; BATCH] = std::mem::zeroed();
-            let mut hdrs: [libc::mmsghdr; BATCH] = std::mem::zeroed();
-            let mut control: [Control; BATCH] = [[0; 8]; BATCH];
-            for (i, (_, addr, local, data)) in chunk.iter().enumerate() {
-                if let Some(local) = local {
-                    hdrs[i].msg_hdr.msg_control = control[i].as_mut_ptr().cast();
-                    set_source(&mut hdrs[i].msg_hdr, *local);
-                }
-                storage[i] = sockaddr(*addr);
-                iov[i].iov_base = data.as_ptr() as *mut libc::c_void;
-                iov[i].iov_len = data.len();
-                hdrs[i].msg_hdr.msg_name =
-                    (&mut storage[i].0 as *mut libc::sockaddr_storage).cast();
-                hdrs[i].msg_hdr.msg_namelen = storage[i].1;
-                hdrs[i].msg_hdr.msg_iov = &mut iov[i];
-                hdrs[i].msg_hdr.msg_iovlen = 1;
-            }
-            let mut sent = 0;
-            while sent < chunk.len() {
-                let n = libc::sendmmsg(
-                    fd,
-                    hdrs.as_mut_ptr().add(sent),
-                    (chunk.len() - sent) as _,
-                    0,
-                );
-                if n <= 0 {
-                    // One bad destination must not hold back the others: skip it.
-                    log::debug!("sendmmsg: {}", io::Error::last_os_error());
-                    sent += 1;
-                } else {
-                    sent += n as usize;
-                }
-            }
-        }
-    }
-}
-
 fn run(mut ctx: Context, loaded: Loaded<Config>) -> Result<(), String> {
     let config = loaded.config;
     if !config.enabled {
         log::info!("disabled in {}", ctx.config_path.display());
         return Ok(());
     }
-    raise_fd_limit();
+    sys::raise_fd_limit();
     let (udp, tcp) = bind(&config)?;
     // Root was for port 53; a reload may bind it on other addresses.
     privilege::drop_to("dns64", &[Cap::NetBindService], &[])?;
@@ -522,7 +239,7 @@ fn run(mut ctx: Context, loaded: Loaded<Config>) -> Result<(), String> {
             .iter()
             .filter_map(|(&id, c)| Some((id, poller.register(c.stream.as_raw_fd(), c.interest()?))))
             .collect();
-        let t_epoll = poller.register(d.epoll.fd.as_raw_fd(), Interest::Read);
+        let t_epoll = poller.register(d.epoll.as_raw_fd(), Interest::Read);
         // The core's timers, the TCP clients' idle limit, the control clients', and the resolv
         // file's only while it cannot be watched: an idle daemon sleeps.
         let deadline = [
@@ -597,18 +314,6 @@ fn run(mut ctx: Context, loaded: Loaded<Config>) -> Result<(), String> {
     }
 }
 
-/// Every upstream query has its own socket: allow many more than the usual 1024 fds.
-fn raise_fd_limit() {
-    // SAFETY: plain getrlimit/setrlimit on a local struct.
-    unsafe {
-        let mut lim: libc::rlimit = std::mem::zeroed();
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
-            lim.rlim_cur = lim.rlim_max.min(16384);
-            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-        }
-    }
-}
-
 fn listen_addrs(config: &Config) -> Vec<IpAddr> {
     if !config.listen.is_empty() {
         return config.listen.clone();
@@ -625,120 +330,8 @@ fn listen_addrs(config: &Config) -> Vec<IpAddr> {
     }
 }
 
-/// Reads and drops what waits on a non-blocking socket; returns how many datagrams (a pending
-/// ICMP error counts as one: reading reports and clears it).
-fn drain_stale(socket: &UdpSocket) -> u64 {
-    let mut stale = [0u8; 1];
-    let mut dropped = 0;
-    for _ in 0..MAX_STALE_DATAGRAMS {
-        match socket.recv(&mut stale) {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-            _ => dropped += 1,
-        }
-    }
-    dropped
-}
-
 fn bind(config: &Config) -> Result<(Vec<UdpSocket>, Vec<TcpListener>), String> {
-    let (mut udp, mut tcp) = (Vec::new(), Vec::new());
-    for ip in listen_addrs(config) {
-        let addr = SocketAddr::new(ip, config.port);
-        let u = UdpSocket::bind(addr).map_err(|e| format!("UDP {addr}: {e}"))?;
-        u.set_nonblocking(true).map_err(|e| e.to_string())?;
-        if ip.is_unspecified() {
-            // Answers must leave from the address the query was sent to (a client drops
-            // others): the kernel tells it per datagram, and we give it back on sending.
-            let (level, option) = match ip {
-                IpAddr::V4(_) => (libc::IPPROTO_IP, libc::IP_PKTINFO),
-                IpAddr::V6(_) => (libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO),
-            };
-            let on: libc::c_int = 1;
-            // SAFETY: a valid socket and an int option value.
-            if unsafe {
-                libc::setsockopt(
-                    u.as_raw_fd(),
-                    level,
-                    option,
-                    (&on as *const libc::c_int).cast(),
-                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-                )
-            } < 0
-            {
-                return Err(format!("UDP {addr}: {}", io::Error::last_os_error()));
-            }
-        }
-        let t = TcpListener::bind(addr).map_err(|e| format!("TCP {addr}: {e}"))?;
-        t.set_nonblocking(true).map_err(|e| e.to_string())?;
-        udp.push(u);
-        tcp.push(t);
-    }
-    Ok((udp, tcp))
-}
-
-/// A non-blocking TCP connect (EINPROGRESS is the normal case).
-fn tcp_connect(server: SocketAddr) -> io::Result<TcpStream> {
-    let family = if server.is_ipv4() {
-        libc::AF_INET
-    } else {
-        libc::AF_INET6
-    };
-    // SAFETY: a fresh socket fd, owned by the TcpStream right away.
-    let stream = unsafe {
-        let fd = libc::socket(
-            family,
-            libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-            0,
-        );
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        TcpStream::from_raw_fd(fd)
-    };
-    let (storage, len) = sockaddr(server);
-    // SAFETY: storage holds a valid sockaddr of length len.
-    let rc = unsafe {
-        libc::connect(
-            stream.as_raw_fd(),
-            (&storage as *const libc::sockaddr_storage).cast(),
-            len,
-        )
-    };
-    if rc < 0 {
-        let e = io::Error::last_os_error();
-        if e.raw_os_error() != Some(libc::EINPROGRESS) {
-            return Err(e);
-        }
-    }
-    Ok(stream)
-}
-
-fn sockaddr(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
-    // SAFETY: sockaddr_storage is plain data large enough for both families.
-    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
-    let len = match addr {
-        SocketAddr::V4(a) => {
-            // SAFETY: sockaddr_in fits in sockaddr_storage.
-            let sin = unsafe {
-                &mut *(&mut storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in>()
-            };
-            sin.sin_family = libc::AF_INET as libc::sa_family_t;
-            sin.sin_port = a.port().to_be();
-            sin.sin_addr.s_addr = u32::from(*a.ip()).to_be();
-            std::mem::size_of::<libc::sockaddr_in>()
-        }
-        SocketAddr::V6(a) => {
-            // SAFETY: sockaddr_in6 fits in sockaddr_storage.
-            let sin6 = unsafe {
-                &mut *(&mut storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in6>()
-            };
-            sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
-            sin6.sin6_port = a.port().to_be();
-            sin6.sin6_addr.s6_addr = a.ip().octets();
-            sin6.sin6_scope_id = a.scope_id();
-            std::mem::size_of::<libc::sockaddr_in6>()
-        }
-    };
-    (storage, len as libc::socklen_t)
+    sys::bind(&listen_addrs(config), config.port)
 }
 
 impl Daemon {
@@ -1019,7 +612,7 @@ impl Daemon {
         out.sort_by_key(|a| a.0);
         for group in out.chunk_by(|a, b| a.0 == b.0) {
             if let Some(s) = self.udp.get(group[0].0 as usize) {
-                send_batch(s.as_raw_fd(), group);
+                sys::send_batch(s.as_raw_fd(), group);
             }
         }
         out.clear();
@@ -1135,7 +728,7 @@ impl Daemon {
             .iter()
             .filter_map(|s| s.local_addr().ok())
             .collect();
-        let list = config::parse_resolv_conf(&text, &own, &if_index);
+        let list = config::parse_resolv_conf(&text, &own, &sys::if_index);
         if list.is_empty() {
             log::warn!(
                 "no upstream in {}: answering SERVFAIL until there is one",
@@ -1188,99 +781,9 @@ impl Daemon {
     }
 }
 
-fn if_index(name: &str) -> Option<u32> {
-    let name = std::ffi::CString::new(name).ok()?;
-    // SAFETY: a valid NUL-terminated string.
-    let index = unsafe { libc::if_nametoindex(name.as_ptr()) };
-    (index != 0).then_some(index)
-}
-
-/// A fresh UDP socket connected to `server` (connect binds a random ephemeral port, and the
-/// kernel then drops datagrams from anyone else), with the query sent.
-fn udp_query(server: SocketAddr, data: &[u8]) -> io::Result<UdpSocket> {
-    let family = if server.is_ipv4() {
-        libc::AF_INET
-    } else {
-        libc::AF_INET6
-    };
-    // SAFETY: a fresh socket fd, owned by the UdpSocket right away.
-    let socket = unsafe {
-        let fd = libc::socket(
-            family,
-            libc::SOCK_DGRAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-            0,
-        );
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        UdpSocket::from_raw_fd(fd)
-    };
-    let (storage, len) = sockaddr(server);
-    // SAFETY: storage holds a valid sockaddr of length len.
-    if unsafe {
-        libc::connect(
-            socket.as_raw_fd(),
-            (&storage as *const libc::sockaddr_storage).cast(),
-            len,
-        )
-    } < 0
-    {
-        return Err(io::Error::last_os_error());
-    }
-    socket.send(data)?;
-    Ok(socket)
-}
-
-/// Writes what the socket takes; returns how many bytes that was.
-fn write_out(stream: &mut TcpStream, out: &mut Vec<u8>) -> io::Result<usize> {
-    let mut written = 0;
-    while written < out.len() {
-        match stream.write(&out[written..]) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => written += n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-            Err(e) => {
-                out.clear();
-                return Err(e);
-            }
-        }
-    }
-    out.drain(..written);
-    Ok(written)
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{drain_stale, take_messages};
-    use std::net::UdpSocket;
-
-    #[test]
-    fn an_idle_upstream_socket_is_drained_before_reuse() {
-        let server = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let upstream = UdpSocket::bind("127.0.0.1:0").unwrap();
-        upstream.connect(server.local_addr().unwrap()).unwrap();
-        upstream.set_nonblocking(true).unwrap();
-        assert_eq!(drain_stale(&upstream), 0);
-        // Forged or late answers queued while idle.
-        for id in 0..5u8 {
-            server
-                .send_to(&[id, 0x81], upstream.local_addr().unwrap())
-                .unwrap();
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-        assert_eq!(drain_stale(&upstream), 5);
-        let mut buf = [0u8; 4];
-        assert_eq!(
-            upstream.recv(&mut buf).unwrap_err().kind(),
-            std::io::ErrorKind::WouldBlock
-        );
-        // The socket still works for the next query's answer.
-        server
-            .send_to(&[9, 9], upstream.local_addr().unwrap())
-            .unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(50));
-        assert_eq!(upstream.recv(&mut buf).unwrap(), 2);
-    }
+    use super::take_messages;
 
     #[test]
     fn take_messages_splits_pipelined_queries_and_keeps_a_partial_one() {
