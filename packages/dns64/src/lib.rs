@@ -5,8 +5,9 @@
 //!
 //! Layout: [`wire`] (DNS messages, checked and zero-copy, modelled on smoltcp's `wire`),
 //! [`rfc6052`] (address synthesis, shared with nat64), [`exclude`] (the AAAA exclusion list),
-//! [`cache`] (byte-bounded LRU), [`resolver`] (the sans-IO state machine), [`config`] (UCI).
-//! `main.rs` owns the sockets and the poll loop.
+//! [`cache`] (byte-bounded LRU), [`resolver`] (the sans-IO state machine), [`tcp`] (DNS over
+//! TCP: framing and the RFC 7766 connection policy, sans-IO too), [`config`] (UCI). The binary
+//! owns the sockets (`sys.rs`) and the poll loop (`main.rs`).
 //!
 //! Why an own wire parser and not hickory-proto: measured on mips (our size budget is 400 KB
 //! stripped per daemon), a std-only program that reads a message is 145 KB; the same program
@@ -36,6 +37,7 @@ pub mod cache;
 pub mod config;
 pub mod exclude;
 pub mod resolver;
+pub mod tcp;
 pub mod wire;
 
 pub use resolver::{Client, Dns64, Output, Stats};

@@ -17,6 +17,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime};
 
 use dns64::config::{self, Config};
+use dns64::tcp::{self, Connections, FrameDecoder};
 use dns64::{Client, Dns64, Output};
 use v6only_common::cli::Program;
 use v6only_common::daemon::{self, Context, Loaded, Spec};
@@ -26,7 +27,7 @@ use v6only_common::signals::Signal;
 use v6only_common::watch::FileWatch;
 
 mod sys;
-use sys::{drain_stale, tcp_connect, udp_query, write_out, Batch, Epoll, UdpAnswer, BATCH};
+use sys::{drain_stale, tcp_connect, udp_query, write_some, Batch, Epoll, UdpAnswer, BATCH};
 
 static DAEMON: Spec<Config> = Spec {
     program: Program {
@@ -41,18 +42,11 @@ static DAEMON: Spec<Config> = Spec {
     run,
 };
 
-const MAX_TCP_CLIENTS: usize = 64;
 /// An upstream UDP socket (a random source port) carries at most this many queries, one at a
 /// time, each with a fresh random ID: socket setup is most of the uncached path's cost, and
 /// the ports an attacker must guess among are as many as before (one per query in flight).
 const SOCKET_USES: u32 = 16;
 const MAX_IDLE_SOCKETS: usize = 256;
-/// Per TCP client and direction: bounds memory at 64 x 2 x 128 KiB.
-const MAX_TCP_BUFFER: usize = 128 * 1024;
-/// A TCP client that neither sends nor takes our bytes for this long is closed.
-const TCP_IDLE: Duration = Duration::from_secs(10);
-/// Queries of one TCP client in the core at a time: more pipelined ones wait in its socket.
-const MAX_PIPELINED: usize = 32;
 /// How often the resolv file is looked at when its directory cannot be watched (it does not
 /// exist yet); a watched one is read when it changes.
 const RESOLV_CHECK: Duration = Duration::from_secs(10);
@@ -96,56 +90,11 @@ enum Upstream {
     Tcp {
         stream: TcpStream,
         server: SocketAddr,
+        /// The framed query and how much of it is written.
         out: Vec<u8>,
         written: usize,
-        input: Vec<u8>,
+        input: FrameDecoder,
     },
-}
-
-struct TcpClient {
-    stream: TcpStream,
-    input: Vec<u8>,
-    out: Vec<u8>,
-    /// Last time it sent us bytes or took some of ours.
-    last_active: Instant,
-    /// It half-closed (RFC 7766 §6.2.4 lets clients do so): answer what it asked, then close.
-    read_closed: bool,
-    /// Queries handed to the core and not answered yet (the core drops a few malformed ones
-    /// silently: the idle timeout ends such a connection).
-    awaiting: usize,
-}
-
-impl TcpClient {
-    /// What we wait for on it: nothing while its pipelined queries are all in the core and
-    /// nothing is left to write.
-    fn interest(&self) -> Option<Interest> {
-        let read = !self.read_closed && self.awaiting < MAX_PIPELINED;
-        match (read, self.out.is_empty()) {
-            (true, true) => Some(Interest::Read),
-            (true, false) => Some(Interest::ReadWrite),
-            (false, false) => Some(Interest::Write),
-            (false, true) => None,
-        }
-    }
-
-    /// Done: it half-closed and has all its answers.
-    fn finished(&self) -> bool {
-        self.read_closed && self.awaiting == 0 && self.out.is_empty()
-    }
-}
-
-/// Moves the complete length-prefixed messages at the front of `input` to `queries`.
-fn take_messages(input: &mut Vec<u8>, queries: &mut Vec<Vec<u8>>) {
-    let mut at = 0;
-    while input.len() >= at + 2 {
-        let len = u16::from_be_bytes([input[at], input[at + 1]]) as usize;
-        if input.len() < at + 2 + len {
-            break;
-        }
-        queries.push(input[at + 2..at + 2 + len].to_vec());
-        at += 2 + len;
-    }
-    input.drain(..at);
 }
 
 struct Daemon {
@@ -154,8 +103,8 @@ struct Daemon {
     config_path: PathBuf,
     udp: Vec<UdpSocket>,
     tcp: Vec<TcpListener>,
-    clients: HashMap<u64, TcpClient>,
-    next_conn: u64,
+    /// TCP clients, by the `conn` of `Client::Tcp`.
+    clients: Connections<TcpStream>,
     upstream: HashMap<u64, Upstream>,
     resolv_seen: Option<(SystemTime, u64)>,
     resolv_checked: Instant,
@@ -191,8 +140,7 @@ fn run(mut ctx: Context, loaded: Loaded<Config>) -> Result<(), String> {
         config_path: ctx.config_path.clone(),
         udp,
         tcp,
-        clients: HashMap::new(),
-        next_conn: 1,
+        clients: Connections::new(tcp::MAX_CLIENTS),
         upstream: HashMap::new(),
         resolv_seen: None,
         resolv_checked: now,
@@ -237,7 +185,15 @@ fn run(mut ctx: Context, loaded: Loaded<Config>) -> Result<(), String> {
         let t_clients: Vec<_> = d
             .clients
             .iter()
-            .filter_map(|(&id, c)| Some((id, poller.register(c.stream.as_raw_fd(), c.interest()?))))
+            .filter_map(|(id, stream, c)| {
+                let interest = match c.wants() {
+                    tcp::Wants { read: true, write } if write => Interest::ReadWrite,
+                    tcp::Wants { read: true, .. } => Interest::Read,
+                    tcp::Wants { write: true, .. } => Interest::Write,
+                    _ => return None,
+                };
+                Some((id, poller.register(stream.as_raw_fd(), interest)))
+            })
             .collect();
         let t_epoll = poller.register(d.epoll.as_raw_fd(), Interest::Read);
         // The core's timers, the TCP clients' idle limit, the control clients', and the resolv
@@ -245,7 +201,7 @@ fn run(mut ctx: Context, loaded: Loaded<Config>) -> Result<(), String> {
         let deadline = [
             d.core.poll_timeout(),
             ctx.control.next_deadline(),
-            d.clients.values().map(|c| c.last_active + TCP_IDLE).min(),
+            d.clients.next_deadline(),
             d.resolv_polled().then_some(d.resolv_checked + RESOLV_CHECK),
         ]
         .into_iter()
@@ -300,10 +256,9 @@ fn run(mut ctx: Context, loaded: Loaded<Config>) -> Result<(), String> {
             d.upstream_ready(now);
         }
         d.core.handle_timeout(now);
-        d.flush();
+        d.flush(now);
         // Idle (stalled mid-message, or not reading its answers) or done after a half-close.
-        d.clients
-            .retain(|_, c| now < c.last_active + TCP_IDLE && !c.finished());
+        d.clients.expire(now);
         if d.resolv_polled() && now >= d.resolv_checked + RESOLV_CHECK {
             d.resolv_checked = now;
             if let Some(w) = &mut d.resolv_watch {
@@ -354,7 +309,7 @@ impl Daemon {
                     self.core.handle_query(self.batch.datagram(i), client, now);
                 }
             }
-            self.flush();
+            self.flush(now);
             if n < BATCH {
                 break;
             }
@@ -363,51 +318,26 @@ impl Daemon {
 
     fn accept(&mut self, index: usize, now: Instant) {
         while let Ok((stream, _)) = self.tcp[index].accept() {
-            if self.clients.len() >= MAX_TCP_CLIENTS {
-                // The idlest connection makes room (RFC 7766 §6.2.3 lets servers close idle ones).
-                if let Some(&idle) = self
-                    .clients
-                    .iter()
-                    .min_by_key(|(&id, c)| (c.last_active, id))
-                    .map(|(id, _)| id)
-                {
-                    self.clients.remove(&idle);
-                }
+            if stream.set_nonblocking(true).is_ok() {
+                // All slots taken: the idlest connection made room, and closes when dropped.
+                drop(self.clients.insert(stream, now));
             }
-            if stream.set_nonblocking(true).is_err() {
-                continue;
-            }
-            let id = self.next_conn;
-            self.next_conn += 1;
-            self.clients.insert(
-                id,
-                TcpClient {
-                    stream,
-                    input: Vec::new(),
-                    out: Vec::new(),
-                    last_active: now,
-                    read_closed: false,
-                    awaiting: 0,
-                },
-            );
         }
     }
 
     fn tcp_client_io(&mut self, id: u64, now: Instant) {
-        let Some(c) = self.clients.get_mut(&id) else {
+        let Some((stream, c)) = self.clients.get_mut(id) else {
             return;
         };
         let mut failed = false;
-        let mut queries = Vec::new();
-        while !c.read_closed && c.awaiting + queries.len() < MAX_PIPELINED {
-            match c.stream.read(&mut self.buf) {
-                // A half-close: the queries already received are still answered.
-                Ok(0) => c.read_closed = true,
+        while c.wants().read {
+            match stream.read(&mut self.buf) {
+                Ok(0) => c.read_closed(),
                 Ok(n) => {
-                    c.input.extend_from_slice(&self.buf[..n]);
-                    c.last_active = now;
-                    // At most one partial message (< 64 KiB) stays in `input`.
-                    take_messages(&mut c.input, &mut queries);
+                    c.received(&self.buf[..n], now);
+                    while let Some(query) = c.next_query() {
+                        self.core.handle_query(query, Client::Tcp { conn: id }, now);
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(_) => {
@@ -416,21 +346,16 @@ impl Daemon {
                 }
             }
         }
-        match write_out(&mut c.stream, &mut c.out) {
-            Ok(0) => {}
-            Ok(_) => c.last_active = now,
+        match write_some(stream, c.unsent()) {
+            Ok(n) => c.sent(n, now),
             Err(_) => failed = true,
         }
         if failed {
-            // Reset: answers still pending for it are dropped in flush().
-            self.clients.remove(&id);
+            // Reset: answers still pending for it are dropped in flush.
+            self.clients.remove(id);
             return;
         }
-        c.awaiting += queries.len();
-        for q in queries {
-            self.core.handle_query(&q, Client::Tcp { conn: id }, now);
-        }
-        self.flush();
+        self.flush(now);
     }
 
     fn upstream_ready(&mut self, now: Instant) {
@@ -483,32 +408,27 @@ impl Daemon {
                     }
                     return;
                 }
-                let server = *server;
                 let mut done = false;
                 match stream.read(&mut self.buf) {
                     Ok(0) => done = true,
-                    Ok(n) => input.extend_from_slice(&self.buf[..n]),
+                    Ok(n) => input.push(&self.buf[..n]),
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                     Err(_) => done = true,
                 }
-                if input.len() >= 2 {
-                    let len = u16::from_be_bytes([input[0], input[1]]) as usize;
-                    if input.len() >= 2 + len {
-                        let message = input[2..2 + len].to_vec();
-                        self.core.handle_response(token, server, &message, now);
-                        done = true;
-                    }
+                if let Some(message) = input.next_message() {
+                    self.core.handle_response(token, *server, message, now);
+                    done = true;
                 }
                 if done {
                     self.upstream.remove(&token);
                 }
             }
         }
-        self.flush();
+        self.flush(now);
     }
 
     /// Carries out what the core asked for.
-    fn flush(&mut self) {
+    fn flush(&mut self, now: Instant) {
         while let Some(output) = self.core.poll_output() {
             match output {
                 Output::ToClient {
@@ -526,15 +446,15 @@ impl Daemon {
                     client: Client::Tcp { conn },
                     data,
                 } => {
-                    if let Some(c) = self.clients.get_mut(&conn) {
-                        c.awaiting = c.awaiting.saturating_sub(1);
-                        c.out.extend_from_slice(&(data.len() as u16).to_be_bytes());
-                        c.out.extend_from_slice(&data);
-                        // A client that asks without reading its answers is dropped.
-                        if write_out(&mut c.stream, &mut c.out).is_err()
-                            || c.out.len() > MAX_TCP_BUFFER
-                        {
-                            self.clients.remove(&conn);
+                    if let Some((stream, c)) = self.clients.get_mut(conn) {
+                        c.answer(&data);
+                        let written = write_some(stream, c.unsent());
+                        if let Ok(n) = written {
+                            c.sent(n, now);
+                        }
+                        // A client that asks without reading its answers is dropped too.
+                        if written.is_err() || c.overflowed() {
+                            self.clients.remove(conn);
                         }
                     }
                 }
@@ -552,14 +472,15 @@ impl Daemon {
                     }
                     let result = if tcp {
                         tcp_connect(server).map(|stream| {
-                            let mut out = (data.len() as u16).to_be_bytes().to_vec();
-                            out.extend_from_slice(&data);
+                            let mut out = Vec::new();
+                            // The core's queries are small: the frame always fits.
+                            let _ = tcp::frame(&mut out, &data);
                             Upstream::Tcp {
                                 stream,
                                 server,
                                 out,
                                 written: 0,
-                                input: Vec::new(),
+                                input: FrameDecoder::new(),
                             }
                         })
                     } else {
@@ -778,26 +699,5 @@ impl Daemon {
         }
         j.end();
         j.finish()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::take_messages;
-
-    #[test]
-    fn take_messages_splits_pipelined_queries_and_keeps_a_partial_one() {
-        let mut input = vec![0, 2, b'a', b'b', 0, 1, b'c', 0, 3, b'd'];
-        let mut queries = Vec::new();
-        take_messages(&mut input, &mut queries);
-        assert_eq!(queries, vec![b"ab".to_vec(), b"c".to_vec()]);
-        assert_eq!(input, vec![0, 3, b'd']);
-        input.extend_from_slice(b"ef");
-        take_messages(&mut input, &mut queries);
-        assert_eq!(queries.last().unwrap(), b"def");
-        assert!(input.is_empty());
-        input.push(0);
-        take_messages(&mut input, &mut queries);
-        assert_eq!((queries.len(), input.len()), (3, 1));
     }
 }

@@ -471,21 +471,17 @@ pub fn udp_query(server: SocketAddr, data: &[u8]) -> io::Result<UdpSocket> {
     Ok(socket)
 }
 
-/// Writes what the socket takes; returns how many bytes that was.
-pub fn write_out(stream: &mut TcpStream, out: &mut Vec<u8>) -> io::Result<usize> {
+/// Writes what the (non-blocking) stream takes of `bytes`; returns how many bytes that was.
+pub fn write_some(stream: &mut TcpStream, bytes: &[u8]) -> io::Result<usize> {
     let mut written = 0;
-    while written < out.len() {
-        match stream.write(&out[written..]) {
+    while written < bytes.len() {
+        match stream.write(&bytes[written..]) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => written += n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-            Err(e) => {
-                out.clear();
-                return Err(e);
-            }
+            Err(e) => return Err(e),
         }
     }
-    out.drain(..written);
     Ok(written)
 }
 
