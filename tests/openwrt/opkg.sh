@@ -36,7 +36,7 @@ recipe() {
         src = $i; gsub(/\$\(PKG_NAME\)/, name, src); n = split(src, p, "/")
         print mode, (dst ~ /\/$/) ? dst p[n] : dst
       }
-    }' "$REPO/feed/$1/Makefile" | sort
+    }' "$REPO/feed/$1/Makefile" | sort -k2
 }
 # Depends of PKG from its Makefile (OpenWrt names, without +, @ conditions or arch macros).
 declared_deps() {

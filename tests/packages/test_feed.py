@@ -434,9 +434,17 @@ class FeedTest(unittest.TestCase):
                 self.assertIn("./usr/sbin/%s" % p.name, p.data_files)
                 modes = {m.name: m.mode for m in p.data_members}
                 self.assertEqual(modes["./usr/sbin/%s" % p.name], 0o755)
+                with open(os.path.join(FEED_DIR, p.name, "Makefile")) as f:
+                    makefile = f.read()
                 for c in self.mk(p.name).conffiles:
                     if "." + c in modes and c.startswith("/etc/config/"):
-                        self.assertEqual(modes["." + c], 0o600, "$(INSTALL_CONF) gives 0600")
+                        # $(INSTALL_CONF) gives 0600; $(INSTALL_DATA) 0644, for a config a
+                        # daemon re-reads after dropping root
+                        macro = re.search(r"\$\((INSTALL_CONF|INSTALL_DATA)\) .*\$\(1\)%s$" % re.escape(c),
+                                          makefile, re.M)
+                        self.assertIsNotNone(macro, c)
+                        want = 0o600 if macro.group(1) == "INSTALL_CONF" else 0o644
+                        self.assertEqual(modes["." + c], want, "$(%s) gives %o" % (macro.group(1), want))
 
     def binary(self, p):
         return p.data_files["./usr/sbin/%s" % p.name]
