@@ -33,6 +33,9 @@
 //! - Negative answers (NXDOMAIN/NODATA with SOA) are cached for min(SOA TTL, SOA MINIMUM)
 //!   (RFC 2308); answers without any record to take a TTL from are not cached.
 
+// The library is the sans-IO part: the system calls are the binary's (`sys.rs`).
+#![forbid(unsafe_code)]
+
 pub mod cache;
 pub mod config;
 pub mod exclude;

@@ -25,7 +25,10 @@ use std::time::{Duration, Instant};
 use crate::cache::Cache;
 use crate::exclude::Range6;
 use crate::rfc6052::{self, Prefix};
-use crate::wire::{self, Edns, Message, Name, Writer};
+use crate::wire::{self, Edns, Header, Message, Name, Writer};
+
+/// The opcode bits of the header flags.
+const FLAG_OPCODE: u16 = 0x7800;
 
 /// Our EDNS UDP payload size towards upstreams and clients (the DNS flag day 2020 value).
 pub const EDNS_SIZE: u16 = 1232;
@@ -267,22 +270,25 @@ impl Dns64 {
 
     pub fn handle_query(&mut self, bytes: &[u8], client: Client, now: Instant) {
         self.stats.queries += 1;
-        if bytes.len() < wire::HEADER_LEN || bytes[2] & 0x80 != 0 {
+        let header = match Header::new_checked(bytes) {
+            Ok(h) if !h.is_response() => h,
             // Too short to answer, or a response sent to us: never reply (no loops, no reflection).
-            self.stats.malformed_queries += 1;
-            return;
-        }
+            _ => {
+                self.stats.malformed_queries += 1;
+                return;
+            }
+        };
         let query = match Message::parse(bytes) {
             Ok(q) => q,
             Err(_) => {
                 self.stats.malformed_queries += 1;
-                let flags = wire::FLAG_QR
-                    | (u16::from_be_bytes([bytes[2], bytes[3]]) & 0x7900)
-                    | wire::RCODE_FORMERR as u16;
-                let w = Writer::new(u16::from_be_bytes([bytes[0], bytes[1]]), flags);
+                // The opcode and RD of the query kept.
+                let kept = header.flags() & (FLAG_OPCODE | wire::FLAG_RD);
+                let flags = wire::FLAG_QR | kept | wire::RCODE_FORMERR as u16;
+                let w = Writer::new(header.id(), flags);
                 self.out.push_back(Output::ToClient {
                     client,
-                    data: w.buf,
+                    data: w.into_bytes(),
                 });
                 return;
             }
@@ -296,23 +302,24 @@ impl Dns64 {
             return;
         }
         let do_bit = edns.is_some_and(|e| e.dnssec_ok);
-        if query.qclass == wire::CLASS_IN && self.answer_locally(client, &query) {
+        if query.qclass() == wire::CLASS_IN && self.answer_locally(client, &query) {
             return;
         }
 
         // Built in a reused buffer: a cache hit allocates only the answer it sends.
         let mut key = std::mem::take(&mut self.key_buf);
         key.clear();
-        query.qname.push_lowercase(&mut key);
-        key.extend_from_slice(&query.qtype.to_be_bytes());
-        key.extend_from_slice(&query.qclass.to_be_bytes());
+        query.qname().push_lowercase(&mut key);
+        key.extend_from_slice(&query.qtype().to_be_bytes());
+        key.extend_from_slice(&query.qclass().to_be_bytes());
         key.push(do_bit as u8 | (cd as u8) << 1 | (edns.is_some() as u8) << 2);
         let mut cached = std::mem::take(&mut self.scratch);
         if self.cache.get(&key, now, &mut cached) {
             self.stats.cache_hits += 1;
-            cached[0..2].copy_from_slice(&query.id().to_be_bytes());
-            set_rd(&mut cached, rd);
-            restore_qname_case(&mut cached, &query.qname);
+            let mut header = Header::new_unchecked(&mut cached[..]);
+            header.set_id(query.id());
+            header.set_flag(wire::FLAG_RD, rd);
+            restore_qname_case(&mut cached, query.qname());
             let data = fit(&cached, client, edns);
             self.scratch = cached;
             self.key_buf = key;
@@ -324,11 +331,11 @@ impl Dns64 {
         self.stats.cache_misses += 1;
 
         // DO and CD together: the client validates, so synthesis would only fail it (§5.5).
-        let synthesis_allowed = query.qclass == wire::CLASS_IN && !(do_bit && cd);
-        let stage = if synthesis_allowed && query.qtype == wire::TYPE_AAAA {
+        let synthesis_allowed = query.qclass() == wire::CLASS_IN && !(do_bit && cd);
+        let stage = if synthesis_allowed && query.qtype() == wire::TYPE_AAAA {
             Stage::Aaaa
-        } else if synthesis_allowed && query.qtype == wire::TYPE_PTR {
-            match self.ptr_target(&query.qname) {
+        } else if synthesis_allowed && query.qtype() == wire::TYPE_PTR {
+            match self.ptr_target(query.qname()) {
                 Some(target) => Stage::Ptr {
                     target: Box::new(target),
                 },
@@ -345,9 +352,9 @@ impl Dns64 {
         let pending = Pending {
             client,
             client_id: query.id(),
-            qname: query.qname.clone(),
-            qtype: query.qtype,
-            qclass: query.qclass,
+            qname: query.qname().clone(),
+            qtype: query.qtype(),
+            qclass: query.qclass(),
             rd,
             cd,
             edns,
@@ -388,12 +395,12 @@ impl Dns64 {
             }
         };
         let (qname, qtype) = p.upstream_question();
-        if response.flags() & wire::FLAG_QR == 0
+        if !response.header().is_response()
             || response.id() != attempt.id
             || response.opcode() != 0
-            || response.qtype != qtype
-            || response.qclass != p.qclass
-            || !response.qname.eq_ignore_case(qname)
+            || response.qtype() != qtype
+            || response.qclass() != p.qclass
+            || !response.qname().eq_ignore_case(qname)
         {
             self.stats.mismatched_responses += 1;
             return;
@@ -413,7 +420,7 @@ impl Dns64 {
             return;
         }
         let rcode = response.rcode();
-        if matches!(rcode, wire::RCODE_SERVFAIL | 5)
+        if matches!(rcode, wire::RCODE_SERVFAIL | wire::RCODE_REFUSED)
             && p.tries < self.upstreams.len() as u32
             && now < p.deadline
         {
@@ -434,9 +441,9 @@ impl Dns64 {
                 let mut any = false;
                 let mut usable = false;
                 for rr in response.records(0) {
-                    if rr.rtype == wire::TYPE_AAAA
-                        && rr.class == wire::CLASS_IN
-                        && rr.rdata_len == 16
+                    if rr.rtype() == wire::TYPE_AAAA
+                        && rr.class() == wire::CLASS_IN
+                        && rr.rdata_len() == 16
                     {
                         any = true;
                         let mut a = [0u8; 16];
@@ -546,7 +553,7 @@ impl Dns64 {
             token,
             server,
             tcp: p.tcp,
-            data: w.buf,
+            data: w.into_bytes(),
         });
         self.attempts.insert(
             token,
@@ -570,7 +577,7 @@ impl Dns64 {
     /// AAAA are those synthesized with our prefix. Answered without asking anyone.
     fn answer_locally(&mut self, client: Client, query: &Message) -> bool {
         let ipv4only = Name::from_text("ipv4only.arpa").expect("valid");
-        if !query.qname.eq_ignore_case(&ipv4only) {
+        if !query.qname().eq_ignore_case(&ipv4only) {
             return false;
         }
         self.stats.local_answers += 1;
@@ -580,22 +587,22 @@ impl Dns64 {
             query.flags() & wire::FLAG_CD != 0,
             wire::RCODE_NOERROR,
         );
-        w.question(query.qname.as_wire(), query.qtype, query.qclass);
+        w.question(query.qname().as_wire(), query.qtype(), query.qclass());
         let mut count = 0;
         for v4 in [Ipv4Addr::new(192, 0, 0, 170), Ipv4Addr::new(192, 0, 0, 171)] {
-            match query.qtype {
+            match query.qtype() {
                 wire::TYPE_AAAA => {
                     let v6 = self.config.prefix.embed(v4);
                     write_rr(
                         &mut w,
-                        &query.qname,
+                        query.qname(),
                         wire::TYPE_AAAA,
                         LOCAL_TTL,
                         &v6.octets(),
                     );
                 }
                 wire::TYPE_A => {
-                    write_rr(&mut w, &query.qname, wire::TYPE_A, LOCAL_TTL, &v4.octets())
+                    write_rr(&mut w, query.qname(), wire::TYPE_A, LOCAL_TTL, &v4.octets())
                 }
                 _ => continue,
             }
@@ -606,10 +613,10 @@ impl Dns64 {
             w.opt(EDNS_SIZE, edns.dnssec_ok);
             w.set_count(3, 1);
         }
-        if query.qtype == wire::TYPE_AAAA {
+        if query.qtype() == wire::TYPE_AAAA {
             self.stats.synthesized += 1;
         }
-        let data = fit(&w.buf, client, query.edns());
+        let data = fit(w.as_bytes(), client, query.edns());
         self.out.push_back(Output::ToClient { client, data });
         true
     }
@@ -621,9 +628,10 @@ impl Dns64 {
     }
 
     fn pass_through(&mut self, p: &Pending, response: &Message, now: Instant) {
-        let mut data = response.bytes.to_vec();
-        data[0..2].copy_from_slice(&p.client_id.to_be_bytes());
-        set_rd(&mut data, p.rd);
+        let mut data = response.bytes().to_vec();
+        let mut header = Header::new_unchecked(&mut data[..]);
+        header.set_id(p.client_id);
+        header.set_flag(wire::FLAG_RD, p.rd);
         restore_qname_case(&mut data, &p.qname);
         self.respond(p, data, now);
     }
@@ -649,7 +657,7 @@ impl Dns64 {
         }
         self.out.push_back(Output::ToClient {
             client: p.client,
-            data: w.buf,
+            data: w.into_bytes(),
         });
     }
 
@@ -664,27 +672,28 @@ impl Dns64 {
             flags & wire::FLAG_CD != 0,
             rcode,
         );
-        w.buf[2] |= (query.opcode() & 0xF) << 3;
-        w.question(query.qname.as_wire(), query.qtype, query.qclass);
+        let flags = w.header().flags() | (flags & FLAG_OPCODE);
+        w.header().set_flags(flags);
+        w.question(query.qname().as_wire(), query.qtype(), query.qclass());
         if let Some(edns) = query.edns() {
             w.opt(EDNS_SIZE, edns.dnssec_ok);
             w.set_count(3, 1);
         }
         self.out.push_back(Output::ToClient {
             client,
-            data: w.buf,
+            data: w.into_bytes(),
         });
     }
 
     /// The AAAA response built from the A response (§5.1.6, §5.1.7, §5.3.2, §5.4).
     fn synthesize(&mut self, p: &Pending, a: &Message, ttl_cap: u32) -> Option<Vec<u8>> {
-        let bytes = a.bytes;
+        let bytes = a.bytes();
         let mut w = response_writer(p.client_id, p.rd, p.cd, a.rcode());
         w.question(p.qname.as_wire(), p.qtype, p.qclass);
         let mut answers = 0u16;
         let mut made = 0;
         for rr in a.records(0) {
-            if rr.rtype == wire::TYPE_A && rr.class == wire::CLASS_IN && rr.rdata_len == 4 {
+            if rr.rtype() == wire::TYPE_A && rr.class() == wire::CLASS_IN && rr.rdata_len() == 4 {
                 let d = rr.rdata(bytes);
                 let v4 = Ipv4Addr::new(d[0], d[1], d[2], d[3]);
                 // Only what nat64 translates (RFC 6052 §3.1 for the Well-Known Prefix).
@@ -692,22 +701,22 @@ impl Dns64 {
                 if prefix.check_v4(v4, self.config.allow_non_global).is_err() {
                     continue;
                 }
-                let (owner, _) = wire::read_name(bytes, rr.name_at).ok()?;
+                let (owner, _) = wire::read_name(bytes, rr.name_at()).ok()?;
                 let v6 = prefix.embed(v4);
                 write_rr(
                     &mut w,
                     &owner,
                     wire::TYPE_AAAA,
-                    rr.ttl.min(ttl_cap),
+                    rr.ttl().min(ttl_cap),
                     &v6.octets(),
                 );
                 made += 1;
-            } else if rr.rtype == wire::TYPE_RRSIG
+            } else if rr.rtype() == wire::TYPE_RRSIG
                 && rr.rdata(bytes).starts_with(&wire::TYPE_A.to_be_bytes())
             {
                 continue; // Signs the A records we replaced.
             } else {
-                w.copy_record(bytes, &rr, rr.ttl).ok()?;
+                w.copy_record(bytes, &rr, rr.ttl()).ok()?;
             }
             answers += 1;
         }
@@ -719,7 +728,7 @@ impl Dns64 {
         if made > 0 {
             self.stats.synthesized += 1;
         }
-        Some(w.buf)
+        Some(w.into_bytes())
     }
 
     /// CNAME from the ip6.arpa name to `target`, then the upstream's answer for `target`.
@@ -739,7 +748,7 @@ impl Dns64 {
         w.set_count(2, authority);
         let additional = copy_section(&mut w, r, 2)? + self.push_opt(&mut w, p);
         w.set_count(3, additional);
-        Some(w.buf)
+        Some(w.into_bytes())
     }
 
     fn push_opt(&self, w: &mut Writer, p: &Pending) -> u16 {
@@ -777,20 +786,12 @@ fn write_rr(w: &mut Writer, owner: &Name, rtype: u16, ttl: u32, rdata: &[u8]) {
 fn copy_section(w: &mut Writer, m: &Message, section: usize) -> Option<u16> {
     let mut n = 0;
     for rr in m.records(section) {
-        if rr.rtype != wire::TYPE_OPT {
-            w.copy_record(m.bytes, &rr, rr.ttl).ok()?;
+        if rr.rtype() != wire::TYPE_OPT {
+            w.copy_record(m.bytes(), &rr, rr.ttl()).ok()?;
             n += 1;
         }
     }
     Some(n)
-}
-
-fn set_rd(data: &mut [u8], rd: bool) {
-    if rd {
-        data[2] |= 0x01;
-    } else {
-        data[2] &= !0x01;
-    }
 }
 
 /// Writes the client's spelling of the question name over ours (same name, maybe other case;
@@ -807,8 +808,8 @@ fn restore_qname_case(data: &mut [u8], qname: &Name) {
 /// RFC 2308: the negative TTL of a NODATA/NXDOMAIN answer, min(SOA TTL, SOA MINIMUM).
 fn negative_ttl(m: &Message) -> Option<u32> {
     m.records(1)
-        .find(|rr| rr.rtype == wire::TYPE_SOA)
-        .and_then(|rr| wire::soa_minimum(m.bytes, &rr).map(|min| min.min(rr.ttl)))
+        .find(|rr| rr.rtype() == wire::TYPE_SOA)
+        .and_then(|rr| wire::soa_minimum(m.bytes(), &rr).map(|min| min.min(rr.ttl())))
 }
 
 /// Whether a final response may be cached, the TTL offsets to age, and for how long.
@@ -824,13 +825,13 @@ fn cacheability(data: &[u8]) -> Option<(Vec<u16>, u32)> {
     let mut records = 0;
     for section in 0..3 {
         for rr in m.records(section) {
-            if rr.rtype == wire::TYPE_OPT {
+            if rr.rtype() == wire::TYPE_OPT {
                 continue;
             }
-            offsets.push(u16::try_from(rr.ttl_at).ok()?);
+            offsets.push(u16::try_from(rr.ttl_at()).ok()?);
             if section < 2 {
                 records += 1;
-                ttl = ttl.min(rr.ttl);
+                ttl = ttl.min(rr.ttl());
                 if section == 1 {
                     if let Some(min) = wire::soa_minimum(data, &rr) {
                         ttl = ttl.min(min);
@@ -858,10 +859,10 @@ fn fit(data: &[u8], client: Client, edns: Option<Edns>) -> Vec<u8> {
         return data[..wire::HEADER_LEN].to_vec();
     };
     let mut w = Writer::new(m.id(), m.flags() | wire::FLAG_TC);
-    w.question(m.qname.as_wire(), m.qtype, m.qclass);
+    w.question(m.qname().as_wire(), m.qtype(), m.qclass());
     if let Some(e) = edns {
         w.opt(EDNS_SIZE, e.dnssec_ok);
         w.set_count(3, 1);
     }
-    w.buf
+    w.into_bytes()
 }

@@ -1,19 +1,58 @@
-//! DNS wire format (RFC 1035, RFC 6891): checked, zero-copy reading of messages and an
-//! uncompressed writer. Only what a forwarding DNS64 needs: the header, one question, walking
-//! resource records, expanding compressed names, the OPT record.
+//! DNS wire format (RFC 1035, RFC 6891), in the style of smoltcp's `wire` and
+//! option108-dhcpd's: the layout in `mod field`, a checked [`Header`] view, a [`Message`]
+//! parsed and validated once (one question, every record walked) whose accessors cannot fail
+//! afterwards, [`Record`]s located in it, and an uncompressed [`Writer`]. Only what a
+//! forwarding DNS64 needs: the header, one question, walking resource records, expanding
+//! compressed names, the OPT record.
 //!
 //! Compression pointers must point strictly backwards (before the pointer itself), so every
 //! name walk terminates; a name longer than 255 bytes or a pointer out of range is an error.
+//! The tests check the parser against messages from dig and NSD (`tests/fixtures.rs`).
 
 use std::fmt;
 
-pub const HEADER_LEN: usize = 12;
+/// Where the fields are: the header, then what follows a question's and a record's name.
+mod field {
+    use std::ops::Range;
+    pub const ID: Range<usize> = 0..2;
+    pub const FLAGS: Range<usize> = 2..4;
+    /// QDCOUNT, ANCOUNT, NSCOUNT and ARCOUNT, two bytes each.
+    pub const COUNTS: usize = 4;
+    pub const QUESTION: usize = 12;
+
+    /// After the question's name.
+    pub mod question {
+        use std::ops::Range;
+        pub const QTYPE: Range<usize> = 0..2;
+        pub const QCLASS: Range<usize> = 2..4;
+        pub const END: usize = 4;
+    }
+
+    /// After a resource record's owner name.
+    pub mod rr {
+        use std::ops::Range;
+        pub const TYPE: Range<usize> = 0..2;
+        pub const CLASS: Range<usize> = 2..4;
+        pub const TTL: Range<usize> = 4..8;
+        pub const RDLENGTH: Range<usize> = 8..10;
+        pub const RDATA: usize = 10;
+    }
+}
+
+pub const HEADER_LEN: usize = field::QUESTION;
 pub const MAX_NAME_LEN: usize = 255;
 
 pub const TYPE_A: u16 = 1;
 pub const TYPE_NS: u16 = 2;
+/// Mail destination and forwarder (RFC 1035, obsolete): a name, compressible.
+pub const TYPE_MD: u16 = 3;
+pub const TYPE_MF: u16 = 4;
 pub const TYPE_CNAME: u16 = 5;
 pub const TYPE_SOA: u16 = 6;
+/// Mailbox, mail group member and mail rename (RFC 1035, experimental): a name each.
+pub const TYPE_MB: u16 = 7;
+pub const TYPE_MG: u16 = 8;
+pub const TYPE_MR: u16 = 9;
 pub const TYPE_PTR: u16 = 12;
 pub const TYPE_MX: u16 = 15;
 pub const TYPE_AAAA: u16 = 28;
@@ -26,6 +65,7 @@ pub const RCODE_FORMERR: u8 = 1;
 pub const RCODE_SERVFAIL: u8 = 2;
 pub const RCODE_NXDOMAIN: u8 = 3;
 pub const RCODE_NOTIMP: u8 = 4;
+pub const RCODE_REFUSED: u8 = 5;
 
 /// Header flag bits (second 16-bit word).
 pub const FLAG_QR: u16 = 0x8000;
@@ -65,17 +105,85 @@ impl fmt::Display for Error {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
-pub fn u16_at(msg: &[u8], at: usize) -> Result<u16> {
+fn u16_at(msg: &[u8], at: usize) -> Result<u16> {
     match msg.get(at..at + 2) {
         Some(b) => Ok(u16::from_be_bytes([b[0], b[1]])),
         None => Err(Error::Truncated),
     }
 }
 
-pub fn u32_at(msg: &[u8], at: usize) -> Result<u32> {
+fn u32_at(msg: &[u8], at: usize) -> Result<u32> {
     match msg.get(at..at + 4) {
         Some(b) => Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]])),
         None => Err(Error::Truncated),
+    }
+}
+
+/// A view of a message's header. Checked, every accessor is in bounds.
+#[derive(Debug, Clone, Copy)]
+pub struct Header<T: AsRef<[u8]>> {
+    buffer: T,
+}
+
+impl<T: AsRef<[u8]>> Header<T> {
+    /// A view that does not check the length: accessors panic on fewer than
+    /// [`HEADER_LEN`] bytes.
+    pub fn new_unchecked(buffer: T) -> Header<T> {
+        Header { buffer }
+    }
+    /// A view of a buffer that holds a header.
+    pub fn new_checked(buffer: T) -> Result<Header<T>> {
+        if buffer.as_ref().len() < HEADER_LEN {
+            return Err(Error::Truncated);
+        }
+        Ok(Header { buffer })
+    }
+    fn b(&self) -> &[u8] {
+        self.buffer.as_ref()
+    }
+    fn u16(&self, at: usize) -> u16 {
+        u16::from_be_bytes([self.b()[at], self.b()[at + 1]])
+    }
+    pub fn id(&self) -> u16 {
+        self.u16(field::ID.start)
+    }
+    /// The second 16-bit word: QR, opcode, AA, TC, RD, RA, Z, AD, CD and RCODE.
+    pub fn flags(&self) -> u16 {
+        self.u16(field::FLAGS.start)
+    }
+    pub fn is_response(&self) -> bool {
+        self.flags() & FLAG_QR != 0
+    }
+    pub fn opcode(&self) -> u8 {
+        ((self.flags() >> 11) & 0xF) as u8
+    }
+    pub fn rcode(&self) -> u8 {
+        (self.flags() & 0xF) as u8
+    }
+    /// The entries of a section: 0 question, 1 answer, 2 authority, 3 additional.
+    pub fn count(&self, section: usize) -> u16 {
+        self.u16(field::COUNTS + 2 * section)
+    }
+}
+
+impl<T: AsRef<[u8]> + AsMut<[u8]>> Header<T> {
+    fn set_u16(&mut self, at: usize, v: u16) {
+        self.buffer.as_mut()[at..at + 2].copy_from_slice(&v.to_be_bytes());
+    }
+    pub fn set_id(&mut self, id: u16) {
+        self.set_u16(field::ID.start, id);
+    }
+    pub fn set_flags(&mut self, flags: u16) {
+        self.set_u16(field::FLAGS.start, flags);
+    }
+    /// Sets or clears the bits of `mask` in the flags.
+    pub fn set_flag(&mut self, mask: u16, on: bool) {
+        let flags = self.flags();
+        self.set_flags(if on { flags | mask } else { flags & !mask });
+    }
+    /// Sets the count of a section (0 question, 1 answer, 2 authority, 3 additional).
+    pub fn set_count(&mut self, section: usize, count: u16) {
+        self.set_u16(field::COUNTS + 2 * section, count);
     }
 }
 
@@ -269,61 +377,87 @@ fn walk_name(
     }
 }
 
-/// One resource record, located in its message.
+/// One resource record, located in its message (offsets into it, read once by
+/// [`read_record`], which checked that they are in bounds).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Record {
-    pub name_at: usize,
-    pub rtype: u16,
-    pub class: u16,
-    pub ttl: u32,
-    pub ttl_at: usize,
-    pub rdata_at: usize,
-    pub rdata_len: usize,
-    pub end: usize,
+    name_at: usize,
+    rtype: u16,
+    class: u16,
+    ttl: u32,
+    rdata_at: usize,
+    rdata_len: usize,
 }
 
 impl Record {
+    /// Where its owner name starts (maybe a compression pointer).
+    pub fn name_at(&self) -> usize {
+        self.name_at
+    }
+    pub fn rtype(&self) -> u16 {
+        self.rtype
+    }
+    /// The class (for OPT, the requestor's UDP payload size).
+    pub fn class(&self) -> u16 {
+        self.class
+    }
+    /// The TTL (for OPT, the extended RCODE and flags).
+    pub fn ttl(&self) -> u32 {
+        self.ttl
+    }
+    /// Where its TTL field is.
+    pub fn ttl_at(&self) -> usize {
+        self.rdata_at - field::rr::RDATA + field::rr::TTL.start
+    }
+    pub fn rdata_at(&self) -> usize {
+        self.rdata_at
+    }
+    pub fn rdata_len(&self) -> usize {
+        self.rdata_len
+    }
+    /// Where the next record starts.
+    pub fn end(&self) -> usize {
+        self.rdata_at + self.rdata_len
+    }
+    /// Its RDATA in `msg`, the message it was read from.
     pub fn rdata<'a>(&self, msg: &'a [u8]) -> &'a [u8] {
-        &msg[self.rdata_at..self.rdata_at + self.rdata_len]
+        &msg[self.rdata_at..self.end()]
     }
 }
 
+/// Reads the record at `at`: its name validated, its fixed fields and RDATA in bounds.
 pub fn read_record(msg: &[u8], at: usize) -> Result<Record> {
     let name_end = skip_name(msg, at)?;
-    let rtype = u16_at(msg, name_end)?;
-    let class = u16_at(msg, name_end + 2)?;
-    let ttl = u32_at(msg, name_end + 4)?;
-    let rdata_len = u16_at(msg, name_end + 8)? as usize;
-    let rdata_at = name_end + 10;
+    let rdata_at = name_end + field::rr::RDATA;
+    let rdata_len = u16_at(msg, name_end + field::rr::RDLENGTH.start)? as usize;
     if rdata_at + rdata_len > msg.len() {
         return Err(Error::Truncated);
     }
     Ok(Record {
         name_at: at,
-        rtype,
-        class,
-        ttl,
-        ttl_at: name_end + 4,
+        rtype: u16_at(msg, name_end + field::rr::TYPE.start)?,
+        class: u16_at(msg, name_end + field::rr::CLASS.start)?,
+        ttl: u32_at(msg, name_end + field::rr::TTL.start)?,
         rdata_at,
         rdata_len,
-        end: rdata_at + rdata_len,
     })
 }
 
-/// A validated message: one question, and the offsets of the sections.
+/// A validated message: one question, and where its sections are. Every record was read
+/// once by [`Message::parse`], so the accessors and [`Message::records`] cannot fail.
 #[derive(Debug, Clone)]
 pub struct Message<'a> {
-    pub bytes: &'a [u8],
-    pub qname: Name,
-    pub qname_at: usize,
-    pub qtype: u16,
-    pub qclass: u16,
-    pub question_end: usize,
-    pub counts: [u16; 3],
+    bytes: &'a [u8],
+    qname: Name,
+    qtype: u16,
+    qclass: u16,
+    question_end: usize,
+    /// Records in the answer, authority and additional sections.
+    counts: [u16; 3],
     /// Start of the answer, authority and additional sections, and the end of the message.
-    pub sections: [usize; 4],
+    sections: [usize; 4],
     /// The OPT record, if any (in the additional section).
-    pub opt: Option<Record>,
+    opt: Option<Record>,
 }
 
 /// EDNS parameters of a message (RFC 6891).
@@ -336,17 +470,15 @@ pub struct Edns {
 impl<'a> Message<'a> {
     /// Parses and validates every record of a message with exactly one question.
     pub fn parse(bytes: &'a [u8]) -> Result<Message<'a>> {
-        if bytes.len() < HEADER_LEN {
-            return Err(Error::Truncated);
-        }
-        if u16_at(bytes, 4)? != 1 {
+        let header = Header::new_checked(bytes)?;
+        if header.count(0) != 1 {
             return Err(Error::BadCount);
         }
-        let (qname, qname_end) = read_name(bytes, HEADER_LEN)?;
-        let qtype = u16_at(bytes, qname_end)?;
-        let qclass = u16_at(bytes, qname_end + 2)?;
-        let question_end = qname_end + 4;
-        let counts = [u16_at(bytes, 6)?, u16_at(bytes, 8)?, u16_at(bytes, 10)?];
+        let (qname, qname_end) = read_name(bytes, field::QUESTION)?;
+        let qtype = u16_at(bytes, qname_end + field::question::QTYPE.start)?;
+        let qclass = u16_at(bytes, qname_end + field::question::QCLASS.start)?;
+        let question_end = qname_end + field::question::END;
+        let counts = [header.count(1), header.count(2), header.count(3)];
         let mut sections = [question_end; 4];
         let mut at = question_end;
         let mut opt = None;
@@ -361,14 +493,13 @@ impl<'a> Message<'a> {
                     }
                     opt = Some(rr);
                 }
-                at = rr.end;
+                at = rr.end();
             }
         }
         sections[3] = at;
         Ok(Message {
             bytes,
             qname,
-            qname_at: HEADER_LEN,
             qtype,
             qclass,
             question_end,
@@ -378,17 +509,50 @@ impl<'a> Message<'a> {
         })
     }
 
+    /// The whole message, as parsed.
+    pub fn bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+    pub fn header(&self) -> Header<&'a [u8]> {
+        Header::new_unchecked(self.bytes)
+    }
     pub fn id(&self) -> u16 {
-        u16::from_be_bytes([self.bytes[0], self.bytes[1]])
+        self.header().id()
     }
     pub fn flags(&self) -> u16 {
-        u16::from_be_bytes([self.bytes[2], self.bytes[3]])
+        self.header().flags()
     }
     pub fn opcode(&self) -> u8 {
-        ((self.flags() >> 11) & 0xF) as u8
+        self.header().opcode()
     }
     pub fn rcode(&self) -> u8 {
-        (self.flags() & 0xF) as u8
+        self.header().rcode()
+    }
+    /// The question's name, decompressed.
+    pub fn qname(&self) -> &Name {
+        &self.qname
+    }
+    pub fn qtype(&self) -> u16 {
+        self.qtype
+    }
+    pub fn qclass(&self) -> u16 {
+        self.qclass
+    }
+    /// Where the question ends (the header and question of a query).
+    pub fn question_end(&self) -> usize {
+        self.question_end
+    }
+    /// Records in the answer, authority and additional sections.
+    pub fn counts(&self) -> [u16; 3] {
+        self.counts
+    }
+    /// Where the last record ends: the rest of the bytes, if any, is trailing garbage.
+    pub fn end(&self) -> usize {
+        self.sections[3]
+    }
+    /// The OPT record, if any.
+    pub fn opt(&self) -> Option<Record> {
+        self.opt
     }
     pub fn edns(&self) -> Option<Edns> {
         self.opt.map(|o| Edns {
@@ -399,7 +563,7 @@ impl<'a> Message<'a> {
     /// The raw question name bytes (as sent, maybe compressed only in theory: a question is
     /// the first name of a message, so it cannot point backwards anywhere).
     pub fn qname_bytes(&self) -> &'a [u8] {
-        &self.bytes[self.qname_at..self.question_end - 4]
+        &self.bytes[field::QUESTION..self.question_end - field::question::END]
     }
     /// The records of section `i` (0 answer, 1 authority, 2 additional). Already validated.
     pub fn records(&self, section: usize) -> Records<'a> {
@@ -425,23 +589,36 @@ impl Iterator for Records<'_> {
         }
         self.left -= 1;
         let rr = read_record(self.bytes, self.at).ok()?;
-        self.at = rr.end;
+        self.at = rr.end();
         Some(rr)
     }
 }
 
 /// Writes a message front to back, names uncompressed; counts are patched by `set_count`.
 pub struct Writer {
-    pub buf: Vec<u8>,
+    buf: Vec<u8>,
 }
 
 impl Writer {
     pub fn new(id: u16, flags: u16) -> Writer {
         let mut buf = Vec::with_capacity(512);
-        buf.extend_from_slice(&id.to_be_bytes());
-        buf.extend_from_slice(&flags.to_be_bytes());
-        buf.extend_from_slice(&[0; 8]);
+        buf.resize(HEADER_LEN, 0);
+        let mut header = Header::new_unchecked(&mut buf[..]);
+        header.set_id(id);
+        header.set_flags(flags);
         Writer { buf }
+    }
+    /// The header written so far.
+    pub fn header(&mut self) -> Header<&mut [u8]> {
+        Header::new_unchecked(&mut self.buf[..])
+    }
+    /// The message written so far.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf
+    }
+    /// The message.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.buf
     }
     pub fn u16(&mut self, v: u16) {
         self.buf.extend_from_slice(&v.to_be_bytes());
@@ -454,7 +631,7 @@ impl Writer {
     }
     /// Section counts: 0 question, 1 answer, 2 authority, 3 additional.
     pub fn set_count(&mut self, section: usize, count: u16) {
-        self.buf[4 + 2 * section..6 + 2 * section].copy_from_slice(&count.to_be_bytes());
+        self.header().set_count(section, count);
     }
     pub fn question(&mut self, qname: &[u8], qtype: u16, qclass: u16) {
         self.bytes(qname);
@@ -470,8 +647,9 @@ impl Writer {
         self.u32(if dnssec_ok { EDNS_DO } else { 0 });
         self.u16(0);
     }
-    /// Copies a record of `msg`, expanding compressed names in the owner and in the RDATA of
-    /// the RFC 1035 types that may carry compressed names. Returns the length it wrote.
+    /// Copies a record of `msg` with `ttl`, expanding compressed names in the owner and in the
+    /// RDATA of the RFC 1035 types that may carry compressed names (RFC 3597 §4). On an
+    /// error nothing is written.
     pub fn copy_record(&mut self, msg: &[u8], rr: &Record, ttl: u32) -> Result<()> {
         let start = self.buf.len();
         let (owner, _) = read_name(msg, rr.name_at)?;
@@ -494,7 +672,8 @@ impl Writer {
         };
         let result = (|| -> Result<()> {
             match rr.rtype {
-                TYPE_NS | TYPE_CNAME | TYPE_PTR | 3 | 4 | 7 | 8 | 9 => {
+                TYPE_NS | TYPE_CNAME | TYPE_PTR | TYPE_MD | TYPE_MF | TYPE_MB | TYPE_MG
+                | TYPE_MR => {
                     if name(self, rr.rdata_at)? != rdata_end {
                         return Err(Error::BadCount);
                     }
@@ -548,10 +727,56 @@ pub fn soa_minimum(msg: &[u8], rr: &Record) -> Option<u32> {
 mod tests {
     use super::*;
 
+    /// dig's query for "v4only.fx.test A" without EDNS (captured, as in tests/fixtures).
+    static DIG_QUERY_BYTES: [u8; 32] = [
+        0xe8, 0x3b, 0x01, 0x20, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x06, b'v', b'4',
+        b'o', b'n', b'l', b'y', 0x02, b'f', b'x', 0x04, b't', b'e', b's', b't', 0x00, 0x00, 0x01,
+        0x00, 0x01,
+    ];
+
+    fn set_count(msg: &mut [u8], section: usize, count: u16) {
+        Header::new_unchecked(msg).set_count(section, count);
+    }
+
+    #[test]
+    fn the_header_view_reads_and_writes_digs_query() {
+        assert_eq!(
+            Header::new_checked(&DIG_QUERY_BYTES[..11]).unwrap_err(),
+            Error::Truncated
+        );
+        let h = Header::new_checked(&DIG_QUERY_BYTES[..]).unwrap();
+        assert_eq!((h.id(), h.flags()), (0xe83b, FLAG_RD | FLAG_AD));
+        assert_eq!((h.opcode(), h.rcode(), h.is_response()), (0, 0, false));
+        assert_eq!((0..4).map(|i| h.count(i)).collect::<Vec<_>>(), [1, 0, 0, 0]);
+        let m = Message::parse(&DIG_QUERY_BYTES).unwrap();
+        assert_eq!(m.qname().to_string(), "v4only.fx.test.");
+        assert_eq!(
+            (m.qtype(), m.qclass(), m.question_end()),
+            (TYPE_A, CLASS_IN, 32)
+        );
+        assert_eq!(m.qname_bytes(), &DIG_QUERY_BYTES[12..28]);
+        let mut copy = DIG_QUERY_BYTES;
+        let mut h = Header::new_unchecked(&mut copy[..]);
+        h.set_id(0x0102);
+        h.set_flag(FLAG_RD, false);
+        h.set_flag(FLAG_QR, true);
+        h.set_count(3, 7);
+        assert_eq!(copy[..4], [1, 2, 0x80, 0x20]);
+        assert_eq!(copy[10..12], [0, 7]);
+        // Our writer makes the same bytes from the same fields.
+        let mut w = Writer::new(0xe83b, FLAG_RD | FLAG_AD);
+        w.question(
+            Name::from_text("v4only.fx.test").unwrap().as_wire(),
+            TYPE_A,
+            CLASS_IN,
+        );
+        assert_eq!(w.as_bytes(), DIG_QUERY_BYTES);
+    }
+
     fn query(name: &str, qtype: u16) -> Vec<u8> {
         let mut w = Writer::new(0x1234, FLAG_RD);
         w.question(Name::from_text(name).unwrap().as_wire(), qtype, CLASS_IN);
-        w.buf
+        w.into_bytes()
     }
 
     #[test]
@@ -559,11 +784,11 @@ mod tests {
         let q = query("WWW.Example.org", TYPE_AAAA);
         let m = Message::parse(&q).unwrap();
         assert_eq!(m.id(), 0x1234);
-        assert_eq!(m.qtype, TYPE_AAAA);
-        assert_eq!(m.qname.to_string(), "WWW.Example.org.");
-        assert!(m.qname == Name::from_text("www.example.ORG.").unwrap());
+        assert_eq!(m.qtype(), TYPE_AAAA);
+        assert_eq!(m.qname().to_string(), "WWW.Example.org.");
+        assert!(*m.qname() == Name::from_text("www.example.ORG.").unwrap());
         assert_eq!(m.edns(), None);
-        assert_eq!(m.question_end, q.len());
+        assert_eq!(m.question_end(), q.len());
     }
 
     #[test]
@@ -572,7 +797,7 @@ mod tests {
         // Answer record whose owner is a pointer to itself.
         let at = q.len();
         q.extend_from_slice(&[0xC0, at as u8, 0, 1, 0, 1, 0, 0, 0, 1, 0, 4, 1, 2, 3, 4]);
-        q[7] = 1;
+        set_count(&mut q, 1, 1);
         assert_eq!(Message::parse(&q).unwrap_err(), Error::BadPointer);
         // Two pointers pointing at each other: the first one forward is rejected.
         let mut q = query("a.b", TYPE_A);
@@ -593,24 +818,24 @@ mod tests {
             0,
             0,
         ]);
-        q[7] = 1;
+        set_count(&mut q, 1, 1);
         assert_eq!(Message::parse(&q).unwrap_err(), Error::BadPointer);
     }
 
     #[test]
     fn counts_beyond_the_data_are_truncation() {
         let mut q = query("a.b", TYPE_A);
-        q[7] = 3;
+        set_count(&mut q, 1, 3);
         assert_eq!(Message::parse(&q).unwrap_err(), Error::Truncated);
         let mut q = query("a.b", TYPE_A);
-        q[5] = 2;
+        set_count(&mut q, 0, 2);
         assert_eq!(Message::parse(&q).unwrap_err(), Error::BadCount);
     }
 
     #[test]
     fn compressed_names_are_expanded_when_copied() {
         let mut m = query("host.example", TYPE_CNAME);
-        m[7] = 1;
+        set_count(&mut m, 1, 1);
         // owner: pointer to the question name; CNAME rdata: "www" + pointer to "example".
         m.extend_from_slice(&[
             0xC0, 12, 0, 5, 0, 1, 0, 0, 0, 60, 0, 6, 3, b'w', b'w', b'w', 0xC0, 17,
@@ -619,7 +844,7 @@ mod tests {
         let rr = parsed.records(0).next().unwrap();
         let mut w = Writer::new(0, 0);
         w.copy_record(&m, &rr, 30).unwrap();
-        let out = &w.buf[HEADER_LEN..];
+        let out = &w.as_bytes()[HEADER_LEN..];
         let mut expect = Name::from_text("host.example").unwrap().as_wire().to_vec();
         expect.extend_from_slice(&[0, 5, 0, 1, 0, 0, 0, 30, 0, 13]);
         expect.extend_from_slice(Name::from_text("www.example").unwrap().as_wire());

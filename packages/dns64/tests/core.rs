@@ -59,7 +59,7 @@ fn query(name: &str, qtype: u16, edns: Option<(bool, bool)>) -> Vec<u8> {
         w.opt(4096, do_bit);
         w.set_count(3, 1);
     }
-    w.buf
+    w.into_bytes()
 }
 
 struct Sent {
@@ -103,7 +103,7 @@ fn answer(
         m.id(),
         wire::FLAG_QR | wire::FLAG_RD | wire::FLAG_RA | rcode as u16,
     );
-    w.question(m.qname.as_wire(), m.qtype, m.qclass);
+    w.question(m.qname().as_wire(), m.qtype(), m.qclass());
     for (section, records) in [(1, answers), (2, authority)] {
         for (owner, t, ttl, rdata) in records {
             w.bytes(Name::from_text(owner).unwrap().as_wire());
@@ -119,7 +119,7 @@ fn answer(
         w.opt(1232, e.dnssec_ok);
         w.set_count(3, 1);
     }
-    w.buf
+    w.into_bytes()
 }
 
 fn soa(minimum: u32) -> Vec<u8> {
@@ -140,8 +140,13 @@ fn answers(resp: &[u8]) -> Vec<(String, u16, u32, Vec<u8>)> {
     let m = Message::parse(resp).unwrap();
     m.records(0)
         .map(|rr| {
-            let (owner, _) = wire::read_name(resp, rr.name_at).unwrap();
-            (owner.to_string(), rr.rtype, rr.ttl, rr.rdata(resp).to_vec())
+            let (owner, _) = wire::read_name(resp, rr.name_at()).unwrap();
+            (
+                owner.to_string(),
+                rr.rtype(),
+                rr.ttl(),
+                rr.rdata(resp).to_vec(),
+            )
         })
         .collect()
 }
@@ -164,7 +169,7 @@ fn a_only_name_is_synthesized_with_the_soa_bounded_ttl() {
     assert_eq!(up.len(), 1);
     let q = Message::parse(&up[0].data).unwrap();
     assert_eq!(
-        (q.qtype, q.qname.to_string()),
+        (q.qtype(), q.qname().to_string()),
         (wire::TYPE_AAAA, "v4.Example.".into())
     );
     assert_ne!(q.id(), 0xBEEF, "upstream ID is our own");
@@ -178,7 +183,7 @@ fn a_only_name_is_synthesized_with_the_soa_bounded_ttl() {
     let (up, down) = outputs(&mut c);
     assert!(down.is_empty());
     let q = Message::parse(&up[0].data).unwrap();
-    assert_eq!(q.qtype, wire::TYPE_A);
+    assert_eq!(q.qtype(), wire::TYPE_A);
     let resp = answer(
         &up[0].data,
         0,
@@ -193,11 +198,11 @@ fn a_only_name_is_synthesized_with_the_soa_bounded_ttl() {
     let m = Message::parse(&down[0]).unwrap();
     assert_eq!(m.id(), 0xBEEF);
     assert_eq!(
-        m.qname.as_wire(),
+        m.qname().as_wire(),
         &name("v4.Example")[..],
         "client's spelling"
     );
-    assert_eq!(m.qtype, wire::TYPE_AAAA);
+    assert_eq!(m.qtype(), wire::TYPE_AAAA);
     assert_eq!(
         answers(&down[0]),
         vec![
@@ -227,7 +232,7 @@ fn a_only_name_is_synthesized_with_the_soa_bounded_ttl() {
     assert!(up.is_empty());
     assert_eq!(answers(&down[0])[0].2, 270);
     assert_eq!(
-        Message::parse(&down[0]).unwrap().qname.as_wire(),
+        Message::parse(&down[0]).unwrap().qname().as_wire(),
         &name("V4.example")[..]
     );
     assert_eq!(c.stats().cache_hits, 1);
@@ -279,7 +284,7 @@ fn real_aaaa_passes_and_excluded_aaaa_is_replaced() {
     );
     c.handle_response(up[0].token, up[0].server, &resp, t0);
     let (up, _) = outputs(&mut c);
-    assert_eq!(Message::parse(&up[0].data).unwrap().qtype, wire::TYPE_A);
+    assert_eq!(Message::parse(&up[0].data).unwrap().qtype(), wire::TYPE_A);
     let resp = answer(
         &up[0].data,
         0,
@@ -587,7 +592,7 @@ fn ipv4only_arpa_and_ptr_in_the_prefix() {
     c.handle_query(&query(qname, wire::TYPE_PTR, None), client(), t0);
     let (up, _) = outputs(&mut c);
     let q = Message::parse(&up[0].data).unwrap();
-    assert_eq!(q.qname.to_string(), "33.2.0.192.in-addr.arpa.");
+    assert_eq!(q.qname().to_string(), "33.2.0.192.in-addr.arpa.");
     let resp = answer(
         &up[0].data,
         0,
@@ -659,7 +664,10 @@ fn servfail_tries_the_next_upstream_then_counts_as_empty() {
     let (up2, down) = outputs(&mut c);
     assert!(down.is_empty());
     assert_eq!(up2[0].server, UP2.parse().unwrap(), "next upstream");
-    assert_eq!(Message::parse(&up2[0].data).unwrap().qtype, wire::TYPE_AAAA);
+    assert_eq!(
+        Message::parse(&up2[0].data).unwrap().qtype(),
+        wire::TYPE_AAAA
+    );
     c.handle_response(
         up2[0].token,
         up2[0].server,
@@ -668,7 +676,7 @@ fn servfail_tries_the_next_upstream_then_counts_as_empty() {
     );
     // Both failed the AAAA: treated as an empty answer (RFC 6147 5.1.2), so A is asked.
     let (up3, _) = outputs(&mut c);
-    assert_eq!(Message::parse(&up3[0].data).unwrap().qtype, wire::TYPE_A);
+    assert_eq!(Message::parse(&up3[0].data).unwrap().qtype(), wire::TYPE_A);
     let resp = answer(
         &up3[0].data,
         0,

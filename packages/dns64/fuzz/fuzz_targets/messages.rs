@@ -66,7 +66,7 @@ fuzz_target!(|data: &[u8]| {
             if round % 2 == 0 {
                 // Splice in our ID and question: the response paths past the spoofing checks.
                 let q = Message::parse(&asked).unwrap();
-                let head = &asked[..q.question_end];
+                let head = &asked[..q.question_end()];
                 if answer.len() < head.len() {
                     answer.resize(head.len(), 0);
                 }
