@@ -667,37 +667,10 @@ impl Daemon {
     }
 
     fn status(&self, started: Instant) -> String {
-        let s = self.core.stats();
         let mut j = daemon::status_object(&DAEMON.program, started);
-        j.field_str("prefix", &self.config.core.prefix.to_string())
-            .field_u64("queries", s.queries)
-            .field_u64("synthesized", s.synthesized)
-            .field_u64("ptr_synthesized", s.ptr_synthesized)
-            .field_u64("local_answers", s.local_answers)
-            .field_u64("cache_hits", s.cache_hits)
-            .field_u64("cache_misses", s.cache_misses)
-            .field_u64("upstream_queries", s.upstream_queries)
-            .field_u64("upstream_timeouts", s.upstream_timeouts)
-            .field_u64("upstream_failures", s.upstream_failures)
-            .field_u64("tcp_retries", s.tcp_retries)
-            .field_u64("servfail", s.servfail)
-            .field_u64("malformed_queries", s.malformed_queries)
-            .field_u64("malformed_responses", s.malformed_responses)
-            .field_u64("mismatched_responses", s.mismatched_responses)
-            .field_u64("stale_datagrams", self.stale_datagrams)
-            .field_u64("overload_drops", s.overload_drops)
-            .field_u64("pending", self.core.pending_len() as u64)
+        self.core.write_status(&mut j);
+        j.field_u64("stale_datagrams", self.stale_datagrams)
             .field_u64("tcp_clients", self.clients.len() as u64);
-        j.begin_object("cache")
-            .field_u64("entries", self.core.cache_entries() as u64)
-            .field_u64("bytes", self.core.cache_bytes() as u64)
-            .field_u64("limit", self.config.core.cache_bytes as u64)
-            .end();
-        j.begin_array("upstreams");
-        for u in self.core.upstreams() {
-            j.item_str(&u.to_string());
-        }
-        j.end();
         j.finish()
     }
 }

@@ -26,6 +26,7 @@ use crate::cache::Cache;
 use crate::exclude::Range6;
 use crate::rfc6052::{self, Prefix};
 use crate::wire::{self, Edns, Header, Message, Name, Writer};
+use v6only_common::json::Json;
 
 /// The opcode bits of the header flags.
 const FLAG_OPCODE: u16 = 0x7800;
@@ -257,6 +258,39 @@ impl Dns64 {
             self.upstreams = upstreams;
             self.preferred = 0;
         }
+    }
+
+    /// The core's part of the `status` reply: the prefix, the counters, the queries in
+    /// progress, the cache and the upstreams.
+    pub fn write_status(&self, j: &mut Json) {
+        let s = &self.stats;
+        j.field_str("prefix", &self.config.prefix.to_string())
+            .field_u64("queries", s.queries)
+            .field_u64("synthesized", s.synthesized)
+            .field_u64("ptr_synthesized", s.ptr_synthesized)
+            .field_u64("local_answers", s.local_answers)
+            .field_u64("cache_hits", s.cache_hits)
+            .field_u64("cache_misses", s.cache_misses)
+            .field_u64("upstream_queries", s.upstream_queries)
+            .field_u64("upstream_timeouts", s.upstream_timeouts)
+            .field_u64("upstream_failures", s.upstream_failures)
+            .field_u64("tcp_retries", s.tcp_retries)
+            .field_u64("servfail", s.servfail)
+            .field_u64("malformed_queries", s.malformed_queries)
+            .field_u64("malformed_responses", s.malformed_responses)
+            .field_u64("mismatched_responses", s.mismatched_responses)
+            .field_u64("overload_drops", s.overload_drops)
+            .field_u64("pending", self.pending.len() as u64);
+        j.begin_object("cache")
+            .field_u64("entries", self.cache.len() as u64)
+            .field_u64("bytes", self.cache.bytes() as u64)
+            .field_u64("limit", self.config.cache_bytes as u64)
+            .end();
+        j.begin_array("upstreams");
+        for u in &self.upstreams {
+            j.item_str(&u.to_string());
+        }
+        j.end();
     }
 
     pub fn poll_output(&mut self) -> Option<Output> {

@@ -8,6 +8,7 @@ use dns64::resolver::Config;
 use dns64::rfc6052::Prefix;
 use dns64::wire::{self, Message, Name, Writer};
 use dns64::{Client, Dns64, Output};
+use v6only_common::json::Json;
 
 const UP1: &str = "192.0.2.1:53";
 const UP2: &str = "192.0.2.2:53";
@@ -800,4 +801,25 @@ fn a_slow_answer_to_an_earlier_attempt_still_counts() {
     c.handle_response(second[0].token, second[0].server, &resp, t1);
     assert!(c.poll_output().is_none());
     assert_eq!(c.pending_len(), 0);
+}
+
+#[test]
+fn status_reports_the_counters_the_cache_and_the_upstreams() {
+    let mut c = core();
+    let t0 = Instant::now();
+    c.handle_query(&query("v4.example", wire::TYPE_A, None), client(), t0);
+    c.handle_query(&[0; 5], client(), t0);
+    let mut j = Json::object();
+    c.write_status(&mut j);
+    assert_eq!(
+        j.finish(),
+        concat!(
+            r#"{"prefix":"64:ff9b::/96","queries":2,"synthesized":0,"ptr_synthesized":0,"#,
+            r#""local_answers":0,"cache_hits":0,"cache_misses":1,"upstream_queries":1,"#,
+            r#""upstream_timeouts":0,"upstream_failures":0,"tcp_retries":0,"servfail":0,"#,
+            r#""malformed_queries":1,"malformed_responses":0,"mismatched_responses":0,"#,
+            r#""overload_drops":0,"pending":1,"cache":{"entries":0,"bytes":0,"limit":4194304},"#,
+            r#""upstreams":["192.0.2.1:53","192.0.2.2:53"]}"#
+        )
+    );
 }
