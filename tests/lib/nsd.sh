@@ -46,5 +46,6 @@ CONF
 }
 
 _nsd_answers() { # NS ADDRESS ZONE
-	ip netns exec "$1" dig +short +time=1 +tries=1 "@$2" "$3" SOA 2>/dev/null | grep -q .
+	# grep reads all (not -q): under pipefail an early exit would fail the pipeline.
+	ip netns exec "$1" dig +short +time=1 +tries=1 "@$2" "$3" SOA 2>/dev/null | grep . >/dev/null
 }
