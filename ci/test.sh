@@ -58,7 +58,7 @@ feed_test_sh() {
 system_tests() {
   local t rc=0
   for t in tests/system/*.sh; do
-    [ -f "$t" ] || continue
+    [ "$(basename "$t")" = lib.sh ] && continue
     echo "--- $t"
     # The shipped static x86_64 binaries are the ones under test.
     BIN_DIR="$ROOT/$X86_BIN" FW_HELPER="$ROOT/$X86_BIN/fw-helper" bash "$t" || { echo "FAIL: $t"; rc=1; }

@@ -30,7 +30,7 @@ labs_cleanup() {
   for d in ${LABS[@]+"${LABS[@]}"}; do "$LAB_SH" stop "$d" >/dev/null 2>&1; done
   LABS=()
 }
-trap labs_cleanup EXIT
+at_exit labs_cleanup
 
 # lsh 'snippet': busybox ash -c in the current lab ($L); lexec CMD...: a command in it;
 # lnet CMD...: a host program in the lab's network namespace (labs started with --net).
@@ -43,15 +43,4 @@ lroot() { "$LAB_SH" root "$L"; }
 lab_ready_or_finish() {
   [ "$(id -u)" = 0 ] || { fail "setup" "must run as root"; finish; }
   [ -x "$V6ONLY_LAB/root/sbin/procd" ] || { fail "setup" "no lab in $V6ONLY_LAB: run tests/openwrt/lab/build.sh"; finish; }
-}
-
-# wait_for SECONDS COMMAND...: poll COMMAND every 0.2 s until it succeeds or time runs out.
-wait_for() {
-  local t=$1 n=0
-  shift
-  while ! "$@" >/dev/null 2>&1; do
-    n=$((n + 1))
-    [ "$n" -ge $((t * 5)) ] && return 1
-    sleep 0.2
-  done
 }
