@@ -7,7 +7,8 @@
 //! ```no_run
 //! use std::path::Path;
 //! use v6only_common::cli::Program;
-//! use v6only_common::daemon::{self, Context, Loaded, Spec};
+//! use v6only_common::daemon::{self, Context, Errors, Loaded, Refused, Spec};
+//! use v6only_common::uci::Package;
 //!
 //! static DAEMON: Spec<()> = Spec {
 //!     program: Program {
@@ -22,8 +23,17 @@
 //!     run,
 //! };
 //!
-//! fn load(path: &Path) -> Result<Loaded<()>, String> {
-//!     Ok(Loaded::new((), control_socket(path)))
+//! fn load(path: &Path) -> Result<Loaded<()>, Refused> {
+//!     let package = Package::load(path).map_err(|e| e.to_string())?;
+//!     // Every section and option read, each error kept: check names them all.
+//!     let mut errors = Errors::default();
+//!     for s in package.sections("exampled") {
+//!         let _port: Option<u16> = errors.range(&s, "port", 1, 65535).map(|p| p as u16);
+//!     }
+//!     let warnings = errors.finish(Vec::new())?;
+//!     let mut loaded = Loaded::new((), control_socket(path));
+//!     loaded.warnings = warnings;
+//!     Ok(loaded)
 //! }
 //!
 //! fn control_socket(path: &Path) -> std::path::PathBuf {
@@ -41,6 +51,7 @@
 //! }
 //! ```
 
+use std::fmt::Display;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -49,13 +60,14 @@ use crate::cli::{self, Program};
 use crate::control::{self, ControlServer};
 use crate::json::Json;
 use crate::signals::Signals;
-use crate::uci::Package;
+use crate::uci::{ConfigError, Package};
+use crate::validate::Datatype;
 
 /// What a daemon tells the skeleton; a `static`, so that [`Context::program`] can point at it.
 pub struct Spec<C: 'static> {
     pub program: Program,
-    /// Reads and checks the whole config.
-    pub load: fn(&Path) -> Result<Loaded<C>, String>,
+    /// Reads and checks the whole config: every error it finds (see [`Errors`]).
+    pub load: fn(&Path) -> Result<Loaded<C>, Refused>,
     /// Only the control socket's path, for `status` and `reload`: reading the whole config
     /// may need what only the running daemon has (its network namespace, netifd).
     pub control_socket: fn(&Path) -> PathBuf,
@@ -87,6 +99,108 @@ impl<C> Loaded<C> {
             control_socket,
         }
     }
+}
+
+/// Every error a config loader finds: it goes on past a bad option (with the default in its
+/// place) to the other options and sections, so that `check` names them all at once.
+///
+/// ```
+/// # use std::path::Path;
+/// # use v6only_common::{daemon::Errors, uci::Package, validate::Port};
+/// let pkg = Package::parse(Path::new("x"), "config x 'main'\n option port 'a'\n option on 'b'\n").unwrap();
+/// let s = pkg.named("main").unwrap();
+/// let mut errors = Errors::default();
+/// let port = errors.get(&s, "port").unwrap_or(Port(53));
+/// let on = errors.get(&s, "on").unwrap_or(true);
+/// assert_eq!((port, on, errors.0.len()), (Port(53), true, 2));
+/// ```
+#[derive(Debug, Default)]
+pub struct Errors(pub Vec<ConfigError>);
+
+impl Errors {
+    /// The value, or `None` with the error kept.
+    pub fn ok<T>(&mut self, result: Result<T, ConfigError>) -> Option<T> {
+        result.map_err(|e| self.0.push(e)).ok()
+    }
+    /// [`SectionRef::get`](crate::uci::SectionRef::get): `None` when absent or invalid.
+    pub fn get<T: Datatype>(&mut self, s: &crate::uci::SectionRef<'_>, option: &str) -> Option<T> {
+        self.ok(s.get(option)).flatten()
+    }
+    /// [`SectionRef::get_range`](crate::uci::SectionRef::get_range): `None` when absent or
+    /// invalid.
+    pub fn range(
+        &mut self,
+        s: &crate::uci::SectionRef<'_>,
+        option: &str,
+        min: u64,
+        max: u64,
+    ) -> Option<u64> {
+        self.ok(s.get_range(option, min, max)).flatten()
+    }
+    /// [`SectionRef::list`](crate::uci::SectionRef::list): empty when invalid.
+    pub fn list<T: Datatype>(&mut self, s: &crate::uci::SectionRef<'_>, option: &str) -> Vec<T> {
+        self.ok(s.list(option)).unwrap_or_default()
+    }
+    pub fn push(&mut self, error: ConfigError) {
+        self.0.push(error);
+    }
+    /// The warnings back when no error was found, else both as [`Refused`].
+    pub fn finish(self, warnings: Vec<String>) -> Result<Vec<String>, Refused> {
+        if self.0.is_empty() {
+            return Ok(warnings);
+        }
+        Err(Refused {
+            errors: self.0.iter().map(ConfigError::to_string).collect(),
+            warnings,
+        })
+    }
+}
+
+/// A config that was refused: every error, and the warnings found on the way.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Refused {
+    pub errors: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+/// One error (a file that cannot be read or parsed...).
+impl From<String> for Refused {
+    fn from(error: String) -> Refused {
+        Refused {
+            errors: vec![error],
+            warnings: Vec::new(),
+        }
+    }
+}
+
+/// The errors one per line, for a reload's log and reply.
+impl From<Refused> for String {
+    fn from(r: Refused) -> String {
+        r.to_string()
+    }
+}
+
+impl Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, e) in self.errors.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            f.write_str(e)?;
+        }
+        Ok(())
+    }
+}
+
+/// Logs a failed reload, each error on its own line, and hands the result on: the running
+/// config stays.
+pub fn log_reload(result: Result<(), String>) -> Result<(), String> {
+    if let Err(e) = &result {
+        for line in e.lines() {
+            log::error!("reload: {line}; keeping the running config");
+        }
+    }
+    result
 }
 
 /// What `run` hands the daemon: everything set up that every daemon needs.
@@ -147,7 +261,8 @@ pub fn default_control_socket(program: &Program) -> PathBuf {
 /// (0, 1 on errors, 2 on a bad command line).
 ///
 /// - `run`: installs the signals, logging (syslog, or stderr with `-v`), loads the config
-///   (warnings logged), binds the control socket and calls the daemon's `run`.
+///   (warnings logged; on errors, each is logged and nothing starts), binds the control
+///   socket and calls the daemon's `run`.
 /// - `check`: loads the config and prints what [`report_check`] prints.
 /// - `status`, `reload`: asks the daemon on the config's control socket and prints its reply.
 pub fn main<C>(spec: &'static Spec<C>) -> ExitCode {
@@ -172,7 +287,9 @@ pub fn main<C>(spec: &'static Spec<C>) -> ExitCode {
             match start(spec, &args.config, signals) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
-                    log::error!("{e}");
+                    for line in e.lines() {
+                        log::error!("{line}");
+                    }
                     ExitCode::FAILURE
                 }
             }
@@ -180,11 +297,10 @@ pub fn main<C>(spec: &'static Spec<C>) -> ExitCode {
         "check" => {
             // Loaders may log too (resolving interfaces...): to the terminal, not syslog.
             crate::log::init(program.name, true);
-            report_check(
-                program,
-                &args.config,
-                (spec.load)(&args.config).as_ref().map(|l| &l.warnings[..]),
-            )
+            match (spec.load)(&args.config) {
+                Ok(l) => report(program, &args.config, &l.warnings, &[]),
+                Err(r) => report(program, &args.config, &r.warnings, &r.errors),
+            }
         }
         "status" | "reload" => {
             let socket = (spec.control_socket)(&args.config);
@@ -199,10 +315,15 @@ pub fn main<C>(spec: &'static Spec<C>) -> ExitCode {
 }
 
 fn start<C>(spec: &'static Spec<C>, config_path: &Path, signals: Signals) -> Result<(), String> {
-    let loaded = (spec.load)(config_path)?;
-    for w in &loaded.warnings {
+    let loaded = (spec.load)(config_path);
+    let warnings = match &loaded {
+        Ok(l) => &l.warnings,
+        Err(r) => &r.warnings,
+    };
+    for w in warnings {
         log::warn!("{w}");
     }
+    let loaded = loaded?;
     let control =
         ControlServer::bind(&loaded.control_socket).map_err(|e| format!("control socket: {e}"))?;
     let context = Context {
@@ -232,26 +353,34 @@ pub fn control_socket_option(program: &Program, path: &Path, section_type: &str)
 }
 
 /// What `check` prints, for daemons and one-shot tools alike: every warning on stderr as
-/// `<name>: warning: ...`, then `<path>: ok` on stdout (exit 0), or the error on stderr as
-/// `<name>: error: ...` (exit 1).
+/// `<name>: warning: ...`, then every error as `<name>: error: ...` (exit 1), or, without
+/// errors, `<path>: ok` on stdout (exit 0).
+pub fn report(program: &Program, path: &Path, warnings: &[String], errors: &[String]) -> ExitCode {
+    for w in warnings {
+        eprintln!("{}: warning: {w}", program.name);
+    }
+    if errors.is_empty() {
+        println!("{}: ok", path.display());
+        return ExitCode::SUCCESS;
+    }
+    for e in errors {
+        eprintln!("{}: error: {e}", program.name);
+    }
+    ExitCode::FAILURE
+}
+
+/// [`report`] for a tool whose check stops at its first error (each line of the `Err` is
+/// printed as an error of its own).
 pub fn report_check(
     program: &Program,
     path: &Path,
     result: Result<&[String], &String>,
 ) -> ExitCode {
     match result {
-        Ok(warnings) => {
-            for w in warnings {
-                eprintln!("{}: warning: {w}", program.name);
-            }
-            println!("{}: ok", path.display());
-            ExitCode::SUCCESS
-        }
+        Ok(warnings) => report(program, path, warnings, &[]),
         Err(e) => {
-            for line in e.lines() {
-                eprintln!("{}: error: {line}", program.name);
-            }
-            ExitCode::FAILURE
+            let errors: Vec<String> = e.lines().map(String::from).collect();
+            report(program, path, &[], &errors)
         }
     }
 }
@@ -338,6 +467,38 @@ mod tests {
             Path::new("/var/run/exampled.sock")
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn errors_are_collected_with_the_warnings() {
+        let pkg = Package::parse(
+            Path::new("/etc/config/exampled"),
+            "config exampled 'main'\n\toption port 'x'\n\tlist addr '::1 nope'\n\toption n '9'\n",
+        )
+        .unwrap();
+        let s = pkg.named("main").unwrap();
+        let mut errors = Errors::default();
+        assert_eq!(errors.get::<crate::validate::Port>(&s, "port"), None);
+        assert!(errors.list::<std::net::Ipv6Addr>(&s, "addr").is_empty());
+        assert_eq!(errors.range(&s, "n", 1, 5), None);
+        assert_eq!(errors.range(&s, "absent", 1, 5), None);
+        assert_eq!(errors.get::<bool>(&s, "absent"), None);
+        let r = errors.finish(vec!["w".into()]).unwrap_err();
+        assert_eq!(r.warnings, ["w"]);
+        assert_eq!(
+            r.errors,
+            [
+                "/etc/config/exampled:2: exampled.main.port: 'x' is not a valid port (0-65535)",
+                "/etc/config/exampled:3: exampled.main.addr: 'nope' is not a valid IPv6 address",
+                "/etc/config/exampled:4: exampled.main.n: '9' is not a valid integer (1-5)",
+            ]
+        );
+        assert_eq!(String::from(r.clone()), r.errors.join("\n"));
+        assert_eq!(
+            Errors::default().finish(vec!["w".into()]),
+            Ok(vec!["w".into()])
+        );
+        assert_eq!(Refused::from("e".to_string()).errors, ["e"]);
     }
 
     #[test]

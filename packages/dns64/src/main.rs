@@ -20,7 +20,7 @@ use dns64::config::{self, Config};
 use dns64::tcp::{self, Connections, FrameDecoder};
 use dns64::{Client, Dns64, Output};
 use v6only_common::cli::Program;
-use v6only_common::daemon::{self, Context, Loaded, Spec};
+use v6only_common::daemon::{self, Context, Loaded, Refused, Spec};
 use v6only_common::poll::{self, Interest, Poller};
 use v6only_common::privilege::{self, Cap};
 use v6only_common::signals::Signal;
@@ -57,7 +57,7 @@ fn main() -> ExitCode {
     daemon::main(&DAEMON)
 }
 
-fn load(path: &Path) -> Result<Loaded<Config>, String> {
+fn load(path: &Path) -> Result<Loaded<Config>, Refused> {
     let config = Config::load(path)?;
     Ok(Loaded {
         warnings: config.warnings.clone(),
@@ -555,11 +555,7 @@ impl Daemon {
     }
 
     fn reload_logged(&mut self) -> Result<(), String> {
-        let result = self.reload();
-        if let Err(e) = &result {
-            log::error!("reload: {e}; keeping the old config");
-        }
-        result
+        daemon::log_reload(self.reload())
     }
 
     /// SIGHUP or `reload`: a new config, the cache kept. On an error the old config stays.

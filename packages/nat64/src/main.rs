@@ -12,7 +12,7 @@ use nat64::state::Proto;
 use nat64::tun::Tun;
 use nat64::{Drop, Nat64, PacketBuf};
 use v6only_common::cli::Program;
-use v6only_common::daemon::{self, Context, Loaded, Spec};
+use v6only_common::daemon::{self, Context, Loaded, Refused, Spec};
 use v6only_common::poll::{self, Interest, Poller};
 use v6only_common::privilege::{self, Cap};
 use v6only_common::signals::Signal;
@@ -44,7 +44,7 @@ fn control_socket(path: &Path) -> PathBuf {
     daemon::control_socket_option(&DAEMON.program, path, "nat64")
 }
 
-fn load(path: &Path) -> Result<Loaded<DaemonConfig>, String> {
+fn load(path: &Path) -> Result<Loaded<DaemonConfig>, Refused> {
     let config = config::load(path)?;
     Ok(Loaded {
         warnings: config.warnings.clone(),
@@ -152,11 +152,7 @@ impl Daemon {
     }
 
     fn reload_logged(&mut self, config_path: &Path) -> Result<(), String> {
-        let result = self.reload(config_path);
-        if let Err(e) = &result {
-            log::error!("reload: {e}; keeping the old config");
-        }
-        result
+        daemon::log_reload(self.reload(config_path))
     }
 }
 

@@ -15,7 +15,7 @@ use option108_dhcpd::store::{self, Journal};
 use option108_dhcpd::sys::{DhcpSocket, SystemResolver};
 use option108_dhcpd::wire::{CLIENT_PORT, MAX_MESSAGE, SERVER_PORT};
 use v6only_common::cli::Program;
-use v6only_common::daemon::{self, Context, Loaded, Spec};
+use v6only_common::daemon::{self, Context, Loaded, Refused, Spec};
 use v6only_common::poll::{self, Interest, Poller};
 use v6only_common::privilege::{self, Cap};
 use v6only_common::signals::Signal;
@@ -65,7 +65,7 @@ fn load(path: &Path) -> Result<Config, String> {
     Ok(config)
 }
 
-fn load_daemon_config(path: &Path) -> Result<Loaded<Config>, String> {
+fn load_daemon_config(path: &Path) -> Result<Loaded<Config>, Refused> {
     let config = load(path)?;
     Ok(Loaded {
         warnings: config.warnings.clone(),
@@ -445,11 +445,7 @@ impl Daemon {
     }
 
     fn reload_logged(&mut self, path: &Path) -> Result<(), String> {
-        let result = self.reload(path);
-        if let Err(e) = &result {
-            log::error!("reload: {e}; keeping the running config");
-        }
-        result
+        daemon::log_reload(self.reload(path))
     }
 
     /// SIGHUP or `reload`: a new config; leases are kept. On an error the old config stays.
