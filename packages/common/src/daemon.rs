@@ -144,13 +144,24 @@ impl Errors {
     pub fn push(&mut self, error: ConfigError) {
         self.0.push(error);
     }
-    /// The warnings back when no error was found, else both as [`Refused`].
+    /// The warnings back when no error was found, else both as [`Refused`], the errors in
+    /// file order (the files as first met, each by line).
     pub fn finish(self, warnings: Vec<String>) -> Result<Vec<String>, Refused> {
         if self.0.is_empty() {
             return Ok(warnings);
         }
+        let mut files: Vec<&Path> = Vec::new();
+        let mut keyed: Vec<(usize, usize, String)> = Vec::new();
+        for e in &self.0 {
+            let file = files.iter().position(|f| *f == e.path).unwrap_or_else(|| {
+                files.push(&e.path);
+                files.len() - 1
+            });
+            keyed.push((file, e.line, e.to_string()));
+        }
+        keyed.sort_by_key(|k| (k.0, k.1));
         Err(Refused {
-            errors: self.0.iter().map(ConfigError::to_string).collect(),
+            errors: keyed.into_iter().map(|k| k.2).collect(),
             warnings,
         })
     }
@@ -478,9 +489,10 @@ mod tests {
         .unwrap();
         let s = pkg.named("main").unwrap();
         let mut errors = Errors::default();
+        // Read in another order than the file's: reported in the file's.
+        assert_eq!(errors.range(&s, "n", 1, 5), None);
         assert_eq!(errors.get::<crate::validate::Port>(&s, "port"), None);
         assert!(errors.list::<std::net::Ipv6Addr>(&s, "addr").is_empty());
-        assert_eq!(errors.range(&s, "n", 1, 5), None);
         assert_eq!(errors.range(&s, "absent", 1, 5), None);
         assert_eq!(errors.get::<bool>(&s, "absent"), None);
         let r = errors.finish(vec!["w".into()]).unwrap_err();
@@ -494,6 +506,17 @@ mod tests {
             ]
         );
         assert_eq!(String::from(r.clone()), r.errors.join("\n"));
+        // Files in the order first met.
+        let other = Package::parse(Path::new("/a"), "config x\n\toption port 'y'\n").unwrap();
+        let o = other.sections("x").next().unwrap();
+        let mut errors = Errors::default();
+        errors.get::<crate::validate::Port>(&o, "port");
+        errors.range(&s, "n", 1, 5);
+        errors.get::<crate::validate::Port>(&s, "port");
+        let r = errors.finish(Vec::new()).unwrap_err();
+        assert!(r.errors[0].starts_with("/a:2: a.@x[0].port"), "{r}");
+        assert!(r.errors[1].starts_with("/etc/config/exampled:2:"), "{r}");
+        assert!(r.errors[2].starts_with("/etc/config/exampled:4:"), "{r}");
         assert_eq!(
             Errors::default().finish(vec!["w".into()]),
             Ok(vec!["w".into()])
