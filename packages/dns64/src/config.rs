@@ -4,7 +4,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use v6only_common::uci::{ConfigError, Package};
+use v6only_common::daemon::{Errors, Refused};
+use v6only_common::uci::Package;
 use v6only_common::validate::{Cidr6, Port};
 
 use crate::exclude::Range6;
@@ -46,7 +47,8 @@ const KNOWN: &[&str] = &[
 ];
 
 impl Config {
-    pub fn from_package(pkg: &Package) -> Result<Config, ConfigError> {
+    /// Every option read, every error kept (each naming file, line and option).
+    pub fn from_package(pkg: &Package) -> Result<Config, Refused> {
         let Some(s) = pkg.named("main").or_else(|| pkg.sections("dns64").next()) else {
             return Ok(Config::default());
         };
@@ -55,13 +57,16 @@ impl Config {
             .iter()
             .map(|e| format!("{}: unknown option '{}' ignored", s.label(), e.name))
             .collect();
+        let mut errors = Errors::default();
         let mut core = resolver::Config::default();
-        if let Some(p) = s.get::<Cidr6>("prefix")? {
-            core.prefix =
-                Prefix::new(p.addr, p.len).map_err(|why| s.error("prefix", why.to_string()))?;
+        if let Some(p) = errors.get::<Cidr6>(&s, "prefix") {
+            match Prefix::new(p.addr, p.len) {
+                Ok(p) => core.prefix = p,
+                Err(why) => errors.push(s.error("prefix", why.to_string())),
+            }
         }
-        core.allow_non_global = s.get_or("allow_non_global", false)?;
-        let exclude: Vec<Cidr6> = s.list("exclude")?;
+        core.allow_non_global = errors.get(&s, "allow_non_global").unwrap_or(false);
+        let exclude: Vec<Cidr6> = errors.list(&s, "exclude");
         if !exclude.is_empty() {
             core.exclude = exclude
                 .into_iter()
@@ -71,54 +76,50 @@ impl Config {
                 })
                 .collect();
         }
-        if let Some(kib) = s.get_range("cache_size", 0, 1 << 20)? {
+        if let Some(kib) = errors.range(&s, "cache_size", 0, 1 << 20) {
             core.cache_bytes = kib as usize * 1024;
         }
-        if let Some(ms) = s.get_range("timeout", 200, 60_000)? {
+        if let Some(ms) = errors.range(&s, "timeout", 200, 60_000) {
             core.query_timeout = Duration::from_millis(ms);
             core.attempt_timeout = core.attempt_timeout.min(core.query_timeout / 2);
         }
-        let upstream_words = s.list::<String>("upstream")?;
-        let upstreams = if upstream_words.is_empty() {
-            None
-        } else {
-            let mut list = Vec::new();
-            for w in &upstream_words {
-                list.push(
-                    parse_server(w)
-                        .ok_or_else(|| s.error("upstream", "an IP address or ADDRESS#PORT"))?,
-                );
+        let upstream_words = errors.list::<String>(&s, "upstream");
+        let upstreams = (!upstream_words.is_empty()).then(|| {
+            let list: Vec<SocketAddr> = upstream_words
+                .iter()
+                .filter_map(|w| parse_server(w))
+                .collect();
+            if list.len() < upstream_words.len() {
+                errors.push(s.error("upstream", "an IP address or ADDRESS#PORT"));
             }
-            Some(list)
-        };
-        let listen = s.list::<String>("listen")?;
-        let listen = listen
-            .iter()
-            .map(|w| {
-                w.parse::<IpAddr>()
-                    .map_err(|_| s.error("listen", "an IP address"))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Config {
-            enabled: s.get_or("enabled", true)?,
+            list
+        });
+        let listen_words = errors.list::<String>(&s, "listen");
+        let listen: Vec<IpAddr> = listen_words.iter().filter_map(|w| w.parse().ok()).collect();
+        if listen.len() < listen_words.len() {
+            errors.push(s.error("listen", "an IP address"));
+        }
+        let config = Config {
+            enabled: errors.get(&s, "enabled").unwrap_or(true),
             core,
             listen,
-            port: s.get_or("port", Port(53))?.0,
+            port: errors.get(&s, "port").unwrap_or(Port(53)).0,
             upstreams,
-            resolv_file: s
-                .get::<String>("resolv_file")?
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from(DEFAULT_RESOLV)),
-            control_socket: s
-                .get::<String>("control_socket")?
+            resolv_file: errors
+                .get::<String>(&s, "resolv_file")
+                .map_or_else(|| PathBuf::from(DEFAULT_RESOLV), PathBuf::from),
+            control_socket: errors
+                .get::<String>(&s, "control_socket")
                 .map_or_else(|| PathBuf::from(DEFAULT_CONTROL_SOCKET), PathBuf::from),
             warnings,
-        })
+        };
+        let warnings = errors.finish(config.warnings)?;
+        Ok(Config { warnings, ..config })
     }
 
-    pub fn load(path: &Path) -> Result<Config, String> {
+    pub fn load(path: &Path) -> Result<Config, Refused> {
         let pkg = Package::load(path).map_err(|e| e.to_string())?;
-        Config::from_package(&pkg).map_err(|e| e.to_string())
+        Config::from_package(&pkg)
     }
 }
 
@@ -251,6 +252,30 @@ mod tests {
         assert!(e.contains("dns64.main.upstream"), "{e}");
         let e = parse("config dns64 'main'\n option port '70000'\n").unwrap_err();
         assert!(e.contains("dns64.main.port"), "{e}");
+    }
+
+    #[test]
+    fn every_error_is_reported() {
+        let pkg = Package::parse(
+            Path::new("/etc/config/dns64"),
+            "config dns64 'main'\n option colour 'blue'\n option prefix '2001:db8::/33'\n \
+             list upstream '192.0.2.1'\n list upstream '192.0.2.2#x'\n option port '70000'\n \
+             list listen 'lan'\n option timeout '50'\n",
+        )
+        .unwrap();
+        let r = Config::from_package(&pkg).unwrap_err();
+        let expect = [
+            "/etc/config/dns64:3: dns64.main.prefix",
+            "/etc/config/dns64:4: dns64.main.upstream: '192.0.2.1 192.0.2.2#x' is not an IP address or ADDRESS#PORT",
+            "/etc/config/dns64:6: dns64.main.port: '70000' is not a valid port (0-65535)",
+            "/etc/config/dns64:7: dns64.main.listen: 'lan' is not an IP address",
+            "/etc/config/dns64:8: dns64.main.timeout: '50' is not a valid integer (200-60000)",
+        ];
+        assert_eq!(r.errors.len(), expect.len(), "{r}");
+        for (e, x) in r.errors.iter().zip(expect) {
+            assert!(e.starts_with(x), "{e}\n{x}");
+        }
+        assert_eq!(r.warnings, ["dns64.main: unknown option 'colour' ignored"]);
     }
 
     #[test]
