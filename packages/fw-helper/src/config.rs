@@ -8,8 +8,9 @@ use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 use crate::model::L4;
+use v6only_common::rfc6052::Prefix;
 use v6only_common::uci::{ConfigError, Package, SectionRef};
-use v6only_common::validate::Datatype;
+use v6only_common::validate::{Cidr6, Datatype};
 
 /// Which firewall the rules go into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +60,8 @@ pub struct Ripng {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Nat64 {
     pub tun: String,
+    /// The NAT64 prefix (RFC 6052): only IPv6 traffic to it is forwarded into the TUN.
+    pub prefix: Prefix,
     pub wan: Ifaces,
     /// Where IPv6 traffic into the TUN may come from (may be empty: then fw4's zone
     /// forwarding rules or the default policy decide).
@@ -244,6 +247,7 @@ const DNS_OPTS: &[&str] = &["enabled", "zone", "device", "port"];
 const NAT64_OPTS: &[&str] = &[
     "enabled",
     "tun_device",
+    "prefix",
     "wan_zone",
     "wan_device",
     "lan_zone",
@@ -334,6 +338,12 @@ pub fn from_packages(main: &Package, dropins: &[Package]) -> Result<Config, Conf
                     if tun.ends_with('*') {
                         return Err(s.error("tun_device", "a device name without wildcard"));
                     }
+                    let prefix = match s.get::<Cidr6>("prefix")? {
+                        None => Prefix::well_known(),
+                        Some(c) => Prefix::new(c.addr, c.len).map_err(|e| {
+                            s.error("prefix", format!("an RFC 6052 NAT64 prefix ({e})"))
+                        })?,
+                    };
                     let wan = ifaces(&s, "wan_zone", "wan_device")?;
                     if wan.is_empty() {
                         return Err(s.error("wan_zone", "at least one 'wan_zone' or 'wan_device'"));
@@ -348,6 +358,7 @@ pub fn from_packages(main: &Package, dropins: &[Package]) -> Result<Config, Conf
                     statics.dedup();
                     let n = Nat64 {
                         tun,
+                        prefix,
                         wan,
                         lan,
                         masquerade,
@@ -616,6 +627,45 @@ mod tests {
             from_packages(&main, &[d]).unwrap().nat64[0].statics.len(),
             4
         );
+    }
+
+    #[test]
+    fn nat64_prefix() {
+        let main = pkg("/etc/config/fw-helper", "");
+        let nat = "config nat64\n\toption tun_device 'nat64'\n\toption wan_zone 'wan'\n";
+        let prefix = |extra: &str| {
+            let d = pkg("/run/fw.d/nat64", &format!("{nat}{extra}"));
+            from_packages(&main, &[d]).map(|c| c.nat64[0].prefix)
+        };
+        // Default: the Well-Known Prefix, as nat64's own default.
+        assert_eq!(prefix(""), Ok(Prefix::well_known()));
+        for ok in [
+            "64:ff9b::/96",
+            "2001:db8:64::/96",
+            "2001:db8::/32",
+            "2001:db8:100::/40",
+        ] {
+            assert_eq!(
+                prefix(&format!("\toption prefix '{ok}'\n"))
+                    .unwrap()
+                    .to_string(),
+                ok
+            );
+        }
+        for (bad, why) in [
+            ("2001:db8::/33", "prefix length /33"),
+            ("2001:db8::1/96", "beyond its length"),
+            ("2001:db8:0:0:ff00::/96", "u octet"),
+            ("2001:db8::", "prefix length /128"),
+            ("64:ff9b::/129", "IPv6 address"),
+            ("nat64", "IPv6 address"),
+        ] {
+            let e = prefix(&format!("\toption prefix '{bad}'\n")).unwrap_err();
+            assert_eq!(e.option, "nat64.@nat64[0].prefix", "{bad}");
+            assert_eq!(e.line, 4, "{bad}");
+            assert_eq!(e.value.as_deref(), Some(bad));
+            assert!(e.to_string().contains(why), "{bad}: {e}");
+        }
     }
 
     #[test]

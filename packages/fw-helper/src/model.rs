@@ -8,7 +8,8 @@
 //! - `ripng`: accept UDP 521 from its interfaces only from fe80::/10 with hop limit 255 (RFC 2080
 //!   section 2.4.2). The drop of any other IPv6 UDP 521 is emitted for both backends, since
 //!   fw4's zone policies would accept it on an accepting zone.
-//! - `nat64`: forward TUN -> WAN (and LAN -> TUN when given), masquerade the listed IPv4
+//! - `nat64`: forward TUN -> WAN (and LAN -> TUN when given, only IPv6 to the NAT64 `prefix`,
+//!   so that nothing but NAT64 traffic reaches the translator), masquerade the listed IPv4
 //!   pools out of the WAN, clamp the TCP MSS to the route MTU on the TUN both ways.
 //!   Each `static` entry (a static BIB entry's pool4 address and port) is accepted from the
 //!   WAN into the TUN; when its address is masqueraded, the same port of the WAN address is
@@ -90,6 +91,8 @@ pub enum Match {
     Oif(Devices),
     Dport(L4, u16),
     Ip6Saddr(Ipv6Addr, u8),
+    /// `ip6 daddr ADDR/LEN` (also restricts the rule to IPv6)
+    Ip6Daddr(Ipv6Addr, u8),
     Ip6Hoplimit(u8),
     IpSaddr(Vec<Net4>),
     IpDaddr(Ipv4Addr),
@@ -294,10 +297,14 @@ pub fn build(cfg: &Config, zones: &Zones, standalone: bool) -> Result<Ruleset, C
             );
         }
         if let Some(l) = devices(&n.lan, zones, standalone)? {
-            let c = format!("NAT64 {} to {}", l.label(), n.tun);
+            let c = format!("NAT64 {} to {} on {}", l.label(), n.prefix, n.tun);
             push(
                 Chain::Forward,
-                vec![Match::Iif(l), Match::Oif(tun())],
+                vec![
+                    Match::Iif(l),
+                    Match::Oif(tun()),
+                    Match::Ip6Daddr(n.prefix.addr(), n.prefix.len()),
+                ],
                 Verdict::Accept,
                 c,
                 false,

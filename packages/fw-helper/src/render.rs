@@ -46,6 +46,7 @@ fn match_text(m: &Match) -> String {
         Match::Oif(i) => format!("oifname {}", devices(i)),
         Match::Dport(l4, p) => format!("{} dport {p}", l4.name()),
         Match::Ip6Saddr(a, l) => format!("ip6 saddr {a}/{l}"),
+        Match::Ip6Daddr(a, l) => format!("ip6 daddr {a}/{l}"),
         Match::Ip6Hoplimit(h) => format!("ip6 hoplimit {h}"),
         Match::IpSaddr(nets) => format!(
             "ip saddr {}",
