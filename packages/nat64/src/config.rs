@@ -20,6 +20,7 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 
+use v6only_common::daemon::{Errors, Refused};
 use v6only_common::uci::{ConfigError, Package, SectionRef};
 use v6only_common::validate::{Cidr6, Device, Port};
 
@@ -94,30 +95,35 @@ const MAIN_OPTIONS: [&str; 19] = [
 ];
 const STATIC_OPTIONS: [&str; 5] = ["proto", "ipv6", "port6", "ipv4", "port4"];
 
-pub fn load(path: &Path) -> Result<DaemonConfig, String> {
+pub fn load(path: &Path) -> Result<DaemonConfig, Refused> {
     let package = Package::load(path).map_err(|e| e.to_string())?;
-    from_package(&package).map_err(|e| e.to_string())
+    from_package(&package)
 }
 
-pub fn parse(path: &Path, text: &str) -> Result<DaemonConfig, String> {
+pub fn parse(path: &Path, text: &str) -> Result<DaemonConfig, Refused> {
     let package = Package::parse(path, text).map_err(|e| e.to_string())?;
-    from_package(&package).map_err(|e| e.to_string())
+    from_package(&package)
 }
 
-fn from_package(package: &Package) -> Result<DaemonConfig, ConfigError> {
+/// Every option and section read, every error kept (each naming file, line and option).
+fn from_package(package: &Package) -> Result<DaemonConfig, Refused> {
     let main = package
         .named("main")
         .filter(|s| s.section.kind == "nat64")
         .or_else(|| package.sections("nat64").next());
     let Some(main) = main else {
-        return Err(ConfigError {
-            path: package.path.clone(),
-            line: 1,
-            option: format!("{}.main", package.name),
-            value: None,
-            expected: "a 'config nat64 main' section".into(),
-        });
+        return Err(Refused::from(
+            ConfigError {
+                path: package.path.clone(),
+                line: 1,
+                option: format!("{}.main", package.name),
+                value: None,
+                expected: "a 'config nat64 main' section".into(),
+            }
+            .to_string(),
+        ));
     };
+    let mut errors = Errors::default();
     let mut warnings = Vec::new();
     for entry in main.unknown_options(&MAIN_OPTIONS) {
         warnings.push(format!(
@@ -128,34 +134,36 @@ fn from_package(package: &Package) -> Result<DaemonConfig, ConfigError> {
             entry.name
         ));
     }
-    let prefix = match main.get::<Cidr6>("prefix")? {
+    let prefix = match errors.get::<Cidr6>(&main, "prefix") {
         None => Prefix::well_known(),
-        Some(c) => Prefix::new(c.addr, c.len)
-            .map_err(|e| main.error("prefix", format!("RFC 6052 prefix: {e}")))?,
+        Some(c) => Prefix::new(c.addr, c.len).unwrap_or_else(|e| {
+            errors.push(main.error("prefix", format!("RFC 6052 prefix: {e}")));
+            Prefix::well_known()
+        }),
     };
-    let tun_device = main
-        .get::<Device>("tun_device")?
+    let tun_device = errors
+        .get::<Device>(&main, "tun_device")
         .map_or_else(|| "nat64".to_string(), |d| d.0);
     if tun_device.len() > 15 {
-        return Err(main.error("tun_device", "interface name of at most 15 characters"));
+        errors.push(main.error("tun_device", "interface name of at most 15 characters"));
     }
-    let pool = pool4(&main)?;
-    let max_sessions = main
-        .get_range("max_sessions", 1, 4_000_000)?
+    let pool = pool4(&main, &mut errors);
+    let max_sessions = errors
+        .range(&main, "max_sessions", 1, 4_000_000)
         .unwrap_or(65536) as u32;
-    let max_sessions_per_host = main
-        .get_range("max_sessions_per_host", 0, 4_000_000)?
+    let max_sessions_per_host = errors
+        .range(&main, "max_sessions_per_host", 0, 4_000_000)
         .unwrap_or(0) as u32;
-    let allow_non_global = main.get_or("allow_non_global", false)?;
-    let mtu = main.get_range("mtu", 1280, 65535)?.unwrap_or(1500) as u32;
-    let lowest_ipv6_mtu = main
-        .get_range("lowest_ipv6_mtu", 1280, 65535)?
+    let allow_non_global = errors.get(&main, "allow_non_global").unwrap_or(false);
+    let mtu = errors.range(&main, "mtu", 1280, 65535).unwrap_or(1500) as u32;
+    let lowest_ipv6_mtu = errors
+        .range(&main, "lowest_ipv6_mtu", 1280, 65535)
         .unwrap_or(1280) as u32;
 
     let d = Timeouts::default();
-    let mut timeout = |option: &str, default: u32, rfc_min: u32| -> Result<u32, ConfigError> {
-        let value = main
-            .get_range(option, 1, 30 * 24 * 3600)?
+    let mut timeout = |option: &str, default: u32, rfc_min: u32| -> u32 {
+        let value = errors
+            .range(&main, option, 1, 30 * 24 * 3600)
             .map_or(default, |v| v as u32);
         if value < rfc_min {
             warnings.push(format!(
@@ -164,14 +172,14 @@ fn from_package(package: &Package) -> Result<DaemonConfig, ConfigError> {
                 option
             ));
         }
-        Ok(value)
+        value
     };
     let timeouts = Timeouts {
-        udp: timeout("udp_timeout", d.udp, 120)?,
-        icmp: timeout("icmp_timeout", d.icmp, 1)?,
-        tcp_est: timeout("tcp_est_timeout", d.tcp_est, 7440)?,
-        tcp_trans: timeout("tcp_trans_timeout", d.tcp_trans, 240)?,
-        tcp_incoming_syn: timeout("tcp_incoming_syn_timeout", d.tcp_incoming_syn, 6)?,
+        udp: timeout("udp_timeout", d.udp, 120),
+        icmp: timeout("icmp_timeout", d.icmp, 1),
+        tcp_est: timeout("tcp_est_timeout", d.tcp_est, 7440),
+        tcp_trans: timeout("tcp_trans_timeout", d.tcp_trans, 240),
+        tcp_incoming_syn: timeout("tcp_incoming_syn_timeout", d.tcp_incoming_syn, 6),
     };
 
     let mut statics = Vec::new();
@@ -185,19 +193,28 @@ fn from_package(package: &Package) -> Result<DaemonConfig, ConfigError> {
                 entry.name
             ));
         }
-        let proto = match s.get::<String>("proto")?.as_deref() {
-            None | Some("tcp") => Proto::Tcp,
-            Some("udp") => Proto::Udp,
-            Some("icmp") => Proto::Icmp,
-            Some(_) => return Err(s.error("proto", "one of tcp, udp, icmp")),
+        let proto = match errors.get::<String>(&s, "proto").as_deref() {
+            None | Some("tcp") => Some(Proto::Tcp),
+            Some("udp") => Some(Proto::Udp),
+            Some("icmp") => Some(Proto::Icmp),
+            Some(_) => {
+                errors.push(s.error("proto", "one of tcp, udp, icmp"));
+                None
+            }
         };
-        let addr6: Ipv6Addr = s.require("ipv6")?;
-        let addr4: Ipv4Addr = s.require("ipv4")?;
-        let port6: Port = s.require("port6")?;
-        let port4: Port = s.require("port4")?;
-        if prefix.contains(addr6) {
-            return Err(s.error("ipv6", "an IPv6 host address outside the NAT64 prefix"));
+        let addr6: Option<Ipv6Addr> = errors.ok(s.require("ipv6"));
+        let addr4: Option<Ipv4Addr> = errors.ok(s.require("ipv4"));
+        let port6: Option<Port> = errors.ok(s.require("port6"));
+        let port4: Option<Port> = errors.ok(s.require("port4"));
+        if addr6.is_some_and(|a| prefix.contains(a)) {
+            errors.push(s.error("ipv6", "an IPv6 host address outside the NAT64 prefix"));
+            continue;
         }
+        let (Some(proto), Some(addr6), Some(addr4), Some(port6), Some(port4)) =
+            (proto, addr6, addr4, port6, port4)
+        else {
+            continue;
+        };
         let entry = StaticEntry {
             proto,
             addr6: addr6.octets(),
@@ -208,13 +225,19 @@ fn from_package(package: &Package) -> Result<DaemonConfig, ConfigError> {
         if statics.iter().any(|o: &StaticEntry| {
             o.proto == proto && (o.addr4, o.port4) == (entry.addr4, entry.port4)
         }) {
-            return Err(s.error(
+            errors.push(s.error(
                 "port4",
                 "an IPv4 address and port no other static entry uses",
             ));
+            continue;
         }
         statics.push(entry);
     }
+    let offload = errors.get(&main, "offload").unwrap_or(true);
+    let control_socket = errors
+        .get::<String>(&main, "control_socket")
+        .map_or_else(|| v6only_common::control::default_path("nat64"), Into::into);
+    let warnings = errors.finish(warnings)?;
     Ok(DaemonConfig {
         translator: translate::Config {
             prefix,
@@ -230,10 +253,8 @@ fn from_package(package: &Package) -> Result<DaemonConfig, ConfigError> {
             lowest_ipv6_mtu,
         },
         tun_device,
-        offload: main.get_or("offload", true)?,
-        control_socket: main
-            .get::<String>("control_socket")?
-            .map_or_else(|| v6only_common::control::default_path("nat64"), Into::into),
+        offload,
+        control_socket,
         warnings,
     })
 }
@@ -241,63 +262,71 @@ fn from_package(package: &Package) -> Result<DaemonConfig, ConfigError> {
 const POOL4_EXPECTED: &str =
     "IPv4 address or network (/16 to /32) with an optional port range PORTLO-PORTHI";
 
-/// `list pool4 'ADDR[/LEN] [PORTLO-PORTHI]'`.
-fn pool4(main: &SectionRef<'_>) -> Result<Vec<PoolRange>, ConfigError> {
+/// `list pool4 'ADDR[/LEN] [PORTLO-PORTHI]'`: the valid items; each bad one is an error.
+fn pool4(main: &SectionRef<'_>, errors: &mut Errors) -> Vec<PoolRange> {
     let Some(entry) = main.entry("pool4") else {
-        return Err(main.error("pool4", POOL4_EXPECTED));
+        errors.push(main.error("pool4", POOL4_EXPECTED));
+        return Vec::new();
     };
-    let items: Vec<String> = match &entry.value {
-        v6only_common::uci::Value::Option(v) => vec![v.clone()],
-        v6only_common::uci::Value::List(items) => items.clone(),
+    let items: &[String] = match &entry.value {
+        v6only_common::uci::Value::Option(v) => std::slice::from_ref(v),
+        v6only_common::uci::Value::List(items) => items,
     };
     let mut pool = Vec::new();
     for item in items {
-        let bad = || ConfigError {
-            path: main.package.path.clone(),
-            line: entry.line,
-            option: format!("{}.pool4", main.label()),
-            value: Some(item.clone()),
-            expected: POOL4_EXPECTED.into(),
-        };
-        let mut words = item.split_whitespace();
-        let net = words.next().ok_or_else(bad)?;
-        let (addr, len) = match net.split_once('/') {
-            Some((a, l)) => (a, l.parse::<u8>().map_err(|_| bad())?),
-            None => (net, 32),
-        };
-        let addr: Ipv4Addr = addr.parse().map_err(|_| bad())?;
-        if !(16..=32).contains(&len) {
-            return Err(bad());
+        match pool_range(item) {
+            Some(r) => pool.push(r),
+            None => errors.push(ConfigError {
+                path: main.package.path.clone(),
+                line: entry.line,
+                option: format!("{}.pool4", main.label()),
+                value: Some(item.clone()),
+                expected: POOL4_EXPECTED.into(),
+            }),
         }
-        let mask = u32::MAX.checked_shl(32 - len as u32).unwrap_or(0);
-        if u32::from(addr) & !mask != 0 {
-            return Err(bad());
-        }
-        let ports = match words.next() {
-            None => (1024, 65535),
-            Some(range) => {
-                let (lo, hi) = range.split_once('-').ok_or_else(bad)?;
-                let lo: u16 = lo.parse().map_err(|_| bad())?;
-                let hi: u16 = hi.parse().map_err(|_| bad())?;
-                if lo == 0 || lo > hi {
-                    return Err(bad());
-                }
-                (lo, hi)
+    }
+    if items.is_empty() {
+        errors.push(main.error("pool4", POOL4_EXPECTED));
+    }
+    pool
+}
+
+/// One `pool4` item.
+fn pool_range(item: &str) -> Option<PoolRange> {
+    let mut words = item.split_whitespace();
+    let net = words.next()?;
+    let (addr, len) = match net.split_once('/') {
+        Some((a, l)) => (a, l.parse::<u8>().ok()?),
+        None => (net, 32),
+    };
+    let addr: Ipv4Addr = addr.parse().ok()?;
+    if !(16..=32).contains(&len) {
+        return None;
+    }
+    let mask = u32::MAX.checked_shl(32 - len as u32).unwrap_or(0);
+    if u32::from(addr) & !mask != 0 {
+        return None;
+    }
+    let ports = match words.next() {
+        None => (1024, 65535),
+        Some(range) => {
+            let (lo, hi) = range.split_once('-')?;
+            let lo: u16 = lo.parse().ok()?;
+            let hi: u16 = hi.parse().ok()?;
+            if lo == 0 || lo > hi {
+                return None;
             }
-        };
-        if words.next().is_some() {
-            return Err(bad());
+            (lo, hi)
         }
-        pool.push(PoolRange {
-            addr: addr.octets(),
-            prefix_len: len,
-            ports,
-        });
+    };
+    if words.next().is_some() {
+        return None;
     }
-    if pool.is_empty() {
-        return Err(main.error("pool4", POOL4_EXPECTED));
-    }
-    Ok(pool)
+    Some(PoolRange {
+        addr: addr.octets(),
+        prefix_len: len,
+        ports,
+    })
 }
 
 #[cfg(test)]
@@ -305,7 +334,7 @@ mod tests {
     use super::*;
 
     fn parse_text(text: &str) -> Result<DaemonConfig, String> {
-        parse(Path::new("/etc/config/nat64"), text)
+        parse(Path::new("/etc/config/nat64"), text).map_err(String::from)
     }
 
     #[test]
@@ -398,6 +427,44 @@ mod tests {
     }
 
     #[test]
+    fn every_error_is_reported() {
+        let r = parse(
+            Path::new("/etc/config/nat64"),
+            "config nat64 'main'\n\
+             \toption prefix '2001:db8::/33'\n\
+             \tlist pool4 '192.0.2.1'\n\
+             \tlist pool4 '192.0.2.0/8'\n\
+             \toption max_sessions '0'\n\
+             \toption colour 'blue'\n\
+             \toption udp_timeout '5'\n\
+             config static\n\
+             \toption proto 'sctp'\n\
+             \toption ipv6 '2001:db8::10'\n\
+             \toption port6 '80'\n\
+             config static\n\
+             \toption ipv6 '2001:db8::10'\n\
+             \toption port6 '80'\n\
+             \toption ipv4 '192.0.2.1'\n\
+             \toption port4 'x'\n",
+        )
+        .unwrap_err();
+        let expect = [
+            "/etc/config/nat64:2: nat64.main.prefix",
+            "/etc/config/nat64:3: nat64.main.pool4: '192.0.2.0/8' is not",
+            "/etc/config/nat64:5: nat64.main.max_sessions: '0'",
+            "/etc/config/nat64:8: nat64.@static[0].ipv4: missing",
+            "/etc/config/nat64:8: nat64.@static[0].port4: missing",
+            "/etc/config/nat64:9: nat64.@static[0].proto: 'sctp'",
+            "/etc/config/nat64:16: nat64.@static[1].port4: 'x'",
+        ];
+        assert_eq!(r.errors.len(), expect.len(), "{r}");
+        for (e, x) in r.errors.iter().zip(expect) {
+            assert!(e.starts_with(x), "{e}\n{x}");
+        }
+        assert_eq!(r.warnings.len(), 2, "{:?}", r.warnings);
+    }
+
+    #[test]
     fn errors_name_the_option() {
         let cases = [
             ("config nat64 'main'\n", "nat64.main.pool4"),
@@ -412,6 +479,7 @@ mod tests {
             ("config nat64 'main'\n\tlist pool4 '192.0.2.1'\nconfig static\n\toption proto 'sctp'\n", "nat64.@static[0].proto"),
             ("config nat64 'main'\n\tlist pool4 '192.0.2.1'\n\toption tun_device 'a/b'\n", "nat64.main.tun_device"),
             ("config other 'x'\n", "config nat64 main"),
+            ("config nat64 'main'\n\tlist pool4 '192.0.2.1'\nconfig static\n\toption ipv6 '64:ff9b::1'\n\toption ipv4 '192.0.2.1'\n\toption port6 '1'\n\toption port4 '1'\n", "nat64.@static[0].ipv6"),
         ];
         for (text, needle) in cases {
             let err = parse_text(text).unwrap_err();
