@@ -1,12 +1,14 @@
 //! Arbitrary bytes as a client query, then as upstream responses to whatever the core asked
 //! (raw, and with the real ID and question spliced in so the answer paths are reached), with
-//! timers firing in between. Invariants: no panic, the cache stays within its bound, every
-//! upstream query parses, nothing stays pending after the query timeout.
+//! timers firing in between; and the whole input as a TCP stream, split into frames.
+//! Invariants: no panic, the cache stays within its bound, every upstream query parses,
+//! nothing stays pending after the query timeout.
 #![no_main]
 
 use std::time::{Duration, Instant};
 
 use dns64::resolver::Config;
+use dns64::tcp;
 use dns64::wire::Message;
 use dns64::{Client, Dns64, Output};
 use libfuzzer_sys::fuzz_target;
@@ -41,6 +43,17 @@ fuzz_target!(|data: &[u8]| {
     };
     core.handle_query(query, client, t0);
     core.handle_query(query, Client::Tcp { conn: 1 }, t0);
+    // The whole input as a TCP stream arriving in pieces: every complete frame is one query.
+    let mut conn = tcp::Connection::new(t0);
+    let mut frames = 0;
+    for piece in data.chunks(usize::from(data[2]) + 1) {
+        conn.received(piece, t0);
+        while let Some(q) = conn.next_query() {
+            frames += 1;
+            core.handle_query(q, Client::Tcp { conn: 2 }, t0);
+        }
+    }
+    assert!(frames <= data.len() / tcp::PREFIX_LEN);
     let mut now = t0;
     for round in 0..8 {
         let mut sent = Vec::new();
