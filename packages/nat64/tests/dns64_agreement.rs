@@ -109,7 +109,7 @@ impl Dns64Side {
         };
         let mut query = Writer::new(7, wire::FLAG_RD);
         query.question(owner.as_wire(), wire::TYPE_AAAA, wire::CLASS_IN);
-        self.core.handle_query(&query.buf, client, now);
+        self.core.handle_query(query.as_bytes(), client, now);
         // No AAAA upstream, then the A record.
         let (token, server, asked) = self.upstream_query();
         let empty = reply(&Message::parse(&asked).unwrap(), wire::TYPE_AAAA, &[]);
@@ -122,7 +122,7 @@ impl Dns64Side {
             if let dns64::Output::ToClient { data, .. } = output {
                 let m = Message::parse(&data).unwrap();
                 for rr in m.records(0) {
-                    assert_eq!(rr.rtype, wire::TYPE_AAAA);
+                    assert_eq!(rr.rtype(), wire::TYPE_AAAA);
                     let rdata: [u8; 16] = rr.rdata(&data).try_into().unwrap();
                     synthesized.push(Ipv6Addr::from(rdata));
                 }
@@ -149,19 +149,19 @@ impl Dns64Side {
 
 /// The upstream's answer to `asked` (of type `qtype`): one record with `rdata`, or none.
 fn reply(asked: &Message, qtype: u16, rdata: &[u8]) -> Vec<u8> {
-    assert_eq!(asked.qtype, qtype, "dns64 asks AAAA, then A");
+    assert_eq!(asked.qtype(), qtype, "dns64 asks AAAA, then A");
     let mut w = Writer::new(asked.id(), wire::FLAG_QR | wire::FLAG_RD | wire::FLAG_RA);
-    w.question(asked.qname.as_wire(), asked.qtype, asked.qclass);
+    w.question(asked.qname().as_wire(), asked.qtype(), asked.qclass());
     if !rdata.is_empty() {
-        w.bytes(asked.qname.as_wire());
-        w.u16(asked.qtype);
+        w.bytes(asked.qname().as_wire());
+        w.u16(asked.qtype());
         w.u16(wire::CLASS_IN);
         w.u32(300);
         w.u16(rdata.len() as u16);
         w.bytes(rdata);
         w.set_count(1, 1);
     }
-    w.buf
+    w.into_bytes()
 }
 
 /// nat64's core, handed a UDP packet from an IPv6 host to `dst`: the IPv4 destination of
