@@ -186,11 +186,13 @@ fn run(mut ctx: Context, loaded: Loaded<Config>) -> Result<(), String> {
             .clients
             .iter()
             .filter_map(|(id, stream, c)| {
-                let interest = match c.wants() {
-                    tcp::Wants { read: true, write } if write => Interest::ReadWrite,
-                    tcp::Wants { read: true, .. } => Interest::Read,
-                    tcp::Wants { write: true, .. } => Interest::Write,
-                    _ => return None,
+                let tcp::Wants { read, write } = c.wants();
+                let interest = match (read, write) {
+                    (true, true) => Interest::ReadWrite,
+                    (true, false) => Interest::Read,
+                    (false, true) => Interest::Write,
+                    // Its queries are all in the core: nothing to do until they are answered.
+                    (false, false) => return None,
                 };
                 Some((id, poller.register(stream.as_raw_fd(), interest)))
             })
