@@ -55,5 +55,8 @@ pub use translate::{Config, DropReason, Nat64, Offload, PacketBuf, Stats, Verdic
 /// The RFC 6052 prefix of [`Config`], shared with dns64 so the two agree.
 pub use v6only_common::rfc6052;
 
+#[cfg(any(test, feature = "testing"))]
+#[doc(hidden)]
+pub mod testing;
 #[cfg(test)]
 mod tests;

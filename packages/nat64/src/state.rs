@@ -819,11 +819,9 @@ fn advance(session: &mut Session, proto: Proto, flags: u8, from_v6: bool, now: u
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{HOST, POOL, SERVER};
 
-    const HOST: [u8; 16] = [0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
     const HOST2: [u8; 16] = [0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3];
-    const POOL: [u8; 4] = [198, 51, 100, 1];
-    const SERVER: [u8; 4] = [192, 0, 2, 2];
 
     /// A flow from the IPv6 host `src:sport` to the IPv4 `dst:dport`.
     fn out6(proto: Proto, src: [u8; 16], sport: u16, dst: [u8; 4], dport: u16) -> OutboundFlow {
@@ -847,18 +845,9 @@ mod tests {
         }
     }
 
+    /// The state of most tests: [`crate::testing::state_config`] with room for 100 sessions.
     fn config() -> StateConfig {
-        StateConfig {
-            pool: vec![PoolRange {
-                addr: POOL,
-                prefix_len: 32,
-                ports: (1024, 65535),
-            }],
-            statics: vec![],
-            timeouts: Timeouts::default(),
-            max_sessions: 100,
-            max_sessions_per_host: 0,
-        }
+        crate::testing::state_config(100)
     }
 
     #[test]

@@ -5,17 +5,14 @@ use std::time::{Duration, Instant};
 
 use crate::checksum::{self, add};
 use crate::rfc6052::Prefix;
-use crate::state::{PoolRange, Proto, StateConfig, StaticEntry, Timeouts};
+use crate::state::{Proto, StaticEntry, Timeouts};
+use crate::testing::{self, prefix, set_u16, HOST, POOL, SERVER};
 use crate::translate::{Config, DropReason, Nat64, PacketBuf, Verdict};
 use crate::wire::*;
 
 /// Test packets are written and read field by field at the RFCs' offsets.
 fn get_u16(b: &[u8], at: usize) -> u16 {
     u16::from_be_bytes([b[at], b[at + 1]])
-}
-
-fn set_u16(b: &mut [u8], at: usize, value: u16) {
-    b[at..at + 2].copy_from_slice(&value.to_be_bytes());
 }
 
 /// The ports of a TCP or UDP header (or the ICMP type, code and checksum).
@@ -51,35 +48,13 @@ fn ipv4_repr(flags_frag: u16, ident: u16, ttl: u8, protocol: u8, total_len: u16)
 /// (type, code, the 4 bytes after the checksum) of an ICMP message.
 type IcmpHead = (u8, u8, [u8; 4]);
 
-const HOST: [u8; 16] = [0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
 const HOST2: [u8; 16] = [0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3];
 const ROUTER6: [u8; 16] = [0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
-const POOL: [u8; 4] = [198, 51, 100, 1];
-const SERVER: [u8; 4] = [192, 0, 2, 2];
 const ROUTER4: [u8; 4] = [192, 0, 2, 1];
 
-fn nsp() -> Prefix {
-    Prefix::new("2001:db8:64::".parse().unwrap(), 96).unwrap()
-}
-
+/// The translator of most tests: [`testing::config`] with room for 1000 sessions.
 fn config() -> Config {
-    Config {
-        prefix: nsp(),
-        allow_non_global: false,
-        state: StateConfig {
-            pool: vec![PoolRange {
-                addr: POOL,
-                prefix_len: 32,
-                ports: (1024, 65535),
-            }],
-            statics: vec![],
-            timeouts: Timeouts::default(),
-            max_sessions: 1000,
-            max_sessions_per_host: 0,
-        },
-        mtu: 1500,
-        lowest_ipv6_mtu: 1280,
-    }
+    testing::config(1000)
 }
 
 struct Harness {
@@ -120,7 +95,7 @@ impl Harness {
 }
 
 fn v6(prefix_v4: [u8; 4]) -> [u8; 16] {
-    nsp().embed(prefix_v4.into()).octets()
+    prefix().embed(prefix_v4.into()).octets()
 }
 
 // ------------------------------------------------------------------ packet builders

@@ -8,20 +8,10 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::Instant;
 
 use dns64::wire::{self, Message, Name, Writer};
-use nat64::checksum::{self, add};
 use nat64::rfc6052::{Prefix, LENGTHS};
-use nat64::state::{PoolRange, StateConfig, Timeouts};
-use nat64::wire::*;
-// Not wire::Result: translations fail with a DropReason.
+use nat64::testing::{self, udp6, HOST};
 use nat64::{Config, DropReason, Nat64, PacketBuf, Verdict};
-use std::result::Result;
 
-fn set_u16(b: &mut [u8], at: usize, value: u16) {
-    b[at..at + 2].copy_from_slice(&value.to_be_bytes());
-}
-
-const HOST: [u8; 16] = [0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
-const POOL: [u8; 4] = [198, 51, 100, 1];
 const RANDOM_PER_CASE: usize = 3000;
 
 /// SplitMix64: a small deterministic generator, so a failure is reproducible.
@@ -176,19 +166,7 @@ impl Nat64Side {
         let config = Config {
             prefix,
             allow_non_global,
-            state: StateConfig {
-                pool: vec![PoolRange {
-                    addr: POOL,
-                    prefix_len: 32,
-                    ports: (1024, 65535),
-                }],
-                statics: vec![],
-                timeouts: Timeouts::default(),
-                max_sessions: 1 << 20,
-                max_sessions_per_host: 0,
-            },
-            mtu: 1500,
-            lowest_ipv6_mtu: 1280,
+            ..testing::config(1 << 20)
         };
         Nat64Side {
             nat: Nat64::new(config, Instant::now()),
@@ -197,29 +175,8 @@ impl Nat64Side {
     }
 
     fn translate(&mut self, dst: Ipv6Addr) -> Result<Ipv4Addr, DropReason> {
-        let dst = dst.octets();
-        let mut l4 = [0u8; 12];
-        set_u16(&mut l4, 0, 40000);
-        set_u16(&mut l4, 2, 53);
-        set_u16(&mut l4, 4, 12);
-        l4[8..].copy_from_slice(b"ping");
-        let sum = checksum::finish(
-            checksum::pseudo_v6(&HOST, &dst, PROTO_UDP, l4.len() as u32) + add(0, &l4),
-        );
-        // A zero sum goes out as 0xffff: zero means "no checksum", which IPv6 forbids.
-        set_u16(&mut l4, 6, if sum == 0 { 0xffff } else { sum });
-        let mut packet = vec![0u8; IPV6_HEADER];
-        Ipv6Repr {
-            traffic_class: 0,
-            payload_len: l4.len() as u16,
-            next_header: PROTO_UDP,
-            hop_limit: 64,
-            src: HOST,
-            dst,
-        }
-        .emit(&mut packet);
-        packet.extend_from_slice(&l4);
-        self.buf.load(&packet);
+        self.buf
+            .load(&udp6(&HOST, &dst.octets(), 40000, 53, b"ping"));
         let mut sent_to = None;
         let verdict = self
             .nat

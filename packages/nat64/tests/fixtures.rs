@@ -8,19 +8,18 @@
 use std::time::Instant;
 
 use nat64::checksum::{self, add};
-use nat64::rfc6052::Prefix;
-use nat64::state::{PoolRange, StateConfig, Timeouts, TCP_SYN};
+use nat64::state::TCP_SYN;
+use nat64::testing::{config, HOST, POOL, SERVER};
 use nat64::wire::*;
-use nat64::{Config, Nat64, PacketBuf, Verdict};
+use nat64::{Nat64, PacketBuf, Verdict};
 
 const KERNEL: &str = include_str!("fixtures/kernel.txt");
 
-const HOST: [u8; 16] = [0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
+// The addresses capture.sh gives the namespaces: HOST, POOL and SERVER of nat64::testing,
+// and SERVER under the prefix.
 const SERVER6: [u8; 16] = [
     0x20, 0x01, 0x0d, 0xb8, 0, 0x64, 0, 0, 0, 0, 0, 0, 192, 0, 2, 2,
 ];
-const POOL: [u8; 4] = [198, 51, 100, 1];
-const SERVER: [u8; 4] = [192, 0, 2, 2];
 /// The echo identifier capture.sh gives ping.
 const ECHO_ID: u16 = 4660;
 
@@ -45,26 +44,9 @@ struct Translator {
 
 impl Translator {
     fn new() -> Translator {
-        let config = Config {
-            prefix: Prefix::new("2001:db8:64::".parse().unwrap(), 96).unwrap(),
-            allow_non_global: false,
-            state: StateConfig {
-                pool: vec![PoolRange {
-                    addr: POOL,
-                    prefix_len: 32,
-                    ports: (1024, 65535),
-                }],
-                statics: vec![],
-                timeouts: Timeouts::default(),
-                max_sessions: 100,
-                max_sessions_per_host: 0,
-            },
-            mtu: 1500,
-            lowest_ipv6_mtu: 1280,
-        };
         let t0 = Instant::now();
         Translator {
-            nat: Nat64::new(config, t0),
+            nat: Nat64::new(config(100), t0),
             buf: PacketBuf::new(),
             t0,
         }

@@ -7,10 +7,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use nat64::checksum::{self, add};
-use nat64::rfc6052::Prefix;
-use nat64::state::{PoolRange, StateConfig, Timeouts};
+use nat64::testing::{config, prefix, set_u16, udp6, HOST, POOL, SERVER};
 use nat64::wire::*;
-use nat64::{Config, Nat64, PacketBuf, Verdict};
+use nat64::{Nat64, PacketBuf, Verdict};
 
 struct Counting;
 static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
@@ -32,41 +31,10 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-const HOST: [u8; 16] = [0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
-const POOL: [u8; 4] = [198, 51, 100, 1];
-const SERVER: [u8; 4] = [192, 0, 2, 2];
-
-fn set_u16(b: &mut [u8], at: usize, value: u16) {
-    b[at..at + 2].copy_from_slice(&value.to_be_bytes());
-}
-
-fn prefix() -> Prefix {
-    Prefix::new("2001:db8:64::".parse().unwrap(), 96).unwrap()
-}
-
-fn udp6(payload_len: usize) -> Vec<u8> {
+/// A UDP datagram of `payload_len` zero bytes from the host to the server.
+fn udp6_to_server(payload_len: usize) -> Vec<u8> {
     let dst = prefix().embed(SERVER.into()).octets();
-    let mut l4 = vec![0u8; 8 + payload_len];
-    set_u16(&mut l4, 0, 40000);
-    set_u16(&mut l4, 2, 53);
-    let len = l4.len() as u16;
-    set_u16(&mut l4, 4, len);
-    let c = checksum::finish(
-        checksum::pseudo_v6(&HOST, &dst, PROTO_UDP, l4.len() as u32) + add(0, &l4),
-    );
-    set_u16(&mut l4, 6, c);
-    let mut p = vec![0u8; 40];
-    Ipv6Repr {
-        traffic_class: 0,
-        payload_len: l4.len() as u16,
-        next_header: PROTO_UDP,
-        hop_limit: 64,
-        src: HOST,
-        dst,
-    }
-    .emit(&mut p);
-    p.extend_from_slice(&l4);
-    p
+    udp6(&HOST, &dst, 40000, 53, &vec![0u8; payload_len])
 }
 
 fn udp4(payload_len: usize, dont_frag: bool) -> Vec<u8> {
@@ -98,27 +66,15 @@ fn udp4(payload_len: usize, dont_frag: bool) -> Vec<u8> {
 #[test]
 fn established_flows_translate_without_allocating() {
     let t0 = Instant::now();
-    let config = Config {
-        prefix: prefix(),
-        allow_non_global: false,
-        state: StateConfig {
-            pool: vec![PoolRange {
-                addr: POOL,
-                prefix_len: 32,
-                ports: (1024, 65535),
-            }],
-            statics: vec![],
-            timeouts: Timeouts::default(),
-            max_sessions: 100,
-            max_sessions_per_host: 0,
-        },
-        mtu: 1500,
-        lowest_ipv6_mtu: 1280,
-    };
-    let mut nat = Nat64::new(config, t0);
+    let mut nat = Nat64::new(config(100), t0);
     let mut buf = PacketBuf::new();
     let mut sent = 0usize;
-    let packets = [udp6(100), udp4(100, true), udp4(3000, false), udp6(1400)];
+    let packets = [
+        udp6_to_server(100),
+        udp4(100, true),
+        udp4(3000, false),
+        udp6_to_server(1400),
+    ];
     // A packet to a pool port nobody is bound to: dropped.
     let mut stray = udp4(10, false);
     set_u16(&mut stray, 22, 9999);
