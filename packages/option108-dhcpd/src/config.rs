@@ -6,6 +6,7 @@
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
+use v6only_common::daemon::{Errors, Refused};
 use v6only_common::uci::{ConfigError, Package, SectionRef};
 use v6only_common::validate::MacAddr;
 
@@ -313,26 +314,32 @@ fn item_error(
 
 /// The daemon's own settings (`config option108_dhcpd`: `journal`, `leasefile`, `log_leases`,
 /// `control_socket`), from `/etc/config/option108-dhcpd` or from the dhcp file itself.
-pub fn apply_settings(config: &mut Config, package: &Package) -> Result<(), ConfigError> {
+pub fn apply_settings(config: &mut Config, package: &Package, errors: &mut Errors) {
     for s in package.sections("option108_dhcpd") {
-        if let Some(f) = s.get::<String>("journal")? {
+        if let Some(f) = errors.get::<String>(&s, "journal") {
             config.journal = PathBuf::from(f);
         }
-        if let Some(f) = s.get::<String>("leasefile")? {
+        if let Some(f) = errors.get::<String>(&s, "leasefile") {
             config.leasefile = PathBuf::from(f);
         }
-        if let Some(on) = s.get::<bool>("log_leases")? {
+        if let Some(on) = errors.get::<bool>(&s, "log_leases") {
             config.log_leases = on;
         }
-        if let Some(f) = s.get::<String>("control_socket")? {
+        if let Some(f) = errors.get::<String>(&s, "control_socket") {
             config.control_socket = PathBuf::from(f);
         }
     }
-    Ok(())
 }
 
-/// Reads and resolves the whole config. `Err` names the option at fault.
-pub fn load(package: &Package, resolver: &dyn Resolver) -> Result<Config, ConfigError> {
+/// Reads and resolves the whole config: the dhcp file, then the daemon's own `settings`
+/// file (its settings win). Every section and option is read; `Err` has every error, each
+/// naming the option at fault.
+pub fn load(
+    package: &Package,
+    settings: Option<&Package>,
+    resolver: &dyn Resolver,
+) -> Result<Config, Refused> {
+    let mut errors = Errors::default();
     let mut config = Config {
         pools: Vec::new(),
         journal: PathBuf::from(DEFAULT_JOURNAL),
@@ -343,47 +350,135 @@ pub fn load(package: &Package, resolver: &dyn Resolver) -> Result<Config, Config
     };
     let mut default_domain: Option<String> = None;
     for s in package.sections("dnsmasq") {
-        if let Some(d) = s.get::<String>("domain")? {
+        if let Some(d) = errors.get::<String>(&s, "domain") {
             default_domain = Some(d);
         }
-        if let Some(f) = s.get::<String>("leasefile")? {
+        if let Some(f) = errors.get::<String>(&s, "leasefile") {
             config.leasefile = PathBuf::from(f);
         }
     }
-    apply_settings(&mut config, package)?;
+    apply_settings(&mut config, package, &mut errors);
 
+    let before_pools = errors.0.len();
     for s in package.sections("dhcp") {
-        if s.get_or("ignore", false)? {
+        let pool = pool(
+            &s,
+            resolver,
+            default_domain.as_deref(),
+            &mut config.warnings,
+            &mut errors,
+        );
+        config.pools.extend(pool);
+    }
+    if config
+        .pools
+        .windows(2)
+        .any(|w| w[0].ifindex == w[1].ifindex)
+        || has_duplicate_ifindex(&config.pools)
+    {
+        let s = package.sections("dhcp").last().unwrap();
+        errors.push(s.error("interface", "an interface no other pool serves"));
+    }
+    // A host in a pool that has an error of its own is not reported again.
+    let pools_ok = errors.0.len() == before_pools;
+
+    for s in package.sections("host") {
+        let Some(ip) = errors.get::<Ipv4Addr>(&s, "ip") else {
+            continue;
+        };
+        let known = errors.0.len();
+        let macs: Vec<MacAddr> = errors.list(&s, "mac");
+        if macs.is_empty() && errors.0.len() == known {
+            errors.push(s.error(
+                "mac",
+                "one or more MAC addresses (a host with an ip needs a mac)",
+            ));
+        }
+        let lease_time = s.raw("leasetime").map(|raw| {
+            parse_lease_time(&raw).unwrap_or_else(|| {
+                errors.push(s.error(
+                    "leasetime",
+                    "a lease time (seconds, or with m/h/d/w, or 'infinite')",
+                ));
+                INFINITE
+            })
+        });
+        let name = errors.get::<String>(&s, "name").unwrap_or_default();
+        let Some(pool) = config.pools.iter_mut().find(|p| p.contains(ip)) else {
+            if pools_ok {
+                errors.push(s.error("ip", "an address inside the subnet of a served pool"));
+            }
+            continue;
+        };
+        if ip == pool.server
+            || u32::from(ip) & !pool.mask() == 0
+            || u32::from(ip) | pool.mask() == u32::MAX
+        {
+            errors.push(s.error(
+                "ip",
+                "a host address (not the network, broadcast or server address)",
+            ));
             continue;
         }
-        if let Some(mode) = s.get::<String>("dhcpv4")? {
-            if mode == "disabled" {
-                continue;
-            }
-        }
-        let label = s.section.name.clone().unwrap_or_else(|| s.label());
-        let interface = match s.get::<String>("interface")? {
-            Some(i) => i,
-            None => s
-                .section
-                .name
-                .clone()
-                .ok_or_else(|| s.error("interface", "a logical interface name"))?,
-        };
-        let link = match s.get::<v6only_common::validate::Device>("device")? {
-            Some(dev) => resolver
-                .device(&dev.0)
-                .ok_or_else(|| s.error("device", "a network device with an IPv4 address"))?,
-            None => resolver.interface(&interface).ok_or_else(|| {
-                s.error(
+        pool.hosts.push(StaticHost {
+            macs: macs.into_iter().map(|m| m.0).collect(),
+            ip,
+            name,
+            lease_time,
+        });
+    }
+    if let Some(settings) = settings {
+        apply_settings(&mut config, settings, &mut errors);
+    }
+    config.warnings = errors.finish(std::mem::take(&mut config.warnings))?;
+    Ok(config)
+}
+
+/// One `config dhcp` section: `None` when it is ignored, disabled or has an error (each one
+/// kept in `errors`: the options that do not depend on the interface are read even when it
+/// cannot be resolved).
+fn pool(
+    s: &SectionRef<'_>,
+    resolver: &dyn Resolver,
+    default_domain: Option<&str>,
+    warnings: &mut Vec<String>,
+    errors: &mut Errors,
+) -> Option<Pool> {
+    // An invalid 'ignore' skips the pool too: it might have meant to.
+    if errors.ok(s.get("ignore")) != Some(Some(false)) && s.entry("ignore").is_some() {
+        return None;
+    }
+    if errors.get::<String>(s, "dhcpv4").as_deref() == Some("disabled") {
+        return None;
+    }
+    let before = errors.0.len();
+    let label = s.section.name.clone().unwrap_or_else(|| s.label());
+    let interface = errors
+        .get::<String>(s, "interface")
+        .or_else(|| s.section.name.clone());
+    if interface.is_none() {
+        errors.push(s.error("interface", "a logical interface name"));
+    }
+    let link = match errors.get::<v6only_common::validate::Device>(s, "device") {
+        Some(dev) => resolver.device(&dev.0).or_else(|| {
+            errors.push(s.error("device", "a network device with an IPv4 address"));
+            None
+        }),
+        None if s.entry("device").is_some() => None,
+        None => interface.and_then(|i| {
+            resolver.interface(&i).or_else(|| {
+                errors.push(s.error(
                     "interface",
                     "a known interface that is up with an IPv4 address",
-                )
-            })?,
-        };
+                ));
+                None
+            })
+        }),
+    };
+    let link = link.filter(|link| {
         let prefix_len = link.prefix_len;
         if prefix_len > 30 {
-            return Err(s.error(
+            errors.push(s.error(
                 if s.entry("device").is_some() {
                     "device"
                 } else {
@@ -394,177 +489,142 @@ pub fn load(package: &Package, resolver: &dyn Resolver) -> Result<Config, Config
                 ),
             ));
         }
-        let mask = if prefix_len == 0 {
+        prefix_len <= 30
+    });
+    let start = errors.range(s, "start", 0, u32::MAX as u64).unwrap_or(100) as u32;
+    let limit = errors.range(s, "limit", 0, u32::MAX as u64).unwrap_or(150) as u32;
+    let lease_time = match s.raw("leasetime") {
+        None => 12 * 3600,
+        Some(raw) => parse_lease_time(&raw).unwrap_or_else(|| {
+            errors.push(s.error(
+                "leasetime",
+                "a lease time (seconds, or with m/h/d/w, at least 60 s, or 'infinite')",
+            ));
             0
-        } else {
-            u32::MAX << (32 - prefix_len)
-        };
-        let network = u32::from(link.address) & mask;
-        let broadcast = network | !mask;
-        let start = s.get_range("start", 0, u32::MAX as u64)?.unwrap_or(100) as u32;
-        let limit = s.get_range("limit", 0, u32::MAX as u64)?.unwrap_or(150) as u32;
-        let first = network
+        }),
+    };
+    let server = link.as_ref().map_or(Ipv4Addr::UNSPECIFIED, |l| l.address);
+    let prefix_len = link.as_ref().map_or(24, |l| l.prefix_len);
+    let mask = if prefix_len == 0 {
+        0
+    } else {
+        u32::MAX << (32 - prefix_len)
+    };
+    let network = u32::from(server) & mask;
+    let broadcast = network | !mask;
+    // Only against a subnet that is known.
+    let mut first = 0;
+    if link.is_some() {
+        match network
             .checked_add(start)
-            .filter(|f| start >= 1 && *f < broadcast);
-        let Some(first) = first else {
-            return Err(s.error(
+            .filter(|f| start >= 1 && *f < broadcast)
+        {
+            None => errors.push(s.error(
                 "start",
                 format!(
                     "an offset inside {}/{prefix_len} (1-{})",
                     Ipv4Addr::from(network),
                     broadcast - network - 1
                 ),
-            ));
-        };
-        let last = (first as u64) + (limit as u64) - 1;
-        if limit == 0 || last >= broadcast as u64 {
-            return Err(s.error(
-                "limit",
-                format!(
-                    "a count that keeps start+limit inside {}/{prefix_len} (at most {})",
-                    Ipv4Addr::from(network),
-                    broadcast - first
-                ),
-            ));
-        }
-        let lease_time = match s.raw("leasetime") {
-            None => 12 * 3600,
-            Some(raw) => parse_lease_time(&raw).ok_or_else(|| {
-                s.error(
-                    "leasetime",
-                    "a lease time (seconds, or with m/h/d/w, at least 60 s, or 'infinite')",
-                )
-            })?,
-        };
-
-        // Defaults as dnsmasq on OpenWrt: we are the router and the DNS server.
-        let mut base: Vec<(u8, Vec<u8>)> = vec![
-            (opt::SUBNET_MASK, mask.to_be_bytes().to_vec()),
-            (opt::ROUTER, link.address.octets().to_vec()),
-            (opt::DNS_SERVERS, link.address.octets().to_vec()),
-        ];
-        let domain = s.get::<String>("domain")?.or(default_domain.clone());
-        if let Some(d) = domain.filter(|d| !d.is_empty()) {
-            base.push((opt::DOMAIN_NAME, d.into_bytes()));
-        }
-        let mut extra: Vec<(u8, Vec<u8>)> = Vec::new();
-        let mut v6only_wait: Option<u32> = None;
-        for (item, line) in list_items(&s, "dhcp_option") {
-            match parse_dhcp_option(item)
-                .map_err(|e| item_error(&s, "dhcp_option", line, item, e))?
-            {
-                DhcpOption::Tagged => config.warnings.push(format!(
-                    "{}.dhcp_option: '{item}' is tagged; tags are not supported, skipped",
-                    s.label()
-                )),
-                DhcpOption::V6OnlyWait(w) => v6only_wait = Some(w),
-                DhcpOption::Value(code, mut bytes) => {
-                    // dnsmasq's 0.0.0.0 means "this server".
-                    if ADDRESS_LIST.contains(&code) {
-                        for chunk in bytes.chunks_mut(4) {
-                            if chunk == [0, 0, 0, 0] {
-                                chunk.copy_from_slice(&link.address.octets());
-                            }
-                        }
-                    }
-                    let target = if [
-                        opt::SUBNET_MASK,
-                        opt::ROUTER,
-                        opt::DNS_SERVERS,
-                        opt::DOMAIN_NAME,
-                    ]
-                    .contains(&code)
-                    {
-                        &mut base
-                    } else {
-                        &mut extra
-                    };
-                    target.retain(|(c, _)| *c != code);
-                    if !bytes.is_empty() {
-                        target.push((code, bytes));
-                    }
+            )),
+            Some(f) => {
+                first = f;
+                let last = (f as u64) + (limit as u64) - 1;
+                if limit == 0 || last >= broadcast as u64 {
+                    errors.push(s.error(
+                        "limit",
+                        format!(
+                            "a count that keeps start+limit inside {}/{prefix_len} (at most {})",
+                            Ipv4Addr::from(network),
+                            broadcast - f
+                        ),
+                    ));
                 }
             }
         }
-        // odhcpd's option: seconds, 0 (its default) meaning off.
-        if let Some(w) = s.get::<u32>("ipv6_only_preferred")? {
-            v6only_wait = if w == 0 { v6only_wait } else { Some(w) };
-        }
-        if let Some(w) = v6only_wait {
-            if w < MIN_V6ONLY_WAIT {
-                config.warnings.push(format!(
-                    "{}: IPv6-Only Preferred V6ONLY_WAIT is {w} s, below MIN_V6ONLY_WAIT: clients will wait {MIN_V6ONLY_WAIT} s anyway (RFC 8925 §3.4); sending {w} as configured",
-                    s.label()
-                ));
-            }
-        }
-        config.pools.push(Pool {
-            name: label,
-            device: link.device.clone(),
-            ifindex: link.ifindex,
-            server: link.address,
-            prefix_len,
-            first: Ipv4Addr::from(first),
-            count: limit,
-            lease_time,
-            base_options: base,
-            extra_options: extra,
-            v6only_wait,
-            rapid_commit: s.get_or("rapid_commit", false)?,
-            authoritative: s.get_or("authoritative", true)?,
-            hosts: Vec::new(),
-        });
-    }
-    if config
-        .pools
-        .windows(2)
-        .any(|w| w[0].ifindex == w[1].ifindex)
-        || has_duplicate_ifindex(&config.pools)
-    {
-        let s = package.sections("dhcp").last().unwrap();
-        return Err(s.error("interface", "an interface no other pool serves"));
     }
 
-    for s in package.sections("host") {
-        let Some(ip) = s.get::<Ipv4Addr>("ip")? else {
-            continue;
-        };
-        let macs: Vec<MacAddr> = s.list("mac")?;
-        if macs.is_empty() {
-            return Err(s.error(
-                "mac",
-                "one or more MAC addresses (a host with an ip needs a mac)",
-            ));
-        }
-        let lease_time = match s.raw("leasetime") {
-            None => None,
-            Some(raw) => Some(parse_lease_time(&raw).ok_or_else(|| {
-                s.error(
-                    "leasetime",
-                    "a lease time (seconds, or with m/h/d/w, or 'infinite')",
-                )
-            })?),
-        };
-        let Some(pool) = config.pools.iter_mut().find(|p| p.contains(ip)) else {
-            return Err(s.error("ip", "an address inside the subnet of a served pool"));
-        };
-        if ip == pool.server
-            || u32::from(ip) & !pool.mask() == 0
-            || u32::from(ip) | pool.mask() == u32::MAX
-        {
-            return Err(s.error(
-                "ip",
-                "a host address (not the network, broadcast or server address)",
-            ));
-        }
-        pool.hosts.push(StaticHost {
-            macs: macs.into_iter().map(|m| m.0).collect(),
-            ip,
-            name: s.get::<String>("name")?.unwrap_or_default(),
-            lease_time,
-        });
+    // Defaults as dnsmasq on OpenWrt: we are the router and the DNS server.
+    let mut base: Vec<(u8, Vec<u8>)> = vec![
+        (opt::SUBNET_MASK, mask.to_be_bytes().to_vec()),
+        (opt::ROUTER, server.octets().to_vec()),
+        (opt::DNS_SERVERS, server.octets().to_vec()),
+    ];
+    let domain = errors
+        .get::<String>(s, "domain")
+        .or(default_domain.map(String::from));
+    if let Some(d) = domain.filter(|d| !d.is_empty()) {
+        base.push((opt::DOMAIN_NAME, d.into_bytes()));
     }
-    Ok(config)
+    let mut extra: Vec<(u8, Vec<u8>)> = Vec::new();
+    let mut v6only_wait: Option<u32> = None;
+    for (item, line) in list_items(s, "dhcp_option") {
+        match parse_dhcp_option(item) {
+            Err(e) => errors.push(item_error(s, "dhcp_option", line, item, e)),
+            Ok(DhcpOption::Tagged) => warnings.push(format!(
+                "{}.dhcp_option: '{item}' is tagged; tags are not supported, skipped",
+                s.label()
+            )),
+            Ok(DhcpOption::V6OnlyWait(w)) => v6only_wait = Some(w),
+            Ok(DhcpOption::Value(code, mut bytes)) => {
+                // dnsmasq's 0.0.0.0 means "this server".
+                if ADDRESS_LIST.contains(&code) {
+                    for chunk in bytes.chunks_mut(4) {
+                        if chunk == [0, 0, 0, 0] {
+                            chunk.copy_from_slice(&server.octets());
+                        }
+                    }
+                }
+                let target = if [
+                    opt::SUBNET_MASK,
+                    opt::ROUTER,
+                    opt::DNS_SERVERS,
+                    opt::DOMAIN_NAME,
+                ]
+                .contains(&code)
+                {
+                    &mut base
+                } else {
+                    &mut extra
+                };
+                target.retain(|(c, _)| *c != code);
+                if !bytes.is_empty() {
+                    target.push((code, bytes));
+                }
+            }
+        }
+    }
+    // odhcpd's option: seconds, 0 (its default) meaning off.
+    if let Some(w) = errors.get::<u32>(s, "ipv6_only_preferred") {
+        v6only_wait = if w == 0 { v6only_wait } else { Some(w) };
+    }
+    if let Some(w) = v6only_wait {
+        if w < MIN_V6ONLY_WAIT {
+            warnings.push(format!(
+                "{}: IPv6-Only Preferred V6ONLY_WAIT is {w} s, below MIN_V6ONLY_WAIT: clients will wait {MIN_V6ONLY_WAIT} s anyway (RFC 8925 §3.4); sending {w} as configured",
+                s.label()
+            ));
+        }
+    }
+    let rapid_commit = errors.get(s, "rapid_commit").unwrap_or(false);
+    let authoritative = errors.get(s, "authoritative").unwrap_or(true);
+    let link = link?;
+    (errors.0.len() == before).then(|| Pool {
+        name: label,
+        device: link.device,
+        ifindex: link.ifindex,
+        server,
+        prefix_len,
+        first: Ipv4Addr::from(first),
+        count: limit,
+        lease_time,
+        base_options: base,
+        extra_options: extra,
+        v6only_wait,
+        rapid_commit,
+        authoritative,
+        hosts: Vec::new(),
+    })
 }
 
 fn has_duplicate_ifindex(pools: &[Pool]) -> bool {
@@ -599,9 +659,15 @@ mod tests {
         }
     }
 
-    fn load_text(text: &str) -> Result<Config, ConfigError> {
+    fn load_text(text: &str) -> Result<Config, Refused> {
         let package = Package::parse(Path::new("/etc/config/dhcp"), text).unwrap();
-        load(&package, &Fake)
+        load(&package, None, &Fake)
+    }
+    /// With the daemon's own settings file.
+    fn load_with(text: &str, settings: &str) -> Result<Config, Refused> {
+        let package = Package::parse(Path::new("/etc/config/dhcp"), text).unwrap();
+        let settings = Package::parse(Path::new("/etc/config/option108-dhcpd"), settings).unwrap();
+        load(&package, Some(&settings), &Fake)
     }
     fn error_of(text: &str) -> String {
         load_text(text).unwrap_err().to_string()
@@ -703,10 +769,8 @@ mod tests {
             load_text(pool).unwrap().control_socket,
             Path::new("/var/run/option108-dhcpd.sock")
         );
-        let mut c = load_text(pool).unwrap();
         let text = "config option108_dhcpd 'main'\n\toption control_socket '/tmp/b.sock'\n";
-        let package = Package::parse(Path::new("/etc/config/option108-dhcpd"), text).unwrap();
-        apply_settings(&mut c, &package).unwrap();
+        let c = load_with(pool, text).unwrap();
         assert_eq!(c.control_socket, Path::new("/tmp/b.sock"));
     }
 
@@ -718,10 +782,8 @@ mod tests {
             "on by default, as dnsmasq"
         );
         let settings = |value: &str| {
-            let mut c = load_text(pool).unwrap();
             let text = format!("config option108_dhcpd 'main'\n\toption log_leases '{value}'\n");
-            let package = Package::parse(Path::new("/etc/config/option108-dhcpd"), &text).unwrap();
-            apply_settings(&mut c, &package).map(|()| c.log_leases)
+            load_with(pool, &text).map(|c| c.log_leases)
         };
         assert!(!settings("0").unwrap());
         assert!(settings("1").unwrap());
@@ -755,6 +817,49 @@ mod tests {
         assert!(e.contains("dhcp.lan.leasetime"), "{e}");
         let e = error_of("config dhcp 'x'\n\toption device 'nope0'\n");
         assert!(e.contains("dhcp.x.device"), "{e}");
+    }
+
+    #[test]
+    fn every_error_is_reported() {
+        let r = load_with(
+            "config dnsmasq\n\toption domain 'lan'\n\
+             config dhcp 'lan'\n\toption interface 'lan'\n\toption start '300'\n\
+             \tlist dhcp_option '6,bogus'\n\tlist dhcp_option 'tag:x,3'\n\
+             \toption rapid_commit 'maybe'\n\
+             config dhcp 'guest'\n\toption interface 'guest'\n\toption leasetime '5x'\n\
+             config dhcp 't'\n\toption device 'dh8r0'\n\
+             config host\n\toption mac '02:00:00:00:00:01'\n\toption ip '10.8.0.300'\n\
+             config host\n\toption ip '10.8.0.7'\n",
+            "config option108_dhcpd 'main'\n\toption log_leases 'loud'\n",
+        )
+        .unwrap_err();
+        let expect = [
+            "/etc/config/dhcp:5: dhcp.lan.start: '300'",
+            "/etc/config/dhcp:6: dhcp.lan.dhcp_option: '6,bogus'",
+            "/etc/config/dhcp:8: dhcp.lan.rapid_commit: 'maybe'",
+            "/etc/config/dhcp:10: dhcp.guest.interface: 'guest' is not a known interface",
+            "/etc/config/dhcp:11: dhcp.guest.leasetime: '5x'",
+            "/etc/config/dhcp:16: dhcp.@host[0].ip: '10.8.0.300'",
+            "/etc/config/dhcp:17: dhcp.@host[1].mac: missing",
+            "/etc/config/option108-dhcpd:2: option108-dhcpd.main.log_leases: 'loud'",
+        ];
+        assert_eq!(r.errors.len(), expect.len(), "{r}");
+        for (e, x) in r.errors.iter().zip(expect) {
+            assert!(e.starts_with(x), "{e}\n{x}");
+        }
+        assert_eq!(r.warnings.len(), 1, "the tagged option: {:?}", r.warnings);
+        // A host outside every pool is reported when the pools are fine.
+        let e = error_of(
+            "config dhcp 't'\n\toption device 'dh8r0'\n\toption limit '0'\n\
+             config host\n\toption mac '02:00:00:00:00:01'\n\toption ip '10.9.0.7'\n",
+        );
+        assert!(!e.contains("host"), "not while a pool has an error: {e}");
+        let e = error_of(
+            "config dhcp 't'\n\toption device 'dh8r0'\n\
+             config host\n\toption mac '02:00:00:00:00:01'\n\toption ip '10.9.0.7'\n\
+             config host\n\toption mac '02:00:00:00:00:02'\n\toption ip '10.8.0.1'\n",
+        );
+        assert_eq!(e.lines().count(), 2, "{e}");
     }
 
     #[test]

@@ -54,15 +54,15 @@ fn settings_path() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/etc/config/option108-dhcpd"))
 }
 
-fn load(path: &Path) -> Result<Config, String> {
+fn load(path: &Path) -> Result<Config, Refused> {
     let package = Package::load(path).map_err(|e| e.to_string())?;
-    let mut config = config::load(&package, &SystemResolver).map_err(|e| e.to_string())?;
     let settings = settings_path();
-    if settings.exists() {
-        let package = Package::load(&settings).map_err(|e| e.to_string())?;
-        config::apply_settings(&mut config, &package).map_err(|e| e.to_string())?;
-    }
-    Ok(config)
+    let settings = if settings.exists() {
+        Some(Package::load(&settings).map_err(|e| e.to_string())?)
+    } else {
+        None
+    };
+    config::load(&package, settings.as_ref(), &SystemResolver)
 }
 
 fn load_daemon_config(path: &Path) -> Result<Loaded<Config>, Refused> {
