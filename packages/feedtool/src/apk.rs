@@ -436,18 +436,7 @@ pub fn assemble(
 /// Builds every requested package of the Makefile into `out_dir`, removing other versions of
 /// the same package there.
 pub fn build(opts: &Options) -> Result<Vec<PathBuf>, String> {
-    let mk = ipk::load_makefile(opts)?;
-    let names: Vec<String> = match &opts.package {
-        Some(n) => vec![n.clone()],
-        None => mk.packages.clone(),
-    };
-    if names.is_empty() {
-        return Err(format!(
-            "{}: no $(eval $(call BuildPackage,...)) line",
-            opts.makefile.display()
-        ));
-    }
-    fs::create_dir_all(&opts.out_dir).map_err(|e| format!("{}: {e}", opts.out_dir.display()))?;
+    let (mk, names) = ipk::start_build(opts)?;
     let mut out = Vec::new();
     for n in names {
         let pkg = mk.package(Some(&n))?;

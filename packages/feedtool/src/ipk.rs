@@ -370,9 +370,10 @@ pub fn load_makefile(opts: &Options) -> Result<Makefile, String> {
     Ok(mk)
 }
 
-/// Builds every requested package of the Makefile into `out_dir`; replaces older versions of
-/// the same package for the same architecture there.
-pub fn build(opts: &Options) -> Result<Vec<Built>, String> {
+/// What a build of either package format starts from: the Makefile (with `--release`
+/// applied), the names of the packages to build (`--package`, else every package it
+/// defines), and `out_dir`, created.
+pub fn start_build(opts: &Options) -> Result<(Makefile, Vec<String>), String> {
     let mk = load_makefile(opts)?;
     let names: Vec<String> = match &opts.package {
         Some(n) => vec![n.clone()],
@@ -385,6 +386,13 @@ pub fn build(opts: &Options) -> Result<Vec<Built>, String> {
         ));
     }
     fs::create_dir_all(&opts.out_dir).map_err(|e| format!("{}: {e}", opts.out_dir.display()))?;
+    Ok((mk, names))
+}
+
+/// Builds every requested package of the Makefile into `out_dir`; replaces older versions of
+/// the same package for the same architecture there.
+pub fn build(opts: &Options) -> Result<Vec<Built>, String> {
+    let (mk, names) = start_build(opts)?;
     let mut out = Vec::new();
     for n in names {
         let pkg = mk.package(Some(&n))?;
