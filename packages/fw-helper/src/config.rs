@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 use crate::model::L4;
+use v6only_common::daemon::{Errors, Refused};
 use v6only_common::rfc6052::Prefix;
 use v6only_common::uci::{ConfigError, Package, SectionRef};
 use v6only_common::validate::{Cidr6, Datatype};
@@ -257,8 +258,10 @@ const NAT64_OPTS: &[&str] = &[
     "static",
 ];
 
-/// Builds the config from the main package (first) and the drop-ins (in order).
-pub fn from_packages(main: &Package, dropins: &[Package]) -> Result<Config, ConfigError> {
+/// Builds the config from the main package (first) and the drop-ins (in order). Every
+/// section and option is read; `Err` has every error, each naming file, line and option.
+pub fn from_packages(main: &Package, dropins: &[Package]) -> Result<Config, Refused> {
+    let mut errors = Errors::default();
     let mut cfg = Config {
         enabled: true,
         backend: Backend::Auto,
@@ -272,9 +275,11 @@ pub fn from_packages(main: &Package, dropins: &[Package]) -> Result<Config, Conf
     };
     if let Some(g) = main.sections("fw-helper").next() {
         warn_unknown(&mut cfg, &g, GLOBAL_OPTS);
-        cfg.enabled = g.get_or("enabled", true)?;
-        cfg.backend = g.get_or("backend", Backend::Auto)?;
-        cfg.table = g.get_or("table", TableName(DEFAULT_TABLE.into()))?.0;
+        cfg.enabled = errors.get(&g, "enabled").unwrap_or(true);
+        cfg.backend = errors.get(&g, "backend").unwrap_or(Backend::Auto);
+        if let Some(t) = errors.get::<TableName>(&g, "table") {
+            cfg.table = t.0;
+        }
     }
     for pkg in std::iter::once(main).chain(dropins) {
         for sec in &pkg.sections {
@@ -294,9 +299,10 @@ pub fn from_packages(main: &Package, dropins: &[Package]) -> Result<Config, Conf
                 }
                 "zone" => {
                     warn_unknown(&mut cfg, &s, ZONE_OPTS);
-                    let name = s.require::<ZoneName>("name")?.0;
-                    let devs = s.list::<DevPattern>("device")?;
-                    let entry = cfg.zones.entry(name).or_default();
+                    let name = errors.ok(s.require::<ZoneName>("name"));
+                    let devs = errors.list::<DevPattern>(&s, "device");
+                    let Some(name) = name else { continue };
+                    let entry = cfg.zones.entry(name.0).or_default();
                     for d in devs {
                         if !entry.contains(&d.0) {
                             entry.push(d.0);
@@ -313,47 +319,57 @@ pub fn from_packages(main: &Package, dropins: &[Package]) -> Result<Config, Conf
                             IFACE_OPTS
                         },
                     );
-                    if !s.get_or("enabled", true)? {
+                    if !errors.get(&s, "enabled").unwrap_or(true) {
                         continue;
                     }
-                    let ifaces = ifaces(&s, "zone", "device")?;
-                    if ifaces.is_empty() {
-                        return Err(s.error("zone", "at least one 'zone' or 'device'"));
-                    }
+                    let ifaces = ifaces(
+                        &s,
+                        "zone",
+                        "device",
+                        "at least one 'zone' or 'device'",
+                        &mut errors,
+                    );
                     match sec.kind.as_str() {
                         "dhcp" => cfg.dhcp.push(Dhcp { ifaces }),
                         "ripng" => cfg.ripng.push(Ripng { ifaces }),
                         _ => cfg.dns.push(Dns {
                             ifaces,
-                            port: s.get_or("port", ServicePort(53))?.0,
+                            port: errors.get(&s, "port").unwrap_or(ServicePort(53)).0,
                         }),
                     }
                 }
                 "nat64" => {
                     warn_unknown(&mut cfg, &s, NAT64_OPTS);
-                    if !s.get_or("enabled", true)? {
+                    if !errors.get(&s, "enabled").unwrap_or(true) {
                         continue;
                     }
-                    let tun = s.require::<DevPattern>("tun_device")?.0;
+                    let tun = errors
+                        .ok(s.require::<DevPattern>("tun_device"))
+                        .map_or_else(String::new, |d| d.0);
                     if tun.ends_with('*') {
-                        return Err(s.error("tun_device", "a device name without wildcard"));
+                        errors.push(s.error("tun_device", "a device name without wildcard"));
                     }
-                    let prefix = match s.get::<Cidr6>("prefix")? {
+                    let prefix = match errors.get::<Cidr6>(&s, "prefix") {
                         None => Prefix::well_known(),
-                        Some(c) => Prefix::new(c.addr, c.len).map_err(|e| {
-                            s.error("prefix", format!("an RFC 6052 NAT64 prefix ({e})"))
-                        })?,
+                        Some(c) => Prefix::new(c.addr, c.len).unwrap_or_else(|e| {
+                            errors
+                                .push(s.error("prefix", format!("an RFC 6052 NAT64 prefix ({e})")));
+                            Prefix::well_known()
+                        }),
                     };
-                    let wan = ifaces(&s, "wan_zone", "wan_device")?;
-                    if wan.is_empty() {
-                        return Err(s.error("wan_zone", "at least one 'wan_zone' or 'wan_device'"));
-                    }
-                    let lan = ifaces(&s, "lan_zone", "lan_device")?;
-                    let mut masquerade = s.list::<Net4>("masquerade")?;
+                    let wan = ifaces(
+                        &s,
+                        "wan_zone",
+                        "wan_device",
+                        "at least one 'wan_zone' or 'wan_device'",
+                        &mut errors,
+                    );
+                    let lan = ifaces(&s, "lan_zone", "lan_device", "", &mut errors);
+                    let mut masquerade = errors.list::<Net4>(&s, "masquerade");
                     masquerade.sort();
                     masquerade.dedup();
-                    let mss_clamp = s.get_or("mss_clamp", true)?;
-                    let mut statics = s.list::<StaticPort>("static")?;
+                    let mss_clamp = errors.get(&s, "mss_clamp").unwrap_or(true);
+                    let mut statics = errors.list::<StaticPort>(&s, "static");
                     statics.sort();
                     statics.dedup();
                     let n = Nat64 {
@@ -382,7 +398,7 @@ pub fn from_packages(main: &Package, dropins: &[Package]) -> Result<Config, Conf
                             );
                             let l4 = a.l4.map_or("", L4::name);
                             e.value = Some(format!("{l4}:{}:{}", a.addr, a.port));
-                            return Err(e);
+                            errors.push(e);
                         }
                     }
                     cfg.nat64.push(n);
@@ -396,12 +412,22 @@ pub fn from_packages(main: &Package, dropins: &[Package]) -> Result<Config, Conf
             }
         }
     }
+    cfg.warnings = errors.finish(std::mem::take(&mut cfg.warnings))?;
     Ok(cfg)
 }
 
-fn ifaces(s: &SectionRef<'_>, zone_opt: &str, dev_opt: &str) -> Result<Ifaces, ConfigError> {
+/// The zones and devices of a rule; with `required` (what to expect), none at all is an
+/// error too (unless one of them was invalid, which is reported already).
+fn ifaces(
+    s: &SectionRef<'_>,
+    zone_opt: &str,
+    dev_opt: &str,
+    required: &str,
+    errors: &mut Errors,
+) -> Ifaces {
+    let known = errors.0.len();
     let mut out = Ifaces::default();
-    for z in s.list::<ZoneName>(zone_opt)? {
+    for z in errors.list::<ZoneName>(s, zone_opt) {
         if out.zones.iter().any(|r| r.name == z.0) {
             continue;
         }
@@ -412,12 +438,15 @@ fn ifaces(s: &SectionRef<'_>, zone_opt: &str, dev_opt: &str) -> Result<Ifaces, C
             undefined,
         });
     }
-    for d in s.list::<DevPattern>(dev_opt)? {
+    for d in errors.list::<DevPattern>(s, dev_opt) {
         if !out.devices.contains(&d.0) {
             out.devices.push(d.0);
         }
     }
-    Ok(out)
+    if !required.is_empty() && out.is_empty() && errors.0.len() == known {
+        errors.push(s.error(zone_opt, required));
+    }
+    out
 }
 
 fn warn_unknown(cfg: &mut Config, s: &SectionRef<'_>, known: &[&str]) {
@@ -566,67 +595,115 @@ mod tests {
         assert!(c.warnings.is_empty(), "{:?}", c.warnings);
     }
 
+    /// The one error of a refused config.
+    fn error(main: &Package, dropins: &[Package]) -> String {
+        let r = from_packages(main, dropins).unwrap_err();
+        assert_eq!(r.errors.len(), 1, "{r}");
+        r.errors[0].clone()
+    }
+
     #[test]
     fn errors_name_file_line_option() {
         let main = pkg(
             "/etc/config/fw-helper",
             "config fw-helper 'main'\n\toption backend 'ipt'\n",
         );
-        let e = from_packages(&main, &[]).unwrap_err();
-        assert_eq!(e.line, 2);
-        assert!(e.option.ends_with("backend"), "{}", e.option);
-        assert_eq!(e.value.as_deref(), Some("ipt"));
+        assert_eq!(
+            error(&main, &[]),
+            "/etc/config/fw-helper:2: fw-helper.main.backend: 'ipt' is not one of auto, fw4, nft"
+        );
 
         let main = pkg("/etc/config/fw-helper", "");
         let d = pkg(
             "/run/fw.d/x",
             "\nconfig dns\n\toption port 'x'\n\toption zone 'lan'\n",
         );
-        let e = from_packages(&main, &[d]).unwrap_err();
-        assert_eq!(e.path, Path::new("/run/fw.d/x"));
-        assert!(e.option.ends_with("port"));
+        let e = error(&main, &[d]);
+        assert!(e.starts_with("/run/fw.d/x:3: x.@dns[0].port: 'x'"), "{e}");
 
         let d = pkg("/run/fw.d/y", "config ripng\n");
-        assert!(from_packages(&main, &[d]).is_err());
+        let e = error(&main, &[d]);
+        assert!(
+            e.starts_with("/run/fw.d/y:1: y.@ripng[0].zone: missing"),
+            "{e}"
+        );
         let d = pkg("/run/fw.d/z", "config nat64\n\toption wan_zone 'wan'\n");
-        let e = from_packages(&main, &[d]).unwrap_err();
-        assert!(e.option.ends_with("tun_device") && e.value.is_none());
+        let e = error(&main, &[d]);
+        assert!(
+            e.starts_with("/run/fw.d/z:1: z.@nat64[0].tun_device: missing"),
+            "{e}"
+        );
         let d = pkg("/run/fw.d/z", "config nat64\n\toption tun_device 'n'\n\toption wan_zone 'wan'\n\tlist masquerade '10.0.0.1/8'\n");
-        let e = from_packages(&main, &[d]).unwrap_err();
-        assert!(e.option.ends_with("masquerade"));
+        let e = error(&main, &[d]);
+        assert!(
+            e.starts_with("/run/fw.d/z:4: z.@nat64[0].masquerade: '10.0.0.1/8'"),
+            "{e}"
+        );
 
         let nat = "config nat64\n\toption tun_device 'n'\n\toption wan_zone 'wan'\n\tlist masquerade '10.0.0.0/8'\n";
         let d = pkg(
             "/run/fw.d/s",
             &format!("{nat}\tlist static 'tcp:10.0.0.1:80'\n\tlist static 'tcp 10.0.0.2 81'\n"),
         );
-        let e = from_packages(&main, &[d]).unwrap_err();
-        assert_eq!(e.path, Path::new("/run/fw.d/s"));
-        assert_eq!(e.line, 5);
-        assert_eq!(e.option, "s.@nat64[0].static");
         // UCI lists split at whitespace: the first word is what is reported.
-        assert_eq!(e.value.as_deref(), Some("tcp"));
-        assert!(e.to_string().contains("PROTO:ADDRESS:PORT"), "{e}");
+        let e = error(&main, &[d]);
+        assert!(
+            e.starts_with(
+                "/run/fw.d/s:5: s.@nat64[0].static: 'tcp' is not a valid 'PROTO:ADDRESS:PORT'"
+            ),
+            "{e}"
+        );
         let d = pkg(
             "/run/fw.d/s",
             &format!("{nat}\tlist static 'sctp:10.0.0.1:80'\n"),
         );
-        let e = from_packages(&main, &[d]).unwrap_err();
-        assert_eq!(e.value.as_deref(), Some("sctp:10.0.0.1:80"));
+        let e = error(&main, &[d]);
+        assert!(e.contains(": 'sctp:10.0.0.1:80' is not"), "{e}");
         // Two masqueraded entries on one WAN port: refused; on different protocols: fine;
         // public addresses may share a port.
         let d = pkg(
             "/run/fw.d/s",
             &format!("{nat}\tlist static 'tcp:10.0.0.1:80'\n\tlist static 'tcp:10.0.0.2:80'\n"),
         );
-        let e = from_packages(&main, &[d]).unwrap_err();
-        assert_eq!(e.value.as_deref(), Some("tcp:10.0.0.2:80"));
-        assert!(e.expected.contains("10.0.0.1"), "{e}");
+        let e = error(&main, &[d]);
+        assert!(e.ends_with(
+            "s.@nat64[0].static: 'tcp:10.0.0.2:80' is not a WAN address port not already forwarded to 10.0.0.1"
+        ), "{e}");
         let d = pkg("/run/fw.d/s", &format!("{nat}\tlist static 'tcp:10.0.0.1:80'\n\tlist static 'udp:10.0.0.2:80'\n\tlist static 'tcp:192.0.2.1:80'\n\tlist static 'tcp:192.0.2.2:80'\n"));
         assert_eq!(
             from_packages(&main, &[d]).unwrap().nat64[0].statics.len(),
             4
         );
+    }
+
+    #[test]
+    fn every_error_is_reported() {
+        let main = pkg(
+            "/etc/config/fw-helper",
+            "config fw-helper 'main'\n\toption backend 'ipt'\n\toption colour 'blue'\n\
+             config zone\n\tlist device 'br-lan'\n",
+        );
+        let a = pkg(
+            "/run/fw.d/a",
+            "config dns\n\toption zone 'lan'\n\toption port '0'\n\
+             config nat64\n\toption tun_device 'n*'\n\toption prefix '2001:db8::/33'\n",
+        );
+        let b = pkg("/run/fw.d/b", "config ripng\n\tlist zone 'la-n'\n");
+        let r = from_packages(&main, &[a, b]).unwrap_err();
+        let expect = [
+            "/etc/config/fw-helper:2: fw-helper.main.backend: 'ipt'",
+            "/etc/config/fw-helper:4: fw-helper.@zone[0].name: missing",
+            "/run/fw.d/a:3: a.@dns[0].port: '0'",
+            "/run/fw.d/a:4: a.@nat64[0].wan_zone: missing (required: at least one",
+            "/run/fw.d/a:5: a.@nat64[0].tun_device: 'n*'",
+            "/run/fw.d/a:6: a.@nat64[0].prefix: '2001:db8::/33'",
+            "/run/fw.d/b:2: b.@ripng[0].zone: 'la-n'",
+        ];
+        assert_eq!(r.errors.len(), expect.len(), "{r}");
+        for (e, x) in r.errors.iter().zip(expect) {
+            assert!(e.starts_with(x), "{e}\n{x}");
+        }
+        assert_eq!(r.warnings.len(), 1, "{:?}", r.warnings);
     }
 
     #[test]
@@ -660,11 +737,16 @@ mod tests {
             ("64:ff9b::/129", "IPv6 address"),
             ("nat64", "IPv6 address"),
         ] {
-            let e = prefix(&format!("\toption prefix '{bad}'\n")).unwrap_err();
-            assert_eq!(e.option, "nat64.@nat64[0].prefix", "{bad}");
-            assert_eq!(e.line, 4, "{bad}");
-            assert_eq!(e.value.as_deref(), Some(bad));
-            assert!(e.to_string().contains(why), "{bad}: {e}");
+            let e = prefix(&format!("\toption prefix '{bad}'\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.starts_with(&format!(
+                    "/run/fw.d/nat64:4: nat64.@nat64[0].prefix: '{bad}' is not"
+                )),
+                "{e}"
+            );
+            assert!(e.contains(why), "{bad}: {e}");
         }
     }
 
