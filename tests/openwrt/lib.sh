@@ -11,7 +11,11 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 export V6ONLY_LAB=${V6ONLY_LAB:-/var/cache/v6only-lab}
 LAB_SH=${LAB_SH:-$REPO/tests/openwrt/lab/lab.sh}
 HOSTBIN=$V6ONLY_LAB/hostbin
+JF=$HOSTBIN/jsonfilter
 DIST=${DIST:-$REPO/dist}
+# The packages the labs install are x86_64's. ipk PKG: the path of PKG's .ipk (empty: none).
+ARCH=x86_64
+ipk() { ls "$DIST/$ARCH/$1"_*_"$ARCH.ipk" 2>/dev/null | head -n 1; }
 
 # lab_start [lab.sh start options]: start a lab, set L to its directory; stopped at exit.
 LABS=()
@@ -43,4 +47,14 @@ lroot() { "$LAB_SH" root "$L"; }
 lab_ready_or_finish() {
   [ "$(id -u)" = 0 ] || { fail "setup" "must run as root"; finish; }
   [ -x "$V6ONLY_LAB/root/sbin/procd" ] || { fail "setup" "no lab in $V6ONLY_LAB: run tests/openwrt/lab/build.sh"; finish; }
+}
+
+# daemons_ready_or_finish: every package's .ipk is in $DIST/$ARCH, and the host has
+# /dev/net/tun (for nat64 in a lab); else a failed setup (never a skip).
+daemons_ready_or_finish() {
+  local p
+  for p in fw-helper dns64 nat64 option108-dhcpd; do
+    [ -f "$(ipk "$p")" ] || { fail "setup" "no $p package in $DIST/$ARCH (make -f Makefile.openwrt)"; finish; }
+  done
+  [ -c /dev/net/tun ] || { fail "setup" "no /dev/net/tun on this host (modprobe tun)"; finish; }
 }

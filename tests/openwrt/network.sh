@@ -24,13 +24,7 @@ set -u
 lab_ready_or_finish
 setup_or_finish iproute2 iputils-ping bind9-dnsutils dnsmasq-base dhcpcd-base
 
-ARCH=x86_64
-JF=$HOSTBIN/jsonfilter
-ipk() { ls "$DIST/$ARCH/$1"_*_"$ARCH.ipk" 2>/dev/null | head -n 1; }
-for p in fw-helper dns64 nat64 option108-dhcpd; do
-  [ -f "$(ipk "$p")" ] || { fail "setup" "no $p package in $DIST/$ARCH (make -f Makefile.openwrt)"; finish; }
-done
-[ -c /dev/net/tun ] || { fail "setup" "no /dev/net/tun on this host (modprobe tun)"; finish; }
+daemons_ready_or_finish
 
 T=$(mktemp -d /tmp/v6only-network.XXXXXX)
 C=v6o-c-$$ # IPv6-only client (nat64, dns64), on br-lan

@@ -15,13 +15,7 @@ set -u
 lab_ready_or_finish
 setup_or_finish iproute2
 
-ARCH=x86_64
-JF=$HOSTBIN/jsonfilter
-ipk() { ls "$DIST/$ARCH/$1"_*_"$ARCH.ipk" 2>/dev/null | head -n 1; }
-for p in fw-helper dns64 nat64 option108-dhcpd; do
-  [ -f "$(ipk "$p")" ] || { fail "setup" "no $p package in $DIST/$ARCH (make -f Makefile.openwrt)"; finish; }
-done
-[ -c /dev/net/tun ] || { fail "setup" "no /dev/net/tun on this host (modprobe tun)"; finish; }
+daemons_ready_or_finish
 
 # --- the init scripts' datatypes as ubox's validate_data reads them (validate.c: 'device' is
 # a device file, 'network' a UCI name or host ...): per option, values that must pass and
