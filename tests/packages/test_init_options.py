@@ -162,12 +162,13 @@ def const_names(path, name):
 ACCESSOR = re.compile(
     r"\b{var}\s*\.\s*(?:get|get_or|get_range|require|list|raw|entry)\s*"
     r"(?:::\s*<[^()]*?>\s*)?\(\s*\"([A-Za-z0-9_]+)\"")
-HELPER = re.compile(r"\b[a-z_][a-z0-9_]*\s*\(\s*&{var}\s*,\s*\"([A-Za-z0-9_]+)\"")
+HELPER = re.compile(r"\b[a-z_][a-z0-9_]*\s*(?:::\s*<[^()]*?>\s*)?\(\s*&{var}\s*,\s*\"([A-Za-z0-9_]+)\"")
 
 
 def read_names(path, section_type):
     """The options read in every `for VAR in ....sections("TYPE") { ... }` loop of a file:
-    VAR.get("x"), VAR.get_or("x", ..), VAR.list::<T>("x"), VAR.raw("x"), helper(&VAR, "x")."""
+    VAR.get("x"), VAR.get_or("x", ..), VAR.list::<T>("x"), VAR.raw("x"), helper(&VAR, "x"),
+    errors.get::<T>(&VAR, "x") (common::daemon::Errors)."""
     with open(path) as f:
         text = f.read()
     code = blank_strings(text)

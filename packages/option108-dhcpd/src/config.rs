@@ -360,15 +360,192 @@ pub fn load(
     apply_settings(&mut config, package, &mut errors);
 
     let before_pools = errors.0.len();
+    // Each pool: left out when it is ignored, disabled or has an error (each one kept; the
+    // options that do not depend on the interface are read even when it cannot be resolved).
     for s in package.sections("dhcp") {
-        let pool = pool(
-            &s,
-            resolver,
-            default_domain.as_deref(),
-            &mut config.warnings,
-            &mut errors,
-        );
-        config.pools.extend(pool);
+        // An invalid 'ignore' skips the pool too: it might have meant to.
+        if errors.ok(s.get("ignore")) != Some(Some(false)) && s.entry("ignore").is_some() {
+            continue;
+        }
+        if errors.get::<String>(&s, "dhcpv4").as_deref() == Some("disabled") {
+            continue;
+        }
+        let before = errors.0.len();
+        let label = s.section.name.clone().unwrap_or_else(|| s.label());
+        let interface = errors
+            .get::<String>(&s, "interface")
+            .or_else(|| s.section.name.clone());
+        if interface.is_none() {
+            errors.push(s.error("interface", "a logical interface name"));
+        }
+        let link = match errors.get::<v6only_common::validate::Device>(&s, "device") {
+            Some(dev) => resolver.device(&dev.0).or_else(|| {
+                errors.push(s.error("device", "a network device with an IPv4 address"));
+                None
+            }),
+            None if s.entry("device").is_some() => None,
+            None => interface.and_then(|i| {
+                resolver.interface(&i).or_else(|| {
+                    errors.push(s.error(
+                        "interface",
+                        "a known interface that is up with an IPv4 address",
+                    ));
+                    None
+                })
+            }),
+        };
+        let link = link.filter(|link| {
+            let prefix_len = link.prefix_len;
+            if prefix_len > 30 {
+                errors.push(s.error(
+                    if s.entry("device").is_some() {
+                        "device"
+                    } else {
+                        "interface"
+                    },
+                    format!(
+                        "an interface with a subnet of at least 4 addresses (it has /{prefix_len})"
+                    ),
+                ));
+            }
+            prefix_len <= 30
+        });
+        let start = errors.range(&s, "start", 0, u32::MAX as u64).unwrap_or(100) as u32;
+        let limit = errors.range(&s, "limit", 0, u32::MAX as u64).unwrap_or(150) as u32;
+        let lease_time = match s.raw("leasetime") {
+            None => 12 * 3600,
+            Some(raw) => parse_lease_time(&raw).unwrap_or_else(|| {
+                errors.push(s.error(
+                    "leasetime",
+                    "a lease time (seconds, or with m/h/d/w, at least 60 s, or 'infinite')",
+                ));
+                0
+            }),
+        };
+        let server = link.as_ref().map_or(Ipv4Addr::UNSPECIFIED, |l| l.address);
+        let prefix_len = link.as_ref().map_or(24, |l| l.prefix_len);
+        let mask = if prefix_len == 0 {
+            0
+        } else {
+            u32::MAX << (32 - prefix_len)
+        };
+        let network = u32::from(server) & mask;
+        let broadcast = network | !mask;
+        // Only against a subnet that is known.
+        let mut first = 0;
+        if link.is_some() {
+            match network
+                .checked_add(start)
+                .filter(|f| start >= 1 && *f < broadcast)
+            {
+                None => errors.push(s.error(
+                    "start",
+                    format!(
+                        "an offset inside {}/{prefix_len} (1-{})",
+                        Ipv4Addr::from(network),
+                        broadcast - network - 1
+                    ),
+                )),
+                Some(f) => {
+                    first = f;
+                    let last = (f as u64) + (limit as u64) - 1;
+                    if limit == 0 || last >= broadcast as u64 {
+                        errors.push(s.error(
+                            "limit",
+                            format!(
+                                "a count that keeps start+limit inside {}/{prefix_len} (at most {})",
+                                Ipv4Addr::from(network),
+                                broadcast - f
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+
+        // Defaults as dnsmasq on OpenWrt: we are the router and the DNS server.
+        let mut base: Vec<(u8, Vec<u8>)> = vec![
+            (opt::SUBNET_MASK, mask.to_be_bytes().to_vec()),
+            (opt::ROUTER, server.octets().to_vec()),
+            (opt::DNS_SERVERS, server.octets().to_vec()),
+        ];
+        let domain = errors
+            .get::<String>(&s, "domain")
+            .or(default_domain.clone());
+        if let Some(d) = domain.filter(|d| !d.is_empty()) {
+            base.push((opt::DOMAIN_NAME, d.into_bytes()));
+        }
+        let mut extra: Vec<(u8, Vec<u8>)> = Vec::new();
+        let mut v6only_wait: Option<u32> = None;
+        for (item, line) in list_items(&s, "dhcp_option") {
+            match parse_dhcp_option(item) {
+                Err(e) => errors.push(item_error(&s, "dhcp_option", line, item, e)),
+                Ok(DhcpOption::Tagged) => config.warnings.push(format!(
+                    "{}.dhcp_option: '{item}' is tagged; tags are not supported, skipped",
+                    s.label()
+                )),
+                Ok(DhcpOption::V6OnlyWait(w)) => v6only_wait = Some(w),
+                Ok(DhcpOption::Value(code, mut bytes)) => {
+                    // dnsmasq's 0.0.0.0 means "this server".
+                    if ADDRESS_LIST.contains(&code) {
+                        for chunk in bytes.chunks_mut(4) {
+                            if chunk == [0, 0, 0, 0] {
+                                chunk.copy_from_slice(&server.octets());
+                            }
+                        }
+                    }
+                    let target = if [
+                        opt::SUBNET_MASK,
+                        opt::ROUTER,
+                        opt::DNS_SERVERS,
+                        opt::DOMAIN_NAME,
+                    ]
+                    .contains(&code)
+                    {
+                        &mut base
+                    } else {
+                        &mut extra
+                    };
+                    target.retain(|(c, _)| *c != code);
+                    if !bytes.is_empty() {
+                        target.push((code, bytes));
+                    }
+                }
+            }
+        }
+        // odhcpd's option: seconds, 0 (its default) meaning off.
+        if let Some(w) = errors.get::<u32>(&s, "ipv6_only_preferred") {
+            v6only_wait = if w == 0 { v6only_wait } else { Some(w) };
+        }
+        if let Some(w) = v6only_wait {
+            if w < MIN_V6ONLY_WAIT {
+                config.warnings.push(format!(
+                    "{}: IPv6-Only Preferred V6ONLY_WAIT is {w} s, below MIN_V6ONLY_WAIT: clients will wait {MIN_V6ONLY_WAIT} s anyway (RFC 8925 §3.4); sending {w} as configured",
+                    s.label()
+                ));
+            }
+        }
+        let rapid_commit = errors.get(&s, "rapid_commit").unwrap_or(false);
+        let authoritative = errors.get(&s, "authoritative").unwrap_or(true);
+        let Some(link) = link.filter(|_| errors.0.len() == before) else {
+            continue;
+        };
+        config.pools.push(Pool {
+            name: label,
+            device: link.device,
+            ifindex: link.ifindex,
+            server,
+            prefix_len,
+            first: Ipv4Addr::from(first),
+            count: limit,
+            lease_time,
+            base_options: base,
+            extra_options: extra,
+            v6only_wait,
+            rapid_commit,
+            authoritative,
+            hosts: Vec::new(),
+        });
     }
     if config
         .pools
@@ -432,199 +609,6 @@ pub fn load(
     }
     config.warnings = errors.finish(std::mem::take(&mut config.warnings))?;
     Ok(config)
-}
-
-/// One `config dhcp` section: `None` when it is ignored, disabled or has an error (each one
-/// kept in `errors`: the options that do not depend on the interface are read even when it
-/// cannot be resolved).
-fn pool(
-    s: &SectionRef<'_>,
-    resolver: &dyn Resolver,
-    default_domain: Option<&str>,
-    warnings: &mut Vec<String>,
-    errors: &mut Errors,
-) -> Option<Pool> {
-    // An invalid 'ignore' skips the pool too: it might have meant to.
-    if errors.ok(s.get("ignore")) != Some(Some(false)) && s.entry("ignore").is_some() {
-        return None;
-    }
-    if errors.get::<String>(s, "dhcpv4").as_deref() == Some("disabled") {
-        return None;
-    }
-    let before = errors.0.len();
-    let label = s.section.name.clone().unwrap_or_else(|| s.label());
-    let interface = errors
-        .get::<String>(s, "interface")
-        .or_else(|| s.section.name.clone());
-    if interface.is_none() {
-        errors.push(s.error("interface", "a logical interface name"));
-    }
-    let link = match errors.get::<v6only_common::validate::Device>(s, "device") {
-        Some(dev) => resolver.device(&dev.0).or_else(|| {
-            errors.push(s.error("device", "a network device with an IPv4 address"));
-            None
-        }),
-        None if s.entry("device").is_some() => None,
-        None => interface.and_then(|i| {
-            resolver.interface(&i).or_else(|| {
-                errors.push(s.error(
-                    "interface",
-                    "a known interface that is up with an IPv4 address",
-                ));
-                None
-            })
-        }),
-    };
-    let link = link.filter(|link| {
-        let prefix_len = link.prefix_len;
-        if prefix_len > 30 {
-            errors.push(s.error(
-                if s.entry("device").is_some() {
-                    "device"
-                } else {
-                    "interface"
-                },
-                format!(
-                    "an interface with a subnet of at least 4 addresses (it has /{prefix_len})"
-                ),
-            ));
-        }
-        prefix_len <= 30
-    });
-    let start = errors.range(s, "start", 0, u32::MAX as u64).unwrap_or(100) as u32;
-    let limit = errors.range(s, "limit", 0, u32::MAX as u64).unwrap_or(150) as u32;
-    let lease_time = match s.raw("leasetime") {
-        None => 12 * 3600,
-        Some(raw) => parse_lease_time(&raw).unwrap_or_else(|| {
-            errors.push(s.error(
-                "leasetime",
-                "a lease time (seconds, or with m/h/d/w, at least 60 s, or 'infinite')",
-            ));
-            0
-        }),
-    };
-    let server = link.as_ref().map_or(Ipv4Addr::UNSPECIFIED, |l| l.address);
-    let prefix_len = link.as_ref().map_or(24, |l| l.prefix_len);
-    let mask = if prefix_len == 0 {
-        0
-    } else {
-        u32::MAX << (32 - prefix_len)
-    };
-    let network = u32::from(server) & mask;
-    let broadcast = network | !mask;
-    // Only against a subnet that is known.
-    let mut first = 0;
-    if link.is_some() {
-        match network
-            .checked_add(start)
-            .filter(|f| start >= 1 && *f < broadcast)
-        {
-            None => errors.push(s.error(
-                "start",
-                format!(
-                    "an offset inside {}/{prefix_len} (1-{})",
-                    Ipv4Addr::from(network),
-                    broadcast - network - 1
-                ),
-            )),
-            Some(f) => {
-                first = f;
-                let last = (f as u64) + (limit as u64) - 1;
-                if limit == 0 || last >= broadcast as u64 {
-                    errors.push(s.error(
-                        "limit",
-                        format!(
-                            "a count that keeps start+limit inside {}/{prefix_len} (at most {})",
-                            Ipv4Addr::from(network),
-                            broadcast - f
-                        ),
-                    ));
-                }
-            }
-        }
-    }
-
-    // Defaults as dnsmasq on OpenWrt: we are the router and the DNS server.
-    let mut base: Vec<(u8, Vec<u8>)> = vec![
-        (opt::SUBNET_MASK, mask.to_be_bytes().to_vec()),
-        (opt::ROUTER, server.octets().to_vec()),
-        (opt::DNS_SERVERS, server.octets().to_vec()),
-    ];
-    let domain = errors
-        .get::<String>(s, "domain")
-        .or(default_domain.map(String::from));
-    if let Some(d) = domain.filter(|d| !d.is_empty()) {
-        base.push((opt::DOMAIN_NAME, d.into_bytes()));
-    }
-    let mut extra: Vec<(u8, Vec<u8>)> = Vec::new();
-    let mut v6only_wait: Option<u32> = None;
-    for (item, line) in list_items(s, "dhcp_option") {
-        match parse_dhcp_option(item) {
-            Err(e) => errors.push(item_error(s, "dhcp_option", line, item, e)),
-            Ok(DhcpOption::Tagged) => warnings.push(format!(
-                "{}.dhcp_option: '{item}' is tagged; tags are not supported, skipped",
-                s.label()
-            )),
-            Ok(DhcpOption::V6OnlyWait(w)) => v6only_wait = Some(w),
-            Ok(DhcpOption::Value(code, mut bytes)) => {
-                // dnsmasq's 0.0.0.0 means "this server".
-                if ADDRESS_LIST.contains(&code) {
-                    for chunk in bytes.chunks_mut(4) {
-                        if chunk == [0, 0, 0, 0] {
-                            chunk.copy_from_slice(&server.octets());
-                        }
-                    }
-                }
-                let target = if [
-                    opt::SUBNET_MASK,
-                    opt::ROUTER,
-                    opt::DNS_SERVERS,
-                    opt::DOMAIN_NAME,
-                ]
-                .contains(&code)
-                {
-                    &mut base
-                } else {
-                    &mut extra
-                };
-                target.retain(|(c, _)| *c != code);
-                if !bytes.is_empty() {
-                    target.push((code, bytes));
-                }
-            }
-        }
-    }
-    // odhcpd's option: seconds, 0 (its default) meaning off.
-    if let Some(w) = errors.get::<u32>(s, "ipv6_only_preferred") {
-        v6only_wait = if w == 0 { v6only_wait } else { Some(w) };
-    }
-    if let Some(w) = v6only_wait {
-        if w < MIN_V6ONLY_WAIT {
-            warnings.push(format!(
-                "{}: IPv6-Only Preferred V6ONLY_WAIT is {w} s, below MIN_V6ONLY_WAIT: clients will wait {MIN_V6ONLY_WAIT} s anyway (RFC 8925 §3.4); sending {w} as configured",
-                s.label()
-            ));
-        }
-    }
-    let rapid_commit = errors.get(s, "rapid_commit").unwrap_or(false);
-    let authoritative = errors.get(s, "authoritative").unwrap_or(true);
-    let link = link?;
-    (errors.0.len() == before).then(|| Pool {
-        name: label,
-        device: link.device,
-        ifindex: link.ifindex,
-        server,
-        prefix_len,
-        first: Ipv4Addr::from(first),
-        count: limit,
-        lease_time,
-        base_options: base,
-        extra_options: extra,
-        v6only_wait,
-        rapid_commit,
-        authoritative,
-        hosts: Vec::new(),
-    })
 }
 
 fn has_duplicate_ifindex(pools: &[Pool]) -> bool {
