@@ -350,13 +350,7 @@ pub fn add_apk_metadata(pkg: &Package, t: &mut Tree) -> Result<(), String> {
         .map(|p| format!("/{p}"))
         .collect();
     list.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
-    let mut body = list.join("\n");
-    body.push('\n');
-    t.put_file(
-        &format!("{dir}/{}.list", pkg.name),
-        0o644,
-        body.into_bytes(),
-    )?;
+    t.put_lines(&format!("{dir}/{}.list", pkg.name), &list)?;
     if !pkg.userid.trim().is_empty() {
         // `echo $(USERID) > <name>.rusers`: add_group_and_user reads it in place of the ipk's
         // Require-User field.

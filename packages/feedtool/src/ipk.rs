@@ -198,13 +198,7 @@ pub fn conffiles(pkg: &Package, t: &mut Tree) -> Result<Option<String>, String> 
     // package-pack.mk writes keep.d before ipkg-build resolves CONTROL/conffiles.
     if !keep.is_empty() {
         t.mkdir_p("lib/upgrade/keep.d", MODE_DIR)?;
-        let mut body = keep.join("\n");
-        body.push('\n');
-        t.put_file(
-            &format!("lib/upgrade/keep.d/{}", pkg.name),
-            0o644,
-            body.into_bytes(),
-        )?;
+        t.put_lines(&format!("lib/upgrade/keep.d/{}", pkg.name), &keep)?;
     }
     for rel in rels.iter().map(String::as_str) {
         if t.is_file(rel) {

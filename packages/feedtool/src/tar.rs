@@ -194,6 +194,13 @@ impl Tree {
         Ok(())
     }
 
+    /// Puts a text file (mode 0644) of `lines`, each ending in a newline.
+    pub fn put_lines(&mut self, path: &str, lines: &[String]) -> Result<(), String> {
+        let mut body = lines.join("\n");
+        body.push('\n');
+        self.put_file(path, 0o644, body.into_bytes())
+    }
+
     pub fn remove(&mut self, path: &str) {
         let prefix = format!("{path}/");
         self.nodes
