@@ -219,8 +219,8 @@ has() { grep -qF -- "$1" "$TMPD/ruleset" || { echo "missing: $1"; return 1; }; }
 check "nft list ruleset: DHCP, DNS and RIPng from lan in chain input" eval \
   'has "meta nfproto ipv4 iifname \"veth-lan\" udp dport 67 accept" && has "iifname \"veth-lan\" udp dport 53 accept" &&
    has "iifname \"veth-lan\" tcp dport 53 accept" && has "iifname \"veth-lan\" ip6 saddr fe80::/10 ip6 hoplimit 255 udp dport 521 accept"'
-check "nft list ruleset: NAT64 forward, static entry, masquerade, DNAT, MSS clamp" eval \
-  'has "iifname \"fwstun\" oifname \"veth-wan\" accept" && has "iifname \"veth-lan\" oifname \"fwstun\" accept" &&
+check "nft list ruleset: NAT64 forward (lan only to the prefix), static entry, masquerade, DNAT, MSS clamp" eval \
+  'has "iifname \"fwstun\" oifname \"veth-wan\" accept" && has "iifname \"veth-lan\" oifname \"fwstun\" ip6 daddr 64:ff9b::/96 accept" &&
    has "iifname \"veth-wan\" oifname \"fwstun\" ip daddr 192.168.255.1 tcp dport 8080 accept" &&
    has "oifname \"veth-wan\" ip saddr 192.168.255.0/24 masquerade" &&
    has "dnat ip to 192.168.255.1:8080" && has "oifname \"fwstun\" tcp flags syn tcp option maxseg size set rt mtu"'
@@ -241,6 +241,8 @@ check "NAT64: the wan host saw the router's address" grep -qx 192.0.2.1 "$TMPD/r
 check "NAT64: ping from the pool address to the wan host is answered (masquerade both ways)" \
   ip netns exec "$NP" ping -c1 -W2 -I 192.168.255.1 192.0.2.3
 check "lan -> TUN side (64:ff9b::1): forwarded" ip netns exec "$NL" ping -6 -c1 -W2 64:ff9b::1
+check "lan -> TUN side outside the NAT64 prefix (fd99::2): dropped" \
+  bash -c "! ip netns exec '$NL' ping -6 -c1 -W1 fd99::2"
 check "lan -> wan: dropped (no rule of ours, forward policy drop)" bash -c "! ip netns exec '$NL' ping -6 -c1 -W1 2001:db8:2::3"
 expect "wan -> router 192.0.2.1:8080: DNAT to the static entry 192.168.255.1:8080" yes "$NP" "tcp 192.168.255.1 8080" "$NW" "tcp - 192.0.2.1 8080"
 expect "wan -> router 192.0.2.1:8081: not forwarded" no "$NP" "tcp 192.168.255.1 8081" "$NW" "tcp - 192.0.2.1 8081"
