@@ -3,18 +3,19 @@
 //! process I/O.
 //!
 //! Overrides for tests (environment):
-//!   FW_HELPER_DROPIN_DIRS  ':'-separated drop-in directories
+//!   FW_HELPER_DROPIN_DIRS  ':'-separated drop-in directories, `dropin` writes to the last
 //!                          (default /usr/share/v6only/fw.d:/var/run/v6only/fw.d)
 //!   FW_HELPER_FW4_ROOT     fw4 include root (default /usr/share/nftables.d)
 //!   FW_HELPER_FW4          the fw4 program (default /sbin/fw4; its presence selects fw4 in auto)
 //!   FW_HELPER_NFT          the nft program (default nft from PATH)
 //!   FW_HELPER_LOCK         lock file serialising apply/remove (default /var/run/fw-helper.lock)
 
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
 use fw_helper::config::{self, Backend, Config};
+use fw_helper::dropin::{self, Request, Source};
 use fw_helper::fw4;
 use fw_helper::model::{self, Ruleset};
 use fw_helper::render;
@@ -28,7 +29,13 @@ const PROGRAM: cli::Program = cli::Program {
     commands: "  check   validate the config and the rendered rules, change nothing\n\
                \x20 apply   install the rules (atomically; unchanged rules are not rewritten)\n\
                \x20 remove  remove what apply installed\n\
-               \x20 show    print the rules apply would install, as nft text\n",
+               \x20 show    print the rules apply would install, as nft text\n\
+               \x20 dropin NAME TYPE [OPTION=VALUE...]\n\
+               \x20         write drop-in NAME, one section TYPE (an OPTION given twice is a list,\n\
+               \x20         an empty VALUE leaves it out; without TYPE the UCI text on stdin),\n\
+               \x20         check it with the rest, then apply\n\
+               \x20 dropin -r NAME\n\
+               \x20         delete drop-in NAME, then apply\n",
 };
 
 const DEFAULT_DROPINS: &str = "/usr/share/v6only/fw.d:/var/run/v6only/fw.d";
@@ -77,11 +84,26 @@ impl Env {
 }
 
 fn main() -> ExitCode {
-    let args = cli::parse_or_exit(&PROGRAM);
+    // `-r` is dropin's own option: the shared parser would refuse it.
+    let (remove_flag, argv) = dropin::take_remove_flag(std::env::args_os().skip(1).collect());
+    let args = match cli::parse(&PROGRAM, argv) {
+        Ok(cli::Parsed::Run(args)) => args,
+        Ok(cli::Parsed::Print(text)) => {
+            print!("{text}");
+            return ExitCode::SUCCESS;
+        }
+        Err(msg) => usage(&msg),
+    };
     let sink = vlog::init(PROGRAM.name, args.verbose);
+    let mut request = None;
     let cmd = match args.rest.as_slice() {
+        [c, rest @ ..] if c == "dropin" => {
+            request = Some(dropin::parse(rest, remove_flag).unwrap_or_else(|e| usage(&e)));
+            c.clone()
+        }
+        _ if remove_flag => usage("-r/--remove is an option of dropin"),
         [c] if ["check", "apply", "remove", "show"].contains(&c.as_str()) => c.clone(),
-        [] => usage("missing command (check, apply, remove or show)"),
+        [] => usage("missing command (check, apply, remove, show or dropin)"),
         [c] => usage(&format!("unknown command '{c}'")),
         _ => usage("too many arguments"),
     };
@@ -99,12 +121,13 @@ fn main() -> ExitCode {
     }
     // Daemons' init scripts may reload us concurrently: one apply/remove at a time.
     let _lock = match cmd.as_str() {
-        "apply" | "remove" => Some(lock(&env.lock)),
+        "apply" | "remove" | "dropin" => Some(lock(&env.lock)),
         _ => None,
     };
-    let res = match cmd.as_str() {
-        "apply" => apply(&env),
-        "remove" => remove(&env),
+    let res = match (cmd.as_str(), &request) {
+        ("apply", _) => apply(&env),
+        ("remove", _) => remove(&env),
+        ("dropin", Some(r)) => write_dropin(&mut env, r),
         _ => show(&env),
     };
     if let Err(msg) = res {
@@ -152,33 +175,47 @@ fn usage(msg: &str) -> ! {
 // ---------------------------------------------------------------- config
 
 fn load_config(env: &Env) -> Result<Config, String> {
-    let main = Package::load(&env.config).map_err(|e| e.to_string())?;
-    let mut dropins = Vec::new();
-    for dir in &env.dropins {
-        let rd = match std::fs::read_dir(dir) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(format!("{}: {e}", dir.display())),
-        };
-        let mut files: Vec<PathBuf> = rd
-            .filter_map(|e| e.ok())
-            .filter(|e| {
-                let n = e.file_name();
-                let n = n.to_string_lossy();
-                !n.starts_with('.') && !n.ends_with('~') && e.path().is_file()
-            })
-            .map(|e| e.path())
-            .collect();
-        files.sort();
-        for f in files {
-            dropins.push(Package::load(&f).map_err(|e| e.to_string())?);
-        }
-    }
-    let cfg = config::from_packages(&main, &dropins).map_err(|e| e.to_string())?;
+    let cfg = read_config(env, None)?;
     for w in &cfg.warnings {
         env.warn(w.clone());
     }
     Ok(cfg)
+}
+
+/// The config from the files, with `replace` (a drop-in's path and its new text, parsed) in
+/// place of that file, where it would sort. Warnings are left in the config.
+fn read_config(env: &Env, replace: Option<(&Path, &Package)>) -> Result<Config, String> {
+    let main = Package::load(&env.config).map_err(|e| e.to_string())?;
+    let mut dropins = Vec::new();
+    for dir in &env.dropins {
+        let new = replace.filter(|(p, _)| p.parent() == Some(dir.as_path()));
+        let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
+            Ok(rd) => rd
+                .filter_map(|e| e.ok())
+                .filter(|e| {
+                    let n = e.file_name();
+                    let n = n.to_string_lossy();
+                    !n.starts_with('.') && !n.ends_with('~') && e.path().is_file()
+                })
+                .map(|e| e.path())
+                .collect(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(format!("{}: {e}", dir.display())),
+        };
+        if let Some((p, _)) = new {
+            if !files.iter().any(|f| f == p) {
+                files.push(p.to_path_buf());
+            }
+        }
+        files.sort();
+        for f in files {
+            match new {
+                Some((p, pkg)) if p == f => dropins.push(pkg.clone()),
+                _ => dropins.push(Package::load(&f).map_err(|e| e.to_string())?),
+            }
+        }
+    }
+    config::from_packages(&main, &dropins).map_err(|e| e.to_string())
 }
 
 fn backend(env: &Env, cfg: &Config) -> Backend {
@@ -475,4 +512,69 @@ fn remove(env: &Env) -> Result<(), String> {
     } else {
         Err(errs.join("; "))
     }
+}
+
+/// `dropin`: a package's needs into the runtime drop-in directory (the last of the drop-in
+/// directories), then applied. A new text is checked first with everything else (config,
+/// model, `nft -c`), and replaces the old file only when it passes, by a rename; an apply
+/// that fails after that (fw4 or the kernel, not the text) leaves the new file for the next
+/// apply to pick up. Removing a drop-in that does not exist changes nothing.
+fn write_dropin(env: &mut Env, request: &Request) -> Result<(), String> {
+    let dir = env
+        .dropins
+        .last()
+        .ok_or("no drop-in directory (FW_HELPER_DROPIN_DIRS is empty)")?;
+    let path = dir.join(request.name());
+    let source = match request {
+        Request::Remove { .. } => {
+            if !path.exists() {
+                log::info!("no drop-in {}, nothing to remove", path.display());
+                return Ok(());
+            }
+            delete_file(&path)?;
+            log::info!("removed drop-in {}", path.display());
+            return apply(env);
+        }
+        Request::Write { source, .. } => source,
+    };
+    let text = match source {
+        Source::Section { kind, options } => dropin::section_text(kind, options),
+        Source::Stdin => {
+            let mut text = String::new();
+            io::stdin()
+                .take(1 << 20)
+                .read_to_string(&mut text)
+                .map_err(|e| format!("reading the drop-in from stdin: {e}"))?;
+            text
+        }
+    };
+    let pkg = Package::parse(&path, &text).map_err(|e| e.to_string())?;
+    if pkg.sections.is_empty() {
+        return Err(format!(
+            "{}: no section given (to delete the drop-in: dropin -r {})",
+            path.display(),
+            request.name()
+        ));
+    }
+    // The apply below logs the warnings; the check keeps them to itself.
+    env.warnings = Some(Default::default());
+    let checked = read_config(env, Some((&path, &pkg))).and_then(|cfg| {
+        let b = backend(env, &cfg);
+        let rs = ruleset(env, &cfg, b)?;
+        run_nft(env, true, &render::apply_script(&rs, &cfg.table))
+    });
+    env.warnings = None;
+    checked?;
+    if read_opt(&path).as_deref() == Some(text.as_str()) {
+        log::info!("drop-in {} unchanged", path.display());
+    } else {
+        let err = |e: io::Error| format!("{}: {e}", path.display());
+        std::fs::create_dir_all(dir).map_err(err)?;
+        // Hidden, so that no reader takes it for a drop-in.
+        let tmp = dir.join(format!(".{}.tmp", request.name()));
+        std::fs::write(&tmp, &text).map_err(err)?;
+        std::fs::rename(&tmp, &path).map_err(err)?;
+        log::info!("wrote drop-in {}", path.display());
+    }
+    apply(env)
 }
