@@ -127,7 +127,7 @@ rx_start() {
   if [ "$where" = lab ]; then "$LAB_SH" net "$L" python3 "$TMPD/rx.py" "$@" 20 >"$TMPD/rx.out" 2>&1 &
   else ip netns exec "$where" python3 "$TMPD/rx.py" "$@" 20 >"$TMPD/rx.out" 2>&1 & fi
   RXPID=$!
-  wait_for 3 grep -q ready "$TMPD/rx.out"
+  wait_for 10 grep -q ready "$TMPD/rx.out"
 }
 rx_done() { ! kill -0 "$RXPID" 2>/dev/null; }
 # expect NAME yes|no RXWHERE "RX ARGS" TXNS "TX ARGS": one packet, received or not.
@@ -136,7 +136,7 @@ expect() {
   rx_start "$rxw" $rxa
   # The listener's time starts once the packet is out (a loaded host starts python slowly).
   ip netns exec "$txns" python3 "$TMPD/tx.py" $txa 2>/dev/null
-  if wait_for 2 rx_done; then wait "$RXPID" && got=yes; else kill "$RXPID" 2>/dev/null; wait "$RXPID" 2>/dev/null; fi
+  if wait_for 4 rx_done; then wait "$RXPID" && got=yes; else kill "$RXPID" 2>/dev/null; wait "$RXPID" 2>/dev/null; fi
   if [ "$got" = "$want" ]; then pass "$name"; else fail "$name" "received: $got; $(cat "$TMPD/rx.out")"; fi
 }
 
