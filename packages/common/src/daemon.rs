@@ -274,7 +274,7 @@ pub fn default_control_socket(program: &Program) -> PathBuf {
 /// - `run`: installs the signals, logging (syslog, or stderr with `-v`), loads the config
 ///   (warnings logged; on errors, each is logged and nothing starts), binds the control
 ///   socket and calls the daemon's `run`.
-/// - `check`: loads the config and prints what [`report_check`] prints.
+/// - `check`: loads the config and prints what [`report`] prints.
 /// - `status`, `reload`: asks the daemon on the config's control socket and prints its reply.
 pub fn main<C>(spec: &'static Spec<C>) -> ExitCode {
     let program = &spec.program;
@@ -378,22 +378,6 @@ pub fn report(program: &Program, path: &Path, warnings: &[String], errors: &[Str
         eprintln!("{}: error: {e}", program.name);
     }
     ExitCode::FAILURE
-}
-
-/// [`report`] for a tool whose check stops at its first error (each line of the `Err` is
-/// printed as an error of its own).
-pub fn report_check(
-    program: &Program,
-    path: &Path,
-    result: Result<&[String], &String>,
-) -> ExitCode {
-    match result {
-        Ok(warnings) => report(program, path, warnings, &[]),
-        Err(e) => {
-            let errors: Vec<String> = e.lines().map(String::from).collect();
-            report(program, path, &[], &errors)
-        }
-    }
 }
 
 fn usage(program: &Program, message: &str) -> ExitCode {

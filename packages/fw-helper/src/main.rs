@@ -19,7 +19,8 @@ use fw_helper::dropin::{self, Request, Source};
 use fw_helper::fw4;
 use fw_helper::model::{self, Ruleset};
 use fw_helper::render;
-use v6only_common::{cli, daemon, log as vlog, uci::Package};
+use v6only_common::daemon::{self, Refused};
+use v6only_common::{cli, log as vlog, uci::Package};
 
 const PROGRAM: cli::Program = cli::Program {
     name: "fw-helper",
@@ -113,11 +114,11 @@ fn main() -> ExitCode {
         env.warnings = Some(Default::default());
         let result = check(&env);
         let warnings = env.warnings.take().unwrap_or_default().into_inner();
-        return daemon::report_check(
-            &PROGRAM,
-            &env.config,
-            result.as_ref().map(|()| &warnings[..]),
-        );
+        let errors: Vec<String> = match &result {
+            Ok(()) => Vec::new(),
+            Err(e) => e.lines().map(String::from).collect(),
+        };
+        return daemon::report(&PROGRAM, &env.config, &warnings, &errors);
     }
     // Daemons' init scripts may reload us concurrently: one apply/remove at a time.
     let _lock = match cmd.as_str() {
@@ -131,9 +132,12 @@ fn main() -> ExitCode {
         _ => show(&env),
     };
     if let Err(msg) = res {
-        log::error!("{cmd}: {msg}");
-        if sink != vlog::Sink::Stderr {
-            eprintln!("{}: {cmd}: {msg}", PROGRAM.name);
+        // One line each: a refused config's errors, nft's messages.
+        for line in msg.lines() {
+            log::error!("{cmd}: {line}");
+            if sink != vlog::Sink::Stderr {
+                eprintln!("{}: {cmd}: {line}", PROGRAM.name);
+            }
         }
         return ExitCode::FAILURE;
     }
@@ -174,17 +178,23 @@ fn usage(msg: &str) -> ! {
 
 // ---------------------------------------------------------------- config
 
+/// The config, its warnings passed on (those of a refused one too).
 fn load_config(env: &Env) -> Result<Config, String> {
-    let cfg = read_config(env, None)?;
-    for w in &cfg.warnings {
+    let read = read_config(env, None);
+    let warnings = match &read {
+        Ok(cfg) => &cfg.warnings,
+        Err(refused) => &refused.warnings,
+    };
+    for w in warnings {
         env.warn(w.clone());
     }
-    Ok(cfg)
+    Ok(read?)
 }
 
 /// The config from the files, with `replace` (a drop-in's path and its new text, parsed) in
-/// place of that file, where it would sort. Warnings are left in the config.
-fn read_config(env: &Env, replace: Option<(&Path, &Package)>) -> Result<Config, String> {
+/// place of that file, where it would sort. Warnings are left in the config (or in the
+/// refusal, with every error).
+fn read_config(env: &Env, replace: Option<(&Path, &Package)>) -> Result<Config, Refused> {
     let main = Package::load(&env.config).map_err(|e| e.to_string())?;
     let mut dropins = Vec::new();
     for dir in &env.dropins {
@@ -200,7 +210,7 @@ fn read_config(env: &Env, replace: Option<(&Path, &Package)>) -> Result<Config, 
                 .map(|e| e.path())
                 .collect(),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(format!("{}: {e}", dir.display())),
+            Err(e) => return Err(format!("{}: {e}", dir.display()).into()),
         };
         if let Some((p, _)) = new {
             if !files.iter().any(|f| f == p) {
@@ -215,7 +225,7 @@ fn read_config(env: &Env, replace: Option<(&Path, &Package)>) -> Result<Config, 
             }
         }
     }
-    config::from_packages(&main, &dropins).map_err(|e| e.to_string())
+    config::from_packages(&main, &dropins)
 }
 
 fn backend(env: &Env, cfg: &Config) -> Backend {
@@ -558,11 +568,13 @@ fn write_dropin(env: &mut Env, request: &Request) -> Result<(), String> {
     }
     // The apply below logs the warnings; the check keeps them to itself.
     env.warnings = Some(Default::default());
-    let checked = read_config(env, Some((&path, &pkg))).and_then(|cfg| {
-        let b = backend(env, &cfg);
-        let rs = ruleset(env, &cfg, b)?;
-        run_nft(env, true, &render::apply_script(&rs, &cfg.table))
-    });
+    let checked = read_config(env, Some((&path, &pkg)))
+        .map_err(String::from)
+        .and_then(|cfg| {
+            let b = backend(env, &cfg);
+            let rs = ruleset(env, &cfg, b)?;
+            run_nft(env, true, &render::apply_script(&rs, &cfg.table))
+        });
     env.warnings = None;
     checked?;
     if read_opt(&path).as_deref() == Some(text.as_str()) {
