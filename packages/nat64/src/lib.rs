@@ -48,9 +48,6 @@ pub mod translate;
 pub mod tun;
 pub mod wire;
 
-/// The old name of [`DropReason`], kept until `main.rs` (being reworked elsewhere) moves off it.
-#[doc(hidden)]
-pub use translate::DropReason as Drop;
 pub use translate::{Config, DropReason, Nat64, Offload, PacketBuf, Stats, Verdict};
 /// The RFC 6052 prefix of [`Config`], shared with dns64 so the two agree.
 pub use v6only_common::rfc6052;

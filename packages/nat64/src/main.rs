@@ -10,7 +10,7 @@ use nat64::config::{self, DaemonConfig};
 use nat64::netlink::{Netlink, Route};
 use nat64::state::Proto;
 use nat64::tun::Tun;
-use nat64::{Drop, Nat64, PacketBuf};
+use nat64::{DropReason, Nat64, PacketBuf};
 use v6only_common::cli::Program;
 use v6only_common::daemon::{self, Context, Loaded, Refused, Spec};
 use v6only_common::poll::{self, Interest, Poller};
@@ -84,7 +84,7 @@ impl OwnRoutes {
 /// that after a SIGKILL). Deleting them here first keeps a clean exit independent of that,
 /// e.g. of another process holding the TUN open. Declared before the `Tun` in `Daemon`, so
 /// dropped first.
-impl std::ops::Drop for OwnRoutes {
+impl Drop for OwnRoutes {
     fn drop(&mut self) {
         if let Ok(mut nl) = Netlink::open() {
             self.remove_except(&mut nl, &[]);
@@ -340,7 +340,7 @@ fn status_json(d: &Daemon, started: Instant) -> String {
         .field_u64("tcp_probes", stats.tcp_probes)
         .end();
     j.begin_object("drops");
-    for reason in Drop::ALL {
+    for reason in DropReason::ALL {
         j.field_u64(reason.name(), stats.dropped(reason));
     }
     j.field_u64("tun_write_errors", write_errors).end();
