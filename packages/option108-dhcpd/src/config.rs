@@ -3,6 +3,8 @@
 //! an IPv4 subnet by a [`Resolver`] (netifd through ubus on a router; `option device` names a
 //! kernel device directly). Every error names `dhcp.<section>.<option>`.
 
+#![forbid(unsafe_code)]
+
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 

@@ -6,6 +6,8 @@
 //! its previous address; such slots are reused for other clients oldest-first, and only when
 //! no never-used address is left.
 
+#![forbid(unsafe_code)]
+
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;

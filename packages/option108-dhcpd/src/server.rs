@@ -5,6 +5,8 @@
 //! whose parameter request list has 108, only from pools where it is enabled, with exactly the
 //! configured V6ONLY_WAIT, and such clients get yiaddr 0.0.0.0 and no address is kept for them.
 
+#![forbid(unsafe_code)]
+
 use std::collections::HashSet;
 use std::net::Ipv4Addr;
 

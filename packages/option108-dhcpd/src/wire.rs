@@ -6,6 +6,8 @@
 //! Option 108 (IPv6-Only Preferred, RFC 8925) is handled here by its number; it is not taken
 //! from a general-purpose DHCP crate (dhcproto's variant for it carries another code).
 
+#![forbid(unsafe_code)]
+
 use std::net::Ipv4Addr;
 
 pub const SERVER_PORT: u16 = 67;
