@@ -1118,11 +1118,10 @@ mod tests {
         }
         let worst_echo = pinger.join().unwrap();
         assert_eq!(calls, 1);
-        assert!(
-            longest_serve < Duration::from_millis(50),
-            "{longest_serve:?}"
-        );
-        assert!(worst_echo < Duration::from_millis(200), "{worst_echo:?}");
+        // A loop that waited for the client would stall for its 5-s deadline; the bounds leave
+        // room for qemu-user, where building the 8 MB reply alone takes ~50 ms.
+        assert!(longest_serve < Duration::from_secs(1), "{longest_serve:?}");
+        assert!(worst_echo < Duration::from_secs(1), "{worst_echo:?}");
         assert!(
             server.next_deadline().is_some(),
             "the stuck client is still waiting for its deadline"
