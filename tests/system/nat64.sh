@@ -77,17 +77,29 @@ if [ $? -ne 0 ] && echo "$out" | grep -q "nat64.main.pool4"; then pass "daemon r
 # of pool4, MSS clamping)
 FW_HELPER="${FW_HELPER:-${BIN_DIR:+$BIN_DIR/fw-helper}}"
 FW_HELPER="${FW_HELPER:-$(dirname "$NAT64")/fw-helper}"
+# fw_wrapper SCRIPT NS DROPIN-DIR CONFIG: SCRIPT, the fw-helper the init script calls (as
+# $FW_HELPER): the real one in namespace NS, with the drop-ins in DROPIN-DIR, the config
+# CONFIG, a lock of its own and no fw4 (its `dropin` applies into NS's own table).
+fw_wrapper() {
+	printf '#!/bin/sh\nexec ip netns exec %s env FW_HELPER_DROPIN_DIRS=%s FW_HELPER_FW4=%s FW_HELPER_FW4_ROOT=%s FW_HELPER_LOCK=%s %s -c %s "$@"\n' \
+		"$2" "$3" "$T/no-fw4" "$T/fws-fw4" "$T/fws.lock" "$FW_HELPER" "$4" >"$1"
+	chmod +x "$1"
+}
 if [ -x "$FW_HELPER" ]; then
 	mkdir -p "$T/fw.d"
+	printf "config fw-helper 'main'\n\toption backend 'nft'\nconfig zone\n\toption name 'wan'\n\tlist device 'eth9'\nconfig zone\n\toption name 'lan'\n\tlist device 'br-lan'\n" >"$T/fw-helper"
+	# Applied in a namespace of its own: a table in R now would track the flows of the
+	# checks below (and let the guard's checks see them as established).
+	netns_add "n64f-$$"
+	fw_wrapper "$T/fw-helper.sh" "n64f-$$" "$T/fw.d" "$T/fw-helper"
 	(
 		. "$REPO/feed/nat64/files/nat64.init"
 		config_load() { :; }
 		config_foreach() { :; } # no static sections here
-		FWD="$T/fw.d" tun_device=nat64 wan_zone=wan lan_zone=lan mss_clamp=1 masquerade=1
+		FW_HELPER="$T/fw-helper.sh" tun_device=nat64 wan_zone=wan lan_zone=lan mss_clamp=1 masquerade=1
 		pool4="198.51.100.0/30 1024-65535 203.0.113.9"
 		write_fw_dropin
 	) >/dev/null 2>&1
-	printf "config fw-helper 'main'\n\toption backend 'nft'\nconfig zone\n\toption name 'wan'\n\tlist device 'eth9'\nconfig zone\n\toption name 'lan'\n\tlist device 'br-lan'\n" >"$T/fw-helper"
 	out="$(FW_HELPER_DROPIN_DIRS="$T/fw.d" "$FW_HELPER" -c "$T/fw-helper" show 2>&1)"
 	if echo "$out" | grep -q 'ip saddr { 198.51.100.0/30, 203.0.113.9/32 } masquerade' &&
 		echo "$out" | grep -q 'iifname "nat64" oifname "eth9" accept' &&
@@ -186,11 +198,12 @@ if [ -x "$FW_HELPER" ]; then
 				v="$(awk -v n="${2#static}" -v o="$3" '/^config static/ { i++ } i == n && $1 == "option" && $2 == o { gsub("\047", "", $3); print $3 }' "$T/nat64")"
 				eval "$1=\"\${v:-\${4:-}}\""
 			}
-			FWD="$T/fws.d" tun_device=n64tun wan_zone=wan lan_zone= mss_clamp=1 masquerade="$1"
+			FW_HELPER="$T/fws-helper.sh" tun_device=n64tun wan_zone=wan lan_zone= mss_clamp=1 masquerade="$1"
 			pool4="198.51.100.0/30 1024-65535"
 			write_fw_dropin
 		) >/dev/null 2>&1
 	}
+	fw_wrapper "$T/fws-helper.sh" "$R" "$T/fws.d" "$T/fws-helper"
 	fws_dropin 0
 	if grep -qx "	list static 'tcp:198.51.100.1:8080'" "$T/fws.d/nat64" && grep -qx "	list static 'icmp:198.51.100.2'" "$T/fws.d/nat64"; then pass "init script's drop-in lists the static entries (tcp and icmp)"; else fail "drop-in static entries" "$(cat "$T/fws.d/nat64")"; fi
 	# Without the entry (as before): the guard keeps the IPv4 server out.
