@@ -8,6 +8,7 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$ROOT/tests/system/lib.sh"
 . "$ROOT/tests/lib/nsd.sh"
+. "$ROOT/tests/lib/control.sh"
 setup_or_finish nsd dnsutils ldnsutils dnsperf python3 iproute2 procps
 need_bin DNS64 dns64
 
@@ -217,13 +218,8 @@ check "status is JSON with the counters" \
 # Control clients that hang on (seven that never send a command, one that asks for status and
 # never reads) cost the loop nothing: queries are answered as fast as without them.
 check "control clients that never send or never read do not delay queries" \
-  in_ns python3 - "$WORK/dns64.sock" <<'EOF'
-import socket, struct, sys, time
-path = sys.argv[1]
-held = []
-for _ in range(7):
-    c = socket.socket(socket.AF_UNIX); c.connect(path); held.append(c)
-greedy = socket.socket(socket.AF_UNIX); greedy.connect(path); greedy.sendall(b"status\n"); held.append(greedy)
+  hold_control "$WORK/dns64.sock" in_ns python3 - <<'EOF'
+import socket, struct, time
 name = b"".join(bytes([len(l)]) + l for l in b"v4only.d64.test".split(b".")) + b"\0"
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2)
 worst = 0
