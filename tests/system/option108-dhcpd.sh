@@ -15,6 +15,7 @@ set -u
 REPO="$(cd "$(dirname "$0")/../.." && pwd)"
 SIM="$REPO/tests/system/option108-dhcpd/dhcpsim.py"
 . "$REPO/tests/system/lib.sh"
+. "$REPO/tests/lib/control.sh"
 setup_or_finish iproute2 python3 dhcpcd-base isc-dhcp-client busybox procps
 need_bin O108 option108-dhcpd
 echo "binary: $O108"
@@ -295,6 +296,21 @@ declined=$(sed -n 's/^DECLINED //p' <<<"$out")
 check "DHCPDECLINE of ${declined:-?} is logged as quarantined" wait_for 3 grep -q "declined ${declined:-none} (in use on the link?): quarantined" "$T/daemon.log"
 out=$(sim 4 discover --mac 02:08:00:00:03:01 --prl 1)
 check "... and the same client is offered another address" bash -c "grep -q 'type=2 yiaddr=10.8.0.' <<<'$out' && ! grep -q 'yiaddr=${declined:-none}\$' <<<'$out'"
+
+# --- control clients that hang on (seven that never send a command, one that asks for
+# status and never reads) cost the loop nothing: a client's DORA is served as fast as without
+# them
+# dora_within SECONDS: one DORA from the simulator, ACKed within SECONDS.
+dora_within() {
+	local out
+	out=$(sim 4 dora --count 1 --base 800 --timeout 5)
+	echo "$out"
+	awk -v max="$1" '/^done / { done = 1; sub(/seconds=/, "", $4); ok = $2 == "acked=1" && $3 == "failed=0" && $4 + 0 <= max }
+		END { exit !(done && ok) }' <<<"$out"
+}
+check "8 control clients that never send or never read do not delay a lease (DORA within 0.5 s)" \
+	hold_control "$T/ctl.sock" dora_within 0.5
+check "... and status still answers once they are gone" status_get 's["pools"][0]["size"]'
 
 # --- status, malformed messages, reload
 check "status JSON per pool: size, in_use, free, active_leases, ipv6_only_clients" \
