@@ -5,4 +5,5 @@
 
 pub mod config;
 pub mod prefix;
+pub mod router;
 pub mod wire;

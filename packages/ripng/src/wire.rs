@@ -284,19 +284,33 @@ mod tests {
 
     #[test]
     fn rejects_malformed() {
-        assert_eq!(Packet::new_checked(&[2u8, 1, 0][..]).unwrap_err(), Error::Truncated);
+        assert_eq!(
+            Packet::new_checked(&[2u8, 1, 0][..]).unwrap_err(),
+            Error::Truncated
+        );
         assert_eq!(
             Packet::new_checked(&RESPONSE_BYTES[..43]).unwrap_err(),
             Error::Truncated
         );
         let mut b = RESPONSE_BYTES;
         b[1] = 2;
-        assert_eq!(Packet::new_checked(&b[..]).unwrap_err(), Error::BadVersion(2));
+        assert_eq!(
+            Packet::new_checked(&b[..]).unwrap_err(),
+            Error::BadVersion(2)
+        );
         b[1] = 1;
         b[0] = 3;
-        assert_eq!(Packet::new_checked(&b[..]).unwrap_err(), Error::BadCommand(3));
+        assert_eq!(
+            Packet::new_checked(&b[..]).unwrap_err(),
+            Error::BadCommand(3)
+        );
         // A header alone is a valid (empty) packet.
-        assert_eq!(Packet::new_checked(&[2u8, 1, 0, 0][..]).unwrap().rte_count(), 0);
+        assert_eq!(
+            Packet::new_checked(&[2u8, 1, 0, 0][..])
+                .unwrap()
+                .rte_count(),
+            0
+        );
     }
 
     #[test]
@@ -305,9 +319,13 @@ mod tests {
         let mut w = Writer::new(&mut buf, Command::Request).unwrap();
         w.push(&Rte::WHOLE_TABLE);
         let n = w.finish();
-        assert!(Packet::new_checked(&buf[..n]).unwrap().is_whole_table_request());
+        assert!(Packet::new_checked(&buf[..n])
+            .unwrap()
+            .is_whole_table_request());
         buf[23] = 15;
-        assert!(!Packet::new_checked(&buf[..n]).unwrap().is_whole_table_request());
+        assert!(!Packet::new_checked(&buf[..n])
+            .unwrap()
+            .is_whole_table_request());
     }
 
     #[test]
