@@ -3,8 +3,8 @@
 //!
 //! The daemon listens on a Unix stream socket (the UCI option `control_socket`, by default
 //! `/var/run/<name>.sock`); the client sends one line (a command word such as `status`) and
-//! reads the reply until EOF. Every reply is one JSON document; the error replies are
-//! `{"error":"..."}`.
+//! reads the reply until EOF. Every reply is one JSON document (but for a daemon's own text
+//! queries, such as ripng's `routes` table); the error replies are `{"error":"..."}`.
 //!
 //! Nothing here blocks the daemon: the listener and every client are non-blocking and sit in
 //! the daemon's poll set ([`ControlServer::register`], then [`ControlServer::serve`] after the

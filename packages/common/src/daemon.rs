@@ -21,6 +21,7 @@
 //!     load,
 //!     control_socket,
 //!     run,
+//!     queries: &[],
 //! };
 //!
 //! fn load(path: &Path) -> Result<Loaded<()>, Refused> {
@@ -73,6 +74,9 @@ pub struct Spec<C: 'static> {
     pub control_socket: fn(&Path) -> PathBuf,
     /// The daemon proper, with the config `load` read.
     pub run: fn(Context, Loaded<C>) -> Result<(), String>,
+    /// The daemon's own commands beyond `status` and `reload`, asked on the control socket
+    /// the same way (ripng's `routes`); their help lines go in [`Program::commands`].
+    pub queries: &'static [&'static str],
 }
 
 /// The help lines of the commands every daemon has, for [`Program::commands`].
@@ -313,7 +317,7 @@ pub fn main<C>(spec: &'static Spec<C>) -> ExitCode {
                 Err(r) => report(program, &args.config, &r.warnings, &r.errors),
             }
         }
-        "status" | "reload" => {
+        c if c == "status" || c == "reload" || spec.queries.contains(&c) => {
             let socket = (spec.control_socket)(&args.config);
             if control::print_reply(program.name, &socket, command) {
                 ExitCode::SUCCESS

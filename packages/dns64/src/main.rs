@@ -40,6 +40,7 @@ static DAEMON: Spec<Config> = Spec {
     load,
     control_socket,
     run,
+    queries: &[],
 };
 
 /// An upstream UDP socket (a random source port) carries at most this many queries, one at a

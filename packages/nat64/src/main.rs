@@ -28,6 +28,7 @@ static DAEMON: Spec<DaemonConfig> = Spec {
     load,
     control_socket,
     run,
+    queries: &[],
 };
 
 /// Packets handled per wake-up before looking at signals and the control socket again.

@@ -33,6 +33,7 @@ static DAEMON: Spec<Config> = Spec {
     load: load_daemon_config,
     control_socket,
     run,
+    queries: &[],
 };
 
 /// How long a changed lease file waits for more changes before it is written.

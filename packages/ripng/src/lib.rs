@@ -5,5 +5,7 @@
 
 pub mod config;
 pub mod prefix;
+pub mod redistribute;
 pub mod router;
+pub mod sys;
 pub mod wire;
