@@ -24,10 +24,10 @@ use v6only_common::daemon::{Errors, Refused};
 use v6only_common::uci::{ConfigError, Package, SectionRef};
 use v6only_common::validate::{Cidr6, Device, Port};
 
-use crate::netlink::Route;
 use crate::rfc6052::Prefix;
 use crate::state::{PoolRange, Proto, StateConfig, StaticEntry, Timeouts};
 use crate::translate;
+use v6only_common::netlink::Route;
 
 /// Everything the daemon reads from the config file.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,7 +7,7 @@
 //! bindings and sessions), `frag` (what is remembered of fragmented packets), `wire` (checked
 //! header views), `icmp` (the RFC 7915 type mappings) and `checksum`; `packet_buf` and
 //! `stats` are what the driver hands in and reads out. These forbid `unsafe`; `tun`,
-//! `netlink` and `config` serve the binary.
+//! `config` serve the binary (rtnetlink is `v6only_common::netlink`).
 //!
 //! Choices worth knowing:
 //! - Translation is in place: the new IP header is written over the end of the old one in
@@ -40,7 +40,6 @@ pub mod checksum;
 pub mod config;
 mod frag;
 pub mod icmp;
-pub mod netlink;
 pub mod packet_buf;
 pub mod state;
 pub mod stats;

@@ -7,12 +7,12 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use nat64::config::{self, DaemonConfig};
-use nat64::netlink::{Netlink, Route};
 use nat64::state::Proto;
 use nat64::tun::Tun;
 use nat64::{DropReason, Nat64, PacketBuf};
 use v6only_common::cli::Program;
 use v6only_common::daemon::{self, Context, Loaded, Refused, Spec};
+use v6only_common::netlink::{Netlink, Route};
 use v6only_common::poll::{self, Interest, Poller};
 use v6only_common::privilege::{self, Cap};
 use v6only_common::signals::Signal;
