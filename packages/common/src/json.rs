@@ -1,4 +1,6 @@
-//! A small JSON writer for `status` replies (no serde in the daemons for a few counters).
+//! A small JSON writer for `status` replies (no serde in the daemons for a few counters), and
+//! a small reader ([`Value::parse`]) for what other programs print (netifd's status through
+//! `ubus call`), so that a key is found where it is, not wherever its name occurs in the text.
 //!
 //! Call order is the caller's job: `field_*`/`begin_*` inside objects, `item_*` inside
 //! arrays (checked by debug assertions). Strings are escaped; names are too.
@@ -198,6 +200,242 @@ pub fn escape_into(out: &mut String, s: &str) {
     out.push_str(&s[start..]);
 }
 
+/// A parsed JSON value. Numbers keep their text: readers ask for the type they want.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Number(String),
+    String(String),
+    Array(Vec<Value>),
+    /// Members in their order; a repeated name is kept twice, [`Value::get`] finds the first.
+    Object(Vec<(String, Value)>),
+}
+
+/// Nesting deeper than this is refused rather than followed (the parser recurses).
+const MAX_DEPTH: usize = 64;
+
+impl Value {
+    /// The whole text as one JSON value (RFC 8259: whitespace around it, nothing after it);
+    /// `None` when it is not.
+    pub fn parse(text: &str) -> Option<Value> {
+        let mut r = Reader {
+            text: text.as_bytes(),
+            pos: 0,
+        };
+        let v = r.value(0)?;
+        r.space();
+        (r.pos == r.text.len()).then_some(v)
+    }
+    /// The member `name` of an object.
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        match self {
+            Value::Object(members) => members.iter().find(|(n, _)| n == name).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Value::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+    /// A number that is a non-negative integer (no fraction, no exponent).
+    pub fn as_u64(&self) -> Option<u64> {
+        match self {
+            Value::Number(n) => n.parse().ok(),
+            _ => None,
+        }
+    }
+    pub fn as_array(&self) -> Option<&[Value]> {
+        match self {
+            Value::Array(items) => Some(items),
+            _ => None,
+        }
+    }
+}
+
+struct Reader<'t> {
+    text: &'t [u8],
+    pos: usize,
+}
+
+impl Reader<'_> {
+    fn space(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.pos += 1;
+        }
+    }
+    fn peek(&self) -> Option<u8> {
+        self.text.get(self.pos).copied()
+    }
+    fn eat(&mut self, b: u8) -> bool {
+        self.space();
+        let found = self.peek() == Some(b);
+        self.pos += usize::from(found);
+        found
+    }
+    fn value(&mut self, depth: usize) -> Option<Value> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        self.space();
+        match self.peek()? {
+            b'{' => {
+                self.pos += 1;
+                let mut members = Vec::new();
+                if self.eat(b'}') {
+                    return Some(Value::Object(members));
+                }
+                loop {
+                    self.space();
+                    let name = self.string()?;
+                    if !self.eat(b':') {
+                        return None;
+                    }
+                    members.push((name, self.value(depth + 1)?));
+                    if self.eat(b'}') {
+                        return Some(Value::Object(members));
+                    }
+                    if !self.eat(b',') {
+                        return None;
+                    }
+                }
+            }
+            b'[' => {
+                self.pos += 1;
+                let mut items = Vec::new();
+                if self.eat(b']') {
+                    return Some(Value::Array(items));
+                }
+                loop {
+                    items.push(self.value(depth + 1)?);
+                    if self.eat(b']') {
+                        return Some(Value::Array(items));
+                    }
+                    if !self.eat(b',') {
+                        return None;
+                    }
+                }
+            }
+            b'"' => self.string().map(Value::String),
+            b't' => self.word("true", Value::Bool(true)),
+            b'f' => self.word("false", Value::Bool(false)),
+            b'n' => self.word("null", Value::Null),
+            _ => self.number(),
+        }
+    }
+    fn word(&mut self, word: &str, value: Value) -> Option<Value> {
+        let found = self.text[self.pos..].starts_with(word.as_bytes());
+        self.pos += word.len();
+        found.then_some(value)
+    }
+    /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`
+    fn number(&mut self) -> Option<Value> {
+        let start = self.pos;
+        let digits = |r: &mut Self| {
+            let from = r.pos;
+            while r.peek().is_some_and(|b| b.is_ascii_digit()) {
+                r.pos += 1;
+            }
+            r.pos > from
+        };
+        if self.peek() == Some(b'-') {
+            self.pos += 1;
+        }
+        if self.peek() == Some(b'0') {
+            self.pos += 1;
+        } else if !digits(self) {
+            return None;
+        }
+        if self.peek() == Some(b'.') {
+            self.pos += 1;
+            if !digits(self) {
+                return None;
+            }
+        }
+        if matches!(self.peek(), Some(b'e' | b'E')) {
+            self.pos += 1;
+            if matches!(self.peek(), Some(b'+' | b'-')) {
+                self.pos += 1;
+            }
+            if !digits(self) {
+                return None;
+            }
+        }
+        // Only ASCII was consumed: a char boundary.
+        let text = std::str::from_utf8(&self.text[start..self.pos]).ok()?;
+        Some(Value::Number(text.to_string()))
+    }
+    /// A string at the cursor, unescaped (`\uXXXX` with surrogate pairs); raw control
+    /// characters and lone surrogates are refused.
+    fn string(&mut self) -> Option<String> {
+        if self.peek() != Some(b'"') {
+            return None;
+        }
+        self.pos += 1;
+        let mut out = Vec::new();
+        loop {
+            let b = self.peek()?;
+            self.pos += 1;
+            match b {
+                b'"' => return String::from_utf8(out).ok(),
+                b'\\' => {
+                    let e = self.peek()?;
+                    self.pos += 1;
+                    let c = match e {
+                        b'"' => '"',
+                        b'\\' => '\\',
+                        b'/' => '/',
+                        b'b' => '\u{8}',
+                        b'f' => '\u{c}',
+                        b'n' => '\n',
+                        b'r' => '\r',
+                        b't' => '\t',
+                        b'u' => self.escaped_char()?,
+                        _ => return None,
+                    };
+                    let mut buf = [0; 4];
+                    out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                }
+                0..=0x1f => return None,
+                _ => out.push(b),
+            }
+        }
+    }
+    /// After `\u`: one code unit, or a surrogate pair `\uD8xx\uDCxx`.
+    fn escaped_char(&mut self) -> Option<char> {
+        let unit = self.hex4()?;
+        match unit {
+            0xd800..=0xdbff => {
+                if !self.text[self.pos..].starts_with(b"\\u") {
+                    return None;
+                }
+                self.pos += 2;
+                let low = self.hex4()?;
+                if !(0xdc00..=0xdfff).contains(&low) {
+                    return None;
+                }
+                char::from_u32(0x10000 + ((unit - 0xd800) << 10) + (low - 0xdc00))
+            }
+            _ => char::from_u32(unit),
+        }
+    }
+    fn hex4(&mut self) -> Option<u32> {
+        let digits = self.text.get(self.pos..self.pos + 4)?;
+        self.pos += 4;
+        digits
+            .iter()
+            .try_fold(0, |n, &d| Some(n * 16 + char::from(d).to_digit(16)?))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -351,5 +589,82 @@ mod tests {
     #[should_panic(expected = "item outside an array")]
     fn item_in_object_is_a_bug() {
         Json::object().item_u64(1);
+    }
+}
+
+#[cfg(test)]
+mod reader_tests {
+    use super::*;
+
+    fn s(v: &str) -> Value {
+        Value::String(v.into())
+    }
+
+    #[test]
+    fn values() {
+        let v = Value::parse(
+            " {\"a\": [1, -2.5e+3, 0, true, false, null, \"x\"],\n\t\"b\": {}, \"c\": [], \"a\": 9 } ",
+        )
+        .unwrap();
+        let a = v.get("a").unwrap().as_array().unwrap();
+        assert_eq!(a[0].as_u64(), Some(1));
+        assert_eq!(a[1], Value::Number("-2.5e+3".into()));
+        assert_eq!(a[1].as_u64(), None);
+        assert_eq!(a[2].as_u64(), Some(0));
+        assert_eq!(
+            (a[3].as_bool(), a[4].as_bool(), &a[5], &a[6]),
+            (Some(true), Some(false), &Value::Null, &s("x"))
+        );
+        assert_eq!(v.get("b"), Some(&Value::Object(Vec::new())));
+        assert_eq!(v.get("c").unwrap().as_array(), Some(&[][..]));
+        assert_eq!(v.get("z"), None);
+        assert_eq!(a[0].get("a"), None, "a number has no members");
+        assert_eq!(Value::parse("\"top\"").unwrap().as_str(), Some("top"));
+    }
+
+    #[test]
+    fn string_escapes() {
+        let v = Value::parse(r#""q\" b\\ s\/ \b\f\n\r\t \u00e9 \u20AC \ud83d\ude00 ü""#).unwrap();
+        assert_eq!(v.as_str(), Some("q\" b\\ s/ \u{8}\u{c}\n\r\t é € 😀 ü"));
+        // What the writer writes, the reader reads back.
+        let mut j = Json::object();
+        j.field_str("k\"", "a\u{1}\\\n\"z");
+        let back = Value::parse(&j.finish()).unwrap();
+        assert_eq!(back.get("k\"").unwrap().as_str(), Some("a\u{1}\\\n\"z"));
+    }
+
+    #[test]
+    fn refused() {
+        for bad in [
+            "",
+            "{",
+            "{\"a\" 1}",
+            "{\"a\":1,}",
+            "[1,]",
+            "[1 2]",
+            "{a:1}",
+            "01",
+            "1.",
+            "-",
+            "1e",
+            "+1",
+            "tru",
+            "nul",
+            "\"open",
+            "\"tab\tinside\"",
+            r#""\x""#,
+            r#""\u12""#,
+            r#""\ud83d""#,
+            r#""\ud83d\u0041""#,
+            r#""\ude00""#,
+            "{} {}",
+            "[] x",
+        ] {
+            assert_eq!(Value::parse(bad), None, "{bad:?}");
+        }
+        let deep = "[".repeat(MAX_DEPTH + 2) + &"]".repeat(MAX_DEPTH + 2);
+        assert_eq!(Value::parse(&deep), None);
+        let ok = "[".repeat(MAX_DEPTH) + &"]".repeat(MAX_DEPTH);
+        assert!(Value::parse(&ok).is_some());
     }
 }

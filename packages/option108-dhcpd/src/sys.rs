@@ -8,7 +8,7 @@ use std::io;
 use std::mem;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::process::Command;
+use v6only_common::netifd::{self, Status};
 
 use crate::config::{Link, Resolver};
 
@@ -58,54 +58,22 @@ pub fn device_ipv4(device: &str) -> Option<(Ipv4Addr, u8)> {
 }
 
 /// netifd's answer to `ubus call network.interface.NAME status`, the two things we need:
-/// the layer-3 device and the first IPv4 address with its mask.
+/// the layer-3 device (the configured one while down) and the first IPv4 address with its
+/// mask.
 pub fn parse_netifd_status(json: &str) -> Option<(String, Ipv4Addr, u8)> {
-    fn string_after<'a>(text: &'a str, key: &str) -> Option<&'a str> {
-        let at = text.find(&format!("\"{key}\""))? + key.len() + 2;
-        let rest = text[at..]
-            .trim_start()
-            .strip_prefix(':')?
-            .trim_start()
-            .strip_prefix('"')?;
-        Some(&rest[..rest.find('"')?])
-    }
-    fn number_after(text: &str, key: &str) -> Option<u8> {
-        let at = text.find(&format!("\"{key}\""))? + key.len() + 2;
-        let rest = text[at..].trim_start().strip_prefix(':')?.trim_start();
-        rest[..rest.find(|c: char| !c.is_ascii_digit())?]
-            .parse()
-            .ok()
-    }
-    let device = string_after(json, "l3_device")
-        .or_else(|| string_after(json, "device"))?
-        .to_string();
-    let v4 = &json[json.find("\"ipv4-address\"")?..];
-    let v4 = &v4[..v4.find(']')?];
-    let address = string_after(v4, "address")?.parse().ok()?;
-    let mask = number_after(v4, "mask").filter(|m| *m <= 32)?;
-    Some((device, address, mask))
+    link_of(Status::parse(json)?)
+}
+
+fn link_of(status: Status) -> Option<(String, Ipv4Addr, u8)> {
+    let (address, mask) = *status.ipv4.first()?;
+    Some((status.l3_device.or(status.device)?, address, mask))
 }
 
 pub struct SystemResolver;
 
 impl Resolver for SystemResolver {
     fn interface(&self, name: &str) -> Option<Link> {
-        let valid = !name.is_empty()
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
-        if !valid {
-            return None;
-        }
-        let out = Command::new("ubus")
-            .args(["call", &format!("network.interface.{name}"), "status"])
-            .output()
-            .ok()?;
-        if !out.status.success() {
-            return None;
-        }
-        let (device, address, prefix_len) =
-            parse_netifd_status(&String::from_utf8_lossy(&out.stdout))?;
+        let (device, address, prefix_len) = link_of(netifd::status(name)?)?;
         Some(Link {
             ifindex: ifindex(&device)?,
             device,
@@ -544,6 +512,15 @@ mod tests {
         assert_eq!(
             parse_netifd_status(r#"{"l3_device": "eth0", "ipv4-address": [ ]}"#),
             None
+        );
+        // Keys are the interface's own, not those of nested objects: the proto handler's
+        // `data` and the `inactive` addresses used to be found by a substring search.
+        let json = r#"{"up": false, "data": {"l3_device": "x", "device": "y"}, "device": "br-lan",
+            "inactive": {"ipv4-address": [{"address": "10.0.0.1", "mask": 8}]},
+            "ipv4-address": [{"address": "192.168.1.1", "mask": 24}]}"#;
+        assert_eq!(
+            parse_netifd_status(json),
+            Some(("br-lan".into(), Ipv4Addr::new(192, 168, 1, 1), 24))
         );
     }
 }
