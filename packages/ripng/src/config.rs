@@ -139,6 +139,8 @@ pub enum Source {
     Static,
     /// Other routes in the kernel table not ours (ra, dhcp, ...), not kernel, static or boot.
     Kernel,
+    /// ::/0 of `option default_route` (not a `config redistribute` source).
+    Default,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -48,7 +48,7 @@ pub fn local_routes(config: &Config, addrs: &[Address], routes: &[KernelRoute]) 
     if config.default_route {
         out.push(LocalRoute {
             prefix: Prefix::DEFAULT,
-            source: Source::Static,
+            source: Source::Default,
             metric: 1,
             tag: 0,
             device: None,
@@ -209,7 +209,7 @@ mod tests {
             .map(|l| (l.prefix, l.source))
             .collect();
         assert!(got.contains(&(p("::/0"), Source::Static)));
-        assert_eq!(got.iter().filter(|(p, _)| p.is_default()).count(), 2);
+        assert!(got.contains(&(p("::/0"), Source::Default)));
     }
 
     #[test]

@@ -1324,6 +1324,7 @@ pub fn source_name(s: Source) -> &'static str {
         Source::Connected => "connected",
         Source::Static => "static",
         Source::Kernel => "kernel",
+        Source::Default => "default",
     }
 }
 
