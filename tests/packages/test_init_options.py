@@ -55,6 +55,20 @@ SECTIONS = {
         (("reads", "packages/option108-dhcpd/src/config.rs", "dhcp"), False),
     ("option108-dhcpd", "dhcp", "host"):
         (("reads", "packages/option108-dhcpd/src/config.rs", "host"), False),
+    ("ripng", "ripng", "ripng"): (("const", "packages/ripng/src/config.rs", "MAIN_OPTIONS"), "main"),
+    ("ripng", "ripng", "interface"):
+        (("const", "packages/ripng/src/config.rs", "INTERFACE_OPTIONS"), None),
+    ("ripng", "ripng", "redistribute"):
+        (("const", "packages/ripng/src/config.rs", "REDISTRIBUTE_OPTIONS"), None),
+    ("ripng", "ripng", "filter"):
+        (("const", "packages/ripng/src/config.rs", "FILTER_OPTIONS"), None),
+}
+
+# Options a section takes one or the other of, never both: `check` gets the section twice,
+# the first without the second option, the second without the first.
+ONE_OF = {
+    ("ripng", "ripng", "interface"): ("device", "interface"),
+    ("ripng", "ripng", "filter"): ("device", "interface"),
 }
 
 # Options the init script reads itself (as $name after uci_load_validate), which the daemon
@@ -77,6 +91,14 @@ SAMPLES = {
     ("dns64", "prefix"): "64:ff9b::/96",
     ("dns64", "exclude"): "2001:db8::/32",
     ("dns64", "port"): "5353",
+    ("ripng", "device"): "eth1",
+    ("ripng", "interface"): "lan",
+    ("ripng", "source"): "connected",
+    ("ripng", "direction"): "in",
+    ("ripng", "action"): "accept",
+    # A filter's lengths run from its prefix's (the cidr6 sample's /64) to 128.
+    ("ripng", "min_length"): "64",
+    ("ripng", "max_length"): "128",
 }
 # By datatype, for the rest (a list takes one item of its element type).
 DATATYPE_SAMPLES = {
@@ -288,22 +310,33 @@ class InitOptions(unittest.TestCase):
                 _, config, stype = key
                 path, entries = self.validations[key]
                 name = SECTIONS[key][1]
-                lines.append(f"config {stype}" + (f" '{name}'" if name else ""))
-                for opt, datatype, default in entries:
-                    if opt == "control_socket":
-                        value = os.path.join(tmp, f"{pkg}.sock")
-                    elif opt == "resolv_file":
-                        value = os.path.join(tmp, "resolv.conf")
-                        with open(value, "w") as f:
-                            f.write("nameserver 192.0.2.53\n")
-                    else:
-                        value = sample(pkg, opt, datatype, default)
-                    self.assertIsNotNone(value, f"{self.rel(path)}: no sample value for "
-                                         f"{config}.{stype}.{opt} ({datatype}): add it to SAMPLES")
-                    kw = "list" if datatype.startswith("list(") else "option"
-                    lines.append(f"\t{kw} {opt} '{value}'")
-                lines.append(f"\toption {bogus} '1'")
-                lines.append("")
+                # Sections to write, each with the options it leaves out.
+                variants = [()]
+                if key in ONE_OF:
+                    first, second = ONE_OF[key]
+                    variants = [(second,), (first,)]
+                for n, left_out in enumerate(variants):
+                    label = f" '{name}'" if name and n == 0 else ""
+                    lines.append(f"config {stype}{label}")
+                    for opt, datatype, default in entries:
+                        if opt in left_out:
+                            continue
+                        if opt == "control_socket":
+                            value = os.path.join(tmp, f"{pkg}.sock")
+                        elif opt == "resolv_file":
+                            value = os.path.join(tmp, "resolv.conf")
+                            with open(value, "w") as f:
+                                f.write("nameserver 192.0.2.53\n")
+                        else:
+                            value = sample(pkg, opt, datatype, default)
+                        self.assertIsNotNone(value, f"{self.rel(path)}: no sample value for "
+                                             f"{config}.{stype}.{opt} ({datatype}): add it to "
+                                             "SAMPLES")
+                        kw = "list" if datatype.startswith("list(") else "option"
+                        lines.append(f"\t{kw} {opt} '{value}'")
+                    if n == 0:
+                        lines.append(f"\toption {bogus} '1'")
+                    lines.append("")
             cfg = os.path.join(tmp, pkg)
             with open(cfg, "w") as f:
                 f.write("\n".join(lines))
