@@ -1,6 +1,9 @@
 //! rtnetlink, written by hand: the requests the daemons make (link up + MTU, IPv4/IPv6 routes,
 //! IPv6 routes with ECMP), the dumps of links, addresses and routes, and a socket of change
-//! events. A dozen fixed-layout messages do not justify a netlink crate in a 400 KB budget.
+//! events. A dozen fixed-layout messages do not justify a netlink crate in a 400 KB budget:
+//! measured stripped on mips (`ci/xc.sh`'s release recipe), a program adding an IPv6 route and
+//! dumping the routes is 198,356 bytes with `neli` 0.7.5 and 168,356 with this module (147,104
+//! without netlink): neli costs 51 KB, this 21 KB.
 //!
 //! Netlink is host byte order: every integer here is read and written with `from_ne_bytes`
 //! and `to_ne_bytes` (the daemons run on big-endian MIPS too); addresses are network order.
@@ -876,7 +879,8 @@ impl Events {
 
     /// Reads what is there (until EAGAIN) and parses it into `out`, using `buf` to receive
     /// (grown to 64 KB once). ENOBUFS (events were lost) is [`Event::Overrun`]: the caller
-    /// dumps again.
+    /// dumps again. A malformed datagram is an InvalidData error (what came before it is in
+    /// `out`, the rest stays queued for the next call); the caller should dump again too.
     pub fn read(&mut self, buf: &mut Vec<u8>, out: &mut Vec<Event>) -> io::Result<()> {
         if buf.len() < RECEIVE_BUFFER {
             buf.resize(RECEIVE_BUFFER, 0);
