@@ -3,7 +3,6 @@
 //! SIGHUP reloads keeping learned routes) and the control socket; the command line and the
 //! control socket's setup are `common::daemon`'s.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -67,12 +66,11 @@ fn load(path: &Path) -> Result<Loaded<Config>, Refused> {
     })
 }
 
-/// Our routes in the kernel: what is installed, so that a change replaces it and a clean
-/// exit removes it. Routes of other protocols are never touched.
+/// Our routes in the kernel (the core knows which are installed). Routes of other
+/// protocols are never touched: deletes name our protocol, and a new route never replaces.
 struct KernelSync {
     nl: Netlink,
     settings: config::Kernel,
-    installed: HashMap<Prefix, Vec<(Ipv6Addr, u32)>>,
     /// Another program's route at our destination and metric: ours is not installed.
     conflicts: u64,
     errors: u64,
@@ -122,23 +120,28 @@ impl KernelSync {
         Ok(n)
     }
 
-    fn apply(&mut self, op: KernelOp) {
+    /// Makes the change; false when the kernel refused to install (another program's
+    /// route at our destination and metric).
+    fn apply(&mut self, op: KernelOp) -> bool {
         let now = self.started.elapsed().as_secs();
         match op {
-            KernelOp::Install { prefix, nexthops } => {
-                let replace = self.installed.contains_key(&prefix);
-                let route = self.route(prefix, nexthops.clone());
+            KernelOp::Install {
+                prefix,
+                nexthops,
+                replace,
+            } => {
+                let route = self.route(prefix, nexthops);
                 match self.nl.add_route6(&route, replace) {
-                    Ok(()) => {
-                        self.installed.insert(prefix, nexthops);
-                    }
+                    Ok(()) => {}
                     Err(e) if !replace && e.raw_os_error() == Some(libc::EEXIST) => {
                         self.conflicts += 1;
+                        let metric = route.priority;
                         self.log.log(
                             log::Level::Warn,
                             now,
-                            format_args!("{prefix}: another route with metric {} is in the way; not installed", route.priority),
+                            format_args!("{prefix}: another route with metric {metric} is in the way; not installed"),
                         );
+                        return false;
                     }
                     Err(e) => {
                         self.errors += 1;
@@ -147,41 +150,34 @@ impl KernelSync {
                             now,
                             format_args!("installing {prefix}: {e}"),
                         );
+                        return false;
                     }
                 }
             }
             KernelOp::Remove { prefix } => {
-                if self.installed.remove(&prefix).is_some() {
-                    let route = self.route(prefix, Vec::new());
-                    match self.nl.del_route6(&route) {
-                        Ok(()) => {}
-                        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {}
-                        Err(e) => {
-                            self.errors += 1;
-                            self.log.log(
-                                log::Level::Warn,
-                                now,
-                                format_args!("removing {prefix}: {e}"),
-                            );
-                        }
+                let route = self.route(prefix, Vec::new());
+                match self.nl.del_route6(&route) {
+                    Ok(()) => {}
+                    Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {}
+                    Err(e) => {
+                        self.errors += 1;
+                        self.log.log(
+                            log::Level::Warn,
+                            now,
+                            format_args!("removing {prefix}: {e}"),
+                        );
                     }
                 }
             }
         }
-    }
-
-    fn remove_all(&mut self) {
-        let prefixes: Vec<Prefix> = self.installed.keys().copied().collect();
-        for prefix in prefixes {
-            self.apply(KernelOp::Remove { prefix });
-        }
+        true
     }
 }
 
 /// What the kernel told us: links, IPv6 addresses and the routes of our table not ours.
 #[derive(Default)]
 struct KernelView {
-    links: HashMap<u32, Link>,
+    links: Vec<Link>,
     addrs: Vec<v6only_common::netlink::Addr>,
     routes: Vec<RouteInfo>,
 }
@@ -196,7 +192,7 @@ impl KernelView {
             .dump_routes(AF_INET6, table)
             .map_err(|e| format!("reading routes: {e}"))?;
         Ok(KernelView {
-            links: links.into_iter().map(|l| (l.index, l)).collect(),
+            links,
             addrs,
             routes: routes
                 .into_iter()
@@ -205,9 +201,13 @@ impl KernelView {
         })
     }
 
+    fn link(&self, ifindex: u32) -> Option<&Link> {
+        self.links.iter().find(|l| l.index == ifindex)
+    }
+
     fn usable(&self, a: &v6only_common::netlink::Addr) -> bool {
         a.flags & (IFA_F_TENTATIVE | IFA_F_DADFAILED) == 0
-            && self.links.get(&a.index).is_some_and(|l| l.up)
+            && self.link(a.index).is_some_and(|l| l.up)
     }
 
     fn link_locals(&self, ifindex: u32) -> Vec<Ipv6Addr> {
@@ -235,7 +235,7 @@ impl KernelView {
                 };
                 Some(Address {
                     ifindex: a.index,
-                    device: self.links.get(&a.index).map(|l| l.name.clone())?,
+                    device: self.link(a.index).map(|l| l.name.clone())?,
                     addr,
                     len: a.len,
                     usable: self.usable(a),
@@ -263,7 +263,7 @@ impl KernelView {
                     prefix: Prefix::new(dst, r.len)?,
                     protocol: r.protocol,
                     kind: r.kind,
-                    device: oif.and_then(|i| self.links.get(&i)).map(|l| l.name.clone()),
+                    device: oif.and_then(|i| self.link(i)).map(|l| l.name.clone()),
                     gateway,
                 })
             })
@@ -277,11 +277,12 @@ impl KernelView {
         };
         match event {
             Event::Link(l) => {
-                self.links.insert(l.index, l);
+                self.links.retain(|x| x.index != l.index);
+                self.links.push(l);
                 true
             }
             Event::LinkGone(l) => {
-                self.links.remove(&l.index);
+                self.links.retain(|x| x.index != l.index);
                 self.addrs.retain(|a| a.index != l.index);
                 true
             }
@@ -351,7 +352,7 @@ impl Daemon {
         let mut seen = Vec::new();
         for (i, dev) in self.config.interfaces.iter().zip(&self.resolved) {
             let Some(dev) = dev else { continue };
-            let Some(link) = self.view.links.values().find(|l| &l.name == dev) else {
+            let Some(link) = self.view.links.iter().find(|l| &l.name == dev) else {
                 continue;
             };
             let link_local = self.view.link_locals(link.index);
@@ -402,7 +403,7 @@ impl Daemon {
                     .interfaces()
                     .iter()
                     .any(|i| i.ifindex == *ifindex && !i.passive);
-            if !keep && links.contains_key(ifindex) {
+            if !keep && links.iter().any(|l| l.index == *ifindex) {
                 let _ = socket.membership(*ifindex, false);
             }
             keep
@@ -441,7 +442,12 @@ impl Daemon {
             }
         }
         while let Some(op) = self.router.poll_kernel() {
-            self.kernel.apply(op);
+            let prefix = match &op {
+                KernelOp::Install { prefix, .. } | KernelOp::Remove { prefix } => *prefix,
+            };
+            if !self.kernel.apply(op) {
+                self.router.kernel_refused(&prefix);
+            }
         }
     }
 
@@ -474,7 +480,7 @@ impl Daemon {
             .field_u64("protocol", u64::from(self.config.kernel.protocol))
             .field_u64("metric", u64::from(self.config.kernel.metric))
             .field_u64("table", u64::from(self.config.kernel.table))
-            .field_u64("installed", self.kernel.installed.len() as u64)
+            .field_u64("installed", self.router.installed_count() as u64)
             .field_u64("conflicts", self.kernel.conflicts)
             .field_u64("errors", self.kernel.errors)
             .end();
@@ -498,7 +504,6 @@ fn run(mut ctx: Context, loaded: Loaded<Config>) -> Result<(), String> {
         kernel: KernelSync {
             nl,
             settings: config.kernel,
-            installed: HashMap::new(),
             conflicts: 0,
             errors: 0,
             log: RateLimit::new(60, 5),
@@ -600,7 +605,8 @@ fn run(mut ctx: Context, loaded: Loaded<Config>) -> Result<(), String> {
                         d.router.shutdown();
                         d.flush(&mut buf);
                         if d.kernel.settings.flush_on_exit {
-                            d.kernel.remove_all();
+                            let n = d.kernel.flush_stale()?;
+                            log::info!("removed our {n} routes from the kernel");
                         }
                         return Ok(());
                     }

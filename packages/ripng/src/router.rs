@@ -101,6 +101,8 @@ struct Route {
     changed: u64,
     /// When it was learned or last changed metric, for status.
     since: Instant,
+    /// Our route for it is in the kernel.
+    installed: bool,
 }
 
 impl Route {
@@ -112,10 +114,12 @@ impl Route {
 /// What the driver must do to the kernel's table for a prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KernelOp {
-    /// Install or replace our route: next hops (link-local gateway, ifindex).
+    /// Install our route (`replace`: over our own one already there): next hops
+    /// (link-local gateway, ifindex).
     Install {
         prefix: Prefix,
         nexthops: Vec<(Ipv6Addr, u32)>,
+        replace: bool,
     },
     Remove {
         prefix: Prefix,
@@ -213,8 +217,6 @@ pub struct Router {
     pub counters: Counters,
     jobs: VecDeque<Job>,
     kernel: VecDeque<Prefix>,
-    /// Prefixes whose route we installed in the kernel.
-    installed: std::collections::HashSet<Prefix>,
     change: u64,
     /// The change counter the last update covered.
     sent_change: u64,
@@ -244,7 +246,6 @@ impl Router {
             counters: Counters::default(),
             jobs: VecDeque::new(),
             kernel: VecDeque::new(),
-            installed: Default::default(),
             change: 0,
             sent_change: 0,
             next_update: now,
@@ -388,6 +389,7 @@ impl Router {
                             garbage_until: None,
                             changed: change,
                             since: now,
+                            installed: false,
                         },
                     );
                 }
@@ -593,6 +595,7 @@ impl Router {
                     garbage_until: None,
                     changed: change,
                     since: now,
+                    installed: false,
                 },
             );
             self.note_expiry(path.expires);
@@ -830,25 +833,41 @@ impl Router {
     /// The next kernel change, if any.
     pub fn poll_kernel(&mut self) -> Option<KernelOp> {
         while let Some(prefix) = self.kernel.pop_front() {
-            let want = self.routes.get(&prefix).and_then(|r| match &r.origin {
-                Origin::Rip(paths) if r.reachable() => Some(
-                    paths
-                        .iter()
-                        .map(|p| (p.next_hop, p.ifindex))
-                        .collect::<Vec<_>>(),
-                ),
-                _ => None,
-            });
-            match want {
-                Some(nexthops) => {
-                    self.installed.insert(prefix);
-                    return Some(KernelOp::Install { prefix, nexthops });
+            // A route leaves the table only after its garbage time, long after its Remove.
+            let Some(r) = self.routes.get_mut(&prefix) else {
+                continue;
+            };
+            match &r.origin {
+                Origin::Rip(paths) if r.metric < INFINITY => {
+                    let replace = std::mem::replace(&mut r.installed, true);
+                    let nexthops = paths.iter().map(|p| (p.next_hop, p.ifindex)).collect();
+                    return Some(KernelOp::Install {
+                        prefix,
+                        nexthops,
+                        replace,
+                    });
                 }
-                None if self.installed.remove(&prefix) => return Some(KernelOp::Remove { prefix }),
-                None => {}
+                _ if r.installed => {
+                    r.installed = false;
+                    return Some(KernelOp::Remove { prefix });
+                }
+                _ => {}
             }
         }
         None
+    }
+
+    /// The kernel refused to install `prefix` (another program's route is in the way): it
+    /// is not ours to replace or remove later.
+    pub fn kernel_refused(&mut self, prefix: &Prefix) {
+        if let Some(r) = self.routes.get_mut(prefix) {
+            r.installed = false;
+        }
+    }
+
+    /// Routes of ours in the kernel.
+    pub fn installed_count(&self) -> usize {
+        self.routes.values().filter(|r| r.installed).count()
     }
 
     /// Writes the next packet to send into `buf` (sized for the largest MTU of interest).

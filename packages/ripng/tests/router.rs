@@ -155,7 +155,8 @@ fn learns_installs_and_advertises_with_poisoned_reverse() {
         lab.kernel(),
         vec![KernelOp::Install {
             prefix: p("2001:db8:1::/48"),
-            nexthops: vec![(a("fe80::99"), ETH0)]
+            nexthops: vec![(a("fe80::99"), ETH0)],
+            replace: false
         }]
     );
     lab.advance(Duration::ZERO);
@@ -311,9 +312,16 @@ fn route_choice() {
     // The same router's worse word is taken.
     lab.response(ETH1, "fe80::88", &[rte("2001:db8:1::/48", 9)]);
     assert!(lab.status().contains(r#""metric":10"#));
-    // And its withdrawal.
+    // And its withdrawal, which takes our route out of the kernel.
+    lab.kernel();
     lab.response(ETH1, "fe80::88", &[rte("2001:db8:1::/48", 16)]);
     assert!(lab.status().contains(r#""metric":16"#));
+    assert_eq!(
+        lab.kernel(),
+        vec![KernelOp::Remove {
+            prefix: p("2001:db8:1::/48")
+        }]
+    );
     // During garbage collection anyone's reachable route brings it back.
     lab.response(ETH0, "fe80::99", &[rte("2001:db8:1::/48", 5)]);
     assert!(lab
@@ -324,7 +332,8 @@ fn route_choice() {
         ops.last(),
         Some(&KernelOp::Install {
             prefix: p("2001:db8:1::/48"),
-            nexthops: vec![(a("fe80::99"), ETH0)]
+            nexthops: vec![(a("fe80::99"), ETH0)],
+            replace: false
         })
     );
 }
@@ -350,6 +359,7 @@ fn next_hop_rtes_are_honoured() {
                 KernelOp::Install {
                     prefix: q,
                     nexthops,
+                    ..
                 } if *q == p(prefix) => Some(nexthops[0].0),
                 _ => None,
             })
@@ -373,7 +383,8 @@ fn ecmp_paths() {
         ops.last(),
         Some(&KernelOp::Install {
             prefix: p("2001:db8:1::/48"),
-            nexthops: vec![(a("fe80::99"), ETH0), (a("fe80::88"), ETH1)]
+            nexthops: vec![(a("fe80::99"), ETH0), (a("fe80::88"), ETH1)],
+            replace: true
         })
     );
     // One path withdrawn: the other stays.
@@ -382,7 +393,8 @@ fn ecmp_paths() {
         lab.kernel().last(),
         Some(&KernelOp::Install {
             prefix: p("2001:db8:1::/48"),
-            nexthops: vec![(a("fe80::88"), ETH1)]
+            nexthops: vec![(a("fe80::88"), ETH1)],
+            replace: true
         })
     );
     assert!(lab.status().contains(r#""metric":3"#));
