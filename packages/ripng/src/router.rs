@@ -518,8 +518,12 @@ impl Router {
         let mut bad_routes = 0;
         for rte in packet.rtes() {
             if rte.is_next_hop() {
-                // §2.1.1: a next hop that is not link-local means the sender.
-                next_hop = if is_link_local(&rte.prefix) {
+                // §2.1.1: a next hop that is not link-local means the sender; so does one of
+                // our own addresses (a route through ourselves is no route).
+                let ours = self
+                    .interface(ifindex)
+                    .is_some_and(|i| i.link_local.contains(&rte.prefix));
+                next_hop = if is_link_local(&rte.prefix) && !ours {
                     rte.prefix
                 } else {
                     src
@@ -1001,12 +1005,13 @@ impl Router {
         let mut next_hop = Ipv6Addr::UNSPECIFIED;
         match &route.origin {
             Origin::Rip(paths) => {
-                if let Some(path) = paths.iter().find(|p| p.ifindex == iface.ifindex) {
+                // Learned here: left out or poisoned as the interface says. With split horizon
+                // off it goes back with us as the next hop: naming the neighbour instead would
+                // tell it a route through itself.
+                if paths.iter().any(|p| p.ifindex == iface.ifindex) {
                     match (split, iface.split_horizon) {
                         (true, SplitHorizon::Simple) => return None,
                         (true, SplitHorizon::Poison) => metric = INFINITY,
-                        // Back out where it came from: the neighbour is the better next hop.
-                        _ if route.reachable() && metric < INFINITY => next_hop = path.next_hop,
                         _ => {}
                     }
                 }

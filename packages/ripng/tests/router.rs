@@ -193,7 +193,7 @@ fn simple_split_horizon_and_none() {
     let sent = lab.drain();
     assert_eq!(advertised(&sent, ETH0, "2001:db8:1::/48"), None);
     assert_eq!(advertised(&sent, ETH1, "2001:db8:1::/48"), Some(2));
-    // Split horizon off: sent back, with the neighbour as next hop.
+    // Split horizon off: sent back, with us as the next hop (never the neighbour itself).
     e0.split_horizon = SplitHorizon::None;
     lab.r.set_interface(e0, lab.now);
     lab.advance(Duration::from_secs(40));
@@ -204,10 +204,7 @@ fn simple_split_horizon_and_none() {
         .filter(|(t, _, _)| t.ifindex == ETH0)
         .flat_map(|(_, _, r)| r)
         .collect();
-    assert!(
-        back[0].is_next_hop() && back[0].prefix == a("fe80::99"),
-        "{back:?}"
-    );
+    assert!(back.iter().all(|r| !r.is_next_hop()), "{back:?}");
 }
 
 #[test]
@@ -350,6 +347,8 @@ fn next_hop_rtes_are_honoured() {
             rte("2001:db8:2::/48", 1),
             Rte::next_hop(a("2001:db8::5")), // not link-local: the sender
             rte("2001:db8:3::/48", 1),
+            Rte::next_hop(a("fe80::1")), // ours: the sender
+            rte("2001:db8:4::/48", 1),
         ],
     );
     let ops = lab.kernel();
@@ -368,6 +367,7 @@ fn next_hop_rtes_are_honoured() {
     assert_eq!(hop("2001:db8:1::/48"), a("fe80::99"));
     assert_eq!(hop("2001:db8:2::/48"), a("fe80::77"));
     assert_eq!(hop("2001:db8:3::/48"), a("fe80::99"));
+    assert_eq!(hop("2001:db8:4::/48"), a("fe80::99"));
 }
 
 #[test]
@@ -619,4 +619,35 @@ fn updates_split_at_the_mtu() {
     assert_eq!(total, 300);
     assert!(sent.iter().all(|(t, _, _)| t.len <= 1500 - 48));
     assert_eq!(sent.len(), 5); // 72 + 72 + 72 + 72 + 12: we are the next hop, no next-hop RTEs
+}
+
+#[test]
+fn static_routes_through_a_gateway_name_it_as_next_hop_on_its_link() {
+    let mut lab = Lab::new(quick_timers());
+    lab.r.set_local_routes(
+        vec![LocalRoute {
+            prefix: p("2001:db8:77::/48"),
+            source: Source::Static,
+            metric: 1,
+            tag: 0,
+            device: Some("eth0".into()),
+            gateway: Some((a("fe80::77"), ETH0)),
+        }],
+        lab.now,
+    );
+    lab.advance(Duration::ZERO);
+    let sent = lab.drain();
+    let on = |ifindex| -> Vec<Rte> {
+        sent.iter()
+            .filter(|(t, _, _)| t.ifindex == ifindex)
+            .flat_map(|(_, _, r)| r.iter().copied())
+            .collect()
+    };
+    // On the gateway's link: go to the gateway directly (RFC 2080 2.1.1).
+    assert_eq!(
+        on(ETH0),
+        vec![Rte::next_hop(a("fe80::77")), rte("2001:db8:77::/48", 1)]
+    );
+    // Elsewhere: through us.
+    assert_eq!(on(ETH1), vec![rte("2001:db8:77::/48", 1)]);
 }
