@@ -12,6 +12,9 @@
 #   rip_link A B                    a veth link A-B (devices "A_B" in A and "B_A" in B: a BIRD symbol)
 #   rip_segment SEG R...            a shared segment: a bridge in its own namespace, one port
 #                                   per router (device "R_SEG" in R)
+#   rip_ifup NAME DEV / rip_ifdown  set NAME's interface DEV up (with its address again: the
+#                                   kernel drops IPv6 addresses on admin down, as netifd would
+#                                   add them back) or down
 #   rip_opt NAME LINE               a line of daemon config for NAME (KIND's own syntax; for
 #                                   ours: a UCI line in `config ripng 'main'`, or a section
 #                                   with `rip_ifopt`)
@@ -101,6 +104,14 @@ rip_segment() {
 		ip -n "$ns" link set "$r" master br0
 		_rip_port "$r" "${r}_$seg"
 	done
+}
+
+rip_ifdown() { ip -n "$(rip_ns "$1")" link set "$2" down; }
+rip_ifup() {
+	local ns addr
+	ns=$(rip_ns "$1")
+	if [ "$2" = stub0 ]; then addr="2001:db8:${RIP_ID[$1]}::1/64"; else addr="fe80::${RIP_ID[$1]}/64"; fi
+	ip -n "$ns" link set "$2" up && ip -n "$ns" addr replace "$addr" dev "$2"
 }
 
 rip_opt() { RIP_OPTS[$1]="${RIP_OPTS[$1]}$2"$'\n'; }
