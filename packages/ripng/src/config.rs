@@ -37,7 +37,8 @@ pub const DEFAULT_KERNEL_PROTOCOL: u8 = 189;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
-    /// `enabled '0'`: the init script does not start the daemon (and `check` needs no interface).
+    /// `enabled '0'`: the init script does not start the daemon, and `run` returns at once
+    /// (`check` then needs no interface).
     pub enabled: bool,
     pub timers: Timers,
     /// Routes learned from neighbours kept at most (a flood beyond is dropped and counted).

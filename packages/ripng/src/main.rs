@@ -491,6 +491,10 @@ impl Daemon {
 
 fn run(mut ctx: Context, loaded: Loaded<Config>) -> Result<(), String> {
     let config = loaded.config;
+    if !config.enabled {
+        log::info!("disabled in {}", ctx.config_path.display());
+        return Ok(());
+    }
     // Events first: nothing that changes between the dump and the subscription is missed.
     let mut events = Events::open().map_err(|e| format!("rtnetlink events: {e}"))?;
     let nl = Netlink::open().map_err(|e| format!("rtnetlink: {e}"))?;
