@@ -5,3 +5,4 @@
 //! socket and the outputs.
 
 pub mod model;
+pub mod monitor;
