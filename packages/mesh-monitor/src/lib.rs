@@ -4,5 +4,6 @@
 //! changed; the binary (`main.rs`) polls, listens to nl80211 events and serves the control
 //! socket and the outputs.
 
+pub mod config;
 pub mod model;
 pub mod monitor;
