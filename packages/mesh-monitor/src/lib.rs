@@ -5,5 +5,6 @@
 //! socket and the outputs.
 
 pub mod config;
+pub mod export;
 pub mod model;
 pub mod monitor;
