@@ -180,6 +180,7 @@ impl Family<'_> {
 
 type StationValue = fn(&Station) -> Option<String>;
 type PathValue = fn(&MeshPath) -> Option<String>;
+type IfaceValue = fn(&Snapshot) -> usize;
 
 const STATION_METRICS: [(&str, &str, &str, StationValue); 11] = [
     (
@@ -292,7 +293,7 @@ pub fn prometheus(m: &Monitor) -> String {
     let mut out = String::with_capacity(4096);
     let mut f = Family { out: &mut out };
     let snaps: Vec<&Snapshot> = m.snapshots().collect();
-    let per_iface: [(&str, &str, fn(&Snapshot) -> usize); 4] = [
+    let per_iface: [(&str, &str, IfaceValue); 4] = [
         (
             "mesh_stations",
             "Stations of the interface (every plink state).",
