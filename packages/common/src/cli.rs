@@ -39,11 +39,34 @@ pub enum Parsed {
     Print(String),
 }
 
+/// A program's own option beyond the shared ones, for [`parse_with`]: a switch (`--json`)
+/// or, with `value` naming its argument, an option taking the next word (`-i IFACE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flag {
+    pub name: &'static str,
+    pub value: Option<&'static str>,
+}
+
+/// The program's own options found, in command-line order, with their arguments.
+pub type Flags = Vec<(&'static str, Option<String>)>;
+
 /// Parses `args` (without `argv[0]`). An error is a message for stderr (exit status 2).
 pub fn parse(
     program: &Program,
     args: impl IntoIterator<Item = OsString>,
 ) -> Result<Parsed, String> {
+    parse_with(program, args, &[]).map(|(parsed, _)| parsed)
+}
+
+/// [`parse`], also accepting the program's own `flags` anywhere before `--` (mesh-monitor's
+/// `-i IFACE` and `--json` for its dump commands); which command takes which is the
+/// program's to check.
+pub fn parse_with(
+    program: &Program,
+    args: impl IntoIterator<Item = OsString>,
+    flags: &[Flag],
+) -> Result<(Parsed, Flags), String> {
+    let mut found = Flags::new();
     let mut parsed = Args {
         config: PathBuf::from(program.default_config),
         verbose: false,
@@ -71,12 +94,12 @@ pub fn parse(
         }
         match word {
             "--" => options_done = true,
-            "--help" | "-h" => return Ok(Parsed::Print(usage(program))),
+            "--help" | "-h" => return Ok((Parsed::Print(usage(program)), found)),
             "--version" => {
-                return Ok(Parsed::Print(format!(
-                    "{} {}\n",
-                    program.name, program.version
-                )))
+                return Ok((
+                    Parsed::Print(format!("{} {}\n", program.name, program.version)),
+                    found,
+                ))
             }
             "-v" | "--verbose" => parsed.verbose = true,
             "-c" | "--config" => {
@@ -86,10 +109,27 @@ pub fn parse(
                 parsed.config = PathBuf::from(path);
             }
             "--config=" => return Err(format!("option '{word}' needs a PATH argument")),
-            _ => return Err(format!("unknown option '{word}'")),
+            _ => {
+                let Some(flag) = flags.iter().find(|f| f.name == word) else {
+                    return Err(format!("unknown option '{word}'"));
+                };
+                let value = match flag.value {
+                    None => None,
+                    Some(what) => {
+                        let v = args
+                            .next()
+                            .ok_or_else(|| format!("option '{word}' needs an argument ({what})"))?;
+                        let v = v.into_string().map_err(|v| {
+                            format!("argument is not valid UTF-8: {}", v.to_string_lossy())
+                        })?;
+                        Some(v)
+                    }
+                };
+                found.push((flag.name, value));
+            }
         }
     }
-    Ok(Parsed::Run(parsed))
+    Ok((Parsed::Run(parsed), found))
 }
 
 /// The path of `-cPATH` or `--config=PATH`, as bytes: a path need not be UTF-8.
@@ -297,5 +337,41 @@ mod tests {
         assert_eq!(parse(&PROGRAM, [attached("--config=")]), Ok(expected));
         // A subcommand word must be text.
         assert!(parse(&PROGRAM, [raw()]).is_err());
+    }
+
+    #[test]
+    fn a_programs_own_flags() {
+        const FLAGS: &[Flag] = &[
+            Flag {
+                name: "--json",
+                value: None,
+            },
+            Flag {
+                name: "-i",
+                value: Some("IFACE"),
+            },
+        ];
+        let with = |words: &[&str]| parse_with(&PROGRAM, words.iter().map(OsString::from), FLAGS);
+        let Ok((Parsed::Run(a), flags)) = with(&["stations", "-i", "mesh0", "-v", "--json"]) else {
+            panic!()
+        };
+        assert_eq!((a.rest, a.verbose), (rest(&["stations"]), true));
+        assert_eq!(
+            flags,
+            [("-i", Some("mesh0".to_string())), ("--json", None)],
+            "in order, with the argument"
+        );
+        assert_eq!(
+            with(&["stations", "-i"]),
+            Err("option '-i' needs an argument (IFACE)".into())
+        );
+        assert_eq!(with(&["--dot"]), Err("unknown option '--dot'".into()));
+        // After --, a flag is a word like any other.
+        let Ok((Parsed::Run(a), flags)) = with(&["--", "--json"]) else {
+            panic!()
+        };
+        assert_eq!((a.rest, flags), (rest(&["--json"]), vec![]));
+        // parse knows none of them.
+        assert_eq!(run(&["--json"]), Err("unknown option '--json'".into()));
     }
 }
