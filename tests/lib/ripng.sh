@@ -130,6 +130,9 @@ _rip_conf_bird() {
 		echo "  ipv6 { ${RIP_BIRD_CHANNEL[$name]:-import all; export all;} };"
 		for dev in ${RIP_IFS[$name]}; do
 			echo "  interface \"$dev\" {"
+			# ttl security: hop limit 255 sent and required (BIRD's default for RIPng, said
+			# here so that a peer that sends less is not heard).
+			echo "    ttl security on;"
 			echo "    update time $RIP_UPDATE; timeout time $RIP_TIMEOUT; garbage time $RIP_GARBAGE;"
 			printf '%s' "${RIP_IFOPTS[$name/$dev]:-}"
 			echo "  };"

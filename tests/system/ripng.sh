@@ -10,7 +10,8 @@
 #   C  o41 - b42 - f43 - o44           ours at both ends, BIRD and FRR between
 #   D  o51, b52, f53 in a triangle
 #   E  o61 - o62 - f63                 two of ours, split horizon with poisoned reverse
-#   F  o71 - o72 - f73                 two of ours, no split horizon (count to infinity)
+#   F  o71 - o72 - f73                 two of ours, no split horizon: a real count to infinity
+#                                      (o62/o72's withdrawal is lost: nftables drops it)
 #   G  o81, b82, f83, host 85 on one bridged segment: next-hop RTEs both ways, restart
 #   H  o91 - host 92                   crafted bad packets
 #
@@ -21,7 +22,7 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$ROOT/tests/system/lib.sh"
 . "$ROOT/tests/lib/ripng.sh"
-setup_or_finish iproute2 python3 bird2 frr
+setup_or_finish iproute2 python3 bird2 frr nftables
 need_bin RIPNG ripng
 
 rip_init
@@ -138,6 +139,41 @@ none_taken() {
 		kernel_none "$r" "2001:db8:$x::/64" || rc=1
 	done
 	return $rc
+}
+# block_rip ROUTER DEV / unblock_rip ROUTER: ROUTER's RIPng packets out of DEV dropped, or not.
+block_rip() {
+	in_rt "$1" nft -f - <<-EOF
+		table ip6 ripblock {
+			chain out { type filter hook output priority 0; oifname "$2" udp dport 521 drop; }
+		}
+	EOF
+}
+unblock_rip() { in_rt "$1" nft delete table ip6 ripblock; }
+# cti_monitor OUTER INNER ID: from now on, the seconds until both routers hold the stub LAN of ID
+# unreachable, and the highest metric below 16 either showed on the way, in $RIP_WORK/cti-ID.
+cti_monitor() {
+	local start=$SECONDS max=0 m r
+	while ((SECONDS - start < 60)); do
+		for r in "$1" "$2"; do
+			m=$(rip_metric "$r" "$(stub "$3")")
+			[[ $m =~ ^[0-9]+$ ]] && ((m < 16 && m > max)) && max=$m
+		done
+		if quiet gone "$1:$3" "$2:$3"; then
+			echo "$((SECONDS - start)) $max" >"$RIP_WORK/cti-$3"
+			return
+		fi
+		sleep 0.3
+	done
+	echo "never $max" >"$RIP_WORK/cti-$3"
+}
+# cti_result ID MAX_SECONDS MAX_METRIC: the monitor saw both unreachable in time, the metric
+# never above MAX_METRIC.
+cti_result() {
+	local took max
+	wait_for 60 test -s "$RIP_WORK/cti-$1" || { echo "monitor gave no result"; return 1; }
+	read -r took max <"$RIP_WORK/cti-$1"
+	echo "unreachable at both after ${took} s (at most $2 s); highest metric on the way: $max (at most $3)"
+	[ "$took" != never ] && ((took <= $2 && max <= $3))
 }
 running() {
 	local r rc=0
@@ -333,26 +369,21 @@ rip_ifdown fp22 fp22_bp23
 rip_ifdown f33 stub0
 rip_ifdown b42 b42_f43
 rip_ifdown o51 o51_b52
+block_rip o62 o62_o61
+block_rip o72 o72_o71
 rip_ifdown o62 o62_f63
 rip_ifdown o72 o72_f73
-# F's episode, sampled in the background from the event on: the seconds until both of ours
-# hold FRR's LAN unreachable, and the highest metric they showed on the way.
-cti_monitor() {
-	local start=$SECONDS max=0 m r
-	while ((SECONDS - start < 60)); do
-		for r in o71 o72; do
-			m=$(rip_metric "$r" "$(stub 73)")
-			[[ $m =~ ^[0-9]+$ ]] && ((m < 16 && m > max)) && max=$m
-		done
-		if quiet gone o71:73 o72:73; then
-			echo "$((SECONDS - start)) $max" >"$RIP_WORK/cti"
-			return
-		fi
-		sleep 0.3
-	done
-	echo "never $max" >"$RIP_WORK/cti"
-}
-spawn - cti_monitor
+spawn - cti_monitor o61 o62 63
+spawn - cti_monitor o71 o72 73
+# E, F first: o62 and o72 lost their link to FRR, and their withdrawals to o61 and o71 are
+# dropped. Without split horizon o71 keeps offering FRR's LAN back to o72, which takes it: a
+# loop, that counts to infinity once the packets flow again (before o71's timeout, 15 s after
+# o72's last update).
+check "F: no split horizon, withdrawal lost: o72 takes FRR's LAN back from o71 (4): a loop" \
+	by $((U + 4)) routes o72:73:4 o71:73:3
+check "E: poisoned reverse, withdrawal lost: o62 does not take it back from o61" routes o62:63:16/none o61:63:3
+unblock_rip o62
+unblock_rip o72
 # Faster than the 15 s timeout: the metric 16 travelled.
 check "P: link fp22-bp23 down: both ends lose the far side before the timeout" by 8 gone bp21:23 bp21:24 fp24:21 fp24:22
 check "B: FRR's stub down: ours withdraws it (metric 16), its kernel route goes" \
@@ -367,9 +398,10 @@ check "C: ... while each keeps the near side" routes o41:42:2 o44:43:2
 check "D: link o51-b52 down: ours reaches BIRD's LAN through FRR (3)" \
 	by $((U + 4)) eval 'routes o51:52:3 && stubs_via o51 53 52'
 check "D: ... and BIRD reaches ours' LAN through FRR (3)" by $((U + 4)) eval 'routes b52:51:3 && stubs_via b52 53 51'
-check "E: origin cut off, poisoned reverse: o61 loses FRR's LAN before the timeout" \
-	by 8 eval 'gone o61:63 o62:63 && stubs_none o61 63 && stubs_none o62 63'
-check "E: ... and it stays unreachable (no count to infinity) for 2 updates" still $((2 * U)) gone o61:63 o62:63
+check "E: poisoned reverse: unreachable at both within a timeout, no count (metric stays <= 3)" \
+	cti_result 63 $((T + U + 2)) 3
+check "E: ... out of both kernels, and it stays unreachable for 2 updates" \
+	eval 'stubs_none o61 63 && stubs_none o62 63 && still $((2 * U)) gone o61:63 o62:63'
 
 # ---- recovery --------------------------------------------------------------------------------
 phase "recovery"
@@ -433,14 +465,8 @@ check "C: BIRD back: both ends converge again" \
 	by $((2 * U + 4)) eval 'routes o41:42:2 o41:44:4 o44:41:4 && stubs_via o41 42 42 43 44'
 
 # ---- count to infinity, bounded (F) ----------------------------------------------------------
-cti_bounded() {
-	local took max
-	wait_for 60 test -s "$RIP_WORK/cti" || { echo "monitor gave no result"; return 1; }
-	read -r took max <"$RIP_WORK/cti"
-	echo "unreachable at both after ${took} s; highest metric on the way: $max"
-	[ "$took" != never ] && ((took <= 45))
-}
-check "F: no split horizon: FRR's LAN unreachable at both of ours within 45 s (counted to 16)" cti_bounded
+check "F: no split horizon: the loop counts to 16 and stops: unreachable at both within 45 s" \
+	cti_result 73 45 15
 check "F: ... and out of both kernels" eval 'stubs_none o71 73 && stubs_none o72 73'
 check "F: ... and stays so" still $((2 * U)) gone o71:73 o72:73
 check "every daemon of ours still running" running o32 o41 o44 o51 o61 o62 o71 o72 o81 o91
