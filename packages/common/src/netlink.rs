@@ -13,6 +13,10 @@
 //!
 //! What is parsed is checked: a length past the end of the buffer is a [`ParseError`], never
 //! a panic; unknown message types and attributes are skipped.
+//!
+//! The family-independent pieces are public for the other netlink families the daemons speak
+//! (mesh-monitor's nl80211 over generic netlink): [`socket`], [`bind`], [`receive`],
+//! [`Message`], [`for_each_message`], [`for_each_attr`] and [`error_code`].
 
 use std::fmt;
 use std::io;
@@ -211,17 +215,17 @@ fn ne_u32(b: &[u8], at: usize) -> u32 {
 }
 
 /// One message of a buffer: header fields and what follows the header.
-struct Msg<'a> {
-    kind: u16,
-    flags: u16,
-    seq: u32,
-    body: &'a [u8],
+pub struct Msg<'a> {
+    pub kind: u16,
+    pub flags: u16,
+    pub seq: u32,
+    pub body: &'a [u8],
     /// Offset of `body` in the whole buffer, for errors.
-    at: usize,
+    pub at: usize,
 }
 
 /// Calls `f` on each message of `bytes` (a datagram), checking the lengths.
-fn for_each_message<'a>(
+pub fn for_each_message<'a>(
     bytes: &'a [u8],
     mut f: impl FnMut(Msg<'a>) -> Result<(), ParseError>,
 ) -> Result<(), ParseError> {
@@ -248,8 +252,8 @@ fn for_each_message<'a>(
 }
 
 /// Calls `f` with (type, payload) of each attribute in `bytes`; `at` is their offset in the
-/// whole buffer.
-fn for_each_attr<'a>(
+/// whole buffer. The type is given without the NLA_F_NESTED / NLA_F_NET_BYTEORDER bits.
+pub fn for_each_attr<'a>(
     bytes: &'a [u8],
     at: usize,
     mut f: impl FnMut(u16, &'a [u8], usize) -> Result<(), ParseError>,
@@ -452,10 +456,11 @@ pub fn parse_messages(bytes: &[u8], out: &mut Vec<Event>) -> Result<(), ParseErr
 }
 
 /// A message under construction: header, fixed part, attributes (4-byte aligned).
-struct Message(Vec<u8>);
+pub struct Message(Vec<u8>);
 
 impl Message {
-    fn new(kind: u16, flags: u16, seq: u32, fixed: &[u8]) -> Message {
+    /// `fixed`: the family's header (rtmsg, genlmsghdr, ...).
+    pub fn new(kind: u16, flags: u16, seq: u32, fixed: &[u8]) -> Message {
         let mut b = Vec::with_capacity(64);
         b.extend_from_slice(&0u32.to_ne_bytes()); // length, set in finish()
         b.extend_from_slice(&kind.to_ne_bytes());
@@ -465,11 +470,12 @@ impl Message {
         b.extend_from_slice(fixed);
         Message(b)
     }
-    fn attr(&mut self, kind: u16, data: &[u8]) -> &mut Message {
+    pub fn attr(&mut self, kind: u16, data: &[u8]) -> &mut Message {
         push_attr(&mut self.0, kind, data);
         self
     }
-    fn finish(&mut self) -> &[u8] {
+    /// The bytes to send, with the length set.
+    pub fn finish(&mut self) -> &[u8] {
         let len = self.0.len() as u32;
         self.0[..4].copy_from_slice(&len.to_ne_bytes());
         &self.0
@@ -487,14 +493,14 @@ fn push_attr(b: &mut Vec<u8>, kind: u16, data: &[u8]) {
 }
 
 fn open_socket(flags: libc::c_int) -> io::Result<OwnedFd> {
+    socket(libc::NETLINK_ROUTE, flags)
+}
+
+/// A netlink socket of `protocol` (`libc::NETLINK_ROUTE`, `libc::NETLINK_GENERIC`, ...);
+/// `flags`: SOCK_CLOEXEC, SOCK_NONBLOCK.
+pub fn socket(protocol: libc::c_int, flags: libc::c_int) -> io::Result<OwnedFd> {
     // SAFETY: a plain socket syscall; the fd is owned from here on.
-    let fd = unsafe {
-        libc::socket(
-            libc::AF_NETLINK,
-            libc::SOCK_RAW | flags,
-            libc::NETLINK_ROUTE,
-        )
-    };
+    let fd = unsafe { libc::socket(libc::AF_NETLINK, libc::SOCK_RAW | flags, protocol) };
     if fd < 0 {
         return Err(io::Error::last_os_error());
     }
@@ -502,7 +508,9 @@ fn open_socket(flags: libc::c_int) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-fn bind(fd: &OwnedFd, groups: u32) -> io::Result<()> {
+/// Binds to a kernel-chosen port id, subscribed to the multicast `groups` (a bit mask of the
+/// groups 1 to 32).
+pub fn bind(fd: &OwnedFd, groups: u32) -> io::Result<()> {
     // SAFETY: sockaddr_nl is plain data; zero is a valid value.
     let mut addr: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
     addr.nl_family = libc::AF_NETLINK as libc::sa_family_t;
@@ -523,7 +531,7 @@ fn bind(fd: &OwnedFd, groups: u32) -> io::Result<()> {
 
 /// Receives one datagram into `buf` from the kernel (port id 0): its length, or None when a
 /// non-blocking socket has nothing. Datagrams from other senders are dropped.
-fn receive(fd: RawFd, buf: &mut [u8]) -> io::Result<Option<usize>> {
+pub fn receive(fd: RawFd, buf: &mut [u8]) -> io::Result<Option<usize>> {
     loop {
         // SAFETY: sockaddr_nl is plain data; zero is a valid value.
         let mut from: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
@@ -778,7 +786,7 @@ fn parse_dump_part(
 }
 
 /// The errno of an NLMSG_ERROR (or NLMSG_DONE) message: 0 for an acknowledgement.
-fn error_code(m: &Msg<'_>) -> Result<i32, ParseError> {
+pub fn error_code(m: &Msg<'_>) -> Result<i32, ParseError> {
     if m.body.len() < 4 {
         return Err(err(m.at, "truncated error message"));
     }

@@ -8,3 +8,4 @@ pub mod config;
 pub mod export;
 pub mod model;
 pub mod monitor;
+pub mod nl80211;
