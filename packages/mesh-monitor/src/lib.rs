@@ -9,3 +9,4 @@ pub mod export;
 pub mod model;
 pub mod monitor;
 pub mod nl80211;
+pub mod show;
