@@ -12,8 +12,9 @@ cd "$ROOT"
 LOGDIR=${LOGDIR:-$ROOT/target/test-logs}
 mkdir -p "$LOGDIR"
 # Test tools from Debian: nft and ip for the system tests, signify for an independent
-# signature check (usign, and openssl for the apk index), python3 for the package checks.
-TEST_PACKAGES="nftables iproute2 signify-openbsd openssl python3 file tar gzip"
+# signature check (usign, and openssl for the apk index), python3 for the package checks;
+# qemu, cpio, kmod and binutils for the mesh lab (tests/mesh/lab.sh) of the mesh-monitor test.
+TEST_PACKAGES="nftables iproute2 signify-openbsd openssl python3 file tar gzip qemu-system-x86 cpio kmod binutils"
 X86_BIN=target/xc/dist/x86_64-unknown-linux-musl
 
 passed=0 failed=0 failures=()

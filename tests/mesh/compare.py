@@ -1,0 +1,498 @@
+#!/usr/bin/env python3
+"""compare.py CONSOLE.LOG - the checks of a mesh lab run (tests/mesh/lab.sh with hook.sh).
+
+Reads the guest console: the lab's own checks (iw side), and per phase and node the blocks
+hook.sh printed: iw's station/mpath/mpp dumps taken just before and just after mesh-monitor's
+JSON, mesh-monitor's text tables, topology, status and the daemon's log. Prints one line per
+check, tab-separated: "PASS<TAB>name" or "FAIL<TAB>name<TAB>reason", and detail lines starting
+with four spaces. Exit status 0 when every check passed.
+
+mesh-monitor's answer is taken at a moment between iw's two: a field must equal what iw said
+before or after (counters and timers: lie between, with the time between the reads as slack).
+"""
+
+import json
+import re
+import sys
+
+# NL80211_MPATH_FLAG_* bits, by iw's names
+MPATH_FLAGS = [(1, "ACTIVE"), (2, "RESOLVING"), (4, "SN_VALID"), (8, "FIXED"), (16, "RESOLVED")]
+STATION_KEYS = ["mac", "iface", "plink_state", "llid", "plid", "signal_dbm", "airtime_metric",
+                "inactive_ms", "tx_retries", "tx_failed", "connected_to_gate"]
+MPATH_KEYS = ["dest", "next_hop", "iface", "sn", "metric", "qlen", "exptime_ms",
+              "discovery_timeout_ms", "discovery_retries", "flags", "hop_count", "path_change"]
+MPP_KEYS = ["dest", "proxy", "iface"]
+MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+PREFIX = re.compile(r"^\s*\d+\.\d\d ")
+# slack for timers compared across reads: the reads' spacing plus this (ms)
+SLACK_MS = 150
+
+
+class Block:
+    def __init__(self, phase, node, tag, up):
+        self.phase, self.node, self.tag = phase, node, tag
+        self.t0 = float(up)
+        self.t1 = self.t0
+        self.rc = None
+        self.lines = []
+
+    @property
+    def text(self):
+        return "\n".join(self.lines)
+
+
+def read_console(path):
+    """Blocks keyed (phase, node, tag), LAB lines, the other marker lines, phase order."""
+    blocks, lab, marks, phases = {}, [], [], []
+    cur = None
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for raw in f:
+            line = PREFIX.sub("", raw.rstrip("\n"), count=1)
+            if cur is not None:
+                i = line.find("@@@ END ")
+                if i >= 0:
+                    if i > 0:  # the command's last line had no newline
+                        cur.lines.append(line[:i])
+                    m = re.search(r"rc=(\d+) up=([\d.]+)", line[i:])
+                    if m:
+                        cur.rc, cur.t1 = int(m.group(1)), float(m.group(2))
+                    blocks[(cur.phase, cur.node, cur.tag)] = cur
+                    cur = None
+                else:
+                    cur.lines.append(line)
+                continue
+            m = re.match(r"@@@ BEGIN (\S+) (\S+) (\S+) up=([\d.]+)", line)
+            if m:
+                cur = Block(m.group(1), int(m.group(2)), m.group(3), m.group(4))
+                continue
+            m = re.match(r"LAB (ok|FAIL) (\S+): (.*)", line)
+            if m:
+                lab.append((m.group(1), m.group(2), m.group(3)))
+                continue
+            m = re.match(r"@PHASE (\S+)", line)
+            if m:
+                phases.append(m.group(1))
+            if line.startswith(("LAB-", "@PHASE", "@HOOK")):
+                marks.append(line)
+    return blocks, lab, marks, phases
+
+
+# ---- iw's text ---------------------------------------------------------------------------
+
+def iw_num(s):
+    m = re.match(r"\s*(-?\d+)", s)
+    return int(m.group(1)) if m else None
+
+
+def parse_iw_station(text):
+    """iw dev X station dump -> {mac: {contract key: value}}"""
+    out, cur = {}, None
+    for line in text.splitlines():
+        m = re.match(r"Station ([0-9a-f:]{17}) \(on (\S+)\)", line)
+        if m:
+            cur = {"mac": m.group(1), "iface": m.group(2)}
+            out[cur["mac"]] = cur
+            continue
+        if cur is None or ":" not in line:
+            continue
+        key, _, val = line.strip().partition(":")
+        val = val.strip()
+        if key == "inactive time":
+            cur["inactive_ms"] = iw_num(val)
+        elif key == "tx retries":
+            cur["tx_retries"] = iw_num(val)
+        elif key == "tx failed":
+            cur["tx_failed"] = iw_num(val)
+        elif key == "signal":
+            cur["signal_dbm"] = iw_num(val)
+        elif key == "mesh llid":
+            cur["llid"] = iw_num(val)
+        elif key == "mesh plid":
+            cur["plid"] = iw_num(val)
+        elif key == "mesh plink":
+            cur["plink_state"] = val
+        elif key == "mesh airtime link metric":
+            cur["airtime_metric"] = iw_num(val)
+        elif key == "mesh connected to gate":
+            cur["connected_to_gate"] = {"yes": True, "no": False}.get(val, val)
+    return out
+
+
+def flag_names(hexstr):
+    v = int(hexstr, 16)
+    return [name for bit, name in MPATH_FLAGS if v & bit]
+
+
+def parse_iw_mpath(text):
+    """iw dev X mpath dump -> {dest: {contract key: value}}"""
+    out = {}
+    for line in text.splitlines():
+        f = line.split()
+        if len(f) < 10 or not MAC_RE.match(f[0]):
+            continue
+        row = {"dest": f[0], "next_hop": f[1], "iface": f[2], "sn": int(f[3]),
+               "metric": int(f[4]), "qlen": int(f[5]), "exptime_ms": int(f[6]),
+               "discovery_timeout_ms": int(f[7]), "discovery_retries": int(f[8]),
+               "flags": flag_names(f[9])}
+        if len(f) >= 12:
+            row["hop_count"], row["path_change"] = int(f[10]), int(f[11])
+        out[f[0]] = row
+    return out
+
+
+def parse_iw_mpp(text):
+    out = {}
+    for line in text.splitlines():
+        f = line.split()
+        if len(f) >= 3 and MAC_RE.match(f[0]):
+            out[f[0]] = {"dest": f[0], "proxy": f[1], "iface": f[2]}
+    return out
+
+
+IW_PARSERS = {"station": parse_iw_station, "mpath": parse_iw_mpath, "mpp": parse_iw_mpp}
+KEY_OF = {"station": "mac", "mpath": "dest", "mpp": "dest"}
+CONTRACT = {"station": STATION_KEYS, "mpath": MPATH_KEYS, "mpp": MPP_KEYS}
+# top-level names a wrapper object might use for the list
+LIST_NAMES = {"station": ("stations", "station"), "mpath": ("paths", "mpath", "mpaths"),
+              "mpp": ("proxies", "mpp")}
+
+
+# ---- mesh-monitor's JSON -----------------------------------------------------------------
+
+def our_list(kind, doc):
+    """The list of objects in mesh-monitor's JSON answer (a list, or an object holding it)."""
+    if isinstance(doc, list):
+        return doc
+    if isinstance(doc, dict):
+        for name in LIST_NAMES[kind]:
+            if isinstance(doc.get(name), list):
+                return doc[name]
+        lists = [v for v in doc.values() if isinstance(v, list)]
+        if len(lists) == 1:
+            return lists[0]
+    raise ValueError(f"no list of {kind} objects in {str(doc)[:120]}")
+
+
+def load_json(block):
+    if block is None:
+        raise ValueError("not printed")
+    if block.rc != 0:
+        raise ValueError(f"exit status {block.rc}: {block.text[:300]}")
+    return json.loads(block.text)
+
+
+def same(a, b):
+    """Equal, with iw's "%d" of an unsigned 0xffffffff (-1) taken as that number."""
+    if a == b:
+        return True
+    if isinstance(a, bool) or isinstance(b, bool):
+        return False
+    if isinstance(a, int) and isinstance(b, int):
+        return (a & 0xFFFFFFFF) == (b & 0xFFFFFFFF) and a in (-1, 0xFFFFFFFF) and b in (-1, 0xFFFFFFFF)
+    return False
+
+
+def compare_rows(kind, ours_list, before, after, t_before, t_ours0, t_ours1, t_after, iface):
+    """Problems (strings) of mesh-monitor's rows against iw's two snapshots."""
+    probs = []
+    key = KEY_OF[kind]
+    ours = {}
+    for o in ours_list:
+        if not isinstance(o, dict):
+            probs.append(f"not an object: {o!r}")
+            continue
+        missing = [k for k in CONTRACT[kind] if k not in o]
+        if missing:
+            probs.append(f"{o.get(key)}: keys missing {missing}")
+        k = o.get(key)
+        if not isinstance(k, str) or not MAC_RE.match(k):
+            probs.append(f"{key} {k!r} is not a lower-case MAC")
+            continue
+        ours[k] = o
+    must = set(before) & set(after)
+    may = set(before) | set(after)
+    for k in sorted(must - set(ours)):
+        probs.append(f"{k}: iw lists it (before and after), mesh-monitor does not")
+    for k in sorted(set(ours) - may):
+        probs.append(f"{k}: mesh-monitor lists it, iw does not (before or after)")
+    # time between iw's reads and ours, for timers (ms)
+    gap1 = (t_ours1 - t_before) * 1000 + SLACK_MS
+    gap2 = (t_after - t_ours0) * 1000 + SLACK_MS
+    for k in sorted(set(ours) & may):
+        o, b, a = ours[k], before.get(k), after.get(k)
+        snaps = [s for s in (b, a) if s is not None]
+        if o.get("iface") != iface:
+            probs.append(f"{k}: iface {o.get('iface')!r}, want {iface!r}")
+        for f in CONTRACT[kind]:
+            if f in (key, "iface") or f not in o:
+                continue
+            vals = [s[f] for s in snaps if f in s]
+            if not vals:
+                continue
+            v = o[f]
+            if f == "flags":
+                if not isinstance(v, list) or not any(sorted(v) == sorted(x) for x in vals):
+                    probs.append(f"{k}: flags {v}, iw {' / '.join(str(x) for x in vals)}")
+                continue
+            if f in ("next_hop", "proxy") and not (isinstance(v, str) and MAC_RE.match(v)):
+                probs.append(f"{k}: {f} {v!r} is not a lower-case MAC")
+                continue
+            if isinstance(vals[0], int) and not isinstance(vals[0], bool) and \
+                    (not isinstance(v, int) or isinstance(v, bool)):
+                probs.append(f"{k}: {f} {v!r} is not a number (iw: {vals[0]})")
+                continue
+            if f in ("tx_retries", "tx_failed"):
+                lo = b.get(f) if b else None
+                hi = a.get(f) if a else None
+                if (lo is not None and v < lo) or (hi is not None and v > hi):
+                    probs.append(f"{k}: {f} {v}, iw {lo} before and {hi} after")
+            elif f == "inactive_ms":
+                # grows with time, drops to ~0 on a frame: bounded by what it was plus the time
+                if (b and f in b and v > b[f] + gap1) or (a and f in a and a[f] > v + gap2):
+                    probs.append(f"{k}: {f} {v}, iw {b and b.get(f)} before and {a and a.get(f)} after "
+                                 f"({gap1:.0f}/{gap2:.0f} ms apart)")
+            elif f == "exptime_ms":
+                # counts down, jumps up on a refresh
+                lo, hi = min(vals) - max(gap1, gap2), max(vals) + SLACK_MS
+                if not lo <= v <= hi:
+                    probs.append(f"{k}: {f} {v}, iw {' / '.join(map(str, vals))}")
+            elif not any(same(v, x) for x in vals):
+                probs.append(f"{k}: {f} {v!r}, iw {' / '.join(repr(x) for x in vals)}")
+    return probs
+
+
+# ---- checks ------------------------------------------------------------------------------
+
+class Report:
+    def __init__(self):
+        self.failed = 0
+        self.count = 0
+
+    def check(self, name, problems):
+        self.count += 1
+        if problems:
+            self.failed += 1
+            print(f"FAIL\t{name}\t{problems[0]}")
+            for p in problems[1:12]:
+                print(f"    {p}")
+            if len(problems) > 12:
+                print(f"    ... {len(problems) - 12} more")
+        else:
+            print(f"PASS\t{name}")
+
+
+def dump_check(blocks, phase, node, kind, ours_tag, b_tag, a_tag, getlist=None):
+    """Problems of one mesh-monitor answer against iw's two dumps around it."""
+    b, o, a = (blocks.get((phase, node, t)) for t in (b_tag, ours_tag, a_tag))
+    if b is None or a is None:
+        return [f"node {node}: iw's dumps were not printed"]
+    if b.rc != 0 or a.rc != 0:
+        return [f"node {node}: iw failed: {b.text[:200]}"]
+    try:
+        doc = load_json(o)
+        lst = getlist(doc) if getlist else our_list(kind, doc)
+    except ValueError as e:  # json.JSONDecodeError is one
+        return [f"node {node}: mesh-monitor {ours_tag}: {e}"]
+    parse = IW_PARSERS[kind]
+    probs = compare_rows(kind, lst, parse(b.text), parse(a.text), b.t0, o.t0, o.t1, a.t1,
+                         f"mesh{node}")
+    return [f"node {node}: {p}" for p in probs]
+
+
+def strings_in(doc):
+    if isinstance(doc, dict):
+        for k, v in doc.items():
+            yield str(k)
+            yield from strings_in(v)
+    elif isinstance(doc, list):
+        for v in doc:
+            yield from strings_in(v)
+    elif isinstance(doc, str):
+        yield doc.lower()
+
+
+def topology_check(blocks, phase, macs):
+    """topology --json: names node 0, every peer iw listed (both dumps) and every path."""
+    b = {k: blocks.get((phase, 0, f"iw-{k}-s1")) for k in ("station", "mpath")}
+    a = {k: blocks.get((phase, 0, f"iw-{k}-s2")) for k in ("station", "mpath")}
+    if None in b.values() or None in a.values():
+        return ["iw's dumps were not printed"]
+    try:
+        doc = load_json(blocks.get((phase, 0, "mm-topology-json")))
+    except ValueError as e:
+        return [f"topology --json: {e}"]
+    text = set(strings_in(doc))
+    probs = []
+    if macs[0] not in text:
+        probs.append(f"node 0 ({macs[0]}) not named")
+    for kind in ("station", "mpath"):
+        parse = IW_PARSERS[kind]
+        sb, sa = parse(b[kind].text), parse(a[kind].text)
+        for k in sorted(set(sb) & set(sa)):
+            if k not in text:
+                probs.append(f"{kind} {k} (iw, before and after) missing")
+    return probs
+
+
+def status_check(blocks, phase):
+    o = blocks.get((phase, 0, "mm-status"))
+    try:
+        doc = load_json(o)
+    except ValueError as e:
+        return [f"status: {e}"]
+    if not isinstance(doc, dict):
+        return [f"status is not a JSON object: {str(doc)[:100]}"]
+    probs = []
+    for kind in ("station", "mpath", "mpp"):
+        name = next((n for n in LIST_NAMES[kind] if isinstance(doc.get(n), list)), None)
+        if name is None:
+            probs.append(f"no list {LIST_NAMES[kind][0]!r} in status (keys {sorted(doc)})")
+            continue
+        probs += [f"status.{name}: {p}" for p in
+                  dump_check(blocks, phase, 0, kind, "mm-status", f"iw-{kind}-s1", f"iw-{kind}-s2",
+                             getlist=lambda d, n=name: d[n])]
+    if not isinstance(doc.get("events"), list):
+        probs.append(f"no list 'events' in status (keys {sorted(doc)})")
+    return probs
+
+
+def dot_check(blocks, phase, macs):
+    o = blocks.get((phase, 0, "mm-topology-dot"))
+    if o is None or o.rc != 0:
+        return [f"topology --dot: {o.text[:200] if o else 'not printed'}"]
+    t = o.text
+    probs = []
+    if not re.search(r"^\s*(strict\s+)?(di)?graph\b", t, re.M) or not t.rstrip().endswith("}"):
+        probs.append(f"not a DOT graph: {t[:120]!r}")
+    sb = parse_iw_station(blocks[(phase, 0, "iw-station-s1")].text)
+    sa = parse_iw_station(blocks[(phase, 0, "iw-station-s2")].text)
+    for k in sorted(k for k in set(sb) & set(sa) if sb[k].get("plink_state") == "ESTAB"):
+        if k not in t.lower():
+            probs.append(f"ESTAB peer {k} not in the graph")
+    return probs
+
+
+def text_check(blocks, phase, kind):
+    """mesh-monitor's text table of node 0, read with the iw parser, against iw's dumps."""
+    b, o, a = (blocks.get((phase, 0, t)) for t in (f"iw-{kind}-t1", f"mm-{kind}-text", f"iw-{kind}-t2"))
+    if None in (b, o, a):
+        return ["not printed"]
+    if o.rc != 0:
+        return [f"exit status {o.rc}: {o.text[:200]}"]
+    parse = IW_PARSERS[kind]
+    if kind != "station" and not o.text.startswith("DEST ADDR"):
+        return [f"no iw header line: {o.text[:100]!r}"]
+    rows = list(parse(o.text).values())
+    probs = compare_rows(kind, rows, parse(b.text), parse(a.text), b.t0, o.t0, o.t1, a.t1, "mesh0")
+    # only what a text row can carry: missing contract keys are not the text's business
+    return [p for p in probs if "keys missing" not in p]
+
+
+def log_lines(blocks, phases_upto):
+    out = []
+    for ph in phases_upto:
+        for tag in ("mmd-log", "syslog"):
+            b = blocks.get((ph, 0, tag))
+            if b:
+                out += [(ph, line) for line in b.lines if line.strip()]
+    return out
+
+
+def main():
+    blocks, lab, marks, phases = read_console(sys.argv[1])
+    r = Report()
+    macs = []
+    for m in marks:
+        if m.startswith("LAB-MACS "):
+            macs = m.split()[1:4]
+    lanmac = next((m.split()[1] for m in marks if m.startswith("LAB-LANMAC ") and len(m.split()) > 1), None)
+    for m in marks:
+        print(f"    {m}")
+
+    # the lab itself: every phase reached, every iw-side check held
+    want = ["created", "full", "line", "mpp", "silent", "expired", "recovered", "left", "end"]
+    if any(m.startswith("LAB-SKIP expired") for m in marks):
+        want.remove("expired")
+    r.check("lab: every phase reached", [f"phase {p} missing" for p in want if p not in phases])
+    for verdict, phase, what in lab:
+        r.check(f"lab {phase}: {what}", [] if verdict == "ok" else ["iw says otherwise"])
+    r.check("lab: RESULT PASS", [] if any(m.startswith("LAB-RESULT PASS") for m in marks) else ["no LAB-RESULT PASS"])
+    if len(macs) != 3:
+        r.check("lab: radio MACs", ["no LAB-MACS line"])
+        return r
+
+    # mesh-monitor against iw, each phase
+    binary = [m for m in marks if m.startswith("LAB-BINARY")]
+    r.check("mesh-monitor is in the guest", [] if binary else ["no binary (BIN not given?)"])
+    good, bad = blocks.get(("created", 0, "mm-check")), blocks.get(("created", 0, "mm-check-bad"))
+    r.check("'check' accepts the test config",
+            ["not run"] if good is None else [] if good.rc == 0 else [f"exit {good.rc}: {good.text[:200]}"])
+    r.check("'check' refuses interval 'often'",
+            ["not run"] if bad is None else [] if bad.rc not in (0, None) else [f"exit {bad.rc}: {bad.text[:200]}"])
+    for phase in [p for p in want if p in phases]:
+        for kind, cmd in (("station", "stations"), ("mpath", "mpath"), ("mpp", "mpp")):
+            probs = []
+            for node in (0, 1, 2):
+                probs += dump_check(blocks, phase, node, kind, f"mm-{kind}", f"iw-{kind}-1", f"iw-{kind}-2")
+            r.check(f"{phase}: '{cmd} --json' agrees with iw on nodes 0-2", probs)
+        for kind, cmd in (("station", "stations"), ("mpath", "mpath"), ("mpp", "mpp")):
+            r.check(f"{phase}: '{cmd}' text table of node 0 reads as iw's", text_check(blocks, phase, kind))
+        r.check(f"{phase}: 'topology --json' names node 0's peers and paths", topology_check(blocks, phase, macs))
+        r.check(f"{phase}: 'topology --dot' is a graph with node 0's ESTAB peers", dot_check(blocks, phase, macs))
+        r.check(f"{phase}: 'status' stations/paths/proxies agree with iw, has events", status_check(blocks, phase))
+
+    # what the contract promises beyond agreement: the line phase's 2-hop path, the mpp entry
+    def our_rows(phase, kind):
+        try:
+            return our_list(kind, load_json(blocks.get((phase, 0, f"mm-{kind}"))))
+        except ValueError:
+            return []
+    rows = our_rows("line", "mpath")
+    two = [o for o in rows if isinstance(o, dict) and o.get("dest") == macs[2]]
+    r.check("line: mpath --json has node 2 via node 1, hop_count 2",
+            [] if two and two[0].get("next_hop") == macs[1] and two[0].get("hop_count") == 2
+            else [f"node 0's path to {macs[2]}: {two}"])
+    rows = our_rows("mpp", "mpp")
+    r.check("mpp: mpp --json has the LAN host proxied by node 2",
+            [] if any(isinstance(o, dict) and o.get("dest") == lanmac and o.get("proxy") == macs[2] for o in rows)
+            else [f"LAN host {lanmac} via {macs[2]} not in {rows}"])
+
+    # the daemon's events, in the log printed at the phase or later
+    daemon = [m for m in marks if m.startswith("LAB-DAEMON")]
+    r.check("daemon ran through every phase",
+            [] if any("alive at end" in m for m in daemon) else [f"{daemon or 'never started'}"])
+    code = next((m.split("exit=")[1].split()[0] for m in marks if m.startswith("LAB-DAEMON exit=")), None)
+    r.check("daemon exits 0 on SIGTERM",
+            [] if code == "0" and any("alive at end" in m for m in daemon) and
+            not any("ignored SIGTERM" in m for m in daemon) else [f"{daemon}"])
+
+    def event(name, phase, mac, words, other=None):
+        idx = phases.index(phase) if phase in phases else None
+        if idx is None:
+            r.check(f"daemon event: {name}", [f"phase {phase} not reached"])
+            return
+        nxt = phases[idx + 1:idx + 2]
+        lines = log_lines(blocks, [phase] + nxt)
+        hit = [ln for ph, ln in lines if mac in ln.lower() and re.search(words, ln, re.I)
+               and (other is None or other in ln.lower())]
+        r.check(f"daemon event: {name}",
+                [] if hit else [f"no line with {mac}{' and ' + other if other else ''} matching /{words}/ "
+                                f"in the log of {phase}{'/' + nxt[0] if nxt else ''}"]
+                + [f"{ph}: {ln}" for ph, ln in lines[-8:]])
+    UP = r"peer.*(up|estab|new)|(new|estab).*peer"
+    DOWN = r"peer.*(down|lost|gone|del)|(lost|del).*peer"
+    event("peer up, node 1 (full)", "full", macs[1], UP)
+    event("peer up, node 2 (full)", "full", macs[2], UP)
+    event("next hop of node 2 now node 1 (line)", "line", macs[2], r"next.?hop|via", other=macs[1])
+    if "expired" in phases:
+        event("peer lost, silent node 1 (expired)", "expired", macs[1], DOWN)
+    event("peer up again, node 1 (recovered)", "recovered", macs[1], UP)
+    event("node 1 leaves: plink state change or peer down (left)", "left", macs[1],
+          r"plink|LISTEN|HOLDING|" + DOWN)
+    return r
+
+
+if __name__ == "__main__":
+    rep = main()
+    print(f"    {rep.count} checks, {rep.failed} failed")
+    sys.exit(1 if rep.failed else 0)
