@@ -1,4 +1,5 @@
-//! What the monitor knows, for other programs: the lists of the status reply, the Prometheus
+//! What the monitor knows, for other programs: the lists of the status reply (with the
+//! dump commands' objects, `show.rs`), the Prometheus
 //! text file (for prometheus-node-exporter-lua's textfile collector, which serves every
 //! `/var/prometheus/*.prom` as it is), and the topology (nodes and edges) as JSON and as
 //! Graphviz DOT. Pure functions of the snapshots; the driver writes the files.
@@ -13,62 +14,9 @@ use std::fmt::Write;
 
 use v6only_common::json::Json;
 
-use crate::model::{Mac, MeshPath, Mpp, PlinkState, Snapshot, Station};
+use crate::model::{Mac, MeshPath, PlinkState, Snapshot, Station};
 use crate::monitor::{Kind, Monitor};
-
-/// A station as the Contract names its fields (iw's names; numbers where iw prints numbers;
-/// null where the kernel did not say), into an open array.
-pub fn station_json(j: &mut Json, s: &Station) {
-    j.item_object()
-        .field_str("mac", &s.mac.to_string())
-        .field_str("iface", &s.iface);
-    opt_str(j, "plink_state", s.plink_state.map(PlinkState::name));
-    opt_u64(j, "llid", s.llid.map(u64::from));
-    opt_u64(j, "plid", s.plid.map(u64::from));
-    opt_i64(j, "signal_dbm", s.signal_dbm.map(i64::from));
-    opt_i64(j, "signal_avg_dbm", s.signal_avg_dbm.map(i64::from));
-    opt_u64(j, "airtime_metric", s.airtime_metric.map(u64::from));
-    opt_u64(j, "inactive_ms", s.inactive_ms.map(u64::from));
-    opt_u64(j, "connected_s", s.connected_s.map(u64::from));
-    opt_u64(j, "tx_retries", s.tx_retries.map(u64::from));
-    opt_u64(j, "tx_failed", s.tx_failed.map(u64::from));
-    match s.connected_to_gate {
-        Some(b) => j.field_bool("connected_to_gate", b),
-        None => j.field_null("connected_to_gate"),
-    };
-    j.end();
-}
-
-/// A mesh path with the Contract's keys, into an open array.
-pub fn mpath_json(j: &mut Json, p: &MeshPath) {
-    j.item_object()
-        .field_str("dest", &p.dest.to_string())
-        .field_str("next_hop", &p.next_hop.to_string())
-        .field_str("iface", &p.iface)
-        .field_u64("sn", u64::from(p.sn))
-        .field_u64("metric", u64::from(p.metric))
-        .field_u64("qlen", u64::from(p.qlen))
-        .field_u64("exptime_ms", u64::from(p.exptime_ms))
-        .field_u64("discovery_timeout_ms", u64::from(p.discovery_timeout_ms))
-        .field_u64("discovery_retries", u64::from(p.discovery_retries));
-    j.begin_array("flags");
-    for f in p.flag_names() {
-        j.item_str(f);
-    }
-    j.end();
-    opt_u64(j, "hop_count", p.hop_count.map(u64::from));
-    opt_u64(j, "path_change", p.path_change.map(u64::from));
-    j.end();
-}
-
-/// A proxied destination with the Contract's keys, into an open array.
-pub fn mpp_json(j: &mut Json, m: &Mpp) {
-    j.item_object()
-        .field_str("dest", &m.dest.to_string())
-        .field_str("proxy", &m.proxy.to_string())
-        .field_str("iface", &m.iface)
-        .end();
-}
+use crate::show;
 
 fn opt_str(j: &mut Json, name: &str, v: Option<&str>) {
     match v {
@@ -79,12 +27,6 @@ fn opt_str(j: &mut Json, name: &str, v: Option<&str>) {
 fn opt_u64(j: &mut Json, name: &str, v: Option<u64>) {
     match v {
         Some(v) => j.field_u64(name, v),
-        None => j.field_null(name),
-    };
-}
-fn opt_i64(j: &mut Json, name: &str, v: Option<i64>) {
-    match v {
-        Some(v) => j.field_i64(name, v),
         None => j.field_null(name),
     };
 }
@@ -121,19 +63,26 @@ pub fn status_lists(j: &mut Json, m: &Monitor) {
         j.end();
     }
     j.end();
+    // The objects of the dump commands' JSON (show.rs), so that status and `--json` agree.
     j.begin_array("stations");
     for s in m.snapshots().flat_map(|s| &s.stations) {
-        station_json(j, s);
+        j.item_object();
+        show::write_station(j, s);
+        j.end();
     }
     j.end();
     j.begin_array("paths");
     for p in m.snapshots().flat_map(|s| &s.paths) {
-        mpath_json(j, p);
+        j.item_object();
+        show::write_mpath(j, p);
+        j.end();
     }
     j.end();
     j.begin_array("proxies");
     for p in m.snapshots().flat_map(|s| &s.proxies) {
-        mpp_json(j, p);
+        j.item_object();
+        show::write_mpp(j, p);
+        j.end();
     }
     j.end();
 }
@@ -570,7 +519,7 @@ pub fn topology_dot(m: &Monitor) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Bitrate, MeshInterface};
+    use crate::model::{Bitrate, MeshInterface, Mpp};
     use crate::monitor::Settings;
     use std::time::Instant;
     use v6only_common::json::Value;
