@@ -6,11 +6,14 @@
 //!   nl80211_capture dump PHASE     family, interfaces, and for each mesh point its station,
 //!                                  mpath, mpp and mesh config replies
 //!   nl80211_capture events PHASE   the event socket's datagrams, as they come, until killed
+//!   nl80211_capture show WHAT [--json]   what `mesh-monitor WHAT` prints (stations, mpath,
+//!                                  mpp, config), for comparing with iw in the guest
 
 use std::io::Write;
 use std::time::Duration;
 
 use mesh_monitor::nl80211::{self, Nl80211};
+use mesh_monitor::show::{self, Dump};
 
 fn emit(phase: &str, what: &str, bytes: &[u8]) {
     // One line per netlink message: the length is in the first 4 bytes (host order).
@@ -31,9 +34,9 @@ fn emit(phase: &str, what: &str, bytes: &[u8]) {
 fn main() -> std::io::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let (mode, phase) = match args.as_slice() {
-        [_, mode, phase] => (mode.as_str(), phase.as_str()),
+        [_, mode, phase, ..] => (mode.as_str(), phase.as_str()),
         _ => {
-            eprintln!("usage: nl80211_capture dump|events PHASE");
+            eprintln!("usage: nl80211_capture dump|events PHASE | show WHAT [--json]");
             std::process::exit(2);
         }
     };
@@ -76,6 +79,17 @@ fn main() -> std::io::Result<()> {
                     println!("PARSED {phase} {p:?}");
                 }
                 println!("PARSED {phase} {:?}", nl.mesh_config(&ifc)?);
+            }
+        }
+        "show" => {
+            let Some(what) = Dump::from_command(phase) else {
+                eprintln!("show stations|mpath|mpp|config [--json]");
+                std::process::exit(2);
+            };
+            let json = args.iter().any(|a| a == "--json");
+            print!("{}", show::dump(&mut nl, what, None, json)?);
+            if json {
+                println!();
             }
         }
         "events" => {

@@ -6,7 +6,12 @@
 //!
 //! The project declines netlink crates (see `v6only_common::netlink`): this module reuses that
 //! module's message builder, socket calls and length-checked message and attribute walkers.
-//! Size on mips: see the end of this comment.
+//! Measured stripped on mips (`ci/xc.sh`'s release recipe, mips-unknown-linux-musl), a program
+//! that lists the mesh points and reads each one's stations, paths, proxies, mesh config and
+//! events is 177,204 bytes, 143,584 without nl80211: this module costs 33,620 bytes, parsing
+//! into the model included (the dump commands' text and JSON, `show`, 13,472 more). neli
+//! (0.7.5) cost 51 KB in the same recipe for adding a route and dumping routes (README),
+//! before any nl80211 attribute would be mapped to a field: declined here too.
 //!
 //! Netlink is host byte order: every integer attribute is read with `from_ne_bytes`. MAC
 //! addresses are byte strings, in the order they go on the air; nothing here is network

@@ -556,3 +556,17 @@ fn interface_events_and_overrun() {
         ]
     );
 }
+
+#[test]
+fn interface_events_from_the_config_group() {
+    // `iw phy#0 interface add mon0 type monitor` then `iw dev mon0 del`, in mesh0's namespace.
+    let mut out = Vec::new();
+    parse_events(&fixture("interface-events"), &mut out).unwrap();
+    assert_eq!(
+        out,
+        [
+            Event::Interface { ifindex: 3 },
+            Event::InterfaceGone { ifindex: 3 }
+        ]
+    );
+}

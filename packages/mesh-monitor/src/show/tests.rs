@@ -103,6 +103,8 @@ fn config_text_names_values_units() {
         .unwrap()
         .unwrap();
     let text = configs_text(std::slice::from_ref(&c));
+    // `NAME = ` and what `iw dev mesh0 get mesh_param NAME` printed, for each NAME.
+    assert_eq!(text, iw("iw-config"));
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 29);
     assert_eq!(lines[0], "mesh_retry_timeout = 100 milliseconds");
