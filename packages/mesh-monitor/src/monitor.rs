@@ -28,7 +28,8 @@
 //! - **Interfaces**: an interface watched before and not in the driver's list any more is
 //!   gone ([`Monitor::interface_gone`]); seen again, it is back (a new ifindex, the same name,
 //!   is gone and back). A mesh ID appearing or going is a join or a leave (`iw ... mesh
-//!   leave`).
+//!   leave`), where the kernel reports the mesh ID (Linux 6.1 does not: there a leave shows
+//!   as its peers down and paths gone).
 //!
 //! The first snapshot of an interface is the baseline: one "watching" event, no per-peer
 //! events.
@@ -265,13 +266,15 @@ impl fmt::Display for Event {
                 mesh_id,
                 peers,
                 paths,
-            } => match mesh_id {
-                Some(id) => write!(
-                    f,
-                    "watching mesh '{id}': {peers} peers in ESTAB, {paths} paths"
-                ),
-                None => write!(f, "watching (not in a mesh)"),
-            },
+            } => {
+                // Linux 6.1 reports no mesh ID for a mesh point: None says nothing about
+                // whether it has joined.
+                write!(f, "watching")?;
+                if let Some(id) = mesh_id {
+                    write!(f, " mesh '{id}'")?;
+                }
+                write!(f, ": {peers} peers in ESTAB, {paths} paths")
+            }
             What::InterfaceGone => write!(f, "interface gone"),
             What::InterfaceBack => write!(f, "interface back"),
             What::MeshJoined { mesh_id } => write!(f, "joined mesh '{mesh_id}'"),

@@ -722,3 +722,16 @@ fn remembered_paths_are_bounded() {
         200 - mesh_monitor::monitor::REMEMBERED_PATHS as u64
     );
 }
+
+#[test]
+fn watching_without_a_mesh_id_claims_nothing_about_joining() {
+    // Linux 6.1 reports no mesh ID for mesh points.
+    let mut lab = Lab::new(Settings::default());
+    let mut s = full_mesh();
+    s.iface.mesh_id = None;
+    lab.poll(s);
+    assert_eq!(
+        lab.m.events().next().unwrap().to_string(),
+        "mesh0: watching: 2 peers in ESTAB, 2 paths"
+    );
+}
