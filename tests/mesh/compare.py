@@ -388,6 +388,52 @@ def text_check(blocks, phase, kind):
     return [p for p in probs if "keys missing" not in p]
 
 
+def parse_iw_params(text):
+    """iw dev X get mesh_param: "name = value unit" lines -> {name: (value, line)}"""
+    out = {}
+    for line in text.splitlines():
+        m = re.match(r"\s*(\w+) = (\S+)", line)
+        if m:
+            v = m.group(2)
+            out[m.group(1)] = (int(v) if re.fullmatch(r"-?\d+", v) else v, line.strip())
+    return out
+
+
+def config_check(blocks, phase, text):
+    """config --json (or the text form) of node 0 against iw's get mesh_param around it."""
+    b, a = blocks.get((phase, 0, "iw-config-1")), blocks.get((phase, 0, "iw-config-2"))
+    o = blocks.get((phase, 0, "mm-config-text" if text else "mm-config"))
+    if None in (b, a, o):
+        return ["not printed"]
+    ib, ia = parse_iw_params(b.text), parse_iw_params(a.text)
+    if not ib:
+        return [f"iw printed no parameters: {b.text[:200]!r}"]
+    probs = []
+    if text:
+        if o.rc != 0:
+            return [f"exit status {o.rc}: {o.text[:200]}"]
+        ours = {ln.strip() for ln in o.lines}
+        for name in sorted(ib):
+            if ib[name][1] not in ours and (name not in ia or ia[name][1] not in ours):
+                probs.append(f"iw's line {ib[name][1]!r} not in ours")
+        return probs
+    try:
+        doc = load_json(o)
+    except ValueError as e:
+        return [f"config --json: {e}"]
+    objs = [d for d in (doc if isinstance(doc, list) else [doc]) if isinstance(d, dict)]
+    obj = next((d for d in objs if d.get("iface") == "mesh0"), None)
+    if obj is None:
+        return [f"no object with iface mesh0: {str(doc)[:200]}"]
+    for name in sorted(ib):
+        vals = [ib[name][0]] + ([ia[name][0]] if name in ia else [])
+        if name not in obj:
+            probs.append(f"{name}: missing (iw: {vals[0]})")
+        elif not any(same(obj[name], v) or str(obj[name]) == str(v) for v in vals):
+            probs.append(f"{name}: {obj[name]!r}, iw {vals[0]!r}")
+    return probs
+
+
 def log_lines(blocks, phases_upto):
     out = []
     for ph in phases_upto:
@@ -437,6 +483,9 @@ def main():
             r.check(f"{phase}: '{cmd} --json' agrees with iw on nodes 0-2", probs)
         for kind, cmd in (("station", "stations"), ("mpath", "mpath"), ("mpp", "mpp")):
             r.check(f"{phase}: '{cmd}' text table of node 0 reads as iw's", text_check(blocks, phase, kind))
+        if phase in ("full", "silent"):
+            r.check(f"{phase}: 'config --json' agrees with iw's mesh_param values", config_check(blocks, phase, False))
+            r.check(f"{phase}: 'config' text has iw's mesh_param lines", config_check(blocks, phase, True))
         r.check(f"{phase}: 'topology --json' names node 0's peers and paths", topology_check(blocks, phase, macs))
         r.check(f"{phase}: 'topology --dot' is a graph with node 0's ESTAB peers", dot_check(blocks, phase, macs))
         r.check(f"{phase}: 'status' stations/paths/proxies agree with iw, has events", status_check(blocks, phase))

@@ -30,15 +30,15 @@ newlines() {
 }
 
 hook_start_daemon() {
-  # The test config: every mesh interface, a poll each second, events not rate-limited away
-  # within a phase.
+  # The test config: every mesh interface, a poll each second, a metric 50 % above the best
+  # seen is "degraded", the last 64 events in status.
   mkdir -p /etc /var/run
   cat >/etc/mesh.conf <<'EOF'
 config mesh-monitor 'main'
 	option enabled '1'
 	option interval '1'
-	option metric_degraded_percent '50'
-	option event_rate_limit '50'
+	option metric_threshold '50'
+	option event_ring '64'
 EOF
   # and one that must be refused: a check that accepts anything checks nothing
   cat >/etc/mesh-bad.conf <<'EOF'
@@ -71,6 +71,14 @@ hook() {
     blk 0 mm-$k-text N 0 "$MM" $c -i mesh0
     blk 0 iw-$k-t2 N 0 iw dev mesh0 $k dump
   done
+  # the mesh config where it changes: the defaults, and mesh_plink_timeout 8 while silent
+  case $1 in full | silent)
+    blk 0 iw-config-1 N 0 iw dev mesh0 get mesh_param
+    blk 0 mm-config N 0 "$MM" config --json -i mesh0
+    blk 0 mm-config-text N 0 "$MM" config -i mesh0
+    blk 0 iw-config-2 N 0 iw dev mesh0 get mesh_param
+    ;;
+  esac
   for k in station mpath mpp; do blk 0 iw-$k-s1 N 0 iw dev mesh0 $k dump; done
   blk 0 mm-topology-json N 0 "$MM" -c /etc/mesh.conf topology --json
   blk 0 mm-status N 0 "$MM" -c /etc/mesh.conf status
