@@ -556,14 +556,7 @@ fn run(mut ctx: Context, loaded: Loaded<Config>) -> Result<(), String> {
         if poller.readable(sock_token) {
             for _ in 0..BATCH {
                 match d.socket.recv(&mut buf) {
-                    Ok(Some(r)) => d.router.handle_packet(
-                        now,
-                        r.ifindex,
-                        r.src,
-                        r.src_port,
-                        r.hop_limit,
-                        &buf[..r.len],
-                    ),
+                    Ok(Some(r)) => d.router.handle_packet(now, &r.from, &buf[..r.len]),
                     Ok(None) => break,
                     Err(e) => return Err(format!("reading the RIPng socket: {e}")),
                 }

@@ -7,8 +7,9 @@
 //! - §2.4.1 Requests: a whole-table request from port 521 is answered with split horizon as an
 //!   update would be; from another port (a diagnostic query) without it; specific requests get
 //!   each entry's metric (16 when unknown), also unicast to the asker.
-//! - §2.4.2 Responses: accepted only from port 521, a link-local source and hop limit 255, on
-//!   an active RIPng interface, not from ourselves. Each RTE: prefix length ≤ 128, metric 1-16,
+//! - §2.4.2 Responses: accepted only from port 521 and a link-local source, with hop limit 255
+//!   when sent to the group (an answer unicast to our Request may come with the sender's
+//!   default: FRR's does), on an active RIPng interface, not from ourselves. Each RTE: prefix length ≤ 128, metric 1-16,
 //!   not multicast, link-local or loopback, ::/0 only where `accept_default`; then the input
 //!   filters. metric += interface cost (≤ 16). A next-hop RTE applies to the RTEs after it; one
 //!   that is not link-local means the sender (§2.1.1).
@@ -124,6 +125,17 @@ pub enum KernelOp {
     Remove {
         prefix: Prefix,
     },
+}
+
+/// How a datagram came: the interface, the sender, and the hop limit it arrived with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Arrival {
+    pub ifindex: u32,
+    pub src: Ipv6Addr,
+    pub src_port: u16,
+    pub hop_limit: u8,
+    /// Sent to ff02::9 (not unicast to us).
+    pub to_group: bool,
 }
 
 /// A packet to send, written in the buffer given to [`Router::poll_transmit`].
@@ -400,16 +412,14 @@ impl Router {
 
     // ---- packets in ---------------------------------------------------------------------
 
-    /// A datagram received on `ifindex` from `src`:`src_port`, with the hop limit it came with.
-    pub fn handle_packet(
-        &mut self,
-        now: Instant,
-        ifindex: u32,
-        src: Ipv6Addr,
-        src_port: u16,
-        hop_limit: u8,
-        bytes: &[u8],
-    ) {
+    /// A datagram received, and how it came.
+    pub fn handle_packet(&mut self, now: Instant, from: &Arrival, bytes: &[u8]) {
+        let Arrival {
+            ifindex,
+            src,
+            src_port,
+            ..
+        } = *from;
         self.counters.packets_in += 1;
         let Some(iface) = self.interface(ifindex).filter(|i| i.active()) else {
             self.counters.bad_interface += 1;
@@ -429,11 +439,27 @@ impl Router {
                 return;
             }
         };
-        match packet.command() {
-            Command::Request => self.handle_request(&packet, ifindex, src, src_port, hop_limit),
-            Command::Response => {
-                self.handle_response(now, &packet, ifindex, src, src_port, hop_limit)
+        // From a router (port 521): a link-local source, and hop limit 255 on what was sent
+        // to the group (RFC 2080 2.4.2; a unicast answer to our Request may come with the
+        // sender's default, as FRR's does). A Request from another port is a diagnostic query
+        // and may come from anywhere; a Response from one is refused.
+        let command = packet.command();
+        if src_port == wire::PORT {
+            if !is_link_local(&src) {
+                self.counters.bad_source_address += 1;
+                return;
             }
+            if from.to_group && from.hop_limit != wire::HOP_LIMIT {
+                self.counters.bad_hop_limit += 1;
+                return;
+            }
+        } else if command == Command::Response {
+            self.counters.bad_source_port += 1;
+            return;
+        }
+        match command {
+            Command::Request => self.handle_request(&packet, ifindex, src, src_port),
+            Command::Response => self.handle_response(now, &packet, ifindex, src),
         }
     }
 
@@ -443,21 +469,8 @@ impl Router {
         ifindex: u32,
         src: Ipv6Addr,
         src_port: u16,
-        hop_limit: u8,
     ) {
         self.counters.requests_in += 1;
-        // From a router (port 521) the usual checks apply; a query from another port is a
-        // diagnostic and may come from anywhere.
-        if src_port == wire::PORT {
-            if !is_link_local(&src) {
-                self.counters.bad_source_address += 1;
-                return;
-            }
-            if hop_limit != wire::HOP_LIMIT {
-                self.counters.bad_hop_limit += 1;
-                return;
-            }
-        }
         if packet.is_whole_table_request() {
             self.queue_update(
                 ifindex,
@@ -493,22 +506,8 @@ impl Router {
         packet: &Packet<&[u8]>,
         ifindex: u32,
         src: Ipv6Addr,
-        src_port: u16,
-        hop_limit: u8,
     ) {
         self.counters.responses_in += 1;
-        if src_port != wire::PORT {
-            self.counters.bad_source_port += 1;
-            return;
-        }
-        if !is_link_local(&src) {
-            self.counters.bad_source_address += 1;
-            return;
-        }
-        if hop_limit != wire::HOP_LIMIT {
-            self.counters.bad_hop_limit += 1;
-            return;
-        }
         self.heard(ifindex, src, now);
         let Some(iface) = self.interface(ifindex) else {
             return;

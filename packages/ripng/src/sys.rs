@@ -7,20 +7,18 @@ use std::mem;
 use std::net::Ipv6Addr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
+use crate::router::Arrival;
 use crate::wire;
 
 pub struct RipSocket {
     fd: OwnedFd,
 }
 
-/// A datagram read: its length in the caller's buffer and where it came from.
+/// A datagram read: its length in the caller's buffer and how it came.
 #[derive(Debug, Clone, Copy)]
 pub struct Received {
     pub len: usize,
-    pub src: Ipv6Addr,
-    pub src_port: u16,
-    pub ifindex: u32,
-    pub hop_limit: u8,
+    pub from: Arrival,
 }
 
 fn setsockopt(fd: RawFd, level: i32, name: i32, value: &impl Sized) -> io::Result<()> {
@@ -151,10 +149,13 @@ impl RipSocket {
                 } else {
                     n as usize
                 },
-                src: Ipv6Addr::from(from.sin6_addr.s6_addr),
-                src_port: u16::from_be(from.sin6_port),
-                ifindex: from.sin6_scope_id,
-                hop_limit: 0,
+                from: Arrival {
+                    ifindex: from.sin6_scope_id,
+                    src: Ipv6Addr::from(from.sin6_addr.s6_addr),
+                    src_port: u16::from_be(from.sin6_port),
+                    hop_limit: 0,
+                    to_group: false,
+                },
             };
             let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
             while !cmsg.is_null() {
@@ -162,11 +163,12 @@ impl RipSocket {
                 match ((*cmsg).cmsg_level, (*cmsg).cmsg_type) {
                     (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO) => {
                         let info: libc::in6_pktinfo = std::ptr::read_unaligned(data.cast());
-                        got.ifindex = info.ipi6_ifindex as u32;
+                        got.from.ifindex = info.ipi6_ifindex as u32;
+                        got.from.to_group = info.ipi6_addr.s6_addr[0] == 0xff;
                     }
                     (libc::IPPROTO_IPV6, libc::IPV6_HOPLIMIT) => {
                         let hops: libc::c_int = std::ptr::read_unaligned(data.cast());
-                        got.hop_limit = hops.clamp(0, 255) as u8;
+                        got.from.hop_limit = hops.clamp(0, 255) as u8;
                     }
                     _ => {}
                 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use ripng::config::{Config, Direction, Filter, Source, SplitHorizon};
 use ripng::prefix::Prefix;
-use ripng::router::{Interface, KernelOp, LocalRoute, Router, Transmit};
+use ripng::router::{Arrival, Interface, KernelOp, LocalRoute, Router, Transmit};
 use ripng::wire::{self, Command, Packet, Rte, Writer};
 
 const ETH0: u32 = 2;
@@ -92,7 +92,7 @@ impl Lab {
         }
         let n = w.finish();
         self.r
-            .handle_packet(self.now, ifindex, a(src), port, hops, &buf[..n]);
+            .handle_packet(self.now, &multicast(ifindex, src, port, hops), &buf[..n]);
     }
 
     fn status(&self) -> String {
@@ -100,6 +100,25 @@ impl Lab {
         self.r.status(&mut j, self.now);
         j.end();
         j.finish()
+    }
+}
+
+/// Sent to the group, as periodic and triggered updates are.
+fn multicast(ifindex: u32, src: &str, src_port: u16, hop_limit: u8) -> Arrival {
+    Arrival {
+        ifindex,
+        src: a(src),
+        src_port,
+        hop_limit,
+        to_group: true,
+    }
+}
+
+/// Sent to us alone (answers, diagnostic queries).
+fn unicast(ifindex: u32, src: &str, src_port: u16, hop_limit: u8) -> Arrival {
+    Arrival {
+        to_group: false,
+        ..multicast(ifindex, src, src_port, hop_limit)
     }
 }
 
@@ -216,16 +235,10 @@ fn refuses_bad_sources_and_packets() {
     lab.response_from(ETH0, "fe80::99", 521, 254, &good);
     lab.response_from(ETH0, "fe80::1", 521, 255, &good); // our own
     lab.response_from(99, "fe80::99", 521, 255, &good); // not a RIPng interface
-    lab.r.handle_packet(
-        lab.now,
-        ETH0,
-        a("fe80::99"),
-        521,
-        255,
-        &[2, 1, 0, 0, 0x20, 0x01],
-    );
+    let neighbour = multicast(ETH0, "fe80::99", 521, 255);
     lab.r
-        .handle_packet(lab.now, ETH0, a("fe80::99"), 521, 255, &[2, 2, 0, 0]);
+        .handle_packet(lab.now, &neighbour, &[2, 1, 0, 0, 0x20, 0x01]);
+    lab.r.handle_packet(lab.now, &neighbour, &[2, 2, 0, 0]);
     lab.response(
         ETH0,
         "fe80::98",
@@ -445,7 +458,7 @@ fn whole_table_and_specific_requests() {
     let n = w.finish();
     // From a router on eth0: split horizon applies.
     lab.r
-        .handle_packet(lab.now, ETH0, a("fe80::99"), 521, 255, &buf[..n]);
+        .handle_packet(lab.now, &multicast(ETH0, "fe80::99", 521, 255), &buf[..n]);
     let sent = lab.drain();
     assert_eq!(sent.len(), 1);
     assert_eq!((sent[0].0.dst, sent[0].0.port), (a("fe80::99"), 521));
@@ -457,7 +470,7 @@ fn whole_table_and_specific_requests() {
     );
     // A diagnostic query from another port, even from afar: the table as it is.
     lab.r
-        .handle_packet(lab.now, ETH0, a("2001:db8::5"), 4000, 60, &buf[..n]);
+        .handle_packet(lab.now, &unicast(ETH0, "2001:db8::5", 4000, 60), &buf[..n]);
     let sent = lab.drain();
     assert_eq!((sent[0].0.dst, sent[0].0.port), (a("2001:db8::5"), 4000));
     assert_eq!(advertised(&sent, ETH0, "2001:db8:1::/48"), Some(2));
@@ -467,7 +480,7 @@ fn whole_table_and_specific_requests() {
     w.push(&rte("2001:db8:77::/48", 0));
     let n = w.finish();
     lab.r
-        .handle_packet(lab.now, ETH1, a("2001:db8::5"), 4000, 60, &buf[..n]);
+        .handle_packet(lab.now, &unicast(ETH1, "2001:db8::5", 4000, 60), &buf[..n]);
     let sent = lab.drain();
     assert_eq!(
         sent[0].2,
@@ -650,4 +663,28 @@ fn static_routes_through_a_gateway_name_it_as_next_hop_on_its_link() {
     );
     // Elsewhere: through us.
     assert_eq!(on(ETH1), vec![rte("2001:db8:77::/48", 1)]);
+}
+
+#[test]
+fn unicast_answers_need_no_hop_limit_255() {
+    // FRR answers a Request unicast with its default hop limit (64): RFC 2080 2.4.2 asks
+    // 255 only of what is sent to the group.
+    let mut lab = Lab::new(quick_timers());
+    let mut buf = [0u8; 64];
+    let mut w = Writer::new(&mut buf, Command::Response).unwrap();
+    w.push(&rte("2001:db8:1::/48", 1));
+    let n = w.finish();
+    lab.r
+        .handle_packet(lab.now, &multicast(ETH0, "fe80::99", 521, 64), &buf[..n]);
+    assert_eq!((lab.r.route_count(), lab.r.counters.bad_hop_limit), (0, 1));
+    lab.r
+        .handle_packet(lab.now, &unicast(ETH0, "fe80::99", 521, 64), &buf[..n]);
+    assert_eq!(lab.r.route_count(), 1);
+    // Still only from port 521 and a link-local source.
+    lab.r
+        .handle_packet(lab.now, &unicast(ETH0, "2001:db8::99", 521, 255), &buf[..n]);
+    lab.r
+        .handle_packet(lab.now, &unicast(ETH0, "fe80::98", 522, 255), &buf[..n]);
+    let c = &lab.r.counters;
+    assert_eq!((c.bad_source_address, c.bad_source_port), (1, 1));
 }

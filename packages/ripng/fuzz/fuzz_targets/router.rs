@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use libfuzzer_sys::fuzz_target;
 use ripng::config::{Config, SplitHorizon};
-use ripng::router::{Interface, KernelOp, Router};
+use ripng::router::{Arrival, Interface, KernelOp, Router};
 use ripng::wire::{Packet, GROUP, HEADER_LEN, PORT};
 
 const MAX_ROUTES: usize = 64;
@@ -63,12 +63,19 @@ fuzz_target!(|data: &[u8]| {
                     1 => Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, u16::from(ifindex as u8)),
                     _ => Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0x100 + u16::from(head[1] & 0x3)),
                 };
-                let (port, hops) = match head[2] % 4 {
+                let (src_port, hop_limit) = match head[2] % 4 {
                     0 => (4000, 64),
                     1 => (PORT, 254),
                     _ => (PORT, 255),
                 };
-                router.handle_packet(now, ifindex, src, port, hops, datagram);
+                let from = Arrival {
+                    ifindex,
+                    src,
+                    src_port,
+                    hop_limit,
+                    to_group: head[2] & 4 == 0,
+                };
+                router.handle_packet(now, &from, datagram);
             }
             5 => {
                 rest = tail;
