@@ -1362,3 +1362,20 @@ fn probes_for_a_hairpinned_connection_come_from_the_pool_address() {
         ]
     );
 }
+
+/// RFC 7915 §5.1: the packet quoted in a translated ICMPv6 error is translated by the same
+/// rule as the packet itself: DF is set above 1260 bytes (and never with a Fragment header).
+#[test]
+fn icmp_error_inner_header_df_rfc7915_5_1() {
+    let mut h = Harness::new(config());
+    h.one(&udp6_packet(&HOST, &v6(SERVER), 40000, 53, b"q"));
+    for (payload, df) in [(64, false), (1300, true)] {
+        let inner = udp6_packet(&v6(SERVER), &HOST, 53, 40000, &vec![1; payload]);
+        let quote = &inner[..inner.len().min(1232)];
+        let (_, sent) = h.run(&icmp6_error(&ROUTER6, &v6(SERVER), 1, 4, [0; 4], quote));
+        let m = check4(&sent[0]).payload().to_vec();
+        let q = Ipv4Packet::new_quoted(&m[8..]).expect("inner IPv4");
+        assert_eq!(q.total_len(), 20 + 8 + payload);
+        assert_eq!(q.dont_frag(), df, "inner DF for a {payload}-byte payload");
+    }
+}

@@ -280,10 +280,14 @@ impl Nat64 {
             dst: mapped.addr,
             ..Ipv4Repr::default()
         };
-        if let Some(f) = inner_ip.fragment {
-            inner_header.ident = f.ident as u16;
-            inner_header.more_frags = f.more;
-            inner_header.frag_offset = f.offset;
+        match inner_ip.fragment {
+            Some(f) => {
+                inner_header.ident = f.ident as u16;
+                inner_header.more_frags = f.more;
+                inner_header.frag_offset = f.offset;
+            }
+            // The rule the packet itself was translated with (RFC 7915 §5.1).
+            None => inner_header.dont_frag = inner_header.total_len as usize > DF_ABOVE,
         }
         let ident = self.next_ident();
         let s = &mut self.scratch[..];
