@@ -1379,3 +1379,27 @@ fn icmp_error_inner_header_df_rfc7915_5_1() {
         assert_eq!(q.dont_frag(), df, "inner DF for a {payload}-byte payload");
     }
 }
+
+/// RFC 7915 §4.1: an IPv4 packet without DF too big for the lowest IPv6 MTU becomes IPv6
+/// fragments whose identification is the IPv4 Identification (high 16 bits zero).
+#[test]
+fn fragment_identification_from_ipv4_rfc7915_4_1() {
+    let mut h = Harness::new(config());
+    let pool_port =
+        ports(check4(&h.one(&udp6_packet(&HOST, &v6(SERVER), 40000, 53, b"q"))).payload())
+            .unwrap()
+            .0;
+    for ident in [0x1234, 0xbeef] {
+        let mut l4 = udp(53, pool_port, &[5; 1400]);
+        l4_checksum_v4(SERVER, POOL, PROTO_UDP, &mut l4);
+        let (v, sent) = h.run(&ip4(SERVER, POOL, PROTO_UDP, 64, 0, ident, &l4));
+        assert_eq!(v, Verdict::Translated { packets: 2 });
+        for p in &sent {
+            let f = Ipv6Packet::new_checked(&p[..])
+                .unwrap()
+                .fragment()
+                .expect("a fragment");
+            assert_eq!(f.ident, ident as u32);
+        }
+    }
+}

@@ -193,15 +193,11 @@ impl Nat64 {
             && !ip.dont_frag
             && header_len + payload_len > self.config.lowest_ipv6_mtu as usize
         {
-            let ident = if fragmented {
-                ip.ident as u32
-            } else {
-                self.next_ident() as u32
-            };
+            // RFC 7915 §4.1: the identification is the IPv4 one, fragmented or not.
             let fragment = Fragment {
                 offset: ip.frag_offset,
                 more: ip.more_frags,
-                ident,
+                ident: ip.ident as u32,
             };
             let mut sent = emit_v6_fragments(
                 &mut self.scratch,
