@@ -268,7 +268,7 @@ fn udp_both_ways() {
     let ip = check4(&out);
     assert_eq!(
         (ip.src(), ip.dst(), ip.ttl(), ip.tos(), ip.protocol()),
-        (POOL, SERVER, 63, 0x28, PROTO_UDP)
+        (POOL, SERVER, 65, 0x28, PROTO_UDP)
     );
     assert!(
         !ip.dont_frag() && ip.ident() != 0,
@@ -281,7 +281,7 @@ fn udp_both_ways() {
     let ip = check6(&out);
     assert_eq!(
         (ip.src(), ip.dst(), ip.hop_limit(), ip.traffic_class()),
-        (v6(SERVER), HOST, 63, 0x28)
+        (v6(SERVER), HOST, 65, 0x28)
     );
     assert_eq!(ports(ip.upper()), Some((53, 40000)));
     assert_eq!(h.nat.stats().v6_to_v4, 1);
@@ -398,7 +398,8 @@ fn echo_both_ways() {
 #[test]
 fn hop_limit_exceeded_sends_time_exceeded() {
     let mut h = Harness::new(config());
-    let original = echo6(&HOST, &v6(SERVER), 128, 7, 1, 1);
+    // Only a packet of the router's own can come with 0: the kernel forwards none.
+    let original = echo6(&HOST, &v6(SERVER), 128, 7, 1, 0);
     let (v, sent) = h.run(&original);
     assert_eq!(v, Verdict::Dropped(DropReason::HopLimit));
     assert_eq!(sent.len(), 1);
@@ -416,7 +417,7 @@ fn hop_limit_exceeded_sends_time_exceeded() {
 
     h.one(&udp6_packet(&HOST, &v6(SERVER), 40000, 53, b"q"));
     let mut p = udp4_packet(SERVER, POOL, 53, 40000, b"a");
-    p[8] = 1;
+    p[8] = 0;
     p[10..12].copy_from_slice(&[0, 0]);
     let c = checksum::finish(add(0, &p[..20]));
     set_u16(&mut p, 10, c);
@@ -457,7 +458,7 @@ fn icmpv4_errors_with_embedded_packet() {
         let ip = check6(&sent[0]);
         assert_eq!(
             (ip.src(), ip.dst(), ip.hop_limit()),
-            (v6(ROUTER4), HOST, 63)
+            (v6(ROUTER4), HOST, 65)
         );
         let m = ip.upper();
         assert_eq!(
@@ -1402,4 +1403,65 @@ fn fragment_identification_from_ipv4_rfc7915_4_1() {
             assert_eq!(f.ident, ident as u32);
         }
     }
+}
+
+/// One hop per traversal (RFC 7915 §4.1 and §5.1: the translator decrements the hop count
+/// once, as a router): the kernel decremented it on the way into the TUN device and will
+/// again on the way out, so what we write carries one more than we got. Hairpinned packets
+/// the same; the headers quoted in translated ICMP errors keep the value they had.
+#[test]
+fn one_hop_per_traversal_rfc7915_5_1() {
+    let mut c = config();
+    c.state.statics.push(StaticEntry {
+        proto: Proto::Udp,
+        addr6: HOST2,
+        port6: 5353,
+        addr4: POOL,
+        port4: 53,
+    });
+    let mut h = Harness::new(c);
+    // A packet that came in with 2 and was forwarded into the TUN device with 1 still goes.
+    let mut p = udp6_packet(&HOST, &v6(SERVER), 40000, 53, b"q");
+    for hops in [1u8, 63, 255] {
+        p[7] = hops;
+        let out = h.one(&p);
+        assert_eq!(check4(&out).ttl(), hops.saturating_add(1), "IPv6 {hops}");
+    }
+    let mut p = udp4_packet(SERVER, POOL, 53, 40000, b"a");
+    for ttl in [1u8, 63] {
+        p[8] = ttl;
+        set_u16(&mut p, 10, 0);
+        let c = checksum::finish(add(0, &p[..20]));
+        set_u16(&mut p, 10, c);
+        assert_eq!(check6(&h.one(&p)).hop_limit(), ttl + 1, "IPv4 {ttl}");
+    }
+    // Hairpinned: out as IPv4 and back in as IPv6 inside the translator, one hop all the same.
+    let mut p = udp6_packet(&HOST, &v6(POOL), 40000, 53, b"hairpin");
+    p[7] = 63;
+    assert_eq!(check6(&h.one(&p)).hop_limit(), 64);
+    // ICMP errors: the outer header like any packet, the quoted one untouched.
+    let inner = echo6(&v6(SERVER), &HOST, 129, 0x4242, 1, 60);
+    h.one(&echo6(&HOST, &v6(SERVER), 128, 0x4242, 1, 64));
+    let mut e = icmp6_error(&ROUTER6, &v6(SERVER), 1, 4, [0; 4], &inner);
+    e[7] = 30;
+    let m = check4(&h.one(&e)).payload().to_vec();
+    let q = Ipv4Packet::new_checked(&m[8..]).unwrap();
+    assert_eq!((check4(&h.one(&e)).ttl(), q.ttl()), (31, 60));
+    let out = h.one(&udp6_packet(&HOST, &v6(SERVER), 40001, 53, b"q"));
+    let mut quoted = out.clone();
+    quoted[8] = 17;
+    set_u16(&mut quoted, 10, 0);
+    let c = checksum::finish(add(0, &quoted[..20]));
+    set_u16(&mut quoted, 10, c);
+    let mut e = icmp4_error(ROUTER4, 3, 3, [0; 4], &quoted);
+    e[8] = 30;
+    set_u16(&mut e, 10, 0);
+    let c = checksum::finish(add(0, &e[..20]));
+    set_u16(&mut e, 10, c);
+    let ip = check6(&h.one(&e)).hop_limit();
+    let out6 = h.one(&e);
+    let inner = Ipv6Packet::new_checked(&check6(&out6).upper()[8..])
+        .unwrap()
+        .hop_limit();
+    assert_eq!((ip, inner), (31, 17));
 }

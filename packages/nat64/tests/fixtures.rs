@@ -175,14 +175,15 @@ fn udp_translates_to_the_kernels_twin() {
     assert!(ip.header_checksum_ok());
     assert_eq!(
         (ip.src(), ip.dst(), ip.protocol(), ip.total_len(), ip.ttl()),
-        (POOL, SERVER, PROTO_UDP, twin_ip.total_len(), 63)
+        (POOL, SERVER, PROTO_UDP, twin_ip.total_len(), 65)
     );
     assert_eq!(ip.payload(), twin_ip.payload(), "UDP header and data");
 
-    // The answer: the same as the server's IPv6 twin, but one hop later.
+    // The answer: the same as the server's IPv6 twin; its hop limit one more than it came
+    // with, the kernel taking that one on its way out of the TUN device.
     let mut out = t.one("udp4_answer");
     let twin = packet("udp6_answer");
-    assert_eq!(out[7], 63);
+    assert_eq!(out[7], 65);
     out[7] = 64;
     assert_eq!(out, twin);
 }
@@ -193,7 +194,7 @@ fn icmpv4_error_translates_to_the_kernels_icmpv6_error() {
     t.one("udp6_query");
     let mut out = t.one("icmp4_unreachable");
     let twin = packet("icmp6_unreachable_twin");
-    assert_eq!(out[7], 63);
+    assert_eq!(out[7], 65);
     out[7] = 64;
     assert_eq!(out, twin);
 }

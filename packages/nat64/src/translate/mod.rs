@@ -308,6 +308,17 @@ impl Nat64 {
     }
 }
 
+/// The hop count a translated packet is written to the TUN device with. The kernel
+/// decremented it when it forwarded the packet into the TUN device and decrements it again
+/// when it forwards the translation out: one of the two is given back here, so that the
+/// router is one hop (RFC 7915 §4.1/§5.1's decrement is the kernel's first), hairpinned or
+/// not. Packets reach us with at least 1 (the kernel does not forward a packet it would
+/// have to decrement to 0), so what leaves has at least 1 as well.
+#[inline(always)]
+fn egress_hops(hops: u8) -> u8 {
+    hops.saturating_add(1)
+}
+
 /// The IPv4-embedded address of `v4`, on the byte arrays the packet code works with.
 fn embed(prefix: &Prefix, v4: [u8; 4]) -> [u8; 16] {
     prefix.embed(Ipv4Addr::from(v4)).octets()

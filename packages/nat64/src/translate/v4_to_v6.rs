@@ -43,7 +43,8 @@ impl Nat64 {
         let is_icmp_error = ip.protocol == PROTO_ICMP
             && first
             && (buf.packet().get(ihl)).is_some_and(|&t| icmp::v4_is_error(t));
-        if ip.ttl <= 1 {
+        // As for IPv6: only a packet of our own host can come with 0.
+        if ip.ttl == 0 {
             if !is_icmp_error && first {
                 self.time_exceeded_v4(buf.packet(), ip.src, ip.dst, now, out);
             }
@@ -176,7 +177,7 @@ impl Nat64 {
             traffic_class: ip.tos,
             payload_len: 0,
             next_header: v6_protocol(ip.protocol),
-            hop_limit: ip.ttl - 1,
+            hop_limit: egress_hops(ip.ttl),
             src: src6,
             dst: dst6,
         };
@@ -351,7 +352,7 @@ impl Nat64 {
             traffic_class: 0,
             payload_len: message_len as u16,
             next_header: PROTO_ICMPV6,
-            hop_limit: ip.ttl - 1,
+            hop_limit: egress_hops(ip.ttl),
             src: src6,
             dst: mapped.addr,
         }

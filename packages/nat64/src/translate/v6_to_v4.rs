@@ -37,7 +37,9 @@ impl Nat64 {
         let is_icmp_error = upper.protocol == PROTO_ICMPV6
             && first
             && (buf.packet().get(upper.offset)).is_some_and(|&t| icmp::v6_is_error(t));
-        if ip.hop_limit <= 1 {
+        // Only a packet of our own host can come with 0 (the kernel decrements what it
+        // forwards and would not forward a 0): it cannot be forwarded further.
+        if ip.hop_limit == 0 {
             if !is_icmp_error {
                 self.time_exceeded_v6(buf.packet(), &ip.src, now, out);
             }
@@ -158,10 +160,16 @@ impl Nat64 {
         };
 
         let new_total = IPV4_HEADER + upper_len;
+        let hairpin = self.state.in_pool(dst4);
         let mut header = Ipv4Repr {
             tos: ip.traffic_class,
             total_len: new_total as u16,
-            ttl: ip.hop_limit - 1,
+            // A hairpinned packet gets its hop back once, on its way out as IPv6.
+            ttl: if hairpin {
+                ip.hop_limit
+            } else {
+                egress_hops(ip.hop_limit)
+            },
             protocol: v4_protocol(upper.protocol),
             src: src4,
             dst: dst4,
@@ -183,7 +191,7 @@ impl Nat64 {
             self.frags.hold(buf.packet(), h)?;
             return Ok(0);
         }
-        if self.state.in_pool(dst4) {
+        if hairpin {
             // Hairpinning (RFC 6146 §3.8): an IPv6 host reaching another through its pool address.
             self.stats.hairpinned += 1;
             return self.translate_v4(buf, now, out, true);
@@ -307,7 +315,7 @@ impl Nat64 {
         Ipv4Repr {
             total_len: (IPV4_HEADER + message_len) as u16,
             ident,
-            ttl: ip.hop_limit - 1,
+            ttl: egress_hops(ip.hop_limit),
             protocol: PROTO_ICMP,
             src: mapped.addr,
             dst: dst4,
