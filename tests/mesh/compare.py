@@ -221,6 +221,15 @@ def compare_rows(kind, ours_list, before, after, t_before, t_ours0, t_ours1, t_a
     for k in sorted(set(ours) & may):
         o, b, a = ours[k], before.get(k), after.get(k)
         snaps = [s for s in (b, a) if s is not None]
+        resolving = False
+        if kind == "mpath":
+            # A path iw saw about to expire may have expired in between (and been refreshed
+            # again by iw's second read): the state in between is iw's first without ACTIVE.
+            if b and "ACTIVE" in b["flags"] and b["exptime_ms"] <= gap1:
+                snaps.append(dict(b, flags=[x for x in b["flags"] if x != "ACTIVE"], exptime_ms=0))
+            # While a discovery runs, its retries and timeout move every 100 ms << retries and
+            # restart with each new discovery: checked for their relation, not by value.
+            resolving = any("RESOLVING" in x["flags"] for x in snaps)
         if o.get("iface") != iface:
             probs.append(f"{k}: iface {o.get('iface')!r}, want {iface!r}")
         for f in CONTRACT[kind]:
@@ -230,6 +239,17 @@ def compare_rows(kind, ours_list, before, after, t_before, t_ours0, t_ours1, t_a
             if not vals:
                 continue
             v = o[f]
+            if resolving and f in ("qlen", "discovery_retries", "discovery_timeout_ms"):
+                if f == "discovery_timeout_ms" and isinstance(v, int) and isinstance(o.get("discovery_retries"), int):
+                    bases = {x[f] >> x["discovery_retries"] for x in snaps if x[f]}
+                    if v and not any(v == base << o["discovery_retries"] for base in bases):
+                        probs.append(f"{k}: discovery_timeout_ms {v} with {o['discovery_retries']} retries, "
+                                     f"iw {[(x[f], x['discovery_retries']) for x in snaps]}")
+                elif f == "discovery_retries" and not (isinstance(v, int) and 0 <= v <= max(vals + [4])):
+                    probs.append(f"{k}: discovery_retries {v}, iw {vals}")
+                elif f == "qlen" and not (isinstance(v, int) and 0 <= v <= max(vals) + 2):
+                    probs.append(f"{k}: qlen {v}, iw {vals}")
+                continue
             if f == "flags":
                 if not isinstance(v, list) or not any(sorted(v) == sorted(x) for x in vals):
                     probs.append(f"{k}: flags {v}, iw {' / '.join(str(x) for x in vals)}")
@@ -282,7 +302,9 @@ class Report:
 
 
 def dump_check(blocks, phase, node, kind, ours_tag, b_tag, a_tag, getlist=None):
-    """Problems of one mesh-monitor answer against iw's two dumps around it."""
+    """Problems of one mesh-monitor answer against iw's two dumps around it. With getlist
+    (status), the answer is the daemon's last poll: taken at any time since iw's first dump
+    (hook.sh waits longer than the poll interval before asking), not when it was asked."""
     b, o, a = (blocks.get((phase, node, t)) for t in (b_tag, ours_tag, a_tag))
     if b is None or a is None:
         return [f"node {node}: iw's dumps were not printed"]
@@ -294,7 +316,8 @@ def dump_check(blocks, phase, node, kind, ours_tag, b_tag, a_tag, getlist=None):
     except ValueError as e:  # json.JSONDecodeError is one
         return [f"node {node}: mesh-monitor {ours_tag}: {e}"]
     parse = IW_PARSERS[kind]
-    probs = compare_rows(kind, lst, parse(b.text), parse(a.text), b.t0, o.t0, o.t1, a.t1,
+    t_ours0 = b.t0 if getlist else o.t0
+    probs = compare_rows(kind, lst, parse(b.text), parse(a.text), b.t0, t_ours0, o.t1, a.t1,
                          f"mesh{node}")
     return [f"node {node}: {p}" for p in probs]
 
@@ -311,26 +334,68 @@ def strings_in(doc):
         yield doc.lower()
 
 
+def iw_views(blocks, phase, suffix):
+    """node 0's iw dumps of one read (suffix s1/s2): {kind: {key: row}}, or None"""
+    out = {}
+    for kind in ("station", "mpath", "mpp"):
+        b = blocks.get((phase, 0, f"iw-{kind}-{suffix}"))
+        if b is None or b.rc != 0:
+            return None
+        out[kind] = IW_PARSERS[kind](b.text)
+    return out
+
+
+def iw_edges(view):
+    """The topology iw's dumps describe: {(kind, from, to): metric or None, plink state}"""
+    e = {}
+    for mac, st in view["station"].items():
+        e[("link", "self", mac)] = (st.get("airtime_metric"), st.get("plink_state"))
+    for dest, p in view["mpath"].items():
+        e[("path", dest, p["next_hop"])] = (p["metric"], None)
+    for dest, x in view["mpp"].items():
+        e[("proxy", dest, x["proxy"])] = (None, None)
+    return e
+
+
 def topology_check(blocks, phase, macs):
-    """topology --json: names node 0, every peer iw listed (both dumps) and every path."""
-    b = {k: blocks.get((phase, 0, f"iw-{k}-s1")) for k in ("station", "mpath")}
-    a = {k: blocks.get((phase, 0, f"iw-{k}-s2")) for k in ("station", "mpath")}
-    if None in b.values() or None in a.values():
+    """topology --json: node 0 as self, and exactly the links, paths and proxies of iw's dumps
+    (the link metric and plink state, the path metric as iw said before or after)."""
+    b, a = iw_views(blocks, phase, "s1"), iw_views(blocks, phase, "s2")
+    if b is None or a is None:
         return ["iw's dumps were not printed"]
     try:
         doc = load_json(blocks.get((phase, 0, "mm-topology-json")))
-    except ValueError as e:
-        return [f"topology --json: {e}"]
-    text = set(strings_in(doc))
+        nodes, edges = doc["nodes"], doc["edges"]
+    except (ValueError, KeyError, TypeError) as e:
+        return [f"topology --json: {e!r}"]
     probs = []
-    if macs[0] not in text:
-        probs.append(f"node 0 ({macs[0]}) not named")
-    for kind in ("station", "mpath"):
-        parse = IW_PARSERS[kind]
-        sb, sa = parse(b[kind].text), parse(a[kind].text)
-        for k in sorted(set(sb) & set(sa)):
-            if k not in text:
-                probs.append(f"{kind} {k} (iw, before and after) missing")
+    selfs = [n.get("id") for n in nodes if n.get("kind") == "self"]
+    if selfs != [macs[0]]:
+        probs.append(f"self nodes {selfs}, want [{macs[0]}]")
+    ids = {n.get("id") for n in nodes}
+    ours = {}
+    for e in edges:
+        frm = "self" if e.get("from") == macs[0] and e.get("kind") == "link" else e.get("from")
+        ours[(e.get("kind"), frm, e.get("to"))] = (e.get("metric"), e.get("plink_state"))
+        for end in (e.get("from"), e.get("to")):
+            if end not in ids:
+                probs.append(f"edge {e} names {end}, not a node")
+        if e.get("iface") != "mesh0":
+            probs.append(f"edge {e}: iface not mesh0")
+    eb, ea = iw_edges(b), iw_edges(a)
+    for k in sorted(set(eb) & set(ea)):
+        if k not in ours:
+            probs.append(f"{k[0]} {k[1]} -> {k[2]} (iw, before and after) missing")
+    for k in sorted(ours):
+        if k not in eb and k not in ea:
+            probs.append(f"{k[0]} {k[1]} -> {k[2]} not in iw's dumps")
+            continue
+        want = [x for x in (eb.get(k), ea.get(k)) if x is not None]
+        m, st = ours[k]
+        if k[0] != "proxy" and not any(same(m, w[0]) for w in want):
+            probs.append(f"{k[0]} {k[1]} -> {k[2]}: metric {m}, iw {[w[0] for w in want]}")
+        if k[0] == "link" and not any(st == w[1] for w in want):
+            probs.append(f"link -> {k[2]}: plink_state {st}, iw {[w[1] for w in want]}")
     return probs
 
 
@@ -357,6 +422,8 @@ def status_check(blocks, phase):
 
 
 def dot_check(blocks, phase, macs):
+    """topology --dot: a digraph with an edge line for each link, path and proxy iw listed
+    before and after."""
     o = blocks.get((phase, 0, "mm-topology-dot"))
     if o is None or o.rc != 0:
         return [f"topology --dot: {o.text[:200] if o else 'not printed'}"]
@@ -364,11 +431,14 @@ def dot_check(blocks, phase, macs):
     probs = []
     if not re.search(r"^\s*(strict\s+)?(di)?graph\b", t, re.M) or not t.rstrip().endswith("}"):
         probs.append(f"not a DOT graph: {t[:120]!r}")
-    sb = parse_iw_station(blocks[(phase, 0, "iw-station-s1")].text)
-    sa = parse_iw_station(blocks[(phase, 0, "iw-station-s2")].text)
-    for k in sorted(k for k in set(sb) & set(sa) if sb[k].get("plink_state") == "ESTAB"):
-        if k not in t.lower():
-            probs.append(f"ESTAB peer {k} not in the graph")
+    b, a = iw_views(blocks, phase, "s1"), iw_views(blocks, phase, "s2")
+    if b is None or a is None:
+        return probs + ["iw's dumps were not printed"]
+    lines = re.findall(r'"([0-9a-f:]{17})"\s*-[->]\s*"([0-9a-f:]{17})"', t)
+    for kind, frm, to in sorted(set(iw_edges(b)) & set(iw_edges(a))):
+        frm = macs[0] if frm == "self" else frm
+        if (frm, to) not in lines:
+            probs.append(f"no edge {frm} -> {to} ({kind})")
     return probs
 
 
@@ -486,8 +556,8 @@ def main():
         if phase in ("full", "silent"):
             r.check(f"{phase}: 'config --json' agrees with iw's mesh_param values", config_check(blocks, phase, False))
             r.check(f"{phase}: 'config' text has iw's mesh_param lines", config_check(blocks, phase, True))
-        r.check(f"{phase}: 'topology --json' names node 0's peers and paths", topology_check(blocks, phase, macs))
-        r.check(f"{phase}: 'topology --dot' is a graph with node 0's ESTAB peers", dot_check(blocks, phase, macs))
+        r.check(f"{phase}: 'topology --json' has node 0's links, paths and proxies as iw", topology_check(blocks, phase, macs))
+        r.check(f"{phase}: 'topology --dot' is a graph with an edge for each of them", dot_check(blocks, phase, macs))
         r.check(f"{phase}: 'status' stations/paths/proxies agree with iw, has events", status_check(blocks, phase))
 
     # what the contract promises beyond agreement: the line phase's 2-hop path, the mpp entry
@@ -515,29 +585,52 @@ def main():
             [] if code == "0" and any("alive at end" in m for m in daemon) and
             not any("ignored SIGTERM" in m for m in daemon) else [f"{daemon}"])
 
-    def event(name, phase, mac, words, other=None):
+    def event(name, phase, mac, words, other=None, since=None):
+        """A log line in the phase's log or the next's (or from phase `since` on: the cause
+        began there)."""
         idx = phases.index(phase) if phase in phases else None
         if idx is None:
             r.check(f"daemon event: {name}", [f"phase {phase} not reached"])
             return
-        nxt = phases[idx + 1:idx + 2]
-        lines = log_lines(blocks, [phase] + nxt)
+        first = phases.index(since) if since in phases else idx
+        nxt = phases[first:idx + 2]
+        lines = log_lines(blocks, nxt)
         hit = [ln for ph, ln in lines if mac in ln.lower() and re.search(words, ln, re.I)
                and (other is None or other in ln.lower())]
         r.check(f"daemon event: {name}",
                 [] if hit else [f"no line with {mac}{' and ' + other if other else ''} matching /{words}/ "
-                                f"in the log of {phase}{'/' + nxt[0] if nxt else ''}"]
+                                f"in the log of {'/'.join(nxt)}"]
                 + [f"{ph}: {ln}" for ph, ln in lines[-8:]])
-    UP = r"peer.*(up|estab|new)|(new|estab).*peer"
-    DOWN = r"peer.*(down|lost|gone|del)|(lost|del).*peer"
+        return
+    UP = r"peer \S+ up"
+    DOWN = r"peer \S+ down"
     event("peer up, node 1 (full)", "full", macs[1], UP)
     event("peer up, node 2 (full)", "full", macs[2], UP)
-    event("next hop of node 2 now node 1 (line)", "line", macs[2], r"next.?hop|via", other=macs[1])
+    event("next hop of node 2 now node 1 (line)", "line", macs[2],
+          rf"{macs[2]}.*next hop \S+ -> {macs[1]}", other=macs[1])
     if "expired" in phases:
-        event("peer lost, silent node 1 (expired)", "expired", macs[1], DOWN)
+        # housekeeping may drop it while the silent phase's hook still runs
+        event("peer lost, silent node 1 (expired)", "expired", macs[1], DOWN, since="silent")
     event("peer up again, node 1 (recovered)", "recovered", macs[1], UP)
     event("node 1 leaves: plink state change or peer down (left)", "left", macs[1],
           r"plink|LISTEN|HOLDING|" + DOWN)
+
+    # the same changes in status's recent events (asked while the daemon ran, in phase left)
+    try:
+        evs = load_json(blocks.get(("left", 0, "mm-status")))["events"]
+        kinds = [(e.get("event"), e.get("peer") or e.get("dest"), e.get("next_hop")) for e in evs]
+        seqs = [e.get("seq") for e in evs]
+        probs = [] if seqs == sorted(seqs) and len(set(seqs)) == len(seqs) else [f"seq not increasing: {seqs}"]
+        want = [("peer_up", macs[1], None), ("peer_up", macs[2], None),
+                ("next_hop", macs[2], macs[1]), ("peer_down", macs[1], None)]
+        if "expired" not in phases:
+            want.pop()
+        for w in want:
+            if not any(k[0] == w[0] and k[1] == w[1] and (w[2] is None or k[2] == w[2]) for k in kinds):
+                probs.append(f"no event {w[0]} {w[1]}{' -> ' + w[2] if w[2] else ''} in {kinds}")
+    except (ValueError, KeyError, TypeError) as e:
+        probs = [f"status (left): {e!r}"]
+    r.check("status events: peers up, next hop via node 1, peer down", probs)
     return r
 
 

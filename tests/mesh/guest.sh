@@ -173,7 +173,12 @@ PHASE=silent
 N 0 iw dev mesh0 set mesh_param mesh_plink_timeout 8
 group 1 0
 if N 0 ping6 -c 3 -W 1 fd77::3 >/dev/null 2>&1; then bad "node 2 answered while node 1 is silent"; else ok "node 2 unreachable while node 1 is silent"; fi
-v=$(N 0 iw dev mesh0 mpath dump | awk -v d="$MAC2" '$1 == d {print $10}')
+# the path stays ACTIVE until it expires (mesh_hwmp_active_path_timeout) or a frame to it fails
+for _ in $(seq 1 20); do
+  v=$(N 0 iw dev mesh0 mpath dump | awk -v d="$MAC2" '$1 == d {print $10}')
+  [ -z "$v" ] || [ $((v & 1)) = 0 ] && break
+  N 0 ping6 -c 1 -W 1 fd77::3 >/dev/null 2>&1
+done
 lab_check "node 0: path to node 2 inactive (flags ${v:-none})" [ -z "$v" -o $((${v:-0} & 1)) = 0 ]
 phase silent
 

@@ -29,6 +29,13 @@ newlines() {
   eval "$2=$_all"
 }
 
+# iw_params: node 0's mesh parameters as "name = value unit" (iw prints the names without an
+# argument, and one value per call)
+iw_params() {
+  N 0 sh -c 'for p in $(iw dev mesh0 get mesh_param | sed -n "s/^ - //p"); do
+    echo "$p = $(iw dev mesh0 get mesh_param "$p")"; done'
+}
+
 hook_start_daemon() {
   # The test config: every mesh interface, a poll each second, a metric 50 % above the best
   # seen is "degraded", the last 64 events in status.
@@ -48,9 +55,12 @@ EOF
   syslogd -O /tmp/messages
   blk 0 mm-check N 0 "$MM" -c /etc/mesh.conf check
   blk 0 mm-check-bad N 0 "$MM" -c /etc/mesh-bad.conf check
-  N 0 "$MM" -c /etc/mesh.conf -v run >/tmp/mmd.log 2>&1 &
+  # nsenter itself (not the N function: a backgrounded function is a subshell) so that $! is
+  # the daemon: nsenter execs it
+  nsenter -t "$P0" -n "$MM" -c /etc/mesh.conf -v run >/tmp/mmd.log 2>&1 &
   MMD=$!
-  echo "LAB-DAEMON pid=$MMD up=$(up)"
+  usleep 200000
+  echo "LAB-DAEMON pid=$MMD comm=$(cat /proc/$MMD/comm 2>/dev/null) up=$(up)"
 }
 
 hook() {
@@ -73,13 +83,15 @@ hook() {
   done
   # the mesh config where it changes: the defaults, and mesh_plink_timeout 8 while silent
   case $1 in full | silent)
-    blk 0 iw-config-1 N 0 iw dev mesh0 get mesh_param
+    blk 0 iw-config-1 iw_params
     blk 0 mm-config N 0 "$MM" config --json -i mesh0
     blk 0 mm-config-text N 0 "$MM" config -i mesh0
-    blk 0 iw-config-2 N 0 iw dev mesh0 get mesh_param
+    blk 0 iw-config-2 iw_params
     ;;
   esac
   for k in station mpath mpp; do blk 0 iw-$k-s1 N 0 iw dev mesh0 $k dump; done
+  # status is the daemon's last poll (one each second): a poll after iw's first dumps
+  usleep 1500000
   blk 0 mm-topology-json N 0 "$MM" -c /etc/mesh.conf topology --json
   blk 0 mm-status N 0 "$MM" -c /etc/mesh.conf status
   blk 0 mm-topology-dot N 0 "$MM" -c /etc/mesh.conf topology --dot
