@@ -43,6 +43,8 @@ SECTIONS = {
     ("dns64", "dns64", "dns64"): (("const", "packages/dns64/src/config.rs", "KNOWN"), "main"),
     ("fw-helper", "fw-helper", "fw-helper"):
         (("const", "packages/fw-helper/src/config.rs", "GLOBAL_OPTS"), "main"),
+    ("mesh-monitor", "mesh-monitor", "mesh-monitor"):
+        (("const", "packages/mesh-monitor/src/config.rs", "KNOWN"), "main"),
     ("nat64", "nat64", "nat64"):
         (("const", "packages/nat64/src/config.rs", "MAIN_OPTIONS"), "main"),
     ("nat64", "nat64", "static"):
@@ -91,6 +93,9 @@ SAMPLES = {
     ("dns64", "prefix"): "64:ff9b::/96",
     ("dns64", "exclude"): "2001:db8::/32",
     ("dns64", "port"): "5353",
+    ("mesh-monitor", "interface"): "mesh0",
+    ("mesh-monitor", "prometheus_file"): "/tmp/mesh-monitor.prom",
+    ("mesh-monitor", "topology_file"): "/tmp/mesh-topology.json",
     ("ripng", "device"): "eth1",
     ("ripng", "interface"): "lan",
     ("ripng", "source"): "connected",
