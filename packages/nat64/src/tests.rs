@@ -375,10 +375,7 @@ fn echo_both_ways() {
         ),
         (PROTO_ICMPV6, 129, 0x1234, HOST)
     );
-    // Bad ICMP checksums are refused (the checksum is recomputed, so it must be verified).
-    let mut p = echo6(&HOST, &v6(SERVER), 128, 0x1234, 2, 64);
-    p[50] ^= 1;
-    assert_eq!(h.run(&p).0, Verdict::Dropped(DropReason::BadChecksum));
+    // Wrong checksums: wrong_checksums_stay_wrong_by_as_much_rfc1624.
     // ICMPv6 informational messages other than echo (here MLD) are not translated.
     let mut l4 = icmp_msg(130, 0, [0; 4], &[0; 16]);
     l4_checksum_v6(&HOST, &v6(SERVER), PROTO_ICMPV6, &mut l4);
@@ -507,10 +504,7 @@ fn icmpv4_errors_with_embedded_packet() {
         h.run(&icmp4_error(ROUTER4, 3, 3, [0; 4], &out[..22])).0,
         Verdict::Dropped(DropReason::Malformed)
     );
-    // Bad checksum.
-    let mut bad = icmp4_error(ROUTER4, 3, 3, [0; 4], &out);
-    bad[30] ^= 0xff;
-    assert_eq!(h.run(&bad).0, Verdict::Dropped(DropReason::BadChecksum));
+    // A wrong checksum: wrong_checksums_stay_wrong_by_as_much_rfc1624.
 }
 
 fn icmp6_error(
@@ -1464,4 +1458,74 @@ fn one_hop_per_traversal_rfc7915_5_1() {
         .unwrap()
         .hop_limit();
     assert_eq!((ip, inner), (31, 17));
+}
+
+/// The folded transport sum of an IPv6 packet (pseudo-header included): 0xffff when right.
+fn sum6(p: &[u8]) -> u16 {
+    let ip = Ipv6Packet::new_checked(p).unwrap();
+    let l4 = ip.upper();
+    let pseudo = checksum::pseudo_v6(&ip.src(), &ip.dst(), ip.upper_protocol(), l4.len() as u32);
+    checksum::fold(pseudo + add(0, l4))
+}
+
+/// The same for IPv4 (ICMP without pseudo-header).
+fn sum4(p: &[u8]) -> u16 {
+    let ip = Ipv4Packet::new_checked(p).unwrap();
+    assert!(ip.header_checksum_ok());
+    let l4 = ip.payload();
+    let pseudo = match ip.protocol() {
+        PROTO_ICMP => 0,
+        proto => checksum::pseudo_v4(ip.src(), ip.dst(), proto, l4.len() as u32),
+    };
+    checksum::fold(pseudo + add(0, l4))
+}
+
+/// Spoils the checksum at `at`.
+fn spoil(p: &mut [u8], at: usize) {
+    let c = get_u16(p, at);
+    set_u16(p, at, c ^ 0x0101);
+}
+
+/// RFC 1624 on every path: a packet whose transport or ICMP checksum is wrong leaves with a
+/// checksum still wrong by the same amount (the same sum), neither fixed nor dropped; the
+/// end host decides, as behind any router.
+#[test]
+fn wrong_checksums_stay_wrong_by_as_much_rfc1624() {
+    let mut h = Harness::new(config());
+    // (packet, where its checksum is, which way it goes)
+    let mut p = udp6_packet(&HOST, &v6(SERVER), 40000, 53, b"query");
+    spoil(&mut p, 40 + 6);
+    let out = h.one(&p);
+    assert_eq!(sum4(&out), sum6(&p), "UDP 6 -> 4");
+    assert_ne!(sum6(&p), 0xffff);
+    let pool_port = get_u16(&out, 20);
+    let mut l4 = udp(53, pool_port, b"answer");
+    l4_checksum_v4(SERVER, POOL, PROTO_UDP, &mut l4);
+    let mut p = ip4(SERVER, POOL, PROTO_UDP, 64, 0x4000, 0, &l4);
+    spoil(&mut p, 20 + 6);
+    assert_eq!(sum6(&h.one(&p)), sum4(&p), "UDP 4 -> 6");
+    let mut l4 = tcp(40001, 80, 0x02);
+    l4_checksum_v6(&HOST, &v6(SERVER), PROTO_TCP, &mut l4);
+    let mut p = ip6(&HOST, &v6(SERVER), PROTO_TCP, 64, &l4);
+    spoil(&mut p, 40 + 16);
+    assert_eq!(sum4(&h.one(&p)), sum6(&p), "TCP 6 -> 4");
+    // ICMP echo: dropped before.
+    let mut p = echo6(&HOST, &v6(SERVER), 128, 0x4242, 1, 64);
+    spoil(&mut p, 42);
+    let out = h.one(&p);
+    assert_eq!(sum4(&out), sum6(&p), "echo request 6 -> 4");
+    let pool_id = get_u16(&out, 24);
+    let mut p = echo4(SERVER, POOL, 0, pool_id, 1);
+    spoil(&mut p, 22);
+    assert_eq!(sum6(&h.one(&p)), sum4(&p), "echo reply 4 -> 6");
+    // ICMP errors: rebuilt, and still as wrong as they came.
+    let inner = udp6_packet(&v6(SERVER), &HOST, 53, 40000, &[1; 64]);
+    let mut p = icmp6_error(&ROUTER6, &v6(SERVER), 1, 4, [0; 4], &inner);
+    spoil(&mut p, 42);
+    assert_eq!(sum4(&h.one(&p)), sum6(&p), "ICMPv6 error -> ICMPv4");
+    let sent = h.one(&udp6_packet(&HOST, &v6(SERVER), 40000, 53, b"query"));
+    let mut p = icmp4_error(ROUTER4, 3, 3, [0; 4], &sent);
+    spoil(&mut p, 22);
+    assert_eq!(sum6(&h.one(&p)), sum4(&p), "ICMPv4 error -> ICMPv6");
+    assert_eq!(h.nat.stats().dropped(DropReason::BadChecksum), 0);
 }

@@ -308,6 +308,16 @@ impl Nat64 {
     }
 }
 
+/// A translated ICMP error is rebuilt and its checksum computed anew; `received_sum`, the
+/// folded sum of the message received (0xffff when its checksum was right), is then added
+/// back, so that a wrong checksum stays wrong by the same amount (RFC 1624 arithmetic): the
+/// end host decides, as behind any router.
+fn keep_checksum_error(message: &mut [u8], received_sum: u16) {
+    let computed = u16::from_be_bytes([message[2], message[3]]);
+    let kept = checksum::update(computed, received_sum as u32, 0);
+    message[2..4].copy_from_slice(&kept.to_be_bytes());
+}
+
 /// The hop count a translated packet is written to the TUN device with. The kernel
 /// decremented it when it forwarded the packet into the TUN device and decrements it again
 /// when it forwards the translation out: one of the two is given back here, so that the

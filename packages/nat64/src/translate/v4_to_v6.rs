@@ -109,10 +109,8 @@ impl Nat64 {
                     else {
                         return Err(DropReason::UnsupportedIcmp);
                     };
+                    // Not checked: updated incrementally, a wrong checksum stays wrong.
                     let mut echo = IcmpPacket::new_checked(l4)?;
-                    if !fragmented && !echo.checksum_ok(0) {
-                        return Err(DropReason::BadChecksum);
-                    }
                     let id = echo.echo_ident();
                     let flow = Flow {
                         proto: Proto::Icmp,
@@ -264,9 +262,7 @@ impl Nat64 {
             return Err(DropReason::Malformed);
         }
         let error = IcmpPacket::new_checked(message)?;
-        if !error.checksum_ok(0) {
-            return Err(DropReason::BadChecksum);
-        }
+        let received_sum = error.sum(0);
         let Mapping::Error { kind, code, extra } = icmp::v4_to_v6(error.msg_type(), error.code())
         else {
             return Err(DropReason::UnsupportedIcmp);
@@ -366,6 +362,7 @@ impl Nat64 {
         .emit(message);
         let pseudo = checksum::pseudo_v6(&src6, &mapped.addr, PROTO_ICMPV6, message_len as u32);
         IcmpRepr::finish(message, pseudo);
+        keep_checksum_error(message, received_sum);
         out(&s[..IPV6_HEADER + message_len], Offload::NONE);
         self.stats.v4_to_v6 += 1;
         Ok(1)

@@ -89,12 +89,9 @@ impl Nat64 {
                     if fragmented && self.state.in_pool(dst4) {
                         return Err(DropReason::IcmpFragment); // no hairpinning of fragmented echo
                     }
+                    // The checksum is not checked: updated incrementally, a wrong one stays
+                    // wrong by as much, for the end host to see (as through any router).
                     let length = echo.message_len() as u32;
-                    // A fragment's checksum covers the whole message: it is checked by the receiver.
-                    let pseudo = checksum::pseudo_v6(&ip.src, &ip.dst, PROTO_ICMPV6, length);
-                    if !fragmented && !echo.checksum_ok(pseudo) {
-                        return Err(DropReason::BadChecksum);
-                    }
                     let id = echo.echo_ident();
                     let flow = Flow {
                         proto: Proto::Icmp,
@@ -229,9 +226,7 @@ impl Nat64 {
         }
         let error = IcmpPacket::new_checked(message)?;
         let pseudo = checksum::pseudo_v6(&ip.src, &ip.dst, PROTO_ICMPV6, message.len() as u32);
-        if !error.checksum_ok(pseudo) {
-            return Err(DropReason::BadChecksum);
-        }
+        let received_sum = error.sum(pseudo);
         let Mapping::Error { kind, code, extra } = icmp::v6_to_v4(error.msg_type(), error.code())
         else {
             return Err(DropReason::UnsupportedIcmp);
@@ -312,6 +307,7 @@ impl Nat64 {
         }
         .emit(message);
         IcmpRepr::finish(message, 0);
+        keep_checksum_error(message, received_sum);
         Ipv4Repr {
             total_len: (IPV4_HEADER + message_len) as u16,
             ident,

@@ -229,7 +229,12 @@ impl<T: AsRef<[u8]>> IcmpPacket<T> {
     /// ICMPv4), verifies.
     #[inline(always)]
     pub fn checksum_ok(&self, pseudo: u32) -> bool {
-        checksum::fold(pseudo + checksum::add(0, self.b())) == 0xffff
+        self.sum(pseudo) == 0xffff
+    }
+    /// The folded sum of the message and `pseudo`: 0xffff when the checksum is right.
+    #[inline(always)]
+    pub fn sum(&self, pseudo: u32) -> u16 {
+        checksum::fold(pseudo + checksum::add(0, self.b()))
     }
     /// The identifier of an echo request or reply.
     #[inline(always)]
