@@ -177,10 +177,12 @@ if wait_for 15 test -f "$T/dhcpcd.dh8c2.BOUND"; then
 	D2=$SPAWNED_PID
 	check "dhcpcd in INIT-REBOOT ($ipr) with ipv6_only_preferred gets 108 in the ACK" \
 		wait_for 15 grep -qs "IPv6-Only Preferred received (1800 seconds)" "$T/dhcpcd2c.log"
-	if wait_for 3 bash -c "grep -q 'is IPv6-only preferred: DHCPACK' '$T/daemon.log' && [ \"\$(status_get 's[\"pools\"][0][\"active_leases\"]')\" = 0 ]"; then
-		pass "... the server gave it no address and took the lease back (no active lease)"
+	# RFC 2131 4.3.2: the ACK confirms the address it remembers; RFC 8925 3.2: the binding is
+	# the client's to keep or release, so the server keeps it as it was.
+	if wait_for 3 bash -c "grep -q 'is IPv6-only preferred: DHCPACK $ipr with option 108' '$T/daemon.log' && [ \"\$(status_get 's[\"pools\"][0][\"active_leases\"]')\" = 1 ]"; then
+		pass "... the server's ACK confirmed $ipr (RFC 2131 4.3.2) and kept its lease (1 active)"
 	else
-		fail "... the server gave it no address and took the lease back" "$(grep -E 'DHCPACK|IPv6-only' "$T/daemon.log" | tail -3)"
+		fail "... the server's ACK confirmed $ipr and kept its lease" "$(grep -E 'DHCPACK|IPv6-only' "$T/daemon.log" | tail -3)"
 	fi
 	sleep 1
 	check "... and the client ends with no IPv4 address" no_ipv4 "${C[2]}" dh8c2
@@ -269,6 +271,20 @@ check "DISCOVER with 108 in the PRL: OFFER yiaddr 0.0.0.0, option 108 = 00000708
 out=$(sim 4 discover --mac 02:08:00:00:01:09 --prl 1,3,6)
 check "DISCOVER without 108 on the same pool: an address and no option 108" \
 	bash -c "grep -q 'type=2 yiaddr=10.8.0.1' <<<'$out' && ! grep -q 'option 108' <<<'$out'"
+
+# --- RFC 8925 3.3 / RFC 2131 4.3.2: a client offered 0.0.0.0 that REQUESTs (SELECTING, our
+# server identifier) an address of the pool is NAKed; nothing is allocated
+in_use=$(status_get 's["pools"][0]["in_use"]')
+sim 4 discover --mac 02:08:00:00:01:20 --prl 1,3,6,108 >/dev/null
+out=$(sim 4 request --mac 02:08:00:00:01:20 --prl 1,3,6,108 --server 10.8.0.1 --requested 10.8.0.140)
+check "SELECTING 10.8.0.140 after an OFFER of 0.0.0.0 with 108: a DHCPNAK, nothing allocated (RFC 2131 4.3.2, RFC 8925 3.3)" \
+	bash -c "grep -qx 'type=6 yiaddr=0.0.0.0' <<<'$out' && [ \"\$(status_get 's[\"pools\"][0][\"in_use\"]')\" = '${in_use:-x}' ] && ! grep -q 02:08:00:00:01:20 '$T/journal'"
+# --- INIT-REBOOT with 108 from a client whose lease is live: ACK with its address and 108
+got=$(sim 4 dora --count 1 --base 900 --prl 1,3,6)
+iprb=$(awk '/^ACK/ {print $3}' <<<"$got")
+out=$(sim 4 request --mac 02:08:00:00:03:84 --prl 1,3,6,108 --requested "${iprb:-10.8.0.0}")
+check "INIT-REBOOT with 108 of a live lease ($iprb): ACK yiaddr $iprb with option 108 and a lease time (RFC 2131 4.3.2, RFC 8925 3.3)" \
+	bash -c "[ -n '$iprb' ] && grep -qx 'type=5 yiaddr=$iprb' <<<'$out' && grep -qx 'option 108 00000708' <<<'$out' && grep -q '^option 51 ' <<<'$out'"
 
 # --- the relay socket's filter: a client's broadcasts are rejected in the kernel (counted
 # there as drops of that socket), not queued for the daemon to read and discard

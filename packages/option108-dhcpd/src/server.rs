@@ -3,7 +3,9 @@
 //!
 //! RFC 2131 §4.3 for every message type; RFC 8925 §3 for option 108: it goes only to clients
 //! whose parameter request list has 108, only from pools where it is enabled, with exactly the
-//! configured V6ONLY_WAIT, and such clients get yiaddr 0.0.0.0 and no address is kept for them.
+//! configured V6ONLY_WAIT, and such clients get yiaddr 0.0.0.0 and no address is kept for them
+//! (a SELECTING REQUEST naming an address is NAKed), except that an INIT-REBOOT with a live
+//! lease is ACKed with its address, which stays the client's until it expires.
 
 #![forbid(unsafe_code)]
 
@@ -545,6 +547,54 @@ impl<'s, 'r> Ctx<'s, 'r> {
         }
     }
 
+    /// The expiry of this client's unexpired binding of `ip`: its lease (pool or static),
+    /// or with `offered` also the address we hold for it after an OFFER.
+    fn binding_of_client(&self, ip: Ipv4Addr, offered: bool) -> Option<u64> {
+        if let Some(h) = self.pool().hosts.iter().position(|h| h.ip == ip) {
+            return self.state.static_leases[h]
+                .filter(|r| r.client == self.client && r.expiry > self.now)
+                .map(|r| r.expiry);
+        }
+        let slot = self.state.table.slot(self.state.table.index_of(ip)?);
+        let held = slot.state == State::Leased || offered && slot.state == State::Offered;
+        (held && slot.client == Some(self.client) && slot.expiry > self.now).then_some(slot.expiry)
+    }
+
+    /// INIT-REBOOT of a client with a live lease on `ip` that asked for 108: RFC 2131 §4.3.2
+    /// has the ACK confirm the address (yiaddr), RFC 8925 §3.3 has it carry 108. The binding
+    /// stays as recorded: not taken back, as the client may still use the address (RFC 8925
+    /// §3.2 makes its stop a SHOULD, and systemd-networkd binds it after V6ONLY_WAIT), and
+    /// not lengthened, as a client that stops DHCPv4 will not renew: the lease time is what
+    /// is left, and the address returns to the pool at the recorded expiry or its RELEASE.
+    fn confirm_v6only(&mut self, ip: Ipv4Addr, expiry: u64, wait: u32) -> Decision {
+        self.counters.ipv6_only += 1;
+        let client = self.client;
+        self.state.note_v6only(&client);
+        let left = if expiry == u64::MAX {
+            INFINITE
+        } else {
+            (expiry - self.now).min(INFINITE as u64 - 1) as u32
+        };
+        self.events.lease(
+            self.now,
+            format_args!(
+                "{}: {} is IPv6-only preferred: DHCPACK {ip} with option 108 ({wait} s), lease kept ({left} s left)",
+                self.state.pool.name,
+                Mac(&self.request.chaddr),
+            ),
+        );
+        Decision {
+            message_type: MessageType::Ack,
+            yiaddr: ip,
+            lease_time: Some(left),
+            config: true,
+            v6only: Some(wait),
+            rapid_commit: false,
+            change: None,
+            send: true,
+        }
+    }
+
     /// An address for the client: static, previous, requested, new, or oldest expired.
     fn pick(&mut self) -> Option<Ipv4Addr> {
         if let Some(host) = self.pool().static_for(&self.request.chaddr) {
@@ -719,13 +769,27 @@ impl<'s, 'r> Ctx<'s, 'r> {
         let v6only = self.v6only();
         let ip = match (r.server_id, r.requested_ip, r.ciaddr.is_unspecified()) {
             // SELECTING: must name the address we offered.
-            (Some(_), Some(ip), true) => ip,
+            (Some(_), Some(ip), true) => {
+                if v6only.is_some() && self.binding_of_client(ip, true).is_none() {
+                    // RFC 8925 §3.3: this client was offered 0.0.0.0, so it names an
+                    // address we never offered. RFC 2131 §4.3.2 wants the offered yiaddr
+                    // there, and §3.1 step 4 has a server that cannot satisfy the REQUEST
+                    // NAK it: a NAK (not silence, which would leave the client retrying
+                    // for a minute) sends it back to INIT, whose DISCOVER gets 108 again.
+                    return Some(self.nak("IPv6-only preferred: requested an address not offered"));
+                }
+                ip
+            }
             (Some(_), _, _) => return Some(self.nak("SELECTING without requested address")),
             // INIT-REBOOT: the address the client remembers.
             (None, Some(ip), true) => {
                 if let Some(wait) = v6only {
+                    if let Some(expiry) = self.binding_of_client(ip, false) {
+                        return Some(self.confirm_v6only(ip, expiry, wait));
+                    }
                     // RFC 8925 §3.2: a client in INIT-REBOOT that gets 108 in the ACK stops
-                    // DHCPv4 for V6ONLY_WAIT; it gets no address and its lease goes back.
+                    // DHCPv4 for V6ONLY_WAIT. Nothing of ours to confirm: no address, and
+                    // an expired lease of its goes back.
                     return Some(self.go_v6only(wait, MessageType::Ack));
                 }
                 if !self.pool().contains(ip) {

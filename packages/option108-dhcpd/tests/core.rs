@@ -62,7 +62,11 @@ impl Got {
 }
 
 fn send(server: &mut Server, bytes: &[u8]) -> Option<Got> {
-    let out = server.handle(bytes, IFINDEX, NOW);
+    send_at(server, bytes, NOW)
+}
+
+fn send_at(server: &mut Server, bytes: &[u8], now: u64) -> Option<Got> {
+    let out = server.handle(bytes, IFINDEX, now);
     let change = out.change;
     let reply = out.reply?;
     let p = Packet::new_checked(reply.bytes).unwrap();
@@ -254,28 +258,131 @@ fn rfc8925_value_is_exactly_the_configured_one_even_under_300() {
 }
 
 #[test]
-fn rfc8925_init_reboot_gets_ack_with_108_and_no_address() {
+fn rfc8925_init_reboot_with_a_live_lease_is_acked_with_its_address_and_108() {
+    // RFC 2131 4.3.2: an ACK to INIT-REBOOT confirms the address the client remembers, so
+    // it carries that address (yiaddr), with option 108 (RFC 8925 3.3: MUST, as the client
+    // asked) so that it can stop DHCPv4 (RFC 8925 3.2) knowing its address was valid.
     let ip = Ipv4Addr::new(192, 168, 1, 100);
-    // The client held a lease from before the pool went IPv6-mostly.
+    // The client got its lease before the pool went IPv6-mostly.
     let mut s = Server::new(vec![pool(None, 1)]);
     assert_eq!(dora(&mut s, 1), ip);
     s.reconfigure(vec![pool(Some(600), 1)]);
-    let ack = send(&mut s, &request_init_reboot(1, ip, &[1, 108])).unwrap();
-    assert_eq!(ack.kind, MessageType::Ack as u8);
-    assert_eq!(ack.yiaddr, Ipv4Addr::UNSPECIFIED);
+    let later = NOW + 1000;
+    let ack = send_at(&mut s, &request_init_reboot(1, ip, &[1, 108]), later).expect("an ACK");
+    assert_eq!(
+        (ack.kind, ack.yiaddr),
+        (MessageType::Ack as u8, ip),
+        "RFC 2131 4.3.2"
+    );
+    assert_eq!(
+        ack.option(opt::IPV6_ONLY_PREFERRED),
+        Some(&600u32.to_be_bytes()[..]),
+        "RFC 8925 3.3"
+    );
+    // RFC 8925 3.2: the client stops DHCPv4 or, if it keeps the address, renews it as any
+    // other; the binding stays as recorded (neither taken back nor lengthened): the lease
+    // time is what is left of it.
+    assert_eq!(
+        ack.option(opt::LEASE_TIME),
+        Some(&2600u32.to_be_bytes()[..])
+    );
+    assert_eq!(ack.change, None, "nothing to store: the lease is as it was");
+    assert_eq!(s.pools()[0].table.active_leases(later), 1);
+    assert!(
+        send_at(&mut s, &discover(2, &[1]), later).is_none(),
+        "the address is still the client's: not offered to another"
+    );
+    assert_eq!(s.counters.ipv6_only, 1);
+    assert_eq!(s.pools()[0].ipv6_only_clients(), 1);
+    // Once the lease has run out, the address is the pool's again.
+    let after = NOW + 3600;
+    let offer = send_at(&mut s, &discover(2, &[1]), after).unwrap();
+    assert_eq!(offer.yiaddr, ip);
+}
+
+#[test]
+fn rfc8925_init_reboot_of_a_static_host_with_a_live_lease_is_acked_with_its_address() {
+    // RFC 2131 4.3.2 and RFC 8925 3.3, as for a pool address.
+    let fixed = Ipv4Addr::new(192, 168, 1, 50);
+    let host = StaticHost {
+        macs: vec![mac(7)],
+        ip: fixed,
+        name: "laptop".into(),
+        lease_time: None,
+    };
+    let mut p = pool(None, 1);
+    p.hosts.push(host.clone());
+    let mut s = Server::new(vec![p]);
+    assert_eq!(dora(&mut s, 7), fixed);
+    // A reload: static leases come back from the stored snapshot.
+    let snapshot = option108_dhcpd::store::snapshot(&s, NOW);
+    let mut p = pool(Some(600), 1);
+    p.hosts.push(host);
+    s.reconfigure(vec![p]);
+    for c in snapshot {
+        s.restore(&c, NOW);
+    }
+    let ack = send(&mut s, &request_init_reboot(7, fixed, &[1, 108])).unwrap();
+    assert_eq!((ack.kind, ack.yiaddr), (MessageType::Ack as u8, fixed));
+    assert_eq!(
+        ack.option(opt::IPV6_ONLY_PREFERRED),
+        Some(&600u32.to_be_bytes()[..])
+    );
+    assert_eq!(ack.change, None);
+    assert_eq!(s.pools()[0].active_static_leases(NOW), 1);
+}
+
+#[test]
+fn rfc8925_init_reboot_without_a_live_lease_gets_ack_with_108_and_no_address() {
+    // RFC 8925 3.3: no address is given to a client that asked for 108; an expired lease
+    // of its goes back to the pool.
+    let ip = Ipv4Addr::new(192, 168, 1, 100);
+    let mut s = Server::new(vec![pool(None, 1)]);
+    assert_eq!(dora(&mut s, 1), ip);
+    s.reconfigure(vec![pool(Some(600), 1)]);
+    let later = NOW + 3600;
+    let ack = send_at(&mut s, &request_init_reboot(1, ip, &[1, 108]), later).expect("an ACK");
+    assert_eq!(
+        (ack.kind, ack.yiaddr),
+        (MessageType::Ack as u8, Ipv4Addr::UNSPECIFIED)
+    );
     assert_eq!(
         ack.option(opt::IPV6_ONLY_PREFERRED),
         Some(&600u32.to_be_bytes()[..])
     );
     assert_eq!(ack.option(opt::LEASE_TIME), None);
+    assert_eq!(ack.change, Some(LeaseChange::Released { ip, at: 0 }));
+    assert_eq!(s.pools()[0].table.active_leases(later), 0);
+    // A client never seen: the same.
+    let ack = send(&mut s, &request_init_reboot(3, ip, &[1, 108])).unwrap();
     assert_eq!(
-        ack.change,
-        Some(LeaseChange::Released { ip, at: 0 }),
-        "its lease is given back"
+        (ack.kind, ack.yiaddr),
+        (MessageType::Ack as u8, Ipv4Addr::UNSPECIFIED)
     );
-    assert_eq!(s.pools()[0].table.active_leases(NOW), 0);
-    // And the address (the pool's only one) is free for a legacy client.
-    assert_eq!(dora(&mut s, 2), ip);
+    assert_eq!(ack.change, None);
+}
+
+#[test]
+fn rfc8925_selecting_an_address_it_was_not_offered_is_naked() {
+    // RFC 8925 3.3: a client that asked for 108 is offered 0.0.0.0. RFC 2131 4.3.2: in
+    // SELECTING the requested address MUST be the offered yiaddr, and a server that cannot
+    // satisfy the REQUEST SHOULD NAK it (3.1 step 4): no address is allocated.
+    let mut s = Server::new(vec![pool(Some(1800), 10)]);
+    let offer = send(&mut s, &discover(1, &[1, 3, 6, 108])).unwrap();
+    assert_eq!(offer.yiaddr, Ipv4Addr::UNSPECIFIED);
+    let free = Ipv4Addr::new(192, 168, 1, 105);
+    let nak = send(&mut s, &request_selecting(1, free, &[1, 3, 6, 108])).unwrap();
+    assert_eq!(nak.kind, MessageType::Nak as u8, "{nak:?}");
+    assert_eq!(nak.yiaddr, Ipv4Addr::UNSPECIFIED);
+    assert_eq!(nak.change, None, "nothing allocated");
+    assert_eq!(s.pools()[0].table.in_use(NOW), 0);
+    assert_eq!(s.counters.naks, 1);
+    // Without a DISCOVER first (no offer at all): the same.
+    let nak = send(&mut s, &request_selecting(2, free, &[108])).unwrap();
+    assert_eq!(nak.kind, MessageType::Nak as u8);
+    assert_eq!(s.pools()[0].table.in_use(NOW), 0);
+    // A client that did not ask for 108 still gets what it was offered.
+    assert_eq!(dora(&mut s, 3), Ipv4Addr::new(192, 168, 1, 100));
 }
 
 #[test]

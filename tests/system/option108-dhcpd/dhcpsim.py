@@ -11,6 +11,8 @@ in flight at once; replies are matched by xid.
   discover  --iface I --mac M [--prl ...]   one DISCOVER; prints the OFFER's yiaddr and options
   reboot    --iface I --pairs FILE          INIT-REBOOT REQUEST for each "ACK mac ip" line;
                                             prints "ACK mac ip" or "NAK mac ip" or "NONE mac ip"
+  request   --iface I --mac M --requested A [--server S] [--prl ...]   one REQUEST: SELECTING
+            with --server (its server identifier), else INIT-REBOOT; prints the reply as discover
   relay     --iface I --giaddr G --server S --mac M   a relayed DISCOVER; prints the OFFER
   inform    --iface I --ciaddr A --mac M [--prl ...]  a DHCPINFORM; prints the ACK
   decline   --iface I --mac M                           a lease, then DHCPDECLINE of it
@@ -177,6 +179,25 @@ def discover(a):
         print("option %d %s" % (code, options[code].hex()))
 
 
+def request(a):
+    s = sock(a.iface)
+    xid = random.getrandbits(32)
+    mac = bytes(int(x, 16) for x in a.mac.split(":"))
+    prl = bytes(int(x) for x in a.prl.split(","))
+    options = opt(50, socket.inet_aton(a.requested)) + opt(55, prl)
+    if a.server:
+        options += opt(54, socket.inet_aton(a.server))
+    send(s, message(3, mac, xid, options))
+    p = wait_reply(s, xid, a.timeout)
+    if not p:
+        print("NONE")
+        return
+    _, yiaddr, options = p
+    print("type=%d yiaddr=%s" % (options[53][0], yiaddr))
+    for code in sorted(options):
+        print("option %d %s" % (code, options[code].hex()))
+
+
 def reboot(a):
     s = sock(a.iface)
     for line in open(a.pairs):
@@ -306,9 +327,10 @@ def main():
     ap.add_argument("--giaddr")
     ap.add_argument("--ciaddr")
     ap.add_argument("--server")
+    ap.add_argument("--requested")
     ap.add_argument("--rapid-commit", action="store_true")
     a = ap.parse_args()
-    {"dora": dora, "discover": discover, "reboot": reboot, "malformed": malformed, "relay": relay, "inform": inform, "decline": decline, "flood": flood}[a.command](a)
+    {"dora": dora, "discover": discover, "reboot": reboot, "request": request, "malformed": malformed, "relay": relay, "inform": inform, "decline": decline, "flood": flood}[a.command](a)
 
 
 if __name__ == "__main__":
