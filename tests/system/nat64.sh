@@ -188,6 +188,20 @@ if echo "$out" | grep -q "ttl=63 "; then pass "one hop: a hairpinned echo reply 
 out="$(inc traceroute -6 -n -q 1 -w 2 -m 6 $SERVER6 2>&1)"
 if [ "$(echo "$out" | tail -1 | awk '{print $1, $2}')" = "2 2001:db8:64::c000:202" ]; then pass "traceroute: the server is hop 2 (Port Unreachable translated)"; else fail "traceroute to the end" "$out"; fi
 
+# --- RFC 6146 §3.5.1: UDP from the IPv4 side to a pool port nothing is bound to gets Port
+# Unreachable from the pool address (the server's connected socket sees it as refused).
+udp_refused() { ins python3 -c "import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2)
+s.connect(('198.51.100.1', $1)); s.send(b'x')
+try:
+    s.recv(1); print('answered')
+except ConnectionRefusedError:
+    print('refused')
+except OSError as e:
+    print(e)"; }
+out="$(udp_refused 9)"
+[ "$out" = refused ] && pass "UDP to an unbound pool port: Port Unreachable from the pool address" || fail "UDP port unreachable" "$out"
+
 # --- static BIB entry from the IPv4 side
 out="$(ins python3 "$HERE/tcp_client.py" 198.51.100.1 8080 5000 2>&1)"
 [ "$out" = ok ] && pass "static BIB: IPv4 server reaches the IPv6 client's port 8080" || fail "static BIB" "$out"

@@ -1529,3 +1529,47 @@ fn wrong_checksums_stay_wrong_by_as_much_rfc1624() {
     assert_eq!(sum6(&h.one(&p)), sum4(&p), "ICMPv4 error -> ICMPv6");
     assert_eq!(h.nat.stats().dropped(DropReason::BadChecksum), 0);
 }
+
+/// RFC 6146 §3.5.1: an IPv4 UDP packet to a pool address and port that nothing is bound to
+/// (a free port, or one outside the configured range) gets an ICMP Port Unreachable from
+/// that pool address, rate-limited; a hairpinned one gets it as ICMPv6, to its sender.
+#[test]
+fn udp_without_binding_gets_port_unreachable_rfc6146_3_5_1() {
+    let mut h = Harness::new(config());
+    for port in [40000, 80] {
+        let p = udp4_packet(SERVER, POOL, 53, port, b"stray");
+        let (v, sent) = h.run(&p);
+        assert_eq!(v, Verdict::Dropped(DropReason::NoBinding));
+        assert_eq!(sent.len(), 1, "port {port}");
+        let ip = check4(&sent[0]);
+        let m = ip.payload();
+        assert_eq!((ip.src(), ip.dst(), m[0], m[1]), (POOL, SERVER, 3, 3));
+        assert_eq!(&m[8..], &p[..], "the packet is quoted");
+    }
+    // Not for TCP (RFC 6146 §3.5.2.2 has its own rule) nor for addresses outside the pool.
+    let mut l4 = tcp(80, 40000, 0x10);
+    l4_checksum_v4(SERVER, POOL, PROTO_TCP, &mut l4);
+    assert!(h
+        .run(&ip4(SERVER, POOL, PROTO_TCP, 64, 0x4000, 0, &l4))
+        .1
+        .is_empty());
+    assert!(h
+        .run(&udp4_packet(SERVER, [198, 51, 100, 9], 53, 40000, b"x"))
+        .1
+        .is_empty());
+    // Rate-limited: 50 a second.
+    let p = udp4_packet(SERVER, POOL, 53, 40001, b"stray");
+    let errors: usize = (0..100).map(|_| h.run_at(&p, 5).1.len()).sum();
+    assert_eq!(errors, 50);
+    // Hairpinned: the IPv6 host gets Port Unreachable (ICMPv6 1/4) from the pool address
+    // under the prefix, quoting what it sent.
+    let (v, sent) = h.run_at(&udp6_packet(&HOST, &v6(POOL), 40002, 9999, b"hairpin"), 7);
+    assert_eq!(v, Verdict::Dropped(DropReason::NoBinding));
+    assert_eq!(sent.len(), 1);
+    let ip = check6(&sent[0]);
+    let m = ip.upper();
+    assert_eq!((ip.src(), ip.dst(), m[0], m[1]), (v6(POOL), HOST, 1, 4));
+    let inner = Ipv6Packet::new_checked(&m[8..]).expect("inner IPv6");
+    assert_eq!((inner.src(), inner.dst()), (HOST, v6(POOL)));
+    assert_eq!(ports(inner.upper()), Some((40002, 9999)));
+}

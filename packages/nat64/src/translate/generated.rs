@@ -82,6 +82,54 @@ impl Nat64 {
         if !self.icmp_error_allowed(now) {
             return;
         }
+        let len = self.emit_icmpv4_error(packet, dst, pool_addr, icmp::V4_TIME_EXCEEDED, 0);
+        out(&self.scratch[..len], Offload::NONE);
+        self.stats.icmp_errors_sent += 1;
+    }
+
+    /// RFC 6146 §3.5.1: an IPv4 UDP packet `ip` (in `buf`) to a pool address and port that
+    /// nothing is bound to gets an ICMP Port Unreachable from that address. A hairpinned one
+    /// (from an IPv6 host through the pool) gets the error as ICMPv6, to that host.
+    pub(super) fn port_unreachable_v4(
+        &mut self,
+        buf: &PacketBuf,
+        ip: &Ipv4Repr,
+        hairpin: bool,
+        now: u64,
+        out: Out,
+    ) {
+        if !self.icmp_error_allowed(now) {
+            return;
+        }
+        let (kind, code) = (icmp::V4_DEST_UNREACH, 3);
+        let len = self.emit_icmpv4_error(buf.packet(), ip.src, ip.dst, kind, code);
+        if hairpin {
+            // Back through the translation of ICMPv4 errors, which finds the sender's binding.
+            let Some(mut error) = self.replay_buf.take() else {
+                return;
+            };
+            error.load(&self.scratch[..len]);
+            let header = Ipv4Packet::new_checked(error.packet()).map(|e| e.repr());
+            if let Ok(header) = header {
+                let _ = self.icmp_error_v4_to_v6(&error, &header, IPV4_HEADER, out);
+            }
+            self.replay_buf = Some(error);
+        } else {
+            out(&self.scratch[..len], Offload::NONE);
+        }
+        self.stats.icmp_errors_sent += 1;
+    }
+
+    /// Writes an ICMPv4 error from `src` to `dst` quoting `packet` (as much as fits in 576
+    /// bytes) into the scratch buffer; returns its length.
+    fn emit_icmpv4_error(
+        &mut self,
+        packet: &[u8],
+        dst: [u8; 4],
+        src: [u8; 4],
+        kind: u8,
+        code: u8,
+    ) -> usize {
         let at = IPV4_HEADER + ICMP_HEADER;
         let quoted = &packet[..packet.len().min(ICMPV4_ERROR_MAX - at)];
         let ident = self.next_ident();
@@ -92,7 +140,7 @@ impl Nat64 {
             ident,
             ttl: OWN_HOP_LIMIT,
             protocol: PROTO_ICMP,
-            src: pool_addr,
+            src,
             dst,
             ..Ipv4Repr::default()
         }
@@ -100,14 +148,13 @@ impl Nat64 {
         s[at..at + quoted.len()].copy_from_slice(quoted);
         let message = &mut s[IPV4_HEADER..IPV4_HEADER + length];
         IcmpRepr {
-            msg_type: icmp::V4_TIME_EXCEEDED,
-            code: 0,
+            msg_type: kind,
+            code,
             rest: [0; 4],
         }
         .emit(message);
         IcmpRepr::finish(message, 0);
-        out(&s[..IPV4_HEADER + length], Offload::NONE);
-        self.stats.icmp_errors_sent += 1;
+        IPV4_HEADER + length
     }
 }
 

@@ -20,6 +20,26 @@ impl Nat64 {
         out: Out,
         hairpin: bool,
     ) -> Result<usize, DropReason> {
+        let result = self.translate_v4_packet(buf, now, out, hairpin);
+        if result == Err(DropReason::NoBinding) {
+            // Left untouched: refused before any rewriting.
+            if let Ok(ip) = Ipv4Packet::new_checked(buf.packet()).map(|p| p.repr()) {
+                let first_udp = ip.protocol == PROTO_UDP && ip.frag_offset == 0;
+                if first_udp && self.state.in_pool(ip.dst) {
+                    self.port_unreachable_v4(buf, &ip, hairpin, now, out);
+                }
+            }
+        }
+        result
+    }
+
+    fn translate_v4_packet(
+        &mut self,
+        buf: &mut PacketBuf,
+        now: u64,
+        out: Out,
+        hairpin: bool,
+    ) -> Result<usize, DropReason> {
         let (ip, ihl) = {
             let view = Ipv4Packet::new_checked(buf.packet())?;
             if !view.header_checksum_ok() {
@@ -250,7 +270,7 @@ impl Nat64 {
 
     /// An ICMPv4 error about a packet the IPv4 side got from a pool address: translated
     /// with its inner packet, to the IPv6 host bound to that pool address and port.
-    fn icmp_error_v4_to_v6(
+    pub(super) fn icmp_error_v4_to_v6(
         &mut self,
         buf: &PacketBuf,
         ip: &Ipv4Repr,
