@@ -396,6 +396,10 @@ fn topology<'a>(snaps: &[&'a Snapshot]) -> Topology<'a> {
         }
         for p in &s.paths {
             add(p.dest, NodeKind::Mesh, iface);
+            // Still being discovered: no next hop yet, no edge.
+            if p.next_hop == Mac::default() {
+                continue;
+            }
             add(p.next_hop, NodeKind::Mesh, iface);
             edges.push(Edge {
                 from: p.dest,
@@ -595,7 +599,12 @@ mod tests {
                     station(B, PlinkState::Estab),
                     station(Mac([2, 0, 0, 0, 3, 0]), PlinkState::OpnSnt),
                 ],
-                paths: vec![mpath(B, B, 100), mpath(C, B, 300)],
+                paths: vec![
+                    mpath(B, B, 100),
+                    mpath(C, B, 300),
+                    // Being discovered: a node, no edge.
+                    mpath(Mac([2, 0, 0, 0, 4, 0]), Mac::default(), 0),
+                ],
                 proxies: vec![Mpp {
                     iface: "mesh0".into(),
                     dest: HOST,
@@ -613,7 +622,7 @@ mod tests {
             "# TYPE mesh_stations_estab gauge",
             "mesh_stations_estab{iface=\"mesh0\"} 1",
             "mesh_stations{iface=\"mesh0\"} 2",
-            "mesh_paths{iface=\"mesh0\"} 2",
+            "mesh_paths{iface=\"mesh0\"} 3",
             "mesh_proxies{iface=\"mesh0\"} 1",
             "mesh_gate_reachable{iface=\"mesh0\"} 1",
             "mesh_station_airtime_metric{iface=\"mesh0\",mac=\"02:00:00:00:01:00\"} 100",
@@ -676,6 +685,7 @@ mod tests {
                 ("02:00:00:00:01:00", "peer"),
                 ("02:00:00:00:03:00", "peer"),
                 ("02:00:00:00:02:00", "mesh"),
+                ("02:00:00:00:04:00", "mesh"),
                 ("52:54:00:00:00:09", "proxied"),
             ]
         );

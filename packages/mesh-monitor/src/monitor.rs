@@ -8,7 +8,8 @@
 //!   leaves ESTAB (to HOLDING, LISTEN... or gone from the dump) a peer down. Other peer link
 //!   state changes (LISTEN → OPN_SNT, a candidate appearing or going) are plink events.
 //! - **Paths**: a path to a new destination, a path gone (mac80211 flushes the paths through a
-//!   lost peer, and drops expired ones after ten minutes), a next hop that changed. The last
+//!   lost peer, and drops expired ones after ten minutes), a next hop that changed. A path
+//!   being discovered (no next hop yet: all zeros) counts as no path. The last
 //!   next hop of a path that went is remembered (at most [`REMEMBERED_PATHS`] per interface),
 //!   so a path flushed with its peer and found again through another node in the next poll is
 //!   a next-hop change, not "gone" then "new".
@@ -802,7 +803,10 @@ impl Monitor {
         seq: u64,
         events: &mut Vec<What>,
     ) {
-        for p in cur {
+        // A path still being discovered has no next hop yet (00:00:00:00:00:00, metric 0):
+        // not a way to its destination, so not a path here.
+        let resolved = |p: &&MeshPath| p.next_hop != Mac::default();
+        for p in cur.iter().filter(resolved) {
             let subject = Subject::Path {
                 dest: p.dest,
                 next_hop: p.next_hop,
@@ -855,7 +859,7 @@ impl Monitor {
             }
         }
         for m in state.paths.iter_mut().filter(|m| m.present) {
-            if !cur.iter().any(|p| p.dest == m.dest) {
+            if !cur.iter().filter(resolved).any(|p| p.dest == m.dest) {
                 m.present = false;
                 m.gone_seq = seq;
                 events.push(What::PathGone {

@@ -735,3 +735,44 @@ fn watching_without_a_mesh_id_claims_nothing_about_joining() {
         "mesh0: watching: 2 peers in ESTAB, 2 paths"
     );
 }
+
+#[test]
+fn a_path_being_discovered_is_no_path() {
+    // As Linux 6.1 lists it while a path request is out: no next hop, metric 0, no flags.
+    let resolving = |dest: Mac| MeshPath {
+        next_hop: Mac::default(),
+        metric: 0,
+        sn: 0,
+        flags: 0,
+        hop_count: Some(0),
+        path_change: Some(0),
+        discovery_retries: 4,
+        ..path(dest, B, 0)
+    };
+    let mut lab = Lab::new(Settings::default());
+    lab.poll(full_mesh());
+    assert_eq!(
+        lab.poll(snap(
+            full_mesh().stations,
+            vec![path(B, B, 100), resolving(C)]
+        )),
+        [What::PathGone {
+            dest: C,
+            next_hop: C
+        }],
+        "not a next hop of 00:00:00:00:00:00"
+    );
+    assert_eq!(
+        lab.poll(snap(
+            full_mesh().stations,
+            vec![path(B, B, 100), path(C, B, 150)]
+        )),
+        [What::NextHop {
+            dest: C,
+            from: C,
+            to: B,
+            metric: 150
+        }],
+        "resolved through B"
+    );
+}
