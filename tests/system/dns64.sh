@@ -37,6 +37,10 @@ mapped   IN AAAA ::ffff:198.51.100.30
 alias    IN CNAME alias2
 alias2   IN CNAME v4only
 private  IN A   10.1.2.3
+mixed    IN A   198.51.100.60
+mixed    IN AAAA 2001:db8::60
+mixed    IN AAAA ::ffff:198.51.100.60
+malias   IN CNAME mixed
 txtonly  IN TXT "nothing else"
 EOF
 for i in $(seq 1 100); do echo "big IN A 198.51.100.$i" >>"$WORK/d64.test.zone"; done
@@ -54,18 +58,28 @@ $TTL 3600
 @   IN NS  ns.d64.test.
 33  IN PTR rfc.d64.test.
 EOF
+# The upstream's own (made-up) PTR for 192.0.0.170, to tell a forwarded answer from ours.
+cat >"$WORK/0.0.192.in-addr.arpa.zone" <<'EOF'
+$ORIGIN 0.0.192.in-addr.arpa.
+$TTL 3600
+@   IN SOA ns.d64.test. admin.d64.test. 1 3600 600 86400 300
+@   IN NS  ns.d64.test.
+170 IN PTR upstream.d64.test.
+EOF
 cat >"$WORK/signed.test.zone.in" <<'EOF'
 $ORIGIN signed.test.
 $TTL 3600
 @   IN SOA ns.d64.test. admin.d64.test. 1 3600 600 86400 300
 @   IN NS  ns.d64.test.
 v4  IN A   198.51.100.50
+mixed IN AAAA 2001:db8::61
+mixed IN AAAA ::ffff:198.51.100.61
 EOF
 (cd "$WORK" && ksk=$(ldns-keygen -k -a ECDSAP256SHA256 signed.test) && zsk=$(ldns-keygen -a ECDSAP256SHA256 signed.test) &&
   ldns-signzone -f signed.test.zone signed.test.zone.in "$zsk" "$ksk") >/dev/null || echo "zone signing failed"
 
 in_ns ip addr add 127.0.0.2/8 dev lo 2>/dev/null
-nsd_start "$NS" "$WORK" 127.0.0.2 fd64::53 -- d64.test neg30.test 2.0.192.in-addr.arpa signed.test ||
+nsd_start "$NS" "$WORK" 127.0.0.2 fd64::53 -- d64.test neg30.test 2.0.192.in-addr.arpa 0.0.192.in-addr.arpa signed.test ||
   fail "setup" "nsd did not start"
 
 # ---- dns64 ---------------------------------------------------------------------------------
@@ -140,6 +154,16 @@ check "signed zone, DO+CD: no synthesis, answer passed through (RFC 6147 5.5)" \
   bash -c "out=\$(ip netns exec $NS dig +dnssec +cd @127.0.0.1 AAAA v4.signed.test); echo \"\$out\"; echo \"\$out\" | grep -q 'ANSWER: 0' && echo \"\$out\" | grep -q 'RRSIG.*NSEC\|NSEC.*RRSIG\|RRSIG'"
 check "signed zone, DO without CD: synthesized, no RRSIG over A, no AD, DO echoed" \
   bash -c "out=\$(ip netns exec $NS dig +dnssec @127.0.0.1 AAAA v4.signed.test); echo \"\$out\"; echo \"\$out\" | grep -q 'AAAA.*64:ff9b::c633:6432' && ! echo \"\$out\" | grep -q 'RRSIG.*A 13' && ! echo \"\$out\" | grep -q 'flags:.* ad' && echo \"\$out\" | grep -q 'flags: do'"
+check "AAAA RRset partly in ::ffff:0:0/96: the mapped record removed, the real one kept (RFC 6147 5.1.4)" \
+  expect_answers 'mixed.d64.test. 3600 AAAA 2001:db8::60' @127.0.0.1 AAAA mixed.d64.test
+check "... the same at the end of a CNAME chain (RFC 6147 5.1.4, 5.1.5)" \
+  expect_answers $'malias.d64.test. 3600 CNAME mixed.d64.test.\nmixed.d64.test. 3600 AAAA 2001:db8::60' @127.0.0.1 AAAA malias.d64.test
+check "... and from the cache over TCP, still without it" \
+  bash -c "out=\$(ip netns exec $NS dig +tcp +noall +answer @::1 AAAA mixed.d64.test); echo \"\$out\"; [ \$(echo \"\$out\" | grep -c AAAA) = 1 ] && ! echo \"\$out\" | grep -q ffff"
+check "signed partly excluded RRset, DO+CD: passed whole with its RRSIG (RFC 6147 5.5 item 3)" \
+  bash -c "out=\$(ip netns exec $NS dig +dnssec +cd +noall +answer @127.0.0.1 AAAA mixed.signed.test); echo \"\$out\"; echo \"\$out\" | grep -q 'AAAA.*::ffff:198.51.100.61' && echo \"\$out\" | grep -q 'AAAA.*2001:db8::61' && echo \"\$out\" | grep -Eq 'RRSIG[[:space:]]+AAAA'"
+check "signed partly excluded RRset, DO only: mapped record and the RRSIG it breaks removed, no AD (RFC 6147 5.1.4, 5.5)" \
+  bash -c "out=\$(ip netns exec $NS dig +dnssec @127.0.0.1 AAAA mixed.signed.test); echo \"\$out\"; echo \"\$out\" | grep -q 'AAAA.*2001:db8::61' && ! echo \"\$out\" | grep -q 'ffff' && ! echo \"\$out\" | grep -Eq 'RRSIG[[:space:]]+AAAA' && ! echo \"\$out\" | grep -q 'flags:.* ad'"
 check "large answer: upstream truncation retried over TCP, client gets TC over UDP and all 100 over TCP" \
   bash -c "ip netns exec $NS dig +ignore +time=3 @127.0.0.1 AAAA big.d64.test | grep -q 'flags:.* tc' && [ \$(ip netns exec $NS dig +tcp +noall +answer @127.0.0.1 AAAA big.d64.test | grep -c AAAA) = 100 ]"
 check "status: tcp_retries counted" bash -c "[ \$(ip netns exec $NS $DNS64 -c $WORK/dns64 status | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"tcp_retries\"])') -ge 1 ]"
@@ -147,6 +171,12 @@ check "status: tcp_retries counted" bash -c "[ \$(ip netns exec $NS $DNS64 -c $W
 # Reverse: PTR in the prefix via CNAME to in-addr.arpa (5.3.1), for the WKP and below per length.
 check "PTR under 64:ff9b::/96: CNAME to 33.2.0.192.in-addr.arpa and its PTR" \
   expect_answers $'1.2.2.0.0.0.0.c.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.b.9.f.f.4.6.0.0.ip6.arpa. 3600 CNAME 33.2.0.192.in-addr.arpa.\n33.2.0.192.in-addr.arpa. 3600 PTR rfc.d64.test.' @127.0.0.1 -x 64:ff9b::192.0.2.33
+check "PTR of 64:ff9b::192.0.0.170: ipv4only.arpa, answered locally, not AA (RFC 8880 7.2.1)" \
+  bash -c "out=\$(ip netns exec $NS dig +time=3 +tries=1 @127.0.0.1 -x 64:ff9b::192.0.0.170); echo \"\$out\"; echo \"\$out\" | grep -Eq '^a\.a\.0\.0\.0\.0\.0\.c(\.0)+\.b\.9\.f\.f\.4\.6\.0\.0\.ip6\.arpa\.[[:space:]]+3600[[:space:]]+IN[[:space:]]+PTR[[:space:]]+ipv4only\.arpa\.' && ! echo \"\$out\" | grep -q CNAME && ! echo \"\$out\" | grep -q 'flags:.* aa'"
+check "PTR of 64:ff9b::192.0.0.171: ipv4only.arpa (RFC 8880 7.2.1)" \
+  bash -c "[ \"\$(ip netns exec $NS dig +short @127.0.0.1 -x 64:ff9b::192.0.0.171)\" = ipv4only.arpa. ]"
+check "170.0.0.192.in-addr.arpa asked directly: forwarded, the upstream's answer (RFC 8880 7.2 item 4)" \
+  expect_answers '170.0.0.192.in-addr.arpa. 3600 PTR upstream.d64.test.' @127.0.0.1 -x 192.0.0.170
 check "PTR outside the prefix is forwarded (NXDOMAIN from upstream root-less NSD: REFUSED/NXDOMAIN, no CNAME)" \
   bash -c "! ip netns exec $NS dig +time=3 +tries=1 @127.0.0.1 -x 2001:db8::1 | grep -q CNAME"
 
@@ -174,6 +204,8 @@ for pl in "2001:db8::/32 2001:db8:c000:221::" "2001:db8:100::/40 2001:db8:1c0:2:
   check "prefix $1: rfc.d64.test AAAA = $2" expect_answers "rfc.d64.test. 300 AAAA $2" @127.0.0.1 AAAA rfc.d64.test
   check "prefix $1: PTR of $2 -> CNAME 33.2.0.192.in-addr.arpa" \
     bash -c "ip netns exec $NS dig +noall +answer @127.0.0.1 -x $2 | grep -q 'CNAME.*33.2.0.192.in-addr.arpa.' && ip netns exec $NS dig +noall +answer @127.0.0.1 -x $2 | grep -q 'PTR.*rfc.d64.test.'"
+  check "prefix $1: PTR of each ipv4only.arpa AAAA is ipv4only.arpa (RFC 8880 7.2.1)" \
+    bash -c "a=\$(ip netns exec $NS dig +short @127.0.0.1 AAAA ipv4only.arpa); [ \$(echo \"\$a\" | wc -l) = 2 ] || exit 1; for x in \$a; do p=\$(ip netns exec $NS dig +short @127.0.0.1 -x \$x); echo \"\$x -> \$p\"; [ \"\$p\" = ipv4only.arpa. ] || exit 1; done"
 done
 write_config 2001:db8:122::/48
 reload_dns64

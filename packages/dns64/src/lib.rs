@@ -22,7 +22,10 @@
 //!   in our prefix to its in-addr.arpa name, followed like a recursive resolver would (the
 //!   upstream's answer for the target is appended).
 //! - ipv4only.arpa (RFC 7050, RFC 8880): answered locally (A: 192.0.0.170/171; AAAA: those in
-//!   our prefix), so prefix discovery works whatever the upstream says.
+//!   our prefix), so prefix discovery works whatever the upstream says; so are PTR queries for
+//!   those two addresses in our prefix (`ipv4only.arpa`, RFC 8880 §7.2.1).
+//! - AAAA RRsets partly in the exclusion list (`::ffff:0:0/96` by default) lose the excluded
+//!   records (RFC 6147 §5.1.4), and an RRSIG over them; wholly excluded ones are synthesized.
 //! - An A record gets an AAAA record exactly when nat64 would translate to it
 //!   ([`rfc6052::Prefix::check_v4`]): never for 0/8, 127/8, 224/4, 240/4; with the
 //!   Well-Known Prefix not for non-global addresses either (RFC 6052 §3.1: private, CGNAT,

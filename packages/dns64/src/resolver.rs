@@ -10,12 +10,26 @@
 //! three: a slow server's late answer is taken); after `query_timeout` the client gets SERVFAIL.
 //!
 //! RFC 6147 decisions for AAAA (class IN, unless the client set both DO and CD, §5.5):
-//! real AAAA records pass unchanged unless all are in the exclusion set (§5.1.4); NXDOMAIN
-//! passes (§5.1.2); any other result (NODATA, all excluded, other RCODEs) leads to an A query
-//! whose answer is the basis of the response (§5.1.6): CNAME/DNAME chains and the authority and
-//! additional sections kept (§5.3.2, §5.4), each A record replaced by its synthesized AAAA with
-//! TTL min(A TTL, negative TTL of the AAAA answer from its SOA, or 600 s without SOA) (§5.1.7),
-//! RRSIGs over A dropped, AD cleared (we do not validate).
+//! - real AAAA records pass unchanged (§5.1.1); NXDOMAIN passes (§5.1.2);
+//! - some AAAA in the exclusion set and some not (§5.1.4): the excluded records are removed,
+//!   the rest of the answer (CNAME/DNAME chain, §5.1.5), its TTLs and the authority and
+//!   additional sections kept (§5.4); an RRSIG over AAAA no longer verifies and is dropped,
+//!   AD cleared. This filtered answer is what is cached;
+//! - any other result (NODATA, all excluded, other RCODEs) leads to an A query whose answer is
+//!   the basis of the response (§5.1.6): CNAME/DNAME chains and the authority and additional
+//!   sections kept (§5.3.2, §5.4), each A record replaced by its synthesized AAAA with TTL
+//!   min(A TTL, negative TTL of the AAAA answer from its SOA, or 600 s without SOA) (§5.1.7),
+//!   RRSIGs over A dropped, AD cleared (we do not validate);
+//! - DO and CD both set (§5.5 item 3): no synthesis and no filtering, the upstream's answer as
+//!   it is (RRSIGs, AD), for the client to validate and synthesize itself.
+//!
+//! PTR (class IN, same DO+CD rule): a full ip6.arpa name in our prefix gets a CNAME to its
+//! in-addr.arpa name and the upstream's answer for that (§5.3.1 option 2), except for the
+//! addresses of 192.0.0.170 and 192.0.0.171, answered locally with `PTR ipv4only.arpa` (RFC
+//! 8880 §7.2.1; TTL [`LOCAL_TTL`], AA clear: the RFC sets neither). The in-addr.arpa names
+//! of those two addresses asked directly are forwarded like any other: RFC 8880 §7.2 item 4
+//! says recursive resolvers SHOULD NOT treat them specially. `ipv4only.arpa` A and AAAA are
+//! answered locally (RFC 7050, RFC 8880 §7.1).
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -25,7 +39,7 @@ use std::time::{Duration, Instant};
 use crate::cache::Cache;
 use crate::exclude::Range6;
 use crate::rfc6052::{self, Prefix};
-use crate::wire::{self, Edns, Header, Message, Name, Writer};
+use crate::wire::{self, Edns, Header, Message, Name, Record, Writer};
 use v6only_common::json::Json;
 
 /// The opcode bits of the header flags.
@@ -37,6 +51,8 @@ pub const EDNS_SIZE: u16 = 1232;
 pub const NO_SOA_TTL: u32 = 600;
 /// TTL of the local ipv4only.arpa answers (RFC 7050/8880) and of synthesized PTR CNAMEs.
 pub const LOCAL_TTL: u32 = 3600;
+/// The A records of ipv4only.arpa (RFC 7050 §2.2, RFC 8880 §7.1).
+const IPV4ONLY: [Ipv4Addr; 2] = [Ipv4Addr::new(192, 0, 0, 170), Ipv4Addr::new(192, 0, 0, 171)];
 /// Cached entries live at most this long, whatever the records say.
 pub const MAX_CACHE_TTL: u32 = 86400;
 
@@ -339,6 +355,17 @@ impl Dns64 {
         if query.qclass() == wire::CLASS_IN && self.answer_locally(client, &query) {
             return;
         }
+        // DO and CD together: the client validates, so synthesis would only fail it (§5.5).
+        let synthesis_allowed = query.qclass() == wire::CLASS_IN && !(do_bit && cd);
+        let ptr_v4 = if synthesis_allowed && query.qtype() == wire::TYPE_PTR {
+            self.config.prefix.ptr_v4(query.qname().labels())
+        } else {
+            None
+        };
+        if ptr_v4.is_some_and(|v4| IPV4ONLY.contains(&v4)) {
+            self.answer_ipv4only_ptr(client, &query);
+            return;
+        }
 
         // Built in a reused buffer: a cache hit allocates only the answer it sends.
         let mut key = std::mem::take(&mut self.key_buf);
@@ -364,16 +391,11 @@ impl Dns64 {
         self.key_buf = key;
         self.stats.cache_misses += 1;
 
-        // DO and CD together: the client validates, so synthesis would only fail it (§5.5).
-        let synthesis_allowed = query.qclass() == wire::CLASS_IN && !(do_bit && cd);
         let stage = if synthesis_allowed && query.qtype() == wire::TYPE_AAAA {
             Stage::Aaaa
-        } else if synthesis_allowed && query.qtype() == wire::TYPE_PTR {
-            match self.ptr_target(query.qname()) {
-                Some(target) => Stage::Ptr {
-                    target: Box::new(target),
-                },
-                None => Stage::Forward,
+        } else if let Some(target) = ptr_v4.and_then(ptr_target) {
+            Stage::Ptr {
+                target: Box::new(target),
             }
         } else {
             Stage::Forward
@@ -472,22 +494,27 @@ impl Dns64 {
                 if rcode == wire::RCODE_NXDOMAIN {
                     return self.pass_through(&p, &response, now);
                 }
-                let mut any = false;
-                let mut usable = false;
+                let (mut any, mut usable, mut excluded) = (false, false, false);
                 for rr in response.records(0) {
-                    if rr.rtype() == wire::TYPE_AAAA
-                        && rr.class() == wire::CLASS_IN
-                        && rr.rdata_len() == 16
-                    {
+                    if let Some(out) = self.aaaa_excluded(bytes, &rr) {
                         any = true;
-                        let mut a = [0u8; 16];
-                        a.copy_from_slice(rr.rdata(bytes));
-                        let a = Ipv6Addr::from(a);
-                        usable |= !self.config.exclude.iter().any(|r| r.contains(a));
+                        usable |= !out;
+                        excluded |= out;
                     }
                 }
-                if rcode == wire::RCODE_NOERROR && usable {
+                if rcode == wire::RCODE_NOERROR && usable && !excluded {
                     return self.pass_through(&p, &response, now);
+                }
+                if rcode == wire::RCODE_NOERROR && usable {
+                    // Some usable, some not: the usable ones only (§5.1.4).
+                    match self.without_excluded(&p, &response) {
+                        Some(data) => self.respond(&p, data, now),
+                        None => {
+                            self.stats.malformed_responses += 1;
+                            self.servfail(&p);
+                        }
+                    }
+                    return;
                 }
                 // NODATA: its negative TTL bounds the synthesized TTL. Excluded AAAA or an
                 // error: no SOA to go by (600 s).
@@ -623,7 +650,7 @@ impl Dns64 {
         );
         w.question(query.qname().as_wire(), query.qtype(), query.qclass());
         let mut count = 0;
-        for v4 in [Ipv4Addr::new(192, 0, 0, 170), Ipv4Addr::new(192, 0, 0, 171)] {
+        for v4 in IPV4ONLY {
             match query.qtype() {
                 wire::TYPE_AAAA => {
                     let v6 = self.config.prefix.embed(v4);
@@ -643,22 +670,54 @@ impl Dns64 {
             count += 1;
         }
         w.set_count(1, count);
+        if query.qtype() == wire::TYPE_AAAA {
+            self.stats.synthesized += 1;
+        }
+        self.reply_local(client, query, w);
+        true
+    }
+
+    /// RFC 8880 §7.2.1: the ip6.arpa names of 192.0.0.170 and 192.0.0.171 in our prefix have
+    /// the PTR `ipv4only.arpa`, given without a reverse query for the IPv4 address. Not AA:
+    /// the prefix's ip6.arpa zone is not ours (as for the synthesized CNAMEs, §5.3.1).
+    fn answer_ipv4only_ptr(&mut self, client: Client, query: &Message) {
+        self.stats.local_answers += 1;
+        self.stats.ptr_synthesized += 1;
+        let flags = query.flags();
+        let rd = flags & wire::FLAG_RD != 0;
+        let mut w = response_writer(query.id(), rd, flags & wire::FLAG_CD != 0, 0);
+        w.question(query.qname().as_wire(), query.qtype(), query.qclass());
+        let target = Name::from_text("ipv4only.arpa").expect("valid");
+        write_rr(
+            &mut w,
+            query.qname(),
+            wire::TYPE_PTR,
+            LOCAL_TTL,
+            target.as_wire(),
+        );
+        w.set_count(1, 1);
+        self.reply_local(client, query, w);
+    }
+
+    /// Sends a locally made answer: OPT as asked, cut to what the client takes.
+    fn reply_local(&mut self, client: Client, query: &Message, mut w: Writer) {
         if let Some(edns) = query.edns() {
             w.opt(EDNS_SIZE, edns.dnssec_ok);
             w.set_count(3, 1);
         }
-        if query.qtype() == wire::TYPE_AAAA {
-            self.stats.synthesized += 1;
-        }
         let data = fit(w.as_bytes(), client, query.edns());
         self.out.push_back(Output::ToClient { client, data });
-        true
     }
 
-    /// The in-addr.arpa name for a full ip6.arpa name inside our prefix (§5.3.1).
-    fn ptr_target(&self, qname: &Name) -> Option<Name> {
-        let v4 = self.config.prefix.ptr_v4(qname.labels())?;
-        Name::from_text(rfc6052::in_addr_arpa(v4).as_str())
+    /// For an AAAA record (class IN), whether it is in the exclusion set (§5.1.4).
+    fn aaaa_excluded(&self, msg: &[u8], rr: &Record) -> Option<bool> {
+        if rr.rtype() != wire::TYPE_AAAA || rr.class() != wire::CLASS_IN || rr.rdata_len() != 16 {
+            return None;
+        }
+        let mut a = [0u8; 16];
+        a.copy_from_slice(rr.rdata(msg));
+        let a = Ipv6Addr::from(a);
+        Some(self.config.exclude.iter().any(|r| r.contains(a)))
     }
 
     fn pass_through(&mut self, p: &Pending, response: &Message, now: Instant) {
@@ -717,6 +776,33 @@ impl Dns64 {
             client,
             data: w.into_bytes(),
         });
+    }
+
+    /// The AAAA response without its excluded records (§5.1.4), assembled as §5.4 says: our
+    /// header, the client's question, the rest of the answer (CNAME chain included) and the
+    /// authority and additional sections as they came. An RRSIG over AAAA signed the whole
+    /// RRset, which no longer verifies: it goes, and AD is clear (the client did not set both DO
+    /// and CD, or it would get the RRset untouched, §5.5).
+    fn without_excluded(&self, p: &Pending, r: &Message) -> Option<Vec<u8>> {
+        let bytes = r.bytes();
+        let mut w = response_writer(p.client_id, p.rd, p.cd, r.rcode());
+        w.question(p.qname.as_wire(), p.qtype, p.qclass);
+        let mut answers = 0u16;
+        for rr in r.records(0) {
+            let signs_aaaa = rr.rtype() == wire::TYPE_RRSIG
+                && rr.rdata(bytes).starts_with(&wire::TYPE_AAAA.to_be_bytes());
+            if signs_aaaa || self.aaaa_excluded(bytes, &rr) == Some(true) {
+                continue;
+            }
+            w.copy_record(bytes, &rr, rr.ttl()).ok()?;
+            answers += 1;
+        }
+        w.set_count(1, answers);
+        let authority = copy_section(&mut w, r, 1)?;
+        w.set_count(2, authority);
+        let additional = copy_section(&mut w, r, 2)? + self.push_opt(&mut w, p);
+        w.set_count(3, additional);
+        Some(w.into_bytes())
     }
 
     /// The AAAA response built from the A response (§5.1.6, §5.1.7, §5.3.2, §5.4).
@@ -794,6 +880,11 @@ impl Dns64 {
             None => 0,
         }
     }
+}
+
+/// The in-addr.arpa name of an IPv4 address embedded in a PTR name in our prefix (§5.3.1).
+fn ptr_target(v4: Ipv4Addr) -> Option<Name> {
+    Name::from_text(rfc6052::in_addr_arpa(v4).as_str())
 }
 
 fn response_writer(id: u16, rd: bool, cd: bool, rcode: u8) -> Writer {

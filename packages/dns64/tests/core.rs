@@ -264,7 +264,12 @@ fn real_aaaa_passes_and_excluded_aaaa_is_replaced() {
     c.handle_response(up[0].token, up[0].server, &resp, t0);
     let (up, down) = outputs(&mut c);
     assert!(up.is_empty(), "no A query");
-    assert_eq!(answers(&down[0]).len(), 2, "unchanged");
+    let got: Vec<_> = answers(&down[0]).into_iter().map(|r| r.3).collect();
+    assert_eq!(
+        got,
+        vec![aaaa("2001:db8::1")],
+        "the mapped one removed (5.1.4)"
+    );
 
     c.handle_query(
         &query("mapped.example", wire::TYPE_AAAA, None),
@@ -821,5 +826,351 @@ fn status_reports_the_counters_the_cache_and_the_upstreams() {
             r#""overload_drops":0,"pending":1,"cache":{"entries":0,"bytes":0,"limit":4194304},"#,
             r#""upstreams":["192.0.2.1:53","192.0.2.2:53"]}"#
         )
+    );
+}
+
+/// An RRSIG's RDATA up to the fields these tests look at: type covered, then filler.
+fn rrsig(covered: u16) -> Vec<u8> {
+    let mut r = covered.to_be_bytes().to_vec();
+    r.extend_from_slice(&[13, 2, 0, 0, 14, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+    r.extend_from_slice(&name("example"));
+    r.extend_from_slice(&[0xAB; 64]);
+    r
+}
+
+/// The AAAA query `q` (client side) sent to the core, answered upstream with `upstream`
+/// (answers, authority); returns what the client got and what went upstream after.
+fn ask_aaaa(
+    c: &mut Dns64,
+    q: &[u8],
+    answers: &[(&str, u16, u32, Vec<u8>)],
+    authority: &[(&str, u16, u32, Vec<u8>)],
+    flags: u16,
+    t: Instant,
+) -> (Vec<Sent>, Vec<Vec<u8>>) {
+    c.handle_query(q, client(), t);
+    let (up, _) = outputs(c);
+    let mut resp = answer(&up[0].data, 0, answers, authority);
+    let mut h = wire::Header::new_unchecked(&mut resp[..]);
+    h.set_flags(h.flags() | flags);
+    c.handle_response(up[0].token, up[0].server, &resp, t);
+    outputs(c)
+}
+
+#[test]
+fn rfc6147_5_1_4_excluded_aaaa_are_removed_from_a_mixed_rrset() {
+    let mut c = core();
+    let t0 = Instant::now();
+    let ns = ("example", wire::TYPE_NS, 7200, name("ns.example"));
+    let (up, down) = ask_aaaa(
+        &mut c,
+        &query("mixed.example", wire::TYPE_AAAA, Some((false, false))),
+        &[
+            ("mixed.example", wire::TYPE_AAAA, 300, aaaa("2001:db8::1")),
+            (
+                "mixed.example",
+                wire::TYPE_AAAA,
+                300,
+                aaaa("::ffff:192.0.2.27"),
+            ),
+            ("mixed.example", wire::TYPE_AAAA, 300, aaaa("2001:db8::2")),
+        ],
+        std::slice::from_ref(&ns),
+        0,
+        t0,
+    );
+    assert!(up.is_empty(), "real AAAA left: no A query, no synthesis");
+    assert_eq!(
+        answers(&down[0]),
+        vec![
+            (
+                "mixed.example.".into(),
+                wire::TYPE_AAAA,
+                300,
+                aaaa("2001:db8::1")
+            ),
+            (
+                "mixed.example.".into(),
+                wire::TYPE_AAAA,
+                300,
+                aaaa("2001:db8::2")
+            ),
+        ],
+        "the IPv4-mapped record removed, the others and their TTL kept (RFC 6147 5.1.4)"
+    );
+    let m = Message::parse(&down[0]).unwrap();
+    assert_eq!((m.id(), m.rcode()), (0xBEEF, 0));
+    assert_eq!(m.counts()[1], 1, "authority copied (RFC 6147 5.4)");
+    assert_eq!(m.edns().map(|e| e.udp_size), Some(1232), "EDNS answered");
+    assert_eq!(c.stats().synthesized, 0);
+
+    // What is cached is the filtered answer.
+    let (up, down) = {
+        c.handle_query(
+            &query("mixed.example", wire::TYPE_AAAA, Some((false, false))),
+            client(),
+            t0 + Duration::from_secs(10),
+        );
+        outputs(&mut c)
+    };
+    assert!(up.is_empty(), "from the cache");
+    let got: Vec<_> = answers(&down[0]).into_iter().map(|r| (r.2, r.3)).collect();
+    assert_eq!(
+        got,
+        vec![(290, aaaa("2001:db8::1")), (290, aaaa("2001:db8::2"))]
+    );
+
+    // A configured range, and the mapped default kept alongside it.
+    let mut c = core_with(Config {
+        exclude: vec![
+            dns64::exclude::Range6::mapped(),
+            dns64::exclude::Range6 {
+                addr: "2001:db8:bad::".parse().unwrap(),
+                len: 48,
+            },
+        ],
+        ..lab()
+    });
+    let (_, down) = ask_aaaa(
+        &mut c,
+        &query("cfg.example", wire::TYPE_AAAA, None),
+        &[
+            ("cfg.example", wire::TYPE_AAAA, 60, aaaa("2001:db8:bad::1")),
+            ("cfg.example", wire::TYPE_AAAA, 60, aaaa("2001:db8:900d::1")),
+        ],
+        &[],
+        0,
+        t0,
+    );
+    let got: Vec<_> = answers(&down[0]).into_iter().map(|r| r.3).collect();
+    assert_eq!(got, vec![aaaa("2001:db8:900d::1")]);
+    assert!(
+        Message::parse(&down[0]).unwrap().edns().is_none(),
+        "no EDNS asked, none answered"
+    );
+
+    // Truncation as for any answer: too large for a plain UDP client, TC and no records.
+    let mut many: Vec<_> = (1..=30)
+        .map(|i| {
+            (
+                "many.example",
+                wire::TYPE_AAAA,
+                60,
+                aaaa(&format!("2001:db8::{i}")),
+            )
+        })
+        .collect();
+    many.push(("many.example", wire::TYPE_AAAA, 60, aaaa("::ffff:1.2.3.4")));
+    let (_, down) = ask_aaaa(
+        &mut c,
+        &query("many.example", wire::TYPE_AAAA, None),
+        &many,
+        &[],
+        0,
+        t0,
+    );
+    let m = Message::parse(&down[0]).unwrap();
+    assert!(m.flags() & wire::FLAG_TC != 0 && m.counts()[0] == 0);
+}
+
+#[test]
+fn rfc6147_5_1_4_and_5_1_5_excluded_aaaa_removed_at_the_end_of_a_cname_chain() {
+    let mut c = core();
+    let t0 = Instant::now();
+    let chain = ("www.example", wire::TYPE_CNAME, 900, name("cdn.example"));
+    let (up, down) = ask_aaaa(
+        &mut c,
+        &query("www.example", wire::TYPE_AAAA, None),
+        &[
+            chain.clone(),
+            (
+                "cdn.example",
+                wire::TYPE_AAAA,
+                120,
+                aaaa("::ffff:198.51.100.9"),
+            ),
+            ("cdn.example", wire::TYPE_AAAA, 120, aaaa("2001:db8::9")),
+        ],
+        &[],
+        0,
+        t0,
+    );
+    assert!(up.is_empty());
+    assert_eq!(
+        answers(&down[0]),
+        vec![
+            (
+                "www.example.".into(),
+                wire::TYPE_CNAME,
+                900,
+                name("cdn.example")
+            ),
+            (
+                "cdn.example.".into(),
+                wire::TYPE_AAAA,
+                120,
+                aaaa("2001:db8::9")
+            ),
+        ]
+    );
+
+    // Every AAAA at the end of the chain excluded: synthesis from the A answer, as before.
+    let (up, _) = ask_aaaa(
+        &mut c,
+        &query("www2.example", wire::TYPE_AAAA, None),
+        &[
+            ("www2.example", wire::TYPE_CNAME, 900, name("cdn2.example")),
+            (
+                "cdn2.example",
+                wire::TYPE_AAAA,
+                120,
+                aaaa("::ffff:198.51.100.9"),
+            ),
+        ],
+        &[],
+        0,
+        t0,
+    );
+    assert_eq!(Message::parse(&up[0].data).unwrap().qtype(), wire::TYPE_A);
+}
+
+#[test]
+fn rfc6147_5_5_excluded_aaaa_and_dnssec() {
+    let t0 = Instant::now();
+    let signed = [
+        ("s.example", wire::TYPE_AAAA, 300, aaaa("2001:db8::5")),
+        (
+            "s.example",
+            wire::TYPE_AAAA,
+            300,
+            aaaa("::ffff:198.51.100.5"),
+        ),
+        ("s.example", wire::TYPE_RRSIG, 300, rrsig(wire::TYPE_AAAA)),
+    ];
+    // DO and CD (5.5 item 3): the validating client gets the data as a plain recursive
+    // resolver would return it: the signed RRset whole, its RRSIG, the upstream's AD.
+    let mut c = core();
+    let (up, down) = ask_aaaa(
+        &mut c,
+        &query("s.example", wire::TYPE_AAAA, Some((true, true))),
+        &signed,
+        &[],
+        wire::FLAG_AD,
+        t0,
+    );
+    assert!(up.is_empty());
+    let got: Vec<_> = answers(&down[0]).into_iter().map(|r| r.1).collect();
+    assert_eq!(
+        got,
+        vec![wire::TYPE_AAAA, wire::TYPE_AAAA, wire::TYPE_RRSIG],
+        "nothing removed from a signed RRset the client validates"
+    );
+    assert!(Message::parse(&down[0]).unwrap().flags() & wire::FLAG_AD != 0);
+
+    // DO without CD: the excluded record goes (5.1.4), so the RRSIG over the whole RRset no
+    // longer verifies and goes too, and AD is clear: we changed the data (5.5 item 1/2).
+    let mut c = core();
+    let (_, down) = ask_aaaa(
+        &mut c,
+        &query("s.example", wire::TYPE_AAAA, Some((true, false))),
+        &signed,
+        &[],
+        wire::FLAG_AD,
+        t0,
+    );
+    assert_eq!(
+        answers(&down[0]),
+        vec![(
+            "s.example.".into(),
+            wire::TYPE_AAAA,
+            300,
+            aaaa("2001:db8::5")
+        )]
+    );
+    let m = Message::parse(&down[0]).unwrap();
+    assert_eq!(m.flags() & wire::FLAG_AD, 0);
+    assert!(m.edns().unwrap().dnssec_ok, "DO echoed");
+}
+
+fn ptr_query_name(v6: Ipv6Addr) -> String {
+    let name = dns64::rfc6052::ip6_arpa(v6);
+    name.as_str().trim_end_matches('.').to_string()
+}
+
+#[test]
+fn rfc8880_7_2_1_ptr_of_the_ipv4only_addresses_is_answered_locally() {
+    let t0 = Instant::now();
+    for prefix in [
+        Prefix::well_known(),
+        Prefix::new("2001:db8:122::".parse().unwrap(), 48).unwrap(),
+        Prefix::new("2001:db8:122:344::".parse().unwrap(), 64).unwrap(),
+    ] {
+        let mut c = core_with(Config {
+            prefix,
+            ..Config::default()
+        });
+        for (v4, edns) in [("192.0.0.170", None), ("192.0.0.171", Some((true, false)))] {
+            let qname = ptr_query_name(prefix.embed(v4.parse().unwrap()));
+            c.handle_query(&query(&qname, wire::TYPE_PTR, edns), client(), t0);
+            let (up, down) = outputs(&mut c);
+            assert!(up.is_empty(), "{prefix} {v4}: no reverse query upstream");
+            assert_eq!(
+                answers(&down[0]),
+                vec![(
+                    format!("{qname}."),
+                    wire::TYPE_PTR,
+                    3600,
+                    name("ipv4only.arpa")
+                )],
+                "{prefix} {v4}"
+            );
+            let m = Message::parse(&down[0]).unwrap();
+            assert_eq!((m.id(), m.rcode(), m.qtype()), (0xBEEF, 0, wire::TYPE_PTR));
+            assert_eq!(
+                m.flags() & (wire::FLAG_QR | wire::FLAG_AA | wire::FLAG_RD | wire::FLAG_RA),
+                wire::FLAG_QR | wire::FLAG_RD | wire::FLAG_RA,
+                "not authoritative for the prefix's ip6.arpa zone"
+            );
+            assert_eq!(m.edns().is_some(), edns.is_some());
+        }
+        assert_eq!(c.stats().local_answers, 2);
+
+        // The next address is an ordinary one: CNAME to in-addr.arpa, asked upstream.
+        let qname = ptr_query_name(prefix.embed("192.0.0.172".parse().unwrap()));
+        c.handle_query(&query(&qname, wire::TYPE_PTR, None), client(), t0);
+        let (up, _) = outputs(&mut c);
+        assert_eq!(
+            Message::parse(&up[0].data).unwrap().qname().to_string(),
+            "172.0.0.192.in-addr.arpa."
+        );
+    }
+
+    // 170.0.0.192.in-addr.arpa asked directly: a recursive resolver gives it no special
+    // treatment (RFC 8880 7.2 item 4), so it is forwarded as it is.
+    let mut c = core();
+    c.handle_query(
+        &query("170.0.0.192.in-addr.arpa", wire::TYPE_PTR, None),
+        client(),
+        t0,
+    );
+    let (up, down) = outputs(&mut c);
+    assert!(down.is_empty());
+    assert_eq!(
+        Message::parse(&up[0].data).unwrap().qname().to_string(),
+        "170.0.0.192.in-addr.arpa."
+    );
+    // DO and CD: the validating client synthesizes itself (RFC 6147 5.5, RFC 8880 7.2.1), so
+    // the query goes upstream as any other.
+    let qname = ptr_query_name(Prefix::well_known().embed("192.0.0.170".parse().unwrap()));
+    c.handle_query(
+        &query(&qname, wire::TYPE_PTR, Some((true, true))),
+        client(),
+        t0,
+    );
+    let (up, down) = outputs(&mut c);
+    assert!(down.is_empty());
+    assert_eq!(
+        Message::parse(&up[0].data).unwrap().qname().to_string(),
+        format!("{qname}.")
     );
 }
