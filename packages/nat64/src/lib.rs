@@ -5,7 +5,8 @@
 //!
 //! The core: `translate` ([`Nat64`], one module per direction), `state` (the RFC 6146
 //! bindings and sessions), `frag` (what is remembered of fragmented packets), `wire` (checked
-//! header views), `icmp` (the RFC 7915 type mappings) and `checksum`; `packet_buf` and
+//! header views), `held_syn` (IPv4 SYNs waiting for a simultaneous open), `icmp` (the
+//! RFC 7915 type mappings) and `checksum`; `packet_buf` and
 //! `stats` are what the driver hands in and reads out. These forbid `unsafe`; `tun`,
 //! `config` serve the binary (rtnetlink is `v6only_common::netlink`).
 //!
@@ -33,12 +34,15 @@
 //!   ESTABLISHED; without an answer (or with a RST) it is removed when TCP_TRANS runs out.
 //!   No per-session sequence numbers are needed. A host whose firewall drops out-of-window
 //!   segments (conntrack "invalid") never answers: its idle session goes after TCP_TRANS.
-//! - Not done: the ADF filtering variant with stored SYNs, ICMP error translation for
-//!   fragmented errors.
+//! - An IPv4 SYN to a pool port nothing is bound to is held (`held_syn`, 16 slots) for
+//!   tcp_incoming_syn: the IPv6 host's SYN for that flow releases it (simultaneous open,
+//!   RFC 6146 §3.5.2.2), else it gets ICMP Port Unreachable.
+//! - Not done: the ADF filtering variant, ICMP error translation for fragmented errors.
 
 pub mod checksum;
 pub mod config;
 mod frag;
+mod held_syn;
 pub mod icmp;
 pub mod packet_buf;
 pub mod state;

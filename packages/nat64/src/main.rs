@@ -339,6 +339,7 @@ fn status_json(d: &Daemon, started: Instant) -> String {
         .field_u64("fragments_out", stats.fragments_out)
         .field_u64("icmp_errors_sent", stats.icmp_errors_sent)
         .field_u64("tcp_probes", stats.tcp_probes)
+        .field_u64("syns_held", stats.syns_held)
         .end();
     j.begin_object("drops");
     for reason in DropReason::ALL {

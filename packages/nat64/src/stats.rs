@@ -121,6 +121,8 @@ pub struct Stats {
     pub icmp_errors_sent: u64,
     /// Probes sent for established TCP sessions whose lifetime ran out.
     pub tcp_probes: u64,
+    /// IPv4 SYNs held for a simultaneous open (RFC 6146 §3.5.2.2).
+    pub syns_held: u64,
     pub drops: [u64; DropReason::ALL.len()],
 }
 

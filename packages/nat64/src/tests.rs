@@ -346,8 +346,8 @@ fn tcp_handshake_and_filtering() {
             .0,
         Verdict::Dropped(DropReason::NoSession)
     );
-    // Nobody bound to this port.
-    let mut l4 = tcp(80, 40002, 0x02);
+    // Nobody bound to this port (a SYN would be held: simultaneous_open_*).
+    let mut l4 = tcp(80, 40002, 0x10);
     l4_checksum_v4(SERVER, POOL, PROTO_TCP, &mut l4);
     assert_eq!(
         h.run(&ip4(SERVER, POOL, PROTO_TCP, 64, 0, 0, &l4)).0,
@@ -1572,4 +1572,72 @@ fn udp_without_binding_gets_port_unreachable_rfc6146_3_5_1() {
     let inner = Ipv6Packet::new_checked(&m[8..]).expect("inner IPv6");
     assert_eq!((inner.src(), inner.dst()), (HOST, v6(POOL)));
     assert_eq!(ports(inner.upper()), Some((40002, 9999)));
+}
+
+fn syn4(sport: u16, dport: u16) -> Vec<u8> {
+    let mut l4 = tcp(sport, dport, 0x02);
+    l4_checksum_v4(SERVER, POOL, PROTO_TCP, &mut l4);
+    ip4(SERVER, POOL, PROTO_TCP, 64, 0x4000, 0, &l4)
+}
+
+/// RFC 6146 §3.5.2.2: an IPv4 SYN nothing is bound to is held tcp_incoming_syn (6 s): the
+/// IPv6 host's SYN for the same flow creates the session and the held SYN is translated
+/// after it; unclaimed, it gets ICMP Port Unreachable, and not before. Bounded: 16 held.
+#[test]
+fn simultaneous_open_holds_the_ipv4_syn_rfc6146_3_5_2_2() {
+    let mut h = Harness::new(config());
+    let (v, sent) = h.run_at(&syn4(80, 40000), 0);
+    assert_eq!((v, sent.len()), (Verdict::Translated { packets: 0 }, 0));
+    assert_eq!(h.nat.next_expiry(), Some(h.t0 + Duration::from_secs(6)));
+    let mut l4 = tcp(40000, 80, 0x02);
+    l4_checksum_v6(&HOST, &v6(SERVER), PROTO_TCP, &mut l4);
+    let (v, sent) = h.run_at(&ip6(&HOST, &v6(SERVER), PROTO_TCP, 64, &l4), 3);
+    assert_eq!(v, Verdict::Translated { packets: 2 });
+    let out4 = check4(&sent[0]);
+    assert_eq!(
+        (out4.dst(), ports(out4.payload())),
+        (SERVER, Some((40000, 80)))
+    );
+    let out6 = check6(&sent[1]);
+    assert_eq!((out6.src(), out6.dst()), (v6(SERVER), HOST));
+    assert_eq!(
+        (ports(out6.upper()), out6.upper()[13]),
+        (Some((80, 40000)), 0x02)
+    );
+    assert!(h.nat.state().tcp_state(HOST, 40000, SERVER, 80).is_some());
+    assert!(expire_at(&mut h, 10).1.is_empty(), "claimed: no error");
+
+    // Unclaimed: Port Unreachable from the pool address once the 6 s are over.
+    let stray = syn4(81, 40010);
+    assert!(h.run_at(&stray, 20).1.is_empty());
+    assert!(expire_at(&mut h, 25).1.is_empty(), "not within the 6 s");
+    let (_, sent) = expire_at(&mut h, 26);
+    assert_eq!(sent.len(), 1);
+    let ip = check4(&sent[0]);
+    let m = ip.payload();
+    assert_eq!((ip.src(), ip.dst(), m[0], m[1]), (POOL, SERVER, 3, 3));
+    assert_eq!(&m[8..], &stray[..]);
+
+    // Bounded: 16 held at most; a retransmission takes no second slot.
+    let held = (0..20)
+        .filter(|i| h.run_at(&syn4(1000 + i, 50000), 30).0 == Verdict::Translated { packets: 0 })
+        .count();
+    assert_eq!(held, 16);
+    assert_eq!(
+        h.run_at(&syn4(1000, 50000), 31).0,
+        Verdict::Translated { packets: 0 }
+    );
+    assert_eq!(h.nat.stats().syns_held, 19);
+
+    // Hairpinned (both ends IPv6 hosts of ours): the sender gets ICMPv6 Port Unreachable.
+    let mut l4 = tcp(40020, 9999, 0x02);
+    l4_checksum_v6(&HOST, &v6(POOL), PROTO_TCP, &mut l4);
+    let (v, sent) = h.run_at(&ip6(&HOST, &v6(POOL), PROTO_TCP, 64, &l4), 32);
+    assert_eq!(v, Verdict::Dropped(DropReason::NoBinding));
+    assert_eq!(sent.len(), 1);
+    let ip = check6(&sent[0]);
+    assert_eq!(
+        (ip.src(), ip.dst(), ip.upper()[0], ip.upper()[1]),
+        (v6(POOL), HOST, 1, 4)
+    );
 }

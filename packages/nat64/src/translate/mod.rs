@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use crate::checksum;
 use crate::frag::{FragKey, Fragments, HoldKey, PARK_SLOTS};
+use crate::held_syn::{HeldSyns, SynKey};
 use crate::icmp;
 use crate::rfc6052::{self, Prefix};
 use crate::state::{Proto, State, StateConfig};
@@ -58,6 +59,8 @@ pub struct Nat64 {
     epoch: Instant,
     scratch: Box<[u8]>,
     frags: Fragments,
+    /// IPv4 SYNs waiting for a simultaneous open (RFC 6146 §3.5.2.2).
+    syns: HeldSyns,
     /// Set by a first fragment's translation: its later fragments may be parked.
     first_fragment: Option<FragKey>,
     /// Where parked fragments are translated once their first fragment has been.
@@ -82,6 +85,7 @@ impl Nat64 {
             epoch: now,
             scratch: vec![0; MAX_PACKET + HEADROOM].into_boxed_slice(),
             frags: Fragments::new(),
+            syns: HeldSyns::new(),
             first_fragment: None,
             replay_buf: Some(Box::new(PacketBuf::new())),
             icmp_error_second: u64::MAX,
@@ -117,6 +121,7 @@ impl Nat64 {
     pub fn expire(&mut self, now: Instant, out: Out) -> usize {
         let now = self.seconds(now);
         self.frags.expire_parked(now, &mut self.stats);
+        self.expire_syns(now, out);
         let (prefix, scratch, stats) = (&self.config.prefix, &mut self.scratch, &mut self.stats);
         self.state.expire(now, &mut |probe| {
             let len = generated::emit_tcp_probe(scratch, prefix, &probe);
@@ -127,7 +132,11 @@ impl Nat64 {
 
     /// When [`Nat64::expire`] next has something to do.
     pub fn next_expiry(&self) -> Option<Instant> {
-        (self.state.next_expiry()).map(|s| self.epoch + Duration::from_secs(s))
+        let next = match (self.state.next_expiry(), self.syns.next_expiry()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        next.map(|s| self.epoch + Duration::from_secs(s))
     }
 
     /// Translates the packet in `buf`; every packet to send (translated packets, fragments,
@@ -203,6 +212,38 @@ impl Nat64 {
             self.state.session_count(Proto::Icmp),
             self.config.state.max_sessions
         );
+    }
+
+    /// RFC 6146 §3.5.2.2: held IPv4 SYNs that no IPv6 SYN claimed in time get ICMP Port
+    /// Unreachable.
+    fn expire_syns(&mut self, now: u64, out: Out) {
+        let Some(mut syn) = self.replay_buf.take() else {
+            return;
+        };
+        while self.syns.take_expired(now, &mut syn) {
+            if let Ok(ip) = Ipv4Packet::new_checked(syn.packet()).map(|p| p.repr()) {
+                self.port_unreachable_v4(&syn, &ip, false, now, out);
+            }
+        }
+        self.replay_buf = Some(syn);
+    }
+
+    /// The IPv4 SYN held for the flow an IPv6 SYN just created, translated now.
+    fn release_syn(&mut self, key: SynKey, now: u64, out: Out) -> usize {
+        let Some(mut syn) = self.replay_buf.take() else {
+            return 0;
+        };
+        let sent = if self.syns.take(key, &mut syn) {
+            self.translate_v4(&mut syn, now, out, false)
+                .unwrap_or_else(|reason| {
+                    self.stats.count_drop(reason);
+                    0
+                })
+        } else {
+            0
+        };
+        self.replay_buf = Some(syn);
+        sent
     }
 
     /// Translates the fragments parked for `key`, now that the first one has been.

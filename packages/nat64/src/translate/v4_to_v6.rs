@@ -4,7 +4,7 @@
 use super::*;
 use crate::frag::{Hold, Translation4, FRAG_LIFETIME};
 use crate::icmp::{Extra, Mapping};
-use crate::state::Flow;
+use crate::state::{Flow, TCP_ACK, TCP_RST, TCP_SYN};
 use crate::wire::transport::ICMP_HEADER;
 
 /// The IPv6 minimum MTU (RFC 8200 §5), which an ICMPv6 error must fit in.
@@ -21,14 +21,46 @@ impl Nat64 {
         hairpin: bool,
     ) -> Result<usize, DropReason> {
         let result = self.translate_v4_packet(buf, now, out, hairpin);
-        if result == Err(DropReason::NoBinding) {
-            // Left untouched: refused before any rewriting.
-            if let Ok(ip) = Ipv4Packet::new_checked(buf.packet()).map(|p| p.repr()) {
-                let first_udp = ip.protocol == PROTO_UDP && ip.frag_offset == 0;
-                if first_udp && self.state.in_pool(ip.dst) {
-                    self.port_unreachable_v4(buf, &ip, hairpin, now, out);
+        if result != Err(DropReason::NoBinding) {
+            return result;
+        }
+        // Left untouched: refused before any rewriting.
+        let Ok(view) = Ipv4Packet::new_checked(buf.packet()) else {
+            return result;
+        };
+        let (ip, ihl) = (view.repr(), view.header_len());
+        if ip.frag_offset != 0 || !self.state.in_pool(ip.dst) {
+            return result;
+        }
+        match ip.protocol {
+            PROTO_UDP => self.port_unreachable_v4(buf, &ip, hairpin, now, out),
+            PROTO_TCP => {
+                let Ok(tcp) = TransportPacket::new_checked(&buf.packet()[ihl..], PROTO_TCP) else {
+                    return result;
+                };
+                if tcp.tcp_flags() & (TCP_SYN | TCP_ACK | TCP_RST) != TCP_SYN {
+                    return result;
+                }
+                if hairpin {
+                    // Both ends are IPv6 hosts of ours: the sender hears at once.
+                    self.port_unreachable_v4(buf, &ip, true, now, out);
+                    return result;
+                }
+                // RFC 6146 §3.5.2.2: perhaps a simultaneous open, the IPv6 host's SYN on
+                // its way; held tcp_incoming_syn seconds, then Port Unreachable.
+                let key = SynKey {
+                    remote: ip.src,
+                    remote_port: tcp.src_port(),
+                    pool: ip.dst,
+                    pool_port: tcp.dst_port(),
+                };
+                let expires = now + self.config.state.timeouts.tcp_incoming_syn as u64;
+                if self.syns.hold(buf.packet(), key, expires) {
+                    self.stats.syns_held += 1;
+                    return Ok(0);
                 }
             }
+            _ => {}
         }
         result
     }

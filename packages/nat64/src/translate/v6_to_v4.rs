@@ -4,7 +4,7 @@
 use super::*;
 use crate::frag::{Hold, Translation6, FRAG_LIFETIME};
 use crate::icmp::{Extra, Mapping};
-use crate::state::{Flow, Mapped4};
+use crate::state::{Flow, Mapped4, TCP_ACK, TCP_SYN};
 use crate::wire::transport::ICMP_HEADER;
 
 /// RFC 7915 §5.1: DF is set only above this size, so that small packets can still cross
@@ -53,6 +53,8 @@ impl Nat64 {
         }
 
         let mut hold = None;
+        // An IPv6 SYN: an IPv4 SYN held for its flow is translated after it.
+        let mut syn = None;
         let partial = buf.offload.partial;
         let src4 = if first {
             let l4 = &mut buf.packet_mut()[upper.offset..];
@@ -72,6 +74,14 @@ impl Nat64 {
                         dport,
                     };
                     let m = self.state.outbound(flow, l4.tcp_flags(), now)?;
+                    if l4.tcp_flags() & (TCP_SYN | TCP_ACK) == TCP_SYN {
+                        syn = Some(SynKey {
+                            remote: dst4,
+                            remote_port: dport,
+                            pool: m.addr,
+                            pool_port: m.port,
+                        });
+                    }
                     let addresses = (address_sum(&ip.src, &ip.dst), address_sum(&m.addr, &dst4));
                     let new = updated_checksum(&l4, partial, addresses, (sport, m.port));
                     l4.set_src_port(m.port);
@@ -195,6 +205,9 @@ impl Nat64 {
         }
         out(buf.packet(), buf.offload);
         let mut sent = 1;
+        if let Some(key) = syn {
+            sent += self.release_syn(key, now, out);
+        }
         if let Some(Fragment {
             offset,
             more: false,
