@@ -1641,3 +1641,44 @@ fn simultaneous_open_holds_the_ipv4_syn_rfc6146_3_5_2_2() {
         (v6(POOL), HOST, 1, 4)
     );
 }
+
+/// RFC 4443 §3 / RFC 1812 §4.3.2.3: the ICMP errors the translator originates carry as much
+/// of the invoking packet as fits in 1280 bytes (ICMPv6) or 576 (ICMPv4).
+#[test]
+fn own_icmp_errors_quote_as_much_as_fits_rfc4443_rfc1812() {
+    let mut c = config();
+    c.state.max_sessions = 1;
+    let mut h = Harness::new(c);
+    // Time Exceeded, IPv6: a 1448-byte packet, 1232 bytes of it quoted.
+    let mut p = udp6_packet(&HOST, &v6(SERVER), 40000, 53, &[9; 1400]);
+    p[7] = 0;
+    let (_, sent) = h.run(&p);
+    assert_eq!(sent[0].len(), 1280);
+    assert_eq!(&check6(&sent[0]).upper()[8..], &p[..1232]);
+    // Address Unreachable for a refused flow (session limit), IPv6.
+    h.one(&udp6_packet(&HOST, &v6(SERVER), 40000, 53, b"q"));
+    let p = udp6_packet(&HOST, &v6(SERVER), 40001, 53, &[9; 1400]);
+    let (v, sent) = h.run_at(&p, 1);
+    assert_eq!(v, Verdict::Dropped(DropReason::SessionLimit));
+    assert_eq!(sent[0].len(), 1280);
+    assert_eq!(&check6(&sent[0]).upper()[8..], &p[..1232]);
+    // IPv4: Port Unreachable and Time Exceeded, 548 bytes of a 1000-byte packet.
+    let p = udp4_packet(SERVER, POOL, 53, 40002, &[9; 972]);
+    let (_, sent) = h.run_at(&p, 2);
+    assert_eq!(sent[0].len(), 576);
+    assert_eq!(&check4(&sent[0]).payload()[8..], &p[..548]);
+    let mut p = udp4_packet(SERVER, POOL, 53, 40000, &[9; 972]);
+    p[8] = 0;
+    set_u16(&mut p, 10, 0);
+    let c = checksum::finish(add(0, &p[..20]));
+    set_u16(&mut p, 10, c);
+    let (_, sent) = h.run_at(&p, 3);
+    assert_eq!(sent[0].len(), 576);
+    assert_eq!(&check4(&sent[0]).payload()[8..], &p[..548]);
+    // Hairpinned Port Unreachable, ICMPv6: the IPv6 packet quoted up to 1280 bytes.
+    let mut h = Harness::new(config());
+    let p = udp6_packet(&HOST, &v6(POOL), 40000, 9999, &[9; 1400]);
+    let (_, sent) = h.run(&p);
+    assert_eq!(sent[0].len(), 1280);
+    assert_eq!(&check6(&sent[0]).upper()[8..], &p[..1232]);
+}

@@ -82,7 +82,8 @@ impl Nat64 {
         if !self.icmp_error_allowed(now) {
             return;
         }
-        let len = self.emit_icmpv4_error(packet, dst, pool_addr, icmp::V4_TIME_EXCEEDED, 0);
+        let kind = icmp::V4_TIME_EXCEEDED;
+        let len = self.emit_icmpv4_error(packet, dst, pool_addr, kind, 0, ICMPV4_ERROR_MAX);
         out(&self.scratch[..len], Offload::NONE);
         self.stats.icmp_errors_sent += 1;
     }
@@ -102,7 +103,14 @@ impl Nat64 {
             return;
         }
         let (kind, code) = (icmp::V4_DEST_UNREACH, 3);
-        let len = self.emit_icmpv4_error(buf.packet(), ip.src, ip.dst, kind, code);
+        // A hairpinned one ends as ICMPv6: it may quote up to what fits in 1280 bytes then
+        // (the translation cuts it there), not only 576.
+        let max = if hairpin {
+            ICMPV6_ERROR_MAX
+        } else {
+            ICMPV4_ERROR_MAX
+        };
+        let len = self.emit_icmpv4_error(buf.packet(), ip.src, ip.dst, kind, code, max);
         if hairpin {
             // Back through the translation of ICMPv4 errors, which finds the sender's binding.
             let Some(mut error) = self.replay_buf.take() else {
@@ -120,8 +128,8 @@ impl Nat64 {
         self.stats.icmp_errors_sent += 1;
     }
 
-    /// Writes an ICMPv4 error from `src` to `dst` quoting `packet` (as much as fits in 576
-    /// bytes) into the scratch buffer; returns its length.
+    /// Writes an ICMPv4 error from `src` to `dst` quoting `packet` (as much as fits in
+    /// `max` bytes) into the scratch buffer; returns its length.
     fn emit_icmpv4_error(
         &mut self,
         packet: &[u8],
@@ -129,9 +137,10 @@ impl Nat64 {
         src: [u8; 4],
         kind: u8,
         code: u8,
+        max: usize,
     ) -> usize {
         let at = IPV4_HEADER + ICMP_HEADER;
-        let quoted = &packet[..packet.len().min(ICMPV4_ERROR_MAX - at)];
+        let quoted = &packet[..packet.len().min(max - at)];
         let ident = self.next_ident();
         let s = &mut self.scratch[..];
         let length = ICMP_HEADER + quoted.len();
