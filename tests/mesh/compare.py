@@ -351,7 +351,9 @@ def iw_edges(view):
     for mac, st in view["station"].items():
         e[("link", "self", mac)] = (st.get("airtime_metric"), st.get("plink_state"))
     for dest, p in view["mpath"].items():
-        e[("path", dest, p["next_hop"])] = (p["metric"], None)
+        # A path still being discovered (no next hop yet) is no edge in mesh-monitor's topology.
+        if p["next_hop"] != "00:00:00:00:00:00":
+            e[("path", dest, p["next_hop"])] = (p["metric"], None)
     for dest, x in view["mpp"].items():
         e[("proxy", dest, x["proxy"])] = (None, None)
     return e
