@@ -272,10 +272,14 @@ def compare_rows(kind, ours_list, before, after, t_before, t_ours0, t_ours1, t_a
                     probs.append(f"{k}: {f} {v}, iw {b and b.get(f)} before and {a and a.get(f)} after "
                                  f"({gap1:.0f}/{gap2:.0f} ms apart)")
             elif f == "exptime_ms":
-                # counts down, jumps up on a refresh
-                lo, hi = min(vals) - max(gap1, gap2), max(vals) + SLACK_MS
+                # counts down to 0 and jumps up on a refresh: at most what iw read after plus
+                # the time since (a refresh after ours only raises iw's), at least what iw read
+                # before minus the time until ours
+                lo = max(0, b[f] - gap1) if b and f in b else 0
+                hi = a[f] + gap2 if a and f in a else float("inf")
                 if not lo <= v <= hi:
-                    probs.append(f"{k}: {f} {v}, iw {' / '.join(map(str, vals))}")
+                    probs.append(f"{k}: {f} {v}, iw {b and b.get(f)} before and {a and a.get(f)} after "
+                                 f"({gap1:.0f}/{gap2:.0f} ms apart)")
             elif not any(same(v, x) for x in vals):
                 probs.append(f"{k}: {f} {v!r}, iw {' / '.join(repr(x) for x in vals)}")
     return probs
