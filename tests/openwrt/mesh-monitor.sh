@@ -4,6 +4,7 @@
 # which has no wireless: the daemon must start, idle, and say why in its status (the mesh
 # itself is tested in the mac80211_hwsim lab).
 #
+#   - the init script's datatypes as validate_data reads them, good and bad values;
 #   - opkg install: user mesh-monitor (uid 6150); shipped enabled, so the postinst starts it;
 #   - a procd instance whose status says nl80211 is not available and shows no interface;
 #   - runs as user mesh-monitor with CAP_NET_ADMIN only;
@@ -19,6 +20,28 @@ set -u
 . "$(dirname "$0")/lib.sh"
 lab_ready_or_finish
 [ -f "$(ipk mesh-monitor)" ] || { fail "setup" "no mesh-monitor package in $DIST/$ARCH (make -f Makefile.openwrt)"; finish; }
+
+# The init script's datatypes as ubox's validate_data reads them: values that must pass and
+# values that must fail (metric_max past 32 bits is the daemon's check's to refuse).
+dtype() { sed -n "s/.*'$1:\([^']*\)'.*/\1/p" "$REPO/feed/mesh-monitor/files/mesh-monitor.init" | sed 's/:[^:)]*$//' | head -n 1; }
+types_ok() {
+  local v wrong="" IFS=,
+  for v in $2; do "$HOSTBIN/validate_data" "$1" "$v" >/dev/null 2>&1 || wrong+=" '$v' refused"; done
+  for v in $3; do "$HOSTBIN/validate_data" "$1" "$v" >/dev/null 2>&1 && wrong+=" '$v' accepted"; done
+  [ -z "$wrong" ] || { echo "$1:$wrong"; return 1; }
+}
+while read -r opt good bad; do
+  t=$(dtype "$opt")
+  if [ -z "$t" ]; then fail "validate_data: $opt" "no such option in mesh-monitor.init"; continue; fi
+  check "validate_data: $opt as $t" types_ok "$t" "$good" "$bad"
+done <<'TYPES'
+interface mesh0,phy0-mesh0,wlan0.1,mesh0 mesh1 abcdefghijklmnop,a/b
+interval 1,10,3600 0,3601,10s
+metric_threshold 0,50,10000 -1,10001,50%
+metric_max 0,5000,4294967295 -1,x
+event_ring 0,64,4096 -1,4097
+enabled 0,1 2,maybe
+TYPES
 
 lab_start --net || finish
 R=$(lroot)
