@@ -8,6 +8,8 @@
 //!     option max_sessions '65536'
 //!     option max_sessions_per_host '8192'
 //!     option allow_non_global '0'
+//!     option zeroize_traffic_class '0'
+//!     option source_icmpv6_errors_better '1'
 //!
 //! config static
 //!     option proto 'tcp'
@@ -71,7 +73,7 @@ impl DaemonConfig {
     }
 }
 
-const MAIN_OPTIONS: [&str; 19] = [
+const MAIN_OPTIONS: [&str; 21] = [
     // Read by the init script for the fw-helper drop-in, not by the daemon.
     "wan_zone",
     "lan_zone",
@@ -87,6 +89,8 @@ const MAIN_OPTIONS: [&str; 19] = [
     "allow_non_global",
     "mtu",
     "lowest_ipv6_mtu",
+    "zeroize_traffic_class",
+    "source_icmpv6_errors_better",
     "udp_timeout",
     "icmp_timeout",
     "tcp_est_timeout",
@@ -159,6 +163,9 @@ fn from_package(package: &Package) -> Result<DaemonConfig, Refused> {
     let lowest_ipv6_mtu = errors
         .range(&main, "lowest_ipv6_mtu", 1280, 65535)
         .unwrap_or(1280) as u32;
+    let zeroize_traffic_class = errors.get(&main, "zeroize_traffic_class").unwrap_or(false);
+    let source_icmpv6_errors_better =
+        (errors.get(&main, "source_icmpv6_errors_better")).unwrap_or(true);
 
     let d = Timeouts::default();
     let mut timeout = |option: &str, default: u32, rfc_min: u32| -> u32 {
@@ -251,6 +258,8 @@ fn from_package(package: &Package) -> Result<DaemonConfig, Refused> {
             },
             mtu,
             lowest_ipv6_mtu,
+            zeroize_traffic_class,
+            source_icmpv6_errors_better,
         },
         tun_device,
         offload,
@@ -424,6 +433,34 @@ mod tests {
         assert!(!c.translator.allow_non_global);
         assert_eq!(c.translator.state.timeouts, Timeouts::default());
         assert_eq!(c.translator.state.max_sessions, 65536);
+    }
+
+    /// Jool's two RFC 7915 globals under their Jool names, with Jool's defaults.
+    #[test]
+    fn traffic_class_and_icmpv6_error_source_options() {
+        let c = parse_text("config nat64 'main'\n\tlist pool4 '192.0.2.1'\n").unwrap();
+        let t = &c.translator;
+        assert_eq!(
+            (t.zeroize_traffic_class, t.source_icmpv6_errors_better),
+            (false, true)
+        );
+        let c = parse_text(
+            "config nat64 'main'\n\tlist pool4 '192.0.2.1'\n\toption zeroize_traffic_class '1'\n\toption source_icmpv6_errors_better '0'\n",
+        )
+        .unwrap();
+        let t = &c.translator;
+        assert_eq!(
+            (t.zeroize_traffic_class, t.source_icmpv6_errors_better),
+            (true, false)
+        );
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        for option in ["zeroize_traffic_class", "source_icmpv6_errors_better"] {
+            let text = format!(
+                "config nat64 'main'\n\tlist pool4 '192.0.2.1'\n\toption {option} 'maybe'\n"
+            );
+            let e = parse_text(&text).unwrap_err();
+            assert!(e.contains(&format!("nat64.main.{option}")), "{e}");
+        }
     }
 
     #[test]

@@ -46,6 +46,8 @@ pub fn config(max_sessions: u32) -> Config {
         state: state_config(max_sessions),
         mtu: 1500,
         lowest_ipv6_mtu: 1280,
+        zeroize_traffic_class: false,
+        source_icmpv6_errors_better: true,
     }
 }
 

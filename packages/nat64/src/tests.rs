@@ -1682,3 +1682,36 @@ fn own_icmp_errors_quote_as_much_as_fits_rfc4443_rfc1812() {
     assert_eq!(sent[0].len(), 1280);
     assert_eq!(&check6(&sent[0]).upper()[8..], &p[..1232]);
 }
+
+/// RFC 7915 §4.1: the Traffic Class is the IPv4 TOS, or zero with `zeroize_traffic_class`
+/// (the header quoted in a translated ICMP error alike); switched by a reload.
+#[test]
+fn zeroize_traffic_class_rfc7915_4_1() {
+    let mut h = Harness::new(config());
+    h.one(&udp6_packet(&HOST, &v6(SERVER), 40000, 53, b"q"));
+    let answer = udp4_packet(SERVER, POOL, 53, 40000, b"a"); // TOS 0x28
+    assert_eq!(check6(&h.one(&answer)).traffic_class(), 0x28);
+    let mut c = config();
+    c.zeroize_traffic_class = true;
+    h.nat.reconfigure(c);
+    assert_eq!(check6(&h.one(&answer)).traffic_class(), 0);
+    let sent = h.one(&udp6_packet(&HOST, &v6(SERVER), 40000, 53, b"q"));
+    let (_, out) = h.run(&icmp4_error(ROUTER4, 3, 3, [0; 4], &sent));
+    let m = check6(&out[0]).upper().to_vec();
+    assert_eq!(Ipv6Packet::new_checked(&m[8..]).unwrap().traffic_class(), 0);
+}
+
+/// The source of ICMPv6 errors translated from ICMPv4: the ICMPv4 error's own source under
+/// the prefix (`source_icmpv6_errors_better`, default), or, off, the destination of the
+/// packet in error, as RFC 6146 §3.4 has it (which hides the router from traceroute).
+#[test]
+fn source_icmpv6_errors_better_rfc6146_3_4() {
+    let mut h = Harness::new(config());
+    let sent = h.one(&udp6_packet(&HOST, &v6(SERVER), 40000, 53, b"q"));
+    let error = icmp4_error(ROUTER4, 11, 0, [0; 4], &sent);
+    assert_eq!(check6(&h.one(&error)).src(), v6(ROUTER4));
+    let mut c = config();
+    c.source_icmpv6_errors_better = false;
+    h.nat.reconfigure(c);
+    assert_eq!(check6(&h.one(&error)).src(), v6(SERVER));
+}

@@ -44,6 +44,8 @@ fn config(well_known: bool) -> Config {
         },
         mtu: 1500,
         lowest_ipv6_mtu: 1280,
+        zeroize_traffic_class: false,
+        source_icmpv6_errors_better: true,
     }
 }
 

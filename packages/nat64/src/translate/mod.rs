@@ -47,6 +47,13 @@ pub struct Config {
     /// IPv4 packets without DF are fragmented to IPv6 packets of at most this size
     /// (RFC 7915 §4: 1280 unless the IPv6 path is known to carry more).
     pub lowest_ipv6_mtu: u32,
+    /// IPv4 -> IPv6: Traffic Class zero instead of the IPv4 TOS (RFC 7915 §4.1 allows
+    /// either; Jool's `zeroize-traffic-class`, off by default).
+    pub zeroize_traffic_class: bool,
+    /// ICMPv4 errors -> ICMPv6: the source is the error's own source under the prefix (the
+    /// router that sent it, so traceroute shows the path), not the destination of the packet
+    /// in error as RFC 6146 has it. Jool's `source-icmpv6-errors-better`, on by default.
+    pub source_icmpv6_errors_better: bool,
 }
 
 /// Where packets to send go, with what the kernel should still do on them.
@@ -368,6 +375,18 @@ fn keep_checksum_error(message: &mut [u8], received_sum: u16) {
 #[inline(always)]
 fn egress_hops(hops: u8) -> u8 {
     hops.saturating_add(1)
+}
+
+impl Nat64 {
+    /// RFC 7915 §4.1: the IPv4 TOS, or zero when so configured.
+    #[inline(always)]
+    fn traffic_class(&self, tos: u8) -> u8 {
+        if self.config.zeroize_traffic_class {
+            0
+        } else {
+            tos
+        }
+    }
 }
 
 /// The IPv4-embedded address of `v4`, on the byte arrays the packet code works with.

@@ -224,7 +224,7 @@ impl Nat64 {
         buf.offload.gso_size = gso_size;
 
         let header = Ipv6Repr {
-            traffic_class: ip.tos,
+            traffic_class: self.traffic_class(ip.tos),
             payload_len: 0,
             next_header: v6_protocol(ip.protocol),
             hop_limit: egress_hops(ip.ttl),
@@ -360,13 +360,18 @@ impl Nat64 {
             }
             Extra::FixedPointer(p) => p.to_be_bytes(),
         };
-        let src6 = embed(&self.config.prefix, ip.src);
+        let src6 = if self.config.source_icmpv6_errors_better {
+            embed(&self.config.prefix, ip.src)
+        } else {
+            // RFC 6146 §3.4: the inverse of the packet in error's destination.
+            embed(&self.config.prefix, inner_ip.dst)
+        };
         let inner_fragmented = inner_ip.more_frags || inner_ip.frag_offset != 0;
         let inner_next = v6_protocol(inner_ip.protocol);
         let inner_header_len = IPV6_HEADER + if inner_fragmented { FRAGMENT_HEADER } else { 0 };
         let inner_l4_len = inner_total - inner_ihl;
         let inner_header = Ipv6Repr {
-            traffic_class: inner_ip.tos,
+            traffic_class: self.traffic_class(inner_ip.tos),
             payload_len: (inner_l4_len + inner_header_len - IPV6_HEADER) as u16,
             next_header: if inner_fragmented {
                 PROTO_FRAGMENT
