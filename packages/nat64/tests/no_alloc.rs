@@ -1,6 +1,7 @@
 //! The per-packet path allocates nothing once a flow exists: a counting global allocator
 //! watches an established UDP flow in both directions, an IPv4 datagram without DF split
-//! into IPv6 fragments, a packet with DF above 1260 bytes, and a dropped packet.
+//! into IPv6 fragments, a packet with DF above 1260 bytes, and packets to a pool port nobody
+//! is bound to: UDP (answered with Port Unreachable) and a TCP SYN (held, RFC 6146 §3.5.2.2).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -75,9 +76,18 @@ fn established_flows_translate_without_allocating() {
         udp4(3000, false),
         udp6_to_server(1400),
     ];
-    // A packet to a pool port nobody is bound to: dropped.
+    // A packet to a pool port nobody is bound to: dropped, with Port Unreachable.
     let mut stray = udp4(10, false);
     set_u16(&mut stray, 22, 9999);
+    // A SYN to a port nobody is bound to: held (its retransmissions take the same slot).
+    let mut syn = udp4(12, false);
+    syn[9] = PROTO_TCP;
+    set_u16(&mut syn, 10, 0);
+    let c = checksum::finish(add(0, &syn[..20]));
+    set_u16(&mut syn, 10, c);
+    syn[20..32].copy_from_slice(&[0, 80, 0x27, 0x0f, 0, 0, 0, 1, 0, 0, 0, 0]);
+    syn[32] = 5 << 4;
+    syn[33] = 0x02;
     // First round creates the session (allocates); later rounds must not.
     for round in 0..3 {
         let before = ALLOCATIONS.load(Ordering::SeqCst);
@@ -93,6 +103,9 @@ fn established_flows_translate_without_allocating() {
         }
         buf.load(&stray);
         nat.process(&mut buf, t0, &mut |out, _| sent += out.len());
+        buf.load(&syn);
+        let v = nat.process(&mut buf, t0, &mut |out, _| sent += out.len());
+        assert_eq!(v, Verdict::Translated { packets: 0 }, "the SYN is held");
         let after = ALLOCATIONS.load(Ordering::SeqCst);
         if round > 0 {
             assert_eq!(after - before, 0, "allocations in round {round}");
