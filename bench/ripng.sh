@@ -4,7 +4,7 @@
 # 10 s: RIP_UPDATE, RIP_TIMEOUT, RIP_GARBAGE). Not a test: numbers only. Run as root:
 #
 #   bench/ripng.sh        (RIPNG=path/to/ripng or BIN_DIR=dir holding it, else the static musl
-#                          build in target/xc/dist if there is one, else a host release build;
+#                          x86_64 build, made first with ci/xc.sh;
 #                          REPS=3 repetitions per event, CYCLES=6 update cycles measured,
 #                          ROUTES=10000, FEED_RATE=100mbit)
 #
@@ -53,9 +53,13 @@ LIMIT=${LIMIT:-40}
 need_root
 need_pkgs bird2 iproute2 python3
 { command -v bird && command -v birdc; } >/dev/null || die "bird2 is installed, but there is no bird or birdc"
-# The static musl build (as shipped) first: its RSS is what a router sees.
-XC_BIN=$REPO/target/xc/dist/x86_64-unknown-linux-musl
-[ -z "${RIPNG:-}" ] && [ -z "${BIN_DIR:-}" ] && [ -x "$XC_BIN/ripng" ] && BIN_DIR=$XC_BIN
+# The static musl build (as shipped), made now from this tree: its RSS is what a router
+# sees, and a binary left from an older build would measure older code.
+if [ -z "${RIPNG:-}" ] && [ -z "${BIN_DIR:-}" ]; then
+  DAEMONS=ripng "$REPO/ci/xc.sh" build x86_64-unknown-linux-musl >&2 ||
+    die "building the static ripng (ci/xc.sh build x86_64-unknown-linux-musl) failed"
+  BIN_DIR=$REPO/target/xc/dist/x86_64-unknown-linux-musl
+fi
 need_bin RIPNG ripng
 START=$SECONDS
 

@@ -860,6 +860,12 @@ pub struct Events {
 
 impl Events {
     pub fn open() -> io::Result<Events> {
+        Events::open_with(true)
+    }
+
+    /// Without `routes`, link and address changes only: a daemon that installs many routes
+    /// and needs no one else's is not told of each of its own.
+    pub fn open_with(routes: bool) -> io::Result<Events> {
         let fd = open_socket(libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK)?;
         // SO_RCVBUFFORCE (CAP_NET_ADMIN) passes net.core.rmem_max; SO_RCVBUF is capped by it.
         for option in [libc::SO_RCVBUFFORCE, libc::SO_RCVBUF] {
@@ -878,10 +884,11 @@ impl Events {
             }
         }
         let group = |g: u32| 1u32 << (g - 1);
-        bind(
-            &fd,
-            group(RTNLGRP_LINK) | group(RTNLGRP_IPV6_IFADDR) | group(RTNLGRP_IPV6_ROUTE),
-        )?;
+        let mut groups = group(RTNLGRP_LINK) | group(RTNLGRP_IPV6_IFADDR);
+        if routes {
+            groups |= group(RTNLGRP_IPV6_ROUTE);
+        }
+        bind(&fd, groups)?;
         Ok(Events { fd })
     }
 

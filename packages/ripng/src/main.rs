@@ -3,16 +3,17 @@
 //! SIGHUP reloads keeping learned routes) and the control socket; the command line and the
 //! control socket's setup are `common::daemon`'s.
 
+use std::io;
 use std::net::{IpAddr, Ipv6Addr};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use ripng::config::{self, Config, Link as ConfigLink};
+use ripng::config::{self, Config, Link as ConfigLink, Source};
 use ripng::prefix::Prefix;
 use ripng::redistribute::{self, Address, KernelRoute};
-use ripng::router::{self, Interface, KernelOp, Router};
+use ripng::router::{self, Interface, KernelOp, Router, Transmit};
 use ripng::sys::{self, RipSocket};
 use ripng::wire;
 use v6only_common::cli::Program;
@@ -191,13 +192,16 @@ impl KernelView {
         let routes = nl
             .dump_routes(AF_INET6, table)
             .map_err(|e| format!("reading routes: {e}"))?;
+        let mut routes: Vec<RouteInfo> = routes
+            .into_iter()
+            .filter(|r| r.table == table && r.protocol != protocol)
+            .collect();
+        // The dump held our own routes too (10,000 of them, maybe): not kept.
+        routes.shrink_to_fit();
         Ok(KernelView {
             links,
             addrs,
-            routes: routes
-                .into_iter()
-                .filter(|r| r.table == table && r.protocol != protocol)
-                .collect(),
+            routes,
         })
     }
 
@@ -315,8 +319,26 @@ impl KernelView {
     }
 }
 
+/// The packet being sent and what stops it: a full socket buffer (wait for POLLOUT) or
+/// ENOBUFS (wait `RETRY`).
+struct Outbox {
+    buf: Vec<u8>,
+    blocked: Option<Transmit>,
+    retry_at: Option<Instant>,
+}
+
+impl Outbox {
+    const RETRY: Duration = Duration::from_millis(10);
+
+    /// Waiting for the socket to drain (else for `retry_at`, or not at all).
+    fn wants_writable(&self) -> bool {
+        self.blocked.is_some() && self.retry_at.is_none()
+    }
+}
+
 struct Daemon {
     config: Config,
+    outbox: Outbox,
     router: Router,
     socket: RipSocket,
     kernel: KernelSync,
@@ -429,16 +451,66 @@ impl Daemon {
     }
 
     /// Sends what the core has to send and makes its kernel changes.
-    fn flush(&mut self, buf: &mut [u8]) {
-        while let Some(t) = self.router.poll_transmit(buf) {
-            if let Err(e) = self.socket.send(&buf[..t.len], t.ifindex, t.dst, t.port) {
-                self.send_errors += 1;
-                let now = self.kernel.started.elapsed().as_secs();
-                self.send_log.log(
-                    log::Level::Warn,
-                    now,
-                    format_args!("sending to {} on ifindex {}: {e}", t.dst, t.ifindex),
-                );
+    /// The withdrawals of a clean stop, given up to a second to leave.
+    fn flush_before_exit(&mut self) {
+        let give_up = Instant::now() + Duration::from_secs(1);
+        loop {
+            let now = Instant::now();
+            self.flush(now);
+            if self.outbox.blocked.is_none() || now >= give_up {
+                return;
+            }
+            std::thread::sleep(Outbox::RETRY);
+            self.outbox.retry_at = None;
+        }
+    }
+
+    /// Sends what the core has to send (until the socket's buffer is full: the rest waits
+    /// for it to drain, see [`Outbox`]) and makes its kernel changes.
+    fn flush(&mut self, now: Instant) {
+        // After an ENOBUFS: nothing goes before `retry_at`.
+        if self.outbox.retry_at.is_some_and(|t| now >= t) {
+            self.outbox.retry_at = None;
+        }
+        let mut sending = self.outbox.retry_at.is_none();
+        while sending {
+            let t = match self.outbox.blocked.take() {
+                Some(t) => t,
+                None => match self.router.poll_transmit(&mut self.outbox.buf) {
+                    Some(t) => t,
+                    None => {
+                        sending = false;
+                        continue;
+                    }
+                },
+            };
+            match self
+                .socket
+                .send(&self.outbox.buf[..t.len], t.ifindex, t.dst, t.port)
+            {
+                Ok(()) => {}
+                // A slow link (a qdisc holding our packets): wait until there is room, so
+                // that a 10,000-route update is paced, not cut short.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.outbox.blocked = Some(t);
+                    self.outbox.retry_at = None;
+                    sending = false;
+                }
+                // The qdisc dropped it, or the device had no room: try again shortly.
+                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
+                    self.outbox.blocked = Some(t);
+                    self.outbox.retry_at = Some(now + Outbox::RETRY);
+                    sending = false;
+                }
+                Err(e) => {
+                    self.send_errors += 1;
+                    let secs = self.kernel.started.elapsed().as_secs();
+                    self.send_log.log(
+                        log::Level::Warn,
+                        secs,
+                        format_args!("sending to {} on ifindex {}: {e}", t.dst, t.ifindex),
+                    );
+                }
             }
         }
         while let Some(op) = self.router.poll_kernel() {
@@ -489,6 +561,18 @@ impl Daemon {
     }
 }
 
+/// Whether other programs' routes matter: only to redistribute them.
+fn needs_routes(config: &Config) -> bool {
+    config
+        .redistribute
+        .iter()
+        .any(|r| matches!(r.source, Source::Static | Source::Kernel))
+}
+
+fn open_events(config: &Config) -> Result<Events, String> {
+    Events::open_with(needs_routes(config)).map_err(|e| format!("rtnetlink events: {e}"))
+}
+
 fn run(mut ctx: Context, loaded: Loaded<Config>) -> Result<(), String> {
     let config = loaded.config;
     if !config.enabled {
@@ -496,13 +580,19 @@ fn run(mut ctx: Context, loaded: Loaded<Config>) -> Result<(), String> {
         return Ok(());
     }
     // Events first: nothing that changes between the dump and the subscription is missed.
-    let mut events = Events::open().map_err(|e| format!("rtnetlink events: {e}"))?;
+    let mut events = open_events(&config)?;
+    let mut routes_followed = needs_routes(&config);
     let nl = Netlink::open().map_err(|e| format!("rtnetlink: {e}"))?;
     let socket =
         RipSocket::bind(wire::PORT).map_err(|e| format!("UDP port {}: {e}", wire::PORT))?;
     let now = Instant::now();
     let mut d = Daemon {
         router: Router::new(&config, now, sys::random_seed()),
+        outbox: Outbox {
+            buf: vec![0u8; 65536],
+            blocked: None,
+            retry_at: None,
+        },
         resolved: Daemon::resolve(&config),
         socket,
         kernel: KernelSync {
@@ -539,16 +629,25 @@ fn run(mut ctx: Context, loaded: Loaded<Config>) -> Result<(), String> {
     let mut event_list = Vec::new();
     let mut poller = Poller::new();
     loop {
-        d.flush(&mut buf);
+        d.flush(Instant::now());
         poller.clear();
-        let sock_token = poller.register(d.socket.as_raw_fd(), Interest::Read);
+        let sock_interest = if d.outbox.wants_writable() {
+            Interest::ReadWrite
+        } else {
+            Interest::Read
+        };
+        let sock_token = poller.register(d.socket.as_raw_fd(), sock_interest);
         let events_token = poller.register(events.as_raw_fd(), Interest::Read);
         let signal_token = poller.register(ctx.signals.as_raw_fd(), Interest::Read);
         ctx.control.register(&mut poller);
-        let deadline = [Some(d.router.poll_timeout()), ctx.control.next_deadline()]
-            .into_iter()
-            .flatten()
-            .min();
+        let deadline = [
+            Some(d.router.poll_timeout()),
+            ctx.control.next_deadline(),
+            d.outbox.retry_at,
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         poller
             .wait(poll::timeout_until(Instant::now(), deadline))
             .map_err(|e| format!("poll: {e}"))?;
@@ -593,6 +692,8 @@ fn run(mut ctx: Context, loaded: Loaded<Config>) -> Result<(), String> {
             if links || routes {
                 d.sync_local(now);
             }
+            // A burst (a link with many routes gone) leaves no lasting capacity behind.
+            event_list.shrink_to(64);
         }
         if poller.readable(signal_token) {
             while let Some(signal) = ctx.signals.next().map_err(|e| format!("signals: {e}"))? {
@@ -600,7 +701,7 @@ fn run(mut ctx: Context, loaded: Loaded<Config>) -> Result<(), String> {
                     Signal::Terminate => {
                         log::info!("stopping");
                         d.router.shutdown();
-                        d.flush(&mut buf);
+                        d.flush_before_exit();
                         if d.kernel.settings.flush_on_exit {
                             let n = d.kernel.flush_stale()?;
                             log::info!("removed our {n} routes from the kernel");
@@ -624,6 +725,13 @@ fn run(mut ctx: Context, loaded: Loaded<Config>) -> Result<(), String> {
             _ => None,
         });
         ctx.follow_control_socket(&d.config.control_socket);
+        if needs_routes(&d.config) != routes_followed {
+            // A reload added or dropped static/kernel redistribution.
+            events = open_events(&d.config)?;
+            routes_followed = !routes_followed;
+            d.redump()?;
+            d.sync_local(Instant::now());
+        }
         d.router.handle_timeout(Instant::now());
     }
 }

@@ -86,7 +86,8 @@ pub struct Path {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Origin {
-    Local(LocalRoute),
+    /// Boxed: rare, and large beside a learned route's paths.
+    Local(Box<LocalRoute>),
     /// Paths all of the route's metric; never empty.
     Rip(Vec<Path>),
 }
@@ -373,7 +374,11 @@ impl Router {
             let (metric, tag) = (l.metric.clamp(1, INFINITY - 1), l.tag);
             let change = self.next_change();
             match self.routes.get_mut(&prefix) {
-                Some(r) if r.origin == Origin::Local(l.clone()) && r.reachable() => continue,
+                Some(r)
+                    if matches!(&r.origin, Origin::Local(old) if **old == l) && r.reachable() =>
+                {
+                    continue
+                }
                 Some(r) => {
                     if let Origin::Rip(_) = r.origin {
                         self.learned -= 1;
@@ -382,7 +387,7 @@ impl Router {
                     }
                     let advertised_same =
                         r.metric == metric && r.tag == tag && r.garbage_until.is_none();
-                    r.origin = Origin::Local(l);
+                    r.origin = Origin::Local(Box::new(l));
                     r.garbage_until = None;
                     if !advertised_same {
                         r.metric = metric;
@@ -395,7 +400,7 @@ impl Router {
                     self.routes.insert(
                         prefix,
                         Route {
-                            origin: Origin::Local(l),
+                            origin: Origin::Local(Box::new(l)),
                             metric,
                             tag,
                             garbage_until: None,
@@ -711,9 +716,13 @@ impl Router {
         }
         if self.triggered_at.is_some_and(|t| t <= now) {
             self.triggered_at = None;
-            // A periodic update about to go carries it anyway.
-            if self.next_update.saturating_duration_since(now) > self.settings.timers.triggered_min
+            if self.next_update.saturating_duration_since(now) <= self.settings.timers.triggered_min
             {
+                // The periodic update is about to go: it goes now and carries the change
+                // (RFC 2080 2.5.1 lets the triggered one be left out; waiting would delay it).
+                self.full_update_all(now);
+                self.next_update = now + self.jittered(self.settings.timers.update);
+            } else {
                 self.counters.triggered_updates += 1;
                 let since = self.sent_change;
                 for ifindex in self.active_ifindexes() {
@@ -726,12 +735,12 @@ impl Router {
                     );
                 }
                 self.sent_change = self.change;
-                let (min, max) = (
-                    self.settings.timers.triggered_min,
-                    self.settings.timers.triggered_max,
-                );
-                self.quiet_until = now + min + self.random_upto(max.saturating_sub(min));
             }
+            let (min, max) = (
+                self.settings.timers.triggered_min,
+                self.settings.timers.triggered_max,
+            );
+            self.quiet_until = now + min + self.random_upto(max.saturating_sub(min));
         }
     }
 
@@ -857,6 +866,8 @@ impl Router {
                 _ => {}
             }
         }
+        // After a burst (a neighbour's whole table at start): no lasting capacity.
+        self.kernel.shrink_to(64);
         None
     }
 
@@ -910,6 +921,7 @@ impl Router {
                 }
             }
         }
+        self.jobs.shrink_to(16);
         None
     }
 
@@ -1244,14 +1256,16 @@ impl Router {
     }
 
     fn filter_accepts(&self, direction: Direction, prefix: &Prefix, ifindex: u32) -> bool {
-        let name = self.name(ifindex);
+        if self.settings.filters.is_empty() {
+            return true;
+        }
         let first = self.settings.filters.iter().find(|f| {
             f.direction == direction
                 && f.prefix.contains(prefix)
                 && (f.min_length..=f.max_length).contains(&prefix.prefix_len())
                 && match &f.interface {
                     None => true,
-                    Some(Link::Device(d)) => d == name,
+                    Some(Link::Device(d)) => d == self.name(ifindex),
                     // The driver resolves logical names; one it could not matches nothing.
                     Some(Link::Network(_)) => false,
                 }

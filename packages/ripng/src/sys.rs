@@ -79,6 +79,8 @@ impl RipSocket {
         // for 10,000 routes in flight from a few neighbours; ask for more, quietly.
         let rcvbuf: libc::c_int = 1 << 20;
         let _ = setsockopt(raw, libc::SOL_SOCKET, libc::SO_RCVBUF, &rcvbuf);
+        // A full update of 10,000 routes is ~200 KB per interface: let one go out at once.
+        let _ = setsockopt(raw, libc::SOL_SOCKET, libc::SO_SNDBUF, &rcvbuf);
         let sa = sockaddr6(Ipv6Addr::UNSPECIFIED, port, 0);
         // SAFETY: `sa` is a valid sockaddr_in6 of the length passed.
         let r = unsafe {

@@ -1,0 +1,87 @@
+//! The core's share of an update cycle with many routes, for profiling (callgrind counts
+//! instructions, whatever else the machine does):
+//!
+//!   cargo build --release -p ripng --example update_cycle
+//!   valgrind --tool=callgrind target/release/examples/update_cycle 10000 6
+//!
+//! A neighbour on eth0 sends ROUTES /64s in full packets every cycle; the router refreshes
+//! them and sends its own full update on both interfaces, as `bench/ripng.sh` makes it do.
+
+use std::net::Ipv6Addr;
+use std::time::{Duration, Instant};
+
+use ripng::config::{Config, SplitHorizon};
+use ripng::router::{Arrival, Interface, Router};
+use ripng::wire::{self, Command, Rte, Writer};
+
+fn iface(ifindex: u32, ll: u16) -> Interface {
+    Interface {
+        ifindex,
+        name: format!("eth{ifindex}"),
+        mtu: 1500,
+        up: true,
+        link_local: vec![Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, ll)],
+        cost: 1,
+        split_horizon: SplitHorizon::Poison,
+        passive: false,
+        accept_default: false,
+    }
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let routes: u32 = args.next().and_then(|a| a.parse().ok()).unwrap_or(10_000);
+    let cycles: u32 = args.next().and_then(|a| a.parse().ok()).unwrap_or(6);
+    let config = Config {
+        max_routes: routes as usize + 1,
+        ..Config::default()
+    };
+    let mut now = Instant::now();
+    let mut router = Router::new(&config, now, 1);
+    router.set_interface(iface(1, 1), now);
+    router.set_interface(iface(2, 2), now);
+    // The neighbour's update, built once.
+    let mut packets = Vec::new();
+    let per_packet = wire::rtes_per_packet(1500) as u32;
+    for first in (0..routes).step_by(per_packet as usize) {
+        let mut buf = vec![0u8; 1500];
+        let mut w = Writer::new(&mut buf, Command::Response).unwrap();
+        for i in first..(first + per_packet).min(routes) {
+            w.push(&Rte {
+                prefix: Ipv6Addr::new(0x2001, 0xdb8, (i >> 16) as u16, i as u16, 0, 0, 0, 0),
+                tag: 0,
+                prefix_len: 64,
+                metric: 1,
+            });
+        }
+        let n = w.finish();
+        buf.truncate(n);
+        packets.push(buf);
+    }
+    let from = Arrival {
+        ifindex: 1,
+        src: Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0x99),
+        src_port: wire::PORT,
+        hop_limit: 255,
+        to_group: true,
+    };
+    let mut out = vec![0u8; 1500];
+    let (mut sent, mut kernel) = (0u64, 0u64);
+    for _ in 0..cycles {
+        for p in &packets {
+            router.handle_packet(now, &from, p);
+        }
+        while router.poll_kernel().is_some() {
+            kernel += 1;
+        }
+        now += Duration::from_secs(30);
+        router.handle_timeout(now);
+        while let Some(t) = router.poll_transmit(&mut out) {
+            sent += t.len as u64;
+        }
+    }
+    println!(
+        "{} routes, {cycles} cycles: {kernel} kernel changes, {sent} bytes sent",
+        router.route_count()
+    );
+}
