@@ -532,7 +532,8 @@ def main():
         print(f"    {m}")
 
     # the lab itself: every phase reached, every iw-side check held
-    want = ["created", "full", "line", "mpp", "silent", "expired", "recovered", "left", "end"]
+    want = ["created", "full", "line", "mpp", "silent", "expired", "recovered", "gate", "nogate",
+            "left", "end"]
     if any(m.startswith("LAB-SKIP expired") for m in marks):
         want.remove("expired")
     r.check("lab: every phase reached", [f"phase {p} missing" for p in want if p not in phases])
@@ -601,10 +602,10 @@ def main():
         first = phases.index(since) if since in phases else idx
         nxt = phases[first:idx + 2]
         lines = log_lines(blocks, nxt)
-        hit = [ln for ph, ln in lines if mac in ln.lower() and re.search(words, ln, re.I)
+        hit = [ln for ph, ln in lines if (mac is None or mac in ln.lower()) and re.search(words, ln, re.I)
                and (other is None or other in ln.lower())]
         r.check(f"daemon event: {name}",
-                [] if hit else [f"no line with {mac}{' and ' + other if other else ''} matching /{words}/ "
+                [] if hit else [f"no line{' with ' + mac if mac else ''}{' and ' + other if other else ''} matching /{words}/ "
                                 f"in the log of {'/'.join(nxt)}"]
                 + [f"{ph}: {ln}" for ph, ln in lines[-8:]])
         return
@@ -618,6 +619,8 @@ def main():
         # housekeeping may drop it while the silent phase's hook still runs
         event("peer lost, silent node 1 (expired)", "expired", macs[1], DOWN, since="silent")
     event("peer up again, node 1 (recovered)", "recovered", macs[1], UP)
+    event("gate reachable via node 1 (gate)", "gate", macs[1], r"gate")
+    event("gate lost (nogate)", "nogate", None, r"(no|lost|not).*gate|gate.*(lost|gone)")
     event("node 1 leaves: plink state change or peer down (left)", "left", macs[1],
           r"plink|LISTEN|HOLDING|" + DOWN)
 
@@ -637,6 +640,14 @@ def main():
     except (ValueError, KeyError, TypeError) as e:
         probs = [f"status (left): {e!r}"]
     r.check("status events: peers up, next hop via node 1, peer down", probs)
+    for phase, want_gate in (("gate", True), ("nogate", False)):
+        try:
+            ifs = load_json(blocks.get((phase, 0, "mm-status")))["interfaces"]
+            got = [i.get("gate_reachable") for i in ifs if i.get("name") == "mesh0"]
+            probs = [] if got == [want_gate] else [f"interfaces[mesh0].gate_reachable {got}"]
+        except (ValueError, KeyError, TypeError) as e:
+            probs = [f"status ({phase}): {e!r}"]
+        r.check(f"{phase}: status says gate_reachable {str(want_gate).lower()} on mesh0", probs)
     return r
 
 

@@ -11,6 +11,8 @@
 #   expired    node 0 dropped its silent peers (mesh_plink_timeout 8 s; housekeeping runs
 #              every 60 s, so this waits up to ~70 s; EXPIRE=0 on the host skips the phase)
 #   recovered  node 1 back in range: peer link and the 2-hop path to node 2 again
+#   gate       node 1 says it is connected to a mesh gate (mesh_connected_to_gate 1)
+#   nogate     ... and then that it is not
 #   left       node 1 `mesh leave`s (a plink close): node 0 has it as LISTEN, no paths
 #   end        before power-off
 # A hook may use: N NODE CMD... (CMD in node's namespace; node 3 is the LAN host), MAC0..MAC2,
@@ -208,6 +210,21 @@ lab_check "node 0: node 1 ESTAB again" sh -c "nsenter -t $P0 -n iw dev mesh0 sta
 lab_check "node 0: path to node 2 via node 1 again" active_bit 0 "$MAC2" "$MAC1"
 lab_check "node 0 pings the LAN host again" ping6s 0 fd77::13 2
 phase recovered
+
+# ---- node 1 says it is connected to a mesh gate, then no more -------------------------------
+# mesh_connected_to_gate sets the "connected to gate" bit of node 1's Mesh Formation Info; node
+# 0 reads it from node 1's beacons (one a second).
+gate_bit() { N 0 iw dev mesh0 station get "$MAC1" 2>/dev/null | grep -q "connected to gate:.*$1"; }
+PHASE=gate
+N 1 iw dev mesh1 set mesh_param mesh_connected_to_gate 1 || bad "mesh1: set mesh_connected_to_gate 1"
+for _ in $(seq 1 40); do gate_bit yes && break; usleep 250000; done
+lab_check "node 0: node 1 connected to a gate" gate_bit yes
+phase gate
+PHASE=nogate
+N 1 iw dev mesh1 set mesh_param mesh_connected_to_gate 0 || bad "mesh1: set mesh_connected_to_gate 0"
+for _ in $(seq 1 40); do gate_bit no && break; usleep 250000; done
+lab_check "node 0: node 1 no longer connected to a gate" gate_bit no
+phase nogate
 
 # ---- node 1 leaves -------------------------------------------------------------------------
 PHASE=left
