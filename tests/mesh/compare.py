@@ -227,9 +227,15 @@ def compare_rows(kind, ours_list, before, after, t_before, t_ours0, t_ours1, t_a
             # again by iw's second read): the state in between is iw's first without ACTIVE.
             if b and "ACTIVE" in b["flags"] and b["exptime_ms"] <= gap1:
                 snaps.append(dict(b, flags=[x for x in b["flags"] if x != "ACTIVE"], exptime_ms=0))
+            # A resolved path in use is refreshed before it expires (mesh_path_refresh_time):
+            # mac80211 then swaps RESOLVED for RESOLVING until the answer comes, and ours may
+            # have been read in between.
+            for x in [x for x in snaps if "ACTIVE" in x["flags"] and "RESOLVED" in x["flags"]]:
+                snaps.append(dict(x, flags=[f for f in x["flags"] if f != "RESOLVED"] + ["RESOLVING"]))
             # While a discovery runs, its retries and timeout move every 100 ms << retries and
             # restart with each new discovery: checked for their relation, not by value.
-            resolving = any("RESOLVING" in x["flags"] for x in snaps)
+            resolving = any("RESOLVING" in x["flags"] for x in snaps if x is b or x is a) or \
+                "RESOLVING" in (o.get("flags") or [])
         if o.get("iface") != iface:
             probs.append(f"{k}: iface {o.get('iface')!r}, want {iface!r}")
         for f in CONTRACT[kind]:
@@ -241,7 +247,8 @@ def compare_rows(kind, ours_list, before, after, t_before, t_ours0, t_ours1, t_a
             v = o[f]
             if resolving and f in ("qlen", "discovery_retries", "discovery_timeout_ms"):
                 if f == "discovery_timeout_ms" and isinstance(v, int) and isinstance(o.get("discovery_retries"), int):
-                    bases = {x[f] >> x["discovery_retries"] for x in snaps if x[f]}
+                    # a new discovery starts at mesh_min_discovery_timeout (100 ms in the lab)
+                    bases = {x[f] >> x["discovery_retries"] for x in snaps if x[f]} | {100}
                     if v and not any(v == base << o["discovery_retries"] for base in bases):
                         probs.append(f"{k}: discovery_timeout_ms {v} with {o['discovery_retries']} retries, "
                                      f"iw {[(x[f], x['discovery_retries']) for x in snaps]}")

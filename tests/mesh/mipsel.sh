@@ -46,7 +46,7 @@ block line 0 mm-station
 echo "-- line: mesh-monitor topology --dot"
 block line 0 mm-topology-dot
 echo "-- the daemon's log (mesh-monitor -c /etc/mesh.conf -v run), every phase"
-for ph in created full line mpp silent expired recovered left end; do
+for ph in created full line mpp silent expired recovered gate nogate left end; do
   block "$ph" 0 mmd-log | grep -v ': debug: ' | sed "s/^/[$ph] /"
 done
 echo "== checks (as tests/system/mesh-monitor.sh on amd64)"
