@@ -123,6 +123,14 @@ lab_check "every node has 2 ESTAB peers" [ "$(estab 0)$(estab 1)$(estab 2)" = 22
 lab_check "node 0 pings node 1" ping6s 0 fd77::2 2
 lab_check "node 0 pings node 2" ping6s 0 fd77::3 2
 lab_check "node 1 pings node 2" ping6s 1 fd77::3 2
+# While rate control settles, a link's metric drops (4819 to some hundreds) and HWMP may
+# briefly prefer two fresh hops over one stale one; the line phase needs direct paths to start
+# from, so wait for them.
+for _ in $(seq 1 20); do
+  active_bit 0 "$MAC1" "$MAC1" && active_bit 0 "$MAC2" "$MAC2" && break
+  N 0 ping6 -c 1 -W 1 fd77::2 >/dev/null 2>&1
+  N 0 ping6 -c 1 -W 1 fd77::3 >/dev/null 2>&1
+done
 lab_check "node 0: 1-hop path to node 1" active_bit 0 "$MAC1" "$MAC1"
 lab_check "node 0: 1-hop path to node 2" active_bit 0 "$MAC2" "$MAC2"
 phase full

@@ -66,6 +66,9 @@ esac
 # dependencies offline; readelf (binutils) for iw's loader and libraries; file for BIN.
 apt_install "$QPKG" cpio gzip kmod binutils file || die "cannot install the host tools"
 mkdir -p "$CACHE" "$WORK"
+# One run at a time fills or unpacks the cache (the lock goes with this process).
+exec 9>"$CACHE/.lock"
+flock 9
 
 # ---- guest packages ---------------------------------------------------------------------
 # A foreign architecture gets its own apt state (lists, status, archives) under the cache,
@@ -126,6 +129,8 @@ fi
 KERNEL=$X/boot/vmlinuz-$KV
 [ -f "$KERNEL" ] || KERNEL=$X/boot/vmlinux-$KV
 [ -f "$KERNEL" ] || die "no kernel image for $KV in $X/boot"
+
+flock -u 9
 
 # ---- initramfs ---------------------------------------------------------------------------
 R=$WORK/root
