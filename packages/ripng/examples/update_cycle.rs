@@ -2,10 +2,11 @@
 //! instructions, whatever else the machine does):
 //!
 //!   cargo build --release -p ripng --example update_cycle
-//!   valgrind --tool=callgrind target/release/examples/update_cycle 10000 6
+//!   valgrind --tool=callgrind target/release/examples/update_cycle 10000 6 [shuffled]
 //!
-//! A neighbour on eth0 sends ROUTES /64s in full packets every cycle; the router refreshes
-//! them and sends its own full update on both interfaces, as `bench/ripng.sh` makes it do.
+//! A neighbour on eth0 sends ROUTES /64s in full packets every cycle (in prefix order, or
+//! shuffled as BIRD's hash order is); the router refreshes them and sends its own full update
+//! on both interfaces, as `bench/ripng.sh` makes it do.
 
 use std::net::Ipv6Addr;
 use std::time::{Duration, Instant};
@@ -32,6 +33,17 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let routes: u32 = args.next().and_then(|a| a.parse().ok()).unwrap_or(10_000);
     let cycles: u32 = args.next().and_then(|a| a.parse().ok()).unwrap_or(6);
+    let shuffled = args.next().as_deref() == Some("shuffled");
+    let mut order: Vec<u32> = (0..routes).collect();
+    if shuffled {
+        let mut x = 0x2545_f491_4f6c_dd1d_u64;
+        for i in (1..order.len()).rev() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            order.swap(i, (x % (i as u64 + 1)) as usize);
+        }
+    }
     let config = Config {
         max_routes: routes as usize + 1,
         ..Config::default()
@@ -46,7 +58,7 @@ fn main() {
     for first in (0..routes).step_by(per_packet as usize) {
         let mut buf = vec![0u8; 1500];
         let mut w = Writer::new(&mut buf, Command::Response).unwrap();
-        for i in first..(first + per_packet).min(routes) {
+        for &i in &order[first as usize..(first + per_packet).min(routes) as usize] {
             w.push(&Rte {
                 prefix: Ipv6Addr::new(0x2001, 0xdb8, (i >> 16) as u16, i as u16, 0, 0, 0, 0),
                 tag: 0,

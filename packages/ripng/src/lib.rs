@@ -8,4 +8,5 @@ pub mod prefix;
 pub mod redistribute;
 pub mod router;
 pub mod sys;
+pub mod table;
 pub mod wire;

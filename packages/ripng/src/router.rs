@@ -26,9 +26,8 @@
 //! Allocation: receiving a packet allocates only for a route or neighbour never seen before
 //! (table growth, bounded by `max_routes`); sending writes into the caller's buffer.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::Ipv6Addr;
-use std::ops::Bound;
 use std::time::{Duration, Instant};
 
 use v6only_common::json::Json;
@@ -36,6 +35,7 @@ use v6only_common::ratelimit::RateLimit;
 
 use crate::config::{Config, Direction, Filter, Link, Source, SplitHorizon, Timers};
 use crate::prefix::Prefix;
+use crate::table::Table;
 use crate::wire::{self, Command, Packet, Rte, Writer, INFINITY};
 
 /// An interface the driver found for a `config interface` section.
@@ -77,19 +77,75 @@ pub struct LocalRoute {
 
 /// One way to a learned prefix: the neighbour that told us, and the next hop it gave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Path {
-    pub from: Ipv6Addr,
-    pub ifindex: u32,
-    pub next_hop: Ipv6Addr,
-    pub expires: Instant,
+struct Path {
+    from: Ipv6Addr,
+    ifindex: u32,
+    next_hop: Ipv6Addr,
+    expires: Instant,
+}
+
+/// A learned route's paths, never none. Almost always one: kept in the route itself, so
+/// that an update cycle over 10,000 routes does not chase 10,000 pointers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Paths {
+    One(Path),
+    Many(Vec<Path>),
+}
+
+impl Paths {
+    fn push(&mut self, path: Path) {
+        match self {
+            Paths::One(first) => *self = Paths::Many(vec![*first, path]),
+            Paths::Many(v) => v.push(path),
+        }
+    }
+
+    /// Removes path `i`; the last one is never removed (the route is withdrawn instead).
+    fn remove(&mut self, i: usize) {
+        if let Paths::Many(v) = self {
+            v.remove(i);
+            if let [only] = v[..] {
+                *self = Paths::One(only);
+            }
+        }
+    }
+
+    fn from_vec(mut v: Vec<Path>) -> Paths {
+        match v.len() {
+            1 => Paths::One(v[0]),
+            _ => {
+                v.shrink_to_fit();
+                Paths::Many(v)
+            }
+        }
+    }
+}
+
+impl std::ops::Deref for Paths {
+    type Target = [Path];
+    fn deref(&self) -> &[Path] {
+        match self {
+            Paths::One(p) => std::slice::from_ref(p),
+            Paths::Many(v) => v,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Paths {
+    fn deref_mut(&mut self) -> &mut [Path] {
+        match self {
+            Paths::One(p) => std::slice::from_mut(p),
+            Paths::Many(v) => v,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Origin {
     /// Boxed: rare, and large beside a learned route's paths.
     Local(Box<LocalRoute>),
-    /// Paths all of the route's metric; never empty.
-    Rip(Vec<Path>),
+    /// Paths all of the route's metric.
+    Rip(Paths),
 }
 
 #[derive(Debug, Clone)]
@@ -223,7 +279,7 @@ struct Settings {
 pub struct Router {
     settings: Settings,
     interfaces: Vec<Interface>,
-    routes: BTreeMap<Prefix, Route>,
+    routes: Table<Route>,
     /// Learned routes (local ones are not counted against `max_routes`).
     learned: usize,
     neighbors: Vec<Neighbor>,
@@ -253,7 +309,7 @@ impl Router {
         let mut r = Router {
             settings: settings(config),
             interfaces: Vec::new(),
-            routes: BTreeMap::new(),
+            routes: Table::default(),
             learned: 0,
             neighbors: Vec::new(),
             counters: Counters::default(),
@@ -413,6 +469,7 @@ impl Router {
             }
             self.trigger(now);
         }
+        self.routes.settle();
     }
 
     // ---- packets in ---------------------------------------------------------------------
@@ -569,6 +626,7 @@ impl Router {
                 n.bad_routes += bad_routes;
             }
         }
+        self.routes.settle();
     }
 
     /// RFC 2080 2.4.2's route update for one RTE (metric already with our cost).
@@ -597,7 +655,7 @@ impl Router {
             self.routes.insert(
                 prefix,
                 Route {
-                    origin: Origin::Rip(vec![path]),
+                    origin: Origin::Rip(Paths::One(path)),
                     metric,
                     tag,
                     garbage_until: None,
@@ -617,7 +675,7 @@ impl Router {
         let mut advertised = false;
         match paths
             .iter()
-            .position(|p| p.from == path.from && p.ifindex == path.ifindex)
+            .position(|p| same(&p.from, &path.from) && p.ifindex == path.ifindex)
         {
             Some(i) if metric >= INFINITY && route.metric < INFINITY && paths.len() > 1 => {
                 paths.remove(i);
@@ -639,13 +697,14 @@ impl Router {
                         advertised = true;
                         route.since = now;
                     }
-                    forwarding |= old.next_hop != path.next_hop || route.garbage_until.is_some();
+                    forwarding |=
+                        !same(&old.next_hop, &path.next_hop) || route.garbage_until.is_some();
                     route.metric = metric;
                     route.tag = tag;
                     route.garbage_until = None;
                 } else if metric < route.metric {
                     // One of several equal paths got better: it alone is the best now.
-                    *paths = vec![path];
+                    *paths = Paths::One(path);
                     route.metric = metric;
                     route.tag = tag;
                     route.since = now;
@@ -658,7 +717,7 @@ impl Router {
                 }
             }
             None if metric < route.metric => {
-                *paths = vec![path];
+                *paths = Paths::One(path);
                 route.metric = metric;
                 route.tag = tag;
                 route.garbage_until = None;
@@ -747,17 +806,17 @@ impl Router {
     /// Paths past their timeout go; routes past their garbage time go.
     fn expire(&mut self, now: Instant) {
         let mut timed_out = Vec::new();
-        let mut collected = Vec::new();
+        let mut collected = 0;
         let mut next: Option<Instant> = None;
         for (p, r) in &self.routes {
             if let Some(g) = r.garbage_until {
                 if g <= now {
-                    collected.push(*p);
+                    collected += 1;
                 } else {
                     next = Some(next.map_or(g, |n| n.min(g)));
                 }
             } else if let Origin::Rip(paths) = &r.origin {
-                for path in paths {
+                for path in paths.iter() {
                     if path.expires <= now {
                         timed_out.push(*p);
                     } else {
@@ -773,12 +832,17 @@ impl Router {
                 next = Some(next.map_or(g, |n| n.min(g)));
             }
         }
-        for p in collected {
-            if let Some(r) = self.routes.remove(&p) {
-                if matches!(r.origin, Origin::Rip(_)) {
-                    self.learned -= 1;
+        if collected > 0 {
+            // In one pass: a neighbour's 10,000 routes may go at once.
+            let mut learned_gone = 0;
+            self.routes.retain(|_, r| {
+                let gone = r.garbage_until.is_some_and(|g| g <= now);
+                if gone && matches!(r.origin, Origin::Rip(_)) {
+                    learned_gone += 1;
                 }
-            }
+                !gone
+            });
+            self.learned -= learned_gone;
         }
         // Neighbours silent for a timeout and a garbage time are forgotten.
         let forget = self.settings.timers.timeout + self.settings.timers.garbage;
@@ -807,7 +871,7 @@ impl Router {
         if kept.is_empty() {
             self.withdraw(prefix, now);
         } else if kept.len() != before {
-            *paths = kept;
+            *paths = Paths::from_vec(kept);
             self.kernel.push_back(*prefix);
         }
     }
@@ -951,14 +1015,10 @@ impl Router {
             self.jobs.pop_front();
             return None;
         };
-        let range = match after {
-            Some(p) => (Bound::Excluded(p), Bound::Unbounded),
-            None => (Bound::Unbounded, Bound::Unbounded),
-        };
         let mut last = None;
         let mut current_hop = Ipv6Addr::UNSPECIFIED;
         let mut done = true;
-        for (prefix, route) in self.routes.range(range) {
+        for (prefix, route) in self.routes.after(after) {
             if let Content::ChangedSince(since) = content {
                 if route.changed <= since {
                     continue;
@@ -1132,7 +1192,7 @@ impl Router {
                         );
                     if paths.len() > 1 {
                         j.begin_array("paths");
-                        for p in paths {
+                        for p in paths.iter() {
                             j.item_object()
                                 .field_str("next_hop", &p.next_hop.to_string())
                                 .field_str("interface", self.name(p.ifindex))
@@ -1365,15 +1425,19 @@ pub fn source_name(s: Source) -> &'static str {
     }
 }
 
+/// Address equality as one integer comparison: the size-optimised build calls memcmp for
+/// `==` on 16 bytes, and an update compares addresses for every route.
+fn same(a: &Ipv6Addr, b: &Ipv6Addr) -> bool {
+    u128::from(*a) == u128::from(*b)
+}
+
 pub fn is_link_local(a: &Ipv6Addr) -> bool {
     a.segments()[0] & 0xffc0 == 0xfe80
 }
 
 /// Not multicast, link-local, loopback or the unspecified address as a host route.
 fn valid_prefix(p: &Prefix) -> bool {
-    let a = p.addr();
-    !(a.segments()[0] >> 8 == 0xff
-        || (is_link_local(&a) && p.prefix_len() >= 10)
-        || (a == Ipv6Addr::LOCALHOST && p.prefix_len() == 128)
-        || (a.is_unspecified() && p.prefix_len() == 128))
+    let a = u128::from(p.addr());
+    let host = p.prefix_len() == 128;
+    !(a >> 120 == 0xff || (a >> 118 == 0xfe80 >> 6 && p.prefix_len() >= 10) || (host && a <= 1))
 }
