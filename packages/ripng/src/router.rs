@@ -487,7 +487,7 @@ impl Router {
             self.counters.bad_interface += 1;
             return;
         };
-        if iface.link_local.contains(&src) {
+        if iface.link_local.iter().any(|a| same(a, &src)) {
             self.counters.own_packets += 1;
             return;
         }
@@ -1027,12 +1027,13 @@ impl Router {
             let Some((metric, next_hop)) = self.advertisement(prefix, route, iface, split) else {
                 continue;
             };
-            let need = if next_hop != current_hop { 2 } else { 1 };
+            let new_hop = !same(&next_hop, &current_hop);
+            let need = if new_hop { 2 } else { 1 };
             if w.room() < need {
                 done = false;
                 break;
             }
-            if next_hop != current_hop {
+            if new_hop {
                 w.push(&Rte::next_hop(next_hop));
                 current_hop = next_hop;
             }
@@ -1312,7 +1313,7 @@ impl Router {
     fn neighbor_mut(&mut self, ifindex: u32, addr: Ipv6Addr) -> Option<&mut Neighbor> {
         self.neighbors
             .iter_mut()
-            .find(|n| n.ifindex == ifindex && n.addr == addr)
+            .find(|n| n.ifindex == ifindex && same(&n.addr, &addr))
     }
 
     fn filter_accepts(&self, direction: Direction, prefix: &Prefix, ifindex: u32) -> bool {

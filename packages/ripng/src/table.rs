@@ -131,7 +131,8 @@ impl<V> Table<V> {
         let need = self.entries.len() + self.pending.len();
         if need > self.entries.capacity() {
             // Grow by an eighth, not double: 10,000 routes leave no 6,000 empty slots.
-            self.entries.reserve_exact((need - self.entries.len()).max(need / 8));
+            self.entries
+                .reserve_exact((need - self.entries.len()).max(need / 8));
         }
         self.entries.append(&mut self.pending);
         // Two sorted runs: the stable sort finds them and merges them in one pass.
