@@ -49,7 +49,7 @@ fn sockaddr6(addr: Ipv6Addr, port: u16, scope: u32) -> libc::sockaddr_in6 {
 }
 
 impl RipSocket {
-    /// Binds [::]:`port` (521; another only in tests). Needs CAP_NET_BIND_SERVICE.
+    /// Binds `[::]:port` (521; another only in tests). Needs CAP_NET_BIND_SERVICE.
     pub fn bind(port: u16) -> io::Result<RipSocket> {
         // SAFETY: plain socket(2); the fd is owned at once.
         let fd = unsafe {
