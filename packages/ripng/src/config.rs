@@ -120,6 +120,23 @@ pub enum SplitHorizon {
     Poison,
 }
 
+impl SplitHorizon {
+    pub const ALL: [SplitHorizon; 3] = [
+        SplitHorizon::None,
+        SplitHorizon::Simple,
+        SplitHorizon::Poison,
+    ];
+
+    /// The word of `option split_horizon` (and of status).
+    pub fn name(self) -> &'static str {
+        match self {
+            SplitHorizon::None => "none",
+            SplitHorizon::Simple => "simple",
+            SplitHorizon::Poison => "poison",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Interface {
     pub link: Link,
@@ -142,6 +159,21 @@ pub enum Source {
     Kernel,
     /// ::/0 of `option default_route` (not a `config redistribute` source).
     Default,
+}
+
+impl Source {
+    /// What `option source` of a `config redistribute` may name.
+    pub const REDISTRIBUTED: [Source; 3] = [Source::Connected, Source::Static, Source::Kernel];
+
+    /// The word of `option source` (and of status).
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::Connected => "connected",
+            Source::Static => "static",
+            Source::Kernel => "kernel",
+            Source::Default => "default",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -315,13 +347,14 @@ fn from_package(package: &Package) -> Result<Config, Refused> {
         let link = link(&s, true, &mut errors);
         let cost = errors.range(&s, "cost", 1, 15).unwrap_or(1) as u8;
         let split_horizon = match errors.get::<String>(&s, "split_horizon").as_deref() {
-            None | Some("poison") => SplitHorizon::Poison,
-            Some("simple") => SplitHorizon::Simple,
-            Some("none") => SplitHorizon::None,
-            Some(_) => {
-                errors.push(s.error("split_horizon", "one of none, simple, poison"));
-                SplitHorizon::Poison
-            }
+            None => SplitHorizon::default(),
+            Some(word) => match SplitHorizon::ALL.into_iter().find(|h| h.name() == word) {
+                Some(h) => h,
+                None => {
+                    errors.push(s.error("split_horizon", "one of none, simple, poison"));
+                    SplitHorizon::default()
+                }
+            },
         };
         let passive = errors.get(&s, "passive").unwrap_or(false);
         let accept_default = errors.get(&s, "accept_default").unwrap_or(false);
@@ -347,15 +380,13 @@ fn from_package(package: &Package) -> Result<Config, Refused> {
     for s in package.sections("redistribute") {
         warn_unknown(&s, &REDISTRIBUTE_OPTIONS, &mut warnings);
         let enabled = errors.get(&s, "enabled").unwrap_or(true);
-        let source = match errors.get::<String>(&s, "source").as_deref() {
-            Some("connected") => Some(Source::Connected),
-            Some("static") => Some(Source::Static),
-            Some("kernel") => Some(Source::Kernel),
-            _ => {
-                errors.push(s.error("source", "one of connected, static, kernel"));
-                None
-            }
-        };
+        let word = errors.get::<String>(&s, "source");
+        let source = Source::REDISTRIBUTED
+            .into_iter()
+            .find(|source| Some(source.name()) == word.as_deref());
+        if source.is_none() {
+            errors.push(s.error("source", "one of connected, static, kernel"));
+        }
         let metric = errors.range(&s, "metric", 1, 15).unwrap_or(1) as u8;
         let tag = errors.range(&s, "tag", 0, 65535).unwrap_or(0) as u16;
         let prefixes = prefix_list(&s, &mut errors);

@@ -1126,14 +1126,7 @@ impl Router {
                 .field_bool("up", i.up)
                 .field_bool("passive", i.passive)
                 .field_u64("cost", u64::from(i.cost))
-                .field_str(
-                    "split_horizon",
-                    match i.split_horizon {
-                        SplitHorizon::None => "none",
-                        SplitHorizon::Simple => "simple",
-                        SplitHorizon::Poison => "poison",
-                    },
-                )
+                .field_str("split_horizon", i.split_horizon.name())
                 .field_u64("mtu", u64::from(i.mtu))
                 .field_u64(
                     "neighbors",
@@ -1203,7 +1196,7 @@ impl Router {
                     }
                 }
                 Origin::Local(l) => {
-                    j.field_str("source", source_name(l.source))
+                    j.field_str("source", l.source.name())
                         .field_null("next_hop");
                     match &l.device {
                         Some(d) => j.field_str("interface", d),
@@ -1249,7 +1242,7 @@ impl Router {
                     self.name(paths[0].ifindex).to_string(),
                 ),
                 Origin::Local(l) => (
-                    source_name(l.source),
+                    l.source.name(),
                     "-".to_string(),
                     l.device.clone().unwrap_or_else(|| "-".into()),
                 ),
@@ -1414,15 +1407,6 @@ fn settings(c: &Config) -> Settings {
         max_routes: c.max_routes,
         max_paths: c.max_paths.max(1),
         filters: c.filters.clone(),
-    }
-}
-
-pub fn source_name(s: Source) -> &'static str {
-    match s {
-        Source::Connected => "connected",
-        Source::Static => "static",
-        Source::Kernel => "kernel",
-        Source::Default => "default",
     }
 }
 
