@@ -358,11 +358,7 @@ pub fn control_socket_option(program: &Program, path: &Path, section_type: &str)
     let package = Package::load(path).ok();
     package
         .as_ref()
-        .and_then(|p| {
-            p.named("main")
-                .filter(|s| s.section.kind == section_type)
-                .or_else(|| p.sections(section_type).next())
-        })
+        .and_then(|p| p.main(section_type))
         .and_then(|s| s.get::<String>("control_socket").ok().flatten())
         .map_or_else(|| default_control_socket(program), PathBuf::from)
 }

@@ -134,6 +134,13 @@ impl Package {
                 section: s,
             })
     }
+    /// A daemon's main section: the `kind` section named `main`, else the first `kind`
+    /// section.
+    pub fn main<'a>(&'a self, kind: &'a str) -> Option<SectionRef<'a>> {
+        self.named("main")
+            .filter(|s| s.section.kind == kind)
+            .or_else(|| self.sections(kind).next())
+    }
 }
 
 /// A section together with its package, so that errors can name file, line and option.
@@ -823,6 +830,16 @@ mod tests {
     fn abbreviated_keywords() {
         let p = parse("p test\nc t 'n'\no a b\nl c d\n");
         assert_eq!(p.sections[0].entries.len(), 2);
+    }
+
+    #[test]
+    fn main_section() {
+        // The one named 'main' wins over an earlier one; a 'main' of another type is not it.
+        let p = parse("config d 'first'\nconfig d 'main'\n");
+        assert_eq!(p.main("d").unwrap().section.name.as_deref(), Some("main"));
+        let p = parse("config other 'main'\nconfig d\nconfig d 'b'\n");
+        assert_eq!(p.main("d").unwrap().section.index, 0);
+        assert!(p.main("none").is_none());
     }
 
     #[test]

@@ -83,10 +83,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, Refused> {
 fn from_package(package: &Package) -> Result<Config, Refused> {
     let mut errors = Errors::default();
     let mut warnings = Vec::new();
-    let main = package
-        .named("main")
-        .filter(|s| s.section.kind == SECTION_TYPE)
-        .or_else(|| package.sections(SECTION_TYPE).next());
+    let main = package.main(SECTION_TYPE);
     for sec in &package.sections {
         let s = SectionRef {
             package,

@@ -111,10 +111,7 @@ pub fn parse(path: &Path, text: &str) -> Result<DaemonConfig, Refused> {
 
 /// Every option and section read, every error kept (each naming file, line and option).
 fn from_package(package: &Package) -> Result<DaemonConfig, Refused> {
-    let main = package
-        .named("main")
-        .filter(|s| s.section.kind == "nat64")
-        .or_else(|| package.sections("nat64").next());
+    let main = package.main("nat64");
     let Some(main) = main else {
         return Err(Refused::from(
             ConfigError {

@@ -310,10 +310,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, Refused> {
 fn from_package(package: &Package) -> Result<Config, Refused> {
     let mut errors = Errors::default();
     let mut warnings = Vec::new();
-    let main = package
-        .named("main")
-        .filter(|s| s.section.kind == "ripng")
-        .or_else(|| package.sections("ripng").next());
+    let main = package.main("ripng");
     let mut config = Config::default();
     for sec in &package.sections {
         let s = SectionRef {
