@@ -535,32 +535,21 @@ mod tests {
 
     fn station(mac: Mac, state: PlinkState) -> Station {
         Station {
-            iface: "mesh0".into(),
-            mac,
             plink_state: Some(state),
             llid: Some(7),
             plid: Some(8),
-            local_pm: None,
-            peer_pm: None,
-            nonpeer_pm: None,
             airtime_metric: Some(100),
             connected_to_gate: Some(true),
-            connected_to_as: None,
             signal_dbm: Some(-30),
-            signal_avg_dbm: None,
             tx_bitrate: Some(Bitrate {
                 rate_100kbps: 540,
                 ..Bitrate::default()
             }),
-            rx_bitrate: None,
             tx_retries: Some(3),
             tx_failed: Some(1),
             inactive_ms: Some(1250),
             connected_s: Some(60),
-            rx_bytes: None,
-            tx_bytes: None,
-            rx_packets: None,
-            tx_packets: None,
+            ..Station::new("mesh0", mac)
         }
     }
 

@@ -141,6 +141,37 @@ pub struct Station {
     pub tx_packets: Option<u32>,
 }
 
+impl Station {
+    /// A peer `mac` of `iface` the kernel has said nothing more about: every field `None`.
+    pub fn new(iface: &str, mac: Mac) -> Station {
+        Station {
+            iface: iface.to_string(),
+            mac,
+            plink_state: None,
+            llid: None,
+            plid: None,
+            local_pm: None,
+            peer_pm: None,
+            nonpeer_pm: None,
+            airtime_metric: None,
+            connected_to_gate: None,
+            connected_to_as: None,
+            signal_dbm: None,
+            signal_avg_dbm: None,
+            tx_bitrate: None,
+            rx_bitrate: None,
+            tx_retries: None,
+            tx_failed: None,
+            inactive_ms: None,
+            connected_s: None,
+            rx_bytes: None,
+            tx_bytes: None,
+            rx_packets: None,
+            tx_packets: None,
+        }
+    }
+}
+
 /// NL80211_MPATH_FLAG_* bits and iw's names for them.
 pub const MPATH_FLAGS: [(u8, &str); 5] = [
     (1 << 0, "ACTIVE"),

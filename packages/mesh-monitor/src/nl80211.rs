@@ -439,31 +439,7 @@ pub fn parse_stations(iface: &str, bytes: &[u8]) -> Result<Vec<Station>, ParseEr
         if cmd != NL80211_CMD_NEW_STATION {
             return Ok(());
         }
-        let mut s = Station {
-            iface: iface.to_string(),
-            mac: Mac::default(),
-            plink_state: None,
-            llid: None,
-            plid: None,
-            local_pm: None,
-            peer_pm: None,
-            nonpeer_pm: None,
-            airtime_metric: None,
-            connected_to_gate: None,
-            connected_to_as: None,
-            signal_dbm: None,
-            signal_avg_dbm: None,
-            tx_bitrate: None,
-            rx_bitrate: None,
-            tx_retries: None,
-            tx_failed: None,
-            inactive_ms: None,
-            connected_s: None,
-            rx_bytes: None,
-            tx_bytes: None,
-            rx_packets: None,
-            tx_packets: None,
-        };
+        let mut s = Station::new(iface, Mac::default());
         let mut mac = None;
         for_each_attr(attrs, at, |kind, d, at| {
             match kind {

@@ -25,29 +25,19 @@ fn iface(mesh_id: Option<&str>) -> MeshInterface {
 
 fn sta(mac: Mac, state: PlinkState, metric: u32) -> Station {
     Station {
-        iface: "mesh0".into(),
-        mac,
         plink_state: Some(state),
         llid: Some(1),
         plid: Some(2),
-        local_pm: None,
-        peer_pm: None,
-        nonpeer_pm: None,
         airtime_metric: Some(metric),
         connected_to_gate: Some(false),
         connected_to_as: Some(false),
         signal_dbm: Some(-30),
         signal_avg_dbm: Some(-31),
-        tx_bitrate: None,
-        rx_bitrate: None,
         tx_retries: Some(0),
         tx_failed: Some(0),
         inactive_ms: Some(100),
         connected_s: Some(10),
-        rx_bytes: None,
-        tx_bytes: None,
-        rx_packets: None,
-        tx_packets: None,
+        ..Station::new("mesh0", mac)
     }
 }
 
