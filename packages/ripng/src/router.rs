@@ -9,10 +9,11 @@
 //!   each entry's metric (16 when unknown), also unicast to the asker.
 //! - §2.4.2 Responses: accepted only from port 521 and a link-local source, with hop limit 255
 //!   when sent to the group (an answer unicast to our Request may come with the sender's
-//!   default: FRR's does), on an active RIPng interface, not from ourselves. Each RTE: prefix length ≤ 128, metric 1-16,
-//!   not multicast, link-local or loopback, ::/0 only where `accept_default`; then the input
-//!   filters. metric += interface cost (≤ 16). A next-hop RTE applies to the RTEs after it; one
-//!   that is not link-local means the sender (§2.1.1).
+//!   default: FRR's does), on an active RIPng interface, not from ourselves. Each RTE: prefix
+//!   length ≤ 128, metric 1-16, not multicast, link-local or loopback, ::/0 only where
+//!   `accept_default`; then the input filters. metric += interface cost (≤ 16). A next-hop RTE
+//!   applies to the RTEs after it; one that is not link-local, or is ours, means the sender
+//!   (§2.1.1).
 //! - Route choice: a better metric wins; the same router's word always updates its route;
 //!   an equal metric from another router adds a path (ECMP, up to `max_paths`), or with one
 //!   path replaces a route halfway to its timeout. Local routes (connected, static, kernel,
@@ -20,7 +21,8 @@
 //! - §2.3 Timers: routes time out after `timeout`, are then advertised with metric 16 for
 //!   `garbage`, then go. Periodic updates every `update` ±1/6 (jitter against
 //!   synchronisation); triggered updates carry only what changed, at most one per random
-//!   `triggered_min`..`triggered_max`, and none while a periodic update is about to go.
+//!   `triggered_min`..`triggered_max`; one due just before the periodic update sends that
+//!   one early instead.
 //! - §2.5 Split horizon per interface: none, simple, or poisoned reverse (the default).
 //!
 //! Allocation: receiving a packet allocates only for a route or neighbour never seen before
@@ -350,7 +352,7 @@ impl Router {
             for p in refused {
                 self.withdraw(&p, now);
             }
-            self.full_update_all(now);
+            self.full_update_all();
         }
     }
 
@@ -428,8 +430,8 @@ impl Router {
         for l in local {
             let prefix = l.prefix;
             let (metric, tag) = (l.metric.clamp(1, INFINITY - 1), l.tag);
-            let change = self.next_change();
-            match self.routes.get_mut(&prefix) {
+            let change = self.change + 1;
+            let advertised = match self.routes.get_mut(&prefix) {
                 Some(r)
                     if matches!(&r.origin, Origin::Local(old) if **old == l) && r.reachable() =>
                 {
@@ -451,6 +453,7 @@ impl Router {
                         r.changed = change;
                         r.since = now;
                     }
+                    !advertised_same
                 }
                 None => {
                     self.routes.insert(
@@ -465,9 +468,15 @@ impl Router {
                             installed: false,
                         },
                     );
+                    true
                 }
+            };
+            // Only what neighbours would see differently is news (a device or gateway of
+            // our own changing is not).
+            if advertised {
+                self.change = change;
+                self.trigger(now);
             }
-            self.trigger(now);
         }
         self.routes.settle();
     }
@@ -631,7 +640,6 @@ impl Router {
 
     /// RFC 2080 2.4.2's route update for one RTE (metric already with our cost).
     fn learn(&mut self, now: Instant, prefix: Prefix, metric: u8, tag: u16, path: Path) {
-        let change = self.change + 1;
         let (timeout, garbage) = (self.settings.timers.timeout, self.settings.timers.garbage);
         let max_paths = self.settings.max_paths;
         let Some(route) = self.routes.get_mut(&prefix) else {
@@ -652,6 +660,7 @@ impl Router {
                 return;
             }
             self.learned += 1;
+            let changed = self.next_change();
             self.routes.insert(
                 prefix,
                 Route {
@@ -659,13 +668,13 @@ impl Router {
                     metric,
                     tag,
                     garbage_until: None,
-                    changed: change,
+                    changed,
                     since: now,
                     installed: false,
                 },
             );
             self.note_expiry(path.expires);
-            self.changed(prefix, now, true);
+            self.changed(prefix, now);
             return;
         };
         let Origin::Rip(paths) = &mut route.origin else {
@@ -739,13 +748,16 @@ impl Router {
             }
             None => {}
         }
+        if advertised {
+            self.change += 1;
+            route.changed = self.change;
+        }
         if let Some(g) = route.garbage_until {
-            self.next_expiry = Some(self.next_expiry.map_or(g, |e| e.min(g)));
+            self.note_expiry(g);
         }
         self.note_expiry(path.expires);
         if advertised {
-            self.routes.get_mut(&prefix).expect("route").changed = change;
-            self.changed(prefix, now, true);
+            self.changed(prefix, now);
         } else if forwarding {
             self.kernel.push_back(prefix);
         }
@@ -770,7 +782,7 @@ impl Router {
             self.expire(now);
         }
         if now >= self.next_update {
-            self.full_update_all(now);
+            self.full_update_all();
             self.next_update = now + self.jittered(self.settings.timers.update);
         }
         if self.triggered_at.is_some_and(|t| t <= now) {
@@ -779,7 +791,7 @@ impl Router {
             {
                 // The periodic update is about to go: it goes now and carries the change
                 // (RFC 2080 2.5.1 lets the triggered one be left out; waiting would delay it).
-                self.full_update_all(now);
+                self.full_update_all();
                 self.next_update = now + self.jittered(self.settings.timers.update);
             } else {
                 self.counters.triggered_updates += 1;
@@ -813,14 +825,14 @@ impl Router {
                 if g <= now {
                     collected += 1;
                 } else {
-                    next = Some(next.map_or(g, |n| n.min(g)));
+                    earliest(&mut next, g);
                 }
             } else if let Origin::Rip(paths) = &r.origin {
                 for path in paths.iter() {
                     if path.expires <= now {
                         timed_out.push(*p);
                     } else {
-                        next = Some(next.map_or(path.expires, |n| n.min(path.expires)));
+                        earliest(&mut next, path.expires);
                     }
                 }
             }
@@ -829,7 +841,7 @@ impl Router {
         for p in timed_out {
             self.drop_paths(&p, now, |path| path.expires <= now);
             if let Some(g) = self.routes.get(&p).and_then(|r| r.garbage_until) {
-                next = Some(next.map_or(g, |n| n.min(g)));
+                earliest(&mut next, g);
             }
         }
         if collected > 0 {
@@ -849,7 +861,7 @@ impl Router {
         self.neighbors
             .retain(|n| now.saturating_duration_since(n.last_heard) < forget);
         if let Some(n) = self.neighbors.iter().map(|n| n.last_heard + forget).min() {
-            next = Some(next.map_or(n, |x| x.min(n)));
+            earliest(&mut next, n);
         }
         self.next_expiry = next;
     }
@@ -879,19 +891,19 @@ impl Router {
     /// The route is unreachable: advertised with metric 16 for `garbage`, then removed.
     fn withdraw(&mut self, prefix: &Prefix, now: Instant) {
         let garbage = now + self.settings.timers.garbage;
-        let change = self.next_change();
         let Some(route) = self.routes.get_mut(prefix) else {
             return;
         };
         if !route.reachable() {
             return;
         }
+        self.change += 1;
         route.metric = INFINITY;
         route.garbage_until = Some(garbage);
-        route.changed = change;
+        route.changed = self.change;
         route.since = now;
-        self.next_expiry = Some(self.next_expiry.map_or(garbage, |e| e.min(garbage)));
-        self.changed(*prefix, now, false);
+        self.note_expiry(garbage);
+        self.changed(*prefix, now);
     }
 
     /// Sends every route with metric 16 on every interface (a clean exit): neighbours drop
@@ -1332,11 +1344,9 @@ impl Router {
         self.change
     }
 
-    /// A route changed what we advertise (and maybe how we forward).
-    fn changed(&mut self, prefix: Prefix, now: Instant, counted: bool) {
-        if counted {
-            self.change += 1;
-        }
+    /// A route changed what we advertise (and maybe how we forward); its `changed` is the
+    /// current change counter.
+    fn changed(&mut self, prefix: Prefix, now: Instant) {
         self.kernel.push_back(prefix);
         self.trigger(now);
     }
@@ -1348,7 +1358,7 @@ impl Router {
     }
 
     fn note_expiry(&mut self, at: Instant) {
-        self.next_expiry = Some(self.next_expiry.map_or(at, |e| e.min(at)));
+        earliest(&mut self.next_expiry, at);
     }
 
     fn queue_update(
@@ -1370,7 +1380,7 @@ impl Router {
     }
 
     /// A periodic update on every interface; it covers every pending change.
-    fn full_update_all(&mut self, _now: Instant) {
+    fn full_update_all(&mut self) {
         // Updates still queued for the same interfaces are superseded.
         self.jobs
             .retain(|j| !matches!(j, Job::Update { dst, .. } if *dst == wire::GROUP));
@@ -1408,6 +1418,11 @@ fn settings(c: &Config) -> Settings {
         max_paths: c.max_paths.max(1),
         filters: c.filters.clone(),
     }
+}
+
+/// `slot` becomes `at` if that is earlier (or there was nothing).
+fn earliest(slot: &mut Option<Instant>, at: Instant) {
+    *slot = Some(slot.map_or(at, |t| t.min(at)));
 }
 
 /// Address equality as one integer comparison: the size-optimised build calls memcmp for
