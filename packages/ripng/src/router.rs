@@ -443,8 +443,15 @@ impl Router {
                         // Ours now: the kernel route we installed for it goes.
                         self.kernel.push_back(prefix);
                     }
-                    let advertised_same =
-                        r.metric == metric && r.tag == tag && r.garbage_until.is_none();
+                    // The gateway is advertised too: it is the next hop on its link.
+                    let gateway = match &r.origin {
+                        Origin::Local(old) => old.gateway,
+                        Origin::Rip(_) => None,
+                    };
+                    let advertised_same = r.metric == metric
+                        && r.tag == tag
+                        && r.garbage_until.is_none()
+                        && gateway == l.gateway;
                     r.origin = Origin::Local(Box::new(l));
                     r.garbage_until = None;
                     if !advertised_same {
@@ -471,8 +478,8 @@ impl Router {
                     true
                 }
             };
-            // Only what neighbours would see differently is news (a device or gateway of
-            // our own changing is not).
+            // Only what neighbours would see differently is news (the device it is on is
+            // not).
             if advertised {
                 self.change = change;
                 self.trigger(now);

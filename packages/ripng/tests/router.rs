@@ -688,3 +688,32 @@ fn unicast_answers_need_no_hop_limit_255() {
     let c = &lab.r.counters;
     assert_eq!((c.bad_source_address, c.bad_source_port), (1, 1));
 }
+
+#[test]
+fn a_new_gateway_of_a_static_route_is_sent_as_a_change() {
+    let mut lab = Lab::new(quick_timers());
+    let via = |gw: &str| LocalRoute {
+        prefix: p("2001:db8:77::/48"),
+        source: Source::Static,
+        metric: 1,
+        tag: 0,
+        device: Some("eth0".into()),
+        gateway: Some((a(gw), ETH0)),
+    };
+    lab.r.set_local_routes(vec![via("fe80::77")], lab.now);
+    lab.advance(Duration::ZERO);
+    lab.drain();
+    // Another gateway on the same link: a triggered update names it.
+    lab.r.set_local_routes(vec![via("fe80::78")], lab.now);
+    lab.advance(Duration::from_secs(6));
+    let on_eth0: Vec<Rte> = lab
+        .drain()
+        .into_iter()
+        .filter(|(t, _, _)| t.ifindex == ETH0)
+        .flat_map(|(_, _, r)| r)
+        .collect();
+    assert_eq!(
+        on_eth0,
+        vec![Rte::next_hop(a("fe80::78")), rte("2001:db8:77::/48", 1)]
+    );
+}
