@@ -450,7 +450,6 @@ impl Daemon {
         Ok(())
     }
 
-    /// Sends what the core has to send and makes its kernel changes.
     /// The withdrawals of a clean stop, given up to a second to leave.
     fn flush_before_exit(&mut self) {
         let give_up = Instant::now() + Duration::from_secs(1);
