@@ -16,7 +16,7 @@
 //!
 //! The family-independent pieces are public for the other netlink families the daemons speak
 //! (mesh-monitor's nl80211 over generic netlink): [`socket`], [`bind`], [`receive`],
-//! [`Message`], [`for_each_message`], [`for_each_attr`] and [`error_code`].
+//! [`Message`], [`for_each_message`], [`for_each_attr`], [`error_code`] and [`dump_part`].
 
 use std::fmt;
 use std::io;
@@ -746,23 +746,26 @@ impl Netlink {
     }
 }
 
-/// Where a dump reply is, after the datagrams seen so far.
+/// Where the reply to a request is, after the datagrams seen so far.
 #[derive(Debug, Default, PartialEq, Eq)]
-struct DumpState {
+pub struct DumpState {
     /// NLMSG_DONE or NLMSG_ERROR came.
-    done: bool,
+    pub done: bool,
     /// NLM_F_DUMP_INTR: the kernel's view changed during the dump.
-    interrupted: bool,
+    pub interrupted: bool,
     /// errno of the NLMSG_ERROR, or of a failed NLMSG_DONE.
-    error: i32,
+    pub error: i32,
 }
 
-/// Parses one datagram of the reply to dump request `seq` into `out`.
-fn parse_dump_part(
-    bytes: &[u8],
+/// Walks one datagram of the reply to request `seq` (a dump's part, or a get's reply and
+/// acknowledgement), for any netlink family: NLMSG_DONE and NLMSG_ERROR end it, with their
+/// errno, and NLM_F_DUMP_INTR is noted in `state`; its other messages go to `f`. Messages of
+/// other requests (stale replies) and what comes after the end are skipped.
+pub fn dump_part<'a>(
+    bytes: &'a [u8],
     seq: u32,
     state: &mut DumpState,
-    out: &mut Vec<Event>,
+    mut f: impl FnMut(&Msg<'a>) -> Result<(), ParseError>,
 ) -> Result<(), ParseError> {
     for_each_message(bytes, |m| {
         if m.seq != seq || state.done {
@@ -780,9 +783,19 @@ fn parse_dump_part(
                 state.done = true;
                 Ok(())
             }
-            _ => parse_message(&m, out),
+            _ => f(&m),
         }
     })
+}
+
+/// Parses one datagram of the reply to dump request `seq` into `out`.
+fn parse_dump_part(
+    bytes: &[u8],
+    seq: u32,
+    state: &mut DumpState,
+    out: &mut Vec<Event>,
+) -> Result<(), ParseError> {
+    dump_part(bytes, seq, state, |m| parse_message(m, out))
 }
 
 /// The errno of an NLMSG_ERROR (or NLMSG_DONE) message: 0 for an acknowledgement.

@@ -29,7 +29,7 @@ use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use v6only_common::netlink::{
-    self as nl, error_code, for_each_attr, for_each_message, Message, Msg, ParseError,
+    self as nl, for_each_attr, for_each_message, DumpState, Message, Msg, ParseError,
 };
 
 use crate::model::{
@@ -40,14 +40,11 @@ use crate::model::{
 const NETLINK_GENERIC: libc::c_int = 16;
 const SOL_NETLINK: libc::c_int = 270;
 const NETLINK_ADD_MEMBERSHIP: libc::c_int = 1;
-const NLMSG_ERROR: u16 = 2;
-const NLMSG_DONE: u16 = 3;
 const NLMSG_OVERRUN: u16 = 4;
 /// Message types below this are netlink's own (NOOP, ERROR, DONE, OVERRUN).
 const NLMSG_MIN_TYPE: u16 = 0x10;
 const NLM_F_REQUEST: u16 = 0x1;
 const NLM_F_ACK: u16 = 0x4;
-const NLM_F_DUMP_INTR: u16 = 0x10;
 const NLM_F_DUMP: u16 = 0x300;
 /// struct genlmsghdr: cmd, version, reserved (u16).
 const GENL_HEADER: usize = 4;
@@ -646,47 +643,19 @@ pub fn parse_events(bytes: &[u8], out: &mut Vec<Event>) -> Result<(), ParseError
     })
 }
 
-/// How a reply to request `seq` stands after the datagrams seen so far.
-#[derive(Debug, Default, PartialEq, Eq)]
-struct ReplyState {
-    /// NLMSG_DONE or NLMSG_ERROR came.
-    done: bool,
-    /// NLM_F_DUMP_INTR: the kernel's view changed during the dump.
-    interrupted: bool,
-    /// errno of the NLMSG_ERROR, or of a failed NLMSG_DONE.
-    error: i32,
-}
-
 /// Appends the data messages of datagram `bytes` that answer request `seq` to `out` (each
-/// 4-byte aligned), and notes in `state` how the reply stands. Messages of other requests
-/// (stale replies) are dropped.
+/// 4-byte aligned), and notes in `state` how the reply stands ([`nl::dump_part`]).
 fn collect_reply(
     bytes: &[u8],
     seq: u32,
-    state: &mut ReplyState,
+    state: &mut DumpState,
     out: &mut Vec<u8>,
 ) -> Result<(), ParseError> {
-    for_each_message(bytes, |m: Msg<'_>| {
-        if m.seq != seq || state.done {
-            return Ok(());
-        }
-        state.interrupted |= m.flags & NLM_F_DUMP_INTR != 0;
-        match m.kind {
-            NLMSG_DONE | NLMSG_ERROR => {
-                // NLMSG_DONE carries an int too: negative when the dump failed.
-                state.error = if m.body.len() >= 4 {
-                    error_code(&m)?
-                } else {
-                    0
-                };
-                state.done = true;
-            }
-            kind if kind >= NLMSG_MIN_TYPE => {
-                let start = m.at - 16;
-                out.extend_from_slice(&bytes[start..m.at + m.body.len()]);
-                out.resize(out.len().next_multiple_of(4), 0);
-            }
-            _ => {}
+    nl::dump_part(bytes, seq, state, |m: &Msg<'_>| {
+        if m.kind >= NLMSG_MIN_TYPE {
+            let start = m.at - 16;
+            out.extend_from_slice(&bytes[start..m.at + m.body.len()]);
+            out.resize(out.len().next_multiple_of(4), 0);
         }
         Ok(())
     })
@@ -767,7 +736,7 @@ impl Nl80211 {
                 return Err(io::Error::last_os_error());
             }
             let mut out = Vec::new();
-            let mut state = ReplyState::default();
+            let mut state = DumpState::default();
             while !state.done {
                 let Some(n) = nl::receive(self.fd.as_raw_fd(), &mut self.buf)? else {
                     return Err(io::Error::new(

@@ -3,6 +3,10 @@
 
 use super::*;
 
+const NLMSG_ERROR: u16 = 2;
+const NLMSG_DONE: u16 = 3;
+const NLM_F_DUMP_INTR: u16 = 0x10;
+
 /// The messages of a fixture file (one netlink message per line, hex) concatenated, in host
 /// byte order.
 ///
@@ -495,14 +499,14 @@ fn reply_collection_ends_at_done_and_reports_errors() {
         m.finish().to_vec()
     };
     let mut datagram = [stale, data.clone()].concat();
-    let (mut state, mut out) = (ReplyState::default(), Vec::new());
+    let (mut state, mut out) = (DumpState::default(), Vec::new());
     collect_reply(&datagram, 7, &mut state, &mut out).unwrap();
     assert_eq!(out, data, "the stale message of request 6 is dropped");
     assert!(!state.done);
     collect_reply(&done, 7, &mut state, &mut out).unwrap();
     assert_eq!(
         state,
-        ReplyState {
+        DumpState {
             done: true,
             interrupted: false,
             error: 0
@@ -514,11 +518,11 @@ fn reply_collection_ends_at_done_and_reports_errors() {
     datagram = genl(30, NL80211_CMD_NEW_MPATH, 8, &[]);
     datagram[6..8].copy_from_slice(&NLM_F_DUMP_INTR.to_ne_bytes());
     datagram.extend_from_slice(e.finish());
-    let (mut state, mut out) = (ReplyState::default(), Vec::new());
+    let (mut state, mut out) = (DumpState::default(), Vec::new());
     collect_reply(&datagram, 8, &mut state, &mut out).unwrap();
     assert_eq!(
         state,
-        ReplyState {
+        DumpState {
             done: true,
             interrupted: true,
             error: libc::ENODEV
