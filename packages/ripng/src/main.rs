@@ -713,13 +713,12 @@ fn run(mut ctx: Context, loaded: Loaded<Config>) -> Result<(), String> {
                 }
             }
         }
-        let started = ctx.started;
-        let config_path = ctx.config_path.clone();
+        let (started, config_path) = (ctx.started, &ctx.config_path);
         ctx.control.serve(&poller, &mut |command| match command {
             "status" => Some(d.status(started)),
             "routes" => Some(d.router.routes_table(Instant::now())),
             "reload" => Some(daemon::reload_reply(daemon::log_reload(
-                d.reload(&config_path),
+                d.reload(config_path),
             ))),
             _ => None,
         });
