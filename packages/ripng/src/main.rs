@@ -274,21 +274,24 @@ impl KernelView {
             .collect()
     }
 
-    /// Keeps the view current with an event; true when the interfaces may have changed.
-    fn apply(&mut self, event: Event, table: u32, protocol: u8) -> bool {
+    /// Keeps the view current with an event; says what it changed. Routes of other tables
+    /// and our own coming and going are not news.
+    fn apply(&mut self, event: Event, table: u32, protocol: u8) -> Changed {
         let same_route = |a: &RouteInfo, b: &RouteInfo| {
             (a.dst, a.len, a.table, a.priority) == (b.dst, b.len, b.table, b.priority)
         };
+        let relevant =
+            |r: &RouteInfo| r.family == AF_INET6 && r.table == table && r.protocol != protocol;
         match event {
             Event::Link(l) => {
                 self.links.retain(|x| x.index != l.index);
                 self.links.push(l);
-                true
+                Changed::Links
             }
             Event::LinkGone(l) => {
                 self.links.retain(|x| x.index != l.index);
                 self.addrs.retain(|a| a.index != l.index);
-                true
+                Changed::Links
             }
             Event::Addr(a) => {
                 if a.addr.is_ipv6() {
@@ -296,27 +299,35 @@ impl KernelView {
                         .retain(|x| (x.index, x.addr) != (a.index, a.addr));
                     self.addrs.push(a);
                 }
-                true
+                Changed::Links
             }
             Event::AddrGone(a) => {
                 self.addrs
                     .retain(|x| (x.index, x.addr) != (a.index, a.addr));
-                true
+                Changed::Links
             }
-            Event::Route(r) => {
-                if r.family == AF_INET6 && r.table == table && r.protocol != protocol {
-                    self.routes.retain(|x| !same_route(x, &r));
-                    self.routes.push(r);
-                }
-                false
-            }
-            Event::RouteGone(r) => {
+            Event::Route(r) if relevant(&r) => {
                 self.routes.retain(|x| !same_route(x, &r));
-                false
+                self.routes.push(r);
+                Changed::Routes
             }
-            Event::Overrun => false,
+            Event::RouteGone(r) if relevant(&r) => {
+                self.routes.retain(|x| !same_route(x, &r));
+                Changed::Routes
+            }
+            Event::Route(_) | Event::RouteGone(_) | Event::Overrun => Changed::Nothing,
         }
     }
+}
+
+/// What an rtnetlink event changed in the [`KernelView`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Changed {
+    Nothing,
+    /// Links or addresses: the interfaces and the connected prefixes.
+    Links,
+    /// Other programs' routes: what is redistributed.
+    Routes,
 }
 
 /// The packet being sent and what stops it: a full socket buffer (wait for POLLOUT) or
@@ -668,16 +679,11 @@ fn run(mut ctx: Context, loaded: Loaded<Config>) -> Result<(), String> {
             let (mut links, mut routes, mut overrun) = (false, false, false);
             let (table, protocol) = (d.config.kernel.table, d.config.kernel.protocol);
             for event in event_list.drain(..) {
-                match event {
-                    Event::Overrun => overrun = true,
-                    // Our own routes coming and going are not news.
-                    Event::Route(ref r) | Event::RouteGone(ref r)
-                        if r.family != AF_INET6 || r.table != table || r.protocol == protocol => {}
-                    Event::Route(_) | Event::RouteGone(_) => {
-                        d.view.apply(event, table, protocol);
-                        routes = true;
-                    }
-                    _ => links |= d.view.apply(event, table, protocol),
+                overrun |= event == Event::Overrun;
+                match d.view.apply(event, table, protocol) {
+                    Changed::Links => links = true,
+                    Changed::Routes => routes = true,
+                    Changed::Nothing => {}
                 }
             }
             if overrun {
