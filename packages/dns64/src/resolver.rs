@@ -778,91 +778,76 @@ impl Dns64 {
         });
     }
 
-    /// The AAAA response without its excluded records (§5.1.4), assembled as §5.4 says: our
-    /// header, the client's question, the rest of the answer (CNAME chain included) and the
-    /// authority and additional sections as they came. An RRSIG over AAAA signed the whole
-    /// RRset, which no longer verifies: it goes, and AD is clear (the client did not set both DO
-    /// and CD, or it would get the RRset untouched, §5.5).
+    /// The AAAA response without its excluded records (§5.1.4), assembled as §5.4 says (see
+    /// [`Dns64::rebuild`]), the rest of the answer (CNAME chain included) kept. An RRSIG over
+    /// AAAA signed the whole RRset, which no longer verifies: it goes, and AD is clear (the
+    /// client did not set both DO and CD, or it would get the RRset untouched, §5.5).
     fn without_excluded(&self, p: &Pending, r: &Message) -> Option<Vec<u8>> {
         let bytes = r.bytes();
-        let mut w = response_writer(p.client_id, p.rd, p.cd, r.rcode());
-        w.question(p.qname.as_wire(), p.qtype, p.qclass);
-        let mut answers = 0u16;
-        for rr in r.records(0) {
-            let signs_aaaa = rr.rtype() == wire::TYPE_RRSIG
-                && rr.rdata(bytes).starts_with(&wire::TYPE_AAAA.to_be_bytes());
-            if signs_aaaa || self.aaaa_excluded(bytes, &rr) == Some(true) {
-                continue;
-            }
-            w.copy_record(bytes, &rr, rr.ttl()).ok()?;
-            answers += 1;
-        }
-        w.set_count(1, answers);
-        let authority = copy_section(&mut w, r, 1)?;
-        w.set_count(2, authority);
-        let additional = copy_section(&mut w, r, 2)? + self.push_opt(&mut w, p);
-        w.set_count(3, additional);
-        Some(w.into_bytes())
+        self.rebuild(p, r, |w| {
+            replace_answers(w, r, wire::TYPE_AAAA, 16, |w, rr| {
+                if self.aaaa_excluded(bytes, rr) == Some(true) {
+                    return Some(false);
+                }
+                w.copy_record(bytes, rr, rr.ttl()).ok()?;
+                Some(true)
+            })
+        })
     }
 
     /// The AAAA response built from the A response (§5.1.6, §5.1.7, §5.3.2, §5.4).
     fn synthesize(&mut self, p: &Pending, a: &Message, ttl_cap: u32) -> Option<Vec<u8>> {
         let bytes = a.bytes();
-        let mut w = response_writer(p.client_id, p.rd, p.cd, a.rcode());
-        w.question(p.qname.as_wire(), p.qtype, p.qclass);
-        let mut answers = 0u16;
         let mut made = 0;
-        for rr in a.records(0) {
-            if rr.rtype() == wire::TYPE_A && rr.class() == wire::CLASS_IN && rr.rdata_len() == 4 {
+        let data = self.rebuild(p, a, |w| {
+            replace_answers(w, a, wire::TYPE_A, 4, |w, rr| {
                 let d = rr.rdata(bytes);
                 let v4 = Ipv4Addr::new(d[0], d[1], d[2], d[3]);
                 // Only what nat64 translates (RFC 6052 §3.1 for the Well-Known Prefix).
                 let prefix = &self.config.prefix;
                 if prefix.check_v4(v4, self.config.allow_non_global).is_err() {
-                    continue;
+                    return Some(false);
                 }
                 let (owner, _) = wire::read_name(bytes, rr.name_at()).ok()?;
                 let v6 = prefix.embed(v4);
                 write_rr(
-                    &mut w,
+                    w,
                     &owner,
                     wire::TYPE_AAAA,
                     rr.ttl().min(ttl_cap),
                     &v6.octets(),
                 );
                 made += 1;
-            } else if rr.rtype() == wire::TYPE_RRSIG
-                && rr.rdata(bytes).starts_with(&wire::TYPE_A.to_be_bytes())
-            {
-                continue; // Signs the A records we replaced.
-            } else {
-                w.copy_record(bytes, &rr, rr.ttl()).ok()?;
-            }
-            answers += 1;
-        }
-        w.set_count(1, answers);
-        let authority = copy_section(&mut w, a, 1)?;
-        w.set_count(2, authority);
-        let additional = copy_section(&mut w, a, 2)? + self.push_opt(&mut w, p);
-        w.set_count(3, additional);
+                Some(true)
+            })
+        })?;
         if made > 0 {
             self.stats.synthesized += 1;
         }
-        Some(w.into_bytes())
+        Some(data)
     }
 
     /// CNAME from the ip6.arpa name to `target`, then the upstream's answer for `target`.
-    fn ptr_answer(&mut self, p: &Pending, target: &Name, r: &Message) -> Option<Vec<u8>> {
+    fn ptr_answer(&self, p: &Pending, target: &Name, r: &Message) -> Option<Vec<u8>> {
+        self.rebuild(p, r, |w| {
+            write_rr(w, &p.qname, wire::TYPE_CNAME, LOCAL_TTL, target.as_wire());
+            Some(1 + copy_section(w, r, 0)?)
+        })
+    }
+
+    /// Our response to `p` made from the upstream's `r` (§5.4): our header with its RCODE,
+    /// the client's question, the answer section as `answer` writes it (returning how many
+    /// records it wrote), the authority and additional sections as they came, and OPT if
+    /// the client sent one.
+    fn rebuild(
+        &self,
+        p: &Pending,
+        r: &Message,
+        answer: impl FnOnce(&mut Writer) -> Option<u16>,
+    ) -> Option<Vec<u8>> {
         let mut w = response_writer(p.client_id, p.rd, p.cd, r.rcode());
         w.question(p.qname.as_wire(), p.qtype, p.qclass);
-        write_rr(
-            &mut w,
-            &p.qname,
-            wire::TYPE_CNAME,
-            LOCAL_TTL,
-            target.as_wire(),
-        );
-        let answers = 1 + copy_section(&mut w, r, 0)?;
+        let answers = answer(&mut w)?;
         w.set_count(1, answers);
         let authority = copy_section(&mut w, r, 1)?;
         w.set_count(2, authority);
@@ -915,6 +900,36 @@ fn copy_section(w: &mut Writer, m: &Message, section: usize) -> Option<u16> {
             w.copy_record(m.bytes(), &rr, rr.ttl()).ok()?;
             n += 1;
         }
+    }
+    Some(n)
+}
+
+/// The answer section of `r` into `w`, the records of `rtype` (class IN, `len` bytes of
+/// RDATA) given to `each`, which writes what stands for one (or nothing: it returns whether
+/// it wrote a record); the RRSIGs over `rtype` dropped, as they no longer verify; the rest
+/// copied as it came. Returns how many records it wrote.
+fn replace_answers(
+    w: &mut Writer,
+    r: &Message,
+    rtype: u16,
+    len: usize,
+    mut each: impl FnMut(&mut Writer, &Record) -> Option<bool>,
+) -> Option<u16> {
+    let bytes = r.bytes();
+    let mut n = 0;
+    for rr in r.records(0) {
+        if rr.rtype() == rtype && rr.class() == wire::CLASS_IN && rr.rdata_len() == len {
+            if !each(w, &rr)? {
+                continue;
+            }
+        } else if rr.rtype() == wire::TYPE_RRSIG
+            && rr.rdata(bytes).starts_with(&rtype.to_be_bytes())
+        {
+            continue;
+        } else {
+            w.copy_record(bytes, &rr, rr.ttl()).ok()?;
+        }
+        n += 1;
     }
     Some(n)
 }
