@@ -162,13 +162,14 @@ def wait_reply(s, xid, timeout):
     return None
 
 
-def discover(a):
+def ask(a, kind, options, **fields):
+    """One message of `kind` from --mac with --prl and `options`; prints the reply's type,
+    yiaddr and options, or NONE."""
     s = sock(a.iface)
     xid = random.getrandbits(32)
     mac = bytes(int(x, 16) for x in a.mac.split(":"))
     prl = bytes(int(x) for x in a.prl.split(","))
-    extra = opt(80, b"") if a.rapid_commit else b""
-    send(s, message(1, mac, xid, opt(55, prl) + extra))
+    send(s, message(kind, mac, xid, opt(55, prl) + options, **fields))
     p = wait_reply(s, xid, a.timeout)
     if not p:
         print("NONE")
@@ -177,25 +178,17 @@ def discover(a):
     print("type=%d yiaddr=%s" % (options[53][0], yiaddr))
     for code in sorted(options):
         print("option %d %s" % (code, options[code].hex()))
+
+
+def discover(a):
+    ask(a, 1, opt(80, b"") if a.rapid_commit else b"")
 
 
 def request(a):
-    s = sock(a.iface)
-    xid = random.getrandbits(32)
-    mac = bytes(int(x, 16) for x in a.mac.split(":"))
-    prl = bytes(int(x) for x in a.prl.split(","))
-    options = opt(50, socket.inet_aton(a.requested)) + opt(55, prl)
+    options = opt(50, socket.inet_aton(a.requested))
     if a.server:
         options += opt(54, socket.inet_aton(a.server))
-    send(s, message(3, mac, xid, options))
-    p = wait_reply(s, xid, a.timeout)
-    if not p:
-        print("NONE")
-        return
-    _, yiaddr, options = p
-    print("type=%d yiaddr=%s" % (options[53][0], yiaddr))
-    for code in sorted(options):
-        print("option %d %s" % (code, options[code].hex()))
+    ask(a, 3, options)
 
 
 def reboot(a):
@@ -242,19 +235,7 @@ def relay(a):
 
 def inform(a):
     """DHCPINFORM from a client configured with --ciaddr; the ACK comes unicast to it."""
-    s = sock(a.iface)
-    xid = random.getrandbits(32)
-    mac = bytes(int(x, 16) for x in a.mac.split(":"))
-    prl = bytes(int(x) for x in a.prl.split(","))
-    send(s, message(8, mac, xid, opt(55, prl), ciaddr=socket.inet_aton(a.ciaddr), flags=0))
-    p = wait_reply(s, xid, a.timeout)
-    if not p:
-        print("NONE")
-        return
-    _, yiaddr, options = p
-    print("type=%d yiaddr=%s" % (options[53][0], yiaddr))
-    for code in sorted(options):
-        print("option %d %s" % (code, options[code].hex()))
+    ask(a, 8, b"", ciaddr=socket.inet_aton(a.ciaddr), flags=0)
 
 
 def decline(a):
