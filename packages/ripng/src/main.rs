@@ -349,6 +349,9 @@ impl Outbox {
 
 struct Daemon {
     config: Config,
+    /// rtnetlink events; with route events only while `follows_routes`.
+    events: Events,
+    follows_routes: bool,
     outbox: Outbox,
     router: Router,
     socket: RipSocket,
@@ -544,6 +547,15 @@ impl Daemon {
             return Err("kernel_protocol and kernel_table need a restart".into());
         }
         let now = Instant::now();
+        let follows_routes = needs_routes(&new);
+        if follows_routes != self.follows_routes {
+            // Static or kernel redistribution added or dropped: route events too, or not,
+            // and the routes read again (none were followed meanwhile). Both or neither.
+            let events = open_events(&new)?;
+            let view =
+                KernelView::dump(&mut self.kernel.nl, new.kernel.table, new.kernel.protocol)?;
+            (self.events, self.view, self.follows_routes) = (events, view, follows_routes);
+        }
         self.resolved = Daemon::resolve(&new);
         self.router.reconfigure(&new, now);
         self.kernel.settings.flush_on_exit = new.kernel.flush_on_exit;
@@ -590,14 +602,15 @@ fn run(mut ctx: Context, loaded: Loaded<Config>) -> Result<(), String> {
         return Ok(());
     }
     // Events first: nothing that changes between the dump and the subscription is missed.
-    let mut events = open_events(&config)?;
-    let mut routes_followed = needs_routes(&config);
+    let events = open_events(&config)?;
     let nl = Netlink::open().map_err(|e| format!("rtnetlink: {e}"))?;
     let socket =
         RipSocket::bind(wire::PORT).map_err(|e| format!("UDP port {}: {e}", wire::PORT))?;
     let now = Instant::now();
     let mut d = Daemon {
         router: Router::new(&config, now, sys::random_seed()),
+        events,
+        follows_routes: needs_routes(&config),
         outbox: Outbox {
             buf: vec![0u8; 65536],
             blocked: None,
@@ -647,7 +660,7 @@ fn run(mut ctx: Context, loaded: Loaded<Config>) -> Result<(), String> {
             Interest::Read
         };
         let sock_token = poller.register(d.socket.as_raw_fd(), sock_interest);
-        let events_token = poller.register(events.as_raw_fd(), Interest::Read);
+        let events_token = poller.register(d.events.as_raw_fd(), Interest::Read);
         let signal_token = poller.register(ctx.signals.as_raw_fd(), Interest::Read);
         ctx.control.register(&mut poller);
         let deadline = [
@@ -673,7 +686,7 @@ fn run(mut ctx: Context, loaded: Loaded<Config>) -> Result<(), String> {
         }
         if poller.readable(events_token) {
             event_list.clear();
-            events
+            d.events
                 .read(&mut event_buf, &mut event_list)
                 .map_err(|e| format!("rtnetlink events: {e}"))?;
             let (mut links, mut routes, mut overrun) = (false, false, false);
@@ -729,13 +742,6 @@ fn run(mut ctx: Context, loaded: Loaded<Config>) -> Result<(), String> {
             _ => None,
         });
         ctx.follow_control_socket(&d.config.control_socket);
-        if needs_routes(&d.config) != routes_followed {
-            // A reload added or dropped static/kernel redistribution.
-            events = open_events(&d.config)?;
-            routes_followed = !routes_followed;
-            d.redump()?;
-            d.sync_local(Instant::now());
-        }
         d.router.handle_timeout(Instant::now());
     }
 }
