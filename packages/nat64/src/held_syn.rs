@@ -48,10 +48,7 @@ impl HeldSyns {
         if packet.len() > HELD_SYN_BYTES {
             return false;
         }
-        let same = self
-            .slots
-            .iter()
-            .position(|s| s.is_some_and(|s| s.key == key));
+        let same = self.position(|s| s.key == key);
         let Some(slot) = same.or_else(|| self.slots.iter().position(Option::is_none)) else {
             return false;
         };
@@ -67,16 +64,7 @@ impl HeldSyns {
 
     /// Moves the SYN held for `key` into `into`, if there is one.
     pub fn take(&mut self, key: SynKey, into: &mut PacketBuf) -> bool {
-        let Some(slot) = self
-            .slots
-            .iter()
-            .position(|s| s.is_some_and(|s| s.key == key))
-        else {
-            return false;
-        };
-        let held = self.slots[slot].take().expect("found");
-        into.load(&self.data[slot * HELD_SYN_BYTES..][..held.len]);
-        true
+        self.take_first(|s| s.key == key, into)
     }
 
     /// The earliest deadline of a held SYN.
@@ -86,12 +74,23 @@ impl HeldSyns {
 
     /// Moves a SYN whose time ran out into `into`, if there is one, and forgets it.
     pub fn take_expired(&mut self, now: u64, into: &mut PacketBuf) -> bool {
-        let Some(slot) = (self.slots.iter()).position(|s| s.is_some_and(|s| s.expires <= now))
-        else {
+        self.take_first(|s| s.expires <= now, into)
+    }
+
+    /// Moves the first held SYN that `which` picks into `into` and frees its slot.
+    fn take_first(&mut self, which: impl Fn(&Held) -> bool, into: &mut PacketBuf) -> bool {
+        let Some(slot) = self.position(which) else {
             return false;
         };
         let held = self.slots[slot].take().expect("found");
         into.load(&self.data[slot * HELD_SYN_BYTES..][..held.len]);
         true
+    }
+
+    /// The slot of the first held SYN that `which` picks.
+    fn position(&self, which: impl Fn(&Held) -> bool) -> Option<usize> {
+        self.slots
+            .iter()
+            .position(|s| s.as_ref().is_some_and(&which))
     }
 }
