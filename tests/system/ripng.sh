@@ -454,6 +454,16 @@ _rip_conf_ours o51
 rip_signal o51 HUP
 check "D: reload with cost 5 towards FRR: FRR's LAN now via BIRD (3)" \
 	by $((U + 5)) eval 'routes o51:53:3 && stubs_via o51 52 53'
+# D: our routes cannot move to another metric on a reload (the installed ones could then be
+# neither replaced nor removed): refused, the running config and routes kept.
+before=$(in_rt o51 ip -6 route show proto 189)
+cp "$RIP_WORK/o51/ripng" "$RIP_WORK/o51/ripng.good"
+sed -i "/^config ripng 'main'/a\\	option kernel_metric '600'" "$RIP_WORK/o51/ripng"
+check "D: reload with another kernel_metric: refused, a restart needed" \
+	bash -c "$RIPNG -c $RIP_WORK/o51/ripng reload | grep -q 'kernel_metric need a restart'"
+check "D: ... and our routes stay, at metric 512" \
+	eval '[ "$(in_rt o51 ip -6 route show proto 189)" = "$before" ] && in_rt o51 ip -6 route show proto 189 | grep -q "metric 512"'
+mv "$RIP_WORK/o51/ripng.good" "$RIP_WORK/o51/ripng"
 # G: kill -9 leaves ours' routes in the kernel; the next start flushes what is stale.
 rip_stop o81 KILL
 check "G: ours killed (-9): its routes stay in the kernel (proto rip)" stubs_via o81 82 82

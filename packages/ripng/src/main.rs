@@ -541,10 +541,11 @@ impl Daemon {
         for w in &new.warnings {
             log::warn!("{w}");
         }
-        if new.kernel.protocol != self.config.kernel.protocol
-            || new.kernel.table != self.config.kernel.table
-        {
-            return Err("kernel_protocol and kernel_table need a restart".into());
+        // Our routes are known to the kernel by protocol, table and metric: with another one
+        // the ones installed could be neither replaced nor removed.
+        let (old, wanted) = (self.kernel.settings, new.kernel);
+        if (wanted.protocol, wanted.table, wanted.metric) != (old.protocol, old.table, old.metric) {
+            return Err("kernel_protocol, kernel_table and kernel_metric need a restart".into());
         }
         let now = Instant::now();
         let follows_routes = needs_routes(&new);
@@ -558,7 +559,7 @@ impl Daemon {
         }
         self.resolved = Daemon::resolve(&new);
         self.router.reconfigure(&new, now);
-        self.kernel.settings.flush_on_exit = new.kernel.flush_on_exit;
+        self.kernel.settings = new.kernel;
         self.config = new;
         self.sync_interfaces(now);
         self.sync_local(now);
