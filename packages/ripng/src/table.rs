@@ -3,8 +3,8 @@
 //! an update finds its route in a step or two whatever order the neighbour sends them in
 //! (BIRD's is hash order: a binary search per RTE was a third of an update cycle).
 //! Prefixes never seen before wait in a short side list until [`Table::settle`] merges them
-//! in, one move of the table per packet however they are ordered (BIRD sends its routes in
-//! hash order: inserted one by one, 10,000 would move the table 10,000 times).
+//! in: one move of the table per packet, where inserting them one by one in that order would
+//! move it once per route.
 
 use crate::prefix::Prefix;
 
