@@ -343,16 +343,14 @@ fn from_package(package: &Package) -> Result<Config, Refused> {
         let enabled = errors.get(&s, "enabled").unwrap_or(true);
         let link = link(&s, true, &mut errors);
         let cost = errors.range(&s, "cost", 1, 15).unwrap_or(1) as u8;
-        let split_horizon = match errors.get::<String>(&s, "split_horizon").as_deref() {
-            None => SplitHorizon::default(),
-            Some(word) => match SplitHorizon::ALL.into_iter().find(|h| h.name() == word) {
-                Some(h) => h,
-                None => {
-                    errors.push(s.error("split_horizon", "one of none, simple, poison"));
-                    SplitHorizon::default()
-                }
-            },
-        };
+        let split_horizon = choice(
+            &s,
+            "split_horizon",
+            &SplitHorizon::ALL.map(|h| (h.name(), h)),
+            false,
+            &mut errors,
+        )
+        .unwrap_or_default();
         let passive = errors.get(&s, "passive").unwrap_or(false);
         let accept_default = errors.get(&s, "accept_default").unwrap_or(false);
         let (Some(link), true) = (link, enabled) else {
@@ -377,13 +375,8 @@ fn from_package(package: &Package) -> Result<Config, Refused> {
     for s in package.sections("redistribute") {
         warn_unknown(&s, &REDISTRIBUTE_OPTIONS, &mut warnings);
         let enabled = errors.get(&s, "enabled").unwrap_or(true);
-        let word = errors.get::<String>(&s, "source");
-        let source = Source::REDISTRIBUTED
-            .into_iter()
-            .find(|source| Some(source.name()) == word.as_deref());
-        if source.is_none() {
-            errors.push(s.error("source", "one of connected, static, kernel"));
-        }
+        let sources = Source::REDISTRIBUTED.map(|source| (source.name(), source));
+        let source = choice(&s, "source", &sources, true, &mut errors);
         let metric = errors.range(&s, "metric", 1, 15).unwrap_or(1) as u8;
         let tag = errors.range(&s, "tag", 0, 65535).unwrap_or(0) as u16;
         let prefixes = prefix_list(&s, &mut errors);
@@ -400,14 +393,8 @@ fn from_package(package: &Package) -> Result<Config, Refused> {
     for s in package.sections("filter") {
         warn_unknown(&s, &FILTER_OPTIONS, &mut warnings);
         let enabled = errors.get(&s, "enabled").unwrap_or(true);
-        let direction = match errors.get::<String>(&s, "direction").as_deref() {
-            Some("in") => Some(Direction::In),
-            Some("out") => Some(Direction::Out),
-            _ => {
-                errors.push(s.error("direction", "one of in, out"));
-                None
-            }
-        };
+        let directions = [("in", Direction::In), ("out", Direction::Out)];
+        let direction = choice(&s, "direction", &directions, true, &mut errors);
         let prefix = match s.entry("prefix") {
             None => {
                 errors.push(s.error("prefix", PREFIX_EXPECTED));
@@ -418,14 +405,13 @@ fn from_package(package: &Package) -> Result<Config, Refused> {
         let min = errors.range(&s, "min_length", 0, 128).map(|v| v as u8);
         let max = errors.range(&s, "max_length", 0, 128).map(|v| v as u8);
         let interface = link(&s, false, &mut errors);
-        let accept = match errors.get::<String>(&s, "action").as_deref() {
-            Some("accept") => Some(true),
-            Some("reject") => Some(false),
-            _ => {
-                errors.push(s.error("action", "one of accept, reject"));
-                None
-            }
-        };
+        let accept = choice(
+            &s,
+            "action",
+            &[("accept", true), ("reject", false)],
+            true,
+            &mut errors,
+        );
         let Some(prefix) = prefix else { continue };
         let min_length = min.unwrap_or(prefix.prefix_len());
         let max_length = max.unwrap_or(128);
@@ -573,6 +559,27 @@ fn warning_line(warning: &str, path: &Path) -> usize {
         .and_then(|rest| rest.split(':').next())
         .and_then(|n| n.parse().ok())
         .unwrap_or(usize::MAX)
+}
+
+/// The value of `option`, one of the words of `choices`. Another word is an error naming
+/// them all ("one of in, out"), and so is none when `required`.
+fn choice<T: Copy>(
+    s: &SectionRef<'_>,
+    option: &str,
+    choices: &[(&str, T)],
+    required: bool,
+    errors: &mut Errors,
+) -> Option<T> {
+    let word = errors.get::<String>(s, option);
+    let found = choices
+        .iter()
+        .find(|(name, _)| Some(*name) == word.as_deref())
+        .map(|(_, value)| *value);
+    if found.is_none() && (required || word.is_some()) {
+        let names: Vec<&str> = choices.iter().map(|(name, _)| *name).collect();
+        errors.push(s.error(option, format!("one of {}", names.join(", "))));
+    }
+    found
 }
 
 fn warn_unknown(s: &SectionRef<'_>, known: &[&str], warnings: &mut Vec<String>) {
