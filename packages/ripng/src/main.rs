@@ -192,9 +192,10 @@ impl KernelView {
         let routes = nl
             .dump_routes(AF_INET6, table)
             .map_err(|e| format!("reading routes: {e}"))?;
+        // dump_routes keeps only `table`'s.
         let mut routes: Vec<RouteInfo> = routes
             .into_iter()
-            .filter(|r| r.table == table && r.protocol != protocol)
+            .filter(|r| r.protocol != protocol)
             .collect();
         // The dump held our own routes too (10,000 of them, maybe): not kept.
         routes.shrink_to_fit();
