@@ -166,6 +166,19 @@ struct Route {
 }
 
 impl Route {
+    /// A route just learned or made ours: reachable, not yet in the kernel.
+    fn new(origin: Origin, metric: u8, tag: u16, changed: u64, now: Instant) -> Route {
+        Route {
+            origin,
+            metric,
+            tag,
+            garbage_until: None,
+            changed,
+            since: now,
+            installed: false,
+        }
+    }
+
     fn reachable(&self) -> bool {
         self.metric < INFINITY
     }
@@ -463,18 +476,9 @@ impl Router {
                     !advertised_same
                 }
                 None => {
-                    self.routes.insert(
-                        prefix,
-                        Route {
-                            origin: Origin::Local(Box::new(l)),
-                            metric,
-                            tag,
-                            garbage_until: None,
-                            changed: change,
-                            since: now,
-                            installed: false,
-                        },
-                    );
+                    let origin = Origin::Local(Box::new(l));
+                    self.routes
+                        .insert(prefix, Route::new(origin, metric, tag, change, now));
                     true
                 }
             };
@@ -668,18 +672,9 @@ impl Router {
             }
             self.learned += 1;
             let changed = self.next_change();
-            self.routes.insert(
-                prefix,
-                Route {
-                    origin: Origin::Rip(Paths::One(path)),
-                    metric,
-                    tag,
-                    garbage_until: None,
-                    changed,
-                    since: now,
-                    installed: false,
-                },
-            );
+            let origin = Origin::Rip(Paths::One(path));
+            self.routes
+                .insert(prefix, Route::new(origin, metric, tag, changed, now));
             self.note_expiry(path.expires);
             self.changed(prefix, now);
             return;
