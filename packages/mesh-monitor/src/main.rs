@@ -155,8 +155,9 @@ fn write_atomic(path: &Path, text: &str) -> io::Result<()> {
     })
 }
 
-/// The output files' directories, made (as root, before dropping it) when missing; those
-/// made and the files are handed to the daemon's user so that it can replace them.
+/// The output files' directories, made when missing (at start as root, before dropping it;
+/// on reload as the daemon's user): those made and the files, for the daemon's user to own
+/// so that it can replace them.
 fn prepare_outputs(config: &Config) -> Vec<PathBuf> {
     let mut chown = Vec::new();
     for file in [&config.prometheus_file, &config.topology_file]
@@ -360,17 +361,8 @@ impl Daemon {
         if !new.enabled {
             return Err("enabled '0': stop the service instead (the init script does)".into());
         }
-        // New output directories: made if the daemon's user may.
-        for file in [&new.prometheus_file, &new.topology_file]
-            .into_iter()
-            .flatten()
-        {
-            if let Some(dir) = file.parent().filter(|d| !d.exists()) {
-                if let Err(e) = std::fs::create_dir_all(dir) {
-                    log::warn!("creating {}: {e}", dir.display());
-                }
-            }
-        }
+        // New output directories: made if the daemon's user may (nothing left to chown).
+        prepare_outputs(&new);
         self.monitor.set_settings(new.monitor);
         self.config = new;
         log::info!(
