@@ -58,3 +58,54 @@ daemons_ready_or_finish() {
   done
   [ -c /dev/net/tun ] || { fail "setup" "no /dev/net/tun on this host (modprobe tun)"; finish; }
 }
+
+# netifd_stand_in: netifd's ubus objects in the current lab (none runs there), answered from
+# the files $L/lab/share/netifd/NAME.json (the test writes them: `ubus call
+# network.interface.NAME status` returns one, `network.interface dump` all, each with its
+# "interface" name), started under procd as /etc/init.d/netifd-lab. `ubus call
+# network.interface lab_notify '{"interface":"NAME"}'` sends netifd's interface.update (or
+# interface.down when NAME is not up), so that procd fires interface triggers.
+netifd_stand_in() {
+  mkdir -p "$L/lab/share/netifd"
+  cat >"$L/lab/share/netifd-lab.uc" <<'EOF'
+'use strict';
+import * as ubus from 'ubus';
+import * as uloop from 'uloop';
+import { readfile, lsdir } from 'fs';
+
+const dir = ARGV[0];
+const iface = (name) => ({ ...json(readfile(`${dir}/${name}.json`)), interface: name });
+const names = () => map(filter(lsdir(dir), (f) => match(f, /\.json$/)), (f) => replace(f, /\.json$/, ''));
+
+uloop.init();
+const conn = ubus.connect();
+let top;
+top = conn.publish('network.interface', {
+	dump: { call: () => ({ interface: map(names(), iface) }), args: {} },
+	lab_notify: {
+		call: (req) => {
+			let st = iface(req.args.interface);
+			top.notify(st.up ? 'interface.update' : 'interface.down', st);
+			return {};
+		},
+		args: { interface: '' }
+	}
+});
+for (let n in names())
+	conn.publish(`network.interface.${n}`, { status: { call: () => iface(n), args: {} } });
+uloop.run();
+EOF
+  cat >"$(lroot)/etc/init.d/netifd-lab" <<'EOF'
+#!/bin/sh /etc/rc.common
+USE_PROCD=1
+start_service() {
+	procd_open_instance
+	procd_set_param command /usr/bin/ucode /lab/share/netifd-lab.uc /lab/share/netifd
+	procd_set_param watch network.interface
+	procd_set_param stderr 1
+	procd_close_instance
+}
+EOF
+  chmod +x "$(lroot)/etc/init.d/netifd-lab"
+  lsh "/etc/init.d/netifd-lab start" >/dev/null 2>&1
+}

@@ -109,47 +109,7 @@ lan_down() {
     >"$L/lab/share/netifd/lan.json"
 }
 lan_state 2001:db8:1::1
-cat >"$L/lab/share/netifd-lab.uc" <<'EOF'
-'use strict';
-import * as ubus from 'ubus';
-import * as uloop from 'uloop';
-import { readfile, lsdir } from 'fs';
-
-const dir = ARGV[0];
-const iface = (name) => json(readfile(`${dir}/${name}.json`));
-const names = () => map(filter(lsdir(dir), (f) => match(f, /\.json$/)), (f) => replace(f, /\.json$/, ''));
-
-uloop.init();
-const conn = ubus.connect();
-let top;
-top = conn.publish('network.interface', {
-	dump: { call: () => ({ interface: map(names(), iface) }), args: {} },
-	lab_notify: {
-		call: (req) => {
-			let st = iface(req.args.interface);
-			top.notify(st.up ? 'interface.update' : 'interface.down', st);
-			return {};
-		},
-		args: { interface: '' }
-	}
-});
-for (let n in names())
-	conn.publish(`network.interface.${n}`, { status: { call: () => iface(n), args: {} } });
-uloop.run();
-EOF
-cat >"$R/etc/init.d/netifd-lab" <<'EOF'
-#!/bin/sh /etc/rc.common
-USE_PROCD=1
-start_service() {
-	procd_open_instance
-	procd_set_param command /usr/bin/ucode /lab/share/netifd-lab.uc /lab/share/netifd
-	procd_set_param watch network.interface
-	procd_set_param stderr 1
-	procd_close_instance
-}
-EOF
-chmod +x "$R/etc/init.d/netifd-lab"
-lsh "/etc/init.d/netifd-lab start" >/dev/null 2>&1
+netifd_stand_in
 lan_is() { # ADDRESSES: what /lib/functions/network.sh reads for lan
   [ "$(lsh '. /lib/functions/network.sh; network_get_ipaddrs_all a lan; echo $a')" = "$1" ]
 }

@@ -187,45 +187,7 @@ uci_commit "uci set ripng.main.max_paths=1"
 mkdir -p "$L/lab/share/netifd"
 echo '{"up":false,"pending":true,"available":true,"autostart":true,"dynamic":false,"proto":"static","device":"rip0","data":{}}' \
   >"$L/lab/share/netifd/lan.json"
-cat >"$L/lab/share/netifd-lab.uc" <<'EOF'
-'use strict';
-import * as ubus from 'ubus';
-import * as uloop from 'uloop';
-import { readfile } from 'fs';
-
-const dir = ARGV[0];
-const iface = (name) => json(readfile(`${dir}/${name}.json`));
-uloop.init();
-const conn = ubus.connect();
-let top;
-top = conn.publish('network.interface', {
-	dump: { call: () => ({ interface: [ { ...iface('lan'), interface: 'lan' } ] }), args: {} },
-	lab_notify: {
-		call: (req) => {
-			let st = iface(req.args.interface);
-			st.interface = req.args.interface;
-			top.notify(st.up ? 'interface.update' : 'interface.down', st);
-			return {};
-		},
-		args: { interface: '' }
-	}
-});
-conn.publish('network.interface.lan', { status: { call: () => iface('lan'), args: {} } });
-uloop.run();
-EOF
-cat >"$R/etc/init.d/netifd-lab" <<'EOF'
-#!/bin/sh /etc/rc.common
-USE_PROCD=1
-start_service() {
-	procd_open_instance
-	procd_set_param command /usr/bin/ucode /lab/share/netifd-lab.uc /lab/share/netifd
-	procd_set_param watch network.interface
-	procd_set_param stderr 1
-	procd_close_instance
-}
-EOF
-chmod +x "$R/etc/init.d/netifd-lab"
-lsh "/etc/init.d/netifd-lab start" >/dev/null 2>&1
+netifd_stand_in
 check "netifd stand-in answers network.interface.lan status" wait_for 5 lsh 'ubus call network.interface.lan status'
 pid=$(inst pid)
 mark
