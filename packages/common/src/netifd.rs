@@ -46,11 +46,6 @@ impl Status {
     }
 }
 
-/// The layer-3 device of an interface that is up, from its status JSON.
-pub fn l3_device_from_status(json: &str) -> Option<String> {
-    Status::parse(json)?.l3_device
-}
-
 /// netifd's status of the logical interface `name` (through the `ubus` command, at most 5 s).
 /// `None` when ubus or the interface is not there.
 pub fn status(name: &str) -> Option<Status> {
@@ -87,6 +82,11 @@ pub fn device_of(name: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What device_of reads from ubus's answer.
+    fn l3_device_from_status(json: &str) -> Option<String> {
+        Status::parse(json)?.l3_device
+    }
 
     /// `ubus call network.interface.lan status` on OpenWrt 24.10 (static, bridge, ULA prefix
     /// assigned), as ubus prints it: tabs, and empty arrays over two lines.
