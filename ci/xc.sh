@@ -18,8 +18,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 XC_HOME=${XC_HOME:-$HOME/.cache/v6only-xc}
 XC_VENV=$XC_HOME/venv
 ALL_TARGETS="mips-unknown-linux-musl mipsel-unknown-linux-musl armv7-unknown-linux-musleabihf aarch64-unknown-linux-musl x86_64-unknown-linux-musl"
-# The daemons shipped to routers: every package of the feed (a crate of the same name).
-DAEMONS=${DAEMONS:-$(cd "$ROOT/feed" && for m in */Makefile; do printf '%s ' "${m%/Makefile}"; done)}
+# The daemons shipped to routers: every package of the feed with a crate of the same name.
+DAEMONS=${DAEMONS:-$(cd "$ROOT/feed" && for m in */Makefile; do [ ! -f "../packages/${m%/Makefile}/Cargo.toml" ] || printf '%s ' "${m%/Makefile}"; done)}
 # Stripped size budget per daemon on mips, in bytes: 400 KB, read strictly (not KiB).
 SIZE_BUDGET=${SIZE_BUDGET:-400000}
 ZIGLANG_VERSION=0.17.1

@@ -51,7 +51,8 @@ declare -A TRIPLE
 while read -r a t; do TRIPLE[$a]=$t; done \
 	< <(sed -n 's/^TRIPLE_\([^ ]*\) := \(.*\)$/\1 \2/p' "$REPO/Makefile.openwrt")
 mapfile -t ARCHS < <(printf '%s\n' "${!TRIPLE[@]}" | sort)
-mapfile -t PKGS < <(cd "$REPO/feed" && for m in */Makefile; do echo "${m%/Makefile}"; done)
+# The daemons' packages (luci-app-v6only, noarch, has its own checks in luci.sh).
+mapfile -t PKGS < <(cd "$REPO/feed" && for m in */Makefile; do [ ! -f "../packages/${m%/Makefile}/Cargo.toml" ] || echo "${m%/Makefile}"; done)
 [ "${#ARCHS[@]}" -eq 8 ] || fail "setup" "expected 8 architectures in Makefile.openwrt, got ${#ARCHS[@]}"
 
 mk_var() { sed -n "s/^$2:=//p" "$REPO/feed/$1/Makefile"; }

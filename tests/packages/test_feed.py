@@ -127,6 +127,8 @@ class MakefileInfo:
                 fields[m.group(1)] = m.group(2).strip()
         self.section = fields["SECTION"]
         self.userid = fields.get("USERID", "")
+        # PKGARCH:=all: no binaries, <name>_<version>_all.ipk in every directory, apk arch noarch
+        self.noarch = fields.get("PKGARCH") == "all"
         deps = [w[1:] for w in fields.get("DEPENDS", "").split() if w.startswith("+") and w != "+libc"]
         self.depends = ["libc"] + deps
         self.license = v.get("PKG_LICENSE", inc.get("PKG_LICENSE", ""))
@@ -252,10 +254,11 @@ class Package:
         self.arch = arch
         self.path = path
         self.file = os.path.basename(path)
-        m = re.match(r"^(.+?)_(.+)_(%s)\.ipk$" % re.escape(arch), self.file)
+        m = re.match(r"^(.+?)_(.+)_(%s|all)\.ipk$" % re.escape(arch), self.file)
         if not m:
-            raise AssertionError("%s: file name is not <name>_<version>_%s.ipk" % (path, arch))
+            raise AssertionError("%s: file name is not <name>_<version>_%s.ipk (or _all.ipk)" % (path, arch))
         self.name, self.version = m.group(1), m.group(2)
+        self.noarch = m.group(3) == "all"
         with open(path, "rb") as f:
             self.raw = f.read()
         self.outer = gzip.decompress(self.raw)
@@ -298,6 +301,10 @@ class FeedTest(unittest.TestCase):
     def each(self):
         self.assertTrue(self.pkgs, "no .ipk files under %s for %s" % (DIST, " ".join(ARCHS)))
         return self.pkgs
+
+    def with_binary(self):
+        """The packages of daemons (not PKGARCH:=all)."""
+        return [p for p in self.each() if not p.noarch]
 
     def sub(self, p):
         return self.subTest(ipk="%s/%s" % (p.arch, p.file))
@@ -386,7 +393,8 @@ class FeedTest(unittest.TestCase):
                 self.assertEqual(f["Section"], mk.section)
                 self.assertEqual(f.get("Require-User", ""), mk.userid, "Require-User is USERID")
                 self.assertEqual(f["Maintainer"], mk.maintainer)
-                self.assertEqual(f["Architecture"], p.arch)
+                self.assertEqual(p.noarch, mk.noarch, "_all.ipk exactly for PKGARCH:=all")
+                self.assertEqual(f["Architecture"], "all" if mk.noarch else p.arch)
                 self.assertRegex(f["SourceDateEpoch"], r"^[0-9]+$")
                 self.assertEqual(int(f["Installed-Size"]), len(p.data), "Installed-Size is the uncompressed data.tar size")
                 desc = ("Description: " + f["Description"]).split("\n")
@@ -431,9 +439,13 @@ class FeedTest(unittest.TestCase):
                         self.assertEqual(m.mode, 0o755, m.name)
                     else:
                         self.assertIn(m.mode, (0o755, 0o644, 0o600), m.name)
-                self.assertIn("./usr/sbin/%s" % p.name, p.data_files)
                 modes = {m.name: m.mode for m in p.data_members}
-                self.assertEqual(modes["./usr/sbin/%s" % p.name], 0o755)
+                if p.noarch:
+                    elf = [n for n, d in p.data_files.items() if d[:4] == b"\x7fELF"]
+                    self.assertEqual(elf, [], "a PKGARCH:=all package holds no binaries")
+                else:
+                    self.assertIn("./usr/sbin/%s" % p.name, p.data_files)
+                    self.assertEqual(modes["./usr/sbin/%s" % p.name], 0o755)
                 with open(os.path.join(FEED_DIR, p.name, "Makefile")) as f:
                     makefile = f.read()
                 for c in self.mk(p.name).conffiles:
@@ -450,7 +462,7 @@ class FeedTest(unittest.TestCase):
         return p.data_files["./usr/sbin/%s" % p.name]
 
     def test_elf_headers(self):
-        for p in self.each():
+        for p in self.with_binary():
             with self.sub(p):
                 b = self.binary(p)
                 cls, data, machine, _, _ = arch_spec(p.arch)
@@ -482,7 +494,7 @@ class FeedTest(unittest.TestCase):
                 self.assertNotIn(PT_DYNAMIC, types, "PT_DYNAMIC: dynamically linked")
 
     def test_file_command(self):
-        for p in self.each():
+        for p in self.with_binary():
             with self.sub(p):
                 with tempfile.NamedTemporaryFile() as t:
                     t.write(self.binary(p))
@@ -494,7 +506,7 @@ class FeedTest(unittest.TestCase):
                     self.assertIn(w, out)
 
     def test_version_under_qemu(self):
-        for p in self.each():
+        for p in self.with_binary():
             with self.sub(p):
                 runner = arch_spec(p.arch)[3]
                 with tempfile.TemporaryDirectory() as d:
@@ -875,7 +887,8 @@ class ApkFeedTest(unittest.TestCase):
                     self.assertEqual(p.schema, b"pckg")
                     self.assertEqual([t for t, _ in p.blocks], [0] + [2] * len(p.data), "ADB, then DATA, no SIG")
                     i = p.info
-                    self.assertEqual((i["name"], i["version"], i["arch"]), (name, mk.version, arch))
+                    self.assertEqual((i["name"], i["version"], i["arch"]),
+                                     (name, mk.version, "noarch" if mk.noarch else arch))
                     self.assertEqual(i["license"], mk.license)
                     self.assertEqual(i["maintainer"], mk.maintainer)
                     self.assertEqual(i["origin"], "feeds/v6only/%s" % name)
@@ -896,7 +909,9 @@ class ApkFeedTest(unittest.TestCase):
                     # Files: the ipk's data files with the same bytes and modes, plus lib/apk/packages.
                     ipk_files = {n[1:]: (m.mode & 0o7777, ipk.data_files[n]) for n, m in
                                  ((m.name, m) for m in ipk.data_members) if m.isfile()}
-                    meta = {"/lib/apk/packages/%s.%s" % (name, x) for x in ("list", "conffiles", "conffiles_static")}
+                    # (.conffiles and .conffiles_static only for a package with conffiles)
+                    meta = {"/lib/apk/packages/%s.%s" % (name, x) for x in
+                            (("list", "conffiles", "conffiles_static") if mk.conffiles else ("list",))}
                     if mk.userid:
                         meta.add("/lib/apk/packages/%s.rusers" % name)
                         # `echo $(USERID) > <name>.rusers`, read by add_group_and_user
@@ -918,9 +933,9 @@ class ApkFeedTest(unittest.TestCase):
                                      "one DATA block per non-empty file, in order")
                     lst = p.content("/lib/apk/packages/%s.list" % name).decode()
                     self.assertEqual(lst, "".join(x + "\n" for x in sorted(ipk_files, key=str.encode)))
-                    conf = p.content("/lib/apk/packages/%s.conffiles" % name).decode()
+                    conf = (p.content("/lib/apk/packages/%s.conffiles" % name) or b"").decode()
                     self.assertEqual(conf.split(), mk.conffiles)
-                    static = p.content("/lib/apk/packages/%s.conffiles_static" % name).decode()
+                    static = (p.content("/lib/apk/packages/%s.conffiles_static" % name) or b"").decode()
                     self.assertEqual(static, "".join("%s %s\n" % (c, hashlib.sha256(ipk_files[c][1]).hexdigest())
                                                      for c in mk.conffiles if c in ipk_files))
                     self.assertEqual(p.scripts, {

@@ -407,7 +407,12 @@ pub fn assemble(
         name: pkg.name.clone(),
         version: pkg.version.clone(),
         description: collapse_ws(&pkg.description),
-        arch: opts.arch.clone(),
+        // apk installs `noarch` on every architecture (OpenWrt's name for PKGARCH:=all there)
+        arch: if pkg.noarch {
+            "noarch".to_string()
+        } else {
+            opts.arch.clone()
+        },
         license: pkg.license.clone(),
         origin: ipk::source(pkg, opts, mk),
         maintainer: pkg.maintainer.clone(),
@@ -798,6 +803,56 @@ mod tests {
                 .count(),
             1
         );
+    }
+
+    #[test]
+    fn noarch_package_is_all_in_the_ipk_and_noarch_in_the_apk() {
+        let d = std::env::temp_dir().join(format!("feedtool-noarch-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        fs::create_dir_all(d.join("feed/luci-app-demo/files")).unwrap();
+        fs::write(
+            d.join("feed/luci-app-demo/Makefile"),
+            "include $(TOPDIR)/rules.mk\n\nPKG_NAME:=luci-app-demo\nPKG_VERSION:=1.0.0\nPKG_RELEASE:=1\n\
+PKG_LICENSE:=MIT\n\ninclude $(INCLUDE_DIR)/package.mk\n\ndefine Package/luci-app-demo\n  SECTION:=luci\n\
+  CATEGORY:=LuCI\n  TITLE:=Demo\n  PKGARCH:=all\n  DEPENDS:=+luci-base\nendef\n\n\
+define Package/luci-app-demo/install\n\t$(INSTALL_DIR) $(1)/www/view\n\
+\t$(INSTALL_DATA) ./files/demo.js $(1)/www/view/\nendef\n\n\
+$(eval $(call BuildPackage,luci-app-demo))\n",
+        )
+        .unwrap();
+        fs::write(
+            d.join("feed/luci-app-demo/files/demo.js"),
+            "'use strict';\n",
+        )
+        .unwrap();
+        let opts = Options {
+            makefile: d.join("feed/luci-app-demo/Makefile"),
+            arch: "mips_24kc".into(),
+            bin_dir: d.join("no-bin"),
+            out_dir: d.join("out"),
+            package: None,
+            feed: "v6only".into(),
+            source: None,
+            epoch: EPOCH,
+            release: None,
+        };
+        let ipks = ipk::build(&opts).unwrap();
+        assert_eq!(ipks[0].path, d.join("out/luci-app-demo_1.0.0-r1_all.ipk"));
+        let outer = ipk::gunzip(&fs::read(&ipks[0].path).unwrap()).unwrap();
+        let text = String::from_utf8_lossy(&outer).into_owned();
+        let ctl_at = text.find("./control.tar.gz").unwrap();
+        let ctl_gz = &outer[ctl_at + 512 - (ctl_at % 512)..];
+        let ctl = String::from_utf8_lossy(&ipk::gunzip(ctl_gz).unwrap()).into_owned();
+        assert!(ctl.contains("\nArchitecture: all\n"), "{ctl}");
+        assert!(ctl.contains("\nDepends: libc, luci-base\n"), "{ctl}");
+        let apks = build(&opts).unwrap();
+        assert_eq!(apks, [d.join("out/luci-app-demo-1.0.0-r1.apk")]);
+        let payload = package_adb(&fs::read(&apks[0]).unwrap()).unwrap();
+        let r = Reader::new(&payload).unwrap();
+        let info = r.field(r.root(), 1).unwrap();
+        let arch = r.blob(r.field(info, pi::ARCH).unwrap()).unwrap().unwrap();
+        assert_eq!(arch, b"noarch");
+        fs::remove_dir_all(&d).ok();
     }
 
     #[test]

@@ -100,6 +100,16 @@ pub fn file_version(version: &str) -> &str {
     }
 }
 
+/// The architecture a package is built for: `all` for a `PKGARCH:=all` package, else the one
+/// asked for.
+pub fn package_arch<'a>(pkg: &Package, arch: &'a str) -> &'a str {
+    if pkg.noarch {
+        "all"
+    } else {
+        arch
+    }
+}
+
 pub fn ipk_name(name: &str, version: &str, arch: &str) -> String {
     format!("{name}_{}_{arch}.ipk", file_version(version))
 }
@@ -315,9 +325,10 @@ pub fn assemble(pkg: &Package, opts: &Options, mk: &Makefile) -> Result<(String,
     let data_tar = tar::write(&root.entries(MODE_DIR), opts.epoch)?;
     let installed_size = data_tar.len() as u64;
     let source = source(pkg, opts, mk);
+    let arch = package_arch(pkg, &opts.arch);
     let control = render_control(&ControlInfo {
         pkg,
-        arch: &opts.arch,
+        arch,
         source: &source,
         epoch: opts.epoch,
         installed_size,
@@ -333,7 +344,7 @@ pub fn assemble(pkg: &Package, opts: &Options, mk: &Makefile) -> Result<(String,
     let control_tar = tar::write(&ctl.entries(MODE_DIR), opts.epoch)?;
 
     Ok((
-        ipk_name(&pkg.name, &pkg.version, &opts.arch),
+        ipk_name(&pkg.name, &pkg.version, arch),
         pack(&data_tar, &control_tar, opts.epoch)?,
     ))
 }
@@ -393,7 +404,7 @@ pub fn build(opts: &Options) -> Result<Vec<Built>, String> {
         let (file, bytes) = assemble(&pkg, opts, &mk)?;
         let path = opts.out_dir.join(&file);
         let prefix = format!("{}_", pkg.name);
-        let suffix = format!("_{}.ipk", opts.arch);
+        let suffix = format!("_{}.ipk", package_arch(&pkg, &opts.arch));
         if let Ok(rd) = fs::read_dir(&opts.out_dir) {
             for e in rd.flatten() {
                 let f = e.file_name().to_string_lossy().into_owned();
@@ -458,6 +469,7 @@ mod tests {
             ],
             conffiles: vec!["/etc/config/fw-helper".into()],
             userid: String::new(),
+            noarch: false,
             install: vec![],
         }
     }

@@ -59,6 +59,9 @@ pub struct Package {
     /// passes them on (ipk `Require-User`, apk `<name>.rusers`) for the postinst's
     /// `add_group_and_user`.
     pub userid: String,
+    /// `PKGARCH:=all`: no binaries, one package for every architecture (`Architecture: all`
+    /// in an .ipk, `noarch` in an .apk), as LuCI applications are.
+    pub noarch: bool,
     pub install: Vec<Install>,
 }
 
@@ -390,13 +393,17 @@ impl Makefile {
                 ));
             }
         }
-        if fields.contains_key("PKGARCH") {
-            let (_, l) = &fields["PKGARCH"];
-            return Err(err(
-                l,
-                "PKGARCH is not supported (packages are built per architecture)",
-            ));
-        }
+        // Only `all` (a package with no binaries): any other value names one architecture,
+        // which the per-architecture build here gives every package anyway.
+        let noarch =
+            match fields.get("PKGARCH") {
+                None => false,
+                Some(_) if field("PKGARCH")? == "all" => true,
+                Some((_, l)) => return Err(err(
+                    l,
+                    "only PKGARCH:=all is supported (other packages are built per architecture)",
+                )),
+            };
 
         let depends = match fields.get("DEPENDS") {
             Some((v, l)) => parse_depends(self, v, l)?,
@@ -444,7 +451,23 @@ impl Makefile {
         }
 
         let install = match self.defines.get(&format!("Package/{name}/install")) {
-            Some((lines, _)) => parse_install(self, lines)?,
+            Some((lines, _)) => {
+                let install = parse_install(self, lines)?;
+                if noarch {
+                    let bin = install.iter().find_map(|i| match i {
+                        Install::Copy { srcs, line, .. }
+                            if srcs.iter().any(|s| matches!(s, Src::Bin(_))) =>
+                        {
+                            Some(line)
+                        }
+                        _ => None,
+                    });
+                    if let Some(l) = bin {
+                        return Err(err(l, "a PKGARCH:=all package installs no binaries"));
+                    }
+                }
+                install
+            }
             None => {
                 return Err(err(
                     head,
@@ -494,6 +517,7 @@ impl Makefile {
             description,
             conffiles,
             userid,
+            noarch,
             install,
         })
     }
@@ -835,6 +859,29 @@ mod tests {
             let e = mk.package(None).unwrap_err();
             assert!(e.contains("USERID"), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn pkgarch_all_is_a_package_without_binaries() {
+        let all = MK.replace("  SUBMENU:=v6only\n", "  SUBMENU:=v6only\n  PKGARCH:=all\n");
+        let e = load(&all, Some(INC)).unwrap().package(None).unwrap_err();
+        assert!(
+            e.contains("Makefile:31: a PKGARCH:=all package installs no binaries"),
+            "{e}"
+        );
+        let no_bin = all.replace(
+            "\t$(INSTALL_BIN) $(PKG_INSTALL_DIR)/bin/fw-helper $(1)/usr/sbin/\n",
+            "",
+        );
+        let p = load(&no_bin, Some(INC)).unwrap().package(None).unwrap();
+        assert!(p.noarch);
+        assert!(!load(MK, Some(INC)).unwrap().package(None).unwrap().noarch);
+        let other = MK.replace(
+            "  SUBMENU:=v6only\n",
+            "  SUBMENU:=v6only\n  PKGARCH:=mips_24kc\n",
+        );
+        let e = load(&other, Some(INC)).unwrap().package(None).unwrap_err();
+        assert!(e.contains("only PKGARCH:=all is supported"), "{e}");
     }
 
     #[test]
