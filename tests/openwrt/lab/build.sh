@@ -50,8 +50,9 @@ flock 8
 
 # ------------------------------------------------------------------ Debian build dependencies
 # nftables: fw4 runs nft(8), copied from the host into the rootfs.
+# libcrypt-dev: rpcd checks login passwords with crypt(3).
 DEBS="build-essential cmake ninja-build meson pkg-config patchelf libjson-c-dev libssl-dev
- zlib1g-dev nftables util-linux openssl"
+ zlib1g-dev nftables util-linux openssl libcrypt-dev"
 if [ "$APT" = 1 ]; then
 	. "$REPO/ci/apt.sh"
 	# shellcheck disable=SC2086 # a word list
@@ -210,15 +211,72 @@ build_busybox() {
 }
 build_firewall4() { unpack firewall4; }
 
+# --- the web UI (lab.sh start --luci): uhttpd with its ubus and ucode handlers, rpcd with its
+# plugins, lucihttp's ucode module, and LuCI as luci.mk installs it. Built for glibc:
+# _GNU_SOURCE for vasprintf() in ucode's headers, _DEFAULT_SOURCE for uhttpd.
+build_uhttpd() {
+	unpack uhttpd
+	CFLAGS="$CFLAGS -D_DEFAULT_SOURCE -D_GNU_SOURCE=" cmake_install "$B/uhttpd" -DTLS_SUPPORT=OFF \
+		-DLUA_SUPPORT=OFF -DUBUS_SUPPORT=ON -DUCODE_SUPPORT=ON
+}
+build_rpcd() {
+	# no iwinfo plugin: the lab has no wireless
+	unpack rpcd
+	CFLAGS="$CFLAGS -D_GNU_SOURCE=" LDFLAGS="$LDFLAGS -lcrypt" cmake_install "$B/rpcd" \
+		-DFILE_SUPPORT=ON -DIWINFO_SUPPORT=OFF -DRPCSYS_SUPPORT=ON -DUCODE_SUPPORT=ON
+}
+build_lucihttp() {
+	unpack lucihttp
+	CFLAGS="$CFLAGS -D_GNU_SOURCE=" cmake_install "$B/lucihttp" -DBUILD_LUA=OFF -DBUILD_UCODE=ON -DBUILD_TESTS=OFF
+}
+# LuCI's version string: luci.mk takes it from git; the feeds pin is what we know
+LUCI_VERSION=git-75e41cb
+LUCI_BRANCH="LuCI openwrt-24.10 branch"
+LUCI_MODULES="modules/luci-base modules/luci-mod-status themes/luci-theme-bootstrap"
+build_webui() {
+	# each LuCI module staged in $B/webui/stage/<name>/ where luci.mk puts its files: ucode/ in
+	# /usr/share/ucode/luci, htdocs/ in /www, root/ in /, src/ built (luci-base: luci.core,
+	# version.uc). JavaScript is served as it is in the sources (OpenWrt minifies it).
+	unpack webui
+	local W=$B/webui m st
+	if [ ! -d "$W/feeds/luci" ]; then # the git fallback: LuCI's repository at the pin
+		mkdir -p "$W/feeds/luci"
+		tar -xzf "$(tarball luci)" -C "$W/feeds/luci" --strip-components=1
+	fi
+	for m in $LUCI_MODULES; do
+		st=$W/stage/${m##*/}
+		mkdir -p "$st"
+		if [ -d "$W/feeds/luci/$m/ucode" ]; then
+			mkdir -p "$st/usr/share/ucode/luci"
+			cp -R "$W/feeds/luci/$m/ucode/." "$st/usr/share/ucode/luci/"
+			# luci.mk's SubstituteVersion: the version into templates and resource URLs
+			find "$st/usr/share/ucode/luci" -name '*.ut' -exec sed -i \
+				-e "s/{# *\([^ ]*\)PKG_VERSION *#}/\1$LUCI_VERSION/g" \
+				-e "s/\"\({{ *\(media\|resource\) *}}[^\"]*\.\(js\|css\)\)\"/\"\1?v=$LUCI_VERSION\"/g" {} +
+		fi
+		[ ! -d "$W/feeds/luci/$m/htdocs" ] || { mkdir -p "$st/www"; cp -R "$W/feeds/luci/$m/htdocs/." "$st/www/"; }
+		[ ! -d "$W/feeds/luci/$m/root" ] || cp -R "$W/feeds/luci/$m/root/." "$st/"
+	done
+	make -C "$W/feeds/luci/modules/luci-base/src" FPIC=-fPIC CFLAGS="$CFLAGS -D_GNU_SOURCE=" \
+		LUCI_VERSION="$LUCI_VERSION" LUCI_GITBRANCH="$LUCI_BRANCH" DESTDIR="$W/stage/luci-base" install
+	# ucode-mod-html (luci-base's templates import it)
+	mkdir -p "$W/stage/ucode-mod-html/usr/lib/ucode"
+	cc $CFLAGS -D_GNU_SOURCE= $LDFLAGS -fPIC -shared -o "$W/stage/ucode-mod-html/usr/lib/ucode/html.so" \
+		"$W/feeds/luci/contrib/package/ucode-mod-html/src/html.c"
+}
+
 # NAME:what it builds on (its stamp includes theirs)
 # (udebug builds its ucode module, so ucode comes first)
 COMPONENTS="libubox: ubus:libubox uci:libubox ucode:libubox,ubus,uci udebug:libubox,ubus,ucode
  ubox:libubox,ubus,uci,udebug procd:libubox,ubus,uci,udebug jsonpath:libubox usign:libubox
- opkg:libubox firewall4: apk: busybox:"
+ opkg:libubox firewall4: apk: busybox: uhttpd:libubox,ubus,ucode rpcd:libubox,ubus,uci,ucode
+ lucihttp:ucode webui:libubox,ubus,uci,ucode"
 
 # ------------------------------------------------------------------ build what changed
 # every source first (a fetch that fails stops here, not inside a $(...))
 for item in openwrt: $COMPONENTS; do tarball "${item%%:*}" >/dev/null; done
+# (without the vendored webui tarball, LuCI itself comes from its own repository)
+[ -f "$VENDOR/${TGZ[webui]}" ] || tarball luci >/dev/null
 
 # Every stamp is a hash of: the recipe's text (and the helpers it uses), the source tarball's
 # bytes, the OpenWrt files tarball's name, and the stamps of what the component builds on.
@@ -234,6 +292,7 @@ for item in $COMPONENTS; do
 	KEY[$c]=$({
 		echo "$COMMON_KEY"
 		declare -f "build_$c"
+		[ "$c" != webui ] || echo "$LUCI_VERSION $LUCI_BRANCH $LUCI_MODULES"
 		md5sum <"$(tarball "$c")"
 		for d in ${deps//,/ }; do echo "${KEY[$d]}"; done
 	} | sha256sum | cut -c1-20)

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # lab.sh - run the OpenWrt userland that build.sh made, in namespaces of its own (as root).
 #
-#   lab.sh start [--net] [--bind HOST:GUEST[:ro]]... [--dir DIR] [--no-logd] [--procd-debug N]
-#                [--timeout SECONDS]
+#   lab.sh start [--net] [--luci] [--bind HOST:GUEST[:ro]]... [--dir DIR] [--no-logd]
+#                [--procd-debug N] [--timeout SECONDS]
 #       Starts a lab and prints its directory (default: a new /tmp/v6only-lab.XXXXXX). Returns
 #       once `ubus call service list` works. Inside: an overlay over $V6ONLY_LAB/root (changes
 #       stay in DIR), own mount, pid, uts and ipc namespaces (--net: a network namespace too,
 #       with only lo), fresh /proc /sys /tmp /dev, and /sbin/lab-init as PID 1 running ubusd,
-#       procd (service manager) and logd (unless --no-logd).
+#       procd (service manager) and logd (unless --no-logd). --luci (implies --net) also
+#       starts rpcd and uhttpd through their init scripts: LuCI on port 80 of the lab's network
+#       (`lab.sh net DIR curl http://127.0.0.1/`), returning once uhttpd listens.
 #   lab.sh exec DIR CMD [ARG...]   CMD inside the lab (environment: PATH, HOME, TERM); its status
 #   lab.sh sh DIR ['SNIPPET']      busybox ash -c SNIPPET inside; without SNIPPET a login shell
 #   lab.sh net DIR CMD [ARG...]    a HOST program in the lab's network namespace (--net labs)
@@ -45,10 +47,11 @@ alive() {
 lab_has_net() { grep -qx 'NET=1' "$1/state" 2>/dev/null; }
 
 cmd_start() {
-	local dir="" net=0 nologd=0 debug="" timeout=30 binds=() b
+	local dir="" net=0 nologd=0 debug="" timeout=30 binds=() b luci=0
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--net) net=1 ;;
+		--luci) luci=1 net=1 ;;
 		--no-logd) nologd=1 ;;
 		--dir) dir=${2:?--dir needs a directory}; shift ;;
 		--bind) b=${2:?--bind needs HOST:GUEST[:ro]}; binds+=("$b"); shift ;;
@@ -70,7 +73,7 @@ cmd_start() {
 	mkdir -p "$dir/ns/upper" "$dir/ns/work" "$dir/ns/root" "$dir/lab/log" "$dir/lab/share"
 	{
 		echo "NET=$net"
-		printf 'LOWER=%q\nNOLOGD=%q\nDEBUG=%q\n' "$LAB/root" "$nologd" "$debug"
+		printf 'LOWER=%q\nNOLOGD=%q\nDEBUG=%q\nLUCI=%q\n' "$LAB/root" "$nologd" "$debug" "$luci"
 		echo -n 'BINDS=('
 		for b in ${binds[@]+"${binds[@]}"}; do printf '%q ' "$b"; done
 		echo ')'
@@ -102,7 +105,7 @@ cmd_start() {
 # Runs as PID 1 of the new namespaces, still seeing the host's filesystem: builds the lab's
 # tree in DIR/ns/root and executes lab-init chrooted into it.
 cmd__inside() {
-	local dir=$1 M=$1/ns/root LOWER NOLOGD DEBUG BINDS NET hostpid n b src dst mode
+	local dir=$1 M=$1/ns/root LOWER NOLOGD DEBUG BINDS NET LUCI=0 hostpid n b src dst mode
 	# shellcheck disable=SC1091
 	. "$dir/state"
 	read -r hostpid _ </proc/self/stat # the host's /proc is still mounted: our host pid
@@ -142,7 +145,7 @@ cmd__inside() {
 		[ "$mode" != ro ] || mount -o remount,bind,ro "$M$dst"
 	done
 	cd "$M"
-	exec env -i PATH=$LAB_PATH HOME=/root LAB_NO_LOGD="$NOLOGD" LAB_PROCD_DEBUG="$DEBUG" \
+	exec env -i PATH=$LAB_PATH HOME=/root LAB_NO_LOGD="$NOLOGD" LAB_PROCD_DEBUG="$DEBUG" LAB_LUCI="$LUCI" \
 		chroot "$M" /sbin/lab-init
 }
 

@@ -135,6 +135,8 @@ assemble_rootfs() {
 	done
 	install -m755 "$(command -v nft)" "$R/usr/sbin/nft"
 
+	assemble_webui "$R"
+
 	# our glue: /sbin/lab-init, /etc/config/system, the minimal firewall config
 	cp -a "$HERE/rootfs/." "$R/"
 	chmod 755 "$R/sbin/lab-init"
@@ -146,7 +148,8 @@ assemble_rootfs() {
 	while IFS= read -r elf; do
 		case $elf in
 		"$R/bin/busybox" | "$R/usr/sbin/nft") continue ;;
-		"$R"/usr/lib/ucode/*) patchelf --set-rpath '$ORIGIN/..' "$elf" ;;
+		"$R"/usr/lib/ucode/*/*) patchelf --set-rpath '$ORIGIN/../..' "$elf" ;;
+		"$R"/usr/lib/ucode/* | "$R"/usr/lib/rpcd/*) patchelf --set-rpath '$ORIGIN/..' "$elf" ;;
 		"$R"/usr/lib/* | "$R"/lib/*) patchelf --set-rpath '$ORIGIN:$ORIGIN/../usr/lib' "$elf" ;;
 		*) patchelf --set-rpath '$ORIGIN/../lib:$ORIGIN/../usr/lib:$ORIGIN/../../usr/lib' "$elf" ;;
 		esac
@@ -183,4 +186,31 @@ host_libs_needed() {
 	done | awk -v R="$R" '
 		$2 == "=>" && $3 ~ /^\// && index($3, R) != 1 { print $3 }
 		$1 ~ /^\/lib64\// { print $1 }' | sort -u
+}
+
+# assemble_webui ROOT: uhttpd, rpcd and LuCI where their OpenWrt packages put them, configured
+# as a first boot leaves them (the uci-defaults of uhttpd, luci-base's postinst); started only
+# by `lab.sh start --luci`. root's password is "v6only" (rpcd's login checks /etc/shadow).
+assemble_webui() {
+	local R=$1 W=$B/webui m
+	local U=$W/package/network/services/uhttpd/files P=$W/package/system/rpcd/files
+	install -m755 "$S/usr/bin/uhttpd" "$R/usr/sbin/uhttpd"
+	install -m755 "$U/uhttpd.init" "$R/etc/init.d/uhttpd"
+	sed 's/%D/OpenWrt/g' "$U/uhttpd.config" >"$R/etc/config/uhttpd"
+	install -m755 "$S/usr/sbin/rpcd" "$R/sbin/rpcd"
+	install -m755 "$P/rpcd.init" "$R/etc/init.d/rpcd"
+	cp "$P/rpcd.config" "$R/etc/config/rpcd"
+	mkdir -p "$R/usr/lib/rpcd" "$R/usr/share/rpcd/acl.d" "$R/www"
+	install -m755 "$S"/usr/lib/rpcd/*.so "$R/usr/lib/rpcd/"
+	install -m644 "$B/rpcd/unauthenticated.json" "$R/usr/share/rpcd/acl.d/"
+	for m in "$W"/stage/*; do cp -R "$m/." "$R/"; done
+	# what uhttpd's 00_uhttpd_ubus and luci-base's postinst do on a router's first boot
+	local uci=("$S/usr/bin/uci" -c "$R/etc/config")
+	LD_LIBRARY_PATH=$S/usr/lib "${uci[@]}" set uhttpd.main.ubus_prefix=/ubus
+	LD_LIBRARY_PATH=$S/usr/lib "${uci[@]}" add_list uhttpd.main.ucode_prefix=/cgi-bin/luci=/usr/share/ucode/luci/uhttpd.uc
+	# and luci-theme-bootstrap's 30_luci-theme-bootstrap (its themes; the default one is set)
+	LD_LIBRARY_PATH=$S/usr/lib "${uci[@]}" set luci.themes.Bootstrap=/luci-static/bootstrap
+	rm -f "$R/etc/uci-defaults/30_luci-theme-bootstrap"
+	LD_LIBRARY_PATH=$S/usr/lib "${uci[@]}" commit
+	sed -i "s|^root:[^:]*:|root:$(openssl passwd -5 -salt v6onlylab v6only):|" "$R/etc/shadow"
 }
