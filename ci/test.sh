@@ -99,6 +99,7 @@ run system system_tests
 run openwrt-lab tests/openwrt/lab/build.sh
 run openwrt-lab-selftest bash tests/openwrt/lab/selftest.sh
 run openwrt openwrt_tests
+run e2e bash tests/e2e/run.sh
 
 echo
 ((failed)) && echo "failed suites: ${failures[*]} (logs in $LOGDIR)"

@@ -9,6 +9,9 @@
 #                              else a host release build (target/h-CRATE); absolute; or exit
 #   netns_add NAME...          fresh namespaces with lo up; deleted at exit, with every process
 #                              still running in them
+#   netns_adopt NAME PID       the network namespace of process PID (e.g. an OpenWrt lab's) as
+#                              NAME for ip -n / ip netns exec; NAME removed at exit, with every
+#                              process still running in that namespace
 #   veth NS1 DEV1 NS2 DEV2     a veth pair from NS1 to NS2, both ends up
 #   spawn NS|- COMMAND...      COMMAND in the background in namespace NS (- : this one); its pid
 #                              in SPAWNED_PID (and $!); stopped at exit
@@ -66,6 +69,12 @@ netns_add() {
 		_NETNS+=("$ns")
 		ip -n "$ns" link set lo up
 	done
+}
+
+netns_adopt() {
+	mkdir -p /run/netns && touch "/run/netns/$1" &&
+		mount --bind "/proc/$2/ns/net" "/run/netns/$1" || die "netns_adopt $*"
+	_NETNS+=("$1")
 }
 
 veth() {
