@@ -1,0 +1,193 @@
+#!/bin/bash
+# luci.sh - luci-app-v6only in a real browser: the bundle installed from the signed feed by the
+# real opkg into a lab that runs uhttpd, rpcd and LuCI 24.10 (lab.sh start --luci), with real
+# traffic through it (a dhcpcd client that goes IPv6-only on option 108, dig through dns64, a
+# ping through nat64, ripng on the LAN), then headless Chromium (tests/openwrt/luci/ui.py):
+# login, each page's figures against the daemons' `status` at that moment, the mesh graph
+# against mesh-monitor's topology export, a setting changed with Save & Apply (the UCI file and
+# the daemon's reload checked), an invalid value refused; a stopped daemon breaks no page.
+#
+#   tests/openwrt/luci.sh      (as root; DIST, V6ONLY_LAB and LAB_SH as in lib.sh)
+#
+# Screenshots of every page: $LOGDIR/luci/ (default target/test-logs/luci/).
+set -u
+. "$(dirname "$0")/lib.sh"
+lab_ready_or_finish
+setup_or_finish iproute2 iputils-ping bind9-dnsutils dnsmasq-base dhcpcd-base chromium fonts-dejavu-core python3
+
+daemons_ready_or_finish
+[ -f "$(ls "$DIST/$ARCH"/luci-app-v6only_*_all.ipk 2>/dev/null)" ] ||
+  { fail "setup" "no luci-app-v6only package in $DIST/$ARCH (make -f Makefile.openwrt)"; finish; }
+[ -x "$V6ONLY_LAB/root/usr/sbin/uhttpd" ] || { fail "setup" "the lab has no web UI: rebuild it (tests/openwrt/lab/build.sh)"; finish; }
+OUT=${LOGDIR:-$REPO/target/test-logs}/luci
+mkdir -p "$OUT"
+rm -f "$OUT"/luci-*.png
+
+T=$(mktemp -d /tmp/v6only-luci.XXXXXX)
+C=v6o-lc-$$ # IPv6-only client (nat64, dns64), on br-lan
+S=v6o-ls-$$ # IPv4-only server, behind wan4
+D=v6o-ld-$$ # DHCP client that goes IPv6-only, on br-lan
+DNSMASQ="" DHCPCD=""
+cleanup() {
+  [ -n "$DHCPCD" ] && { ip netns exec "$D" dhcpcd -4 -x d0 >/dev/null 2>&1; kill "$DHCPCD" 2>/dev/null; }
+  [ -n "$DNSMASQ" ] && kill "$DNSMASQ" 2>/dev/null
+  wait 2>/dev/null
+  labs_cleanup
+  for n in "$C" "$S" "$D"; do ip netns del "$n" 2>/dev/null; done
+  rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+START=$SECONDS
+
+lab_start --luci --bind /dev/net/tun:/dev/net/tun || finish
+LABPID=$(cat "$L/pid")
+R=$(lroot)
+check "uhttpd answers: LuCI's login page (403)" \
+  eval '[ "$(lnet curl -s -o /dev/null -w "%{http_code}" http://127.0.0.1/cgi-bin/luci/)" = 403 ]'
+# nat64 depends on kmod-tun: the lab's kernel is the host's, whose TUN is bound in above.
+printf 'Package: kmod-tun\nVersion: 6.6.110-1\nStatus: install user installed\nArchitecture: %s\n\n' \
+  "$ARCH" >>"$R/usr/lib/opkg/status"
+lexec reload_config
+
+# --- the network as in network.sh: br-lan (two veth ports), wan4, netifd's stand-in, fw4
+for n in "$C" "$S" "$D"; do ip netns add "$n" || { fail "setup" "ip netns add $n"; finish; }; done
+ip link add c0 netns "$C" type veth peer name lan1 netns "$LABPID"
+ip link add d0 netns "$D" type veth peer name lan2 netns "$LABPID"
+ip link add s0 netns "$S" type veth peer name wan4 netns "$LABPID"
+for n in "$C" "$S" "$D"; do ip -n "$n" link set lo up; done
+ip -n "$C" link set c0 up
+ip -n "$C" addr add 2001:db8:1::2/64 dev c0 nodad
+ip -n "$C" -6 route add default via 2001:db8:1::1
+ip -n "$S" link set s0 up
+ip -n "$S" addr add 192.0.2.2/24 dev s0
+ip -n "$S" route add default via 192.0.2.1
+ip netns exec "$S" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+ip -n "$D" link set d0 up
+lnet sysctl -qw net.ipv6.conf.all.forwarding=1 net.ipv4.ip_forward=1
+lnet ip link add br-lan type bridge
+lnet ip link set lan1 master br-lan up
+lnet ip link set lan2 master br-lan up
+lnet ip link set br-lan up
+lnet ip addr add 10.108.0.1/24 dev br-lan
+lnet ip addr add 2001:db8:1::1/64 dev br-lan nodad
+lnet ip link set wan4 up
+lnet ip addr add 192.0.2.1/24 dev wan4
+mkdir -p "$L/lab/share/netifd"
+echo '{"up":true,"device":"br-lan","l3_device":"br-lan","ipv4-address":[{"address":"10.108.0.1","mask":24}],"ipv6-address":[{"address":"2001:db8:1::1","mask":64}]}' \
+  >"$L/lab/share/netifd/lan.json"
+netifd_stand_in
+cat >"$R/etc/config/firewall" <<'EOF'
+config defaults
+	option input 'REJECT'
+	option output 'ACCEPT'
+	option forward 'REJECT'
+
+config zone 'lan'
+	option name 'lan'
+	list device 'br-lan'
+	option input 'ACCEPT'
+	option output 'ACCEPT'
+	option forward 'ACCEPT'
+
+config zone 'wan'
+	option name 'wan'
+	list device 'wan4'
+	option input 'REJECT'
+	option output 'ACCEPT'
+	option forward 'REJECT'
+	option masq '1'
+
+config forwarding
+	option src 'lan'
+	option dest 'wan'
+EOF
+lsh "/etc/init.d/firewall start" >/dev/null 2>&1
+
+# --- the bundle from the signed feed, as a router owner installs it
+mkdir -p "$L/lab/share/feed" && cp "$DIST/$ARCH"/* "$L/lab/share/feed/"
+cp "$(find "$DIST/keys" -maxdepth 1 -type f | head -n 1)" "$L/lab/share/key.pub"
+lsh 'opkg-key add /lab/share/key.pub && echo "src/gz v6only file:///lab/share/feed" >/etc/opkg/customfeeds.conf && opkg update' \
+  >"$T/update" 2>&1
+check "opkg update of the signed feed" grep -q 'Updated list of available packages in /var/opkg-lists/v6only' "$T/update"
+printf "config dhcp 'lan'\n\toption interface 'lan'\n\toption start '100'\n\toption limit '50'\n\toption leasetime '2m'\n\toption ipv6_only_preferred '1800'\n" \
+  >"$R/etc/config/dhcp"
+lsh "opkg install luci-app-v6only fw-helper dns64 nat64 option108-dhcpd ripng mesh-monitor" >"$T/install" 2>&1
+check "opkg install luci-app-v6only (Architecture: all) and the daemons from the feed" \
+  eval 'grep -q "Configuring luci-app-v6only" "$T/install" && [ "$(lsh "opkg status luci-app-v6only" | sed -n "s/^Architecture: //p")" = all ] || { cat "$T/install"; false; }'
+check "its postinst ran 40_luci-app-v6only: rpcd reloaded, luci.v6only on ubus, the script gone" \
+  eval 'wait_for 5 lexec ubus -S list luci.v6only && [ ! -e "$R/etc/uci-defaults/40_luci-app-v6only" ]'
+lexec reload_config
+
+# --- the daemons configured as a v6only router: dnsmasq behind dns64, the NAT64 prefix,
+# option 108 on the LAN pool, ripng on br-lan, mesh-monitor exporting its topology
+"$LAB_SH" net "$L" dnsmasq -k -C /dev/null --port=5353 --no-resolv --no-hosts --pid-file= \
+  --local=/test/ --host-record=v4only.test,198.51.100.10 --log-facility=- 2>>"$T/dnsmasq.log" &
+DNSMASQ=$!
+TOPOLOGY_FILE=/tmp/mesh-topology.json
+lsh "uci add_list dns64.main.upstream='127.0.0.1#5353' && uci set dns64.main.prefix=2001:db8:64::/96 &&
+  uci set nat64.main.prefix=2001:db8:64::/96 && uci set nat64.main.max_sessions_per_host=0 &&
+  uci set option108-dhcpd.main.enabled=1 &&
+  uci set ripng.main.enabled=1 && uci delete ripng.@interface[0].interface && uci set ripng.@interface[0].device=br-lan &&
+  uci set mesh-monitor.main.interval=3600 && uci set mesh-monitor.main.topology_file=$TOPOLOGY_FILE &&
+  uci commit && reload_config" >/dev/null 2>&1
+for d in dns64 nat64 option108-dhcpd ripng mesh-monitor; do
+  lsh "/etc/init.d/$d enable; /etc/init.d/$d restart" >/dev/null 2>&1
+done
+up() { lexec "$1" status >/dev/null 2>&1; }
+for d in dns64 nat64 option108-dhcpd ripng mesh-monitor; do check "$d: running, status answers" wait_for 10 up "$d"; done
+
+# --- real traffic
+out=$(ip netns exec "$C" dig +short +time=2 +tries=2 @2001:db8:1::1 v4only.test AAAA 2>&1)
+check "dig AAAA through dns64: synthesized ($out)" test "$out" = 2001:db8:64::c633:640a
+ip netns exec "$C" dig +short +time=2 +tries=1 @2001:db8:1::1 v4only.test AAAA >/dev/null 2>&1 # a cache hit
+out=$(ip netns exec "$C" ping -6 -c 3 -i 0.2 -W 2 2001:db8:64::192.0.2.2 2>&1)
+check "ping through nat64 to 2001:db8:64::192.0.2.2 (the IPv4-only server)" grep -q ' 0% packet loss' <<<"$out"
+printf 'option ipv6_only_preferred\nnoipv4ll\n' >"$T/dhcpcd.conf"
+ip netns exec "$D" dhcpcd -4 -B -f "$T/dhcpcd.conf" -j "$T/dhcpcd.log" d0 >/dev/null 2>&1 &
+DHCPCD=$!
+check "dhcpcd (option ipv6_only_preferred) goes IPv6-only: 'IPv6-Only Preferred received (1800 seconds)'" \
+  wait_for 15 grep -qs "IPv6-Only Preferred received (1800 seconds)" "$T/dhcpcd.log"
+# (stopped: its DISCOVERs would go on counting while the pages are compared with status)
+ip netns exec "$D" dhcpcd -4 -x d0 >/dev/null 2>&1
+kill "$DHCPCD" 2>/dev/null
+wait "$DHCPCD" 2>/dev/null
+DHCPCD=""
+v6only_clients() { [ "$(lexec option108-dhcpd status | "$JF" -e '@.pools[0].ipv6_only_clients')" = 1 ]; }
+check "option108-dhcpd status: 1 IPv6-only client" wait_for 5 v6only_clients
+has_routes() { [ -n "$(lexec ripng status | "$JF" -e '@.routes[0].prefix')" ]; }
+check "ripng status: routes (the LAN's connected prefix)" wait_for 10 has_routes
+
+# mesh-monitor (no wireless here) wrote its export once at start, empty; the one the page must
+# draw is a 3-node mesh in that same format: our interface, a peer, a node behind it, a proxy.
+check "mesh-monitor wrote its topology export ($TOPOLOGY_FILE)" wait_for 5 test -s "$R$TOPOLOGY_FILE"
+cat >"$R$TOPOLOGY_FILE" <<'EOF'
+{"nodes":[{"id":"02:00:00:00:00:00","kind":"own","iface":"mesh0"},{"id":"02:00:00:00:01:00","kind":"peer","iface":"mesh0"},{"id":"02:00:00:00:02:00","kind":"mesh","iface":"mesh0"},{"id":"02:aa:00:00:00:01","kind":"proxied","iface":"mesh0"}],"edges":[{"from":"02:00:00:00:00:00","to":"02:00:00:00:01:00","kind":"link","iface":"mesh0","metric":171,"plink_state":"ESTAB"},{"from":"02:00:00:00:02:00","to":"02:00:00:00:01:00","kind":"path","iface":"mesh0","metric":342},{"from":"02:aa:00:00:00:01","to":"02:00:00:00:02:00","kind":"proxy","iface":"mesh0"}]}
+EOF
+
+# --- the browser
+LAB_SH=$LAB_SH L=$L OUT=$OUT PASSWORD=v6only TOPOLOGY_FILE=$TOPOLOGY_FILE python3 "$REPO/tests/openwrt/luci/ui.py" 2>&1 |
+  while IFS= read -r line; do echo "$line"; done >"$T/ui.out"
+while IFS= read -r line; do
+  case $line in
+  PASS\ *) pass "${line#PASS }" ;;
+  FAIL\ *) n=${line#FAIL }; fail "${n%%: *}" "${n#*: }" ;;
+  *) echo "    $line" ;;
+  esac
+done <"$T/ui.out"
+for p in overview nat64 ripng mesh settings-dns64 settings-nat64 settings-dhcp settings-ripng settings-mesh; do
+  [ -s "$OUT/luci-$p.png" ] || fail "screenshot luci-$p.png" "missing in $OUT"
+done
+
+# --- a stopped daemon: its section says so, the others and the NAT64 page still work
+lsh "/etc/init.d/nat64 stop" >/dev/null 2>&1
+stopped() { lexec ubus call luci.v6only status | "$JF" -e '@.daemons.nat64.error' | grep -q 'no daemon is listening'; }
+check "nat64 stopped: luci.v6only status says so for nat64 alone" \
+  eval 'wait_for 5 stopped && [ -n "$(lexec ubus call luci.v6only status | "$JF" -e "@.daemons.dns64.status.queries")" ]'
+lsh "opkg remove mesh-monitor" >/dev/null 2>&1
+menu_ok() { # the menu as LuCI serves it to the logged-in browser: no Mesh without mesh-monitor
+  lexec ubus call luci.v6only topology | grep -q 'not installed'
+}
+check "mesh-monitor removed: the plugin says it is not installed" menu_ok
+echo "luci.sh: $((SECONDS - START)) s; screenshots in $OUT"
+finish
