@@ -27,7 +27,7 @@ load() {
 cmd_start() {
 	local log rc=0
 	[ ! -f "$STATE" ] || die "a lab already runs ($STATE): tests/e2e/lab.sh stop first"
-	echo "starting the network (about 30 s) ..."
+	echo "starting the network (about 10 s) ..."
 	# In a session of its own, output to a file: what it starts outlives this shell, a Ctrl-C
 	# in it and a pipe it writes to.
 	log=$(mktemp /tmp/v6only-e2e-lab.start.XXXXXX)
@@ -65,7 +65,7 @@ Try, on client6:
   curl http://v4only.example/                             # through NAT64
   dig AAAA ipv4only.arpa                                  # RFC 7050: the NAT64 prefix
   traceroute -6 -n v4only.example
-  ping -c 2 \$(ip netns exec $TAG-cb ip -6 -br addr show dev eth0 scope global | awk '{print \$3}' | cut -d/ -f1)   # router B's LAN (RIPng)
+  ping -c 2 2001:db8:b::ff:fe00:b                         # clientb, behind router B (RIPng)
 On router-a:
   dns64 status; nat64 status; option108-dhcpd status; ripng routes; logread | tail
   uci set dns64.main.cache_size=2048; uci commit dns64; reload_config
@@ -77,8 +77,9 @@ cmd_shell() {
 	local who=${1:-} ns
 	load
 	case $who in
-	router-a) exec "$LAB_SH_PATH" sh "$LA" ;;
-	router-b) exec "$LAB_SH_PATH" sh "$LB" ;;
+	# not a login shell: the lab's /etc/profile has OpenWrt's unsubstituted PATH="%PATH%"
+	router-a) exec "$LAB_SH_PATH" exec "$LA" env PS1='root@router-a:\w# ' /bin/sh -i ;;
+	router-b) exec "$LAB_SH_PATH" exec "$LB" env PS1='root@router-b:\w# ' /bin/sh -i ;;
 	client6) ns=$TAG-c6 ;;
 	client4) ns=$TAG-c4 ;;
 	clientb) ns=$TAG-cb ;;

@@ -19,7 +19,8 @@
 #      dhcpcd: option 108 ->      udhcpc: an IPv4 lease,    $TAG-rb): ripng, fw4 + fw-helper;
 #      no IPv4; SLAAC and DNS     no IPv6                   radvd
 #      from radvd                                                | lan0  2001:db8:b::1/64
-#                                                           clientb ($TAG-cb): SLAAC
+#      2001:db8:a::ff:fe00:6      10.108.0.100-149          clientb ($TAG-cb): SLAAC
+#                                                           2001:db8:b::ff:fe00:b
 #
 # ab0-ba0 is the backbone: link-local addresses only, RIPng between the routers, in router A's
 # zone 'core' (input REJECT: only fw-helper's rule lets RIPng in, from fe80::/10).
@@ -188,12 +189,22 @@ EOF
 	} >"$root/etc/config/firewall"
 }
 
+# client_mac NS MAC: a fixed MAC on the client's eth0, so that its SLAAC address is known
+# (2001:db8:a::ff:fe00:6 ...); down and up again for a link-local address from it.
+client_mac() {
+	ip -n "$1" link set eth0 down
+	ip -n "$1" link set eth0 address "$2"
+	ip -n "$1" link set eth0 up
+}
+
 # _e2e_links: the veth links and addresses, as netifd would set them up on a router.
 _e2e_links() {
 	local inet ra rb c6 c4 cb
 	inet=$(ns_of inet) ra=$(ns_of ra) rb=$(ns_of rb)
 	c6=$(ns_of c6) c4=$(ns_of c4) cb=$(ns_of cb)
 	netns_add "$c6" "$c4" "$cb"
+	# client6's RAs are dhcpcd's to handle, not the kernel's
+	ip netns exec "$c6" sysctl -qw net.ipv6.conf.default.accept_ra=0 net.ipv6.conf.all.accept_ra=0
 	# internet - router A
 	veth "$inet" wan-a "$ra" wan
 	ip -n "$inet" addr add 203.0.113.254/24 dev wan-a
@@ -213,6 +224,8 @@ _e2e_links() {
 	ip -n "$ra" link set br-lan up
 	ip -n "$ra" addr add 10.108.0.1/24 dev br-lan
 	ip -n "$ra" addr add 2001:db8:a::1/64 dev br-lan nodad
+	client_mac "$c6" 02:00:00:00:00:06
+	client_mac "$c4" 02:00:00:00:00:04
 	# the legacy client has no IPv6 at all
 	ip netns exec "$c4" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
 	# the backbone: link-local only, fixed addresses
@@ -225,6 +238,7 @@ _e2e_links() {
 	done
 	# router B's LAN
 	veth "$cb" eth0 "$rb" lan0
+	client_mac "$cb" 02:00:00:00:00:0b
 	ip -n "$rb" addr add 2001:db8:b::1/64 dev lan0 nodad
 }
 
