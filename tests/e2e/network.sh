@@ -103,63 +103,22 @@ _e2e_router() {
 	case $1 in ra) LA=$l ;; rb) LB=$l ;; esac
 }
 
-# _e2e_firewall NAME: /etc/config/firewall of a router, zones by device (no netifd in the lab).
+# _e2e_firewall ROOT LAN WAN CORE INPUT: /etc/config/firewall of a router: the lab's small
+# router config (zones by device: there is no netifd in the lab) with LAN and WAN as its lan
+# and wan devices and ICMPv6 (NDP) accepted from every zone, and a zone 'core' for the
+# backbone device CORE with input INPUT, forwarding to and from lan.
 _e2e_firewall() {
-	local r=$1 root
-	root=$("$LAB_SH" root "$( [ "$r" = ra ] && echo "$LA" || echo "$LB")")
-	{
-		cat <<'EOF'
-config defaults
-	option input 'REJECT'
-	option output 'ACCEPT'
-	option forward 'REJECT'
-	option synflood_protect '1'
-
-config zone
-	option name 'lan'
-	option input 'ACCEPT'
-	option output 'ACCEPT'
-	option forward 'ACCEPT'
-EOF
-		if [ "$r" = ra ]; then
-			cat <<'EOF'
-	list device 'br-lan'
-
-config zone
-	option name 'wan'
-	list device 'wan'
-	option input 'REJECT'
-	option output 'ACCEPT'
-	option forward 'REJECT'
-	option masq '1'
-	option mtu_fix '1'
-
-config forwarding
-	option src 'lan'
-	option dest 'wan'
+	sed -e "s/list device 'lan0'/list device '$2'/" -e "s/list device 'wan0'/list device '$3'/" \
+		-e "/name 'Allow-ICMPv6-Input'/,/^\$/s/option src 'wan'/option src '*'/" \
+		"$1/usr/share/v6only-lab/firewall.minimal" >"$1/etc/config/firewall"
+	cat >>"$1/etc/config/firewall" <<EOF
 
 config zone
 	option name 'core'
-	list device 'ab0'
-	option input 'REJECT'
+	list device '$4'
+	option input '$5'
 	option output 'ACCEPT'
 	option forward 'REJECT'
-EOF
-		else
-			# router B trusts its backbone: input from it is accepted (BIRD, which runs there
-			# in place of ripng later, has no fw-helper drop-in for RIPng)
-			cat <<'EOF'
-	list device 'lan0'
-
-config zone
-	option name 'core'
-	list device 'ba0'
-	option input 'ACCEPT'
-	option output 'ACCEPT'
-	option forward 'REJECT'
-EOF
-		fi
-		cat <<'EOF'
 
 config forwarding
 	option src 'lan'
@@ -168,25 +127,7 @@ config forwarding
 config forwarding
 	option src 'core'
 	option dest 'lan'
-
-config rule
-	option name 'Allow-ICMPv6-Input'
-	option src '*'
-	option proto 'icmp'
-	list icmp_type 'echo-request'
-	list icmp_type 'destination-unreachable'
-	list icmp_type 'packet-too-big'
-	list icmp_type 'time-exceeded'
-	list icmp_type 'bad-header'
-	list icmp_type 'unknown-header-type'
-	list icmp_type 'router-solicitation'
-	list icmp_type 'neighbour-solicitation'
-	list icmp_type 'router-advertisement'
-	list icmp_type 'neighbour-advertisement'
-	option family 'ipv6'
-	option target 'ACCEPT'
 EOF
-	} >"$root/etc/config/firewall"
 }
 
 # client_mac NS MAC: a fixed MAC on the client's eth0, so that its SLAAC address is known
@@ -258,7 +199,7 @@ _e2e_netifd_a() {
 _e2e_bundle_a() {
 	local root out
 	root=$("$LAB_SH" root "$LA")
-	_e2e_firewall ra
+	_e2e_firewall "$root" br-lan wan ab0 REJECT
 	ra_sh "/etc/init.d/firewall start" >/dev/null 2>&1 || { echo "router A: fw4 did not start" >&2; return 1; }
 	out=$(ra_sh "opkg install /lab/share/fw-helper_*_$ARCH.ipk /lab/share/dns64_*_$ARCH.ipk /lab/share/nat64_*_$ARCH.ipk /lab/share/option108-dhcpd_*_$ARCH.ipk /lab/share/ripng_*_$ARCH.ipk" 2>&1) ||
 		{ echo "router A: opkg install: $out" >&2; return 1; }
@@ -299,7 +240,9 @@ EOF
 _e2e_bundle_b() {
 	local root out
 	root=$("$LAB_SH" root "$LB")
-	_e2e_firewall rb
+	# router B has no WAN; it trusts its backbone: input from it is accepted (BIRD, which runs
+	# there in place of ripng later, has no fw-helper drop-in for RIPng)
+	_e2e_firewall "$root" lan0 none ba0 ACCEPT
 	rb_sh "/etc/init.d/firewall start" >/dev/null 2>&1 || { echo "router B: fw4 did not start" >&2; return 1; }
 	out=$(rb_sh "opkg install /lab/share/fw-helper_*_$ARCH.ipk /lab/share/ripng_*_$ARCH.ipk" 2>&1) ||
 		{ echo "router B: opkg install: $out" >&2; return 1; }

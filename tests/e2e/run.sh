@@ -18,7 +18,7 @@
 #                  RIPng from a global source dropped by router A's fw4 before ripng sees it
 #                  (the same Response from a link-local source is learnt, then withdrawn)
 #   interop        BIRD 2 in place of ripng on router B: routes both ways again
-#   reloads        each daemon's config changed and reloaded in place (and fw4 reloaded) while
+#   reloads        each daemon's config changed and reloaded in place (fw4 and fw-helper too) while
 #                  a TCP connection through NAT64 keeps echoing
 #   kills          each daemon killed by pid: procd respawns it, the clients get through again
 #
@@ -67,7 +67,7 @@ check "router A: fw-helper's rules in fw4 (NAT64 forwarding, pool masquerade, RI
 
 # --- client6: IPv6-only
 check "client6: dhcpcd got option 108 ('IPv6-Only Preferred received (1800 seconds)')" \
-  grep -q "IPv6-Only Preferred received (1800 seconds)" "$W/dhcpcd.log"
+  wait_for 10 grep -q "IPv6-Only Preferred received (1800 seconds)" "$W/dhcpcd.log"
 check "client6: ... and has no IPv4 address" eval '! c6 ip -4 addr show dev eth0 | grep -q inet'
 a6=$(global_addr c6)
 check "client6: its one global address is dhcpcd's SLAAC address from its MAC ($a6)" test "$a6" = 2001:db8:a::ff:fe00:6
@@ -227,6 +227,9 @@ check "... router A's route to router B's LAN has the new cost (metric 1 + 2)" \
   wait_for 15 eval 'ra_exec ripng routes | grep -Eq "^2001:db8:b::/64 +3 +rip "'
 ra_sh "/etc/init.d/firewall reload" >/dev/null 2>&1
 check "fw4 reload: the TCP connection through NAT64 still echoes" tcp_moves
+ra_sh "/etc/init.d/fw-helper reload" >/dev/null 2>&1
+check "fw-helper reload (its snippets rewritten, fw4 reloaded): the connection still echoes" tcp_moves
+check "... and fw-helper's rules are in fw4 again" eval 'fw_a | grep -q "oifname \"nat64\""'
 check "... it is the one connection the echo server accepted from client6's side" \
   eval '[ "$(grep -c "^accepted " "$W/echo.log")" = 1 ]'
 kill "$TCP" 2>/dev/null
