@@ -5,7 +5,9 @@
 # ping through nat64, ripng on the LAN), then headless Chromium (tests/openwrt/luci/ui.py):
 # login, each page's figures against the daemons' `status` at that moment, the mesh graph
 # against mesh-monitor's topology export, a setting changed with Save & Apply (the UCI file and
-# the daemon's reload checked), an invalid value refused; a stopped daemon breaks no page.
+# the daemon's reload checked), an invalid value refused; a stopped daemon breaks no page and a
+# removed one's pages go. Also: the forms' datatypes against the init scripts
+# (luci/datatypes.py) and the noarch .apk installed into a root of another architecture.
 #
 #   tests/openwrt/luci.sh      (as root; DIST, V6ONLY_LAB and LAB_SH as in lib.sh)
 #
@@ -165,29 +167,46 @@ cat >"$R$TOPOLOGY_FILE" <<'EOF'
 {"nodes":[{"id":"02:00:00:00:00:00","kind":"own","iface":"mesh0"},{"id":"02:00:00:00:01:00","kind":"peer","iface":"mesh0"},{"id":"02:00:00:00:02:00","kind":"mesh","iface":"mesh0"},{"id":"02:aa:00:00:00:01","kind":"proxied","iface":"mesh0"}],"edges":[{"from":"02:00:00:00:00:00","to":"02:00:00:00:01:00","kind":"link","iface":"mesh0","metric":171,"plink_state":"ESTAB"},{"from":"02:00:00:00:02:00","to":"02:00:00:00:01:00","kind":"path","iface":"mesh0","metric":342},{"from":"02:aa:00:00:00:01","to":"02:00:00:00:02:00","kind":"proxy","iface":"mesh0"}]}
 EOF
 
-# --- the browser
-LAB_SH=$LAB_SH L=$L OUT=$OUT PASSWORD=v6only TOPOLOGY_FILE=$TOPOLOGY_FILE python3 "$REPO/tests/openwrt/luci/ui.py" 2>&1 |
-  while IFS= read -r line; do echo "$line"; done >"$T/ui.out"
-while IFS= read -r line; do
-  case $line in
-  PASS\ *) pass "${line#PASS }" ;;
-  FAIL\ *) n=${line#FAIL }; fail "${n%%: *}" "${n#*: }" ;;
-  *) echo "    $line" ;;
-  esac
-done <"$T/ui.out"
-for p in overview nat64 ripng mesh settings-dns64 settings-nat64 settings-dhcp settings-ripng settings-mesh; do
+# counted FILE: the PASS/FAIL lines of a helper's output counted as this test's checks
+counted() {
+  local line n
+  while IFS= read -r line; do
+    case $line in
+    PASS\ *) pass "${line#PASS }" ;;
+    FAIL\ *) n=${line#FAIL }; fail "${n%%: *}" "${n#*: }" ;;
+    *) echo "    $line" ;;
+    esac
+  done <"$1"
+}
+
+# --- the forms validate as the init scripts (a static check of the package's views)
+python3 "$REPO/tests/openwrt/luci/datatypes.py" "$REPO/feed" >"$T/datatypes.out" 2>&1
+counted "$T/datatypes.out"
+
+# --- the browser: every page, a setting applied, an invalid one refused, a daemon stopped,
+# one removed
+LAB_SH=$LAB_SH L=$L OUT=$OUT PASSWORD=v6only TOPOLOGY_FILE=$TOPOLOGY_FILE \
+  python3 "$REPO/tests/openwrt/luci/ui.py" >"$T/ui.out" 2>&1
+counted "$T/ui.out"
+for p in overview nat64 ripng mesh settings-dns64 settings-dns64-invalid settings-nat64 settings-dhcp \
+  settings-ripng settings-mesh overview-nat64-stopped; do
   [ -s "$OUT/luci-$p.png" ] || fail "screenshot luci-$p.png" "missing in $OUT"
 done
 
-# --- a stopped daemon: its section says so, the others and the NAT64 page still work
-lsh "/etc/init.d/nat64 stop" >/dev/null 2>&1
-stopped() { lexec ubus call luci.v6only status | "$JF" -e '@.daemons.nat64.error' | grep -q 'no daemon is listening'; }
-check "nat64 stopped: luci.v6only status says so for nat64 alone" \
-  eval 'wait_for 5 stopped && [ -n "$(lexec ubus call luci.v6only status | "$JF" -e "@.daemons.dns64.status.queries")" ]'
-lsh "opkg remove mesh-monitor" >/dev/null 2>&1
-menu_ok() { # the menu as LuCI serves it to the logged-in browser: no Mesh without mesh-monitor
-  lexec ubus call luci.v6only topology | grep -q 'not installed'
-}
-check "mesh-monitor removed: the plugin says it is not installed" menu_ok
+# --- the apk (OpenWrt 25.12): noarch, so it installs on a router of another architecture
+APKFEED=$DIST/apk/$ARCH/packages.adb
+if [ -f "$APKFEED" ]; then
+  AR=$T/apk-root
+  ap() { "$HOSTBIN/apk" --root "$AR" --arch mips_24kc --no-cache "$@"; }
+  mkdir -p "$AR/etc/apk/keys" && cp "$DIST/keys/apk/v6only.pem" "$AR/etc/apk/keys/"
+  ap --initdb add >/dev/null 2>&1
+  for d in libc luci-base rpcd-mod-ucode; do ap add --virtual "$d" >/dev/null 2>&1; done
+  check "apk add luci-app-v6only (noarch) from the signed index into a mips_24kc root" \
+    ap --repository "$APKFEED" add --no-scripts luci-app-v6only
+  check "... its files installed (the rpcd plugin, the views)" \
+    test -f "$AR/usr/share/rpcd/ucode/v6only.uc" -a -f "$AR/www/luci-static/resources/view/v6only/overview.js"
+else
+  fail "apk feed" "no $APKFEED (make -f Makefile.openwrt)"
+fi
 echo "luci.sh: $((SECONDS - START)) s; screenshots in $OUT"
 finish

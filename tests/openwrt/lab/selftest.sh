@@ -165,6 +165,21 @@ check "fw4 check fails on a broken snippet" lsh '
 	echo "this is not nft" >/usr/share/nftables.d/chain-pre/forward/60-bad.nft; ! fw4 check >/dev/null 2>&1'
 check "the host's nftables tables are untouched" eval '[ "$(nft list tables 2>/dev/null)" = "$host_tables" ]'
 
+# ------------------------------------------------------------------ the web UI (--luci)
+lab_start --luci || finish
+L3=$L
+# login RPC LOGIN PASSWORD: rpcd's session.login over uhttpd's /ubus, as luci.js calls it
+rpc_login() {
+	lnet curl -s -d "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"call\",\"params\":[\"00000000000000000000000000000000\",\"session\",\"login\",{\"username\":\"root\",\"password\":\"$1\"}]}" \
+		http://127.0.0.1/ubus
+}
+check "--luci: rpcd and uhttpd run under procd" lsh 'ubus call service list | grep -q "\"rpcd\"" && ubus call service list | grep -q "\"uhttpd\""'
+check "--luci: LuCI answers /cgi-bin/luci/ with its login page (403)" \
+	eval '[ "$(lnet curl -s -o /dev/null -w "%{http_code}" http://127.0.0.1/cgi-bin/luci/)" = 403 ]'
+check "--luci: session login as root with 'v6only' (rpcd checks /etc/shadow), a wrong password refused" \
+	eval 'rpc_login v6only | grep -q ubus_rpc_session && rpc_login wrong | grep -q "\"result\":\[6\]"'
+lab_stop "$L3"
+
 # ------------------------------------------------------------------ stop
 init_pid=$(cat "$L1/pid")
 lab_stop "$L1"

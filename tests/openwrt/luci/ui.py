@@ -182,13 +182,23 @@ def run(b):
     # --- login, as a user: LuCI's login form, then the page asked for
     b.goto(BASE + "/overview")
     result(b.eval("!!document.querySelector('input[name=luci_password]')"), "not logged in: LuCI's login form")
-    b.eval("""(() => { const f = document.querySelector('input[name=luci_password]').form;
-        f.querySelector('input[name=luci_username]').value = 'root';
-        f.querySelector('input[name=luci_password]').value = %s;
-        const btn = f.querySelector('button, input[type=submit]') ||
-            document.querySelector('.cbi-page-actions button, button.cbi-button-positive');
-        if (btn) btn.click(); else f.submit(); return 1; })()""" % json.dumps(PASSWORD))
-    time.sleep(1)
+    for attempt in range(3):
+        b.eval("""(() => { const f = document.querySelector('input[name=luci_password]').form;
+            f.querySelector('input[name=luci_username]').value = 'root';
+            f.querySelector('input[name=luci_password]').value = %s;
+            const btn = f.querySelector('button, input[type=submit]') ||
+                document.querySelector('.cbi-page-actions button, button.cbi-button-positive');
+            if (btn) btn.click(); else f.submit(); return 1; })()""" % json.dumps(PASSWORD))
+        # the next document: the view, or the login form again (with LuCI's reason, if any)
+        try:
+            b.wait("!!document.getElementById('v6o-overview')", 10, "the overview after login")
+            break
+        except cdp.BrowserError:
+            print("login attempt %d: still %s, login form %s, says %r; logread: %s" % (
+                attempt + 1, b.eval("location.href"), b.eval("!!document.querySelector('input[name=luci_password]')"),
+                b.eval("(document.querySelector('.alert-message, .error') || {}).textContent || ''"),
+                lab("logread")[1].strip().splitlines()[-3:]))
+            b.goto(BASE + "/overview")
     view_ready(b, "v6o-overview")
     result(True, "logged in as root: the overview renders")
     tabs = b.eval("Array.from(document.querySelectorAll('#tabmenu ul.tabs li a')).map(a => a.textContent)")
@@ -254,6 +264,51 @@ def run(b):
     shot(b, "mesh")
 
     settings(b)
+    degraded(b)
+
+
+def tab_titles(b):
+    return b.eval("Array.from(document.querySelectorAll('#tabmenu ul.tabs li a')).map(a => a.textContent)")
+
+
+def degraded(b):
+    # --- a stopped daemon: its section says so, the rest of the page goes on
+    lab("/etc/init.d/nat64", "stop")
+    end = time.time() + 10
+    while time.time() < end and status("nat64") is not None:
+        time.sleep(0.3)
+    b.goto(BASE + "/overview")
+    view_ready(b, "v6o-overview")
+    fresh(b, "v6o-overview")
+    s = status("dns64")
+    got = texts(b, ["v6o-nat64-running", "v6o-nat64-uptime", "v6o-dns64-running", "v6o-dns64-queries"])
+    err = b.eval("(document.querySelector('#v6o-nat64 .v6o-error') || {}).textContent || ''")
+    result(got[:3] == ["stopped", "-", "running"] and got[3] == str(s["queries"]) and "no daemon is listening" in err,
+           "nat64 stopped: the overview shows it stopped with the reason, dns64 as before",
+           "got %s, %r" % (got, err))
+    shot(b, "overview-nat64-stopped")
+    b.goto(BASE + "/nat64")
+    view_ready(b, "v6o-nat64")
+    err = b.eval("(document.querySelector('#v6o-nat64 .v6o-error') || {}).textContent || ''")
+    result("Not running" in err, "nat64 stopped: the NAT64 page says it is not running", repr(err))
+
+    # --- a daemon removed: its pages go from the menu once LuCI rebuilds its menu index (which
+    # it caches in /tmp, keyed on the menu files: after a reboot, or with the cache cleared, as
+    # here; the browser keeps the menu of its session in sessionStorage)
+    lab("opkg", "remove", "mesh-monitor")
+    lab("sh", "-c", "rm -f /tmp/luci-indexcache.*")
+    b.eval("sessionStorage.clear(), 1")
+    b.goto(BASE + "/overview")
+    view_ready(b, "v6o-overview")
+    tabs = tab_titles(b)
+    result("Mesh" not in tabs and "Mesh monitor" not in tabs and not b.eval("!!document.getElementById('v6o-mesh-monitor')"),
+           "mesh-monitor removed (opkg remove): no Mesh tab, no section on the overview", "tabs %s" % tabs)
+    b.goto(BASE + "/settings/dns64")
+    b.wait("!!document.getElementById('widget.cbid.dns64.main.port')", 30, "the dns64 form")
+    tabs = tab_titles(b)
+    code = b.eval("fetch(%s).then(r => r.status)" % json.dumps(BASE + "/mesh"))
+    result("Mesh monitor" not in tabs and "DNS64" in tabs and code == 404,
+           "... nor its settings tab; /admin/services/v6only/mesh answers 404", "tabs %s, HTTP %s" % (tabs, code))
 
 
 def settings(b):

@@ -25,6 +25,7 @@ return view.extend({
 		s.addremove = false;
 		s.anonymous = false;
 		o = s.option(form.Value, 'interface', _('Interface')); o.datatype = 'string';
+		o = s.option(form.Value, 'device', _('Device'), _('Instead of the interface\'s')); o.datatype = 'string';
 		o = s.option(form.Flag, 'ignore', _('Ignore this pool')); o.default = '0';
 		o = s.option(form.ListValue, 'dhcpv4', _('DHCPv4')); o.value('', _('default')); o.value('server'); o.value('disabled'); o.value('relay'); o.value('hybrid'); o.datatype = 'or("server","disabled","relay","hybrid")';
 		o = s.option(form.Value, 'start', _('Start')); o.datatype = 'uinteger'; o.placeholder = '100';
@@ -33,6 +34,16 @@ return view.extend({
 		o = s.option(form.Value, 'ipv6_only_preferred', _('IPv6-Only Preferred (s)'), _('V6ONLY_WAIT of option 108; 0 or empty: off')); o.datatype = 'uinteger';
 		o = s.option(form.Flag, 'rapid_commit', _('Rapid commit')); o.default = '0';
 		o = s.option(form.Flag, 'authoritative', _('Authoritative')); o.default = '1';
+		o = s.option(form.DynamicList, 'dhcp_option', _('DHCP options'), _('CODE,VALUE as dnsmasq takes them, e.g. 108,1800')); o.datatype = 'string';
+		o = s.option(form.Value, 'domain', _('Domain')); o.datatype = 'string';
+
+		s = d.section(form.GridSection, 'host', _('Static leases'));
+		s.addremove = true;
+		s.anonymous = true;
+		o = s.option(form.Value, 'name', _('Name')); o.datatype = 'string';
+		o = s.option(form.DynamicList, 'mac', _('MAC addresses')); o.datatype = 'macaddr';
+		o = s.option(form.Value, 'ip', _('IPv4 address')); o.datatype = 'ip4addr';
+		o = s.option(form.Value, 'leasetime', _('Lease time')); o.datatype = 'string';
 		return Promise.all([ m.render(), d.render() ]).then(function(nodes) {
 			return E([], nodes);
 		});
