@@ -15,7 +15,7 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 lab_ready_or_finish
-setup_or_finish iproute2 iputils-ping bind9-dnsutils dnsmasq-base dhcpcd-base chromium fonts-dejavu-core python3
+setup_or_finish iproute2 iputils-ping bind9-dnsutils dnsmasq-base dhcpcd-base curl chromium fonts-dejavu-core python3
 
 daemons_ready_or_finish
 [ -f "$(ls "$DIST/$ARCH"/luci-app-v6only_*_all.ipk 2>/dev/null)" ] ||
