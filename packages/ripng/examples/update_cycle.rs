@@ -33,7 +33,17 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let routes: u32 = args.next().and_then(|a| a.parse().ok()).unwrap_or(10_000);
     let cycles: u32 = args.next().and_then(|a| a.parse().ok()).unwrap_or(6);
-    let shuffled = args.next().as_deref() == Some("shuffled");
+    let flags: Vec<String> = args.collect();
+    let shuffled = flags.iter().any(|f| f == "shuffled");
+    // A daemon's table is cold: between its packets the kernel runs (sockets, other work).
+    // "cold" evicts the caches between packets, untimed, as that would.
+    let cold_kb: usize = flags
+        .iter()
+        .find_map(|f| f.strip_prefix("cold=")?.parse().ok())
+        .unwrap_or(0);
+    let cold = cold_kb > 0;
+    let mut evict = vec![0u8; cold_kb << 10];
+    let (mut busy_in, mut busy) = (Duration::ZERO, Duration::ZERO);
     let mut order: Vec<u32> = (0..routes).collect();
     if shuffled {
         let mut x = 0x2545_f491_4f6c_dd1d_u64;
@@ -79,21 +89,48 @@ fn main() {
     };
     let mut out = vec![0u8; 1500];
     let (mut sent, mut kernel) = (0u64, 0u64);
-    for _ in 0..cycles {
+    for cycle in 0..=cycles {
+        // Cycle 0 learns the routes: only the steady ones after it are timed.
+        if cycle == 1 {
+            (busy_in, busy) = (Duration::ZERO, Duration::ZERO);
+        }
         for p in &packets {
+            if cold {
+                for b in evict.iter_mut().step_by(64) {
+                    *b = b.wrapping_add(1);
+                }
+            }
+            let t = Instant::now();
             router.handle_packet(now, &from, p);
+            busy_in += t.elapsed();
         }
         while router.poll_kernel().is_some() {
             kernel += 1;
         }
         now += Duration::from_secs(30);
         router.handle_timeout(now);
+        let mut t0 = Instant::now();
         while let Some(t) = router.poll_transmit(&mut out) {
             sent += t.len as u64;
+            if cold {
+                busy += t0.elapsed();
+                for b in evict.iter_mut().step_by(64) {
+                    *b = b.wrapping_add(1);
+                }
+                t0 = Instant::now();
+            }
         }
+        busy += t0.elapsed();
     }
     println!(
         "{} routes, {cycles} cycles: {kernel} kernel changes, {sent} bytes sent",
         router.route_count()
+    );
+    println!(
+        "router time: {:.3} ms per cycle: {:.3} receiving, {:.3} sending{}",
+        (busy_in + busy).as_secs_f64() * 1e3 / f64::from(cycles),
+        busy_in.as_secs_f64() * 1e3 / f64::from(cycles),
+        busy.as_secs_f64() * 1e3 / f64::from(cycles),
+        if cold { " (cold caches)" } else { "" }
     );
 }

@@ -16,6 +16,7 @@ pub struct Prefix {
 /// Written out: derived, the three comparisons become one call to memcmp in a build
 /// optimised for size (LLVM merges them), and the table compares prefixes for every RTE.
 impl PartialEq for Prefix {
+    #[inline]
     fn eq(&self, other: &Prefix) -> bool {
         ((self.hi ^ other.hi) | (self.lo ^ other.lo) | u64::from(self.len ^ other.len)) == 0
     }
@@ -32,6 +33,7 @@ impl Prefix {
     };
 
     /// The prefix of `addr` of `len` bits (host bits cleared); None when `len` > 128.
+    #[inline]
     pub fn new(addr: Ipv6Addr, len: u8) -> Option<Prefix> {
         (len <= 128).then(|| {
             let bits = mask(u128::from(addr), len);
@@ -44,6 +46,7 @@ impl Prefix {
     }
 
     /// The two halves of the address and the length, for hashing.
+    #[inline]
     pub fn parts(&self) -> (u64, u64, u8) {
         (self.hi, self.lo, self.len)
     }
@@ -70,6 +73,7 @@ impl Prefix {
     }
 }
 
+#[inline]
 fn mask(bits: u128, len: u8) -> u128 {
     match len {
         0 => 0,

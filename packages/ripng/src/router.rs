@@ -37,7 +37,7 @@ use v6only_common::ratelimit::RateLimit;
 
 use crate::config::{Config, Direction, Filter, Link, Source, SplitHorizon, Timers};
 use crate::prefix::Prefix;
-use crate::table::Table;
+use crate::table::{Cursor, Table};
 use crate::wire::{self, Command, Packet, Rte, Writer, INFINITY};
 
 /// An interface the driver found for a `config interface` section.
@@ -125,6 +125,7 @@ impl Paths {
 
 impl std::ops::Deref for Paths {
     type Target = [Path];
+    #[inline]
     fn deref(&self) -> &[Path] {
         match self {
             Paths::One(p) => std::slice::from_ref(p),
@@ -268,8 +269,8 @@ enum Job {
         port: u16,
         content: Content,
         split: bool,
-        /// Resume after this prefix.
-        after: Option<Prefix>,
+        /// Where in the table the next packet goes on from.
+        from: Cursor,
     },
     /// A whole-table request to the group.
     Request { ifindex: u32 },
@@ -489,7 +490,6 @@ impl Router {
                 self.trigger(now);
             }
         }
-        self.routes.settle();
     }
 
     // ---- packets in ---------------------------------------------------------------------
@@ -597,6 +597,7 @@ impl Router {
         let (cost, accept_default) = (iface.cost, iface.accept_default);
         let mut next_hop = src;
         let mut bad_routes = 0;
+        let mut hint = 0;
         for rte in packet.rtes() {
             if rte.is_next_hop() {
                 // §2.1.1: a next hop that is not link-local means the sender; so does one of
@@ -630,6 +631,7 @@ impl Router {
             let metric = (rte.metric.saturating_add(cost)).min(INFINITY);
             self.learn(
                 now,
+                &mut hint,
                 prefix,
                 metric,
                 rte.tag,
@@ -646,14 +648,26 @@ impl Router {
                 n.bad_routes += bad_routes;
             }
         }
-        self.routes.settle();
     }
 
     /// RFC 2080 2.4.2's route update for one RTE (metric already with our cost).
-    fn learn(&mut self, now: Instant, prefix: Prefix, metric: u8, tag: u16, path: Path) {
+    /// `hint`: where the route of the RTE before was, plus one (see [`Table::locate`]).
+    fn learn(
+        &mut self,
+        now: Instant,
+        hint: &mut Cursor,
+        prefix: Prefix,
+        metric: u8,
+        tag: u16,
+        path: Path,
+    ) {
         let (timeout, garbage) = (self.settings.timers.timeout, self.settings.timers.garbage);
         let max_paths = self.settings.max_paths;
-        let Some(route) = self.routes.get_mut(&prefix) else {
+        let found = self.routes.locate(&prefix, *hint);
+        if let Some(at) = found {
+            *hint = at + 1;
+        }
+        let Some(route) = found.and_then(|at| self.routes.at_mut(at)) else {
             if metric >= INFINITY {
                 return;
             }
@@ -822,7 +836,7 @@ impl Router {
         let mut timed_out = Vec::new();
         let mut collected = 0;
         let mut next: Option<Instant> = None;
-        for (p, r) in &self.routes {
+        for (p, r) in self.routes.iter() {
             if let Some(g) = r.garbage_until {
                 if g <= now {
                     collected += 1;
@@ -857,6 +871,11 @@ impl Router {
                 !gone
             });
             self.learned -= learned_gone;
+            let walks = self.jobs.iter_mut().filter_map(|j| match j {
+                Job::Update { from, .. } => Some(from),
+                _ => None,
+            });
+            self.routes.compact(walks);
         }
         // Neighbours silent for a timeout and a garbage time are forgotten.
         let forget = self.settings.timers.timeout + self.settings.timers.garbage;
@@ -1011,7 +1030,7 @@ impl Router {
             port,
             content,
             split,
-            after,
+            from,
         }) = self.jobs.front()
         else {
             return None;
@@ -1029,10 +1048,10 @@ impl Router {
             self.jobs.pop_front();
             return None;
         };
-        let mut last = None;
+        let mut resume = from;
         let mut current_hop = Ipv6Addr::UNSPECIFIED;
         let mut done = true;
-        for (prefix, route) in self.routes.after(after) {
+        for (next, prefix, route) in self.routes.after(from) {
             if let Content::ChangedSince(since) = content {
                 if route.changed <= since {
                     continue;
@@ -1057,12 +1076,12 @@ impl Router {
                 prefix_len: prefix.prefix_len(),
                 metric,
             });
-            last = Some(*prefix);
+            resume = next;
         }
         if done {
             self.jobs.pop_front();
-        } else if let Some(Job::Update { after, .. }) = self.jobs.front_mut() {
-            *after = last;
+        } else if let Some(Job::Update { from, .. }) = self.jobs.front_mut() {
+            *from = resume;
         }
         if w.rte_count() == 0 {
             return None;
@@ -1177,7 +1196,7 @@ impl Router {
         }
         j.end();
         j.begin_array("routes");
-        for (prefix, r) in &self.routes {
+        for (prefix, r) in self.routes.sorted() {
             j.item_object()
                 .field_str("prefix", &prefix.to_string())
                 .field_u64("metric", u64::from(r.metric))
@@ -1248,7 +1267,7 @@ impl Router {
             "{:<44} {:>6} {:<9} {:<26} {:<12} {:>5} {:>5}\n",
             "prefix", "metric", "source", "next hop", "interface", "tag", "age"
         );
-        for (prefix, r) in &self.routes {
+        for (prefix, r) in self.routes.sorted() {
             let (source, hop, dev) = match &r.origin {
                 Origin::Rip(paths) => (
                     "rip",
@@ -1323,10 +1342,13 @@ impl Router {
             .find(|n| n.ifindex == ifindex && same(&n.addr, &addr))
     }
 
+    /// Inlined for the usual case, no filters: it is asked for every RTE in and out.
+    #[inline]
     fn filter_accepts(&self, direction: Direction, prefix: &Prefix, ifindex: u32) -> bool {
-        if self.settings.filters.is_empty() {
-            return true;
-        }
+        self.settings.filters.is_empty() || self.filters_accept(direction, prefix, ifindex)
+    }
+
+    fn filters_accept(&self, direction: Direction, prefix: &Prefix, ifindex: u32) -> bool {
         let first = self.settings.filters.iter().find(|f| {
             f.direction == direction
                 && f.prefix.contains(prefix)
@@ -1377,7 +1399,7 @@ impl Router {
             port,
             content,
             split,
-            after: None,
+            from: 0,
         });
     }
 

@@ -1,26 +1,36 @@
-//! The route table: entries sorted by prefix in one vector, so that a periodic update reads
-//! it front to back with no pointers to chase, and a hash index beside it, so that each RTE of
-//! an update finds its route in a step or two whatever order the neighbour sends them in
-//! (BIRD's is hash order: a binary search per RTE was a third of an update cycle).
-//! Prefixes never seen before wait in a short side list until [`Table::settle`] merges them
-//! in: one move of the table per packet, where inserting them one by one in that order would
-//! move it once per route.
+//! The route table: entries in one vector in the order their prefixes first came, and a hash
+//! index beside it.
+//!
+//! Arrival order, not prefix order: a neighbour sends its table in the same order every
+//! update (BIRD in its hash order), so refreshing 10,000 routes reads our table front to back
+//! as well, where a table in prefix order was read in a random order that missed the cache
+//! for nearly every route (half the CPU of an update cycle). A periodic update reads it front
+//! to back too. The index finds an RTE's route in a step or two.
+//!
+//! A removed entry leaves a hole, so that the positions of updates being sent a packet at a
+//! time ([`Cursor`]) stay right; [`Table::compact`] closes the holes and moves those cursors.
 
 use crate::prefix::Prefix;
 
 #[derive(Debug, Clone)]
 pub struct Table<V> {
-    entries: Vec<(Prefix, V)>,
-    /// Inserted since the last `settle`, in arrival order.
-    pending: Vec<(Prefix, V)>,
+    /// None: removed (a hole until `compact`; its prefix stays indexed, so that the route
+    /// coming back takes its old place).
+    entries: Vec<(Prefix, Option<V>)>,
+    holes: usize,
     /// Open addressing, linear probing: positions in `entries` (EMPTY: a free slot); at
-    /// least twice as many slots as entries, rebuilt whenever entries move.
+    /// least twice as many slots as entries.
     index: Vec<u32>,
 }
 
 const EMPTY: u32 = u32::MAX;
 
+/// Where a walk of [`Table::after`] goes on from: a position in the table, kept right by
+/// [`Table::compact`].
+pub type Cursor = usize;
+
 /// A slot for `prefix` in an index of `slots` (a power of two) slots.
+#[inline]
 fn slot(prefix: &Prefix, slots: usize) -> usize {
     let (hi, lo, len) = prefix.parts();
     let h = (hi.wrapping_mul(0x9e37_79b9_7f4a_7c15)
@@ -34,127 +44,133 @@ impl<V> Default for Table<V> {
     fn default() -> Table<V> {
         Table {
             entries: Vec::new(),
-            pending: Vec::new(),
+            holes: 0,
             index: Vec::new(),
         }
     }
 }
 
-enum Place {
-    Entry(usize),
-    Pending(usize),
-}
-
 impl<V> Table<V> {
-    /// Where `prefix` is in `entries`, or would go.
-    fn find(&self, prefix: &Prefix) -> Result<usize, usize> {
-        self.entries.binary_search_by(|(p, _)| p.cmp(prefix))
-    }
-
-    fn lookup(&self, prefix: &Prefix) -> Option<usize> {
+    /// The position of `prefix`'s entry (perhaps a hole).
+    #[inline]
+    fn position(&self, prefix: &Prefix) -> Option<usize> {
         if self.index.is_empty() {
             return None;
         }
+        let mask = self.index.len() - 1;
         let mut s = slot(prefix, self.index.len());
         loop {
             match self.index[s] {
                 EMPTY => return None,
                 i if self.entries[i as usize].0 == *prefix => return Some(i as usize),
-                _ => s = (s + 1) & (self.index.len() - 1),
+                _ => s = (s + 1) & mask,
             }
         }
     }
 
-    /// After entries moved: every position again.
+    /// Every position again, in an index of at least twice as many slots as entries.
     fn reindex(&mut self) {
         let slots = (self.entries.len() * 2).next_power_of_two().max(16);
         self.index.clear();
         self.index.resize(slots, EMPTY);
-        for (i, (p, _)) in self.entries.iter().enumerate() {
-            let mut s = slot(p, slots);
-            while self.index[s] != EMPTY {
-                s = (s + 1) & (slots - 1);
-            }
-            self.index[s] = i as u32;
-        }
         if self.index.capacity() > slots * 2 {
             self.index.shrink_to_fit();
         }
-    }
-
-    fn place(&self, prefix: &Prefix) -> Option<Place> {
-        match self.lookup(prefix) {
-            Some(i) => Some(Place::Entry(i)),
-            None => self
-                .pending
-                .iter()
-                .position(|(p, _)| p == prefix)
-                .map(Place::Pending),
+        for i in 0..self.entries.len() {
+            self.index_entry(i);
         }
     }
 
+    fn index_entry(&mut self, i: usize) {
+        let mask = self.index.len() - 1;
+        let mut s = slot(&self.entries[i].0, self.index.len());
+        while self.index[s] != EMPTY {
+            s = (s + 1) & mask;
+        }
+        self.index[s] = i as u32;
+    }
+
+    /// The position of `prefix`'s entry, `hint` tried first. A neighbour's RTEs come in
+    /// the order of our table (see above), so the one after the last is usually next.
+    #[inline]
+    pub fn locate(&self, prefix: &Prefix, hint: Cursor) -> Option<Cursor> {
+        match self.entries.get(hint) {
+            Some((p, _)) if p == prefix => Some(hint),
+            _ => self.position(prefix),
+        }
+    }
+
+    /// The entry at a position from [`Table::locate`] (None: a hole).
+    #[inline]
+    pub fn at_mut(&mut self, position: Cursor) -> Option<&mut V> {
+        self.entries.get_mut(position)?.1.as_mut()
+    }
+
+    #[inline]
     pub fn get(&self, prefix: &Prefix) -> Option<&V> {
-        match self.place(prefix)? {
-            Place::Entry(i) => Some(&self.entries[i].1),
-            Place::Pending(i) => Some(&self.pending[i].1),
-        }
+        self.entries[self.position(prefix)?].1.as_ref()
     }
 
+    #[inline]
     pub fn get_mut(&mut self, prefix: &Prefix) -> Option<&mut V> {
-        match self.place(prefix)? {
-            Place::Entry(i) => Some(&mut self.entries[i].1),
-            Place::Pending(i) => Some(&mut self.pending[i].1),
-        }
+        let i = self.position(prefix)?;
+        self.entries[i].1.as_mut()
     }
 
-    /// Adds or replaces the entry of `prefix`; a new one is seen by `iter`, `values` and
-    /// `after` once the table is settled.
+    /// Adds or replaces the entry of `prefix`. A new prefix goes at the end (a walk in
+    /// progress sees it); one that was removed goes back to its place.
     pub fn insert(&mut self, prefix: Prefix, value: V) {
-        match self.place(&prefix) {
-            Some(Place::Entry(i)) => self.entries[i].1 = value,
-            Some(Place::Pending(i)) => self.pending[i].1 = value,
-            None => {
-                self.pending.push((prefix, value));
-                if self.pending.len() >= 256 {
-                    self.settle();
-                }
+        if let Some(i) = self.position(&prefix) {
+            if self.entries[i].1.replace(value).is_none() {
+                self.holes -= 1;
             }
-        }
-    }
-
-    /// Merges the new entries in: the table is in order again.
-    pub fn settle(&mut self) {
-        if self.pending.is_empty() {
             return;
         }
-        self.pending.sort_unstable_by_key(|(p, _)| *p);
-        let need = self.entries.len() + self.pending.len();
-        if need > self.entries.capacity() {
+        if self.entries.len() == self.entries.capacity() {
             // Grow by an eighth, not double: 10,000 routes leave no 6,000 empty slots.
-            self.entries
-                .reserve_exact((need - self.entries.len()).max(need / 8));
+            let more = (self.entries.len() / 8).max(16);
+            self.entries.reserve_exact(more);
         }
-        self.entries.append(&mut self.pending);
-        // Two sorted runs: the stable sort finds them and merges them in one pass.
-        self.entries.sort_by_key(|(p, _)| *p);
-        self.reindex();
+        self.entries.push((prefix, Some(value)));
+        if self.entries.len() * 2 > self.index.len() {
+            self.reindex();
+        } else {
+            self.index_entry(self.entries.len() - 1);
+        }
     }
 
     pub fn remove(&mut self, prefix: &Prefix) -> Option<V> {
-        match self.place(prefix)? {
-            Place::Entry(i) => {
-                let (_, v) = self.entries.remove(i);
-                self.reindex();
-                Some(v)
+        let i = self.position(prefix)?;
+        let v = self.entries[i].1.take()?;
+        self.holes += 1;
+        Some(v)
+    }
+
+    /// Removes every entry `keep` says no to.
+    pub fn retain(&mut self, mut keep: impl FnMut(&Prefix, &V) -> bool) {
+        for (p, v) in &mut self.entries {
+            if v.as_ref().is_some_and(|v| !keep(p, v)) {
+                *v = None;
+                self.holes += 1;
             }
-            Place::Pending(i) => Some(self.pending.swap_remove(i).1),
         }
     }
 
-    /// Removes every entry `keep` says no to, in one pass.
-    pub fn retain(&mut self, mut keep: impl FnMut(&Prefix, &V) -> bool) {
-        self.settle();
-        self.entries.retain(|(p, v)| keep(p, v));
+    /// Closes the holes once they are a good part of the table, moving `cursors` (the
+    /// positions of walks in progress) with the entries.
+    pub fn compact<'a>(&mut self, cursors: impl Iterator<Item = &'a mut Cursor>) {
+        if self.holes <= self.entries.len() / 4 {
+            return;
+        }
+        for c in cursors {
+            // The entries before it that stay: where the walk goes on from now.
+            *c = self.entries[..(*c).min(self.entries.len())]
+                .iter()
+                .filter(|(_, v)| v.is_some())
+                .count();
+        }
+        self.entries.retain(|(_, v)| v.is_some());
+        self.holes = 0;
         if self.entries.capacity() > self.entries.len() + self.entries.len() / 4 + 16 {
             self.entries.shrink_to_fit();
         }
@@ -162,46 +178,37 @@ impl<V> Table<V> {
     }
 
     pub fn len(&self) -> usize {
-        self.entries.len() + self.pending.len()
+        self.entries.len() - self.holes
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
+    /// The entries in table order.
     pub fn iter(&self) -> impl Iterator<Item = (&Prefix, &V)> {
-        debug_assert!(self.pending.is_empty(), "iterating an unsettled table");
-        self.entries.iter().map(|(p, v)| (p, v))
+        self.entries
+            .iter()
+            .filter_map(|(p, v)| Some((p, v.as_ref()?)))
     }
 
     pub fn values(&self) -> impl Iterator<Item = &V> {
-        debug_assert!(self.pending.is_empty(), "iterating an unsettled table");
-        self.entries.iter().map(|(_, v)| v)
+        self.entries.iter().filter_map(|(_, v)| v.as_ref())
     }
 
-    /// The entries after `prefix` (all, with None), in order.
-    pub fn after(&self, prefix: Option<Prefix>) -> impl Iterator<Item = (&Prefix, &V)> {
-        debug_assert!(self.pending.is_empty(), "iterating an unsettled table");
-        let start = match prefix {
-            None => 0,
-            Some(p) => match self.find(&p) {
-                Ok(i) => i + 1,
-                Err(i) => i,
-            },
-        };
-        self.entries[start..].iter().map(|(p, v)| (p, v))
+    /// The entries in prefix order, for people.
+    pub fn sorted(&self) -> Vec<(&Prefix, &V)> {
+        let mut all: Vec<_> = self.iter().collect();
+        all.sort_unstable_by_key(|(p, _)| **p);
+        all
     }
-}
 
-impl<'a, V> IntoIterator for &'a Table<V> {
-    type Item = (&'a Prefix, &'a V);
-    type IntoIter = std::iter::Map<
-        std::slice::Iter<'a, (Prefix, V)>,
-        fn(&'a (Prefix, V)) -> (&'a Prefix, &'a V),
-    >;
-    fn into_iter(self) -> Self::IntoIter {
-        debug_assert!(self.pending.is_empty(), "iterating an unsettled table");
-        self.entries.iter().map(|(p, v)| (p, v))
+    /// The entries from `cursor` on (0: all), each with the cursor of the one after it.
+    pub fn after(&self, cursor: Cursor) -> impl Iterator<Item = (Cursor, &Prefix, &V)> {
+        let rest = self.entries.get(cursor..).unwrap_or_default();
+        rest.iter()
+            .zip(cursor + 1..)
+            .filter_map(|((p, v), next)| Some((next, p, v.as_ref()?)))
     }
 }
 
@@ -217,65 +224,102 @@ mod tests {
         .unwrap()
     }
 
+    fn keys<V>(t: &Table<V>) -> Vec<String> {
+        t.iter().map(|(k, _)| k.to_string()).collect()
+    }
+
     #[test]
-    fn a_sorted_map() {
+    fn a_map_in_arrival_order() {
         let mut t = Table::default();
         for i in [5u16, 1, 9, 3, 7] {
             t.insert(p(i, 48), i);
         }
         t.insert(p(3, 64), 33);
-        t.insert(p(3, 48), 30); // replaces
+        t.insert(p(3, 48), 30); // replaces, in place
         assert_eq!((t.len(), t.get(&p(3, 64))), (6, Some(&33)));
-        t.settle();
-        let keys: Vec<String> = t.iter().map(|(k, _)| k.to_string()).collect();
         assert_eq!(
-            keys,
+            keys(&t),
             [
-                "2001:db8:1::/48",
-                "2001:db8:3::/48",
-                "2001:db8:3::/64",
                 "2001:db8:5::/48",
+                "2001:db8:1::/48",
+                "2001:db8:9::/48",
+                "2001:db8:3::/48",
                 "2001:db8:7::/48",
-                "2001:db8:9::/48"
+                "2001:db8:3::/64"
             ]
         );
+        let sorted: Vec<u16> = t.sorted().iter().map(|(_, v)| **v).collect();
+        assert_eq!(sorted, [1, 30, 33, 5, 7, 9]);
         assert_eq!(t.get(&p(3, 48)), Some(&30));
         assert_eq!(t.get(&p(4, 48)), None);
         *t.get_mut(&p(9, 48)).unwrap() += 1;
         assert_eq!(t.get(&p(9, 48)), Some(&10));
-        for (i, want) in [(1u16, 1), (3, 30), (5, 5), (7, 7), (9, 10)] {
-            assert_eq!(t.get_mut(&p(i, 48)).copied(), Some(want));
-        }
-        let after: Vec<u16> = t.after(Some(p(3, 64))).map(|(_, v)| *v).collect();
-        assert_eq!(after, [5, 7, 10]);
-        let after: Vec<u16> = t.after(Some(p(4, 48))).map(|(_, v)| *v).collect();
-        assert_eq!(after, [5, 7, 10]);
-        assert_eq!(t.after(None).count(), 6);
-        assert_eq!(t.remove(&p(5, 48)), Some(5));
-        assert_eq!(t.remove(&p(5, 48)), None);
+        assert_eq!(t.remove(&p(1, 48)), Some(1));
+        assert_eq!(t.remove(&p(1, 48)), None);
+        assert_eq!(t.get(&p(1, 48)), None);
+        assert_eq!(t.get_mut(&p(1, 48)), None);
         t.retain(|_, v| *v != 7);
-        assert_eq!(t.values().copied().collect::<Vec<_>>(), [1, 30, 33, 10]);
+        assert_eq!(t.values().copied().collect::<Vec<_>>(), [5, 10, 30, 33]);
         assert_eq!(t.len(), 4);
+        // Back in its old place.
+        t.insert(p(1, 48), 11);
+        assert_eq!(t.values().copied().collect::<Vec<_>>(), [5, 11, 10, 30, 33]);
+        assert!(!t.is_empty());
     }
 
     #[test]
-    fn merges_any_order() {
+    fn walks_go_on_where_they_were_across_compaction() {
+        let mut t = Table::default();
+        for i in 0..40u16 {
+            t.insert(p(i, 48), i);
+        }
+        // A walk that stopped after 20 entries; another about to start.
+        let (mut walk, mut fresh): (Cursor, Cursor) = (0, 0);
+        for (next, _, v) in t.after(walk).take(20) {
+            assert_eq!(*v, (next - 1) as u16);
+            walk = next;
+        }
+        // Half the table goes, on both sides of the walk and at its last entry.
+        t.retain(|_, v| v % 2 == 0);
+        t.remove(&p(19, 48));
+        assert_eq!(t.len(), 20);
+        let rest: Vec<u16> = t.after(walk).map(|(_, _, v)| *v).collect();
+        t.compact([&mut walk, &mut fresh].into_iter());
+        assert_eq!(t.entries.len(), 20, "compacted");
+        assert_eq!(t.after(walk).map(|(_, _, v)| *v).collect::<Vec<_>>(), rest);
+        assert_eq!(rest, [20, 22, 24, 26, 28, 30, 32, 34, 36, 38]);
+        assert_eq!(t.after(fresh).count(), 20);
+        for i in (0..40u16).step_by(2) {
+            assert_eq!(t.get(&p(i, 48)), Some(&i));
+        }
+        assert_eq!(t.get(&p(1, 48)), None);
+        // A few holes are left alone.
+        t.remove(&p(0, 48));
+        t.compact(std::iter::empty());
+        assert_eq!((t.entries.len(), t.len()), (20, 19));
+        assert_eq!(t.after(100).count(), 0);
+    }
+
+    #[test]
+    fn many_in_any_order() {
         let mut t = Table::default();
         let mut x = 12345u32;
-        let mut want = Vec::new();
+        let mut want = std::collections::BTreeMap::new();
         for round in 0..20 {
             for _ in 0..100 {
                 x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
                 let key = p((x >> 16) as u16, 48);
-                t.insert(key, round);
-                want.push(key);
+                if x % 7 == 0 {
+                    assert_eq!(t.remove(&key), want.remove(&key));
+                } else {
+                    t.insert(key, round);
+                    want.insert(key, round);
+                }
             }
-            t.settle();
+            t.compact(std::iter::empty());
         }
-        want.sort();
-        want.dedup();
-        let keys: Vec<Prefix> = t.iter().map(|(k, _)| *k).collect();
-        assert_eq!(keys, want);
-        assert!(t.entries.capacity() <= want.len() + want.len() / 4 + 16);
+        let got: Vec<(Prefix, i32)> = t.sorted().into_iter().map(|(k, v)| (*k, *v)).collect();
+        assert_eq!(got, want.into_iter().collect::<Vec<_>>());
+        assert!(t.entries.capacity() <= t.entries.len() + t.entries.len() / 4 + 16);
     }
 }
