@@ -60,7 +60,7 @@ The IPv6-only network runs. Shells:
   tests/e2e/lab.sh shell internet    the internet: 198.51.100.80 (web, IPv4 only),
                                      198.51.100.53 (DNS, IPv4 only), 2001:db8:f::80 (web, IPv6)
 Try, on client6:
-  ip -6 addr show dev eth0; ip -4 addr show dev eth0      # SLAAC address, no IPv4
+  ip addr                                                 # SLAAC address, no IPv4
   dig AAAA v4only.example                                 # synthesized: 2001:db8:64::c633:6450
   curl http://v4only.example/                             # through NAT64
   dig AAAA ipv4only.arpa                                  # RFC 7050: the NAT64 prefix

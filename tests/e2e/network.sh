@@ -130,12 +130,13 @@ config forwarding
 EOF
 }
 
-# client_mac NS MAC: a fixed MAC on the client's eth0, so that its SLAAC address is known
-# (2001:db8:a::ff:fe00:6 ...); down and up again for a link-local address from it.
+# client_mac NS MAC: a fixed MAC on the client's interface (named as its namespace), so that
+# its SLAAC address is known (2001:db8:a::ff:fe00:6 ...); down and up again for a link-local
+# address from it.
 client_mac() {
-	ip -n "$1" link set eth0 down
-	ip -n "$1" link set eth0 address "$2"
-	ip -n "$1" link set eth0 up
+	ip -n "$1" link set "$1" down
+	ip -n "$1" link set "$1" address "$2"
+	ip -n "$1" link set "$1" up
 }
 
 # _e2e_links: the veth links and addresses, as netifd would set them up on a router.
@@ -158,8 +159,10 @@ _e2e_links() {
 	ip -n "$ra" -6 route add default via 2001:db8:f0a::254
 	# router A's LAN: a bridge, a port per client
 	ip -n "$ra" link add br-lan type bridge
-	veth "$c6" eth0 "$ra" lan1
-	veth "$c4" eth0 "$ra" lan2
+	# Each client's interface has its namespace's name: dhcpcd keeps its pid file, control
+	# socket and leases per interface name in the host's /run and /var/lib.
+	veth "$c6" "$c6" "$ra" lan1
+	veth "$c4" "$c4" "$ra" lan2
 	ip -n "$ra" link set lan1 master br-lan
 	ip -n "$ra" link set lan2 master br-lan
 	ip -n "$ra" link set br-lan up
@@ -178,7 +181,7 @@ _e2e_links() {
 		ip -n "$1" addr add "$3/64" dev "$2" nodad
 	done
 	# router B's LAN
-	veth "$cb" eth0 "$rb" lan0
+	veth "$cb" "$cb" "$rb" lan0
 	client_mac "$cb" 02:00:00:00:00:0b
 	ip -n "$rb" addr add 2001:db8:b::1/64 dev lan0 nodad
 }
@@ -278,11 +281,13 @@ EOF
 	chmod +x "$W/dhcpcd-hook.sh" "$W/udhcpc-hook.sh"
 	# modern: dhcpcd asks for option 108 (RFC 8925) and does SLAAC from the RAs
 	printf 'option ipv6_only_preferred\nnoipv4ll\nipv6rs\nslaac hwaddr\n' >"$W/dhcpcd.conf"
-	spawn "$(ns_of c6)" dhcpcd -B -f "$W/dhcpcd.conf" -c "$W/dhcpcd-hook.sh" -j "$W/dhcpcd.log" eth0 >/dev/null 2>&1
-	at_exit "ip netns exec $(ns_of c6) dhcpcd -x eth0"
-	spawn "$(ns_of c4)" busybox udhcpc -i eth0 -f -s "$W/udhcpc-hook.sh" -t 20 -T 1 >"$W/udhcpc.log" 2>&1
+	local c6 c4 cb
+	c6=$(ns_of c6) c4=$(ns_of c4) cb=$(ns_of cb)
+	spawn "$c6" dhcpcd -B -f "$W/dhcpcd.conf" -c "$W/dhcpcd-hook.sh" -j "$W/dhcpcd.log" "$c6" >/dev/null 2>&1
+	at_exit "ip netns exec $c6 dhcpcd -x $c6; rm -f /var/lib/dhcpcd/$c6.*"
+	spawn "$c4" busybox udhcpc -i "$c4" -f -s "$W/udhcpc-hook.sh" -t 20 -T 1 >"$W/udhcpc.log" 2>&1
 	# router B's client: the kernel's own SLAAC
-	ip netns exec "$(ns_of cb)" sysctl -qw net.ipv6.conf.eth0.accept_ra=2
+	ip netns exec "$cb" sysctl -qw "net.ipv6.conf.$cb.accept_ra=2"
 }
 
 e2e_up() {
@@ -308,8 +313,8 @@ e2e_keep() {
 	_NETNS=() _SPAWNED=() _WORKDIRS=() _AT_EXIT=() LABS=()
 }
 
-# global_addr ROLE: the client's global IPv6 address on eth0 (SLAAC), empty if none yet
-global_addr() { ip -n "$(ns_of "$1")" -6 -br addr show dev eth0 scope global 2>/dev/null | awk '{sub(/\/.*/, "", $3); print $3}'; }
+# global_addr ROLE: the client's global IPv6 address (SLAAC), empty if none yet
+global_addr() { ip -n "$(ns_of "$1")" -6 -br addr show dev "$(ns_of "$1")" scope global 2>/dev/null | awk '{sub(/\/.*/, "", $3); print $3}'; }
 # c6_rdnss: the DNS server client6 learned from the RAs (RFC 8106), as dhcpcd hands it to hooks
 c6_rdnss() { sed -n 's/^nd1_rdnss1_servers=//p; s/^new_nd1_rdnss1_servers=//p' "$W/c6.ROUTERADVERT" 2>/dev/null | head -n 1; }
 # resolv_conf ROLE SERVER: the client's /etc/resolv.conf (ip netns exec mounts it there)

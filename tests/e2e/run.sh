@@ -68,7 +68,7 @@ check "router A: fw-helper's rules in fw4 (NAT64 forwarding, pool masquerade, RI
 # --- client6: IPv6-only
 check "client6: dhcpcd got option 108 ('IPv6-Only Preferred received (1800 seconds)')" \
   wait_for 10 grep -q "IPv6-Only Preferred received (1800 seconds)" "$W/dhcpcd.log"
-check "client6: ... and has no IPv4 address" eval '! c6 ip -4 addr show dev eth0 | grep -q inet'
+check "client6: ... and has no IPv4 address" eval '! c6 ip -4 addr show dev "$(ns_of c6)" | grep -q inet'
 a6=$(global_addr c6)
 check "client6: its one global address is dhcpcd's SLAAC address from its MAC ($a6)" test "$a6" = 2001:db8:a::ff:fe00:6
 check "client6: default route from the RA (via router A's link-local)" \
@@ -99,7 +99,7 @@ check "client6: traceroute through the translator: router A, then $SYNTH (ICMPv4
 # --- client4: legacy, IPv4
 ip4=$(sed -n 's/^ip=//p' "$W/c4.bound" 2>/dev/null)
 check "client4: udhcpc got a lease from the pool ($ip4)" \
-  eval '[ "${ip4%.*}" = 10.108.0 ] && [ "${ip4##*.}" -ge 100 ] && [ "${ip4##*.}" -le 149 ] && c4 ip -4 addr show dev eth0 | grep -q "inet $ip4/24"'
+  eval '[ "${ip4%.*}" = 10.108.0 ] && [ "${ip4##*.}" -ge 100 ] && [ "${ip4##*.}" -le 149 ] && c4 ip -4 addr show dev "$(ns_of c4)" | grep -q "inet $ip4/24"'
 check "client4: router and DNS 10.108.0.1" \
   eval 'grep -qx router=10.108.0.1 "$W/c4.bound" && grep -qx dns=10.108.0.1 "$W/c4.bound"'
 check "option108-dhcpd: client4 holds the one address in use (lease file too)" \
@@ -183,7 +183,10 @@ check "client6 reaches clientb again, over BIRD's routes" wait_for 10 ping_cb
 # --- reloads under traffic: one TCP connection through NAT64 to the echo server, a line
 # every 0.2 s; $W/tcp.count is the number of lines echoed so far, "error ..." if it broke.
 spawn "$(ns_of c6)" python3 -c '
-import socket, sys, time
+import os, socket, sys, time
+def count(what):  # replaced whole: a reader never sees it half written
+    open(sys.argv[2] + ".new", "w").write("%s\n" % what)
+    os.replace(sys.argv[2] + ".new", sys.argv[2])
 s = socket.create_connection((sys.argv[1], 7), timeout=5)
 f = s.makefile("rwb", buffering=0)
 n = 0
@@ -193,10 +196,10 @@ try:
         if f.readline() != b"line %d\n" % n:
             raise Exception("wrong echo")
         n += 1
-        open(sys.argv[2], "w").write("%d\n" % n)
+        count(n)
         time.sleep(0.2)
 except Exception as e:
-    open(sys.argv[2], "w").write("error after %d: %s\n" % (n, e))
+    count("error after %d: %s" % (n, e))
 ' "$SYNTH" "$W/tcp.count"
 TCP=$SPAWNED_PID
 tcp_count() { local n; n=$(cat "$W/tcp.count" 2>/dev/null); [[ $n =~ ^[0-9]+$ ]] && echo "$n" || echo "${n:-none}"; }
@@ -204,7 +207,8 @@ tcp_count() { local n; n=$(cat "$W/tcp.count" 2>/dev/null); [[ $n =~ ^[0-9]+$ ]]
 tcp_moves() {
   local n0 n
   n0=$(tcp_count)
-  wait_for 5 eval 'n=$(tcp_count); [[ $n =~ ^[0-9]+$ ]] && [ "$n" -gt "${n0:-0}" ]' || { echo "tcp.count: $(tcp_count) (was $n0)"; return 1; }
+  [[ $n0 =~ ^[0-9]+$ ]] || { echo "tcp.count: $n0"; return 1; }
+  wait_for 5 eval 'n=$(tcp_count); [[ $n =~ ^[0-9]+$ ]] && [ "$n" -gt "$n0" ]' || { echo "tcp.count: $(tcp_count) (was $n0)"; return 1; }
 }
 check "a TCP connection through NAT64 echoes" wait_for 5 tcp_moves
 # reload_under_traffic ROUTER DAEMON 'uci commands': in place (same pid), the connection lives
