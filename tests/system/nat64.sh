@@ -160,6 +160,63 @@ out="$(inc python3 "$HERE/tcp_client.py" $SERVER6 8000 1000000 2>&1)"
 out="$(inc python3 "$HERE/udp_client.py" $SERVER6 7000 100 2>&1)"
 case "$out" in ok*) pass "UDP echo";; *) fail "UDP echo" "$out";; esac
 
+# --- nat64 sessions: live UDP, ICMP and TCP flows through the translator are listed with
+# both ends. The TCP connection is held open (from port 40200) while the server's side of it,
+# as `ss` in the server shows it, gives the pool address and port it was mapped to; the UDP
+# and ICMP flows (source port 40300, identifier 4343, both free in the pool) keep theirs.
+cat >"$T/held_tcp.py" <<PY
+import os, socket, time
+s = socket.socket(socket.AF_INET6); s.bind(('::', 40200)); s.settimeout(5)
+s.connect(('$SERVER6', 8000)); print('connected', flush=True)
+for _ in range(40):
+    if os.path.exists('$T/tcp.done'): break
+    time.sleep(0.1)
+# Closed cleanly both ways (the server answers a line, then closes): the session goes after
+# TCP_TRANS, before the probe checks below count TCP sessions.
+s.sendall(b'x\n')
+while s.recv(65536): pass
+s.close()
+PY
+spawn "$C" python3 "$T/held_tcp.py" >"$T/held_tcp.out" 2>&1
+HELD=$SPAWNED_PID
+inc python3 "$HERE/udp_client.py" $SERVER6 7000 10 2 40300 >/dev/null 2>&1
+inc ping -6 -c 1 -W 2 -e 4343 $SERVER6 >/dev/null 2>&1
+for _ in $(seq 20); do grep -q connected "$T/held_tcp.out" && break; sleep 0.1; done
+peer="$(ins ss -Htn state established '( sport = :8000 )' | awk '{print $4}')"
+sessions="$("$NAT64" -c "$T/nat64" sessions --json 2>&1)"
+table="$("$NAT64" -c "$T/nat64" sessions 2>&1)"
+touch "$T/tcp.done"
+out="$(echo "$sessions" | python3 -c "
+import json, sys
+d = json.load(sys.stdin)
+peer = '$peer'.rsplit(':', 1)
+def one(proto, port6, remote_port):
+    m = [s for s in d['sessions'] if s['proto'] == proto and s['ipv6'] == '2001:db8:1::2' and s['ipv6_port'] == port6 and s['remote'] == '192.0.2.2' and s['remote_port'] == remote_port]
+    assert len(m) == 1, (proto, port6, d)
+    return m[0]
+tcp, udp, icmp = one('tcp', 40200, 8000), one('udp', 40300, 7000), one('icmp', 4343, 0)
+assert [tcp['ipv4'], str(tcp['ipv4_port'])] == peer, (tcp, peer)
+assert tcp['state'] == 'ESTABLISHED' and udp['state'] is None and icmp['state'] is None, d
+assert (udp['ipv4'], udp['ipv4_port']) == (tcp['ipv4'], 40300), udp
+assert (icmp['ipv4'], icmp['ipv4_port']) == (tcp['ipv4'], 4343), icmp
+for s in (tcp, udp, icmp):
+    assert s['idle'] <= 2 and s['static'] is False, s
+assert udp['expires_in'] in (2, 3) and icmp['expires_in'] in (2, 3) and tcp['expires_in'] > 7000, d
+assert d['truncated'] is False and d['total'] == len(d['sessions']), d
+print('ok', tcp['ipv4'], tcp['ipv4_port'], d['total'])
+" 2>&1)"
+case "$out" in ok*) pass "nat64 sessions --json: the live TCP (server sees ${peer}), UDP and ICMP flows with both ends, TCP state and timers";; *) fail "sessions --json" "$out / peer $peer / $sessions";; esac
+total="$(echo "$sessions" | python3 -c "import json,sys; print(json.load(sys.stdin)['total'])" 2>/dev/null)"
+if [ "$(echo "$table" | head -1 | awk '{print $1}')" = proto ] && [ "$(echo "$table" | tail -n +2 | wc -l)" = "$total" ] &&
+	echo "$table" | grep -q "^tcp  *\[2001:db8:1::2\]:40200 .*192.0.2.2:8000 *ESTABLISHED "; then
+	pass "nat64 sessions: a table line per session"
+else
+	fail "sessions table" "$table"
+fi
+out="$("$NAT64" -c "$T/nat64" status --json 2>&1)"
+[ $? = 2 ] && echo "$out" | grep -q "'--json' is for sessions" && pass "--json is refused for other commands" || fail "--json elsewhere" "$out"
+wait "$HELD" 2>/dev/null
+
 # --- PMTU: a 1400-byte datagram is too big for the 1300-byte IPv4 link; the router's
 # Fragmentation Needed comes back as Packet Too Big (MTU 1320) and the client learns it.
 out="$(inc python3 "$HERE/udp_client.py" $SERVER6 7000 1400 4 2>&1)"

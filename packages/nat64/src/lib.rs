@@ -45,6 +45,7 @@ mod frag;
 mod held_syn;
 pub mod icmp;
 pub mod packet_buf;
+pub mod sessions;
 pub mod state;
 pub mod stats;
 pub mod translate;

@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 use nat64::config::{self, DaemonConfig};
 use nat64::state::Proto;
 use nat64::tun::Tun;
-use nat64::{DropReason, Nat64, PacketBuf};
-use v6only_common::cli::Program;
+use nat64::{sessions, DropReason, Nat64, PacketBuf};
+use v6only_common::cli::{self, Flag, Parsed, Program};
+use v6only_common::control;
 use v6only_common::daemon::{self, Context, Loaded, Refused, Spec};
 use v6only_common::netlink::{Netlink, Route};
 use v6only_common::poll::{self, Interest, Poller};
@@ -23,13 +24,25 @@ static DAEMON: Spec<DaemonConfig> = Spec {
         version: env!("CARGO_PKG_VERSION"),
         default_config: "/etc/config/nat64",
         about: "Stateful NAT64 (RFC 6146, RFC 7915) on a TUN device.",
-        commands: daemon::COMMANDS,
+        commands:
+            "run       run the daemon (the default)\n\
+            check     validate the config: warnings and errors on stderr, exit 1 on errors\n\
+            status    print the running daemon's state as JSON\n\
+            sessions  [--json]  the running daemon's sessions (the first 1024), a table or JSON\n\
+            reload    make the running daemon re-read its config (as SIGHUP does), print the result\n",
     },
     load,
     control_socket,
     run,
-    queries: &[],
+    queries: &["sessions"],
 };
+
+/// `sessions --json`: the control command too (daemon::main sends a query's word alone).
+const SESSIONS_JSON: &str = "sessions --json";
+const JSON_FLAG: &[Flag] = &[Flag {
+    name: "--json",
+    value: None,
+}];
 
 /// Packets handled per wake-up before looking at signals and the control socket again.
 const BATCH: usize = 256;
@@ -38,7 +51,24 @@ const BATCH: usize = 256;
 const EXPIRY_RECHECK: Duration = Duration::from_secs(1);
 
 fn main() -> ExitCode {
-    daemon::main(&DAEMON)
+    let name = DAEMON.program.name;
+    // `--json` is this program's own option (for `sessions`); everything else is
+    // daemon::main's, which parses the command line again.
+    match cli::parse_with(&DAEMON.program, std::env::args_os().skip(1), JSON_FLAG) {
+        Ok((Parsed::Run(args), flags)) if !flags.is_empty() => {
+            if args.rest != ["sessions"] {
+                eprintln!("{name}: option '--json' is for sessions\nTry '{name} --help'.");
+                return ExitCode::from(2);
+            }
+            let socket = control_socket(&args.config);
+            if control::print_reply(name, &socket, SESSIONS_JSON) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        _ => daemon::main(&DAEMON),
+    }
 }
 
 fn control_socket(path: &Path) -> PathBuf {
@@ -255,6 +285,15 @@ fn run(mut ctx: Context, loaded: Loaded<DaemonConfig>) -> Result<(), String> {
         let (started, config_path) = (ctx.started, &ctx.config_path);
         ctx.control.serve(&poller, &mut |command| match command {
             "status" => Some(status_json(&d, started)),
+            "sessions" | SESSIONS_JSON => {
+                let shown = d.nat.sessions(Instant::now(), sessions::MAX_SHOWN);
+                let total = d.nat.state().total_sessions();
+                Some(if command == "sessions" {
+                    sessions::table(&shown, total)
+                } else {
+                    sessions::json(&shown, total)
+                })
+            }
             "reload" => {
                 traffic = true;
                 Some(daemon::reload_reply(d.reload_logged(config_path)))

@@ -118,6 +118,12 @@ impl Nat64 {
         &self.state
     }
 
+    /// The first `limit` sessions as of `now` (see [`State::sessions`]), for
+    /// `nat64 sessions`.
+    pub fn sessions(&self, now: Instant, limit: usize) -> Vec<crate::state::SessionInfo> {
+        self.state.sessions(self.seconds(now), limit)
+    }
+
     fn seconds(&self, now: Instant) -> u64 {
         now.saturating_duration_since(self.epoch).as_secs()
     }
