@@ -40,6 +40,7 @@ cmd_start() {
 cmd__start() {
 	TAG=v6lab
 	. "$HERE/network.sh"
+	# shellcheck disable=SC2086 # a word list
 	setup_or_finish $E2E_PACKAGES
 	lab_ready_or_finish
 	daemons_ready_or_finish

@@ -34,6 +34,7 @@
 . "$REPO/tests/lib/radvd.sh"
 
 # The Debian programs of the network and its clients.
+# shellcheck disable=SC2034 # used by run.sh and lab.sh
 E2E_PACKAGES="iproute2 nsd radvd dhcpcd-base busybox curl traceroute bind9-dnsutils iputils-ping python3 bird2"
 TAG=${TAG:-e2e$$}
 NAT64_PREFIX=2001:db8:64::

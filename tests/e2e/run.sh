@@ -27,6 +27,7 @@ set -u
 START=$SECONDS
 . "$(dirname "$0")/network.sh"
 lab_ready_or_finish
+# shellcheck disable=SC2086 # a word list
 setup_or_finish $E2E_PACKAGES
 daemons_ready_or_finish
 [ -f "$(ipk ripng)" ] || { fail "setup" "no ripng package in $DIST/$ARCH (make -f Makefile.openwrt)"; finish; }

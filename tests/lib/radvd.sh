@@ -7,7 +7,7 @@
 #       pid file and log in DIR/radvd-DEV.*. Returns once radvd runs, else fails with its log.
 
 radvd_start() {
-	local ns=$1 dir=$2 dev=$3 prefix=$4 rdnss=${5:-} conf=$2/radvd-$3
+	local ns=$1 dev=$3 prefix=$4 rdnss=${5:-} conf=$2/radvd-$3
 	{
 		echo "interface $dev {"
 		echo "	AdvSendAdvert on;"
