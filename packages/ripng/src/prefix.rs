@@ -16,7 +16,7 @@ pub struct Prefix {
 /// Written out: derived, the three comparisons become one call to memcmp in a build
 /// optimised for size (LLVM merges them), and the table compares prefixes for every RTE.
 impl PartialEq for Prefix {
-    #[inline]
+    #[inline(always)]
     fn eq(&self, other: &Prefix) -> bool {
         ((self.hi ^ other.hi) | (self.lo ^ other.lo) | u64::from(self.len ^ other.len)) == 0
     }
@@ -33,20 +33,23 @@ impl Prefix {
     };
 
     /// The prefix of `addr` of `len` bits (host bits cleared); None when `len` > 128.
-    #[inline]
+    #[inline(always)]
     pub fn new(addr: Ipv6Addr, len: u8) -> Option<Prefix> {
-        (len <= 128).then(|| {
-            let bits = mask(u128::from(addr), len);
-            Prefix {
-                hi: (bits >> 64) as u64,
-                lo: bits as u64,
-                len,
-            }
+        if len > 128 {
+            return None;
+        }
+        // In halves: a variable u128 shift is a call on 32-bit routers (and made for every
+        // RTE).
+        let bits = u128::from(addr);
+        Some(Prefix {
+            hi: (bits >> 64) as u64 & mask64(len),
+            lo: bits as u64 & mask64(len.saturating_sub(64)),
+            len,
         })
     }
 
     /// The two halves of the address and the length, for hashing.
-    #[inline]
+    #[inline(always)]
     pub fn parts(&self) -> (u64, u64, u8) {
         (self.hi, self.lo, self.len)
     }
@@ -73,7 +76,16 @@ impl Prefix {
     }
 }
 
-#[inline]
+/// The first `len` bits (up to 64) set.
+#[inline(always)]
+fn mask64(len: u8) -> u64 {
+    match len {
+        0 => 0,
+        l if l >= 64 => u64::MAX,
+        l => u64::MAX << (64 - l),
+    }
+}
+
 fn mask(bits: u128, len: u8) -> u128 {
     match len {
         0 => 0,

@@ -125,7 +125,7 @@ impl Paths {
 
 impl std::ops::Deref for Paths {
     type Target = [Path];
-    #[inline]
+    #[inline(always)]
     fn deref(&self) -> &[Path] {
         match self {
             Paths::One(p) => std::slice::from_ref(p),
@@ -598,6 +598,7 @@ impl Router {
         let mut next_hop = src;
         let mut bad_routes = 0;
         let mut hint = 0;
+        let expires = now + self.settings.timers.timeout;
         for rte in packet.rtes() {
             if rte.is_next_hop() {
                 // §2.1.1: a next hop that is not link-local means the sender; so does one of
@@ -639,7 +640,7 @@ impl Router {
                     from: src,
                     ifindex,
                     next_hop,
-                    expires: now + self.settings.timers.timeout,
+                    expires,
                 },
             );
         }
@@ -1343,7 +1344,7 @@ impl Router {
     }
 
     /// Inlined for the usual case, no filters: it is asked for every RTE in and out.
-    #[inline]
+    #[inline(always)]
     fn filter_accepts(&self, direction: Direction, prefix: &Prefix, ifindex: u32) -> bool {
         self.settings.filters.is_empty() || self.filters_accept(direction, prefix, ifindex)
     }
@@ -1451,6 +1452,7 @@ fn earliest(slot: &mut Option<Instant>, at: Instant) {
 
 /// Address equality as one integer comparison: the size-optimised build calls memcmp for
 /// `==` on 16 bytes, and an update compares addresses for every route.
+#[inline(always)]
 fn same(a: &Ipv6Addr, b: &Ipv6Addr) -> bool {
     u128::from(*a) == u128::from(*b)
 }

@@ -30,7 +30,7 @@ const EMPTY: u32 = u32::MAX;
 pub type Cursor = usize;
 
 /// A slot for `prefix` in an index of `slots` (a power of two) slots.
-#[inline]
+#[inline(always)]
 fn slot(prefix: &Prefix, slots: usize) -> usize {
     let (hi, lo, len) = prefix.parts();
     let h = (hi.wrapping_mul(0x9e37_79b9_7f4a_7c15)
@@ -52,7 +52,7 @@ impl<V> Default for Table<V> {
 
 impl<V> Table<V> {
     /// The position of `prefix`'s entry (perhaps a hole).
-    #[inline]
+    #[inline(always)]
     fn position(&self, prefix: &Prefix) -> Option<usize> {
         if self.index.is_empty() {
             return None;
@@ -92,7 +92,7 @@ impl<V> Table<V> {
 
     /// The position of `prefix`'s entry, `hint` tried first. A neighbour's RTEs come in
     /// the order of our table (see above), so the one after the last is usually next.
-    #[inline]
+    #[inline(always)]
     pub fn locate(&self, prefix: &Prefix, hint: Cursor) -> Option<Cursor> {
         match self.entries.get(hint) {
             Some((p, _)) if p == prefix => Some(hint),
@@ -101,17 +101,17 @@ impl<V> Table<V> {
     }
 
     /// The entry at a position from [`Table::locate`] (None: a hole).
-    #[inline]
+    #[inline(always)]
     pub fn at_mut(&mut self, position: Cursor) -> Option<&mut V> {
         self.entries.get_mut(position)?.1.as_mut()
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn get(&self, prefix: &Prefix) -> Option<&V> {
         self.entries[self.position(prefix)?].1.as_ref()
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn get_mut(&mut self, prefix: &Prefix) -> Option<&mut V> {
         let i = self.position(prefix)?;
         self.entries[i].1.as_mut()
