@@ -84,6 +84,8 @@ assemble_rootfs() {
 	sed -i -e 's/%D/OpenWrt/g; s/%V/24.10.4/g; s/%v/24.10.4/g; s/%R/r0-v6only-lab/g; s/%C/r0-v6only-lab/g' \
 		-e 's/%S/x86\/64/g; s/%A/x86_64/g; s/%M/v6only OpenWrt lab/g; s/%[a-zA-Z]//g' \
 		"$R/usr/lib/os-release" "$R/etc/openwrt_release" "$R/etc/openwrt_version"
+	# The image build fills in the PATH of login shells (TARGET_INIT_PATH)
+	sed -i 's|%PATH%|/usr/sbin:/usr/bin:/sbin:/bin|' "$R/etc/profile"
 	cp "$F/lib/functions.sh" "$R/lib/"
 	cp -a "$F/lib/functions/." "$R/lib/functions/"
 	cp "$OW/package/system/uci/files/lib/config/uci.sh" "$R/lib/config/"
