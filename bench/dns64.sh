@@ -5,11 +5,18 @@
 #   cached:   AAAA for a few names asked over and over (synthesized answers from the cache)
 #   uncached: AAAA for unique names (every query: AAAA upstream, NODATA, A upstream, synthesis)
 #   memory:   RSS after NAMES distinct names (the uncached run, then topped up to NAMES)
+#   floor:    the cached run also against packages/dns64/examples/udp_floor.rs, a responder that
+#             answers every query with a fixed AAAA record through the same batched socket calls
+#             (poll, recvmmsg/sendmmsg of 32): the least any UDP DNS server here can spend
 #
-# Prints qps and server CPU time per query (utime+stime from /proc/<pid>/stat) for both, and
-# the ratios. Parameters (environment): SECONDS_PER_RUN (default 10), NAMES (default 1000000),
+# Prints qps and server CPU time per query (utime+stime from /proc/<pid>/stat, and the user
+# part) for all three, and the ratios. When dns64's cached CPU is above 1.15x the floor's,
+# perf record (cpu-clock) of one more cached run of dns64 shows where the rest goes.
+# Parameters (environment): SECONDS_PER_RUN (default 10), NAMES (default 1000000),
 # CLIENTS (dnsperf -c, default 4), OUTSTANDING (dnsperf -q, default 200); DNS64 (the binary) or
-# BIN_DIR (a directory holding it), else a host release build. Run as root.
+# BIN_DIR (a directory holding it), else a host release build; FLOOR (the udp_floor example),
+# else a host release build. PERF=0 skips the profile, PERF=2 takes it whatever the ratio.
+# Run as root.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,6 +29,14 @@ OUTSTANDING=${OUTSTANDING:-200}
 need_root
 need_pkgs nsd unbound dnsperf dnsutils iproute2
 need_bin DNS64 dns64
+if [ -z "${FLOOR:-}" ]; then
+  floor_target=${CARGO_TARGET_DIR:-$ROOT/target/h-dns64}
+  echo "building the udp_floor example (host, release) in $floor_target" >&2
+  (cd "$ROOT" && CARGO_TARGET_DIR=$floor_target cargo build -q --release -p dns64 --example udp_floor) ||
+    die "cannot build dns64's udp_floor example (or set FLOOR)"
+  FLOOR=$floor_target/release/examples/udp_floor
+fi
+[ -x "$FLOOR" ] || die "no udp_floor at $FLOOR"
 
 NS=d64bench-$$
 workdir WORK d64bench
@@ -70,7 +85,9 @@ forward-zone:
 EOF
 spawn "$NS" unbound -d -c "$WORK/unbound.conf"
 UNBOUND_PID=$SPAWNED_PID
-for server in 127.0.0.1 127.0.0.3; do
+spawn "$NS" "$FLOOR" 127.0.0.4:53 2>"$WORK/floor.log"
+FLOOR_PID=$SPAWNED_PID
+for server in 127.0.0.1 127.0.0.3 127.0.0.4; do
   for _ in $(seq 50); do in_ns dig +short +time=1 +tries=1 @$server AAAA probe.bench.test | grep -q 64:ff9b && break; sleep 0.2; done
   in_ns dig +short @$server AAAA probe.bench.test | grep -q 64:ff9b:: ||
     die "$server does not synthesize: $(in_ns dig @$server AAAA probe.bench.test; cat "$WORK"/*.log)"
@@ -104,7 +121,7 @@ in_ns dnsperf -s 127.0.0.3 -d "$WORK/cached" -n 1 >/dev/null 2>&1
 
 printf '\n%-28s %12s %12s %10s %14s %14s\n' "run" "qps" "completed" "lost" "CPU us/query" "user us/query"
 declare -A R
-for who in dns64:$DNS64_PID:127.0.0.1 unbound:$UNBOUND_PID:127.0.0.3; do
+for who in dns64:$DNS64_PID:127.0.0.1 unbound:$UNBOUND_PID:127.0.0.3 floor:$FLOOR_PID:127.0.0.4; do
   IFS=: read -r name pid server <<<"$who"
   run "$name" "$pid" "$server" "$WORK/cached"
   printf '%-28s %12s %12s %10s %14s %14s\n' "cached   $name" "$QPS" "$DONE" "$LOST" "$CPU_US" "$USER_US"
@@ -144,3 +161,40 @@ echo "  uncached qps           $(ratio "${R[uncached_qps_dns64]}" "${R[uncached_
 echo "  uncached CPU per query $(ratio "${R[uncached_cpu_dns64]}" "${R[uncached_cpu_unbound]}")"
 echo "  uncached user CPU/query $(ratio "${R[uncached_user_dns64]}" "${R[uncached_user_unbound]}")"
 echo "  RSS                    $(ratio "${R[rss_dns64]}" "${R[rss_unbound]}")  (goal: dns64 <= 32 MB)"
+
+# The floor: what is left above it is the server's own work (user) or more kernel work per
+# query (smaller batches, more wake-ups, more system calls).
+sys_us() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a - b}'; }
+echo
+echo "against the floor (udp_floor: fixed answers, the same recvmmsg/sendmmsg batches of 32):"
+printf '  %-8s %14s %16s %16s %10s\n' "" "CPU us/query" "user us/query" "kernel us/query" "x floor"
+for name in floor dns64 unbound; do
+  printf '  %-8s %14s %16s %16s %10s\n' "$name" "${R[cached_cpu_$name]}" "${R[cached_user_$name]}" \
+    "$(sys_us "${R[cached_cpu_$name]}" "${R[cached_user_$name]}")" "$(ratio "${R[cached_cpu_$name]}" "${R[cached_cpu_floor]}")"
+done
+FLOOR_RATIO=$(ratio "${R[cached_cpu_dns64]}" "${R[cached_cpu_floor]}")
+echo "  cached CPU per query, dns64 / floor    $FLOOR_RATIO  (goal <= 1.15)"
+echo "  cached CPU per query, unbound / floor  $(ratio "${R[cached_cpu_unbound]}" "${R[cached_cpu_floor]}")"
+if awk -v r="$FLOOR_RATIO" 'BEGIN{exit !(r > 1.15)}' || [ "${PERF:-1}" = 2 ]; then
+  signed() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%+.2f", a - b}'; }
+  kernel_dns64=$(sys_us "${R[cached_cpu_dns64]}" "${R[cached_user_dns64]}")
+  kernel_floor=$(sys_us "${R[cached_cpu_floor]}" "${R[cached_user_floor]}")
+  echo "  dns64 - floor: $(signed "${R[cached_cpu_dns64]}" "${R[cached_cpu_floor]}") us/query" \
+    "(user $(signed "${R[cached_user_dns64]}" "${R[cached_user_floor]}"), kernel $(signed "$kernel_dns64" "$kernel_floor"))"
+  if [ "${PERF:-1}" != 0 ] && command -v perf >/dev/null; then
+    # One more cached run, profiled (not the measured one: sampling costs a little CPU).
+    perf record -q -e cpu-clock -F 2000 -p "$DNS64_PID" -o "$WORK/perf.data" -- sleep "$SECONDS_PER_RUN" >/dev/null 2>&1 &
+    perf_pid=$!
+    sleep 0.5
+    in_ns dnsperf -s 127.0.0.1 -d "$WORK/cached" -l "$((SECONDS_PER_RUN - 1))" -c "$CLIENTS" -q "$OUTSTANDING" >/dev/null 2>&1 || true
+    wait "$perf_pid" || true
+    # awk, not head: head would end perf report early (SIGPIPE, and pipefail).
+    echo
+    echo "perf record -e cpu-clock of dns64, cached (share of its samples):"
+    perf report -i "$WORK/perf.data" --no-children --sort dso --stdio 2>/dev/null | awk '/^ +[0-9]/ && n++ < 4 {print "  " $0}'
+    echo "  top kernel symbols:"
+    perf report -i "$WORK/perf.data" --no-children --sort sym --stdio 2>/dev/null | awk '/^ +[0-9].*\[k\]/ && n++ < 10 {print "  " $0}'
+    echo "  top user-space symbols (dns64 and libc):"
+    perf report -i "$WORK/perf.data" --no-children --sort dso,sym --stdio 2>/dev/null | awk '/^ +[0-9].*\[\.\]/ && n++ < 10 {print "  " $0}'
+  fi
+fi
