@@ -137,6 +137,13 @@ class MakefileInfo:
         self.description = [" " + re.sub(r"^\s*", "", l) for l in desc]
         self.conffiles = (define(text, "Package/%s/conffiles" % pkg) or [])
         self.conffiles = [w for l in self.conffiles for w in l.split()]
+        # The package's own postinst/prerm, as make expands them ($$ is $): package-pack.mk's
+        # postinst-pkg/prerm-pkg in an .ipk, appended to the apk's scripts.
+        self.scripts = {}
+        for script in ("postinst", "prerm"):
+            lines = define(text, "Package/%s/%s" % (pkg, script))
+            if lines is not None:
+                self.scripts[script] = "".join(l.replace("$$", "$") + "\n" for l in lines)
 
 
 # ---------------------------------------------------------------- archive helpers
@@ -407,7 +414,9 @@ class FeedTest(unittest.TestCase):
             with self.sub(p):
                 mk = self.mk(p.name)
                 modes = {m.name: m.mode for m in p.ctl_members}
-                expected = ["./", "./control", "./postinst", "./prerm"]
+                expected = ["./", "./control", "./postinst"]
+                expected += ["./postinst-pkg"] if "postinst" in mk.scripts else []
+                expected += ["./prerm"] + (["./prerm-pkg"] if "prerm" in mk.scripts else [])
                 data_files = {m.name[1:] for m in p.data_members if m.isfile()}
                 conf = sorted([c for c in mk.conffiles if c in data_files], key=lambda s: s.encode())
                 if conf:
@@ -419,6 +428,9 @@ class FeedTest(unittest.TestCase):
                 self.assertEqual(modes["./prerm"], 0o755)
                 self.assertEqual(p.ctl_files["./postinst"].decode(), POSTINST)
                 self.assertEqual(p.ctl_files["./prerm"].decode(), PRERM)
+                for script, text in mk.scripts.items():
+                    self.assertEqual(modes["./%s-pkg" % script], 0o755)
+                    self.assertEqual(p.ctl_files["./%s-pkg" % script].decode(), text)
                 if conf:
                     self.assertEqual(modes["./conffiles"], 0o644)
                     self.assertEqual(p.ctl_files["./conffiles"].decode(), "".join(c + "\n" for c in conf))
@@ -707,8 +719,13 @@ PI_FIELDS = {1: "name", 2: "version", 3: "hashes", 4: "description", 5: "arch", 
              7: "origin", 8: "maintainer", 9: "url", 12: "installed-size", 13: "file-size",
              15: "depends", 16: "provides"}
 
-# include/package-pack.mk (apk branch) for a package without scripts of its own.
-def apk_post_install(name):
+def own_script(text):
+    r"""A package's own script as package-pack.mk appends it: sed '/^\s*#!/d'."""
+    return "".join(l + "\n" for l in (text or "").split("\n")[:-1] if not re.match(r"\s*#!", l))
+
+
+# include/package-pack.mk (apk branch): base-files' defaults, then the package's own script.
+def apk_post_install(name, own=None):
     return ("#!/bin/sh\n"
             '[ "${IPKG_NO_SCRIPT}" = "1" ] && exit 0\n'
             "[ -s ${IPKG_INSTROOT}/lib/functions.sh ] || exit 0\n"
@@ -716,16 +733,16 @@ def apk_post_install(name):
             'export root="${IPKG_INSTROOT}"\n'
             'export pkgname="%s"\n'
             "add_group_and_user\n"
-            "default_postinst\n" % name)
+            "default_postinst\n" % name) + own_script(own)
 
 
-def apk_pre_deinstall(name):
+def apk_pre_deinstall(name, own=None):
     return ("#!/bin/sh\n"
             "[ -s ${IPKG_INSTROOT}/lib/functions.sh ] || exit 0\n"
             ". ${IPKG_INSTROOT}/lib/functions.sh\n"
             'export root="${IPKG_INSTROOT}"\n'
             'export pkgname="%s"\n'
-            "default_prerm\n" % name)
+            "default_prerm\n" % name) + own_script(own)
 
 
 def adb_stream(raw):
@@ -939,9 +956,10 @@ class ApkFeedTest(unittest.TestCase):
                     self.assertEqual(static, "".join("%s %s\n" % (c, hashlib.sha256(ipk_files[c][1]).hexdigest())
                                                      for c in mk.conffiles if c in ipk_files))
                     self.assertEqual(p.scripts, {
-                        "post-install": apk_post_install(name),
-                        "pre-deinstall": apk_pre_deinstall(name),
-                        "post-upgrade": "#!/bin/sh\nexport PKG_UPGRADE=1\n" + apk_post_install(name).split("\n", 1)[1],
+                        "post-install": apk_post_install(name, mk.scripts.get("postinst")),
+                        "pre-deinstall": apk_pre_deinstall(name, mk.scripts.get("prerm")),
+                        "post-upgrade": "#!/bin/sh\nexport PKG_UPGRADE=1\n"
+                        + apk_post_install(name, mk.scripts.get("postinst")).split("\n", 1)[1],
                     })
 
     def test_apk_index_and_signature(self):

@@ -55,9 +55,10 @@ pub mod scr {
     pub const MAX: usize = 7;
 }
 
-/// package-pack.mk's post-install for a package without its own postinst.
-pub fn post_install(name: &str) -> String {
-    format!(
+/// package-pack.mk's post-install: base-files' default, then the package's own postinst
+/// without its `#!` lines.
+pub fn post_install(name: &str, own: Option<&str>) -> String {
+    let mut script = format!(
         "#!/bin/sh\n\
 [ \"${{IPKG_NO_SCRIPT}}\" = \"1\" ] && exit 0\n\
 [ -s ${{IPKG_INSTROOT}}/lib/functions.sh ] || exit 0\n\
@@ -66,25 +67,40 @@ export root=\"${{IPKG_INSTROOT}}\"\n\
 export pkgname=\"{name}\"\n\
 add_group_and_user\n\
 default_postinst\n"
-    )
+    );
+    append_own(&mut script, own);
+    script
+}
+
+/// What package-pack.mk appends of a package's own script: `sed '/^\s*#!/d'`.
+fn append_own(script: &mut String, own: Option<&str>) {
+    for line in own.unwrap_or("").lines() {
+        if !line.trim_start().starts_with("#!") {
+            script.push_str(line);
+            script.push('\n');
+        }
+    }
 }
 
 /// post-upgrade: `PKG_UPGRADE=1`, then post-install without its `#!` line.
-pub fn post_upgrade(name: &str) -> String {
-    let pi = post_install(name);
+pub fn post_upgrade(name: &str, own: Option<&str>) -> String {
+    let pi = post_install(name, own);
     let body = pi.split_once('\n').map_or("", |(_, b)| b);
     format!("#!/bin/sh\nexport PKG_UPGRADE=1\n{body}")
 }
 
-pub fn pre_deinstall(name: &str) -> String {
-    format!(
+/// pre-deinstall: base-files' default, then the package's own prerm without `#!` lines.
+pub fn pre_deinstall(name: &str, own: Option<&str>) -> String {
+    let mut script = format!(
         "#!/bin/sh\n\
 [ -s ${{IPKG_INSTROOT}}/lib/functions.sh ] || exit 0\n\
 . ${{IPKG_INSTROOT}}/lib/functions.sh\n\
 export root=\"${{IPKG_INSTROOT}}\"\n\
 export pkgname=\"{name}\"\n\
 default_prerm\n"
-    )
+    );
+    append_own(&mut script, own);
+    script
 }
 
 /// What goes into a package's info block, as strings the way mkpkg's `--info` takes them.
@@ -421,9 +437,18 @@ pub fn assemble(
         provides: vec![format!("{}-any", pkg.name)],
     };
     let scripts = [
-        (scr::POST_INSTALL, post_install(&pkg.name)),
-        (scr::PRE_DEINSTALL, pre_deinstall(&pkg.name)),
-        (scr::POST_UPGRADE, post_upgrade(&pkg.name)),
+        (
+            scr::POST_INSTALL,
+            post_install(&pkg.name, pkg.postinst.as_deref()),
+        ),
+        (
+            scr::PRE_DEINSTALL,
+            pre_deinstall(&pkg.name, pkg.prerm.as_deref()),
+        ),
+        (
+            scr::POST_UPGRADE,
+            post_upgrade(&pkg.name, pkg.postinst.as_deref()),
+        ),
     ];
     let built = build_adb(&info, &root, &scripts, opts.epoch)?;
     Ok((
@@ -622,9 +647,9 @@ mod tests {
 
     fn demo_scripts() -> Vec<(usize, String)> {
         vec![
-            (scr::POST_INSTALL, post_install("demo")),
-            (scr::POST_UPGRADE, post_upgrade("demo")),
-            (scr::PRE_DEINSTALL, pre_deinstall("demo")),
+            (scr::POST_INSTALL, post_install("demo", None)),
+            (scr::POST_UPGRADE, post_upgrade("demo", None)),
+            (scr::PRE_DEINSTALL, pre_deinstall("demo", None)),
         ]
     }
 
@@ -931,16 +956,26 @@ $(eval $(call BuildPackage,demo))\n",
 
     #[test]
     fn scripts_match_package_pack_mk() {
-        let pi = post_install("dns64");
+        let pi = post_install("dns64", None);
         assert!(pi.starts_with("#!/bin/sh\n[ \"${IPKG_NO_SCRIPT}\" = \"1\" ] && exit 0\n"));
         assert!(pi.ends_with("export pkgname=\"dns64\"\nadd_group_and_user\ndefault_postinst\n"));
         assert_eq!(
-            post_upgrade("dns64"),
+            post_upgrade("dns64", None),
             format!(
                 "#!/bin/sh\nexport PKG_UPGRADE=1\n{}",
                 &pi["#!/bin/sh\n".len()..]
             )
         );
-        assert!(pre_deinstall("dns64").ends_with("export pkgname=\"dns64\"\ndefault_prerm\n"));
+        assert!(pre_deinstall("dns64", None).ends_with("export pkgname=\"dns64\"\ndefault_prerm\n"));
+        // The package's own scripts follow, their #! lines dropped (sed '/^\s*#!/d').
+        let own = "#!/bin/sh\n[ -n \"$IPKG_INSTROOT\" ] || x\n";
+        assert_eq!(
+            post_install("dns64", Some(own)),
+            format!("{pi}[ -n \"$IPKG_INSTROOT\" ] || x\n")
+        );
+        assert!(post_upgrade("dns64", Some(own))
+            .ends_with("default_postinst\n[ -n \"$IPKG_INSTROOT\" ] || x\n"));
+        assert!(pre_deinstall("dns64", Some(own))
+            .ends_with("default_prerm\n[ -n \"$IPKG_INSTROOT\" ] || x\n"));
     }
 }

@@ -341,6 +341,12 @@ pub fn assemble(pkg: &Package, opts: &Options, mk: &Makefile) -> Result<(String,
     ctl.put_file("control", 0o644, control.into_bytes())?;
     ctl.put_file("postinst", 0o755, POSTINST.as_bytes().to_vec())?;
     ctl.put_file("prerm", 0o755, PRERM.as_bytes().to_vec())?;
+    // The package's own scripts, which default_postinst / default_prerm run.
+    for (file, script) in [("postinst-pkg", &pkg.postinst), ("prerm-pkg", &pkg.prerm)] {
+        if let Some(text) = script {
+            ctl.put_file(file, 0o755, text.as_bytes().to_vec())?;
+        }
+    }
     let control_tar = tar::write(&ctl.entries(MODE_DIR), opts.epoch)?;
 
     Ok((
@@ -471,6 +477,8 @@ mod tests {
             userid: String::new(),
             noarch: false,
             install: vec![],
+            postinst: None,
+            prerm: None,
         }
     }
 

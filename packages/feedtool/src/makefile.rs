@@ -63,6 +63,11 @@ pub struct Package {
     /// in an .ipk, `noarch` in an .apk), as LuCI applications are.
     pub noarch: bool,
     pub install: Vec<Install>,
+    /// `define Package/<name>/postinst` and `prerm`, expanded (`$$` is `$`): package-pack.mk
+    /// packs them as the ipk's `postinst-pkg` / `prerm-pkg` (which base-files'
+    /// `default_postinst` / `default_prerm` run) and appends them to the apk's scripts.
+    pub postinst: Option<String>,
+    pub prerm: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -434,14 +439,21 @@ impl Makefile {
             None => Vec::new(),
         };
 
-        for script in [
-            "preinst",
-            "postinst",
-            "prerm",
-            "postrm",
-            "install_lib",
-            "install-overlay",
-        ] {
+        let script_text = |script: &str| -> Result<Option<String>, String> {
+            let Some((lines, _)) = self.defines.get(&format!("Package/{name}/{script}")) else {
+                return Ok(None);
+            };
+            let mut text = String::new();
+            for l in lines {
+                text.push_str(&self.expand(&l.text, l)?);
+                text.push('\n');
+            }
+            Ok(Some(text))
+        };
+        let postinst = script_text("postinst")?;
+        let prerm = script_text("prerm")?;
+
+        for script in ["preinst", "postrm", "install_lib", "install-overlay"] {
             if let Some((_, l)) = self.defines.get(&format!("Package/{name}/{script}")) {
                 return Err(err(
                     l,
@@ -519,6 +531,8 @@ impl Makefile {
             userid,
             noarch,
             install,
+            postinst,
+            prerm,
         })
     }
 }
@@ -995,15 +1009,34 @@ mod tests {
     }
 
     #[test]
-    fn maintainer_scripts_are_refused() {
+    fn other_maintainer_scripts_are_refused() {
         let bad = MK.replace(
             "$(eval",
-            "define Package/fw-helper/postinst\n#!/bin/sh\nendef\n$(eval",
+            "define Package/fw-helper/preinst\n#!/bin/sh\nendef\n$(eval",
         );
         assert!(load(&bad, Some(INC))
             .unwrap()
             .package(None)
             .unwrap_err()
-            .contains("postinst is not supported"));
+            .contains("preinst is not supported"));
+    }
+
+    #[test]
+    fn postinst_and_prerm_are_kept_expanded() {
+        let mk = MK.replace(
+            "$(eval",
+            "define Package/fw-helper/postinst\n#!/bin/sh\n[ -n \"$${IPKG_INSTROOT}\" ] || rm -f /tmp/x.*\nendef\n\
+             define Package/fw-helper/prerm\n#!/bin/sh\n\techo $(PKG_NAME)\nendef\n$(eval",
+        );
+        let p = load(&mk, Some(INC)).unwrap().package(None).unwrap();
+        assert_eq!(
+            p.postinst.as_deref(),
+            Some("#!/bin/sh\n[ -n \"${IPKG_INSTROOT}\" ] || rm -f /tmp/x.*\n")
+        );
+        assert_eq!(p.prerm.as_deref(), Some("#!/bin/sh\n\techo fw-helper\n"));
+        assert_eq!(
+            load(MK, Some(INC)).unwrap().package(None).unwrap().postinst,
+            None
+        );
     }
 }
