@@ -29,8 +29,9 @@ T=$(mktemp -d /tmp/v6only-luci.XXXXXX)
 C=v6o-lc-$$ # IPv6-only client (nat64, dns64), on br-lan
 S=v6o-ls-$$ # IPv4-only server, behind wan4
 D=v6o-ld-$$ # DHCP client that goes IPv6-only, on br-lan
-DNSMASQ="" DHCPCD=""
+DNSMASQ="" DHCPCD="" HELD=""
 cleanup() {
+  [ -n "$HELD" ] && kill $HELD 2>/dev/null
   [ -n "$DHCPCD" ] && { ip netns exec "$D" dhcpcd -4 -x d0 >/dev/null 2>&1; kill "$DHCPCD" 2>/dev/null; }
   [ -n "$DNSMASQ" ] && kill "$DNSMASQ" 2>/dev/null
   wait 2>/dev/null
@@ -145,6 +146,20 @@ check "dig AAAA through dns64: synthesized ($out)" test "$out" = 2001:db8:64::c6
 ip netns exec "$C" dig +short +time=2 +tries=1 @2001:db8:1::1 v4only.test AAAA >/dev/null 2>&1 # a cache hit
 out=$(ip netns exec "$C" ping -6 -c 3 -i 0.2 -W 2 2001:db8:64::192.0.2.2 2>&1)
 check "ping through nat64 to 2001:db8:64::192.0.2.2 (the IPv4-only server)" grep -q ' 0% packet loss' <<<"$out"
+# Flows held through the browser's checks, for the NAT64 page's sessions table: a TCP
+# connection to the IPv4 server, left open and idle, and a UDP datagram (its session 300 s).
+ip netns exec "$S" python3 -c "import socket, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('0.0.0.0', 8000)); s.listen(1)
+c = s.accept()[0]; time.sleep(900)" &
+HELD="$!"
+sleep 0.3
+ip netns exec "$C" python3 -c "import socket, time
+s = socket.create_connection(('2001:db8:64::192.0.2.2', 8000), timeout=5); print('connected', flush=True)
+socket.socket(socket.AF_INET6, socket.SOCK_DGRAM).sendto(b'x', ('2001:db8:64::192.0.2.2', 9))
+time.sleep(900)" >"$T/held" 2>&1 &
+HELD="$HELD $!"
+check "a TCP connection through nat64 held open, and a UDP datagram, for the sessions table" \
+  wait_for 5 grep -q connected "$T/held"
 printf 'option ipv6_only_preferred\nnoipv4ll\n' >"$T/dhcpcd.conf"
 ip netns exec "$D" dhcpcd -4 -B -f "$T/dhcpcd.conf" -j "$T/dhcpcd.log" d0 >/dev/null 2>&1 &
 DHCPCD=$!

@@ -1,4 +1,5 @@
-// luci.v6only: what luci-app-v6only's pages show, from each installed daemon's own `status`.
+// luci.v6only: what luci-app-v6only's pages show, from each installed daemon's own `status`
+// (and nat64's `sessions`, mesh-monitor's topology).
 //
 // rpcd loads this at start (and on reload) and runs it as root; the ACL
 // luci-app-v6only grants its methods to LuCI sessions. The daemons are static programs
@@ -50,6 +51,17 @@ const methods = {
 				daemons[name] = r.data ? { status: r.data } : { error: r.error };
 			}
 			return { daemons };
+		}
+	},
+
+	// `nat64 sessions --json`: { total, truncated, sessions: [...] } (at most 1024), or
+	// { error } when nat64 is not installed or not running.
+	nat64_sessions: {
+		call: function() {
+			if (!installed('nat64'))
+				return { error: 'nat64 is not installed' };
+			const r = run_json('/usr/sbin/nat64 sessions --json');
+			return r.data ?? { error: r.error };
 		}
 	},
 

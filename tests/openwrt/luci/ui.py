@@ -157,6 +157,62 @@ def compare_overview(b):
     return False, "; ".join(bad)
 
 
+def session_rows(d):
+    """What the NAT64 page's sessions table must show for `nat64 sessions --json` d:
+    {key: (session, the cells before the timers)}."""
+    rows = {}
+    for x in d["sessions"]:
+        client, remote = "[%s]:%d" % (x["ipv6"], x["ipv6_port"]), "%s:%d" % (x["remote"], x["remote_port"])
+        pool = "%s:%d" % (x["ipv4"], x["ipv4_port"]) + (" (static)" if x["static"] else "")
+        rows["%s %s %s" % (x["proto"], client, remote)] = (x, [x["proto"], client, pool, remote, x["state"] or "-"])
+    return rows
+
+
+def compare_sessions(b):
+    """`nat64 sessions --json` read in the lab, then the page's next refresh: the same rows, the
+    same cells, the timers as far as the time between the two reads moves them. Up to 3 tries
+    (a session may expire in between). The held TCP connection and UDP flow of luci.sh must
+    be among them."""
+    bad = []
+    for attempt in range(3):
+        rc, out = lab("/usr/sbin/nat64", "sessions", "--json")
+        t0 = time.time()
+        fresh(b, "v6o-nat64")
+        waited = time.time() - t0
+        try:
+            want = session_rows(json.loads(out)) if rc == 0 else None
+        except ValueError:
+            want = None
+        if want is None:
+            bad = ["nat64 sessions --json in the lab: %r" % out]
+            continue
+        rows = table(b, "v6o-nat64-list") or {}
+        bad = []
+        if sorted(rows) != sorted(want):
+            bad.append("page rows %s, lab %s" % (sorted(rows), sorted(want)))
+        for k, (x, cells) in want.items():
+            r = rows.get(k)
+            if r is None:
+                continue
+            if r[:5] != cells:
+                bad.append("%s: page %s, lab %s" % (k, r[:5], cells))
+            elif not (x["idle"] <= int(r[5]) <= x["idle"] + waited + 1
+                      and x["expires_in"] - waited - 1 <= int(r[6]) <= x["expires_in"]):
+                bad.append("%s: page idle %s expires %s, lab %d %d (%.1f s later)" % (
+                    k, r[5], r[6], x["idle"], x["expires_in"], waited))
+        held = [k for k, (x, c) in want.items() if x["proto"] == "tcp" and x["remote"] == "192.0.2.2"
+                and x["remote_port"] == 8000 and x["state"] == "ESTABLISHED"]
+        held += [k for k, (x, c) in want.items() if x["proto"] == "udp" and x["remote"] == "192.0.2.2"
+                 and x["remote_port"] == 9]
+        if len(held) != 2:
+            bad.append("the held TCP connection and UDP flow to 192.0.2.2 not both listed: %s" % sorted(want))
+        if b.eval("!!document.getElementById('v6o-nat64-truncated')"):
+            bad.append("the page says truncated")
+        if not bad:
+            return True, "%d rows: %s" % (len(want), ", ".join(sorted(want)))
+    return False, "; ".join(bad)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     profile = tempfile.mkdtemp(prefix="v6only-chromium.")
@@ -222,6 +278,9 @@ def run(b):
           and {k: v[1] for k, v in dr.items()} == {k: str(v) for k, v in s["drops"].items()})
     result(bool(ok), "NAT64 sessions: sessions by protocol, translations and every drop reason equal nat64 status "
            "(v6_to_v4 %d)" % s["translations"]["v6_to_v4"], "page %s %s %s, status %s" % (sess, tr, dr, s))
+    ok, detail = compare_sessions(b)
+    result(ok, "NAT64 sessions: a row per session of `nat64 sessions --json` (%s), both ends, TCP state, idle "
+           "and expiry" % (detail if ok else "mismatch"), "" if ok else detail)
     shot(b, "nat64")
 
     # --- RIPng routes

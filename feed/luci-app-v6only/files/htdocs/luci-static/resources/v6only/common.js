@@ -3,12 +3,18 @@
 'require rpc';
 
 // What every v6only page shares: the calls to the rpcd plugin luci.v6only (the daemons'
-// own `status`) and to procd (`service list`: is the service running), and small renderers.
+// own `status`, nat64's sessions, mesh-monitor's topology) and to procd (`service list`: is
+// the service running), and small renderers.
 
 const callStatus = rpc.declare({
 	object: 'luci.v6only',
 	method: 'status',
 	expect: { daemons: {} }
+});
+
+const callSessions = rpc.declare({
+	object: 'luci.v6only',
+	method: 'nat64_sessions'
 });
 
 const callTopology = rpc.declare({
@@ -41,6 +47,11 @@ return baseclass.extend({
 
 	status: function() {
 		return soft(callStatus(), {});
+	},
+
+	// nat64's sessions: { total, truncated, sessions } or { error }.
+	sessions: function() {
+		return soft(callSessions(), { error: _('no answer from rpcd') });
 	},
 
 	topology: function() {
