@@ -351,11 +351,16 @@ def degraded(b):
     err = b.eval("(document.querySelector('#v6o-nat64 .v6o-error') || {}).textContent || ''")
     result("Not running" in err, "nat64 stopped: the NAT64 page says it is not running", repr(err))
 
-    # --- a daemon removed: its pages go from the menu once LuCI rebuilds its menu index (which
-    # it caches in /tmp, keyed on the menu files: after a reboot, or with the cache cleared, as
-    # here; the browser keeps the menu of its session in sessionStorage)
-    lab("opkg", "remove", "mesh-monitor")
-    lab("sh", "-c", "rm -f /tmp/luci-indexcache.*")
+    # --- a daemon removed: its pages go from the menu. LuCI caches its menu index in /tmp
+    # (built while the pages above were shown); the package's prerm clears it, as its postinst
+    # does when it is installed, so nothing is cleared by hand here. (The browser keeps the
+    # menu of its session in sessionStorage: a new session's.)
+    rc, cached = lab("sh", "-c", "ls /tmp/luci-indexcache.*")
+    result(rc == 0 and cached.strip() != "", "LuCI's menu index is cached: %s" % " ".join(cached.split()), cached)
+    rc, out = lab("opkg", "remove", "mesh-monitor")
+    rc2, left = lab("sh", "-c", "ls /tmp/luci-indexcache.* 2>/dev/null")
+    result(rc == 0 and left.strip() == "", "opkg remove mesh-monitor: its prerm cleared LuCI's menu cache",
+           "opkg %s, cache %r" % (out.strip()[-300:], left))
     b.eval("sessionStorage.clear(), 1")
     b.goto(BASE + "/overview")
     view_ready(b, "v6o-overview")
