@@ -1,9 +1,9 @@
 #!/bin/bash
-# An idle daemon sleeps: dns64, nat64 and option108-dhcpd, each started with a minimal config
-# in its own network namespace and left without traffic, wake at most once every 10 s (their
-# poll timeout is their core's next deadline, not a tick). Counted over 30 s as the voluntary
-# context switches of the process (every poll that blocks and returns is one), all three in
-# parallel, as root.
+# An idle daemon sleeps: dns64, nat64, option108-dhcpd and ripng, each started with a minimal
+# config in its own network namespace and left without traffic, wake at most once every 10 s
+# (their poll timeout is their core's next deadline, not a tick; ripng's periodic update is
+# every 30 s). Counted over 30 s as the voluntary context switches of the process (every poll
+# that blocks and returns is one), all in parallel, as root. Each one's RSS is reported.
 #
 #   BIN_DIR=dir/with/the/daemons tests/system/idle-wakeups.sh
 #
@@ -17,7 +17,7 @@ setup_or_finish iproute2 procps
 WINDOW=30          # seconds watched
 MAX_WAKEUPS=3      # at most once every 10 s
 SETTLE=3           # seconds for start-up work (logging, first lease file) before counting
-DAEMONS="dns64 nat64 option108-dhcpd"
+DAEMONS="dns64 nat64 option108-dhcpd ripng"
 
 BIN_DIR="${BIN_DIR:-$REPO/target/release}"
 for d in $DAEMONS; do
@@ -86,9 +86,29 @@ config dhcp 'lan'
 CONF
 export OPTION108_DHCPD_SETTINGS="$T/no-settings"
 
+# ripng on one end of a veth pair, advertising its connected prefix; nobody answers. The
+# address is there (DAD done) before it starts: its arrival would be an event to wake for.
+ip -n "${NS[ripng]}" link add iw0 type veth peer name iw1
+ip -n "${NS[ripng]}" link set iw1 up
+ip -n "${NS[ripng]}" addr add 2001:db8:99::1/64 dev iw0 nodad
+ip -n "${NS[ripng]}" addr add fe80::99/64 dev iw0 nodad
+ip -n "${NS[ripng]}" link set iw0 up
+cat >"$T/ripng" <<CONF
+config ripng 'main'
+	option enabled '1'
+	option control_socket '$T/ripng.sock'
+
+config interface
+	option device 'iw0'
+
+config redistribute
+	option source 'connected'
+CONF
+
 CONFIG_dns64="$T/dns64"
 CONFIG_nat64="$T/nat64"
 CONFIG_option108_dhcpd="$T/dhcp"
+CONFIG_ripng="$T/ripng"
 config_of() { local v="CONFIG_${1//-/_}"; echo "${!v}"; }
 
 for d in $DAEMONS; do
@@ -129,8 +149,9 @@ for d in $DAEMONS; do
     continue
   fi
   n=$((after - BEFORE[$d]))
+  rss=$(awk '/^VmRSS/ {print $2}' "/proc/${PID[$d]}/status")
   if [ "$n" -le "$MAX_WAKEUPS" ]; then
-    pass "$d idle for $WINDOW s: $n wakeup(s) <= $MAX_WAKEUPS"
+    pass "$d idle for $WINDOW s: $n wakeup(s) <= $MAX_WAKEUPS (RSS $rss kB)"
   else
     fail "$d idle for $WINDOW s: $n wakeups > $MAX_WAKEUPS" "$(tail -3 "$T/$d.log")"
   fi
