@@ -6,6 +6,8 @@
 #   ci/xc.sh build [TRIPLE...]         release build of the daemons -> target/xc/dist/<triple>/
 #   ci/xc.sh test  [TRIPLE...]         cargo test of the workspace, test binaries run under qemu
 #   ci/xc.sh sizes                     table of stripped sizes, checked against the budget
+#   . ci/xc.sh                         (sourced) the functions only: bench/mips.sh uses
+#                                      cmd_setup and xc_env to cross-build its examples
 #
 # How: Debian's rustc-web/cargo-web (1.96) with the matching std source (rust-web-src) rebuild
 # std for each target with -Zbuild-std (RUSTC_BOOTSTRAP=1 unlocks -Z on a stable compiler);
@@ -14,7 +16,7 @@
 # XC_EXTRA_RUSTFLAGS adds flags to every target (for size experiments).
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 XC_HOME=${XC_HOME:-$HOME/.cache/v6only-xc}
 XC_VENV=$XC_HOME/venv
 ALL_TARGETS="mips-unknown-linux-musl mipsel-unknown-linux-musl armv7-unknown-linux-musleabihf aarch64-unknown-linux-musl x86_64-unknown-linux-musl"
@@ -156,6 +158,7 @@ cmd_sizes() {
   return $over
 }
 
+[ "${BASH_SOURCE[0]}" = "$0" ] || return 0
 case "${1:-}" in
   setup) shift; cmd_setup ;;
   build) shift; cmd_setup; cmd_build "$@" ;;
