@@ -13,7 +13,8 @@
 # part) for all three, and the ratios. When dns64's cached CPU is above 1.15x the floor's,
 # perf record (cpu-clock) of one more cached run of dns64 shows where the rest goes.
 # Parameters (environment): SECONDS_PER_RUN (default 10), NAMES (default 1000000),
-# CLIENTS (dnsperf -c, default 4), OUTSTANDING (dnsperf -q, default 200); DNS64 (the binary) or
+# CLIENTS (dnsperf -c, default 4), OUTSTANDING (dnsperf -q, default 200), ROUNDS (of the
+# cached runs, default 3); DNS64 (the binary) or
 # BIN_DIR (a directory holding it), else a host release build; FLOOR (the udp_floor example),
 # else a host release build. PERF=0 skips the profile, PERF=2 takes it whatever the ratio.
 # Run as root.
@@ -26,8 +27,12 @@ SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
 NAMES=${NAMES:-1000000}
 CLIENTS=${CLIENTS:-4}
 OUTSTANDING=${OUTSTANDING:-200}
+ROUNDS=${ROUNDS:-3}
 need_root
 need_pkgs nsd unbound dnsperf dnsutils iproute2
+# Symbols kept in what is built here, so that the profile below names dns64's functions
+# (stripping changes no code).
+[ -n "${DNS64:-}${BIN_DIR:-}" ] || export CARGO_PROFILE_RELEASE_STRIP=false
 need_bin DNS64 dns64
 if [ -z "${FLOOR:-}" ]; then
   floor_target=${CARGO_TARGET_DIR:-$ROOT/target/h-dns64}
@@ -92,6 +97,10 @@ for server in 127.0.0.1 127.0.0.3 127.0.0.4; do
   in_ns dig +short @$server AAAA probe.bench.test | grep -q 64:ff9b:: ||
     die "$server does not synthesize: $(in_ns dig @$server AAAA probe.bench.test; cat "$WORK"/*.log)"
 done
+# What each sends per cached answer (dnsperf's queries carry no EDNS): the floor only the
+# question and the AAAA record, dns64 the upstream's authority and additional records too.
+answer_size() { in_ns dig +noedns @"$1" AAAA c1.bench.test | awk '/MSG SIZE/{print $NF}'; }
+echo "answer sizes (bytes): dns64 $(answer_size 127.0.0.1), unbound $(answer_size 127.0.0.3), floor $(answer_size 127.0.0.4)"
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 user_ticks() { awk '{print $14}' "/proc/$1/stat"; }
@@ -109,9 +118,12 @@ run() {
   DONE=$(echo "$out" | awk '/Queries completed/{print $3}')
   LOST=$(echo "$out" | awk '/Queries lost/{print $3}')
   [ "${DONE:-0}" -gt 0 ] || die "dnsperf against $1 ($server) completed no query: $out"
-  CPU_US=$(awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$DONE" 'BEGIN{printf "%.2f", n ? t / hz * 1e6 / n : 0}')
-  USER_US=$(awk -v t=$((uafter - ubefore)) -v hz="$(getconf CLK_TCK)" -v n="$DONE" 'BEGIN{printf "%.2f", n ? t / hz * 1e6 / n : 0}')
+  TICKS=$((after - before)) UTICKS=$((uafter - ubefore))
+  CPU_US=$(per_query "$TICKS" "$DONE")
+  USER_US=$(per_query "$UTICKS" "$DONE")
 }
+# per_query TICKS QUERIES -> microseconds of CPU per query
+per_query() { awk -v t="$1" -v hz="$(getconf CLK_TCK)" -v n="$2" 'BEGIN{printf "%.2f", n ? t / hz * 1e6 / n : 0}'; }
 
 echo "dnsperf: ${SECONDS_PER_RUN}s per run, -c $CLIENTS -q $OUTSTANDING; unbound $(unbound -V | awk 'NR==1{print $2}') num-threads 1, default caches; NAMES=$NAMES"
 for i in $(seq 1 100); do echo "c$i.bench.test AAAA"; done >"$WORK/cached"
@@ -121,11 +133,24 @@ in_ns dnsperf -s 127.0.0.3 -d "$WORK/cached" -n 1 >/dev/null 2>&1
 
 printf '\n%-28s %12s %12s %10s %14s %14s\n' "run" "qps" "completed" "lost" "CPU us/query" "user us/query"
 declare -A R
-for who in dns64:$DNS64_PID:127.0.0.1 unbound:$UNBOUND_PID:127.0.0.3 floor:$FLOOR_PID:127.0.0.4; do
-  IFS=: read -r name pid server <<<"$who"
-  run "$name" "$pid" "$server" "$WORK/cached"
-  printf '%-28s %12s %12s %10s %14s %14s\n' "cached   $name" "$QPS" "$DONE" "$LOST" "$CPU_US" "$USER_US"
-  R[cached_qps_$name]=$QPS R[cached_cpu_$name]=$CPU_US R[cached_user_$name]=$USER_US
+# Cached: ROUNDS rounds of the three in turn, so that a change in what else runs on the
+# machine falls on all three alike; per-query figures are over all rounds.
+for round in $(seq "$ROUNDS"); do
+  for who in dns64:$DNS64_PID:127.0.0.1 unbound:$UNBOUND_PID:127.0.0.3 floor:$FLOOR_PID:127.0.0.4; do
+    IFS=: read -r name pid server <<<"$who"
+    run "$name" "$pid" "$server" "$WORK/cached"
+    printf '%-28s %12s %12s %10s %14s %14s\n' "cached   $name ($round)" "$QPS" "$DONE" "$LOST" "$CPU_US" "$USER_US"
+    R[cached_ticks_$name]=$((${R[cached_ticks_$name]:-0} + TICKS))
+    R[cached_uticks_$name]=$((${R[cached_uticks_$name]:-0} + UTICKS))
+    R[cached_done_$name]=$((${R[cached_done_$name]:-0} + DONE))
+    R[cached_qps_$name]=$(awk -v a="${R[cached_qps_$name]:-0}" -v b="$QPS" -v n="$ROUNDS" 'BEGIN{print a + b / n}')
+  done
+done
+for name in dns64 unbound floor; do
+  R[cached_cpu_$name]=$(per_query "${R[cached_ticks_$name]}" "${R[cached_done_$name]}")
+  R[cached_user_$name]=$(per_query "${R[cached_uticks_$name]}" "${R[cached_done_$name]}")
+  printf '%-28s %12.0f %12s %10s %14s %14s\n' "cached   $name (all)" "${R[cached_qps_$name]}" "${R[cached_done_$name]}" "" \
+    "${R[cached_cpu_$name]}" "${R[cached_user_$name]}"
 done
 for who in dns64:$DNS64_PID:127.0.0.1 unbound:$UNBOUND_PID:127.0.0.3; do
   IFS=: read -r name pid server <<<"$who"
