@@ -51,6 +51,9 @@ pub const EDNS_SIZE: u16 = 1232;
 pub const NO_SOA_TTL: u32 = 600;
 /// TTL of the local ipv4only.arpa answers (RFC 7050/8880) and of synthesized PTR CNAMEs.
 pub const LOCAL_TTL: u32 = 3600;
+/// `ipv4only.arpa` in wire form: compared with every query's name, so not built per query.
+const IPV4ONLY_ARPA: &[u8] = b"\x08ipv4only\x04arpa\x00";
+
 /// The A records of ipv4only.arpa (RFC 7050 §2.2, RFC 8880 §7.1).
 const IPV4ONLY: [Ipv4Addr; 2] = [Ipv4Addr::new(192, 0, 0, 170), Ipv4Addr::new(192, 0, 0, 171)];
 /// Cached entries live at most this long, whatever the records say.
@@ -637,8 +640,7 @@ impl Dns64 {
     /// RFC 7050 / RFC 8880: ipv4only.arpa has the A records 192.0.0.170 and 192.0.0.171; its
     /// AAAA are those synthesized with our prefix. Answered without asking anyone.
     fn answer_locally(&mut self, client: Client, query: &Message) -> bool {
-        let ipv4only = Name::from_text("ipv4only.arpa").expect("valid");
-        if !query.qname().eq_ignore_case(&ipv4only) {
+        if !wire::eq_ignore_case(query.qname().as_wire(), IPV4ONLY_ARPA) {
             return false;
         }
         self.stats.local_answers += 1;
@@ -687,13 +689,12 @@ impl Dns64 {
         let rd = flags & wire::FLAG_RD != 0;
         let mut w = response_writer(query.id(), rd, flags & wire::FLAG_CD != 0, 0);
         w.question(query.qname().as_wire(), query.qtype(), query.qclass());
-        let target = Name::from_text("ipv4only.arpa").expect("valid");
         write_rr(
             &mut w,
             query.qname(),
             wire::TYPE_PTR,
             LOCAL_TTL,
-            target.as_wire(),
+            IPV4ONLY_ARPA,
         );
         w.set_count(1, 1);
         self.reply_local(client, query, w);
@@ -939,7 +940,7 @@ fn replace_answers(
 fn restore_qname_case(data: &mut [u8], qname: &Name) {
     let wire = qname.as_wire();
     if let Some(dst) = data.get_mut(wire::HEADER_LEN..wire::HEADER_LEN + wire.len()) {
-        if dst.eq_ignore_ascii_case(wire) {
+        if wire::eq_ignore_case(dst, wire) {
             dst.copy_from_slice(wire);
         }
     }

@@ -187,6 +187,24 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Header<T> {
     }
 }
 
+/// ASCII case-insensitive equality in one plain loop: std's `eq_ignore_ascii_case` stays a
+/// chain of calls in a size-optimised build, about 30 instructions a byte, and names are
+/// compared for every query.
+pub fn eq_ignore_case(a: &[u8], b: &[u8]) -> bool {
+    fn lower(c: u8) -> u8 {
+        c | (u8::from(c.wrapping_sub(b'A') < 26) << 5)
+    }
+    if a.len() != b.len() {
+        return false;
+    }
+    for i in 0..a.len() {
+        if lower(a[i]) != lower(b[i]) {
+            return false;
+        }
+    }
+    true
+}
+
 /// A domain name in uncompressed wire form (labels and the root byte), case kept.
 #[derive(Clone)]
 pub struct Name {
@@ -243,7 +261,7 @@ impl Name {
     }
     /// Case-insensitive comparison (RFC 4343).
     pub fn eq_ignore_case(&self, other: &Name) -> bool {
-        self.as_wire().eq_ignore_ascii_case(other.as_wire())
+        eq_ignore_case(self.as_wire(), other.as_wire())
     }
     /// The labels, first (leftmost) to last, without the root.
     pub fn labels(&self) -> Labels<'_> {
@@ -263,7 +281,7 @@ impl Name {
         while at < start {
             at += 1 + w[at] as usize;
         }
-        at == start && w[start..].eq_ignore_ascii_case(s)
+        at == start && eq_ignore_case(&w[start..], s)
     }
     /// The name's lower-cased wire form appended to `out` (cache keys).
     pub fn push_lowercase(&self, out: &mut Vec<u8>) {
@@ -736,6 +754,26 @@ mod tests {
 
     fn set_count(msg: &mut [u8], section: usize, count: u16) {
         Header::new_unchecked(msg).set_count(section, count);
+    }
+
+    #[test]
+    fn eq_ignore_case_folds_ascii_letters_only() {
+        // Every byte pair against std's definition: only A-Z and a-z fold.
+        for a in 0..=255u8 {
+            for b in 0..=255u8 {
+                assert_eq!(
+                    eq_ignore_case(&[a], &[b]),
+                    a.eq_ignore_ascii_case(&b),
+                    "{a} {b}"
+                );
+            }
+        }
+        assert!(eq_ignore_case(
+            b"\x08IPv4Only\x04ARPA\x00",
+            b"\x08ipv4only\x04arpa\x00"
+        ));
+        assert!(!eq_ignore_case(b"\x04arpa\x00", b"\x04arpa"));
+        assert!(!eq_ignore_case(b"\x01@", b"\x01`"));
     }
 
     #[test]
