@@ -58,6 +58,37 @@ daemons_ready_or_finish() {
   done
   [ -c /dev/net/tun ] || { fail "setup" "no /dev/net/tun on this host (modprobe tun)"; finish; }
 }
+# lan_wan_links C S D: the router's links as netifd would make them in lab $L: br-lan
+# (10.108.0.1/24, 2001:db8:1::1/64) with ports lan1 to namespace C (an IPv6-only client,
+# 2001:db8:1::2) and lan2 to D (left for a DHCP client), and wan4 (192.0.2.1/24) to S (an
+# IPv4-only server, 192.0.2.2); the lab forwards both families. Makes the three namespaces.
+lan_wan_links() {
+  local c=$1 s=$2 d=$3 n pid
+  pid=$(cat "$L/pid")
+  for n in "$c" "$s" "$d"; do ip netns add "$n" || return 1; done
+  ip link add c0 netns "$c" type veth peer name lan1 netns "$pid"
+  ip link add d0 netns "$d" type veth peer name lan2 netns "$pid"
+  ip link add s0 netns "$s" type veth peer name wan4 netns "$pid"
+  for n in "$c" "$s" "$d"; do ip -n "$n" link set lo up; done
+  ip -n "$c" link set c0 up
+  ip -n "$c" addr add 2001:db8:1::2/64 dev c0 nodad
+  ip -n "$c" -6 route add default via 2001:db8:1::1
+  ip -n "$s" link set s0 up
+  ip -n "$s" addr add 192.0.2.2/24 dev s0
+  ip -n "$s" route add default via 192.0.2.1
+  ip netns exec "$s" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+  ip -n "$d" link set d0 up
+  lnet sysctl -qw net.ipv6.conf.all.forwarding=1 net.ipv4.ip_forward=1
+  lnet ip link set lo up
+  lnet ip link add br-lan type bridge
+  lnet ip link set lan1 master br-lan up
+  lnet ip link set lan2 master br-lan up
+  lnet ip link set br-lan up
+  lnet ip addr add 10.108.0.1/24 dev br-lan
+  lnet ip addr add 2001:db8:1::1/64 dev br-lan nodad
+  lnet ip link set wan4 up
+  lnet ip addr add 192.0.2.1/24 dev wan4
+}
 
 # netifd_stand_in: netifd's ubus objects in the current lab (none runs there), answered from
 # the files $L/lab/share/netifd/NAME.json (the test writes them: `ubus call

@@ -44,7 +44,6 @@ trap 'exit 1' INT TERM
 START=$SECONDS
 
 lab_start --luci --bind /dev/net/tun:/dev/net/tun || finish
-LABPID=$(cat "$L/pid")
 R=$(lroot)
 check "uhttpd answers: LuCI's login page (403)" \
   eval '[ "$(lnet curl -s -o /dev/null -w "%{http_code}" http://127.0.0.1/cgi-bin/luci/)" = 403 ]'
@@ -54,28 +53,7 @@ printf 'Package: kmod-tun\nVersion: 6.6.110-1\nStatus: install user installed\nA
 lexec reload_config
 
 # --- the network as in network.sh: br-lan (two veth ports), wan4, netifd's stand-in, fw4
-for n in "$C" "$S" "$D"; do ip netns add "$n" || { fail "setup" "ip netns add $n"; finish; }; done
-ip link add c0 netns "$C" type veth peer name lan1 netns "$LABPID"
-ip link add d0 netns "$D" type veth peer name lan2 netns "$LABPID"
-ip link add s0 netns "$S" type veth peer name wan4 netns "$LABPID"
-for n in "$C" "$S" "$D"; do ip -n "$n" link set lo up; done
-ip -n "$C" link set c0 up
-ip -n "$C" addr add 2001:db8:1::2/64 dev c0 nodad
-ip -n "$C" -6 route add default via 2001:db8:1::1
-ip -n "$S" link set s0 up
-ip -n "$S" addr add 192.0.2.2/24 dev s0
-ip -n "$S" route add default via 192.0.2.1
-ip netns exec "$S" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
-ip -n "$D" link set d0 up
-lnet sysctl -qw net.ipv6.conf.all.forwarding=1 net.ipv4.ip_forward=1
-lnet ip link add br-lan type bridge
-lnet ip link set lan1 master br-lan up
-lnet ip link set lan2 master br-lan up
-lnet ip link set br-lan up
-lnet ip addr add 10.108.0.1/24 dev br-lan
-lnet ip addr add 2001:db8:1::1/64 dev br-lan nodad
-lnet ip link set wan4 up
-lnet ip addr add 192.0.2.1/24 dev wan4
+lan_wan_links "$C" "$S" "$D" || { fail "setup" "the lab's links"; finish; }
 mkdir -p "$L/lab/share/netifd"
 echo '{"up":true,"device":"br-lan","l3_device":"br-lan","ipv4-address":[{"address":"10.108.0.1","mask":24}],"ipv6-address":[{"address":"2001:db8:1::1","mask":64}]}' \
   >"$L/lab/share/netifd/lan.json"

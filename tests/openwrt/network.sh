@@ -44,7 +44,6 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM
 
 lab_start --net --bind /dev/net/tun:/dev/net/tun || finish
-LABPID=$(cat "$L/pid")
 R=$(lroot)
 for p in fw-helper dns64 nat64 option108-dhcpd; do cp "$(ipk "$p")" "$L/lab/share/"; done
 # nat64 depends on kmod-tun: the lab's kernel is the host's, whose TUN is bound in above.
@@ -69,29 +68,7 @@ reloaded_in_place() { wait_for 10 logged_reload "$1" "$2" && [ "$(inst "$1" pid)
 dig_aaaa() { ip netns exec "$C" dig +short +time=2 +tries=2 @"$1" v4only.test AAAA 2>&1; }
 
 # --- the links: the lab side is set up as netifd would (bridge, addresses, forwarding)
-for n in "$C" "$S" "$D"; do ip netns add "$n" || { fail "setup" "ip netns add $n"; finish; }; done
-ip link add c0 netns "$C" type veth peer name lan1 netns "$LABPID"
-ip link add d0 netns "$D" type veth peer name lan2 netns "$LABPID"
-ip link add s0 netns "$S" type veth peer name wan4 netns "$LABPID"
-for n in "$C" "$S" "$D"; do ip -n "$n" link set lo up; done
-ip -n "$C" link set c0 up
-ip -n "$C" addr add 2001:db8:1::2/64 dev c0 nodad
-ip -n "$C" -6 route add default via 2001:db8:1::1
-ip -n "$S" link set s0 up
-ip -n "$S" addr add 192.0.2.2/24 dev s0
-ip -n "$S" route add default via 192.0.2.1
-ip netns exec "$S" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
-ip -n "$D" link set d0 up
-lnet sysctl -qw net.ipv6.conf.all.forwarding=1 net.ipv4.ip_forward=1
-lnet ip link set lo up
-lnet ip link add br-lan type bridge
-lnet ip link set lan1 master br-lan up
-lnet ip link set lan2 master br-lan up
-lnet ip link set br-lan up
-lnet ip addr add 10.108.0.1/24 dev br-lan
-lnet ip addr add 2001:db8:1::1/64 dev br-lan nodad
-lnet ip link set wan4 up
-lnet ip addr add 192.0.2.1/24 dev wan4
+lan_wan_links "$C" "$S" "$D" || { fail "setup" "the lab's links"; finish; }
 
 # --- netifd's part on ubus: network.interface (dump, and lab_notify to send netifd's
 # "interface.update" notification) and network.interface.<name> (status), from JSON files;
