@@ -7,8 +7,10 @@
 #
 # Topology: client C (IPv6 only) -- router R -- server S (IPv4; IPv6 too, for the ceiling).
 # Prefix 2001:db8:64::/96 for both translators (tayga accepts documentation IPv4 with it).
-# Prints iperf3 TCP both ways and UDP 64-byte packets/s for each, the ratios, and RSS with
-# 10,000 sessions.
+# Prints iperf3 TCP both ways and UDP 64-byte packets/s for each, one flow and FLOWS flows
+# at once (default: one per CPU; separate iperf3 pairs, since one iperf3 sends all its
+# streams from one thread), the ratios, and RSS with 10,000 sessions. nat64 runs with
+# WORKERS workers (default 0: one per CPU), and once more with one worker for the flows.
 
 # No pipefail: `nft ... | grep -q` would fail whenever nft writes after grep has quit.
 set -u
@@ -16,6 +18,8 @@ REPO="$(cd "$(dirname "$0")/.." && pwd)"
 . "$REPO/tests/lib/netns.sh"
 . "$REPO/tests/lib/nat64.sh"
 DUR="${SECONDS_PER_RUN:-5}"
+FLOWS="${FLOWS:-$(nproc)}"
+WORKERS="${WORKERS:-0}"
 need_root
 need_pkgs iperf3 tayga python3 iproute2 iputils-ping
 need_bin NAT64 nat64
@@ -33,37 +37,53 @@ ins ip addr add 2001:db8:2::2/64 dev b64s0 nodad
 ins ip -6 route add default via 2001:db8:2::1
 sleep 0.3
 
-# measure WHO TARGET: iperf3 through WHO to TARGET; sets UP and DOWN (TCP, Mbit/s) and PPS
-# (UDP, 64-byte packets/s). A run that measures nothing ends the bench (no zeros printed).
+# measure WHO TARGET: iperf3 through WHO to TARGET; sets UP and DOWN (TCP, Mbit/s), PPS
+# (UDP, 64-byte packets/s, one flow) and PPS_FLOWS (the same, FLOWS flows at once). A run
+# that measures nothing ends the bench (no zeros printed).
 measure() {
-	UP=$(run_iperf "$2" "" 2>&1) || die "$1: iperf3 TCP up to $2 failed: $UP"
-	DOWN=$(run_iperf "$2" "-R" 2>&1) || die "$1: iperf3 TCP down from $2 failed: $DOWN"
-	PPS=$(run_iperf "$2" "-u -l 64 -b 0" 2>&1) || die "$1: iperf3 UDP to $2 failed: $PPS"
+	UP=$(run_iperf "$2" "" 1 2>&1) || die "$1: iperf3 TCP up to $2 failed: $UP"
+	DOWN=$(run_iperf "$2" "-R" 1 2>&1) || die "$1: iperf3 TCP down from $2 failed: $DOWN"
+	measure_udp "$@"
 }
-run_iperf() { # TARGET OPTIONS: prints the number, or why there is none (and fails)
-	local target="$1" opts="$2" server
-	ip netns exec "$S" iperf3 -s -1 >/dev/null 2>&1 &
-	server=$!
+measure_udp() {
+	PPS=$(run_iperf "$2" "-u -l 64 -b 0" 1 2>&1) || die "$1: iperf3 UDP to $2 failed: $PPS"
+	PPS_FLOWS=$(run_iperf "$2" "-u -l 64 -b 0" "$FLOWS" 2>&1) ||
+		die "$1: iperf3 UDP, $FLOWS flows to $2, failed: $PPS_FLOWS"
+}
+run_iperf() { # TARGET OPTIONS PAIRS: prints the sum, or why there is none (and fails)
+	local target="$1" opts="$2" pairs="$3" i pids=() results=()
+	for ((i = 0; i < pairs; i++)); do
+		ip netns exec "$S" iperf3 -s -1 -p $((5201 + i)) >/dev/null 2>&1 &
+		pids+=($!)
+	done
 	sleep 0.3
-	# shellcheck disable=SC2086 # options as words
-	inc iperf3 -c "$target" -t "$DUR" $opts --json 2>/dev/null >"$T/iperf.json"
-	wait "$server" 2>/dev/null
-	python3 - "$T/iperf.json" "$opts" <<'PY'
+	for ((i = 0; i < pairs; i++)); do
+		# shellcheck disable=SC2086 # options as words
+		inc iperf3 -c "$target" -p $((5201 + i)) -t "$DUR" $opts --json 2>/dev/null \
+			>"$T/iperf$i.json" &
+		pids+=($!)
+		results+=("$T/iperf$i.json")
+	done
+	wait "${pids[@]}" 2>/dev/null
+	python3 - "$opts" "${results[@]}" <<'PY'
 import json, sys
-try:
-    d = json.load(open(sys.argv[1]))
-    if "error" in d:
-        sys.exit(d["error"])
-    if "-u" in sys.argv[2]:
-        s = d["end"]["sum"]
-        v = (s["packets"] - s["lost_packets"]) / s["seconds"]
-    else:
-        v = d["end"]["sum_received"]["bits_per_second"] / 1e6
-except Exception as e:
-    sys.exit("no result (%s)" % e)
-if v <= 0:
-    sys.exit("nothing got through")
-print("%.0f" % v)
+total = 0
+for path in sys.argv[2:]:
+    try:
+        d = json.load(open(path))
+        if "error" in d:
+            sys.exit(d["error"])
+        if "-u" in sys.argv[1]:
+            s = d["end"]["sum"]
+            v = (s["packets"] - s["lost_packets"]) / s["seconds"]
+        else:
+            v = d["end"]["sum_received"]["bits_per_second"] / 1e6
+    except Exception as e:
+        sys.exit("no result (%s)" % e)
+    if v <= 0:
+        sys.exit("nothing got through")
+    total += v
+print("%.0f" % total)
 PY
 }
 # started NAME PID LOG: the peer still runs and translates a ping, or the bench ends here.
@@ -90,25 +110,40 @@ PY
 
 echo "== kernel IPv6 forwarding (ceiling)"
 measure kernel 2001:db8:2::2
-k_up=$UP k_down=$DOWN k_pps=$PPS
-echo "kernel   TCP up ${k_up} Mbit/s  TCP down ${k_down} Mbit/s  UDP64 ${k_pps} pps"
+k_up=$UP k_down=$DOWN k_pps=$PPS k_flows=$PPS_FLOWS
+echo "kernel   TCP up ${k_up} Mbit/s  TCP down ${k_down} Mbit/s  UDP64 ${k_pps} pps, ${FLOWS} flows ${k_flows} pps"
 
-echo "== nat64"
-cat >"$T/nat64" <<CONF
+# start_nat64 WORKERS: our nat64 in R; sets NPID.
+start_nat64() {
+	cat >"$T/nat64" <<CONF
 config nat64 'main'
 	option prefix '2001:db8:64::/96'
 	option tun_device 'b64tun'
 	list pool4 '198.51.100.0/30'
 	option max_sessions '100000'
+	option workers '$1'
 	option control_socket '$T/nat64.sock'
 CONF
-spawn "$R" "$NAT64" -c "$T/nat64" run 2>"$T/nat64.log"
-NPID=$SPAWNED_PID
-wait_for 5 test -S "$T/nat64.sock"
-started nat64 "$NPID" "$T/nat64.log"
+	rm -f "$T/nat64.sock"
+	spawn "$R" "$NAT64" -c "$T/nat64" run 2>"$T/nat64.log"
+	NPID=$SPAWNED_PID
+	wait_for 5 test -S "$T/nat64.sock"
+	started nat64 "$NPID" "$T/nat64.log"
+}
+echo "== nat64, one worker"
+start_nat64 1
+measure_udp nat64 2001:db8:64::192.0.2.2
+n1_pps=$PPS n1_flows=$PPS_FLOWS
+echo "nat64/1  UDP64 ${n1_pps} pps, ${FLOWS} flows ${n1_flows} pps"
+kill "$NPID"; wait "$NPID" 2>/dev/null
+sleep 0.3
+
+echo "== nat64"
+start_nat64 "$WORKERS"
+workers="$("$NAT64" -c "$T/nat64" status | python3 -c 'import json,sys; print(json.load(sys.stdin)["workers"])')"
 measure nat64 2001:db8:64::192.0.2.2
-n_up=$UP n_down=$DOWN n_pps=$PPS
-echo "nat64    TCP up ${n_up} Mbit/s  TCP down ${n_down} Mbit/s  UDP64 ${n_pps} pps"
+n_up=$UP n_down=$DOWN n_pps=$PPS n_flows=$PPS_FLOWS
+echo "nat64/${workers}  TCP up ${n_up} Mbit/s  TCP down ${n_down} Mbit/s  UDP64 ${n_pps} pps, ${FLOWS} flows ${n_flows} pps"
 n_rss0="$(rss_kb "$NPID")"
 sessions
 sleep 0.5
@@ -136,13 +171,14 @@ TPID=$SPAWNED_PID
 sleep 0.5
 started tayga "$TPID" "$T/tayga.log"
 measure tayga 2001:db8:64::192.0.2.2
-t_up=$UP t_down=$DOWN t_pps=$PPS
-echo "tayga    TCP up ${t_up} Mbit/s  TCP down ${t_down} Mbit/s  UDP64 ${t_pps} pps"
+t_up=$UP t_down=$DOWN t_pps=$PPS t_flows=$PPS_FLOWS
+echo "tayga    TCP up ${t_up} Mbit/s  TCP down ${t_down} Mbit/s  UDP64 ${t_pps} pps, ${FLOWS} flows ${t_flows} pps"
 sessions
 sleep 0.5
 echo "tayga    RSS $(rss_kb "$TPID") kB after the same 10,000 flows (tayga keeps no sessions)"
 
 ratio() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print('%.2f' % (a/b) if b else 'n/a')" "$1" "$2"; }
 echo "== ratios"
-echo "nat64/tayga   TCP up $(ratio "$n_up" "$t_up")  TCP down $(ratio "$n_down" "$t_down")  UDP64 $(ratio "$n_pps" "$t_pps")"
-echo "nat64/kernel  TCP up $(ratio "$n_up" "$k_up")  TCP down $(ratio "$n_down" "$k_down")  UDP64 $(ratio "$n_pps" "$k_pps")"
+echo "nat64/tayga   TCP up $(ratio "$n_up" "$t_up")  TCP down $(ratio "$n_down" "$t_down")  UDP64 $(ratio "$n_pps" "$t_pps"), ${FLOWS} flows $(ratio "$n_flows" "$t_flows")"
+echo "nat64/kernel  TCP up $(ratio "$n_up" "$k_up")  TCP down $(ratio "$n_down" "$k_down")  UDP64 $(ratio "$n_pps" "$k_pps"), ${FLOWS} flows $(ratio "$n_flows" "$k_flows")"
+echo "nat64 ${workers} workers / 1 worker  UDP64 ${FLOWS} flows $(ratio "$n_flows" "$n1_flows")"

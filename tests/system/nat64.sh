@@ -42,6 +42,7 @@ config nat64 'main'
 	option tun_device 'n64tun'
 	list pool4 '198.51.100.0/30 1024-65535'
 	option max_sessions '1000'
+	option workers '2'
 	option control_socket '$T/nat64.sock'
 	option udp_timeout '3'
 	option icmp_timeout '3'
@@ -159,6 +160,34 @@ out="$(inc python3 "$HERE/tcp_client.py" $SERVER6 8000 1000000 2>&1)"
 # --- UDP
 out="$(inc python3 "$HERE/udp_client.py" $SERVER6 7000 100 2>&1)"
 case "$out" in ok*) pass "UDP echo";; *) fail "UDP echo" "$out";; esac
+
+# --- Two workers (multi-queue TUN): 32 flows, each echoed whole; the kernel spreads them
+# over both queues (all on one: a chance of 2^-31).
+before="$(status | python3 -c 'import json,sys; print(*json.load(sys.stdin)["worker_packets"])')"
+out="$(inc python3 - "$SERVER6" <<'PY' 2>&1
+import socket, sys
+socks = []
+for port in range(41000, 41032):
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    s.bind(("::", port))
+    s.settimeout(2.0)
+    s.connect((sys.argv[1], 7000))
+    s.send(port.to_bytes(2, "big") * 50)
+    socks.append((port, s))
+for port, s in socks:
+    if s.recv(200) != port.to_bytes(2, "big") * 50:
+        sys.exit("flow from port %d: wrong echo" % port)
+print("ok")
+PY
+)"
+after="$(status | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["workers"], *d["worker_packets"])')"
+read -r b0 b1 <<<"$before"
+read -r workers a0 a1 <<<"$after"
+if [ "$out" = ok ] && [ "$workers" = 2 ] && [ "$a0" -gt "$b0" ] && [ "$a1" -gt "$b1" ]; then
+	pass "2 workers: 32 UDP flows echoed, both queues translated some (packets before: $before, after: $a0 $a1)"
+else
+	fail "2 workers" "$out / before $before / after $after"
+fi
 
 # --- nat64 sessions: live UDP, ICMP and TCP flows through the translator are listed with
 # both ends. The TCP connection is held open (from port 40200) while the server's side of it,
@@ -391,6 +420,14 @@ if kill -0 "$DAEMON" && grep -q "reload: .*max_sessions" "$T/daemon.log" && [ "$
 	pass "bad config on reload: logged, old config kept"
 else
 	fail "bad reload" "$(tail -3 "$T/daemon.log")"
+fi
+# Another number of workers needs new TUN queues: refused at reload, said so.
+sed "s/option workers '2'/option workers '1'/" "$T/nat64.good" >"$T/nat64"
+out="$("$NAT64" -c "$T/nat64" reload 2>&1)"
+if echo "$out" | grep -q "workers need a restart" && [ "$(json_get workers)" = 2 ]; then
+	pass "reload with another number of workers: refused (needs a restart), 2 workers kept"
+else
+	fail "reload workers" "$out"
 fi
 cp "$T/nat64.good" "$T/nat64"
 

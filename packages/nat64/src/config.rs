@@ -38,13 +38,28 @@ pub struct DaemonConfig {
     pub tun_device: String,
     /// TUN offloads (IFF_VNET_HDR, TSO): whole TCP super-packets per read.
     pub offload: bool,
+    /// Translating threads, each on a TUN queue of its own; 0: one per CPU.
+    pub workers: u32,
     /// Unix socket behind `nat64 status` (default /var/run/nat64.sock).
     pub control_socket: std::path::PathBuf,
     /// Problems worth a warning that do not stop the daemon (timeouts below RFC minimums).
     pub warnings: Vec<String>,
 }
 
+/// More threads than this would only wait for the translator's lock.
+pub const MAX_WORKERS: u32 = 16;
+
 impl DaemonConfig {
+    /// How many workers (TUN queues) to run: `workers`, or one per CPU this process may use.
+    pub fn worker_count(&self) -> usize {
+        match self.workers {
+            0 => std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .min(MAX_WORKERS as usize),
+            n => n as usize,
+        }
+    }
+
     /// The routes through the TUN device this config needs: the prefix, every pool4 range,
     /// and each static entry's IPv4 address outside the pool (sorted, no duplicates).
     pub fn routes(&self) -> Vec<Route> {
@@ -73,7 +88,7 @@ impl DaemonConfig {
     }
 }
 
-const MAIN_OPTIONS: [&str; 21] = [
+const MAIN_OPTIONS: [&str; 22] = [
     // Read by the init script for the fw-helper drop-in, not by the daemon.
     "wan_zone",
     "lan_zone",
@@ -81,6 +96,7 @@ const MAIN_OPTIONS: [&str; 21] = [
     "mss_clamp",
     "control_socket",
     "offload",
+    "workers",
     "prefix",
     "tun_device",
     "pool4",
@@ -238,6 +254,9 @@ fn from_package(package: &Package) -> Result<DaemonConfig, Refused> {
         statics.push(entry);
     }
     let offload = errors.get(&main, "offload").unwrap_or(true);
+    let workers = errors
+        .range(&main, "workers", 0, MAX_WORKERS as u64)
+        .unwrap_or(0) as u32;
     let control_socket = errors
         .get::<String>(&main, "control_socket")
         .map_or_else(|| v6only_common::control::default_path("nat64"), Into::into);
@@ -260,6 +279,7 @@ fn from_package(package: &Package) -> Result<DaemonConfig, Refused> {
         },
         tun_device,
         offload,
+        workers,
         control_socket,
         warnings,
     })
@@ -430,6 +450,12 @@ mod tests {
         assert!(!c.translator.allow_non_global);
         assert_eq!(c.translator.state.timeouts, Timeouts::default());
         assert_eq!(c.translator.state.max_sessions, 65536);
+        assert_eq!(c.workers, 0);
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!(c.worker_count(), cpus.min(MAX_WORKERS as usize));
+        let c = parse_text("config nat64 'main'\n\tlist pool4 '192.0.2.1'\n\toption workers '3'\n")
+            .unwrap();
+        assert_eq!(c.worker_count(), 3);
     }
 
     /// Jool's two RFC 7915 globals under their Jool names, with Jool's defaults.
@@ -512,6 +538,7 @@ mod tests {
             ("config nat64 'main'\n\tlist pool4 '192.0.2.1'\nconfig static\n\toption ipv6 '2001:db8::1'\n", "nat64.@static[0].ipv4"),
             ("config nat64 'main'\n\tlist pool4 '192.0.2.1'\nconfig static\n\toption proto 'sctp'\n", "nat64.@static[0].proto"),
             ("config nat64 'main'\n\tlist pool4 '192.0.2.1'\n\toption tun_device 'a/b'\n", "nat64.main.tun_device"),
+            ("config nat64 'main'\n\tlist pool4 '192.0.2.1'\n\toption workers '17'\n", "nat64.main.workers"),
             ("config other 'x'\n", "config nat64 main"),
             ("config nat64 'main'\n\tlist pool4 '192.0.2.1'\nconfig static\n\toption ipv6 '64:ff9b::1'\n\toption ipv4 '192.0.2.1'\n\toption port6 '1'\n\toption port4 '1'\n", "nat64.@static[0].ipv6"),
         ];

@@ -7,7 +7,8 @@
 //! bindings and sessions), `frag` (what is remembered of fragmented packets), `wire` (checked
 //! header views), `held_syn` (IPv4 SYNs waiting for a simultaneous open), `icmp` (the
 //! RFC 7915 type mappings) and `checksum`; `packet_buf` and
-//! `stats` are what the driver hands in and reads out. These forbid `unsafe`; `tun`,
+//! `stats` are what the driver hands in and reads out, `outbox` keeps a packet's output
+//! until a shared translator is unlocked. These forbid `unsafe`; `tun`,
 //! `config` serve the binary (rtnetlink is `v6only_common::netlink`).
 //!
 //! Choices worth knowing:
@@ -44,6 +45,7 @@ pub mod config;
 mod frag;
 mod held_syn;
 pub mod icmp;
+pub mod outbox;
 pub mod packet_buf;
 pub mod sessions;
 pub mod state;

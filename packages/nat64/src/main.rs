@@ -2,11 +2,17 @@
 //! poll loop, signals (SIGTERM stops, SIGHUP reloads keeping state) and the control socket;
 //! the command line and the control socket's setup are `common::daemon`'s.
 
+use std::io;
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use nat64::config::{self, DaemonConfig};
+use nat64::outbox::Outbox;
 use nat64::state::Proto;
 use nat64::tun::Tun;
 use nat64::{sessions, DropReason, Nat64, PacketBuf};
@@ -46,6 +52,8 @@ const JSON_FLAG: &[Flag] = &[Flag {
 
 /// Packets handled per wake-up before looking at signals and the control socket again.
 const BATCH: usize = 256;
+/// A worker thread's stack: the translation keeps its buffers on the heap.
+const WORKER_STACK: usize = 256 * 1024;
 /// While packets flow, how often the earliest session expiry is looked up again (new
 /// sessions may expire before the one known; the lookup walks every session).
 const EXPIRY_RECHECK: Duration = Duration::from_secs(1);
@@ -142,13 +150,126 @@ fn configure_device(tun: &Tun, c: &DaemonConfig, own: &mut OwnRoutes) -> Result<
     Ok(())
 }
 
+/// What the workers share. The translator is locked while one packet is translated, not
+/// while packets are read or written (most of the cost: the kernel's side of the TUN
+/// device), so workers on several cores overlap in what costs most.
+struct Shared {
+    nat: Mutex<Nat64>,
+    write_errors: AtomicU64,
+    /// Packets read by each worker (how evenly the kernel spreads the flows).
+    packets: Vec<AtomicU64>,
+    /// Packets flowed since the main thread last looked at the session expiry. The worker
+    /// that sets it wakes the main thread (at most once per EXPIRY_RECHECK, since the main
+    /// thread clears it when it looks).
+    traffic: AtomicBool,
+    /// A worker's end of the main thread's wake-up socket.
+    wake: UnixDatagram,
+    /// Why a worker stopped: the main thread stops the daemon with it.
+    failed: Mutex<Option<String>>,
+}
+
+impl Shared {
+    fn nat(&self) -> MutexGuard<'_, Nat64> {
+        // panic = abort: a lock is never poisoned; if it were, the state is still whole.
+        self.nat.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+    fn wake_main(&self) {
+        // A full socket already holds a wake-up.
+        let _ = self.wake.send(&[1]);
+    }
+    /// After packets flowed: wakes the main thread if it did not know.
+    fn note_traffic(&self) {
+        if !self.traffic.swap(true, Ordering::Relaxed) {
+            self.wake_main();
+        }
+    }
+}
+
+/// One TUN queue with its own buffers.
+struct Worker {
+    /// Its index in `Shared::packets`.
+    id: usize,
+    queue: Tun,
+    buf: PacketBuf,
+    outbox: Outbox,
+}
+
+impl Worker {
+    fn new(id: usize, queue: Tun) -> Worker {
+        Worker {
+            id,
+            queue,
+            buf: PacketBuf::new(),
+            outbox: Outbox::new(),
+        }
+    }
+
+    /// Up to BATCH packets from the queue, translated and written back to it; whether any
+    /// came.
+    fn drain(&mut self, shared: &Shared) -> io::Result<bool> {
+        let now = Instant::now();
+        let Worker {
+            id,
+            queue,
+            buf,
+            outbox,
+        } = self;
+        let mut count = 0;
+        for _ in 0..BATCH {
+            let Some((n, offload)) = queue.recv(buf.recv_area())? else {
+                break;
+            };
+            count += 1;
+            buf.set_received(n);
+            buf.offload = offload;
+            let span = buf.span();
+            outbox.clear();
+            shared
+                .nat()
+                .process(buf, now, &mut |packet, o| outbox.push(&span, packet, o));
+            send_all(queue, outbox, buf, shared);
+        }
+        shared.packets[*id].fetch_add(count, Ordering::Relaxed);
+        Ok(count > 0)
+    }
+}
+
+/// Writes what `outbox` holds to `queue`; a full queue drops, as a router would.
+fn send_all(queue: &Tun, outbox: &Outbox, buf: &PacketBuf, shared: &Shared) {
+    for (packet, offload) in outbox.packets(buf) {
+        if queue.send(packet, offload).is_err() {
+            shared.write_errors.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// A worker thread: its queue, until the process ends or reading fails.
+fn work(mut worker: Worker, shared: Arc<Shared>) {
+    let mut poller = Poller::new();
+    let failure = loop {
+        poller.clear();
+        poller.register(worker.queue.as_raw_fd(), Interest::Read);
+        if let Err(e) = poller.wait(None) {
+            break format!("poll: {e}");
+        }
+        match worker.drain(&shared) {
+            Ok(true) => shared.note_traffic(),
+            Ok(false) => {}
+            Err(e) => break format!("reading {}: {e}", worker.queue.name),
+        }
+    };
+    *shared.failed.lock().unwrap_or_else(PoisonError::into_inner) = Some(failure);
+    shared.wake_main();
+}
+
 struct Daemon {
-    nat: Nat64,
+    shared: Arc<Shared>,
     current: DaemonConfig,
+    workers: usize,
     /// Declared before the `Tun`: dropped first (see its `Drop`).
     own_routes: OwnRoutes,
-    tun: Tun,
-    write_errors: u64,
+    /// The main thread's own queue (the first).
+    main: Worker,
 }
 
 impl Daemon {
@@ -160,10 +281,13 @@ impl Daemon {
         for w in &new.warnings {
             log::warn!("{w}");
         }
-        if new.tun_device != self.current.tun_device || new.offload != self.current.offload {
-            return Err("tun_device and offload need a restart".into());
+        if new.tun_device != self.current.tun_device
+            || new.offload != self.current.offload
+            || new.worker_count() != self.workers
+        {
+            return Err("tun_device, offload and workers need a restart".into());
         }
-        if let Err(e) = configure_device(&self.tun, &new, &mut self.own_routes) {
+        if let Err(e) = configure_device(&self.main.queue, &new, &mut self.own_routes) {
             // Take back what the new config got to add (the old config's routes are all
             // still there).
             if let Ok(mut nl) = Netlink::open() {
@@ -172,7 +296,7 @@ impl Daemon {
             }
             return Err(e);
         }
-        self.nat.reconfigure(new.translator.clone());
+        self.shared.nat().reconfigure(new.translator.clone());
         log::info!(
             "reloaded: {} <-> pool4 {}",
             new.translator.prefix,
@@ -189,35 +313,61 @@ impl Daemon {
 
 fn run(mut ctx: Context, loaded: Loaded<DaemonConfig>) -> Result<(), String> {
     let current = loaded.config;
-    let tun = Tun::open(&current.tun_device, current.offload)
-        .map_err(|e| format!("creating TUN device {}: {e}", current.tun_device))?;
+    let workers = current.worker_count();
+    let mut queues = Tun::open(&current.tun_device, current.offload, workers)
+        .map_err(|e| format!("creating TUN device {}: {e}", current.tun_device))?
+        .into_iter();
+    let main_queue = queues.next().ok_or("no TUN queue")?;
     let mut own_routes = OwnRoutes {
-        ifindex: tun.ifindex,
+        ifindex: main_queue.ifindex,
         added: Vec::new(),
     };
-    configure_device(&tun, &current, &mut own_routes)?;
-    // Root was for the TUN device; a reload changes routes and the MTU.
+    configure_device(&main_queue, &current, &mut own_routes)?;
+    // Root was for the TUN device; a reload changes routes and the MTU. Before the workers
+    // start: capabilities are per thread, and they inherit the reduced set.
     privilege::drop_to("nat64", &[Cap::NetAdmin], &[])?;
-    if tun.vnet {
+    if main_queue.vnet {
         log::info!(
             "TUN offloads on: TCP super-packets translated whole, checksums left to the kernel"
         );
     }
     log::info!(
-        "translating {} <-> pool4 {} on {} (max {} sessions)",
+        "translating {} <-> pool4 {} on {} with {} worker{} (max {} sessions)",
         current.translator.prefix,
         pool_text(&current),
-        tun.name,
+        main_queue.name,
+        workers,
+        if workers == 1 { "" } else { "s" },
         current.translator.state.max_sessions
     );
+    let (woken, wake) = UnixDatagram::pair().map_err(|e| format!("socketpair: {e}"))?;
+    for end in [&woken, &wake] {
+        end.set_nonblocking(true)
+            .map_err(|e| format!("socketpair: {e}"))?;
+    }
+    let shared = Arc::new(Shared {
+        nat: Mutex::new(Nat64::new(current.translator.clone(), Instant::now())),
+        write_errors: AtomicU64::new(0),
+        packets: (0..workers).map(|_| AtomicU64::new(0)).collect(),
+        traffic: AtomicBool::new(false),
+        wake,
+        failed: Mutex::new(None),
+    });
+    for (id, queue) in (1..).zip(queues) {
+        let (worker, shared) = (Worker::new(id, queue), Arc::clone(&shared));
+        std::thread::Builder::new()
+            .name(format!("nat64-{id}"))
+            .stack_size(WORKER_STACK)
+            .spawn(move || work(worker, shared))
+            .map_err(|e| format!("starting worker {id}: {e}"))?;
+    }
     let mut d = Daemon {
-        nat: Nat64::new(current.translator.clone(), Instant::now()),
+        shared,
         current,
+        workers,
         own_routes,
-        tun,
-        write_errors: 0,
+        main: Worker::new(0, main_queue),
     };
-    let mut buf = PacketBuf::new();
     let mut poller = Poller::new();
     // The timer is the core's next session expiry, known as of `expiry_checked`. Packets
     // since then may have added sessions that expire earlier: while they flow, the expiry is
@@ -225,15 +375,13 @@ fn run(mut ctx: Context, loaded: Loaded<DaemonConfig>) -> Result<(), String> {
     // for good, without sessions). Parked fragments are reclaimed at the next look.
     let mut next_expiry: Option<Instant> = None;
     let mut expiry_checked = Instant::now();
-    let mut traffic = false;
     loop {
         poller.clear();
-        let tun_token = poller.register(std::os::fd::AsRawFd::as_raw_fd(&d.tun), Interest::Read);
-        let signal_token = poller.register(
-            std::os::fd::AsRawFd::as_raw_fd(&ctx.signals),
-            Interest::Read,
-        );
+        let tun_token = poller.register(d.main.queue.as_raw_fd(), Interest::Read);
+        let wake_token = poller.register(woken.as_raw_fd(), Interest::Read);
+        let signal_token = poller.register(ctx.signals.as_raw_fd(), Interest::Read);
         ctx.control.register(&mut poller);
+        let traffic = d.shared.traffic.load(Ordering::Relaxed);
         let recheck = traffic.then_some(expiry_checked + EXPIRY_RECHECK);
         let deadline = [next_expiry, recheck, ctx.control.next_deadline()]
             .into_iter()
@@ -244,28 +392,17 @@ fn run(mut ctx: Context, loaded: Loaded<DaemonConfig>) -> Result<(), String> {
             .map_err(|e| format!("poll: {e}"))?;
 
         if poller.readable(tun_token) {
-            let now = Instant::now();
-            let Daemon {
-                nat,
-                tun,
-                write_errors,
-                ..
-            } = &mut d;
-            for _ in 0..BATCH {
-                match tun.recv(buf.recv_area()) {
-                    Ok(Some((n, offload))) => {
-                        traffic = true;
-                        buf.set_received(n);
-                        buf.offload = offload;
-                        nat.process(&mut buf, now, &mut |packet, offload| {
-                            if tun.send(packet, offload).is_err() {
-                                *write_errors += 1;
-                            }
-                        });
-                    }
-                    Ok(None) => break,
-                    Err(e) => return Err(format!("reading {}: {e}", tun.name)),
-                }
+            match d.main.drain(&d.shared) {
+                Ok(true) => d.shared.traffic.store(true, Ordering::Relaxed),
+                Ok(false) => {}
+                Err(e) => return Err(format!("reading {}: {e}", d.main.queue.name)),
+            }
+        }
+        if poller.readable(wake_token) {
+            while woken.recv(&mut [0; 8]).is_ok() {}
+            let failed = d.shared.failed.lock().map(|mut f| f.take());
+            if let Ok(Some(e)) = failed {
+                return Err(e);
             }
         }
         if poller.readable(signal_token) {
@@ -277,7 +414,8 @@ fn run(mut ctx: Context, loaded: Loaded<DaemonConfig>) -> Result<(), String> {
                     }
                     Signal::Reload => {
                         let _ = d.reload_logged(&ctx.config_path);
-                        traffic = true; // new timeouts: look at the expiry again
+                        // New timeouts: look at the expiry again.
+                        d.shared.traffic.store(true, Ordering::Relaxed);
                     }
                 }
             }
@@ -286,8 +424,10 @@ fn run(mut ctx: Context, loaded: Loaded<DaemonConfig>) -> Result<(), String> {
         ctx.control.serve(&poller, &mut |command| match command {
             "status" => Some(status_json(&d, started)),
             "sessions" | SESSIONS_JSON => {
-                let shown = d.nat.sessions(Instant::now(), sessions::MAX_SHOWN);
-                let total = d.nat.state().total_sessions();
+                let nat = d.shared.nat();
+                let shown = nat.sessions(Instant::now(), sessions::MAX_SHOWN);
+                let total = nat.state().total_sessions();
+                drop(nat);
                 Some(if command == "sessions" {
                     sessions::table(&shown, total)
                 } else {
@@ -295,7 +435,7 @@ fn run(mut ctx: Context, loaded: Loaded<DaemonConfig>) -> Result<(), String> {
                 })
             }
             "reload" => {
-                traffic = true;
+                d.shared.traffic.store(true, Ordering::Relaxed);
                 Some(daemon::reload_reply(d.reload_logged(config_path)))
             }
             _ => None,
@@ -303,21 +443,21 @@ fn run(mut ctx: Context, loaded: Loaded<DaemonConfig>) -> Result<(), String> {
         ctx.follow_control_socket(&d.current.control_socket);
         let now = Instant::now();
         let expiry_due = next_expiry.is_some_and(|t| now >= t);
+        let traffic = d.shared.traffic.load(Ordering::Relaxed);
         if expiry_due || (traffic && now >= expiry_checked + EXPIRY_RECHECK) {
-            let Daemon {
-                nat,
-                tun,
-                write_errors,
-                ..
-            } = &mut d;
-            nat.expire(now, &mut |packet, offload| {
-                if tun.send(packet, offload).is_err() {
-                    *write_errors += 1;
-                }
-            });
+            // Cleared first: a worker's packets from now on wake us again.
+            d.shared.traffic.store(false, Ordering::Relaxed);
+            let Worker {
+                queue, buf, outbox, ..
+            } = &mut d.main;
+            let span = buf.span();
+            outbox.clear();
+            let mut nat = d.shared.nat();
+            nat.expire(now, &mut |packet, o| outbox.push(&span, packet, o));
             next_expiry = nat.next_expiry();
+            drop(nat);
+            send_all(queue, outbox, buf, &d.shared);
             expiry_checked = now;
-            traffic = false;
         }
     }
 }
@@ -342,13 +482,21 @@ fn pool_text(c: &DaemonConfig) -> String {
 }
 
 fn status_json(d: &Daemon, started: Instant) -> String {
-    let (nat, c, offload, write_errors) = (&d.nat, &d.current, d.tun.vnet, d.write_errors);
+    let (c, offload) = (&d.current, d.main.queue.vnet);
+    let write_errors = d.shared.write_errors.load(Ordering::Relaxed);
+    let nat = d.shared.nat();
     let stats = nat.stats();
     let state = nat.state();
     let mut j = daemon::status_object(&DAEMON.program, started);
     j.field_str("prefix", &c.translator.prefix.to_string())
         .field_str("tun_device", &c.tun_device)
-        .field_bool("offload", offload);
+        .field_bool("offload", offload)
+        .field_u64("workers", d.workers as u64);
+    j.begin_array("worker_packets");
+    for count in &d.shared.packets {
+        j.item_u64(count.load(Ordering::Relaxed));
+    }
+    j.end();
     j.begin_array("pool4");
     for r in &c.translator.state.pool {
         let text = format!(

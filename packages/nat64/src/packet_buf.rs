@@ -84,6 +84,16 @@ impl PacketBuf {
     pub fn packet(&self) -> &[u8] {
         &self.data[self.start..self.end]
     }
+    /// Where the buffer lies in memory: tells a packet in it from one built elsewhere
+    /// (see [`crate::outbox::Outbox`]).
+    pub fn span(&self) -> std::ops::Range<usize> {
+        let at = self.data.as_ptr() as usize;
+        at..at + self.data.len()
+    }
+    /// Bytes of the buffer by offset from its start (a range [`PacketBuf::span`] told).
+    pub fn bytes(&self, range: std::ops::Range<usize>) -> &[u8] {
+        &self.data[range]
+    }
     pub(crate) fn packet_mut(&mut self) -> &mut [u8] {
         &mut self.data[self.start..self.end]
     }

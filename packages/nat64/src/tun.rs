@@ -24,63 +24,62 @@ pub struct Tun {
 }
 
 impl Tun {
-    pub fn open(name: &str, offload: bool) -> io::Result<Tun> {
+    /// The device with one queue, or `queues` of them (IFF_MULTI_QUEUE: the kernel spreads
+    /// flows over the queues by their hash, and keeps a flow on the queue that last wrote
+    /// it); each queue is a `Tun` of its own.
+    pub fn open(name: &str, offload: bool, queues: usize) -> io::Result<Vec<Tun>> {
         if name.is_empty() || name.len() >= libc::IFNAMSIZ {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "bad interface name",
             ));
         }
-        // SAFETY: open/ioctl with an ifreq we own and initialise.
-        unsafe {
-            let fd = libc::open(
-                c"/dev/net/tun".as_ptr(),
-                libc::O_RDWR | libc::O_CLOEXEC | libc::O_NONBLOCK,
-            );
-            if fd < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            let fd = OwnedFd::from_raw_fd(fd);
-            let mut req: libc::ifreq = std::mem::zeroed();
-            for (slot, byte) in req.ifr_name.iter_mut().zip(name.bytes()) {
-                *slot = byte as libc::c_char;
-            }
-            let mut flags = libc::IFF_TUN | libc::IFF_NO_PI;
-            if offload {
-                flags |= libc::IFF_VNET_HDR;
-            }
-            req.ifr_ifru.ifru_flags = flags as libc::c_short;
-            if libc::ioctl(fd.as_raw_fd(), libc::TUNSETIFF as _, &mut req) < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            let mut vnet = false;
-            if offload {
-                let features =
-                    libc::TUN_F_CSUM | libc::TUN_F_TSO4 | libc::TUN_F_TSO6 | libc::TUN_F_TSO_ECN;
-                // An old kernel without them: the header stays, with nothing in it.
-                vnet = true;
-                if libc::ioctl(
-                    fd.as_raw_fd(),
+        let mut flags = libc::IFF_TUN | libc::IFF_NO_PI;
+        if offload {
+            flags |= libc::IFF_VNET_HDR;
+        }
+        if queues > 1 {
+            flags |= libc::IFF_MULTI_QUEUE;
+        }
+        let mut fds = Vec::with_capacity(queues);
+        for _ in 0..queues.max(1) {
+            fds.push(attach(name, flags)?);
+        }
+        let mut vnet = false;
+        if offload {
+            // Features are the device's: set once. An old kernel without them: the header
+            // stays, with nothing in it.
+            vnet = true;
+            let features =
+                libc::TUN_F_CSUM | libc::TUN_F_TSO4 | libc::TUN_F_TSO6 | libc::TUN_F_TSO_ECN;
+            // SAFETY: an ioctl with an integer argument on a descriptor we own.
+            if unsafe {
+                libc::ioctl(
+                    fds[0].as_raw_fd(),
                     libc::TUNSETOFFLOAD as _,
                     features as libc::c_ulong,
-                ) < 0
-                {
-                    log::warn!("TUN offloads unavailable: {}", io::Error::last_os_error());
-                }
+                )
+            } < 0
+            {
+                log::warn!("TUN offloads unavailable: {}", io::Error::last_os_error());
             }
-            let cname = std::ffi::CString::new(name)
-                .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-            let ifindex = libc::if_nametoindex(cname.as_ptr());
-            if ifindex == 0 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(Tun {
+        }
+        let cname = std::ffi::CString::new(name)
+            .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        // SAFETY: a NUL-terminated name we own.
+        let ifindex = unsafe { libc::if_nametoindex(cname.as_ptr()) };
+        if ifindex == 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(fds
+            .into_iter()
+            .map(|fd| Tun {
                 fd,
                 name: name.to_string(),
                 ifindex,
                 vnet,
             })
-        }
+            .collect())
     }
 
     /// One packet into `into`, `Ok(None)` when none is waiting.
@@ -152,6 +151,30 @@ impl Tun {
                 return Err(e);
             }
         }
+    }
+}
+
+/// A new descriptor on /dev/net/tun attached to device `name` (created by the first).
+fn attach(name: &str, flags: libc::c_int) -> io::Result<OwnedFd> {
+    // SAFETY: open/ioctl with an ifreq we own and initialise; the descriptor is owned at once.
+    unsafe {
+        let fd = libc::open(
+            c"/dev/net/tun".as_ptr(),
+            libc::O_RDWR | libc::O_CLOEXEC | libc::O_NONBLOCK,
+        );
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let fd = OwnedFd::from_raw_fd(fd);
+        let mut req: libc::ifreq = std::mem::zeroed();
+        for (slot, byte) in req.ifr_name.iter_mut().zip(name.bytes()) {
+            *slot = byte as libc::c_char;
+        }
+        req.ifr_ifru.ifru_flags = flags as libc::c_short;
+        if libc::ioctl(fd.as_raw_fd(), libc::TUNSETIFF as _, &mut req) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(fd)
     }
 }
 
