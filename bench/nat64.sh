@@ -45,10 +45,28 @@ measure() {
 	DOWN=$(run_iperf "$2" "-R" 1 2>&1) || die "$1: iperf3 TCP down from $2 failed: $DOWN"
 	measure_udp "$@"
 }
+# measure_udp WHO TARGET [PID]: with the translator's PID, also CPU_US: its user and kernel
+# CPU time per packet of the one-flow run, in microseconds (from /proc/PID/stat, all threads).
 measure_udp() {
+	local before after
+	[ -n "${3:-}" ] && before="$(cpu_ticks "$3")"
 	PPS=$(run_iperf "$2" "-u -l 64 -b 0" 1 2>&1) || die "$1: iperf3 UDP to $2 failed: $PPS"
+	if [ -n "${3:-}" ]; then
+		after="$(cpu_ticks "$3")"
+		CPU_US="$(per_packet_us "$before" "$after" "$PPS")"
+	fi
 	PPS_FLOWS=$(run_iperf "$2" "-u -l 64 -b 0" "$FLOWS" 2>&1) ||
 		die "$1: iperf3 UDP, $FLOWS flows to $2, failed: $PPS_FLOWS"
+}
+cpu_ticks() { awk '{print $14, $15}' "/proc/$1/stat"; } # user, system (all threads)
+per_packet_us() { # "USER SYS" before, after, packets/s: "user U us, kernel K us" per packet
+	python3 - "$1" "$2" "$3" "$DUR" "$(getconf CLK_TCK)" <<'PY'
+import sys
+(u0, s0), (u1, s1) = (map(int, x.split()) for x in sys.argv[1:3])
+packets = float(sys.argv[3]) * float(sys.argv[4])
+us = 1e6 / int(sys.argv[5]) / packets
+print("user %.2f us, kernel %.2f us" % ((u1 - u0) * us, (s1 - s0) * us))
+PY
 }
 run_iperf() { # TARGET OPTIONS PAIRS: prints the sum, or why there is none (and fails)
 	local target="$1" opts="$2" pairs="$3" i pids=() results=()
@@ -132,18 +150,18 @@ CONF
 }
 echo "== nat64, one worker"
 start_nat64 1
-measure_udp nat64 2001:db8:64::192.0.2.2
+measure_udp nat64 2001:db8:64::192.0.2.2 "$NPID"
 n1_pps=$PPS n1_flows=$PPS_FLOWS
-echo "nat64/1  UDP64 ${n1_pps} pps, ${FLOWS} flows ${n1_flows} pps"
+echo "nat64/1  UDP64 ${n1_pps} pps, ${FLOWS} flows ${n1_flows} pps; one flow: CPU per packet ${CPU_US}"
 kill "$NPID"; wait "$NPID" 2>/dev/null
 sleep 0.3
 
 echo "== nat64"
 start_nat64 "$WORKERS"
 workers="$("$NAT64" -c "$T/nat64" status | python3 -c 'import json,sys; print(json.load(sys.stdin)["workers"])')"
-measure nat64 2001:db8:64::192.0.2.2
+measure nat64 2001:db8:64::192.0.2.2 "$NPID"
 n_up=$UP n_down=$DOWN n_pps=$PPS n_flows=$PPS_FLOWS
-echo "nat64/${workers}  TCP up ${n_up} Mbit/s  TCP down ${n_down} Mbit/s  UDP64 ${n_pps} pps, ${FLOWS} flows ${n_flows} pps"
+echo "nat64/${workers}  TCP up ${n_up} Mbit/s  TCP down ${n_down} Mbit/s  UDP64 ${n_pps} pps, ${FLOWS} flows ${n_flows} pps; one flow: CPU per packet ${CPU_US}"
 n_rss0="$(rss_kb "$NPID")"
 sessions
 sleep 0.5
@@ -170,9 +188,9 @@ spawn "$R" tayga -c "$T/tayga.conf" --nodetach >>"$T/tayga.log" 2>&1
 TPID=$SPAWNED_PID
 sleep 0.5
 started tayga "$TPID" "$T/tayga.log"
-measure tayga 2001:db8:64::192.0.2.2
+measure tayga 2001:db8:64::192.0.2.2 "$TPID"
 t_up=$UP t_down=$DOWN t_pps=$PPS t_flows=$PPS_FLOWS
-echo "tayga    TCP up ${t_up} Mbit/s  TCP down ${t_down} Mbit/s  UDP64 ${t_pps} pps, ${FLOWS} flows ${t_flows} pps"
+echo "tayga    TCP up ${t_up} Mbit/s  TCP down ${t_down} Mbit/s  UDP64 ${t_pps} pps, ${FLOWS} flows ${t_flows} pps; one flow: CPU per packet ${CPU_US}"
 sessions
 sleep 0.5
 echo "tayga    RSS $(rss_kb "$TPID") kB after the same 10,000 flows (tayga keeps no sessions)"

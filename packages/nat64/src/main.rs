@@ -7,7 +7,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -154,10 +154,7 @@ fn configure_device(tun: &Tun, c: &DaemonConfig, own: &mut OwnRoutes) -> Result<
 /// while packets are read or written (most of the cost: the kernel's side of the TUN
 /// device), so workers on several cores overlap in what costs most.
 struct Shared {
-    nat: Mutex<Nat64>,
-    write_errors: AtomicU64,
-    /// Packets read by each worker (how evenly the kernel spreads the flows).
-    packets: Vec<AtomicU64>,
+    translator: Mutex<Translator>,
     /// Packets flowed since the main thread last looked at the session expiry. The worker
     /// that sets it wakes the main thread (at most once per EXPIRY_RECHECK, since the main
     /// thread clears it when it looks).
@@ -168,10 +165,20 @@ struct Shared {
     failed: Mutex<Option<String>>,
 }
 
+/// The core, and the counters kept under its lock (32-bit MIPS has no 64-bit atomics).
+struct Translator {
+    nat: Nat64,
+    /// Packets read by each worker (how evenly the kernel spreads the flows).
+    packets: Vec<u64>,
+    write_errors: u64,
+}
+
 impl Shared {
-    fn nat(&self) -> MutexGuard<'_, Nat64> {
+    fn lock(&self) -> MutexGuard<'_, Translator> {
         // panic = abort: a lock is never poisoned; if it were, the state is still whole.
-        self.nat.lock().unwrap_or_else(PoisonError::into_inner)
+        self.translator
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
     fn wake_main(&self) {
         // A full socket already holds a wake-up.
@@ -187,7 +194,7 @@ impl Shared {
 
 /// One TUN queue with its own buffers.
 struct Worker {
-    /// Its index in `Shared::packets`.
+    /// Its index in `Translator::packets`.
     id: usize,
     queue: Tun,
     buf: PacketBuf,
@@ -214,33 +221,41 @@ impl Worker {
             buf,
             outbox,
         } = self;
-        let mut count = 0;
+        let (mut any, mut write_errors) = (false, 0);
         for _ in 0..BATCH {
             let Some((n, offload)) = queue.recv(buf.recv_area())? else {
                 break;
             };
-            count += 1;
+            any = true;
             buf.set_received(n);
             buf.offload = offload;
             let span = buf.span();
             outbox.clear();
-            shared
-                .nat()
+            let mut t = shared.lock();
+            t.packets[*id] += 1;
+            t.write_errors += std::mem::take(&mut write_errors);
+            t.nat
                 .process(buf, now, &mut |packet, o| outbox.push(&span, packet, o));
-            send_all(queue, outbox, buf, shared);
+            drop(t);
+            write_errors += send_all(queue, outbox, buf);
         }
-        shared.packets[*id].fetch_add(count, Ordering::Relaxed);
-        Ok(count > 0)
+        if write_errors > 0 {
+            shared.lock().write_errors += write_errors;
+        }
+        Ok(any)
     }
 }
 
-/// Writes what `outbox` holds to `queue`; a full queue drops, as a router would.
-fn send_all(queue: &Tun, outbox: &Outbox, buf: &PacketBuf, shared: &Shared) {
+/// Writes what `outbox` holds to `queue`; a full queue drops, as a router would. Returns
+/// the number of packets that could not be written.
+fn send_all(queue: &Tun, outbox: &Outbox, buf: &PacketBuf) -> u64 {
+    let mut failed = 0;
     for (packet, offload) in outbox.packets(buf) {
         if queue.send(packet, offload).is_err() {
-            shared.write_errors.fetch_add(1, Ordering::Relaxed);
+            failed += 1;
         }
     }
+    failed
 }
 
 /// A worker thread: its queue, until the process ends or reading fails.
@@ -296,7 +311,7 @@ impl Daemon {
             }
             return Err(e);
         }
-        self.shared.nat().reconfigure(new.translator.clone());
+        self.shared.lock().nat.reconfigure(new.translator.clone());
         log::info!(
             "reloaded: {} <-> pool4 {}",
             new.translator.prefix,
@@ -346,9 +361,11 @@ fn run(mut ctx: Context, loaded: Loaded<DaemonConfig>) -> Result<(), String> {
             .map_err(|e| format!("socketpair: {e}"))?;
     }
     let shared = Arc::new(Shared {
-        nat: Mutex::new(Nat64::new(current.translator.clone(), Instant::now())),
-        write_errors: AtomicU64::new(0),
-        packets: (0..workers).map(|_| AtomicU64::new(0)).collect(),
+        translator: Mutex::new(Translator {
+            nat: Nat64::new(current.translator.clone(), Instant::now()),
+            packets: vec![0; workers],
+            write_errors: 0,
+        }),
         traffic: AtomicBool::new(false),
         wake,
         failed: Mutex::new(None),
@@ -424,10 +441,10 @@ fn run(mut ctx: Context, loaded: Loaded<DaemonConfig>) -> Result<(), String> {
         ctx.control.serve(&poller, &mut |command| match command {
             "status" => Some(status_json(&d, started)),
             "sessions" | SESSIONS_JSON => {
-                let nat = d.shared.nat();
-                let shown = nat.sessions(Instant::now(), sessions::MAX_SHOWN);
-                let total = nat.state().total_sessions();
-                drop(nat);
+                let t = d.shared.lock();
+                let shown = t.nat.sessions(Instant::now(), sessions::MAX_SHOWN);
+                let total = t.nat.state().total_sessions();
+                drop(t);
                 Some(if command == "sessions" {
                     sessions::table(&shown, total)
                 } else {
@@ -452,11 +469,13 @@ fn run(mut ctx: Context, loaded: Loaded<DaemonConfig>) -> Result<(), String> {
             } = &mut d.main;
             let span = buf.span();
             outbox.clear();
-            let mut nat = d.shared.nat();
-            nat.expire(now, &mut |packet, o| outbox.push(&span, packet, o));
-            next_expiry = nat.next_expiry();
-            drop(nat);
-            send_all(queue, outbox, buf, &d.shared);
+            let mut t = d.shared.lock();
+            t.nat
+                .expire(now, &mut |packet, o| outbox.push(&span, packet, o));
+            next_expiry = t.nat.next_expiry();
+            drop(t);
+            let failed = send_all(queue, outbox, buf);
+            d.shared.lock().write_errors += failed;
             expiry_checked = now;
         }
     }
@@ -483,8 +502,8 @@ fn pool_text(c: &DaemonConfig) -> String {
 
 fn status_json(d: &Daemon, started: Instant) -> String {
     let (c, offload) = (&d.current, d.main.queue.vnet);
-    let write_errors = d.shared.write_errors.load(Ordering::Relaxed);
-    let nat = d.shared.nat();
+    let t = d.shared.lock();
+    let (nat, write_errors) = (&t.nat, t.write_errors);
     let stats = nat.stats();
     let state = nat.state();
     let mut j = daemon::status_object(&DAEMON.program, started);
@@ -493,8 +512,8 @@ fn status_json(d: &Daemon, started: Instant) -> String {
         .field_bool("offload", offload)
         .field_u64("workers", d.workers as u64);
     j.begin_array("worker_packets");
-    for count in &d.shared.packets {
-        j.item_u64(count.load(Ordering::Relaxed));
+    for &count in &t.packets {
+        j.item_u64(count);
     }
     j.end();
     j.begin_array("pool4");

@@ -220,10 +220,15 @@ impl Ipv6Repr {
     /// Writes the header into the first [`IPV6_HEADER`] bytes of `out`.
     pub fn emit(&self, out: &mut [u8]) {
         let out = &mut out[..IPV6_HEADER];
+        // Byte stores but for the addresses: at the size-optimised opt-level a
+        // `copy_from_slice` is a call each. The flow label is zero.
+        let [len0, len1] = self.payload_len.to_be_bytes();
         out[field::VER_TC] = 0x60 | (self.traffic_class >> 4);
         out[field::TC_FLOW] = self.traffic_class << 4;
-        out[2..4].copy_from_slice(&[0, 0]);
-        out[field::PAYLOAD_LEN].copy_from_slice(&self.payload_len.to_be_bytes());
+        out[2] = 0;
+        out[3] = 0;
+        out[field::PAYLOAD_LEN.start] = len0;
+        out[field::PAYLOAD_LEN.start + 1] = len1;
         out[field::NEXT_HEADER] = self.next_header;
         out[field::HOP_LIMIT] = self.hop_limit;
         out[field::SRC].copy_from_slice(&self.src);
