@@ -114,6 +114,8 @@ fn serve(
                     && data[6..8] == [0, 1]
                     && data[data.len() - 26..data.len() - 24] == [0, 28];
                 answers += usize::from(ok);
+                // As the daemon does once the answer is sent.
+                core.recycle(data);
             }
             Output::Close { .. } => {}
         }

@@ -460,6 +460,7 @@ impl Daemon {
                             self.clients.remove(conn);
                         }
                     }
+                    self.core.recycle(data);
                 }
                 Output::ToUpstream {
                     token,
@@ -539,7 +540,9 @@ impl Daemon {
                 sys::send_batch(s.as_raw_fd(), group);
             }
         }
-        out.clear();
+        for (_, _, _, data) in out.drain(..) {
+            self.core.recycle(data);
+        }
         self.udp_out = out;
     }
 

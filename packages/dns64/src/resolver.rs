@@ -214,7 +214,14 @@ pub struct Dns64 {
     stats: Stats,
     scratch: Vec<u8>,
     key_buf: Vec<u8>,
+    /// Answers the driver has sent and handed back ([`Dns64::recycle`]): the next answers are
+    /// written into them, so that a cache hit allocates nothing.
+    spare: Vec<Vec<u8>>,
 }
+
+/// Sent answers kept for reuse, and the largest kept (bounds what idle buffers hold).
+const SPARE_BUFFERS: usize = 32;
+const SPARE_CAPACITY: usize = 4096;
 
 impl Dns64 {
     /// `random` gives unpredictable 16-bit query IDs (the I/O layer reads getrandom).
@@ -237,6 +244,7 @@ impl Dns64 {
             stats: Stats::default(),
             scratch: Vec::with_capacity(512),
             key_buf: Vec::with_capacity(64),
+            spare: Vec::new(),
         }
     }
 
@@ -316,6 +324,18 @@ impl Dns64 {
         self.out.pop_front()
     }
 
+    /// Gives back the data of an output once it has been sent, for the next answer.
+    pub fn recycle(&mut self, data: Vec<u8>) {
+        if self.spare.len() < SPARE_BUFFERS && data.capacity() <= SPARE_CAPACITY {
+            self.spare.push(data);
+        }
+    }
+
+    /// The response as the client can take it (see [`fit`]), in a recycled buffer.
+    fn fit(&mut self, data: &[u8], client: Client, edns: Option<Edns>) -> Vec<u8> {
+        fit(data, client, edns, self.spare.pop().unwrap_or_default())
+    }
+
     /// When [`Dns64::handle_timeout`] must be called next.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.timers.peek().map(|Reverse((t, _))| *t)
@@ -384,7 +404,7 @@ impl Dns64 {
             header.set_id(query.id());
             header.set_flag(wire::FLAG_RD, rd);
             restore_qname_case(&mut cached, query.qname());
-            let data = fit(&cached, client, edns);
+            let data = self.fit(&cached, client, edns);
             self.scratch = cached;
             self.key_buf = key;
             self.out.push_back(Output::ToClient { client, data });
@@ -706,7 +726,7 @@ impl Dns64 {
             w.opt(EDNS_SIZE, edns.dnssec_ok);
             w.set_count(3, 1);
         }
-        let data = fit(w.as_bytes(), client, query.edns());
+        let data = self.fit(w.as_bytes(), client, query.edns());
         self.out.push_back(Output::ToClient { client, data });
     }
 
@@ -734,7 +754,7 @@ impl Dns64 {
         if let Some((offsets, ttl)) = cacheability(&data) {
             self.cache.insert(&p.cache_key, &data, &offsets, ttl, now);
         }
-        let data = fit(&data, p.client, p.edns);
+        let data = self.fit(&data, p.client, p.edns);
         self.out.push_back(Output::ToClient {
             client: p.client,
             data,
@@ -985,19 +1005,22 @@ fn cacheability(data: &[u8]) -> Option<(Vec<u16>, u32)> {
     (records > 0).then_some((offsets, ttl))
 }
 
-/// The response as the client can take it: cut to header, question and OPT with TC set when
-/// larger than its UDP limit (512, or its EDNS size up to 4096).
-fn fit(data: &[u8], client: Client, edns: Option<Edns>) -> Vec<u8> {
+/// The response as the client can take it, written into `out`: cut to header, question and
+/// OPT with TC set when larger than its UDP limit (512, or its EDNS size up to 4096).
+fn fit(data: &[u8], client: Client, edns: Option<Edns>, mut out: Vec<u8>) -> Vec<u8> {
     let limit = match (client, edns) {
         (Client::Tcp { .. }, _) => 65535,
         (Client::Udp { .. }, Some(e)) => (e.udp_size as usize).clamp(512, 4096),
         (Client::Udp { .. }, None) => 512,
     };
+    out.clear();
     if data.len() <= limit {
-        return data.to_vec();
+        out.extend_from_slice(data);
+        return out;
     }
     let Ok(m) = Message::parse(data) else {
-        return data[..wire::HEADER_LEN].to_vec();
+        out.extend_from_slice(&data[..wire::HEADER_LEN]);
+        return out;
     };
     let mut w = Writer::new(m.id(), m.flags() | wire::FLAG_TC);
     w.question(m.qname().as_wire(), m.qtype(), m.qclass());

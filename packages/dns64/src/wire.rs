@@ -339,6 +339,27 @@ impl<'a> Iterator for Labels<'a> {
 
 /// Reads the (possibly compressed) name at `start`; returns it and the offset after it in place.
 pub fn read_name(msg: &[u8], start: usize) -> Result<(Name, usize)> {
+    // Uncompressed, as every query's question is: one scan, one copy. A pointer, a bad label,
+    // a name too long or cut short go the general way, which says which.
+    let mut at = start;
+    while at - start < MAX_NAME_LEN {
+        match msg.get(at) {
+            Some(0) => {
+                let len = at + 1 - start;
+                let mut name = Name::root();
+                name.buf[..len].copy_from_slice(&msg[start..=at]);
+                name.len = len as u8;
+                return Ok((name, at + 1));
+            }
+            Some(&label) if label & 0xC0 == 0 => at += 1 + label as usize,
+            _ => break,
+        }
+    }
+    read_name_walk(msg, start)
+}
+
+/// [`read_name`] label by label, pointers followed.
+fn read_name_walk(msg: &[u8], start: usize) -> Result<(Name, usize)> {
     let mut name = Name::root();
     name.len = 0;
     let end = walk_name(msg, start, &mut |label| {
@@ -887,6 +908,50 @@ mod tests {
         expect.extend_from_slice(&[0, 5, 0, 1, 0, 0, 0, 30, 0, 13]);
         expect.extend_from_slice(Name::from_text("www.example").unwrap().as_wire());
         assert_eq!(out, &expect[..]);
+    }
+
+    /// The one-copy path of `read_name` and the label walk agree on every name, good or bad.
+    #[test]
+    fn read_name_fast_path_agrees_with_the_walk() {
+        let label63 = |c: u8| [&[63u8][..], &[c; 63]].concat();
+        // 4 labels of 63 and a root: 257 bytes, too long; with the last label 61: 255, fits.
+        let too_long = [
+            label63(b'a'),
+            label63(b'b'),
+            label63(b'c'),
+            label63(b'd'),
+            vec![0],
+        ]
+        .concat();
+        let mut longest = too_long.clone();
+        longest.truncate(3 * 64);
+        longest.extend_from_slice(&[61]);
+        longest.extend_from_slice(&[b'd'; 61]);
+        longest.push(0);
+        let mut cases: Vec<(Vec<u8>, usize)> = vec![
+            (vec![0], 0),
+            (b"\x03www\x07example\x00".to_vec(), 0),
+            (b"xx\x03www\x07EXAMPLE\x00tail".to_vec(), 2),
+            (b"\x03www\x07exam".to_vec(), 0),
+            (b"\x03www\x07example".to_vec(), 0),
+            (b"\x03www\x47example\x00".to_vec(), 0),
+            (b"\x07example\x00\x03www\xc0\x00".to_vec(), 9),
+            (b"\x03www\xc0\x00".to_vec(), 0),
+            (too_long, 0),
+            (longest, 0),
+        ];
+        cases.push((Vec::new(), 0));
+        for (msg, start) in &cases {
+            let fast = read_name(msg, *start);
+            let walk = read_name_walk(msg, *start);
+            assert_eq!(
+                fast.as_ref().map(|(n, end)| (n.as_wire().to_vec(), *end)),
+                walk.as_ref().map(|(n, end)| (n.as_wire().to_vec(), *end)),
+                "{msg:?} at {start}"
+            );
+        }
+        assert_eq!(read_name(&cases[9].0, 0).unwrap().0.as_wire().len(), 255);
+        assert_eq!(read_name(&cases[8].0, 0).unwrap_err(), Error::NameTooLong);
     }
 
     #[test]
