@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use nat64::checksum::{self, add};
+use nat64::outbox::Outbox;
 use nat64::testing::{config, prefix, set_u16, udp6, HOST, POOL, SERVER};
 use nat64::wire::*;
 use nat64::{Nat64, PacketBuf, Verdict};
@@ -69,7 +70,16 @@ fn established_flows_translate_without_allocating() {
     let t0 = Instant::now();
     let mut nat = Nat64::new(config(100), t0);
     let mut buf = PacketBuf::new();
+    // As the daemon's workers do: output kept in an Outbox (reused), written after.
+    let mut outbox = Outbox::new();
     let mut sent = 0usize;
+    let mut process = |nat: &mut Nat64, buf: &mut PacketBuf| {
+        outbox.clear();
+        let span = buf.span();
+        let v = nat.process(buf, t0, &mut |out, o| outbox.push(&span, out, o));
+        sent += outbox.packets(buf).map(|(p, _)| p.len()).sum::<usize>();
+        v
+    };
     let packets = [
         udp6_to_server(100),
         udp4(100, true),
@@ -94,7 +104,7 @@ fn established_flows_translate_without_allocating() {
         for (i, p) in packets.iter().enumerate() {
             let b = ALLOCATIONS.load(Ordering::SeqCst);
             buf.load(p);
-            let v = nat.process(&mut buf, t0, &mut |out, _| sent += out.len());
+            let v = process(&mut nat, &mut buf);
             let a = ALLOCATIONS.load(Ordering::SeqCst);
             assert!(matches!(v, Verdict::Translated { .. }), "{v:?}");
             if round > 0 {
@@ -102,9 +112,9 @@ fn established_flows_translate_without_allocating() {
             }
         }
         buf.load(&stray);
-        nat.process(&mut buf, t0, &mut |out, _| sent += out.len());
+        process(&mut nat, &mut buf);
         buf.load(&syn);
-        let v = nat.process(&mut buf, t0, &mut |out, _| sent += out.len());
+        let v = process(&mut nat, &mut buf);
         assert_eq!(v, Verdict::Translated { packets: 0 }, "the SYN is held");
         let after = ALLOCATIONS.load(Ordering::SeqCst);
         if round > 0 {
