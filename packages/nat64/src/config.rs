@@ -10,6 +10,7 @@
 //!     option allow_non_global '0'
 //!     option zeroize_traffic_class '0'
 //!     option source_icmpv6_errors_better '1'
+//!     option workers '0'
 //!
 //! config static
 //!     option proto 'tcp'
