@@ -23,10 +23,18 @@ passed=0 failed=0 failures=()
 run() {
   local name=$1; shift
   if [ -n "${ONLY:-}" ] && ! grep -qw -- "$name" <<<"$ONLY"; then return 0; fi
-  local start=$SECONDS rc
+  local start=$SECONDS rc resolv
   printf '\n===== %s: %s\n' "$name" "$*"
+  # A DHCP client in a namespace runs its hooks in the host's /etc: a suite that lets one
+  # rewrite resolv.conf cuts the next suites off the package registries. Caught and undone.
+  resolv=$(cat /etc/resolv.conf 2>/dev/null)
   "$@" 2>&1 | tee "$LOGDIR/$name.log"
   rc=${PIPESTATUS[0]}
+  if [ "$(cat /etc/resolv.conf 2>/dev/null)" != "$resolv" ]; then
+    echo "$name changed the host's /etc/resolv.conf (put back)" | tee -a "$LOGDIR/$name.log"
+    printf '%s\n' "$resolv" >/etc/resolv.conf
+    [ "$rc" -eq 0 ] && rc=1
+  fi
   if [ "$rc" -eq 0 ]; then
     passed=$((passed + 1)); printf '===== %s: PASS (%ss)\n' "$name" "$((SECONDS - start))"
   else

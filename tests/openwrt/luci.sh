@@ -139,7 +139,8 @@ HELD="$HELD $!"
 check "a TCP connection through nat64 held open, and a UDP datagram, for the sessions table" \
   wait_for 5 grep -q connected "$T/held"
 printf 'option ipv6_only_preferred\nnoipv4ll\n' >"$T/dhcpcd.conf"
-ip netns exec "$D" dhcpcd -4 -B -f "$T/dhcpcd.conf" -j "$T/dhcpcd.log" d0 >/dev/null 2>&1 &
+# Hooks: none (true). dhcpcd's own would rewrite the host's /etc/resolv.conf.
+ip netns exec "$D" dhcpcd -4 -B -f "$T/dhcpcd.conf" -c /bin/true -j "$T/dhcpcd.log" d0 >/dev/null 2>&1 &
 DHCPCD=$!
 check "dhcpcd (option ipv6_only_preferred) goes IPv6-only: 'IPv6-Only Preferred received (1800 seconds)'" \
   wait_for 15 grep -qs "IPv6-Only Preferred received (1800 seconds)" "$T/dhcpcd.log"
