@@ -11,6 +11,7 @@
 # (default 4: iperf3 -P, streams from distinct ports, sent by one iperf3 thread, which leaves
 # the other cores to the router), the ratios, and RSS with 10,000 sessions. nat64 runs with
 # WORKERS workers (default 0: one per CPU), and once more with one worker for the flows.
+# PERF=1: perf record (cpu-clock) of each translator during its one-flow run, top symbols.
 
 # No pipefail: `nft ... | grep -q` would fail whenever nft writes after grep has quit.
 set -u
@@ -48,12 +49,24 @@ measure() {
 # measure_udp WHO TARGET [PID]: with the translator's PID, also CPU_US: its user and kernel
 # CPU time per packet of the one-flow run, in microseconds (from /proc/PID/stat, all threads).
 measure_udp() {
-	local before after
-	[ -n "${3:-}" ] && before="$(cpu_ticks "$3")"
+	local before after perf=""
+	if [ -n "${3:-}" ]; then
+		before="$(cpu_ticks "$3")"
+		if [ "${PERF:-0}" = 1 ] && command -v perf >/dev/null; then
+			perf record -q -e cpu-clock -p "$3" -o "$T/perf.$1.data" -- sleep "$DUR" >/dev/null 2>&1 &
+			perf=$!
+		fi
+	fi
 	PPS=$(run_iperf "$2" "-u -l 64 -b 0" 1 2>&1) || die "$1: iperf3 UDP to $2 failed: $PPS"
 	if [ -n "${3:-}" ]; then
 		after="$(cpu_ticks "$3")"
 		CPU_US="$(per_packet_us "$before" "$after" "$PPS")"
+	fi
+	if [ -n "$perf" ]; then
+		wait "$perf"
+		echo "perf record -e cpu-clock of $1, one flow: top symbols (share of its samples)"
+		perf report -i "$T/perf.$1.data" --no-children --sort sym --stdio 2>/dev/null |
+			awk '/^ +[0-9]/ && n++ < 14 {print "  " $0}'
 	fi
 	PPS_FLOWS=$(run_iperf "$2" "-u -l 64 -b 0" "$FLOWS" 2>&1) ||
 		die "$1: iperf3 UDP, $FLOWS flows to $2, failed: $PPS_FLOWS"
