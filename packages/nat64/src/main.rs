@@ -50,8 +50,6 @@ const JSON_FLAG: &[Flag] = &[Flag {
     value: None,
 }];
 
-/// Packets handled per wake-up before looking at signals and the control socket again.
-const BATCH: usize = 256;
 /// A worker thread's stack: the translation keeps its buffers on the heap.
 const WORKER_STACK: usize = 256 * 1024;
 /// While packets flow, how often the earliest session expiry is looked up again (new
@@ -184,65 +182,65 @@ impl Shared {
         // A full socket already holds a wake-up.
         let _ = self.wake.send(&[1]);
     }
-    /// After packets flowed: wakes the main thread if it did not know.
+    /// After packets flowed: wakes the main thread if it did not know (a load first: the
+    /// flag is read per packet, written once per EXPIRY_RECHECK).
     fn note_traffic(&self) {
-        if !self.traffic.swap(true, Ordering::Relaxed) {
+        if !self.traffic.load(Ordering::Relaxed) && !self.traffic.swap(true, Ordering::Relaxed) {
             self.wake_main();
         }
     }
 }
 
-/// One TUN queue with its own buffers.
+/// One TUN queue with its own buffers, served by a thread of its own.
 struct Worker {
     /// Its index in `Translator::packets`.
     id: usize,
-    queue: Tun,
+    queue: Arc<Tun>,
     buf: PacketBuf,
     outbox: Outbox,
 }
 
 impl Worker {
-    fn new(id: usize, queue: Tun) -> Worker {
-        Worker {
-            id,
-            queue,
-            buf: PacketBuf::new(),
-            outbox: Outbox::new(),
-        }
+    /// Reads its queue (blocking: a worker has nothing else to wait for, and a read that
+    /// sleeps costs one system call where poll, read and a read that finds nothing cost
+    /// three), translates, writes back; until the process ends or reading fails.
+    fn run(mut self, shared: Arc<Shared>) {
+        let failure = loop {
+            match self.translate_one(&shared) {
+                Ok(()) => {}
+                Err(e) => break format!("reading {}: {e}", self.queue.name),
+            }
+        };
+        *shared.failed.lock().unwrap_or_else(PoisonError::into_inner) = Some(failure);
+        shared.wake_main();
     }
 
-    /// Up to BATCH packets from the queue, translated and written back to it; whether any
-    /// came.
-    fn drain(&mut self, shared: &Shared) -> io::Result<bool> {
-        let now = Instant::now();
+    fn translate_one(&mut self, shared: &Shared) -> io::Result<()> {
         let Worker {
             id,
             queue,
             buf,
             outbox,
         } = self;
-        let (mut any, mut write_errors) = (false, 0);
-        for _ in 0..BATCH {
-            let Some((n, offload)) = queue.recv(buf.recv_area())? else {
-                break;
-            };
-            any = true;
-            buf.set_received(n);
-            buf.offload = offload;
-            let span = buf.span();
-            outbox.clear();
-            let mut t = shared.lock();
-            t.packets[*id] += 1;
-            t.write_errors += std::mem::take(&mut write_errors);
-            t.nat
-                .process(buf, now, &mut |packet, o| outbox.push(&span, packet, o));
-            drop(t);
-            write_errors += send_all(queue, outbox, buf);
+        let Some((n, offload)) = queue.recv(buf.recv_area())? else {
+            return Ok(());
+        };
+        let now = Instant::now();
+        buf.set_received(n);
+        buf.offload = offload;
+        let span = buf.span();
+        outbox.clear();
+        let mut t = shared.lock();
+        t.packets[*id] += 1;
+        t.nat
+            .process(buf, now, &mut |packet, o| outbox.push(&span, packet, o));
+        drop(t);
+        let failed = send_all(queue, outbox, buf);
+        if failed > 0 {
+            shared.lock().write_errors += failed;
         }
-        if write_errors > 0 {
-            shared.lock().write_errors += write_errors;
-        }
-        Ok(any)
+        shared.note_traffic();
+        Ok(())
     }
 }
 
@@ -258,33 +256,18 @@ fn send_all(queue: &Tun, outbox: &Outbox, buf: &PacketBuf) -> u64 {
     failed
 }
 
-/// A worker thread: its queue, until the process ends or reading fails.
-fn work(mut worker: Worker, shared: Arc<Shared>) {
-    let mut poller = Poller::new();
-    let failure = loop {
-        poller.clear();
-        poller.register(worker.queue.as_raw_fd(), Interest::Read);
-        if let Err(e) = poller.wait(None) {
-            break format!("poll: {e}");
-        }
-        match worker.drain(&shared) {
-            Ok(true) => shared.note_traffic(),
-            Ok(false) => {}
-            Err(e) => break format!("reading {}: {e}", worker.queue.name),
-        }
-    };
-    *shared.failed.lock().unwrap_or_else(PoisonError::into_inner) = Some(failure);
-    shared.wake_main();
-}
-
 struct Daemon {
     shared: Arc<Shared>,
     current: DaemonConfig,
     workers: usize,
     /// Declared before the `Tun`: dropped first (see its `Drop`).
     own_routes: OwnRoutes,
-    /// The main thread's own queue (the first).
-    main: Worker,
+    /// The first queue (the first worker reads it): the device's name and index, and where
+    /// the main thread writes the TCP probes of expiry.
+    tun: Arc<Tun>,
+    /// For those probes (built in the core's scratch buffer: `probe_buf` stays empty).
+    outbox: Outbox,
+    probe_buf: PacketBuf,
 }
 
 impl Daemon {
@@ -302,7 +285,7 @@ impl Daemon {
         {
             return Err("tun_device, offload and workers need a restart".into());
         }
-        if let Err(e) = configure_device(&self.main.queue, &new, &mut self.own_routes) {
+        if let Err(e) = configure_device(&self.tun, &new, &mut self.own_routes) {
             // Take back what the new config got to add (the old config's routes are all
             // still there).
             if let Ok(mut nl) = Netlink::open() {
@@ -332,7 +315,7 @@ fn run(mut ctx: Context, loaded: Loaded<DaemonConfig>) -> Result<(), String> {
     let mut queues = Tun::open(&current.tun_device, current.offload, workers)
         .map_err(|e| format!("creating TUN device {}: {e}", current.tun_device))?
         .into_iter();
-    let main_queue = queues.next().ok_or("no TUN queue")?;
+    let main_queue = Arc::new(queues.next().ok_or("no TUN queue")?);
     let mut own_routes = OwnRoutes {
         ifindex: main_queue.ifindex,
         added: Vec::new(),
@@ -370,12 +353,22 @@ fn run(mut ctx: Context, loaded: Loaded<DaemonConfig>) -> Result<(), String> {
         wake,
         failed: Mutex::new(None),
     });
-    for (id, queue) in (1..).zip(queues) {
-        let (worker, shared) = (Worker::new(id, queue), Arc::clone(&shared));
+    let all = std::iter::once(Arc::clone(&main_queue)).chain(queues.map(Arc::new));
+    for (id, queue) in all.enumerate() {
+        queue
+            .set_blocking()
+            .map_err(|e| format!("TUN queue {id}: {e}"))?;
+        let worker = Worker {
+            id,
+            queue,
+            buf: PacketBuf::new(),
+            outbox: Outbox::new(),
+        };
+        let shared = Arc::clone(&shared);
         std::thread::Builder::new()
             .name(format!("nat64-{id}"))
             .stack_size(WORKER_STACK)
-            .spawn(move || work(worker, shared))
+            .spawn(move || worker.run(shared))
             .map_err(|e| format!("starting worker {id}: {e}"))?;
     }
     let mut d = Daemon {
@@ -383,7 +376,9 @@ fn run(mut ctx: Context, loaded: Loaded<DaemonConfig>) -> Result<(), String> {
         current,
         workers,
         own_routes,
-        main: Worker::new(0, main_queue),
+        tun: main_queue,
+        outbox: Outbox::new(),
+        probe_buf: PacketBuf::new(),
     };
     let mut poller = Poller::new();
     // The timer is the core's next session expiry, known as of `expiry_checked`. Packets
@@ -394,7 +389,6 @@ fn run(mut ctx: Context, loaded: Loaded<DaemonConfig>) -> Result<(), String> {
     let mut expiry_checked = Instant::now();
     loop {
         poller.clear();
-        let tun_token = poller.register(d.main.queue.as_raw_fd(), Interest::Read);
         let wake_token = poller.register(woken.as_raw_fd(), Interest::Read);
         let signal_token = poller.register(ctx.signals.as_raw_fd(), Interest::Read);
         ctx.control.register(&mut poller);
@@ -408,13 +402,6 @@ fn run(mut ctx: Context, loaded: Loaded<DaemonConfig>) -> Result<(), String> {
             .wait(poll::timeout_until(Instant::now(), deadline))
             .map_err(|e| format!("poll: {e}"))?;
 
-        if poller.readable(tun_token) {
-            match d.main.drain(&d.shared) {
-                Ok(true) => d.shared.traffic.store(true, Ordering::Relaxed),
-                Ok(false) => {}
-                Err(e) => return Err(format!("reading {}: {e}", d.main.queue.name)),
-            }
-        }
         if poller.readable(wake_token) {
             while woken.recv(&mut [0; 8]).is_ok() {}
             let failed = d.shared.failed.lock().map(|mut f| f.take());
@@ -464,9 +451,7 @@ fn run(mut ctx: Context, loaded: Loaded<DaemonConfig>) -> Result<(), String> {
         if expiry_due || (traffic && now >= expiry_checked + EXPIRY_RECHECK) {
             // Cleared first: a worker's packets from now on wake us again.
             d.shared.traffic.store(false, Ordering::Relaxed);
-            let Worker {
-                queue, buf, outbox, ..
-            } = &mut d.main;
+            let (outbox, buf) = (&mut d.outbox, &d.probe_buf);
             let span = buf.span();
             outbox.clear();
             let mut t = d.shared.lock();
@@ -474,7 +459,7 @@ fn run(mut ctx: Context, loaded: Loaded<DaemonConfig>) -> Result<(), String> {
                 .expire(now, &mut |packet, o| outbox.push(&span, packet, o));
             next_expiry = t.nat.next_expiry();
             drop(t);
-            let failed = send_all(queue, outbox, buf);
+            let failed = send_all(&d.tun, outbox, buf);
             d.shared.lock().write_errors += failed;
             expiry_checked = now;
         }
@@ -501,7 +486,7 @@ fn pool_text(c: &DaemonConfig) -> String {
 }
 
 fn status_json(d: &Daemon, started: Instant) -> String {
-    let (c, offload) = (&d.current, d.main.queue.vnet);
+    let (c, offload) = (&d.current, d.tun.vnet);
     let t = d.shared.lock();
     let (nat, write_errors) = (&t.nat, t.write_errors);
     let stats = nat.stats();

@@ -82,7 +82,25 @@ impl Tun {
             .collect())
     }
 
-    /// One packet into `into`, `Ok(None)` when none is waiting.
+    /// Makes reads wait for a packet (the queue is opened non-blocking).
+    pub fn set_blocking(&self) -> io::Result<()> {
+        // SAFETY: fcntl on a descriptor we own.
+        unsafe {
+            let flags = libc::fcntl(self.fd.as_raw_fd(), libc::F_GETFL);
+            if flags < 0
+                || libc::fcntl(
+                    self.fd.as_raw_fd(),
+                    libc::F_SETFL,
+                    flags & !libc::O_NONBLOCK,
+                ) < 0
+            {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        Ok(())
+    }
+
+    /// One packet into `into`, `Ok(None)` when none is waiting (non-blocking).
     pub fn recv(&self, into: &mut [u8]) -> io::Result<Option<(usize, Offload)>> {
         let mut hdr = [0u8; VNET_HDR];
         loop {
