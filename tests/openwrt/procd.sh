@@ -42,6 +42,7 @@ nat64 ipv6 2001:db8::10 192.0.2.1,2001:db8::/64
 nat64 ipv4 192.168.255.1 192.168.255.300,2001:db8::1
 nat64 port4 0,8080,65535 65536,http
 nat64 offload 0,1 2,maybe
+nat64 workers 0,1,16 17,-1,many
 dns64 prefix 64:ff9b::/96,2001:db8:64::/64 64:ff9b::/129,10.0.0.0/8
 dns64 allow_non_global 0,1 2,maybe
 dns64 listen 192.168.1.1,fd00::1 lan,192.168.1.1:53
