@@ -594,6 +594,12 @@ def main():
             [] if any(isinstance(o, dict) and o.get("dest") == lanmac and o.get("proxy") == macs[2] for o in rows)
             else [f"LAN host {lanmac} via {macs[2]} not in {rows}"])
 
+    # issue 14's idle cost: a second daemon with the shipped interval, left alone for 30 s
+    idle = next((m for m in marks if m.startswith("LAB-IDLE ")), None)
+    wakeups = int(idle.split("wakeups=")[1].split()[0]) if idle else None
+    r.check(f"idle with the shipped 10 s interval: {wakeups} wake-ups in 30 s (at most 3)",
+            [] if wakeups is not None and wakeups <= 3 else [f"{idle or 'no LAB-IDLE line'}"])
+
     # the daemon's events, in the log printed at the phase or later
     daemon = [m for m in marks if m.startswith("LAB-DAEMON")]
     r.check("daemon ran through every phase",

@@ -63,9 +63,30 @@ EOF
   echo "LAB-DAEMON pid=$MMD comm=$(cat /proc/$MMD/comm 2>/dev/null) up=$(up)"
 }
 
+# hook_idle: the shipped poll interval (10 s) on node 1's radio, the mesh formed and nothing
+# else asked of it: the voluntary context switches of all its threads over 30 s (each sleep
+# that ends is one) are its wake-ups, at most one per 10 s wanted.
+hook_idle() {
+  cat >/etc/mesh-idle.conf <<'EOF'
+config mesh-monitor 'main'
+	option enabled '1'
+	option control_socket '/var/run/mesh-idle.sock'
+EOF
+  nsenter -t "$P1" -n "$MM" -c /etc/mesh-idle.conf run >/tmp/mm-idle.log 2>&1 &
+  _idle=$!
+  sleep 3
+  _before=$(switches "$_idle")
+  sleep 30
+  _after=$(switches "$_idle")
+  kill -0 "$_idle" 2>/dev/null && echo "LAB-IDLE wakeups=$((_after - _before)) seconds=30"
+  kill "$_idle"
+}
+switches() { cat /proc/"$1"/task/*/status | awk '/^voluntary_ctxt_switches/ {s += $2} END {print s}'; }
+
 hook() {
   [ -x "$MM" ] || { echo "LAB-NOBIN no $MM in the guest"; MM=/bin/false; }
   [ "$1" = created ] && hook_start_daemon
+  [ "$1" = full ] && hook_idle
   for i in 0 1 2; do
     for k in station mpath mpp; do
       case $k in station) c=stations ;; *) c=$k ;; esac
