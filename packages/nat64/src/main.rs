@@ -206,9 +206,8 @@ impl Worker {
     /// three), translates, writes back; until the process ends or reading fails.
     fn run(mut self, shared: Arc<Shared>) {
         let failure = loop {
-            match self.translate_one(&shared) {
-                Ok(()) => {}
-                Err(e) => break format!("reading {}: {e}", self.queue.name),
+            if let Err(e) = self.translate_one(&shared) {
+                break format!("reading {}: {e}", self.queue.name);
             }
         };
         *shared.failed.lock().unwrap_or_else(PoisonError::into_inner) = Some(failure);
@@ -265,9 +264,6 @@ struct Daemon {
     /// The first queue (the first worker reads it): the device's name and index, and where
     /// the main thread writes the TCP probes of expiry.
     tun: Arc<Tun>,
-    /// For those probes (built in the core's scratch buffer: `probe_buf` stays empty).
-    outbox: Outbox,
-    probe_buf: PacketBuf,
 }
 
 impl Daemon {
@@ -377,8 +373,6 @@ fn run(mut ctx: Context, loaded: Loaded<DaemonConfig>) -> Result<(), String> {
         workers,
         own_routes,
         tun: main_queue,
-        outbox: Outbox::new(),
-        probe_buf: PacketBuf::new(),
     };
     let mut poller = Poller::new();
     // The timer is the core's next session expiry, known as of `expiry_checked`. Packets
@@ -451,16 +445,19 @@ fn run(mut ctx: Context, loaded: Loaded<DaemonConfig>) -> Result<(), String> {
         if expiry_due || (traffic && now >= expiry_checked + EXPIRY_RECHECK) {
             // Cleared first: a worker's packets from now on wake us again.
             d.shared.traffic.store(false, Ordering::Relaxed);
-            let (outbox, buf) = (&mut d.outbox, &d.probe_buf);
-            let span = buf.span();
-            outbox.clear();
+            // The few TCP probes of an expiry are written under the lock: once a second at
+            // most, no Outbox is worth it.
             let mut t = d.shared.lock();
-            t.nat
-                .expire(now, &mut |packet, o| outbox.push(&span, packet, o));
-            next_expiry = t.nat.next_expiry();
+            let Translator {
+                nat, write_errors, ..
+            } = &mut *t;
+            nat.expire(now, &mut |packet, o| {
+                if d.tun.send(packet, o).is_err() {
+                    *write_errors += 1;
+                }
+            });
+            next_expiry = nat.next_expiry();
             drop(t);
-            let failed = send_all(&d.tun, outbox, buf);
-            d.shared.lock().write_errors += failed;
             expiry_checked = now;
         }
     }
