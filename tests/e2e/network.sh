@@ -11,17 +11,18 @@
 #            |
 #            | wan  203.0.113.1/24  2001:db8:f0a::1/64
 #      router A  (OpenWrt lab, netns $TAG-ra): procd, fw4 + fw-helper, dns64, nat64
-#            |   (2001:db8:64::/96, pool 192.168.255.0/30), option108-dhcpd, ripng; radvd
+#            |   (2001:db8:64::/96, pool 192.168.255.0/30), option108-dhcpd, ripng; RAs
 #            | br-lan  10.108.0.1/24  2001:db8:a::1/64          ab0 (fe80::a) ---+
 #            |                                                                  |
 #      +-----+----------------------------+                     ba0 (fe80::b) --+
 #      client6 ($TAG-c6)          client4 ($TAG-c4)         router B  (OpenWrt lab, netns
 #      dhcpcd: option 108 ->      udhcpc: an IPv4 lease,    $TAG-rb): ripng, fw4 + fw-helper;
-#      no IPv4; SLAAC and DNS     no IPv6                   radvd
-#      from radvd                                                | lan0  2001:db8:b::1/64
+#      no IPv4; SLAAC and DNS     no IPv6                   RAs
+#      from the RAs                                              | lan0  2001:db8:b::1/64
 #      2001:db8:a::ff:fe00:6      10.108.0.100-149          clientb ($TAG-cb): SLAAC
 #                                                           2001:db8:b::ff:fe00:b
 #
+# RAs come from BIRD's radv (tests/lib/radv.sh) in each router's namespace.
 # ab0-ba0 is the backbone: link-local addresses only, RIPng between the routers, in router A's
 # zone 'core' (input REJECT: only fw-helper's rule lets RIPng in, from fe80::/10).
 #
@@ -31,11 +32,11 @@
 #   in_ns ROLE CMD...         a host program in ROLE's namespace (inet c6 c4 cb ra rb)
 . "$(dirname "${BASH_SOURCE[0]}")/../openwrt/lib.sh"
 . "$REPO/tests/lib/nsd.sh"
-. "$REPO/tests/lib/radvd.sh"
+. "$REPO/tests/lib/radv.sh"
 
 # The Debian programs of the network and its clients.
 # shellcheck disable=SC2034 # used by run.sh and lab.sh
-E2E_PACKAGES="iproute2 nsd radvd dhcpcd-base busybox curl traceroute bind9-dnsutils iputils-ping python3 bird2"
+E2E_PACKAGES="iproute2 nsd dhcpcd-base busybox curl traceroute bind9-dnsutils iputils-ping python3 bird2"
 TAG=${TAG:-e2e$$}
 NAT64_PREFIX=2001:db8:64::
 WEB4=198.51.100.80
@@ -299,8 +300,8 @@ e2e_up() {
 	_e2e_netifd_a || return 1
 	_e2e_bundle_a || return 1
 	_e2e_bundle_b || return 1
-	radvd_start "$(ns_of ra)" "$W" br-lan 2001:db8:a::/64 2001:db8:a::1 || return 1
-	radvd_start "$(ns_of rb)" "$W" lan0 2001:db8:b::/64 || return 1
+	radv_start "$(ns_of ra)" "$W" br-lan 2001:db8:a::/64 2001:db8:a::1 || return 1
+	radv_start "$(ns_of rb)" "$W" lan0 2001:db8:b::/64 || return 1
 	_e2e_clients
 }
 

@@ -6,7 +6,7 @@
 #   the network    every daemon runs under procd on router A, ripng on router B; fw-helper's
 #                  rules are in fw4
 #   client6        dhcpcd asks for option 108 and gets no IPv4 address; SLAAC address, default
-#                  route and DNS server from radvd; dig through dns64 (AAAA synthesized from the
+#                  route and DNS server from the RAs; dig through dns64 (AAAA synthesized from the
 #                  IPv4-only NSD's A), curl over NAT64 to the IPv4-only web server (which sees
 #                  router A's WAN address), curl over IPv6 to the IPv6 server, RFC 7050
 #                  (ipv4only.arpa gives the prefix), traceroute through the translator
