@@ -22,7 +22,7 @@
 #      2001:db8:a::ff:fe00:6      10.108.0.100-149          clientb ($TAG-cb): SLAAC
 #                                                           2001:db8:b::ff:fe00:b
 #
-# RAs come from BIRD's radv (tests/lib/radv.sh) in each router's namespace.
+# RAs come from BIRD's radv (tests/lib/bird.sh) in each router's namespace.
 # ab0-ba0 is the backbone: link-local addresses only, RIPng between the routers, in router A's
 # zone 'core' (input REJECT: only fw-helper's rule lets RIPng in, from fe80::/10).
 #
@@ -32,7 +32,7 @@
 #   in_ns ROLE CMD...         a host program in ROLE's namespace (inet c6 c4 cb ra rb)
 . "$(dirname "${BASH_SOURCE[0]}")/../openwrt/lib.sh"
 . "$REPO/tests/lib/nsd.sh"
-. "$REPO/tests/lib/radv.sh"
+. "$REPO/tests/lib/bird.sh"
 
 # The Debian programs of the network and its clients.
 # shellcheck disable=SC2034 # used by run.sh and lab.sh

@@ -164,21 +164,10 @@ check "... and its withdrawal (metric 16) removes it" wait_for 5 eval '! route_6
 rb_sh "/etc/init.d/ripng stop" >/dev/null 2>&1
 check "router B: ripng stopped, its routes gone (router A withdrew 2001:db8:b::/64)" \
   wait_for 15 eval '! ra_route_b && ! ip -n "$(ns_of rb)" -6 route show proto 189 | grep -q .'
-cat >"$W/bird.conf" <<'EOF'
-router id 10.0.0.2;
-protocol device { scan time 1; }
-protocol direct { ipv6; interface "lan0"; }
-protocol kernel { ipv6 { export where source = RTS_RIP; import none; }; }
-protocol rip ng rip1 {
-	ipv6 { import all; export all; };
-	interface "ba0" { update time 5; timeout time 15; garbage time 10; ttl security on; };
-}
-EOF
-spawn "$(ns_of rb)" bird -f -c "$W/bird.conf" -s "$W/bird.ctl" -P "$W/bird.pid"
-check "router B: BIRD up" wait_for 5 eval 'birdc -s "$W/bird.ctl" show status | grep -q "Daemon is up"'
+check "router B: BIRD up" bird_rip_peer "$(ns_of rb)" "$W/bird" 10.0.0.2 lan0 ba0
 check "router A: 2001:db8:b::/64 learnt from BIRD" wait_for 30 ra_route_b
 check "router B (BIRD): 2001:db8:a::/64 learnt from our ripng" \
-  wait_for 30 eval 'birdc -s "$W/bird.ctl" show route 2001:db8:a::/64 | grep -q "via fe80::a on ba0"'
+  wait_for 30 bird_route "$W/bird" 2001:db8:a::/64 "via fe80::a on ba0"
 check "client6 reaches clientb again, over BIRD's routes" wait_for 10 ping_cb
 
 # --- reloads under traffic: one TCP connection through NAT64 to the echo server, a line

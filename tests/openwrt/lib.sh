@@ -90,6 +90,39 @@ lan_wan_links() {
   lnet ip addr add 192.0.2.1/24 dev wan4
 }
 
+# lan_wan_firewall: lab $R's /etc/config/firewall as OpenWrt ships it for the links of
+# lan_wan_links (zones by device, as there is no netifd): lan accepts, wan rejects and is
+# masqueraded, lan may forward to wan. Started by the caller.
+lan_wan_firewall() {
+  cat >"$R/etc/config/firewall" <<'EOF'
+config defaults
+	option input 'REJECT'
+	option output 'ACCEPT'
+	option forward 'REJECT'
+	option synflood_protect '1'
+
+config zone 'lan'
+	option name 'lan'
+	list device 'br-lan'
+	option input 'ACCEPT'
+	option output 'ACCEPT'
+	option forward 'ACCEPT'
+
+config zone 'wan'
+	option name 'wan'
+	list device 'wan4'
+	option input 'REJECT'
+	option output 'ACCEPT'
+	option forward 'REJECT'
+	option masq '1'
+	option mtu_fix '1'
+
+config forwarding
+	option src 'lan'
+	option dest 'wan'
+EOF
+}
+
 # netifd_stand_in: netifd's ubus objects in the current lab (none runs there), answered from
 # the files $L/lab/share/netifd/NAME.json (the test writes them: `ubus call
 # network.interface.NAME status` returns one, `network.interface dump` all, each with its

@@ -58,31 +58,7 @@ mkdir -p "$L/lab/share/netifd"
 echo '{"up":true,"device":"br-lan","l3_device":"br-lan","ipv4-address":[{"address":"10.108.0.1","mask":24}],"ipv6-address":[{"address":"2001:db8:1::1","mask":64}]}' \
   >"$L/lab/share/netifd/lan.json"
 netifd_stand_in
-cat >"$R/etc/config/firewall" <<'EOF'
-config defaults
-	option input 'REJECT'
-	option output 'ACCEPT'
-	option forward 'REJECT'
-
-config zone 'lan'
-	option name 'lan'
-	list device 'br-lan'
-	option input 'ACCEPT'
-	option output 'ACCEPT'
-	option forward 'ACCEPT'
-
-config zone 'wan'
-	option name 'wan'
-	list device 'wan4'
-	option input 'REJECT'
-	option output 'ACCEPT'
-	option forward 'REJECT'
-	option masq '1'
-
-config forwarding
-	option src 'lan'
-	option dest 'wan'
-EOF
+lan_wan_firewall
 lsh "/etc/init.d/firewall start" >/dev/null 2>&1
 
 # --- the bundle from the signed feed, as a router owner installs it

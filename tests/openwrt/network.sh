@@ -94,36 +94,10 @@ check "netifd stand-in: network_get_ipaddrs_all lan = 10.108.0.1 2001:db8:1::1" 
   wait_for 5 lan_is "10.108.0.1 2001:db8:1::1"
 lan_event() { lsh "ubus call network.interface lab_notify '{\"interface\":\"lan\"}'" >/dev/null; }
 
-# --- the router's firewall as OpenWrt ships it (zones by device): lan accepts, wan rejects
-# and is masqueraded, lan may forward to wan. The NAT64's TUN device is in no zone: what
-# crosses it needs the rules fw-helper (a dependency of nat64) makes from nat64's drop-in.
-cat >"$R/etc/config/firewall" <<'EOF'
-config defaults
-	option input 'REJECT'
-	option output 'ACCEPT'
-	option forward 'REJECT'
-	option synflood_protect '1'
-
-config zone 'lan'
-	option name 'lan'
-	list device 'br-lan'
-	option input 'ACCEPT'
-	option output 'ACCEPT'
-	option forward 'ACCEPT'
-
-config zone 'wan'
-	option name 'wan'
-	list device 'wan4'
-	option input 'REJECT'
-	option output 'ACCEPT'
-	option forward 'REJECT'
-	option masq '1'
-	option mtu_fix '1'
-
-config forwarding
-	option src 'lan'
-	option dest 'wan'
-EOF
+# --- the router's firewall as OpenWrt ships it (lan_wan_firewall). The NAT64's TUN device
+# is in no zone: what crosses it needs the rules fw-helper (a dependency of nat64) makes
+# from nat64's drop-in.
+lan_wan_firewall
 lsh "/etc/init.d/firewall start" >/dev/null 2>&1
 check "firewall4 running with the lan and wan zones" lnet nft list chain inet fw4 input_lan
 out=$(lsh "opkg install /lab/share/fw-helper_*_$ARCH.ipk" 2>&1)

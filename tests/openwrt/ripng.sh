@@ -19,6 +19,7 @@
 #   tests/openwrt/ripng.sh        (as root; DIST, V6ONLY_LAB and LAB_SH as in lib.sh)
 set -u
 . "$(dirname "$0")/lib.sh"
+. "$REPO/tests/lib/bird.sh"
 lab_ready_or_finish
 setup_or_finish iproute2 bird2
 for p in fw-helper ripng; do
@@ -66,7 +67,7 @@ no_dropin() { [ ! -e "$R/var/run/v6only/fw.d/ripng" ]; }
 # lab_route PREFIX: our route in the lab's kernel (proto 189, shown as 'rip')
 lab_route() { lnet ip -6 route show "$1" | grep -Eq "via fe80::[0-9a-f:]+ dev rip0 proto (rip|189) "; }
 no_lab_route() { ! lnet ip -6 route show proto 189 | grep -q .; }
-bird_route() { birdc -s "$W/bird.ctl" show route "$1" | grep -q "via fe80::.* on rip1"; }
+peer_route() { bird_route "$W/bird" "$1" "via fe80::.* on rip1"; }
 # status_route PREFIX: `ripng status` has the route, learned over RIPng from a link-local hop
 status_route() {
   local s
@@ -149,23 +150,12 @@ want="uid 2080 2080 2080 2080, CapEff 0000000000001000, CapPrm 0000000000001000,
 if [ "$got" = "$want" ]; then pass "runs as user ripng with CAP_NET_ADMIN only ($got)"; else fail "user and capabilities" "got: $got; want: $want"; fi
 
 # --- BIRD as the neighbour
-cat >"$W/bird.conf" <<'EOF'
-router id 192.0.2.2;
-protocol device { scan time 1; }
-protocol direct { ipv6; interface "blan0"; }
-protocol kernel { ipv6 { export where source = RTS_RIP; import none; }; }
-protocol rip ng peer {
-	ipv6 { import all; export all; };
-	interface "rip1" { update time 5; timeout time 15; garbage time 10; ttl security on; };
-}
-EOF
-spawn "$PEER" bird -f -c "$W/bird.conf" -s "$W/bird.ctl" -P "$W/bird.pid"
-check "BIRD up in its namespace" wait_for 5 eval 'birdc -s "$W/bird.ctl" show status | grep -q "Daemon is up"'
+check "BIRD up in its namespace" bird_rip_peer "$PEER" "$W/bird" 192.0.2.2 blan0 rip1
 check "BIRD's 2001:db8:b::/64 in the lab's kernel (proto 189, via fe80:: on rip0)" wait_for 20 lab_route 2001:db8:b::/64
 check "... in 'ripng status' (source rip, next hop fe80::, interface rip0)" wait_for 5 status_route 2001:db8:b::/64
 check "... and 'ripng routes' shows it" eval 'lexec ripng routes | grep -E "^2001:db8:b::/64 +2 +rip +fe80::"'
 check "'ripng status' names BIRD as a neighbour on rip0" neighbour
-check "our 2001:db8:a::/64 in BIRD's table (via fe80:: on rip1)" wait_for 20 bird_route 2001:db8:a::/64
+check "our 2001:db8:a::/64 in BIRD's table (via fe80:: on rip1)" wait_for 20 peer_route 2001:db8:a::/64
 
 # --- reloads keep the learned route
 pid=$(inst pid)
