@@ -155,6 +155,16 @@ env=$(inst dns64 env.DNS64_LISTEN)
 check "dns64: ... with the new address (DNS64_LISTEN=$env)" test "$env" = "10.108.0.1 2001:db8:1::1 2001:db8:1::53"
 out=$(dig_aaaa 2001:db8:1::53)
 check "dig AAAA at the new address 2001:db8:1::53 ($out)" test "$out" = 2001:db8:64::c633:640a
+# Renumbered to an address of the same length: procd compares env values but their last bytes,
+# so the restart must not hang on DNS64_LISTEN alone.
+pid=$(inst dns64 pid)
+lnet ip addr del 2001:db8:1::53/64 dev br-lan
+lnet ip addr add 2001:db8:1::54/64 dev br-lan nodad
+lan_state 2001:db8:1::1 2001:db8:1::54
+lan_event
+check "dns64: lan renumbered ::53 -> ::54 (same length) -> restarted by procd (new pid)" wait_for 10 new_pid dns64 "$pid"
+out=$(dig_aaaa 2001:db8:1::54)
+check "dig AAAA at 2001:db8:1::54 ($out)" test "$out" = 2001:db8:64::c633:640a
 
 # --- nat64: installed as shipped (postinst starts it), then a network-specific prefix
 # 2001:db8:64::/96 (the well-known one refuses non-global IPv4 such as 192.0.2.2); pool4 as
