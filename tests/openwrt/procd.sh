@@ -283,6 +283,18 @@ check "nat64: reload as user nat64: route to 192.168.254.7 and MTU 1400 (CAP_NET
   eval 'wait_for 10 has_route 192.168.254.7 && wait_for 5 has_mtu 1400'
 check "nat64: ... in place (pid $pid)" same_pid nat64 "$pid"
 least_privilege nat64 nat64 0000000000001000 CAP_NET_ADMIN
+# Another number of workers is another set of TUN queues, which no SIGHUP can make: procd
+# restarts the instance; the next reload is in place again.
+mark
+uci_commit nat64 "uci set nat64.main.workers=1"
+check "nat64: workers 1 + reload_config -> restarted (new pid), 1 worker, MTU still 1400" \
+  eval 'wait_for 10 new_pid nat64 "$pid" && wait_for 5 status_is nat64 @.workers 1 && wait_for 5 has_mtu 1400'
+check "nat64: ... logread says why" logged "tun_device, offload or workers changed: restarting"
+least_privilege nat64 nat64 0000000000001000 CAP_NET_ADMIN
+pid=$(inst nat64 pid)
+uci_commit nat64 "uci set nat64.main.mtu=1380"
+check "nat64: then mtu 1380 + reload_config -> in place (pid $pid)" \
+  eval 'wait_for 10 has_mtu 1380 && same_pid nat64 "$pid" && status_is nat64 @.workers 1'
 lsh "opkg remove nat64" >/dev/null 2>&1
 
 lnet ip link add o108t type veth peer name o108u

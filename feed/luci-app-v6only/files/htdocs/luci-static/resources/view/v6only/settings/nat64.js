@@ -30,7 +30,7 @@ return view.extend({
 		o = s.option(form.Value, 'tcp_incoming_syn_timeout', _('Incoming SYN timeout (s)')); o.datatype = 'range(1,2592000)'; o.placeholder = '6';
 		o = s.option(form.Value, 'control_socket', _('Control socket')); o.datatype = 'string'; o.placeholder = '/var/run/nat64.sock';
 		o = s.option(form.Flag, 'offload', _('TUN offloads')); o.default = '1';
-		o = s.option(form.Value, 'workers', _('Workers'), _('Translating threads, one TUN queue each; 0: one per CPU. Like the TUN device and offloads, a change takes effect at the next restart.')); o.datatype = 'range(0,16)'; o.placeholder = '0';
+		o = s.option(form.Value, 'workers', _('Workers'), _('Translating threads, one TUN queue each; 0: one per CPU. Like the TUN device and offloads, a change restarts the daemon: its sessions are lost.')); o.datatype = 'range(0,16)'; o.placeholder = '0';
 		o = s.option(form.Value, 'wan_zone', _('WAN zone')); o.datatype = 'string'; o.placeholder = 'wan';
 		o = s.option(form.Value, 'lan_zone', _('LAN zone')); o.datatype = 'string'; o.placeholder = 'lan';
 		o = s.option(form.Flag, 'masquerade', _('Masquerade the pool')); o.default = '1';
