@@ -57,6 +57,7 @@ running() { [ "$(inst running)" = true ]; }
 cmdline() { svc_json | "$JF" -e "@['ripng'].instances.*.command[*]" | paste -sd' '; }
 gone() { [ -z "$(svc_json | "$JF" -e "@['ripng'].instances.*")" ] && ! lexec pidof ripng >/dev/null; }
 same_pid() { [ -n "$1" ] && [ "$(inst pid)" = "$1" ] && running; }
+new_pid() { local p; p=$(inst pid); [ -n "$p" ] && [ "$p" != "$1" ] && running; }
 MARKS=0
 mark() { MARKS=$((MARKS + 1)); lexec logger -t ripng-test "MARK-$MARKS"; }
 since_mark() { lexec logread | sed -n "/ripng-test: MARK-$MARKS\$/,\$p"; }
@@ -170,6 +171,17 @@ check "... and says the running daemon is kept" logged "keeping the running daem
 sleep 1
 check "... still running (pid $pid) with BIRD's route" eval 'same_pid "$pid" && lab_route 2001:db8:b::/64 && status_route 2001:db8:b::/64'
 uci_commit "uci set ripng.main.max_paths=1"
+# Where the routes go in the kernel is no SIGHUP's business: procd restarts the daemon.
+metric_is() { lnet ip -6 route show 2001:db8:b::/64 | grep -q " metric $1 "; }
+mark
+uci_commit "uci set ripng.main.kernel_metric=600"
+check "kernel_metric 600 + reload_config -> restarted (new pid), BIRD's route at metric 600" \
+  eval 'wait_for 10 new_pid "$pid" && wait_for 20 metric_is 600'
+check "... logread says why" logged "kernel_metric changed: restarting"
+pid=$(inst pid)
+uci_commit "uci set ripng.@interface[0].cost=1"
+check "then cost 1 + reload_config -> in place (pid $pid), metric still 600" \
+  eval 'wait_for 15 eval "lexec ripng routes | grep -Eq \"^2001:db8:b::/64 +2 +rip \"" && same_pid "$pid" && metric_is 600'
 
 # --- a netifd interface: 'option interface lan' on rip0, through a stand-in for netifd
 # (none runs in the lab) that answers network.interface.lan status from a file and sends
