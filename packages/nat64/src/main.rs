@@ -221,9 +221,7 @@ impl Worker {
             buf,
             outbox,
         } = self;
-        let Some((n, offload)) = queue.recv(buf.recv_area())? else {
-            return Ok(());
-        };
+        let (n, offload) = queue.recv(buf.recv_area())?;
         let now = Instant::now();
         buf.set_received(n);
         buf.offload = offload;
@@ -351,9 +349,6 @@ fn run(mut ctx: Context, loaded: Loaded<DaemonConfig>) -> Result<(), String> {
     });
     let all = std::iter::once(Arc::clone(&main_queue)).chain(queues.map(Arc::new));
     for (id, queue) in all.enumerate() {
-        queue
-            .set_blocking()
-            .map_err(|e| format!("TUN queue {id}: {e}"))?;
         let worker = Worker {
             id,
             queue,

@@ -1,4 +1,5 @@
-//! The TUN device: `/dev/net/tun` with IFF_TUN | IFF_NO_PI, non-blocking; with offloads,
+//! The TUN device: `/dev/net/tun` with IFF_TUN | IFF_NO_PI, blocking (each queue has a
+//! thread of its own that waits on it); with offloads,
 //! IFF_VNET_HDR too, so that the kernel hands over TCP super-packets (TSO/GRO) with partial
 //! checksums and segments what we write back.
 
@@ -82,26 +83,8 @@ impl Tun {
             .collect())
     }
 
-    /// Makes reads wait for a packet (the queue is opened non-blocking).
-    pub fn set_blocking(&self) -> io::Result<()> {
-        // SAFETY: fcntl on a descriptor we own.
-        unsafe {
-            let flags = libc::fcntl(self.fd.as_raw_fd(), libc::F_GETFL);
-            if flags < 0
-                || libc::fcntl(
-                    self.fd.as_raw_fd(),
-                    libc::F_SETFL,
-                    flags & !libc::O_NONBLOCK,
-                ) < 0
-            {
-                return Err(io::Error::last_os_error());
-            }
-        }
-        Ok(())
-    }
-
-    /// One packet into `into`, `Ok(None)` when none is waiting (non-blocking).
-    pub fn recv(&self, into: &mut [u8]) -> io::Result<Option<(usize, Offload)>> {
+    /// One packet into `into`, waiting for it.
+    pub fn recv(&self, into: &mut [u8]) -> io::Result<(usize, Offload)> {
         let mut hdr = [0u8; VNET_HDR];
         loop {
             let mut iov = [
@@ -124,18 +107,16 @@ impl Tun {
             if n >= 0 {
                 let n = n as usize;
                 if !self.vnet {
-                    return Ok(Some((n, Offload::NONE)));
+                    return Ok((n, Offload::NONE));
                 }
                 if n < VNET_HDR {
                     continue;
                 }
-                return Ok(Some((n - VNET_HDR, parse_vnet(&hdr))));
+                return Ok((n - VNET_HDR, parse_vnet(&hdr)));
             }
             let e = io::Error::last_os_error();
-            match e.kind() {
-                io::ErrorKind::WouldBlock => return Ok(None),
-                io::ErrorKind::Interrupted => continue,
-                _ => return Err(e),
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(e);
             }
         }
     }
@@ -176,10 +157,7 @@ impl Tun {
 fn attach(name: &str, flags: libc::c_int) -> io::Result<OwnedFd> {
     // SAFETY: open/ioctl with an ifreq we own and initialise; the descriptor is owned at once.
     unsafe {
-        let fd = libc::open(
-            c"/dev/net/tun".as_ptr(),
-            libc::O_RDWR | libc::O_CLOEXEC | libc::O_NONBLOCK,
-        );
+        let fd = libc::open(c"/dev/net/tun".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC);
         if fd < 0 {
             return Err(io::Error::last_os_error());
         }
