@@ -45,20 +45,20 @@ bird_route() { birdc -s "$1.ctl" show route "$2" 2>/dev/null | grep -Eq "$3"; }
 
 radv_start() {
 	local ns=$1 dev=$3 prefix=$4 rdnss=${5:-} base=$2/radv-$3
-	{
-		# BIRD wants a router ID even for radv, and an IPv6-only namespace has no IPv4 to take.
-		echo "router id 10.255.0.1;"
-		echo "log stderr all;"
-		echo "protocol device { scan time 2; }"
-		echo "protocol radv {"
-		echo "	interface \"$dev\" {"
-		echo "		min ra interval 3;"
-		echo "		max ra interval 10;"
-		echo "		prefix $prefix { onlink yes; autonomous yes; };"
-		[ -z "$rdnss" ] || echo "		rdnss $rdnss;"
-		echo "	};"
-		echo "}"
-	} >"$base.conf"
+	# BIRD wants a router ID even for radv, and an IPv6-only namespace has no IPv4 to take.
+	cat >"$base.conf" <<-EOF
+		router id 10.255.0.1;
+		log stderr all;
+		protocol device { scan time 2; }
+		protocol radv {
+			interface "$dev" {
+				min ra interval 3;
+				max ra interval 10;
+				prefix $prefix { onlink yes; autonomous yes; };
+				${rdnss:+rdnss $rdnss;}
+			};
+		}
+	EOF
 	bird_start "$ns" "$base" || return 1
 	wait_for 5 eval "birdc -s '$base.ctl' show protocols 2>/dev/null | grep -Eq '^radv1 +RAdv +[^ ]+ +up'" || {
 		echo "BIRD's radv on $dev in $ns is not up: $(tail -n 5 "$base.log" 2>/dev/null)" >&2
